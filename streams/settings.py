@@ -1,0 +1,83 @@
+"""The worker's settings: one frozen object, built once at the entry point from the environment.
+
+Nothing below the CLI reads ``os.environ``; it is handed a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from streams.core.registry import UnknownModelPolicy
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of a Driftline worker, with its default.
+
+    Each field ``name`` is read from the environment variable ``DRIFTLINE_<NAME>``.
+    """
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "driftline"
+    app_id: str = "driftline"
+    topic_predictions: str = "predictions"
+    topic_labels: str = "labels"
+    topic_alerts: str = "alerts"
+    topic_dlq: str = "predictions-dlq"
+    partitions: int = 4
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    batch_size: int = 1000
+    batch_within_s: float = 0.2
+    max_message_bytes: int = 65536
+    max_features: int = 1000
+    unknown_models: UnknownModelPolicy = "auto"
+    warmup_events: int = 200
+    max_models: int = 100
+    spec_refresh_s: float = 10.0
+    specs_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        positive = ("partitions", "batch_size", "batch_within_s", "max_message_bytes")
+        for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
+        if not 0 < self.web_port < 65536:
+            raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
+        if self.unknown_models not in ("auto", "reject"):
+            raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read ``DRIFTLINE_*`` variables; ``overrides`` (from CLI flags) win over them."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(f"DRIFTLINE_{field.name.upper()}")
+            if raw is not None and raw != "":
+                values[field.name] = _convert(field.name, field.type, raw)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq)
+
+
+def _convert(name: str, annotation: object, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("Path"):
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"DRIFTLINE_{name.upper()}={raw!r} is not a valid {kind}") from exc
+    return raw
