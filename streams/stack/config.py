@@ -1,0 +1,138 @@
+"""Where the local Kafka broker and Redis server live: ports, directories, versions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+# One environment variable per field, so a bad value can be traced back to what the user set.
+ENV_VARS: dict[str, str] = {
+    "host": "DRIFTLINE_HOST",
+    "kafka_port": "DRIFTLINE_KAFKA_PORT",
+    "kafka_controller_port": "DRIFTLINE_KAFKA_CONTROLLER_PORT",
+    "redis_port": "DRIFTLINE_REDIS_PORT",
+    "cache_dir": "DRIFTLINE_CACHE_DIR",
+    "state_dir": "DRIFTLINE_STATE_DIR",
+    "kafka_version": "DRIFTLINE_KAFKA_VERSION",
+    "kafka_heap": "DRIFTLINE_KAFKA_HEAP",
+}
+
+_PORTS = ("kafka_port", "kafka_controller_port", "redis_port")
+_DIRS = ("cache_dir", "state_dir")
+# IPv6 literals would need brackets in Kafka listener strings; a hostname or IPv4 is enough here.
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+# The version ends up in a pom, a directory name and a classpath, so keep it to version-ish text.
+_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-][0-9A-Za-z]+)*$")
+_HEAP = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+
+
+def _default_dir(*parts: str) -> Path:
+    return Path.home().joinpath(*parts, "driftline")
+
+
+def _where(name: str) -> str:
+    return f"{name} ({ENV_VARS[name]})"
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """Settings of the local single-node Kafka broker and Redis server.
+
+    Parameters
+    ----------
+    host
+        Address both servers bind to and clients connect to.
+    kafka_port, kafka_controller_port, redis_port
+        TCP ports; the three must differ.
+    cache_dir
+        Machine-wide cache for the Kafka jars (outside the git tree, shared by checkouts).
+    state_dir
+        Data directories, generated configs, logs and pid files.
+    kafka_version
+        Apache Kafka release fetched from Maven Central.
+    kafka_heap
+        JVM heap of the broker, e.g. ``"512m"`` (used for both -Xms and -Xmx).
+    """
+
+    host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    redis_port: int = 6379
+    cache_dir: Path = field(default_factory=lambda: _default_dir(".cache"))
+    state_dir: Path = field(default_factory=lambda: _default_dir(".local", "state"))
+    kafka_version: str = "4.1.1"
+    kafka_heap: str = "512m"
+
+    def __post_init__(self) -> None:
+        if not _HOST.match(self.host):
+            raise ValueError(f"{_where('host')}: {self.host!r} is not a hostname or IPv4 address")
+        for name in _PORTS:
+            _check_port(name, getattr(self, name))
+        if len({getattr(self, name) for name in _PORTS}) != len(_PORTS):
+            ports = ", ".join(f"{_where(n)}={getattr(self, n)}" for n in _PORTS)
+            raise ValueError(f"the three ports must differ: {ports}")
+        for name in _DIRS:
+            # Absolute, because the paths are handed to servers running in other directories.
+            object.__setattr__(self, name, Path(getattr(self, name)).expanduser().absolute())
+        if not _VERSION.match(self.kafka_version):
+            raise ValueError(f"{_where('kafka_version')}: {self.kafka_version!r} is not a version")
+        if not _HEAP.match(self.kafka_heap):
+            raise ValueError(
+                f"{_where('kafka_heap')}: {self.kafka_heap!r} is not a JVM size such as 512m or 1g"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StackConfig:
+        """Build a config from ``DRIFTLINE_*`` variables, defaults for the ones not set.
+
+        Parameters
+        ----------
+        env
+            Usually ``os.environ``; empty values count as not set.
+
+        Returns
+        -------
+        StackConfig
+
+        Raises
+        ------
+        ValueError
+            If a variable holds an invalid value; the message names the variable.
+        """
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_VARS[f.name], "").strip()
+            if not raw:
+                continue
+            if f.name in _PORTS:
+                values[f.name] = _parse_port(f.name, raw)
+            elif f.name in _DIRS:
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """``host:port`` for Kafka clients' ``bootstrap.servers``."""
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis_url(self) -> str:
+        """``redis://`` URL of database 0."""
+        return f"redis://{self.host}:{self.redis_port}/0"
+
+
+def _parse_port(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_VARS[name]}={raw!r}: expected a port number 1-65535") from None
+
+
+def _check_port(name: str, value: object) -> None:
+    # bool is an int subclass; True is not a port.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise ValueError(f"{_where(name)}={value!r}: expected a port number 1-65535")

@@ -1,0 +1,179 @@
+"""Bringing one local server up or down, whatever the server is."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.stack import process
+from streams.stack.errors import StackError
+
+Log = Callable[[str], None]
+
+# How long a status check may wait for a server to answer.
+_STATUS_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """What one server is doing right now.
+
+    Attributes
+    ----------
+    name
+        ``"kafka"`` or ``"redis"``.
+    address
+        ``host:port`` clients connect to.
+    running
+        It answers its protocol now (whoever started it).
+    managed
+        Started by driftline: its pid file names a live process.
+    pid
+        That process, if managed.
+    log_path
+        Its log, when there is one of ours worth reading.
+    """
+
+    name: str
+    address: str
+    running: bool
+    managed: bool
+    pid: int | None
+    log_path: Path | None
+
+    def describe(self) -> str:
+        """One line for humans, e.g. ``kafka  127.0.0.1:9092  running (pid 1, ...)``."""
+        if self.managed:
+            owner = f"(pid {self.pid}, started by driftline)"
+            state = f"running {owner}" if self.running else f"not answering {owner}"
+        else:
+            state = "running (not started by driftline)" if self.running else "stopped"
+        line = f"{self.name:<5}  {self.address:<14}  {state}"
+        return f"{line}  log: {self.log_path}" if self.log_path else line
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """How to run, recognise and probe one server.
+
+    Attributes
+    ----------
+    name, host, port
+        As in ``ServiceStatus``.
+    pid_file, log_file
+        Where our process's pid and output go.
+    marker
+        Text in our process's command line, telling it apart from a recycled pid.
+    answers
+        ``answers(timeout)``: whether the server speaks its protocol on ``host:port``.
+    prepare
+        ``prepare(log)``: installs/fetches/configures what is needed; returns the argv.
+    start_timeout
+        Seconds a freshly started server gets to answer.
+    """
+
+    name: str
+    host: str
+    port: int
+    pid_file: Path
+    log_file: Path
+    marker: str
+    answers: Callable[[float], bool]
+    prepare: Callable[[Log], list[str]]
+    start_timeout: float
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def status(service: Service) -> ServiceStatus:
+    """Return what ``service`` is doing now, without changing anything."""
+    pid = process.live_pid(service.pid_file, service.marker)
+    running = service.answers(_STATUS_TIMEOUT)
+    # A log of ours next to somebody else's running server would only mislead.
+    ours_to_read = pid is not None or not running
+    log_path = service.log_file if ours_to_read and service.log_file.exists() else None
+    return ServiceStatus(service.name, service.address, running, pid is not None, pid, log_path)
+
+
+def start(service: Service, log: Log) -> ServiceStatus:
+    """Make ``service`` answer: reuse whatever already does, else start ours and wait.
+
+    Raises
+    ------
+    StackError
+        If it cannot be started or does not answer within ``service.start_timeout``.
+    """
+    pid = process.live_pid(service.pid_file, service.marker)
+    if service.answers(_STATUS_TIMEOUT):
+        owner = "not started by driftline; using it" if pid is None else f"pid {pid}"
+        log(f"{service.name}: already running on {service.address} ({owner})")
+        return status(service)
+    if pid is not None:
+        log(f"{service.name}: pid {pid} is ours but does not answer yet; waiting")
+    else:
+        _check_port_free(service)
+        argv = service.prepare(log)
+        pid = process.spawn(argv, service.log_file, service.pid_file)
+        log(f"{service.name}: started pid {pid} on {service.address}; log: {service.log_file}")
+    _wait_until_answering(service, pid)
+    log(f"{service.name}: answering on {service.address}")
+    return status(service)
+
+
+def stop(service: Service, log: Log) -> ServiceStatus:
+    """Stop ``service`` if we started it; leave anybody else's alone."""
+    pid = process.live_pid(service.pid_file, service.marker)
+    if pid is not None:
+        how = "stopped" if process.stop(pid) else "killed (did not stop on SIGTERM)"
+        log(f"{service.name}: {how} pid {pid}")
+    elif service.answers(_STATUS_TIMEOUT):
+        log(f"{service.name}: {service.address} was not started by driftline; leaving it running")
+    else:
+        log(f"{service.name}: not running")
+    process.remove_pid_file(service.pid_file)
+    return status(service)
+
+
+def port_open(host: str, port: int, timeout: float) -> bool:
+    """Whether something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _check_port_free(service: Service) -> None:
+    if port_open(service.host, service.port, 1.0):
+        raise StackError(
+            f"{service.name}: {service.address} is taken by a process that does not answer"
+            f" as {service.name}; free the port or choose another one"
+        )
+
+
+def _wait_until_answering(service: Service, pid: int) -> None:
+    deadline = time.monotonic() + service.start_timeout
+    while not service.answers(2.0):
+        if not process.is_alive(pid):
+            process.remove_pid_file(service.pid_file)
+            raise _failure(service, f"exited before answering on {service.address}")
+        if time.monotonic() >= deadline:
+            # A half-started server would hold the port and confuse the next `up`.
+            process.stop(pid)
+            process.remove_pid_file(service.pid_file)
+            raise _failure(
+                service, f"did not answer on {service.address} within {service.start_timeout:.0f} s"
+            )
+        time.sleep(0.25)
+
+
+def _failure(service: Service, what: str) -> StackError:
+    lines = process.tail(service.log_file) or "(empty)"
+    return StackError(
+        f"{service.name}: {what}; log: {service.log_file}\nlast lines of the log:\n{lines}"
+    )

@@ -1,0 +1,169 @@
+"""streams.stack against a real Kafka broker and Redis server, on non-default ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.stack import ServiceStatus, StackConfig, StackError, down, status, up
+
+pytestmark = pytest.mark.integration
+
+# Not the defaults, so a developer's own stack (or another test run's) is left alone.
+PORTS = {
+    "DRIFTLINE_KAFKA_PORT": "19192",
+    "DRIFTLINE_KAFKA_CONTROLLER_PORT": "19193",
+    "DRIFTLINE_REDIS_PORT": "16479",
+}
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    # Default cache_dir on purpose: the 43 MB of Kafka jars are fetched once per machine.
+    state_dir = tmp_path_factory.mktemp("driftline-state")
+    cfg = StackConfig.from_env({**PORTS, "DRIFTLINE_STATE_DIR": str(state_dir)})
+    yield cfg
+    down(cfg, log=lambda _line: None)  # nothing left running, even after a failure
+
+
+def by_name(statuses: list[ServiceStatus]) -> dict[str, ServiceStatus]:
+    return {s.name: s for s in statuses}
+
+
+def test_up_starts_both_and_is_idempotent(config: StackConfig) -> None:
+    first = by_name(up(config))
+    assert set(first) == {"kafka", "redis"}
+    for s in first.values():
+        assert s.running and s.managed and s.pid is not None, s.describe()
+        assert s.log_path is not None and s.log_path.is_relative_to(config.state_dir)
+    assert first["kafka"].address == config.kafka_bootstrap
+
+    started = time.monotonic()
+    again = by_name(up(config))
+    assert time.monotonic() - started < 5
+    assert {n: s.pid for n, s in again.items()} == {n: s.pid for n, s in first.items()}
+    assert by_name(status(config)) == again
+
+
+def test_kafka_round_trip(config: StackConfig) -> None:
+    up(config)
+    topic = f"stack-test-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+
+    # ~2 MB: the broker must take messages above Kafka's ~1 MB default.
+    big = os.urandom(2 * 1024 * 1024)
+    producer = Producer({"bootstrap.servers": config.kafka_bootstrap, "message.max.bytes": 4194304})
+    producer.produce(topic, key=b"k", value=b"hello")
+    producer.produce(topic, key=b"big", value=big)
+    assert producer.flush(30) == 0
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.kafka_bootstrap,
+            "group.id": f"{topic}-group",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        consumer.subscribe([topic])
+        received = _consume(consumer, count=2, timeout=30)
+    finally:
+        consumer.close()
+    assert received == [(b"k", b"hello"), (b"big", big)]
+
+
+def _consume(consumer: Consumer, count: int, timeout: float) -> list[tuple[bytes, bytes]]:
+    received: list[tuple[bytes, bytes]] = []
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is None:
+            continue
+        assert msg.error() is None, msg.error()
+        received.append((msg.key(), msg.value()))
+    return received
+
+
+def test_redis_set_get(config: StackConfig) -> None:
+    up(config)
+    with redis.Redis.from_url(config.redis_url) as client:
+        client.set("driftline:stack-test", b"value")
+        assert client.get("driftline:stack-test") == b"value"
+
+
+def test_servers_run_by_someone_else_are_used_and_left_alone(
+    config: StackConfig, tmp_path: Path
+) -> None:
+    ours = by_name(up(config))
+    # Same ports, another state dir: these servers were not started by *this* config.
+    other = replace(config, state_dir=tmp_path / "other-state")
+    lines: list[str] = []
+
+    for s in up(other, log=lines.append):
+        assert s.running and not s.managed and s.pid is None and s.log_path is None
+    assert all("not started by driftline" in line for line in lines), lines
+
+    lines.clear()
+    down(other, log=lines.append)
+    assert all("leaving it running" in line for line in lines), lines
+    assert by_name(status(config)) == ours
+
+
+def test_down_then_up_reuses_the_data(config: StackConfig) -> None:
+    up(config)
+    with redis.Redis.from_url(config.redis_url) as client:
+        client.set("driftline:survives", b"yes")
+
+    for s in down(config):
+        assert not s.running and not s.managed and s.pid is None, s.describe()
+
+    # The data dir is formatted already: a second format would fail the start.
+    for s in up(config):
+        assert s.running and s.managed, s.describe()
+    with redis.Redis.from_url(config.redis_url) as client:
+        assert client.get("driftline:survives") == b"yes"
+
+
+def test_up_after_the_processes_died_with_their_pid_files_left(config: StackConfig) -> None:
+    before = by_name(up(config))
+    for s in before.values():
+        assert s.pid is not None
+        os.killpg(s.pid, signal.SIGKILL)  # as if the machine had rebooted
+    after = by_name(up(config))
+    for name, s in after.items():
+        assert s.running and s.managed and s.pid != before[name].pid, s.describe()
+
+
+def test_a_taken_port_is_reported(config: StackConfig, tmp_path: Path) -> None:
+    up(config)
+    # Kafka's port is held by Redis, which does not answer as Kafka.
+    clash = replace(
+        config,
+        state_dir=tmp_path / "clash",
+        kafka_port=config.redis_port,
+        redis_port=config.redis_port + 1,
+    )
+    with pytest.raises(StackError, match=r"kafka: .* is taken"):
+        up(clash, log=lambda _line: None)
+
+
+def test_config_from_env_validates() -> None:
+    assert StackConfig.from_env({}).kafka_bootstrap == "127.0.0.1:9092"
+    assert StackConfig.from_env({}).redis_url == "redis://127.0.0.1:6379/0"
+    with pytest.raises(ValueError, match="DRIFTLINE_REDIS_PORT"):
+        StackConfig.from_env({"DRIFTLINE_REDIS_PORT": "nope"})
+    with pytest.raises(ValueError, match="DRIFTLINE_KAFKA_PORT"):
+        StackConfig.from_env({"DRIFTLINE_KAFKA_PORT": "70000"})
+    with pytest.raises(ValueError, match="DRIFTLINE_KAFKA_HEAP"):
+        StackConfig.from_env({"DRIFTLINE_KAFKA_HEAP": "lots"})
