@@ -1,0 +1,167 @@
+"""The Faust app: topics, the ingestion agent, /metrics and /health, spec refresh."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import faust
+import orjson
+import redis.asyncio as aioredis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from streams.adapters.health import HealthCheck, StreamLiveness
+from streams.adapters.ingestion import IngestionService
+from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
+from streams.adapters.metrics import IngestMetrics
+from streams.adapters.spec_store import RedisSpecStore
+from streams.core.decoder import EventDecoder
+from streams.core.errors import StoreUnavailable
+from streams.core.ingestor import Ingestor
+from streams.core.registry import SpecRegistry
+from streams.core.spec import ModelSpec
+from streams.settings import Settings
+
+__all__ = ["Worker", "build_worker", "load_stored_specs"]
+
+logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """The app and the parts tests and the CLI reach into."""
+
+    app: faust.App
+    registry: SpecRegistry
+    metrics_registry: CollectorRegistry
+    spec_store: RedisSpecStore
+
+
+def load_stored_specs(settings: Settings) -> list[ModelSpec]:
+    """The specs in Redis now, before the worker starts; none if Redis does not answer."""
+
+    async def load() -> list[ModelSpec]:
+        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        try:
+            return await RedisSpecStore(client, prefix=settings.redis_prefix).load()
+        finally:
+            await client.aclose()
+
+    try:
+        return asyncio.run(load())
+    except StoreUnavailable as exc:
+        logger.warning("starting without stored specs: %s", exc)
+        return []
+
+
+def build_worker(
+    settings: Settings, *, stored_specs: list[ModelSpec], file_specs: list[ModelSpec]
+) -> Worker:
+    """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers."""
+    app = faust.App(
+        settings.app_id,
+        broker="kafka://" + settings.kafka_bootstrap.replace(",", ";"),
+        store="memory://",
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+    )
+    predictions = app.topic(
+        settings.topic_predictions, key_serializer="raw", value_serializer="raw"
+    )
+    dead_letters = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
+
+    registry = SpecRegistry(
+        [*stored_specs, *file_specs],
+        unknown_models=settings.unknown_models,
+        warmup_events=settings.warmup_events,
+        max_models=settings.max_models,
+    )
+    metrics_registry = CollectorRegistry()
+    metrics = IngestMetrics(metrics_registry)
+    liveness = StreamLiveness()
+    redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
+    ingestion = IngestionService(
+        ingestor=Ingestor(
+            EventDecoder(
+                max_message_bytes=settings.max_message_bytes, max_features=settings.max_features
+            ),
+            registry,
+        ),
+        dead_letters=dead_letters,
+        metrics=metrics,
+        liveness=liveness,
+    )
+    health = HealthCheck(
+        kafka_bootstrap=settings.kafka_bootstrap, redis_client=redis_client, liveness=liveness
+    )
+    pending: list[ModelSpec] = []
+
+    @app.agent(predictions, concurrency=1)
+    async def ingest(stream: faust.StreamT) -> None:
+        try:
+            async for batch in stream.take_events(settings.batch_size, settings.batch_within_s):
+                await ingestion.process(batch)
+                pending.extend(registry.take_inferred())
+        except Exception as exc:
+            # Faust's agents die quietly; make the death loud and visible in /health.
+            liveness.failure = repr(exc)
+            logger.exception("the ingestion agent stopped")
+            raise
+
+    @app.task
+    async def store_file_specs() -> None:
+        for spec in file_specs:
+            await _try(spec_store.save(spec, replace=True))
+
+    @app.timer(settings.spec_refresh_s)
+    async def sync_specs() -> None:
+        await _sync_specs(spec_store, registry, pending)
+        metrics.models_known.set(registry.model_count)
+
+    @app.page("/metrics")
+    async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        # aiohttp refuses a charset in content_type, which Prometheus' type carries.
+        headers = {"Content-Type": CONTENT_TYPE_LATEST}
+        return web.bytes(generate_latest(metrics_registry), headers=headers)
+
+    @app.page("/health")
+    async def health_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        healthy, checks = await health.report()
+        body = orjson.dumps({"healthy": healthy, **checks})
+        return web.bytes(body, content_type="application/json", status=200 if healthy else 503)
+
+    return Worker(app, registry, metrics_registry, spec_store)
+
+
+async def _sync_specs(
+    store: RedisSpecStore, registry: SpecRegistry, pending: list[ModelSpec]
+) -> None:
+    """Persist inferred specs; pick up specs other workers or operators stored."""
+    while pending:
+        if not await _try(store.save(pending[0], replace=False)):
+            return
+        pending.pop(0)
+    stored = await _try(store.load())
+    for spec in stored or ():
+        current = registry.spec_for(spec.model_id, spec.model_version or "")
+        if current is None or current.to_dict() != spec.to_dict():
+            registry.register(spec)
+
+
+async def _try(operation: Awaitable[_T]) -> _T | None:
+    try:
+        return await operation
+    except StoreUnavailable as exc:
+        logger.warning("Redis unavailable, will retry: %s", exc)
+        return None

@@ -1,0 +1,71 @@
+"""What ``/health`` reports: can this worker reach Kafka and Redis, and is its stream alive."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from redis.exceptions import RedisError
+
+__all__ = ["HealthCheck", "StreamLiveness"]
+
+
+@dataclass(slots=True)
+class StreamLiveness:
+    """Written by the agent: when it last finished a batch, and the error that stopped it."""
+
+    batches: int = 0
+    last_batch_at: float | None = None
+    failure: str | None = None
+
+    def batch_done(self) -> None:
+        self.batches += 1
+        self.last_batch_at = time.time()
+
+
+class HealthCheck:
+    """Probe Kafka and Redis with a short timeout each; report the stream's liveness."""
+
+    def __init__(
+        self,
+        *,
+        kafka_bootstrap: str,
+        redis_client: aioredis.Redis,
+        liveness: StreamLiveness,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self._admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        self._redis = redis_client
+        self._liveness = liveness
+        self._timeout_s = timeout_s
+
+    async def report(self) -> tuple[bool, dict]:
+        """``(healthy, details)``, details being JSON-ready."""
+        kafka, redis = await asyncio.gather(self._kafka(), self._redis_ping())
+        live = self._liveness
+        stream = {
+            "ok": live.failure is None,
+            "batches": live.batches,
+            "last_batch_at": live.last_batch_at,
+            "error": live.failure,
+        }
+        checks = {"kafka": kafka, "redis": redis, "stream": stream}
+        return all(check["ok"] for check in checks.values()), checks
+
+    async def _kafka(self) -> dict:
+        try:
+            metadata = await asyncio.to_thread(self._admin.list_topics, timeout=self._timeout_s)
+        except KafkaException as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "brokers": len(metadata.brokers)}
+
+    async def _redis_ping(self) -> dict:
+        try:
+            await asyncio.wait_for(self._redis.ping(), self._timeout_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return {"ok": False, "error": str(exc) or type(exc).__name__}
+        return {"ok": True}

@@ -1,0 +1,73 @@
+"""Creating Driftline's topics before a worker subscribes to them.
+
+The broker runs with ``auto.create.topics.enable=false`` and Faust does not create topics it
+only consumes, so a worker that started first would wait on a topic that never comes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streams.core.errors import PublishFailed
+from streams.settings import Settings
+
+__all__ = ["DLQ_MAX_MESSAGE_BYTES", "ensure_topics", "ensure_worker_topics"]
+
+logger = logging.getLogger(__name__)
+
+# Rejected records go to the DLQ unchanged, whatever their size, so its limit is generous.
+DLQ_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+def ensure_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create those of ``topics`` that do not exist yet; return the names created.
+
+    ``configs`` maps a topic name to its topic-level configuration (``max.message.bytes``...).
+
+    Raises
+    ------
+    PublishFailed
+        The broker could not be reached or refused to create a topic.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise PublishFailed(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+    wanted = [
+        NewTopic(name, partitions, 1) for name in dict.fromkeys(topics) if name not in existing
+    ]
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise PublishFailed(f"could not create topic {name!r}: {exc}") from exc
+        else:
+            created.append(name)
+            logger.info("created topic %s with %d partitions", name, partitions)
+    return created
+
+
+def ensure_worker_topics(settings: Settings) -> list[str]:
+    """Create the topics a worker reads and writes, the DLQ with room for any rejected record."""
+    return ensure_topics(
+        settings.kafka_bootstrap,
+        settings.topics,
+        partitions=settings.partitions,
+        configs={settings.topic_dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}},
+    )

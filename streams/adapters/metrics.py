@@ -1,0 +1,74 @@
+"""Every Prometheus metric Driftline exports, on a registry that is passed in.
+
+Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
+``max_models``) or ``_unknown``; ``reason`` is a ``Reason``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams.core.ingestor import IngestResult
+
+__all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
+
+UNKNOWN_MODEL_LABEL = "_unknown"
+_BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class IngestMetrics:
+    """Counters and histograms of the ingestion step."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events_processed = Counter(
+            "driftline_events_processed",
+            "Valid events applied, per model.",
+            ["model"],
+            registry=registry,
+        )
+        self.events_rejected = Counter(
+            "driftline_events_rejected",
+            "Records rejected and sent to the dead-letter topic, per model and reason.",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.dead_letter_failures = Counter(
+            "driftline_dead_letter_publish_failures",
+            "Attempts to publish a batch's dead letters that failed and were retried.",
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "driftline_batch_size",
+            "Records per micro-batch.",
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "driftline_batch_processing_seconds",
+            "Time to process one micro-batch, dead letters included.",
+            registry=registry,
+        )
+        self.last_batch = Gauge(
+            "driftline_last_batch_timestamp_seconds",
+            "When the last micro-batch finished (Unix time).",
+            registry=registry,
+        )
+        self.models_known = Gauge(
+            "driftline_models_known",
+            "Models registered or warming up.",
+            registry=registry,
+        )
+
+    def observe_batch(self, result: IngestResult, seconds: float) -> None:
+        """Count one processed batch; one increment per (model, reason), not per event."""
+        for model, count in result.accepted_per_model().items():
+            self.events_processed.labels(model).inc(count)
+        rejected: dict[tuple[str, str], int] = {}
+        for rejection in result.rejected:
+            key = (rejection.model_id or UNKNOWN_MODEL_LABEL, rejection.reason.value)
+            rejected[key] = rejected.get(key, 0) + 1
+        for (model, reason), count in rejected.items():
+            self.events_rejected.labels(model, reason).inc(count)
+        self.batch_size.observe(len(result.accepted) + len(result.rejected))
+        self.batch_seconds.observe(seconds)
+        self.last_batch.set_to_current_time()

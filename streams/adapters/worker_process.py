@@ -1,0 +1,114 @@
+"""A ``driftline worker`` in a child process, for the demo and the integration tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from streams.core.errors import DriftlineError
+
+__all__ = ["WorkerProcess"]
+
+
+class WorkerProcess:
+    """Start, watch and stop one worker; read its /health and /metrics.
+
+    Parameters
+    ----------
+    environ
+        The child's environment: ``DRIFTLINE_*`` settings included.
+    web_port
+        Where its /health and /metrics answer.
+    log_path
+        Receives the child's output.
+    """
+
+    def __init__(self, environ: Mapping[str, str], *, web_port: int, log_path: Path) -> None:
+        self.environ = {**environ, "DRIFTLINE_WEB_PORT": str(web_port)}
+        self.base_url = f"http://127.0.0.1:{web_port}"
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout_s: float = 90.0) -> None:
+        """Start the worker and wait until its /health says healthy."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", "worker"],
+                env=self.environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise DriftlineError(
+                    f"the worker exited ({self._process.returncode}); {self._tail()}"
+                )
+            try:
+                if self.health()[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise DriftlineError(f"the worker was not healthy after {timeout_s:.0f}s; {self._tail()}")
+
+    def stop(self, *, timeout_s: float = 30.0) -> int | None:
+        """Stop it gracefully (SIGTERM lets Faust commit and leave the group); its exit code."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        process.terminate()
+        try:
+            return process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def health(self) -> tuple[int, dict]:
+        """``(HTTP status, body)`` of /health."""
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/health", timeout=5) as response:
+                return response.status, orjson.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, orjson.loads(error.read())
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample of /metrics, keyed by (name, sorted labels)."""
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+
+    def metric_total(self, name: str, **labels: str) -> float:
+        """Sum of ``name`` over the samples whose labels include ``labels``."""
+        wanted = set(labels.items())
+        return sum(
+            value
+            for (sample, sample_labels), value in self.metrics().items()
+            if sample == name and wanted <= set(sample_labels)
+        )
+
+    def _tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return "no log"
+        return f"last lines of {self.log_path}:\n" + "\n".join(text)

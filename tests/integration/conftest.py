@@ -1,0 +1,68 @@
+"""Real Kafka and Redis for the integration tests, started by the project's own stack code.
+
+Each test session gets its own topics, consumer group and Redis prefix, so runs never see each
+other's records. A stack that was already up is used and left up; one this session started is
+stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import pytest
+
+from streams import stack
+from streams.adapters.worker_process import WorkerProcess
+from streams.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def stack_config():
+    config = stack.StackConfig.from_env(os.environ)
+    was_running = all(service.running for service in stack.status(config))
+    stack.up(config, log=print)
+    yield config
+    if not was_running:
+        stack.down(config, log=print)
+
+
+@pytest.fixture(scope="session")
+def worker_env(stack_config) -> dict[str, str]:
+    run = uuid.uuid4().hex[:8]
+    return {
+        **os.environ,
+        "DRIFTLINE_KAFKA_BOOTSTRAP": stack_config.kafka_bootstrap,
+        "DRIFTLINE_REDIS_URL": stack_config.redis_url,
+        "DRIFTLINE_REDIS_PREFIX": f"driftline-test-{run}",
+        "DRIFTLINE_APP_ID": f"driftline-test-{run}",
+        "DRIFTLINE_TOPIC_PREDICTIONS": f"predictions-{run}",
+        "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
+        "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
+        "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
+        "DRIFTLINE_PARTITIONS": "2",
+        "DRIFTLINE_WARMUP_EVENTS": "50",
+        "DRIFTLINE_SPEC_REFRESH_S": "0.5",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(worker_env) -> Settings:
+    return Settings.from_env(worker_env)
+
+
+@pytest.fixture(scope="session")
+def worker(worker_env, tmp_path_factory):
+    process = WorkerProcess(
+        worker_env, web_port=_free_port(), log_path=tmp_path_factory.mktemp("worker") / "log"
+    )
+    process.start()
+    yield process
+    assert process.stop() == 0, "the worker did not shut down cleanly"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,0 +1,106 @@
+"""Ingestion against the real broker and Redis: bad records to the DLQ, the rest applied."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import orjson
+import pytest
+import redis
+
+from streams.adapters.kafka_records import publish, read_from
+from streams.samples import BAD_RECORDS, sample_events
+
+pytestmark = pytest.mark.integration
+
+MODEL = "it-churn"
+GOOD_BEFORE, GOOD_AFTER = 120, 80
+
+
+@pytest.fixture(scope="module")
+def published(worker, settings):
+    """Good events, every bad record, more good events; the bad ones' positions."""
+    good = [(MODEL.encode(), value) for value in sample_events(MODEL, GOOD_BEFORE + GOOD_AFTER)]
+    bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
+    positions = publish(
+        settings.kafka_bootstrap,
+        settings.topic_predictions,
+        [*good[:GOOD_BEFORE], *bad, *good[GOOD_BEFORE:]],
+    )
+    assert len(positions) == len(good) + len(bad)
+    return dict(zip(positions[GOOD_BEFORE : GOOD_BEFORE + len(bad)], BAD_RECORDS, strict=True))
+
+
+@pytest.fixture(scope="module")
+def dead_letters(published, settings):
+    start = dict.fromkeys(range(settings.partitions), 0)
+    records = read_from(
+        settings.kafka_bootstrap,
+        settings.topic_dlq,
+        start,
+        count=len(BAD_RECORDS) + 1,
+        timeout_s=20,
+    )
+    return {
+        (
+            int(record.headers["driftline.dlq.original.partition"]),
+            int(record.headers["driftline.dlq.original.offset"]),
+        ): record
+        for record in records
+    }
+
+
+def wait_for(predicate, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while not (result := predicate()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return result
+
+
+def test_every_bad_record_is_dead_lettered_once_with_its_reason(published, dead_letters, settings):
+    assert set(dead_letters) == set(published), "each bad record exactly once, nothing else"
+    for position, bad in published.items():
+        letter = dead_letters[position]
+        assert letter.value == bad.value, f"{bad.name}: the value must arrive unchanged"
+        assert letter.key == b"bad-input"
+        assert letter.headers["driftline.dlq.reason"].decode() == bad.reason.value, bad.name
+        assert letter.headers["driftline.dlq.original.topic"].decode() == settings.topic_predictions
+        assert letter.headers["__connect.errors.offset"] == str(position[1]).encode()
+        assert int(letter.headers["driftline.dlq.original.timestamp"]) > 1_700_000_000_000
+        assert letter.headers["driftline.dlq.exception.message"], bad.name
+
+
+def test_valid_events_keep_flowing_and_are_counted(published, worker):
+    def processed():
+        return worker.metric_total("driftline_events_processed_total", model=MODEL)
+
+    assert wait_for(lambda: processed() >= GOOD_BEFORE + GOOD_AFTER)
+    assert processed() == GOOD_BEFORE + GOOD_AFTER
+
+
+def test_rejections_are_counted_per_reason(published, dead_letters, worker):
+    expected = Counter(bad.reason.value for bad in BAD_RECORDS)
+    for reason, count in expected.items():
+        assert worker.metric_total("driftline_events_rejected_total", reason=reason) == count
+    assert worker.metric_total("driftline_batch_size_count") >= 1
+    assert worker.metric_total("driftline_batch_processing_seconds_count") >= 1
+
+
+def test_the_worker_is_healthy_after_the_bad_input(published, dead_letters, worker):
+    status, health = worker.health()
+    assert status == 200
+    assert health["kafka"]["ok"] and health["redis"]["ok"]
+    assert health["stream"]["ok"] and health["stream"]["batches"] >= 1
+
+
+def test_the_inferred_spec_is_stored_in_redis(published, worker, settings):
+    client = redis.Redis.from_url(settings.redis_url)
+    key = f"{settings.redis_prefix}:specs"
+    stored = wait_for(lambda: client.hget(key, MODEL), timeout_s=10)
+    assert stored is not None
+    spec = orjson.loads(stored)
+    assert spec["source"] == "inferred"
+    assert spec["features"]["plan"]["type"] == "string"
+    assert spec["features"]["age"]["type"] == "number"
+    client.delete(key)

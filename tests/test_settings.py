@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+
+
+def test_defaults_need_no_environment():
+    settings = Settings.from_env({})
+    assert settings.kafka_bootstrap == "127.0.0.1:9092"
+    assert settings.topics == ("predictions", "labels", "alerts", "predictions-dlq")
+
+
+def test_environment_and_overrides():
+    settings = Settings.from_env(
+        {
+            "DRIFTLINE_PARTITIONS": "8",
+            "DRIFTLINE_SPECS_DIR": "/specs",
+            "DRIFTLINE_WEB_PORT": "7000",
+        },
+        web_port=7100,
+        batch_size=None,
+    )
+    assert settings.partitions == 8
+    assert settings.specs_dir == Path("/specs")
+    assert settings.web_port == 7100
+    assert settings.batch_size == 1000
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"DRIFTLINE_PARTITIONS": "four"}, "DRIFTLINE_PARTITIONS='four'"),
+        ({"DRIFTLINE_BATCH_SIZE": "0"}, "DRIFTLINE_BATCH_SIZE must be positive"),
+        ({"DRIFTLINE_WEB_PORT": "70000"}, "DRIFTLINE_WEB_PORT"),
+        ({"DRIFTLINE_UNKNOWN_MODELS": "sometimes"}, "DRIFTLINE_UNKNOWN_MODELS"),
+    ],
+)
+def test_bad_values_name_their_variable(environ, message):
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ)
