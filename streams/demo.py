@@ -98,10 +98,13 @@ def _report(worker: WorkerProcess, dead_letters: list[ReadRecord]) -> None:
     _step("Dead-lettered, read back from the DLQ topic")
     for record in dead_letters:
         headers = {k: v.decode(errors="replace") for k, v in record.headers.items()}
-        offset = headers["driftline.dlq.original.offset"]
+        origin = (
+            f"{headers['driftline.dlq.original.topic']}[{headers['driftline.dlq.original.partition']}]"
+            f"@{headers['driftline.dlq.original.offset']}"
+        )
         reason = headers["driftline.dlq.reason"]
-        message = headers["driftline.dlq.exception.message"][:70]
-        print(f"  offset {offset:>5}  {reason:<18} {message}")
+        message = headers["driftline.dlq.exception.message"][:64]
+        print(f"  {origin:<18} {reason:<18} {message}")
     reasons = Counter(r.headers["driftline.dlq.reason"].decode() for r in dead_letters)
     print(f"  {len(dead_letters)} dead letters: {dict(reasons)}")
     status, health = worker.health()

@@ -42,6 +42,8 @@ class Settings:
     max_models: int = 100
     spec_refresh_s: float = 10.0
     specs_dir: Path | None = None
+    # Faust keeps small bookkeeping files here (in the working directory unless told).
+    data_dir: Path = Path("~/.local/state/driftline/faust")
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "batch_within_s", "max_message_bytes")
@@ -76,7 +78,7 @@ def _convert(name: str, annotation: object, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
-        if kind.startswith("Path"):
+        if kind.startswith("Path"):  # "Path" or "Path | None"
             return Path(raw)
     except ValueError as exc:
         raise ValueError(f"DRIFTLINE_{name.upper()}={raw!r} is not a valid {kind}") from exc

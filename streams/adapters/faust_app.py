@@ -66,6 +66,7 @@ def build_worker(
         settings.app_id,
         broker="kafka://" + settings.kafka_bootstrap.replace(",", ";"),
         store="memory://",
+        datadir=str(settings.data_dir.expanduser() / settings.app_id),
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_disable_leader=True,

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from streams.core.errors import PublishFailed
 
@@ -66,15 +66,29 @@ def publish(
     return [position for position in positions if position is not None]
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """The next offset of each partition of ``topic``."""
+def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[int, int]:
+    """The next offset of each partition of ``topic``.
+
+    Waits out the moments after a topic is created, when its partitions have no leader yet.
+    """
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "driftline-offsets"})
+    deadline = time.monotonic() + timeout_s
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        }
+        offsets = {}
+        for partition in partitions:
+            while True:
+                try:
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), timeout=5
+                    )
+                    break
+                except KafkaException as exc:
+                    if not exc.args[0].retriable() or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            offsets[partition] = high
+        return offsets
     finally:
         consumer.close()
 

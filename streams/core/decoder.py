@@ -83,7 +83,7 @@ class EventDecoder:
             model_id=_identifier(document["model_id"], "model_id"),
             model_version=_identifier(document["model_version"], "model_version"),
             timestamp_ms=record.timestamp_ms if timestamp is None else timestamp,
-            features=self._features(document["features"]),
+            features=self._features(document["features"], len(record.value or b"")),
             prediction=_prediction(document["prediction"]),
             score=_optional(document, "score", _score),
             latency_ms=_optional(document, "latency_ms", _latency),
@@ -109,7 +109,7 @@ class EventDecoder:
             )
         return document
 
-    def _features(self, features: object) -> dict[str, FeatureValue]:
+    def _features(self, features: object, message_bytes: int) -> dict[str, FeatureValue]:
         if type(features) is not dict:
             raise _wrong_type("features", "an object", features)
         if len(features) > self.max_features:
@@ -119,12 +119,15 @@ class EventDecoder:
                 field="features",
             )
         kinds = set(map(type, features.values()))
-        if not kinds <= _SCALAR_TYPES:
+        # No string is longer than the message holding it: small events skip the length loop.
+        fine = _SCALAR_OR_TEXT_TYPES if message_bytes <= _MAX_FEATURE_STRING else _SCALAR_TYPES
+        if not kinds <= fine:
             _check_values(features, "features", _MAX_FEATURE_STRING)
         return features
 
 
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
+_SCALAR_OR_TEXT_TYPES = _SCALAR_TYPES | {str}
 
 
 def _check_values(values: Mapping[str, object], field: str, max_string: int) -> None:

@@ -29,7 +29,7 @@ def stack_config():
 
 
 @pytest.fixture(scope="session")
-def worker_env(stack_config) -> dict[str, str]:
+def worker_env(stack_config, tmp_path_factory) -> dict[str, str]:
     run = uuid.uuid4().hex[:8]
     return {
         **os.environ,
@@ -44,6 +44,7 @@ def worker_env(stack_config) -> dict[str, str]:
         "DRIFTLINE_PARTITIONS": "2",
         "DRIFTLINE_WARMUP_EVENTS": "50",
         "DRIFTLINE_SPEC_REFRESH_S": "0.5",
+        "DRIFTLINE_DATA_DIR": str(tmp_path_factory.mktemp("faust")),
     }
 
 
@@ -55,14 +56,14 @@ def settings(worker_env) -> Settings:
 @pytest.fixture(scope="session")
 def worker(worker_env, tmp_path_factory):
     process = WorkerProcess(
-        worker_env, web_port=_free_port(), log_path=tmp_path_factory.mktemp("worker") / "log"
+        worker_env, web_port=free_port(), log_path=tmp_path_factory.mktemp("worker") / "log"
     )
     process.start()
     yield process
     assert process.stop() == 0, "the worker did not shut down cleanly"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
