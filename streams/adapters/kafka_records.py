@@ -83,8 +83,9 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
                         TopicPartition(topic, partition), timeout=5
                     )
                     break
-                except KafkaException as exc:
-                    if not exc.args[0].retriable() or time.monotonic() > deadline:
+                except KafkaException:
+                    # NOT_LEADER_FOR_PARTITION, which librdkafka does not flag retriable.
+                    if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
             offsets[partition] = high

@@ -115,12 +115,18 @@ def start(service: Service, log: Log) -> ServiceStatus:
         return status(service)
     if pid is not None:
         log(f"{service.name}: pid {pid} is ours but does not answer yet; waiting")
-    else:
-        _check_port_free(service)
-        argv = service.prepare(log)
-        pid = process.spawn(argv, service.log_file, service.pid_file)
-        log(f"{service.name}: started pid {pid} on {service.address}; log: {service.log_file}")
-    _wait_until_answering(service, pid)
+        # It may be a server still starting, or one dying (killed a moment ago): only the
+        # first answers; for the second, start a new one.
+        if _answers_while_alive(service, pid):
+            log(f"{service.name}: answering on {service.address}")
+            return status(service)
+        log(f"{service.name}: pid {pid} exited without answering; starting a new one")
+    _check_port_free(service)
+    argv = service.prepare(log)
+    pid = process.spawn(argv, service.log_file, service.pid_file)
+    log(f"{service.name}: started pid {pid} on {service.address}; log: {service.log_file}")
+    if not _answers_while_alive(service, pid):
+        raise _failure(service, f"exited before answering on {service.address}")
     log(f"{service.name}: answering on {service.address}")
     return status(service)
 
@@ -156,12 +162,16 @@ def _check_port_free(service: Service) -> None:
         )
 
 
-def _wait_until_answering(service: Service, pid: int) -> None:
+def _answers_while_alive(service: Service, pid: int) -> bool:
+    """Wait until ``service`` answers (True) or process ``pid`` is gone (False).
+
+    Raises ``StackError`` after ``service.start_timeout``, having stopped the process.
+    """
     deadline = time.monotonic() + service.start_timeout
     while not service.answers(2.0):
         if not process.is_alive(pid):
             process.remove_pid_file(service.pid_file)
-            raise _failure(service, f"exited before answering on {service.address}")
+            return False
         if time.monotonic() >= deadline:
             # A half-started server would hold the port and confuse the next `up`.
             process.stop(pid)
@@ -170,6 +180,7 @@ def _wait_until_answering(service: Service, pid: int) -> None:
                 service, f"did not answer on {service.address} within {service.start_timeout:.0f} s"
             )
         time.sleep(0.25)
+    return True
 
 
 def _failure(service: Service, what: str) -> StackError:
