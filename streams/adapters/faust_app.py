@@ -62,11 +62,13 @@ def build_worker(
     settings: Settings, *, stored_specs: list[ModelSpec], file_specs: list[ModelSpec]
 ) -> Worker:
     """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers."""
+    data_dir = settings.data_dir.expanduser() / settings.app_id
+    data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         settings.app_id,
         broker="kafka://" + settings.kafka_bootstrap.replace(",", ";"),
         store="memory://",
-        datadir=str(settings.data_dir.expanduser() / settings.app_id),
+        datadir=str(data_dir),
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
@@ -141,6 +143,14 @@ def build_worker(
         healthy, checks = await health.report()
         body = orjson.dumps({"healthy": healthy, **checks})
         return web.bytes(body, content_type="application/json", status=200 if healthy else 503)
+
+    @app.page("/live")
+    async def live_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        # Liveness only: a Redis or Kafka outage is for /health (readiness); restarting the
+        # worker would not fix it and would rebalance the group.
+        ok = liveness.failure is None
+        body = orjson.dumps({"live": ok, "error": liveness.failure})
+        return web.bytes(body, content_type="application/json", status=200 if ok else 503)
 
     return Worker(app, registry, metrics_registry, spec_store)
 

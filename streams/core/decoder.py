@@ -136,11 +136,7 @@ def _check_values(values: Mapping[str, object], field: str, max_string: int) -> 
         kind = type(value)
         if kind is str:
             if len(value) > max_string:
-                raise InvalidEvent(
-                    Reason.INVALID_VALUE,
-                    f"string longer than {max_string} characters",
-                    field=f"{field}.{name}",
-                )
+                raise _too_long(f"{field}.{name}", max_string)
         elif kind not in _SCALAR_TYPES:
             raise _wrong_type(f"{field}.{name}", "a number, string, boolean or null", value)
 
@@ -184,6 +180,12 @@ def _json_type(value: object) -> str:
 def _wrong_type(field: str, expected: str, value: object) -> InvalidEvent:
     shown = repr(value) if isinstance(value, str) and len(value) <= 40 else _json_type(value)
     return InvalidEvent(Reason.WRONG_TYPE, f"expected {expected}, got {shown}", field=field)
+
+
+def _too_long(field: str, max_length: int) -> InvalidEvent:
+    return InvalidEvent(
+        Reason.INVALID_VALUE, f"string longer than {max_length} characters", field=field
+    )
 
 
 def _text(value: object, field: str, max_length: int) -> str:
@@ -247,11 +249,7 @@ def _prediction(value: object) -> float | int | str | bool:
     kind = type(value)
     if kind is str:
         if len(value) > _MAX_PREDICTION_STRING:
-            raise InvalidEvent(
-                Reason.INVALID_VALUE,
-                f"string longer than {_MAX_PREDICTION_STRING} characters",
-                field="prediction",
-            )
+            raise _too_long("prediction", _MAX_PREDICTION_STRING)
         return value
     if kind in (int, float, bool):
         return value

@@ -28,8 +28,8 @@ def stack_config():
         stack.down(config, log=print)
 
 
-@pytest.fixture(scope="session")
-def worker_env(stack_config, tmp_path_factory) -> dict[str, str]:
+def isolated_env(stack_config, data_dir) -> dict[str, str]:
+    """A worker environment with its own topics, consumer group and Redis prefix."""
     run = uuid.uuid4().hex[:8]
     return {
         **os.environ,
@@ -44,8 +44,13 @@ def worker_env(stack_config, tmp_path_factory) -> dict[str, str]:
         "DRIFTLINE_PARTITIONS": "2",
         "DRIFTLINE_WARMUP_EVENTS": "50",
         "DRIFTLINE_SPEC_REFRESH_S": "0.5",
-        "DRIFTLINE_DATA_DIR": str(tmp_path_factory.mktemp("faust")),
+        "DRIFTLINE_DATA_DIR": str(data_dir),
     }
+
+
+@pytest.fixture(scope="session")
+def worker_env(stack_config, tmp_path_factory) -> dict[str, str]:
+    return isolated_env(stack_config, tmp_path_factory.mktemp("faust"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,44 @@
+"""HealthCheck against servers that are not there: real clients, real connection failures."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import redis.asyncio as aioredis
+
+from streams.adapters.health import HealthCheck, StreamLiveness
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_unreachable_kafka_and_redis_make_the_worker_unhealthy():
+    async def report():
+        client = aioredis.Redis(port=closed_port(), socket_connect_timeout=0.5)
+        try:
+            check = HealthCheck(
+                kafka_bootstrap=f"127.0.0.1:{closed_port()}",
+                redis_client=client,
+                liveness=StreamLiveness(),
+                timeout_s=0.5,
+            )
+            return await check.report()
+        finally:
+            await client.aclose()
+
+    healthy, checks = asyncio.run(report())
+    assert healthy is False
+    assert checks["kafka"]["ok"] is False and checks["kafka"]["error"]
+    assert checks["redis"]["ok"] is False and checks["redis"]["error"]
+    assert checks["stream"] == {"ok": True, "batches": 0, "last_batch_at": None, "error": None}
+
+
+def test_liveness_counts_batches():
+    liveness = StreamLiveness()
+    liveness.batch_done()
+    liveness.batch_done()
+    assert liveness.batches == 2 and liveness.last_batch_at is not None

@@ -1,0 +1,78 @@
+"""A worker with registered spec files and the reject policy, on the real broker and Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import orjson
+import pytest
+import redis
+
+from streams.adapters.kafka_records import publish, read_from
+from streams.adapters.worker_process import WorkerProcess
+from streams.samples import sample_events
+from streams.settings import Settings
+from tests.integration.conftest import free_port, isolated_env
+
+pytestmark = pytest.mark.integration
+
+MODEL = "it-registered"
+SPEC = {
+    "model_id": MODEL,
+    "features": {
+        "age": {"type": "number", "min": 0, "max": 130},
+        "tenure_months": {"type": "number"},
+        "monthly_spend": {"type": "number"},
+        "plan": {"type": "string", "categories": ["basic", "plus", "gold"]},
+        "has_support_ticket": {"type": "boolean"},
+    },
+}
+
+
+def with_features(event: bytes, **features: object) -> bytes:
+    decoded = orjson.loads(event)
+    decoded["features"].update(features)
+    return orjson.dumps(decoded)
+
+
+def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "churn.json").write_text(json.dumps(SPEC))
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_UNKNOWN_MODELS": "reject",
+        "DRIFTLINE_SPECS_DIR": str(tmp_path / "specs"),
+    }
+    settings = Settings.from_env(env)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        good = list(sample_events(MODEL, 30))
+        records = [
+            *good,
+            with_features(good[0], age=500),
+            with_features(good[1], plan="platinum"),
+            with_features(good[2], age="41"),
+            next(sample_events("stranger", 1)),
+        ]
+        publish(settings.kafka_bootstrap, settings.topic_predictions, [(b"k", v) for v in records])
+        letters = read_from(
+            settings.kafka_bootstrap,
+            settings.topic_dlq,
+            dict.fromkeys(range(settings.partitions), 0),
+            count=4,
+        )
+        reasons = sorted(letter.headers["driftline.dlq.reason"].decode() for letter in letters)
+        assert reasons == ["out_of_range", "unknown_category", "unknown_model", "wrong_type"]
+        deadline = time.monotonic() + 20
+        while worker.metric_total("driftline_events_processed_total") < 30:
+            assert time.monotonic() < deadline, "the valid events were not all counted"
+            time.sleep(0.25)
+        assert worker.metric_total("driftline_events_processed_total", model=MODEL) == 30
+
+        stored = redis.Redis.from_url(settings.redis_url).hget(
+            f"{settings.redis_prefix}:specs", MODEL
+        )
+        assert orjson.loads(stored)["source"] == "registered"
+    finally:
+        assert worker.stop() == 0
