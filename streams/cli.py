@@ -6,6 +6,7 @@ This is the only module that reads ``os.environ``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -53,6 +54,22 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--web-port", type=int, help="port of /metrics and /health")
     worker.set_defaults(run=_worker)
 
+    replay = commands.add_parser(
+        "replay", help="run a JSONL file of events through the detectors, no servers needed"
+    )
+    replay.add_argument("events", type=Path, help="one prediction event per line")
+    replay.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
+    replay.add_argument("--dlq", type=Path, help="write rejected lines here (JSON lines)")
+    replay.add_argument("--window", type=int, default=1000, help="events per window")
+    replay.add_argument(
+        "--reference-events", type=int, default=5000, help="events that form the reference"
+    )
+    replay.add_argument(
+        "--warmup-events", type=int, default=200, help="events to infer an unknown model's spec"
+    )
+    replay.add_argument("--unknown-models", choices=["auto", "reject"], default="auto")
+    replay.set_defaults(run=_replay)
+
     demo = commands.add_parser(
         "demo", help="start everything, publish good and bad events, show what happened"
     )
@@ -84,6 +101,34 @@ def _worker(args: argparse.Namespace) -> int:
     ensure_worker_topics(settings)
     worker = build_worker(settings, stored_specs=load_stored_specs(settings), file_specs=file_specs)
     FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streams.adapters.replay import replay
+    from streams.adapters.spec_files import load_spec_files
+    from streams.core import EventDecoder, Ingestor, SpecRegistry
+    from streams.core.model_monitor import MonitorConfig
+    from streams.core.monitor import Monitor
+
+    registry = SpecRegistry(
+        load_spec_files(args.spec),
+        unknown_models=args.unknown_models,
+        warmup_events=args.warmup_events,
+    )
+    config = MonitorConfig(window_events=args.window, reference_events=args.reference_events)
+    with contextlib.ExitStack() as files:
+        events = files.enter_context(args.events.open("rb"))
+        dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
+        summary = replay(
+            events,
+            source=str(args.events),
+            ingestor=Ingestor(EventDecoder(), registry),
+            monitor=Monitor(registry, config),
+            alerts_out=sys.stdout.buffer,
+            dead_letters_out=dlq,
+        )
+    print(summary.describe(), file=sys.stderr)
     return 0
 
 

@@ -34,10 +34,14 @@ class Rejection:
 
 @dataclass(slots=True)
 class IngestResult:
-    """What became of one batch: every record is in exactly one of the two lists."""
+    """What became of one batch: every record is in exactly one of the two lists.
+
+    ``positions[i]`` is the ``(partition, offset)`` that ``accepted[i]`` was read from.
+    """
 
     accepted: list[PredictionEvent] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    positions: list[tuple[int, int]] = field(default_factory=list)
 
     def accepted_per_model(self) -> Counter[str]:
         return Counter(event.model_id for event in self.accepted)
@@ -57,6 +61,7 @@ class Ingestor:
     def ingest(self, records: Iterable[RawRecord]) -> IngestResult:
         result = IngestResult()
         accept, reject = result.accepted.append, result.rejected.append
+        place = result.positions.append
         decode, check = self.decoder.decode, self.registry.check
         for record in records:
             event = None
@@ -72,6 +77,7 @@ class Ingestor:
                 reject(self._rejection(record, event, Reason.INTERNAL_ERROR, repr(exc), exc))
             else:
                 accept(event)
+                place((record.partition, record.offset))
         return result
 
     def _rejection(

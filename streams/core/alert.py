@@ -1,0 +1,103 @@
+"""Alerts: what Driftline emits, as ``schemas/alert.json`` describes it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["Alert", "AlertType", "Trigger", "Window", "format_time"]
+
+AlertType = Literal[
+    "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
+    "concept_drift", "fairness",
+]  # fmt: skip
+
+
+def format_time(epoch_ms: int) -> str:
+    """RFC 3339 with milliseconds, UTC."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start_ms: int
+    end_ms: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The event at which the decision was made, and where to find it again."""
+
+    event_id: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A firing or resolved alert for one (model, version, feature, detector).
+
+    ``episode`` names the drift episode: the firing alert and its resolution share it, and
+    a re-sent alert has the same ``alert_id``.
+    """
+
+    type: AlertType
+    status: Literal["firing", "resolved"]
+    severity: Literal["info", "warning", "critical"]
+    model_id: str
+    model_version: str
+    feature: str | None
+    detector: str
+    statistic_name: str
+    value: float
+    threshold: float
+    window: Window
+    trigger: Trigger
+    episode: str
+    sample: tuple[dict[str, Any], ...] = ()
+    message: str = ""
+    alert_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = "|".join(
+            (self.model_id, self.model_version, self.feature or "", self.detector, self.episode,
+             self.status)
+        )  # fmt: skip
+        object.__setattr__(self, "alert_id", hashlib.sha256(key.encode()).hexdigest()[:32])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
+        return {
+            "alert_id": self.alert_id,
+            "type": self.type,
+            "status": self.status,
+            "severity": self.severity,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "feature": self.feature,
+            "detector": self.detector,
+            "statistic": {
+                "name": self.statistic_name,
+                "value": round(self.value, 6),
+                "threshold": round(self.threshold, 6),
+            },
+            "window": {
+                "start": format_time(self.window.start_ms),
+                "end": format_time(self.window.end_ms),
+                "count": self.window.count,
+            },
+            "trigger": {
+                "event_id": self.trigger.event_id,
+                "partition": self.trigger.partition,
+                "offset": self.trigger.offset,
+                "timestamp": format_time(self.trigger.timestamp_ms),
+            },
+            "sample": list(self.sample),
+            "message": self.message,
+            "created_at": format_time(self.trigger.timestamp_ms),
+        }

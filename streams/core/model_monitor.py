@@ -1,0 +1,222 @@
+"""Watching one model version: a reference window, then tumbling windows judged against it."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.core.alert import Alert, AlertType, Trigger, Window
+from streams.core.alert_rule import AlertRule, RuleState
+from streams.core.columns import Columns, category_of
+from streams.core.event import PredictionEvent
+from streams.core.feature_window import DetectorConfig, FeatureWindow, Verdict
+from streams.core.profile import ReferenceProfile
+from streams.core.spec import ModelSpec
+
+__all__ = ["ModelMonitor", "MonitorConfig"]
+
+# Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
+SCORE, PREDICTION = "score", "prediction"
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """Window sizes and detector settings shared by every model version."""
+
+    window_events: int = 1000
+    reference_events: int = 5000
+    sample_size: int = 5
+    detectors: DetectorConfig = field(default_factory=DetectorConfig)
+    rule: AlertRule = field(default_factory=AlertRule)
+
+    def __post_init__(self) -> None:
+        if self.window_events < 10 or self.reference_events < 10:
+            raise ValueError("window_events and reference_events must be at least 10")
+        if not 0 <= self.sample_size <= 20:
+            raise ValueError("sample_size must be in [0, 20]")
+
+
+class ModelMonitor:
+    """Drift and data-quality detectors for every feature of one model version.
+
+    The first ``reference_events`` events become the reference profile unless one is given;
+    after that, every ``window_events`` events close a window, each detector judges it, and
+    the alert rule turns verdicts into at most one alert per episode.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model_version: str,
+        config: MonitorConfig,
+        profile: ReferenceProfile | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model_version = model_version
+        self.config = config
+        self.numeric = tuple(n for n, f in spec.features.items() if f.type == "number")
+        self.categorical = tuple(n for n, f in spec.features.items() if f.type != "number")
+        self._pii = frozenset(n for n, f in spec.features.items() if f.pii)
+        self._reference: list[Columns] = []
+        self._reference_count = 0
+        self.profile: ReferenceProfile | None = None
+        self.windows_closed = 0
+        self._windows: dict[tuple[str, str], FeatureWindow] = {}
+        self._rules: dict[tuple[str, str, str], RuleState] = {}
+        self._window_count = 0
+        self._window_start_ms = 0
+        self._tail: list[tuple[PredictionEvent, tuple[int, int]]] = []
+        if profile is not None:
+            self._start_watching(profile)
+
+    def process(
+        self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+    ) -> list[Alert]:
+        """Take a batch of this version's events (in stream order); return the alerts it raised."""
+        alerts: list[Alert] = []
+        start = 0
+        while start < len(events):
+            if self.profile is None:
+                room = self.config.reference_events - self._reference_count
+            else:
+                room = self.config.window_events - self._window_count
+            end = min(len(events), start + room)
+            chunk = self._columns(events[start:end])
+            if self.profile is None:
+                self._learn_reference(chunk)
+            else:
+                self._accumulate(chunk, events[start:end], positions[start:end])
+                if self._window_count == self.config.window_events:
+                    alerts.extend(self._close_window())
+            start = end
+        return alerts
+
+    def _columns(self, events: Sequence[PredictionEvent]) -> Columns:
+        columns = Columns.from_events(events, self.numeric, self.categorical)
+        scores = np.array([e.score for e in events], dtype=float).reshape(-1, 1)
+        predictions = [category_of(e.prediction) for e in events]
+        if self.spec.task == "regression":
+            regressions = np.array(predictions, dtype=float).reshape(-1, 1)
+            numeric = np.hstack([columns.numeric, scores, regressions])
+            return Columns((*columns.numeric_names, SCORE, PREDICTION), numeric,
+                           columns.categorical)  # fmt: skip
+        numeric = np.hstack([columns.numeric, scores])
+        categorical = {**columns.categorical, PREDICTION: predictions}
+        return Columns((*columns.numeric_names, SCORE), numeric, categorical)
+
+    def _learn_reference(self, chunk: Columns) -> None:
+        self._reference.append(chunk)
+        self._reference_count += len(chunk)
+        if self._reference_count < self.config.reference_events:
+            return
+        merged = Columns(
+            chunk.numeric_names,
+            np.vstack([c.numeric for c in self._reference]),
+            {n: [v for c in self._reference for v in c.categorical[n]] for n in chunk.categorical},
+        )
+        self._reference = []
+        self._start_watching(
+            ReferenceProfile.from_columns(self.spec.model_id, self.model_version, merged)
+        )
+
+    def _start_watching(self, profile: ReferenceProfile) -> None:
+        self.profile = profile
+        self._windows = {
+            **{(_kind(n), n): FeatureWindow(p) for n, p in profile.numeric.items()},
+            **{(_kind(n), n): FeatureWindow(p) for n, p in profile.categorical.items()},
+        }
+
+    def _accumulate(
+        self,
+        chunk: Columns,
+        events: Sequence[PredictionEvent],
+        positions: Sequence[tuple[int, int]],
+    ) -> None:
+        if self._window_count == 0:
+            self._window_start_ms = events[0].timestamp_ms
+        for j, name in enumerate(chunk.numeric_names):
+            self._windows[_kind(name), name].add_numeric(chunk.numeric[:, j])
+        for name, values in chunk.categorical.items():
+            self._windows[_kind(name), name].add_categories(values)
+        self._window_count += len(chunk)
+        keep = self.config.sample_size
+        self._tail = (self._tail + list(zip(events[-keep:], positions[-keep:], strict=True)))[
+            -max(keep, 1) :
+        ]
+
+    def _close_window(self) -> list[Alert]:
+        index = self.windows_closed
+        last, position = self._tail[-1]
+        window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
+        trigger = Trigger(last.event_id, position[0], position[1], last.timestamp_ms)
+        alerts = []
+        for (kind, name), tallies in self._windows.items():
+            for verdict in tallies.verdicts(self.config.detectors):
+                alert = self._judge(index, kind, name, verdict, window, trigger)
+                if alert is not None:
+                    alerts.append(alert)
+            tallies.reset()
+        self.windows_closed += 1
+        self._window_count = 0
+        return alerts
+
+    def _judge(
+        self, index: int, kind: str, name: str, verdict: Verdict, window: Window, trigger: Trigger
+    ) -> Alert | None:
+        state = self._rules.setdefault((kind, name, verdict.detector), RuleState())
+        firing_since = state.firing_since
+        transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
+        if transition is None:
+            return None
+        episode = f"w{index if transition == 'fire' else firing_since}"
+        alert_type: AlertType = (
+            "data_quality" if verdict.detector != "psi" else
+            "prediction_drift" if kind == "prediction" else "data_drift"
+        )  # fmt: skip
+        severity = (
+            "info" if transition == "resolve" else
+            "critical" if verdict.value > 2 * verdict.threshold else "warning"
+        )  # fmt: skip
+        status = "firing" if transition == "fire" else "resolved"
+        return Alert(
+            type=alert_type,
+            status=status,
+            severity=severity,
+            model_id=self.spec.model_id,
+            model_version=self.model_version,
+            feature=name,
+            detector=verdict.detector,
+            statistic_name=verdict.statistic,
+            value=verdict.value,
+            threshold=verdict.threshold,
+            window=window,
+            trigger=trigger,
+            episode=episode,
+            sample=tuple(self._sample()),
+            message=f"{name}: {verdict.statistic} {verdict.value:.4f} "
+            f"{'>' if status == 'firing' else 'back under'} {verdict.threshold:.4f} "
+            f"over {window.count} events",
+        )
+
+    def _sample(self) -> list[dict]:
+        return [
+            {
+                "event_id": event.event_id,
+                "features": {
+                    k: _redact(v) if k in self._pii else v for k, v in event.features.items()
+                },
+                "prediction": event.prediction,
+            }
+            for event, _ in self._tail[-self.config.sample_size :]
+        ]
+
+
+def _kind(name: str) -> str:
+    return "prediction" if name in (SCORE, PREDICTION) else "feature"
+
+
+def _redact(value: object) -> str:
+    return "sha256:" + hashlib.sha256(repr(value).encode()).hexdigest()

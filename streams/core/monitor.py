@@ -1,0 +1,68 @@
+"""Every watched model version, fed from validated batches: the core the worker and replay share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from streams.core.alert import Alert
+from streams.core.event import PredictionEvent
+from streams.core.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.registry import SpecRegistry
+
+__all__ = ["Monitor"]
+
+
+class Monitor:
+    """Route each event to its (model, version) monitor, creating it once the model has a spec.
+
+    Events of a model still in its spec warm-up are counted as ``unwatched``: they were valid,
+    but there is nothing yet to judge them against.
+
+    Parameters
+    ----------
+    registry
+        Where specs come from (the same registry the ingestor checks against).
+    config
+        Windows and detector settings.
+    max_versions
+        Model versions watched at once; events of more are counted as ``unwatched``, so
+        memory stays bounded.
+    """
+
+    def __init__(
+        self, registry: SpecRegistry, config: MonitorConfig, *, max_versions: int = 500
+    ) -> None:
+        self.registry = registry
+        self.config = config
+        self.max_versions = max_versions
+        self.monitors: dict[tuple[str, str], ModelMonitor] = {}
+        self.unwatched = 0
+
+    def process(
+        self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+    ) -> list[Alert]:
+        """Feed a batch (stream order kept per model version); return the alerts raised."""
+        groups: dict[tuple[str, str], tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
+        for event, position in zip(events, positions, strict=True):
+            group = groups.get((event.model_id, event.model_version))
+            if group is None:
+                group = groups[event.model_id, event.model_version] = ([], [])
+            group[0].append(event)
+            group[1].append(position)
+        alerts: list[Alert] = []
+        for key, (group_events, group_positions) in groups.items():
+            monitor = self.monitors.get(key) or self._start(*key)
+            if monitor is None:
+                self.unwatched += len(group_events)
+            else:
+                alerts.extend(monitor.process(group_events, group_positions))
+        return alerts
+
+    def _start(self, model_id: str, model_version: str) -> ModelMonitor | None:
+        spec = self.registry.spec_for(model_id, model_version)
+        if spec is None or len(self.monitors) >= self.max_versions:
+            return None
+        monitor = self.monitors[model_id, model_version] = ModelMonitor(
+            spec, model_version, self.config
+        )
+        return monitor
