@@ -40,6 +40,8 @@ class Settings:
     unknown_models: UnknownModelPolicy = "auto"
     warmup_events: int = 200
     max_models: int = 100
+    window_events: int = 1000
+    reference_events: int = 5000
     spec_refresh_s: float = 10.0
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).

@@ -21,6 +21,8 @@ from streams.adapters.spec_store import RedisSpecStore
 from streams.core.decoder import EventDecoder
 from streams.core.errors import StoreUnavailable
 from streams.core.ingestor import Ingestor
+from streams.core.model_monitor import MonitorConfig
+from streams.core.monitor import Monitor
 from streams.core.registry import SpecRegistry
 from streams.core.spec import ModelSpec
 from streams.settings import Settings
@@ -82,6 +84,7 @@ def build_worker(
         settings.topic_predictions, key_serializer="raw", value_serializer="raw"
     )
     dead_letters = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
+    alerts = app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw")
 
     registry = SpecRegistry(
         [*stored_specs, *file_specs],
@@ -101,7 +104,14 @@ def build_worker(
             ),
             registry,
         ),
+        monitor=Monitor(
+            registry,
+            MonitorConfig(
+                window_events=settings.window_events, reference_events=settings.reference_events
+            ),
+        ),
         dead_letters=dead_letters,
+        alerts=alerts,
         metrics=metrics,
         liveness=liveness,
     )

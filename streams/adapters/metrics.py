@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.core.alert import Alert
 from streams.core.ingestor import IngestResult
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
@@ -32,9 +33,16 @@ class IngestMetrics:
             ["model", "reason"],
             registry=registry,
         )
-        self.dead_letter_failures = Counter(
-            "driftline_dead_letter_publish_failures",
-            "Attempts to publish a batch's dead letters that failed and were retried.",
+        self.publish_failures = Counter(
+            "driftline_publish_failures",
+            "Attempts to publish a batch's dead letters or alerts that failed and were retried.",
+            ["topic"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "driftline_alerts",
+            "Alerts emitted, per model, type and status.",
+            ["model", "type", "status"],
             registry=registry,
         )
         self.batch_size = Histogram(
@@ -58,6 +66,10 @@ class IngestMetrics:
             "Models registered or warming up.",
             registry=registry,
         )
+
+    def observe_alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self.alerts.labels(alert.model_id, alert.type, alert.status).inc()
 
     def observe_batch(self, result: IngestResult, seconds: float) -> None:
         """Count one processed batch; one increment per (model, reason), not per event."""

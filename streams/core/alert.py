@@ -42,8 +42,9 @@ class Trigger:
 class Alert:
     """A firing or resolved alert for one (model, version, feature, detector).
 
-    ``episode`` names the drift episode: the firing alert and its resolution share it, and
-    a re-sent alert has the same ``alert_id``.
+    ``episode`` (the window the episode began in) and the detector's coordinates give the
+    ``episode_id`` that a firing alert and its resolution share; a re-sent alert has the same
+    ``alert_id``.
     """
 
     type: AlertType
@@ -61,19 +62,23 @@ class Alert:
     episode: str
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         key = "|".join(
-            (self.model_id, self.model_version, self.feature or "", self.detector, self.episode,
-             self.status)
-        )  # fmt: skip
-        object.__setattr__(self, "alert_id", hashlib.sha256(key.encode()).hexdigest()[:32])
+            (self.model_id, self.model_version, self.feature or "", self.detector, self.episode)
+        )
+        episode_id = hashlib.sha256(key.encode()).hexdigest()[:16]
+        alert_id = hashlib.sha256(f"{episode_id}|{self.status}".encode()).hexdigest()[:32]
+        object.__setattr__(self, "episode_id", episode_id)
+        object.__setattr__(self, "alert_id", alert_id)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
         return {
             "alert_id": self.alert_id,
+            "episode_id": self.episode_id,
             "type": self.type,
             "status": self.status,
             "severity": self.severity,
