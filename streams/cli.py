@@ -70,6 +70,27 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--unknown-models", choices=["auto", "reject"], default="auto")
     replay.set_defaults(run=_replay)
 
+    simulate = commands.add_parser(
+        "simulate", help="write a synthetic prediction stream with injected drift"
+    )
+    target = simulate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", type=Path, help="JSONL file to write")
+    target.add_argument(
+        "--kafka", action="store_true", help="publish to the predictions topic instead"
+    )
+    simulate.add_argument("--events", type=int, default=20_000)
+    simulate.add_argument("--model-id", default="sim-model")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="kind=K,feature=F,start=N,magnitude=M[,duration=N][,end=N]",
+        help="a drift to inject (repeatable); kinds: abrupt, gradual, variance, categorical, "
+        "missing_rate, anomaly_burst, none",
+    )
+    simulate.set_defaults(run=_simulate)
+
     demo = commands.add_parser(
         "demo", help="start everything, publish good and bad events, show what happened"
     )
@@ -130,6 +151,44 @@ def _replay(args: argparse.Namespace) -> int:
         )
     print(summary.describe(), file=sys.stderr)
     return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from streams.simulation import StreamConfig, encode_events, generate_events, write_jsonl
+
+    config = StreamConfig(
+        model_id=args.model_id,
+        seed=args.seed,
+        scenarios=tuple(_scenario(text) for text in args.scenario),
+    )
+    if args.out:
+        write_jsonl(args.out, config, args.events)
+        print(f"wrote {args.events} events to {args.out}", file=sys.stderr)
+        return 0
+    from streams.adapters.kafka_records import publish
+
+    settings = Settings.from_env(os.environ)
+    key = config.model_id.encode()
+    for chunk in generate_events(config, args.events):
+        records = [(key, value) for value in encode_events(config, chunk)]
+        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+    print(f"published {args.events} events to {settings.topic_predictions}", file=sys.stderr)
+    return 0
+
+
+def _scenario(text: str):
+    from streams.simulation import Scenario
+
+    fields: dict[str, object] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name in ("start", "duration", "end"):
+            fields[name] = int(value)
+        elif name == "magnitude":
+            fields[name] = float(value)
+        else:
+            fields[name] = value
+    return Scenario(**fields)
 
 
 def _demo(args: argparse.Namespace) -> int:

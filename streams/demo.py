@@ -1,7 +1,7 @@
-"""``driftline demo``: the stack, a worker, good and bad events, and what became of them.
+"""``driftline demo``: the stack, a worker, two simulated models, one of them drifting.
 
-The detection-engine work turns this into a drift demo; today it shows ingestion: valid events
-applied per model, every bad record dead-lettered with its reason, the worker healthy after.
+It shows the alert the drift raises, with its context, the bad records dead-lettered with
+their reasons, the events applied per model, and the worker healthy after it all.
 """
 
 from __future__ import annotations
@@ -11,17 +11,32 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 
+import orjson
+
 from streams import stack
 from streams.adapters.kafka_admin import ensure_worker_topics
 from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, read_from
 from streams.adapters.worker_process import WorkerProcess
-from streams.samples import BAD_RECORDS, sample_events
+from streams.samples import BAD_RECORDS
 from streams.settings import Settings
+from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
 
 __all__ = ["run_demo"]
 
-MODELS = ("churn-classifier", "fraud-scorer")
-EVENTS_PER_MODEL = 600
+EVENTS_PER_MODEL = 12_000
+DRIFT_AT = 8_000
+DRIFTING_FEATURE = "x7"
+STREAMS = (
+    StreamConfig(
+        model_id="churn-classifier",
+        seed=1,
+        scenarios=(
+            Scenario(kind="abrupt", feature=DRIFTING_FEATURE, start=DRIFT_AT, magnitude=1.0),
+        ),
+    ),
+    StreamConfig(model_id="fraud-scorer", seed=2),
+)
+MODELS = tuple(stream.model_id for stream in STREAMS)
 
 
 def run_demo(environ: Mapping[str, str]) -> int:
@@ -37,6 +52,7 @@ def run_demo(environ: Mapping[str, str]) -> int:
     settings = Settings.from_env(worker_env)
     ensure_worker_topics(settings)
     dlq_start = end_offsets(settings.kafka_bootstrap, settings.topic_dlq)
+    alerts_start = end_offsets(settings.kafka_bootstrap, settings.topic_alerts)
 
     _step("Starting a worker")
     worker = WorkerProcess(
@@ -47,12 +63,12 @@ def run_demo(environ: Mapping[str, str]) -> int:
     try:
         sent = _publish(settings)
         _wait_until_counted(worker, sent)
-        _report(
-            worker,
-            read_from(
-                settings.kafka_bootstrap, settings.topic_dlq, dlq_start, count=len(BAD_RECORDS)
-            ),
-        )
+        bootstrap = settings.kafka_bootstrap
+        # All alerts are out once every event is counted; the timeout only bounds the wait.
+        alerts = read_from(bootstrap, settings.topic_alerts, alerts_start, count=50, timeout_s=3)
+        _show_alerts(alerts)
+        dead_letters = read_from(bootstrap, settings.topic_dlq, dlq_start, count=len(BAD_RECORDS))
+        _report(worker, dead_letters)
     finally:
         worker.stop()
     print("\nKafka and Redis are still running: `driftline stack down` stops them.")
@@ -61,21 +77,37 @@ def run_demo(environ: Mapping[str, str]) -> int:
 
 def _publish(settings: Settings) -> int:
     _step(
-        f"Publishing {EVENTS_PER_MODEL} events for each of {len(MODELS)} models, "
-        f"and {len(BAD_RECORDS)} bad records half-way"
+        f"Publishing {EVENTS_PER_MODEL} simulated events for each of {', '.join(MODELS)}; "
+        f"{MODELS[0]}'s {DRIFTING_FEATURE} shifts by 1 sigma from event {DRIFT_AT}; "
+        f"{len(BAD_RECORDS)} bad records half-way"
     )
-    good = [
-        (model.encode(), value)
-        for model in MODELS
-        for value in sample_events(model, EVENTS_PER_MODEL)
-    ]
+    good = []
+    for stream in STREAMS:
+        key = stream.model_id.encode()
+        for chunk in generate_events(stream, EVENTS_PER_MODEL):
+            good.extend((key, value) for value in encode_events(stream, chunk))
     half = len(good) // 2
     bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
     records = list(itertools.chain(good[:half], bad, good[half:]))
     publish(settings.kafka_bootstrap, settings.topic_predictions, records)
-    for record in BAD_RECORDS:
-        print(f"  bad: {record.name}")
     return len(records)
+
+
+def _show_alerts(alerts: list[ReadRecord]) -> None:
+    _step(f"Alerts on the alerts topic: {len(alerts)}")
+    for record in alerts:
+        alert = orjson.loads(record.value or b"{}")
+        statistic, trigger, window = alert["statistic"], alert["trigger"], alert["window"]
+        print(
+            f"  {alert['status'].upper()} {alert['severity']} {alert['type']}: "
+            f"{alert['model_id']} {alert['model_version']} feature {alert['feature']}\n"
+            f"    {statistic['name']} = {statistic['value']:.3f} (threshold "
+            f"{statistic['threshold']}) over {window['count']} events "
+            f"{window['start']} .. {window['end']}\n"
+            f"    decided at event {trigger['event_id']} "
+            f"(partition {trigger['partition']}, offset {trigger['offset']}); "
+            f"alert_id {alert['alert_id']}"
+        )
 
 
 def _wait_until_counted(worker: WorkerProcess, sent: int, timeout_s: float = 60.0) -> None:

@@ -7,19 +7,20 @@ import sys
 
 import pytest
 
-from streams.demo import EVENTS_PER_MODEL, MODELS
+from streams.demo import DRIFTING_FEATURE, EVENTS_PER_MODEL, MODELS
 from streams.samples import BAD_RECORDS
 from tests.integration.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_demo_shows_accepted_events_and_every_dead_letter(worker_env, stack_config):
+def test_the_demo_catches_the_drift_and_dead_letters_bad_records(worker_env, stack_config):
     env = {
         **worker_env,
         "DRIFTLINE_APP_ID": worker_env["DRIFTLINE_APP_ID"] + "-demo",
         "DRIFTLINE_TOPIC_PREDICTIONS": worker_env["DRIFTLINE_TOPIC_PREDICTIONS"] + "-demo",
         "DRIFTLINE_TOPIC_DLQ": worker_env["DRIFTLINE_TOPIC_DLQ"] + "-demo",
+        "DRIFTLINE_TOPIC_ALERTS": worker_env["DRIFTLINE_TOPIC_ALERTS"] + "-demo",
         "DRIFTLINE_WEB_PORT": str(free_port()),
     }
     done = subprocess.run(
@@ -34,4 +35,9 @@ def test_the_demo_shows_accepted_events_and_every_dead_letter(worker_env, stack_
     for model in MODELS:
         assert [model, str(EVENTS_PER_MODEL)] in [line.split() for line in lines]
     assert f"{len(BAD_RECORDS)} dead letters" in done.stdout
+    firing = [line for line in lines if line.strip().startswith("FIRING")]
+    assert [line.split()[-3:] for line in firing if "data_drift" in line] == [
+        ["v1", "feature", DRIFTING_FEATURE]
+    ]
+    assert all(MODELS[0] in line for line in firing), "the stationary model raised an alert"
     assert "HTTP 200" in done.stdout

@@ -1,0 +1,116 @@
+"""Each detector fires on its drift and stays quiet on stationary data, with default settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
+from streams.core.model_monitor import MonitorConfig
+from streams.core.monitor import Monitor
+from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+
+ALERT_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "alert.json").read_text())
+WARMUP = 200
+DEFAULTS = MonitorConfig()
+DRIFT_AT = WARMUP + DEFAULTS.reference_events + 4_321  # not on a window boundary
+
+
+def monitor_stream(count: int, *scenarios: Scenario, seed: int = 11, config=DEFAULTS):
+    stream = StreamConfig(seed=seed, scenarios=scenarios)
+    registry = SpecRegistry(warmup_events=WARMUP)
+    ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, config)
+    alerts = []
+    for chunk in generate_events(stream, count):
+        values = encode_events(stream, chunk)
+        records = [RawRecord(v, 0, "sim", 0, chunk.start + i) for i, v in enumerate(values)]
+        result = ingestor.ingest(records)
+        assert not result.rejected
+        alerts.extend(monitor.process(result.accepted, result.positions))
+    return alerts
+
+
+def feature_alerts(alerts, feature):
+    return [a for a in alerts if a.feature == feature]
+
+
+def test_a_stationary_stream_raises_no_alert():
+    assert monitor_stream(40_000) == []
+
+
+def test_an_abrupt_half_sigma_shift_is_caught_within_2000_events():
+    alerts = monitor_stream(
+        DRIFT_AT + 3_000, Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=0.5)
+    )
+    drift = [a for a in alerts if a.type == "data_drift"]
+    assert [(a.feature, a.detector, a.status) for a in drift] == [("x7", "psi", "firing")]
+    assert 0 < drift[0].trigger.offset - DRIFT_AT <= 2_000
+    assert drift[0].window.count == DEFAULTS.window_events
+    assert drift[0].value > drift[0].threshold == DEFAULTS.detectors.psi_threshold
+
+
+def test_a_variance_change_is_caught():
+    alerts = monitor_stream(
+        DRIFT_AT + 3_000, Scenario(kind="variance", feature="x5", start=DRIFT_AT, magnitude=1.5)
+    )
+    assert [(a.feature, a.type) for a in alerts if a.type == "data_drift"] == [("x5", "data_drift")]
+
+
+def test_gradual_creep_is_caught_before_it_is_complete():
+    scenario = Scenario(
+        kind="gradual", feature="x9", start=DRIFT_AT, duration=10_000, magnitude=1.0
+    )
+    alerts = monitor_stream(DRIFT_AT + 10_000, scenario)
+    drift = [a for a in alerts if a.type == "data_drift"]
+    assert [a.feature for a in drift] == ["x9"]
+    assert drift[0].trigger.offset < DRIFT_AT + 10_000
+
+
+def test_a_category_mix_change_is_caught():
+    alerts = monitor_stream(
+        DRIFT_AT + 3_000, Scenario(kind="categorical", feature="c1", start=DRIFT_AT, magnitude=0.5)
+    )
+    assert [(a.feature, a.detector) for a in alerts if a.type == "data_drift"] == [("c1", "psi")]
+
+
+def test_a_rising_missing_rate_is_a_data_quality_alert():
+    alerts = monitor_stream(
+        DRIFT_AT + 3_000, Scenario(kind="missing_rate", feature="x2", start=DRIFT_AT, magnitude=0.3)
+    )
+    quality = [(a.feature, a.detector) for a in alerts if a.type == "data_quality"]
+    assert quality == [("x2", "missing_rate")]
+
+
+def test_an_episode_fires_once_and_resolves_when_the_drift_ends():
+    scenario = Scenario(
+        kind="abrupt", feature="x7", start=DRIFT_AT, end=DRIFT_AT + 5_000, magnitude=1.0
+    )
+    alerts = feature_alerts(monitor_stream(DRIFT_AT + 10_000, scenario), "x7")
+    assert [(a.detector, a.status) for a in alerts] == [("psi", "firing"), ("psi", "resolved")]
+    firing, resolved = alerts
+    assert firing.episode_id == resolved.episode_id and firing.alert_id != resolved.alert_id
+    assert resolved.trigger.offset > DRIFT_AT + 5_000
+
+
+def test_alerts_follow_the_schema_and_carry_a_sample():
+    alerts = monitor_stream(
+        DRIFT_AT + 2_000, Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0)
+    )
+    assert alerts
+    validator = Draft202012Validator(
+        ALERT_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    for alert in alerts:
+        document = alert.to_dict()
+        validator.validate(document)
+        assert len(document["sample"]) == DEFAULTS.sample_size
+        assert document["sample"][-1]["event_id"] == alert.trigger.event_id
+
+
+@pytest.mark.parametrize("kwargs", [{"window_events": 1}, {"sample_size": 50}])
+def test_bad_config_fails_fast(kwargs):
+    with pytest.raises(ValueError):
+        MonitorConfig(**kwargs)
