@@ -10,11 +10,13 @@ import numpy as np
 
 from streams.core.alert import Alert, AlertType, Trigger, Window
 from streams.core.alert_rule import AlertRule, RuleState
+from streams.core.anomaly import AnomalyScorer
 from streams.core.columns import Columns, category_of
 from streams.core.event import PredictionEvent
 from streams.core.feature_window import DetectorConfig, FeatureWindow, Verdict
 from streams.core.profile import ReferenceProfile
 from streams.core.spec import ModelSpec
+from streams.core.statistics import rate_threshold
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
@@ -67,6 +69,8 @@ class ModelMonitor:
         self._windows: dict[tuple[str, str], FeatureWindow] = {}
         self._rules: dict[tuple[str, str, str], RuleState] = {}
         self._window_count = 0
+        self._window_anomalies = 0
+        self.anomalies = 0
         self._window_start_ms = 0
         self._tail: list[tuple[PredictionEvent, tuple[int, int]]] = []
         if profile is not None:
@@ -119,7 +123,9 @@ class ModelMonitor:
         )
         self._reference = []
         self._start_watching(
-            ReferenceProfile.from_columns(self.spec.model_id, self.model_version, merged)
+            ReferenceProfile.from_columns(
+                self.spec.model_id, self.model_version, merged, anomaly_columns=len(self.numeric)
+            )
         )
 
     def _start_watching(self, profile: ReferenceProfile) -> None:
@@ -141,6 +147,13 @@ class ModelMonitor:
             self._windows[_kind(name), name].add_numeric(chunk.numeric[:, j])
         for name, values in chunk.categorical.items():
             self._windows[_kind(name), name].add_categories(values)
+        scorer = self.profile.anomaly if self.profile else None
+        if scorer is not None:
+            anomalous = int(np.count_nonzero(
+                scorer.scores(chunk.numeric[:, : len(self.numeric)]) > scorer.threshold
+            ))  # fmt: skip
+            self._window_anomalies += anomalous
+            self.anomalies += anomalous
         self._window_count += len(chunk)
         keep = self.config.sample_size
         self._tail = (self._tail + list(zip(events[-keep:], positions[-keep:], strict=True)))[
@@ -152,19 +165,40 @@ class ModelMonitor:
         last, position = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
         trigger = Trigger(last.event_id, position[0], position[1], last.timestamp_ms)
+        judged = [
+            (kind, name, verdict)
+            for (kind, name), tallies in self._windows.items()
+            for verdict in tallies.verdicts(self.config.detectors)
+        ]
+        if self.profile is not None and self.profile.anomaly is not None:
+            judged.append(("model", None, self._anomaly_verdict(self.profile.anomaly)))
         alerts = []
-        for (kind, name), tallies in self._windows.items():
-            for verdict in tallies.verdicts(self.config.detectors):
-                alert = self._judge(index, kind, name, verdict, window, trigger)
-                if alert is not None:
-                    alerts.append(alert)
+        for kind, name, verdict in judged:
+            alert = self._judge(index, kind, name, verdict, window, trigger)
+            if alert is not None:
+                alerts.append(alert)
+        for tallies in self._windows.values():
             tallies.reset()
         self.windows_closed += 1
-        self._window_count = 0
+        self._window_count = self._window_anomalies = 0
         return alerts
 
+    def _anomaly_verdict(self, scorer: AnomalyScorer) -> Verdict:
+        # Single outliers are expected (1 - quantile of them); a burst lifts the window's rate.
+        detectors, n = self.config.detectors, self._window_count
+        threshold = rate_threshold(
+            scorer.expected_rate, n, z=detectors.rate_z, min_increase=detectors.rate_min_increase
+        )
+        return Verdict("mahalanobis", "anomaly_rate", self._window_anomalies / n, threshold)
+
     def _judge(
-        self, index: int, kind: str, name: str, verdict: Verdict, window: Window, trigger: Trigger
+        self,
+        index: int,
+        kind: str,
+        name: str | None,
+        verdict: Verdict,
+        window: Window,
+        trigger: Trigger,
     ) -> Alert | None:
         state = self._rules.setdefault((kind, name, verdict.detector), RuleState())
         firing_since = state.firing_since
@@ -173,6 +207,7 @@ class ModelMonitor:
             return None
         episode = f"w{index if transition == 'fire' else firing_since}"
         alert_type: AlertType = (
+            "anomaly" if kind == "model" else
             "data_quality" if verdict.detector != "psi" else
             "prediction_drift" if kind == "prediction" else "data_drift"
         )  # fmt: skip
@@ -196,7 +231,7 @@ class ModelMonitor:
             trigger=trigger,
             episode=episode,
             sample=tuple(self._sample()),
-            message=f"{name}: {verdict.statistic} {verdict.value:.4f} "
+            message=f"{name or 'all numeric features'}: {verdict.statistic} {verdict.value:.4f} "
             f"{'>' if status == 'firing' else 'back under'} {verdict.threshold:.4f} "
             f"over {window.count} events",
         )

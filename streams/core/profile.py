@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.core.anomaly import AnomalyScorer
 from streams.core.columns import Columns
 from streams.core.errors import InvalidSpec
 
@@ -157,9 +158,16 @@ class ReferenceProfile:
     model_version: str
     numeric: dict[str, NumericProfile]
     categorical: dict[str, CategoricalProfile]
+    anomaly: AnomalyScorer | None = None
 
     @classmethod
-    def from_columns(cls, model_id: str, model_version: str, columns: Columns) -> ReferenceProfile:
+    def from_columns(
+        cls, model_id: str, model_version: str, columns: Columns, *, anomaly_columns: int = 0
+    ) -> ReferenceProfile:
+        """Profile every column; fit the anomaly scorer on the first ``anomaly_columns``."""
+        anomaly = None
+        if anomaly_columns:
+            anomaly = AnomalyScorer.from_reference(columns.numeric[:, :anomaly_columns])
         return cls(
             model_id=model_id,
             model_version=model_version,
@@ -171,6 +179,7 @@ class ReferenceProfile:
                 name: CategoricalProfile.from_values(values)
                 for name, values in columns.categorical.items()
             },
+            anomaly=anomaly,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +189,7 @@ class ReferenceProfile:
             "model_id": self.model_id,
             "model_version": self.model_version,
             "features": features,
+            "anomaly": None if self.anomaly is None else self.anomaly.to_dict(),
         }
 
     @classmethod
@@ -200,4 +210,5 @@ class ReferenceProfile:
                 for n, f in features.items()
                 if f["kind"] == "categorical"
             },
+            anomaly=None if raw.get("anomaly") is None else AnomalyScorer.from_dict(raw["anomaly"]),
         )

@@ -114,3 +114,14 @@ def test_alerts_follow_the_schema_and_carry_a_sample():
 def test_bad_config_fails_fast(kwargs):
     with pytest.raises(ValueError):
         MonitorConfig(**kwargs)
+
+
+def test_an_anomaly_burst_is_one_model_level_alert_and_single_outliers_are_not():
+    burst = Scenario(kind="anomaly_burst", start=DRIFT_AT, duration=200, magnitude=8.0)
+    alerts = [a for a in monitor_stream(DRIFT_AT + 4_000, burst) if a.type == "anomaly"]
+    assert [(a.feature, a.detector, a.status) for a in alerts][:1] == [
+        (None, "mahalanobis", "firing")
+    ]
+    assert alerts[0].value > 0.1
+    assert 0 < alerts[0].trigger.offset - DRIFT_AT <= 2_000
+    assert len([a for a in alerts if a.status == "firing"]) == 1
