@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +51,18 @@ class Columns:
             for name in categorical_names
         }
         return cls(numeric_names, numeric, categorical)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (NaN as null)."""
+        numeric = np.where(np.isnan(self.numeric), None, self.numeric).tolist()
+        return {"numeric_names": list(self.numeric_names), "numeric": numeric,
+                "categorical": self.categorical}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Columns:
+        names = tuple(raw["numeric_names"])
+        numeric = np.array(raw["numeric"], dtype=float).reshape(-1, len(names))
+        return cls(names, numeric, {k: list(v) for k, v in raw["categorical"].items()})
 
 
 def _values(features: dict, names: tuple[str, ...]) -> tuple:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,16 @@ class FeatureWindow:
         self.missing = 0
         self.out_of_range = 0
         self.seen = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"counts": self.counts.tolist(), "missing": self.missing,
+                "out_of_range": self.out_of_range, "seen": self.seen}  # fmt: skip
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        self.counts = np.asarray(snapshot["counts"], dtype=np.int64)
+        self.missing = snapshot["missing"]
+        self.out_of_range = snapshot["out_of_range"]
+        self.seen = snapshot["seen"]
 
     def add_numeric(self, values: np.ndarray) -> None:
         profile = self.profile

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -22,6 +23,18 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 
 # Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
 SCORE, PREDICTION = "score", "prediction"
+STATE_VERSION = 1
+
+
+class _Sampled(NamedTuple):
+    """An event kept for an alert's sample and trigger."""
+
+    event_id: str
+    timestamp_ms: int
+    features: dict[str, Any]
+    prediction: Any
+    partition: int
+    offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +85,9 @@ class ModelMonitor:
         self._window_anomalies = 0
         self.anomalies = 0
         self._window_start_ms = 0
-        self._tail: list[tuple[PredictionEvent, tuple[int, int]]] = []
+        self._tail: list[_Sampled] = []
+        self._new_reference: list[Columns] = []
+        self._new_profile = False
         if profile is not None:
             self._start_watching(profile)
 
@@ -98,6 +113,68 @@ class ModelMonitor:
             start = end
         return alerts
 
+    def snapshot(self) -> dict[str, Any]:
+        """The state between batches, JSON-safe and small: window tallies, rules, sample.
+
+        The profile and the reference window are stored apart (``take_new_profile``,
+        ``take_new_reference``), since they are written once, not every batch.
+        """
+        return {
+            "version": STATE_VERSION,
+            "reference_count": self._reference_count,
+            "windows_closed": self.windows_closed,
+            "window_count": self._window_count,
+            "window_start_ms": self._window_start_ms,
+            "window_anomalies": self._window_anomalies,
+            "anomalies": self.anomalies,
+            "windows": {f"{k}:{n}": w.snapshot() for (k, n), w in self._windows.items()},
+            "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
+            "tail": [list(sampled) for sampled in self._tail],
+        }
+
+    @classmethod
+    def restore(
+        cls,
+        spec: ModelSpec,
+        model_version: str,
+        config: MonitorConfig,
+        *,
+        snapshot: dict[str, Any],
+        profile: dict[str, Any] | None,
+        reference: list[dict[str, Any]],
+    ) -> ModelMonitor:
+        """A monitor that goes on exactly where the one that wrote these left off."""
+        if snapshot.get("version") != STATE_VERSION:
+            raise ValueError(f"monitor state version {snapshot.get('version')!r} is not ours")
+        monitor = cls(spec, model_version, config)
+        if profile is not None:
+            monitor._start_watching(ReferenceProfile.from_dict(profile))
+        else:
+            monitor._reference = [Columns.from_dict(chunk) for chunk in reference]
+        monitor._reference_count = snapshot["reference_count"]
+        monitor.windows_closed = snapshot["windows_closed"]
+        monitor._window_count = snapshot["window_count"]
+        monitor._window_start_ms = snapshot["window_start_ms"]
+        monitor._window_anomalies = snapshot["window_anomalies"]
+        monitor.anomalies = snapshot["anomalies"]
+        for (kind, name), window in monitor._windows.items():
+            window.restore(snapshot["windows"][f"{kind}:{name}"])
+        monitor._rules = {(k, n, d): RuleState.restore(s) for k, n, d, s in snapshot["rules"]}
+        monitor._tail = [_Sampled(*sampled) for sampled in snapshot["tail"]]
+        return monitor
+
+    def take_new_reference(self) -> list[dict[str, Any]]:
+        """Reference chunks gathered since the last call, JSON-safe, to append to storage."""
+        chunks, self._new_reference = self._new_reference, []
+        return [chunk.to_dict() for chunk in chunks]
+
+    def take_new_profile(self) -> dict[str, Any] | None:
+        """The profile, once, right after it was built; None otherwise."""
+        if not self._new_profile or self.profile is None:
+            return None
+        self._new_profile = False
+        return self.profile.to_dict()
+
     def _columns(self, events: Sequence[PredictionEvent]) -> Columns:
         columns = Columns.from_events(events, self.numeric, self.categorical)
         scores = np.array([e.score for e in events], dtype=float).reshape(-1, 1)
@@ -113,6 +190,7 @@ class ModelMonitor:
 
     def _learn_reference(self, chunk: Columns) -> None:
         self._reference.append(chunk)
+        self._new_reference.append(chunk)
         self._reference_count += len(chunk)
         if self._reference_count < self.config.reference_events:
             return
@@ -122,6 +200,7 @@ class ModelMonitor:
             {n: [v for c in self._reference for v in c.categorical[n]] for n in chunk.categorical},
         )
         self._reference = []
+        self._new_profile = True
         self._start_watching(
             ReferenceProfile.from_columns(
                 self.spec.model_id, self.model_version, merged, anomaly_columns=len(self.numeric)
@@ -155,16 +234,18 @@ class ModelMonitor:
             self._window_anomalies += anomalous
             self.anomalies += anomalous
         self._window_count += len(chunk)
-        keep = self.config.sample_size
-        self._tail = (self._tail + list(zip(events[-keep:], positions[-keep:], strict=True)))[
-            -max(keep, 1) :
+        keep = max(self.config.sample_size, 1)
+        recent = [
+            _Sampled(e.event_id, e.timestamp_ms, dict(e.features), e.prediction, *position)
+            for e, position in zip(events[-keep:], positions[-keep:], strict=True)
         ]
+        self._tail = (self._tail + recent)[-keep:]
 
     def _close_window(self) -> list[Alert]:
         index = self.windows_closed
-        last, position = self._tail[-1]
+        last = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
-        trigger = Trigger(last.event_id, position[0], position[1], last.timestamp_ms)
+        trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
         judged = [
             (kind, name, verdict)
             for (kind, name), tallies in self._windows.items()
@@ -245,7 +326,7 @@ class ModelMonitor:
                 },
                 "prediction": event.prediction,
             }
-            for event, _ in self._tail[-self.config.sample_size :]
+            for event in self._tail[-self.config.sample_size :]
         ]
 
 

@@ -36,6 +36,7 @@ class Monitor:
         self.config = config
         self.max_versions = max_versions
         self.monitors: dict[tuple[str, str], ModelMonitor] = {}
+        self.touched: set[tuple[str, str]] = set()
         self.unwatched = 0
 
     def process(
@@ -50,13 +51,35 @@ class Monitor:
             group[0].append(event)
             group[1].append(position)
         alerts: list[Alert] = []
+        self.touched = set()
         for key, (group_events, group_positions) in groups.items():
             monitor = self.monitors.get(key) or self._start(*key)
             if monitor is None:
                 self.unwatched += len(group_events)
             else:
+                self.touched.add(key)
                 alerts.extend(monitor.process(group_events, group_positions))
         return alerts
+
+    def unloaded(self, events: Sequence[PredictionEvent]) -> list[tuple[str, str]]:
+        """Model versions in ``events`` that have a spec but no monitor in memory yet: the
+        ones whose stored state the caller should ``adopt`` before ``process``."""
+        keys = dict.fromkeys((e.model_id, e.model_version) for e in events)
+        return [
+            key
+            for key in keys
+            if key not in self.monitors and self.registry.spec_for(*key) is not None
+        ]
+
+    def adopt(self, key: tuple[str, str], monitor: ModelMonitor) -> None:
+        """Take over a monitor restored from storage."""
+        if key in self.monitors or len(self.monitors) < self.max_versions:
+            self.monitors[key] = monitor
+
+    def forget(self) -> None:
+        """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""
+        self.monitors.clear()
+        self.touched = set()
 
     def _start(self, model_id: str, model_version: str) -> ModelMonitor | None:
         spec = self.registry.spec_for(model_id, model_version)

@@ -1,11 +1,17 @@
-"""Simulated events as the JSON prediction events of ``schemas/prediction_event.json``."""
+"""Simulated events as the JSON prediction events of ``schemas/prediction_event.json``.
+
+orjson on one dict per event costs ~10 us an event for 24 features, most of it building the
+dicts. Here orjson serialises whole columns at once (numpy arrays, so missing values come out
+as ``null``), the tokens are split apart, and each event is one ``%``-format of a template
+built once per config: about half the cost, the same bytes (the tests compare the two).
+"""
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Iterable
-from itertools import repeat
 from typing import BinaryIO, TextIO
 
 import numpy as np
@@ -16,7 +22,7 @@ from streams.simulation.generator import EventChunk, generate_events
 
 __all__ = ["encode_events", "write_jsonl"]
 
-_BATCH_EVENTS = 1000
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def encode_events(config: StreamConfig, chunk: EventChunk) -> list[bytes]:
@@ -24,7 +30,8 @@ def encode_events(config: StreamConfig, chunk: EventChunk) -> list[bytes]:
 
     Event ``i`` has ``event_id`` ``f"{model_id}-{i}"``, a millisecond UTC timestamp, every
     feature (``null`` when missing; the count feature as a JSON integer), the prediction
-    (0 or 1), the score, ``latency_ms`` and the attributes ``segment`` and ``group``.
+    (0 or 1), the score, ``latency_ms`` and the attributes ``segment`` and ``group``: the
+    bytes of ``orjson.dumps`` of that event as a dict.
 
     Parameters
     ----------
@@ -38,51 +45,84 @@ def encode_events(config: StreamConfig, chunk: EventChunk) -> list[bytes]:
     >>> from streams.simulation import StreamConfig, encode_events, generate_events
     >>> config = StreamConfig(seed=3)
     >>> [encoded] = encode_events(config, next(generate_events(config, 1)))
-    >>> encoded[:46]
-    b'{"event_id":"sim-model-0","model_id":"sim-mode'
+    >>> encoded[:70]
+    b'{"event_id":"sim-model-0","model_id":"sim-model","model_version":"v1",'
     """
-    encoded: list[bytes] = []
-    # Small batches keep the Python objects of one batch in the CPU cache: ~10% faster.
-    for lo in range(0, len(chunk), _BATCH_EVENTS):
-        encoded += _encode(config, chunk[lo : lo + _BATCH_EVENTS])
-    return encoded
+    if len(chunk) == 0:
+        return []
+    rows = _tokens(config, chunk).tolist()
+    return list(map(_template(config).__mod__, map(tuple, rows)))
 
 
-def _encode(config: StreamConfig, chunk: EventChunk) -> list[bytes]:
-    model_id, version = config.model_id, config.model_version
-    prefix = f"{model_id}-"
+@functools.lru_cache(maxsize=32)
+def _template(config: StreamConfig) -> bytes:
+    """One event's JSON with a ``%s`` for each value, in the column order of ``_tokens``."""
+
+    def constant(value: str) -> bytes:
+        return orjson.dumps(value).replace(b"%", b"%%")
+
+    features = b",".join(constant(name) + b":%s" for name in config.feature_names)
+    return b"".join(
+        (
+            b'{"event_id":',
+            constant(f"{config.model_id}-")[:-1],  # the index follows inside the quotes
+            b'%s","model_id":',
+            constant(config.model_id),
+            b',"model_version":',
+            constant(config.model_version),
+            b',"timestamp":"%s","features":{',
+            features,
+            b'},"prediction":%s,"score":%s,"latency_ms":%s,',
+            b'"attributes":{"segment":%s,"group":%s}}',
+        )
+    )
+
+
+def _tokens(config: StreamConfig, chunk: EventChunk) -> np.ndarray:
+    """The JSON text of every value, shape (events, values), as ``bytes`` objects."""
+    floats = chunk.numeric.shape[1] - (config.count_feature is not None)
     stamps = np.datetime_as_string(
         chunk.timestamps_ms.astype("datetime64[ms]"), unit="ms", timezone="UTC"
     )
-    features = map(dict, map(zip, repeat(config.feature_names), _feature_rows(config, chunk)))
-    dumps = orjson.dumps
-    # The per-event Python work is this one comprehension over prebuilt columns.
-    return [
-        dumps(
-            {
-                "event_id": f"{prefix}{index}",
-                "model_id": model_id,
-                "model_version": version,
-                "timestamp": stamp,
-                "features": values,
-                "prediction": prediction,
-                "score": score,
-                "latency_ms": latency,
-                "attributes": {"segment": segment, "group": group},
-            }
-        )
-        for index, stamp, values, prediction, score, latency, segment, group in zip(
-            range(chunk.start, chunk.stop),
-            stamps.tolist(),
-            features,
-            chunk.prediction.tolist(),
-            chunk.score.tolist(),
-            chunk.latency_ms.tolist(),
-            chunk.segment.tolist(),
-            chunk.group.tolist(),
-            strict=True,
-        )
+    columns = [
+        _numbers(np.arange(chunk.start, chunk.stop))[:, None],
+        stamps.astype("S").astype(object)[:, None],
+        _numbers(chunk.numeric[:, :floats]),
+        _counts(chunk.numeric[:, floats:]),
+        _strings(chunk.categorical, missing=""),
+        _numbers(chunk.prediction)[:, None],
+        _numbers(chunk.score)[:, None],
+        _numbers(chunk.latency_ms)[:, None],
+        _strings(chunk.segment)[:, None],
+        _strings(chunk.group)[:, None],
     ]
+    return np.concatenate(columns, axis=1)
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """JSON numbers of ``values`` (NaN as ``null``), same shape, one orjson call for all."""
+    tokens = np.empty(values.size, dtype=object)
+    if values.size:
+        flat = np.ascontiguousarray(values).ravel()
+        tokens[:] = orjson.dumps(flat, option=_NUMPY)[1:-1].split(b",")
+    return tokens.reshape(values.shape)
+
+
+def _counts(values: np.ndarray) -> np.ndarray:
+    """JSON integers of whole-valued floats (NaN as ``null``): counts read as counts."""
+    missing = np.isnan(values)
+    tokens = _numbers(np.where(missing, 0, values).astype(np.int64))
+    tokens[missing] = b"null"
+    return tokens
+
+
+def _strings(values: np.ndarray, missing: str | None = None) -> np.ndarray:
+    """JSON strings of ``values`` (``missing`` as ``null``): a few distinct values, each
+    serialised once."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    table = np.empty(len(distinct), dtype=object)
+    table[:] = [orjson.dumps(None if v == missing else v) for v in distinct.tolist()]
+    return table[inverse.ravel()].reshape(values.shape)
 
 
 def write_jsonl(
@@ -133,28 +173,3 @@ def _write(file: BinaryIO | TextIO, config: StreamConfig, chunks: Iterable[Event
         file.write(lines.decode("utf-8") if text else lines)
         written += len(chunk)
     return written
-
-
-def _feature_rows(config: StreamConfig, chunk: EventChunk) -> list[list[object]]:
-    """Per event, its feature values as Python objects in ``config.feature_names`` order.
-
-    NaN stays a float: orjson writes non-finite floats as ``null``, which is what a missing
-    value is in the contract, and it saves a pass over every value here.
-    """
-    numeric = chunk.numeric
-    features = numeric.shape[1]
-    values = np.empty((len(chunk), features + chunk.categorical.shape[1]), dtype=object)
-    values[:, :features] = numeric
-    if config.count_feature is not None:
-        values[:, features - 1] = _integers(numeric[:, features - 1])
-    categorical = values[:, features:]
-    categorical[...] = chunk.categorical
-    categorical[chunk.categorical == ""] = None
-    return values.tolist()
-
-
-def _integers(column: np.ndarray) -> np.ndarray:
-    present = ~np.isnan(column)
-    out = np.full(column.shape, None, dtype=object)
-    out[present] = column[present].astype(np.int64).tolist()
-    return out

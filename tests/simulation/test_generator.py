@@ -147,19 +147,44 @@ def test_every_event_follows_the_schema_and_the_decoder_accepts_it(scenario):
         assert event.timestamp_ms == chunk.timestamps_ms[i]
 
 
-def test_the_encoded_events_carry_the_chunk_values():
-    config = StreamConfig(seed=3, base_missing_rate=0.2, scenarios=ONE_OF_EACH[3:4])
-    chunk = stream(config, 300)
-    events = [orjson.loads(value) for value in encode_events(config, chunk)]
-    numeric = [[e["features"][name] for name in config.numeric_names] for e in events]
-    np.testing.assert_array_equal(np.array(numeric, dtype=float), chunk.numeric)
-    categorical = [[e["features"][name] or "" for name in config.categorical_names] for e in events]
-    np.testing.assert_array_equal(np.array(categorical), chunk.categorical)
-    assert [e["score"] for e in events] == chunk.score.tolist()
-    assert [e["prediction"] for e in events] == (chunk.score > 0.5).astype(int).tolist()
-    assert [e["attributes"]["segment"] for e in events] == chunk.segment.tolist()
-    assert {type(e["features"]["x19"]) for e in events} == {int, type(None)}
-    assert all(e["latency_ms"] > 0 for e in events)
+# Nulls, an unseen category and (in the burst) negative counts, around a block boundary.
+BURST = (*SEVERAL, Scenario(kind="anomaly_burst", start=9_990, duration=40, magnitude=8.0))
+
+
+def as_dict(config: StreamConfig, chunk: EventChunk, i: int) -> dict:
+    """Event ``i`` of ``chunk`` built the plain way, as a dict for ``orjson.dumps``."""
+    numeric = [None if np.isnan(v) else v for v in chunk.numeric[i].tolist()]
+    if config.count_feature is not None and numeric[-1] is not None:
+        numeric[-1] = int(numeric[-1])
+    categorical = [value or None for value in chunk.categorical[i].tolist()]
+    stamp = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(chunk.timestamps_ms[i]))
+    return {
+        "event_id": f"{config.model_id}-{chunk.start + i}",
+        "model_id": config.model_id,
+        "model_version": config.model_version,
+        "timestamp": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "features": dict(zip(config.feature_names, numeric + categorical, strict=True)),
+        "prediction": int(chunk.prediction[i]),
+        "score": float(chunk.score[i]),
+        "latency_ms": float(chunk.latency_ms[i]),
+        "attributes": {"segment": str(chunk.segment[i]), "group": str(chunk.group[i])},
+    }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        StreamConfig(
+            model_id="m.1_x-y", model_version="2.0", base_missing_rate=0.2, scenarios=BURST
+        ),
+        StreamConfig(seed=2, numeric_features=3, categorical_features=0),
+    ],
+)
+def test_the_encoding_is_orjson_of_the_event_as_a_dict(config):
+    chunk = stream(config, 400, 9_800)
+    values = encode_events(config, chunk)
+    assert values == [orjson.dumps(as_dict(config, chunk, i)) for i in range(len(chunk))]
+    assert encode_events(config, chunk[5:5]) == []
 
 
 def test_event_i_is_at_start_time_plus_i_over_the_rate():
