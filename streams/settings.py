@@ -42,13 +42,17 @@ class Settings:
     max_models: int = 100
     window_events: int = 1000
     reference_events: int = 5000
+    state_ttl_s: int = 30 * 86400
+    # How soon the group notices a dead worker and hands its partitions to another.
+    session_timeout_s: float = 30.0
     spec_refresh_s: float = 10.0
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).
     data_dir: Path = Path("~/.local/state/driftline/faust")
 
     def __post_init__(self) -> None:
-        positive = ("partitions", "batch_size", "batch_within_s", "max_message_bytes")
+        positive = ("partitions", "batch_size", "batch_within_s", "max_message_bytes",
+                    "session_timeout_s", "state_ttl_s")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")

@@ -18,6 +18,7 @@ from streams.adapters.ingestion import IngestionService
 from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from streams.adapters.metrics import IngestMetrics
 from streams.adapters.spec_store import RedisSpecStore
+from streams.adapters.state_store import RedisMonitorStore
 from streams.core.decoder import EventDecoder
 from streams.core.errors import StoreUnavailable
 from streams.core.ingestor import Ingestor
@@ -75,6 +76,8 @@ def build_worker(
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.session_timeout_s / 10,
         producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
         web_bind=settings.web_host,
         web_host=settings.web_host,
@@ -110,6 +113,12 @@ def build_worker(
                 window_events=settings.window_events, reference_events=settings.reference_events
             ),
         ),
+        store=RedisMonitorStore(
+            redis_client,
+            prefix=settings.redis_prefix,
+            topic=settings.topic_predictions,
+            ttl_s=settings.state_ttl_s,
+        ),
         dead_letters=dead_letters,
         alerts=alerts,
         metrics=metrics,
@@ -131,6 +140,14 @@ def build_worker(
             liveness.failure = repr(exc)
             logger.exception("the ingestion agent stopped")
             raise
+
+    @app.on_partitions_revoked.connect
+    async def partitions_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
+        ingestion.reset()
+
+    @app.on_partitions_assigned.connect
+    async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        ingestion.reset()
 
     @app.task
     async def store_file_specs() -> None:

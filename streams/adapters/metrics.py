@@ -33,10 +33,16 @@ class IngestMetrics:
             ["model", "reason"],
             registry=registry,
         )
-        self.publish_failures = Counter(
-            "driftline_publish_failures",
-            "Attempts to publish a batch's dead letters or alerts that failed and were retried.",
-            ["topic"],
+        self.retries = Counter(
+            "driftline_retries",
+            "Writes of a batch's dead letters, alerts or state that failed and were retried, "
+            "per target (a topic, or redis).",
+            ["target"],
+            registry=registry,
+        )
+        self.replayed_skipped = Counter(
+            "driftline_replayed_records_skipped",
+            "Records redelivered after a restart that Redis shows were applied already.",
             registry=registry,
         )
         self.alerts = Counter(

@@ -75,6 +75,13 @@ class WorkerProcess:
             process.kill()
             return process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to commit offsets or leave the group."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None

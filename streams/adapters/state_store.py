@@ -1,0 +1,136 @@
+"""Monitor state in Redis, written with the last applied offsets in one atomic step.
+
+Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic):
+
+- ``P:state:M:V``      the monitor's small per-batch snapshot (JSON), with a TTL
+- ``P:profile:M:V``    its reference profile (JSON), once built, with a TTL
+- ``P:reference:M:V``  reference chunks gathered so far (list of JSON), until the profile exists
+- ``P:offsets:T``      hash partition -> last applied offset
+
+One Lua script per batch checks that no stored offset of the batch's partitions is at or past
+the batch's own (else another worker got ahead: a stale writer after a rebalance) and only
+then writes every snapshot, profile, reference chunk and offset: all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from streams.core.errors import StoreUnavailable
+
+__all__ = ["MonitorUpdate", "RedisMonitorStore", "StoredMonitor"]
+
+_SAVE = """
+local ttl = tonumber(ARGV[1])
+local partitions = tonumber(ARGV[2])
+for i = 1, partitions do
+  local stored = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i - 1])
+  if stored and tonumber(stored) >= tonumber(ARGV[2 + 2 * i]) then
+    return 0
+  end
+end
+local arg = 3 + 2 * partitions
+for k = 2, #KEYS, 3 do
+  redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
+  if ARGV[arg + 1] ~= '' then
+    redis.call('SET', KEYS[k + 1], ARGV[arg + 1], 'EX', ttl)
+    redis.call('DEL', KEYS[k + 2])
+  end
+  local chunks = tonumber(ARGV[arg + 2])
+  for c = 1, chunks do
+    redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
+  end
+  if chunks > 0 then
+    redis.call('EXPIRE', KEYS[k + 2], ttl)
+  end
+  arg = arg + 3 + chunks
+end
+for i = 1, partitions do
+  redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
+end
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMonitor:
+    snapshot: dict[str, Any]
+    profile: dict[str, Any] | None
+    reference: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorUpdate:
+    """What one batch changed for one model version."""
+
+    model_id: str
+    model_version: str
+    snapshot: dict[str, Any]
+    profile: dict[str, Any] | None
+    reference: list[dict[str, Any]]
+
+
+class RedisMonitorStore:
+    def __init__(
+        self, client: aioredis.Redis, *, prefix: str, topic: str, ttl_s: int = 30 * 86400
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.offsets_key = f"{prefix}:offsets:{topic}"
+        self.ttl_s = ttl_s
+        self._save = client.register_script(_SAVE)
+
+    def _keys(self, model_id: str, model_version: str) -> tuple[str, str, str]:
+        suffix = f"{model_id}:{model_version}"
+        p = self.prefix
+        return f"{p}:state:{suffix}", f"{p}:profile:{suffix}", f"{p}:reference:{suffix}"
+
+    async def applied_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
+        """Last applied offset of each partition that has one."""
+        partitions = list(partitions)
+        try:
+            values = await self.client.hmget(self.offsets_key, [str(p) for p in partitions])
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {self.offsets_key}: {exc}") from exc
+        return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
+
+    async def load(self, model_id: str, model_version: str) -> StoredMonitor | None:
+        state, profile, reference = self._keys(model_id, model_version)
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.get(state).get(profile).lrange(reference, 0, -1)
+                raw_state, raw_profile, raw_reference = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {state}: {exc}") from exc
+        if raw_state is None:
+            return None
+        return StoredMonitor(
+            snapshot=orjson.loads(raw_state),
+            profile=None if raw_profile is None else orjson.loads(raw_profile),
+            reference=[orjson.loads(chunk) for chunk in raw_reference],
+        )
+
+    async def save(self, updates: list[MonitorUpdate], offsets: dict[int, int]) -> bool:
+        """Write ``updates`` and ``offsets`` atomically; False if a stored offset is ahead."""
+        keys = [self.offsets_key]
+        args: list[Any] = [self.ttl_s, len(offsets)]
+        for partition, offset in offsets.items():
+            args += [partition, offset]
+        for update in updates:
+            keys += self._keys(update.model_id, update.model_version)
+            args += [
+                orjson.dumps(update.snapshot),
+                b"" if update.profile is None else orjson.dumps(update.profile),
+                len(update.reference),
+                *(orjson.dumps(chunk) for chunk in update.reference),
+            ]
+        try:
+            return bool(await self._save(keys=keys, args=args))
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not write monitor state: {exc}") from exc
