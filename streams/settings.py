@@ -40,6 +40,7 @@ class Settings:
     unknown_models: UnknownModelPolicy = "auto"
     warmup_events: int = 200
     max_models: int = 100
+    max_statistic_series: int = 5000
     window_events: int = 1000
     reference_events: int = 5000
     state_ttl_s: int = 30 * 86400

@@ -96,7 +96,7 @@ def build_worker(
         max_models=settings.max_models,
     )
     metrics_registry = CollectorRegistry()
-    metrics = IngestMetrics(metrics_registry)
+    metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
     liveness = StreamLiveness()
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
     spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)

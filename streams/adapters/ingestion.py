@@ -99,6 +99,7 @@ class IngestionService:
             await self._save_state(records)
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_alerts(alerts)
+            self.metrics.observe_monitors(self.monitor)
         self.liveness.batch_done()
 
     async def _not_yet_applied(self, records: list[RawRecord]) -> list[RawRecord]:

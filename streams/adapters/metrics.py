@@ -1,7 +1,9 @@
 """Every Prometheus metric Driftline exports, on a registry that is passed in.
 
 Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
-``max_models``) or ``_unknown``; ``reason`` is a ``Reason``.
+``max_models``) or ``_unknown``; ``reason`` is a ``Reason``; the per-feature statistic gauges
+stop taking new label sets at ``max_statistic_series`` (counted in
+``driftline_metric_series_dropped_total``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.core.alert import Alert
 from streams.core.ingestor import IngestResult
+from streams.core.monitor import Monitor
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -20,7 +23,34 @@ _BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 class IngestMetrics:
     """Counters and histograms of the ingestion step."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, max_statistic_series: int = 5000) -> None:
+        self.max_statistic_series = max_statistic_series
+        self._statistic_series: set[tuple[str, str, str, str]] = set()
+        statistic_labels = ["model", "version", "feature", "detector"]
+        self.window_statistic = Gauge(
+            "driftline_window_statistic",
+            "The statistic each detector judged at the last closed window (PSI, rates); "
+            "feature is empty for model-level detectors.",
+            statistic_labels,
+            registry=registry,
+        )
+        self.window_threshold = Gauge(
+            "driftline_window_threshold",
+            "The threshold the statistic was judged against at the last closed window.",
+            statistic_labels,
+            registry=registry,
+        )
+        self.series_dropped = Counter(
+            "driftline_metric_series_dropped",
+            "Statistic updates not exported because the label-set cap was reached.",
+            registry=registry,
+        )
+        self.anomalous_events = Counter(
+            "driftline_anomalous_events",
+            "Events scored above the reference's anomaly threshold, per model.",
+            ["model"],
+            registry=registry,
+        )
         self.events_processed = Counter(
             "driftline_events_processed",
             "Valid events applied, per model.",
@@ -72,6 +102,22 @@ class IngestMetrics:
             "Models registered or warming up.",
             registry=registry,
         )
+
+    def observe_monitors(self, monitor: Monitor) -> None:
+        """Anomaly counts and the latest window statistics of the model versions just fed."""
+        for model_id, model_version in monitor.touched:
+            watched = monitor.monitors[model_id, model_version]
+            if watched.batch_anomalies:
+                self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
+            for feature, verdict in watched.batch_verdicts:
+                labels = (model_id, model_version, feature or "", verdict.detector)
+                if labels not in self._statistic_series:
+                    if len(self._statistic_series) >= self.max_statistic_series:
+                        self.series_dropped.inc()
+                        continue
+                    self._statistic_series.add(labels)
+                self.window_statistic.labels(*labels).set(verdict.value)
+                self.window_threshold.labels(*labels).set(verdict.threshold)
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -84,6 +84,8 @@ class ModelMonitor:
         self._window_count = 0
         self._window_anomalies = 0
         self.anomalies = 0
+        self.batch_anomalies = 0
+        self.batch_verdicts = []
         self._window_start_ms = 0
         self._tail: list[_Sampled] = []
         self._new_reference: list[Columns] = []
@@ -94,7 +96,12 @@ class ModelMonitor:
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
     ) -> list[Alert]:
-        """Take a batch of this version's events (in stream order); return the alerts it raised."""
+        """Take a batch of this version's events (in stream order); return the alerts it raised.
+
+        ``batch_anomalies`` and ``batch_verdicts`` then say what this batch scored and judged.
+        """
+        self.batch_anomalies = 0
+        self.batch_verdicts: list[tuple[str | None, Verdict]] = []
         alerts: list[Alert] = []
         start = 0
         while start < len(events):
@@ -233,6 +240,7 @@ class ModelMonitor:
             ))  # fmt: skip
             self._window_anomalies += anomalous
             self.anomalies += anomalous
+            self.batch_anomalies += anomalous
         self._window_count += len(chunk)
         keep = max(self.config.sample_size, 1)
         recent = [
@@ -253,6 +261,7 @@ class ModelMonitor:
         ]
         if self.profile is not None and self.profile.anomaly is not None:
             judged.append(("model", None, self._anomaly_verdict(self.profile.anomaly)))
+        self.batch_verdicts.extend((name, verdict) for _, name, verdict in judged)
         alerts = []
         for kind, name, verdict in judged:
             alert = self._judge(index, kind, name, verdict, window, trigger)

@@ -31,3 +31,33 @@ def test_a_batch_is_counted_per_model_and_reason():
     assert value("driftline_batch_size_count") == 1
     assert value("driftline_batch_size_sum") == 6
     assert value("driftline_last_batch_timestamp_seconds") > 0
+
+
+def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
+    from streams.core import RawRecord
+    from streams.core.model_monitor import MonitorConfig
+    from streams.core.monitor import Monitor
+    from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry, max_statistic_series=10)
+    specs = SpecRegistry(warmup_events=100)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    burst = Scenario(kind="anomaly_burst", start=1_600, duration=100, magnitude=8.0)
+    stream = StreamConfig(model_id="m", seed=4, scenarios=(burst,))
+    for chunk in generate_events(stream, 2_000):
+        values = encode_events(stream, chunk)
+        result = ingestor.ingest([RawRecord(v, 0, "t", 0, i) for i, v in enumerate(values)])
+        monitor.process(result.accepted, result.positions)
+        metrics.observe_monitors(monitor)
+
+    exported = [
+        s
+        for metric in registry.collect()
+        if metric.name == "driftline_window_statistic"
+        for s in metric.samples
+    ]
+    assert len(exported) == 10, "the cap holds"
+    assert registry.get_sample_value("driftline_metric_series_dropped_total") > 0
+    assert registry.get_sample_value("driftline_anomalous_events_total", {"model": "m"}) >= 100
