@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
+
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 
@@ -68,7 +70,24 @@ def _parser() -> argparse.ArgumentParser:
         "--warmup-events", type=int, default=200, help="events to infer an unknown model's spec"
     )
     replay.add_argument("--unknown-models", choices=["auto", "reject"], default="auto")
+    replay.add_argument(
+        "--profile", type=Path, action="append", default=[],
+        help="reference profile from `driftline profile` (repeatable); others are learned",
+    )  # fmt: skip
     replay.set_defaults(run=_replay)
+
+    profile = commands.add_parser(
+        "profile", help="build a model version's reference profile from training data"
+    )
+    profile.add_argument("training", type=Path, help="CSV with a header, or JSON lines")
+    profile.add_argument("--model-id", required=True)
+    profile.add_argument("--model-version", default="v1")
+    profile.add_argument("--spec", type=Path, help="model spec giving the feature types")
+    profile.add_argument("--out", type=Path, help="write the profile here (JSON)")
+    profile.add_argument(
+        "--store", action="store_true", help="register it in Redis for the workers"
+    )
+    profile.set_defaults(run=_profile)
 
     simulate = commands.add_parser(
         "simulate", help="write a synthetic prediction stream with injected drift"
@@ -131,6 +150,7 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.core import EventDecoder, Ingestor, SpecRegistry
     from streams.core.model_monitor import MonitorConfig
     from streams.core.monitor import Monitor
+    from streams.core.profile import ReferenceProfile
 
     registry = SpecRegistry(
         load_spec_files(args.spec),
@@ -138,6 +158,7 @@ def _replay(args: argparse.Namespace) -> int:
         warmup_events=args.warmup_events,
     )
     config = MonitorConfig(window_events=args.window, reference_events=args.reference_events)
+    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
         dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
@@ -145,11 +166,34 @@ def _replay(args: argparse.Namespace) -> int:
             events,
             source=str(args.events),
             ingestor=Ingestor(EventDecoder(), registry),
-            monitor=Monitor(registry, config),
+            monitor=Monitor(
+                registry, config, profiles={(p.model_id, p.model_version): p for p in profiles}
+            ),
             alerts_out=sys.stdout.buffer,
             dead_letters_out=dlq,
         )
     print(summary.describe(), file=sys.stderr)
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from streams.adapters.spec_files import load_spec_files
+    from streams.adapters.state_store import register_profile
+    from streams.adapters.training_data import profile_from_file
+
+    spec = load_spec_files([args.spec])[0] if args.spec else None
+    built = profile_from_file(
+        args.training, model_id=args.model_id, model_version=args.model_version, spec=spec
+    ).to_dict()
+    if args.out:
+        args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
+        print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")
+    if args.store:
+        settings = Settings.from_env(os.environ)
+        register_profile(settings.redis_url, settings.redis_prefix, built)
+        print(f"registered it in Redis at {settings.redis_url}")
+    if not (args.out or args.store):
+        sys.stdout.buffer.write(orjson.dumps(built) + b"\n")
     return 0
 
 

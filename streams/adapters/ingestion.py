@@ -30,6 +30,7 @@ from streams.core.event import PredictionEvent, RawRecord
 from streams.core.ingestor import Ingestor, Rejection
 from streams.core.model_monitor import ModelMonitor
 from streams.core.monitor import Monitor
+from streams.core.profile import ReferenceProfile
 
 __all__ = ["IngestionService", "raw_records"]
 
@@ -120,7 +121,13 @@ class IngestionService:
                 "redis", lambda m=model_id, v=model_version: self.store.load(m, v)
             )
             spec = self.monitor.registry.spec_for(model_id, model_version)
-            if stored is not None and spec is not None:
+            if stored is None or spec is None:
+                continue
+            if stored.snapshot is None:  # a profile registered from training data
+                profile = ReferenceProfile.from_dict(stored.profile or {})
+                watcher = ModelMonitor(spec, model_version, self.monitor.config, profile)
+                self.monitor.adopt((model_id, model_version), watcher)
+            else:
                 restored = ModelMonitor.restore(
                     spec, model_version, self.monitor.config,
                     snapshot=stored.snapshot, profile=stored.profile, reference=stored.reference,

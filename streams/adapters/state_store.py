@@ -14,6 +14,7 @@ then writes every snapshot, profile, reference chunk and offset: all or nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from redis.exceptions import RedisError
 
 from streams.core.errors import StoreUnavailable
 
-__all__ = ["MonitorUpdate", "RedisMonitorStore", "StoredMonitor"]
+__all__ = ["MonitorUpdate", "RedisMonitorStore", "StoredMonitor", "register_profile"]
 
 _SAVE = """
 local ttl = tonumber(ARGV[1])
@@ -60,7 +61,9 @@ return 1
 
 @dataclass(frozen=True, slots=True)
 class StoredMonitor:
-    snapshot: dict[str, Any]
+    """A monitor's stored state; ``snapshot`` is None for a profile registered up front."""
+
+    snapshot: dict[str, Any] | None
     profile: dict[str, Any] | None
     reference: list[dict[str, Any]]
 
@@ -108,13 +111,21 @@ class RedisMonitorStore:
                 raw_state, raw_profile, raw_reference = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {state}: {exc}") from exc
-        if raw_state is None:
+        if raw_state is None and raw_profile is None:
             return None
         return StoredMonitor(
-            snapshot=orjson.loads(raw_state),
+            snapshot=None if raw_state is None else orjson.loads(raw_state),
             profile=None if raw_profile is None else orjson.loads(raw_profile),
             reference=[orjson.loads(chunk) for chunk in raw_reference],
         )
+
+    async def register_profile(self, profile: dict[str, Any]) -> None:
+        """Store a profile from training data (no TTL): the version's monitor starts from it."""
+        _, key, _ = self._keys(profile["model_id"], profile["model_version"])
+        try:
+            await self.client.set(key, orjson.dumps(profile))
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not write {key}: {exc}") from exc
 
     async def save(self, updates: list[MonitorUpdate], offsets: dict[int, int]) -> bool:
         """Write ``updates`` and ``offsets`` atomically; False if a stored offset is ahead."""
@@ -134,3 +145,17 @@ class RedisMonitorStore:
             return bool(await self._save(keys=keys, args=args))
         except RedisError as exc:
             raise StoreUnavailable(f"could not write monitor state: {exc}") from exc
+
+
+def register_profile(redis_url: str, prefix: str, profile: dict[str, Any]) -> None:
+    """Store ``profile`` from outside a worker (the CLI), with a client of its own."""
+
+    async def register() -> None:
+        client = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+        try:
+            # The topic only names the offsets key, which this does not touch.
+            await RedisMonitorStore(client, prefix=prefix, topic="").register_profile(profile)
+        finally:
+            await client.aclose()
+
+    asyncio.run(register())

@@ -21,8 +21,9 @@ _RIDGE = 1e-3
 
 @dataclass(frozen=True, slots=True)
 class AnomalyScorer:
-    """Score rows of numeric features; ``threshold`` splits normal from anomalous."""
+    """Score rows of numeric features ``names``; ``threshold`` splits normal from anomalous."""
 
+    names: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     precision: np.ndarray
@@ -30,8 +31,11 @@ class AnomalyScorer:
     quantile: float
 
     @classmethod
-    def from_reference(cls, numeric: np.ndarray, *, quantile: float = 0.999) -> AnomalyScorer:
-        """Fit to reference rows (NaN = missing); ``quantile`` of their scores is the bar."""
+    def from_reference(
+        cls, names: tuple[str, ...], numeric: np.ndarray, *, quantile: float = 0.999
+    ) -> AnomalyScorer:
+        """Fit to reference rows (columns ``names``, NaN = missing); ``quantile`` of their
+        scores is the bar."""
         if not 0.5 < quantile < 1:
             raise ValueError(f"quantile must be in (0.5, 1), got {quantile}")
         with np.errstate(invalid="ignore"):
@@ -43,12 +47,12 @@ class AnomalyScorer:
         if correlation is None or correlation.shape[0] != mean.size:
             correlation = np.eye(mean.size)
         precision = np.linalg.inv(correlation + _RIDGE * np.eye(mean.size))
-        partial = cls(mean, scale, precision, float("inf"), quantile)
+        partial = cls(names, mean, scale, precision, float("inf"), quantile)
         threshold = float(np.quantile(partial.scores(numeric), quantile)) if len(numeric) else 0.0
-        return cls(mean, scale, precision, threshold, quantile)
+        return cls(names, mean, scale, precision, threshold, quantile)
 
     def scores(self, numeric: np.ndarray) -> np.ndarray:
-        """Squared Mahalanobis distance of each row."""
+        """Squared Mahalanobis distance of each row (columns in the order of ``names``)."""
         standard = np.nan_to_num((numeric - self.mean) / self.scale)
         return ((standard @ self.precision) * standard).sum(axis=1)
 
@@ -59,6 +63,7 @@ class AnomalyScorer:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "names": list(self.names),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
             "precision": self.precision.tolist(),
@@ -69,6 +74,7 @@ class AnomalyScorer:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> AnomalyScorer:
         return cls(
+            names=tuple(raw["names"]),
             mean=np.asarray(raw["mean"], dtype=float),
             scale=np.asarray(raw["scale"], dtype=float),
             precision=np.asarray(raw["precision"], dtype=float).reshape(len(raw["mean"]), -1),

@@ -236,7 +236,7 @@ class ModelMonitor:
         scorer = self.profile.anomaly if self.profile else None
         if scorer is not None:
             anomalous = int(np.count_nonzero(
-                scorer.scores(chunk.numeric[:, : len(self.numeric)]) > scorer.threshold
+                scorer.scores(_select(chunk, scorer.names)) > scorer.threshold
             ))  # fmt: skip
             self._window_anomalies += anomalous
             self.anomalies += anomalous
@@ -337,6 +337,16 @@ class ModelMonitor:
             }
             for event in self._tail[-self.config.sample_size :]
         ]
+
+
+def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:
+    # The reference may order (or even name) its features otherwise than this spec does;
+    # a feature the batch lacks counts as missing.
+    where = {name: j for j, name in enumerate(chunk.numeric_names)}
+    missing = np.full(len(chunk), np.nan)
+    return np.column_stack(
+        [chunk.numeric[:, where[n]] if n in where else missing for n in names]
+    ).reshape(len(chunk), len(names))
 
 
 def _kind(name: str) -> str:

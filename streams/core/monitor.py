@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from streams.core.alert import Alert
 from streams.core.event import PredictionEvent
 from streams.core.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.profile import ReferenceProfile
 from streams.core.registry import SpecRegistry
 
 __all__ = ["Monitor"]
@@ -27,13 +28,22 @@ class Monitor:
     max_versions
         Model versions watched at once; events of more are counted as ``unwatched``, so
         memory stays bounded.
+    profiles
+        Reference profiles given up front (from training data) by (model id, version);
+        the others are learned from each version's first events.
     """
 
     def __init__(
-        self, registry: SpecRegistry, config: MonitorConfig, *, max_versions: int = 500
+        self,
+        registry: SpecRegistry,
+        config: MonitorConfig,
+        *,
+        max_versions: int = 500,
+        profiles: Mapping[tuple[str, str], ReferenceProfile] | None = None,
     ) -> None:
         self.registry = registry
         self.config = config
+        self.profiles = dict(profiles or {})
         self.max_versions = max_versions
         self.monitors: dict[tuple[str, str], ModelMonitor] = {}
         self.touched: set[tuple[str, str]] = set()
@@ -86,6 +96,6 @@ class Monitor:
         if spec is None or len(self.monitors) >= self.max_versions:
             return None
         monitor = self.monitors[model_id, model_version] = ModelMonitor(
-            spec, model_version, self.config
+            spec, model_version, self.config, self.profiles.get((model_id, model_version))
         )
         return monitor

@@ -167,7 +167,9 @@ class ReferenceProfile:
         """Profile every column; fit the anomaly scorer on the first ``anomaly_columns``."""
         anomaly = None
         if anomaly_columns:
-            anomaly = AnomalyScorer.from_reference(columns.numeric[:, :anomaly_columns])
+            anomaly = AnomalyScorer.from_reference(
+                columns.numeric_names[:anomaly_columns], columns.numeric[:, :anomaly_columns]
+            )
         return cls(
             model_id=model_id,
             model_version=model_version,
