@@ -42,9 +42,9 @@ class Trigger:
 class Alert:
     """A firing or resolved alert for one (model, version, feature, detector).
 
-    ``episode`` (the window the episode began in) and the detector's coordinates give the
-    ``episode_id`` that a firing alert and its resolution share; a re-sent alert has the same
-    ``alert_id``.
+    ``episode`` (the rule and the window the episode began in) with the model, version and
+    feature give the ``episode_id`` that a firing alert and its resolution share; a re-sent
+    alert has the same ``alert_id``.
     """
 
     type: AlertType
@@ -66,9 +66,7 @@ class Alert:
     alert_id: str = field(init=False)
 
     def __post_init__(self) -> None:
-        key = "|".join(
-            (self.model_id, self.model_version, self.feature or "", self.detector, self.episode)
-        )
+        key = "|".join((self.model_id, self.model_version, self.feature or "", self.episode))
         episode_id = hashlib.sha256(key.encode()).hexdigest()[:16]
         alert_id = hashlib.sha256(f"{episode_id}|{self.status}".encode()).hexdigest()[:32]
         object.__setattr__(self, "episode_id", episode_id)

@@ -19,16 +19,20 @@ class DetectorConfig:
 
     A PSI of 0.1 is where practice starts calling a shift "moderate"; under no drift a
     1000-event window on 10 bins gives about 0.01, and an abrupt 0.5 sigma mean shift about
-    0.2. Rates fire at ``rate_z`` standard errors above the reference rate, and never for
-    less than ``rate_min_increase``.
+    0.2. ADWIN's estimate of a feature's mean fires at ``adwin_threshold`` standard errors
+    of a block mean from the reference (a 0.5 sigma shift is 5 of them; its noise, once
+    trusted, under 0.5). Rates fire at ``rate_z`` standard errors above the reference rate,
+    and never for less than ``rate_min_increase``.
     """
 
     psi_threshold: float = 0.1
+    adwin_threshold: float = 4.0
     rate_z: float = 6.0
     rate_min_increase: float = 0.02
 
     def __post_init__(self) -> None:
-        if self.psi_threshold <= 0 or self.rate_z <= 0 or self.rate_min_increase < 0:
+        thresholds = (self.psi_threshold, self.adwin_threshold, self.rate_z)
+        if min(thresholds) <= 0 or self.rate_min_increase < 0:
             raise ValueError("thresholds must be positive")
 
 

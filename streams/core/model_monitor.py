@@ -15,6 +15,7 @@ from streams.core.anomaly import AnomalyScorer
 from streams.core.columns import Columns, category_of
 from streams.core.event import PredictionEvent
 from streams.core.feature_window import DetectorConfig, FeatureWindow, Verdict
+from streams.core.online_drift import OnlineMeanDrift
 from streams.core.profile import ReferenceProfile
 from streams.core.spec import ModelSpec
 from streams.core.statistics import rate_threshold
@@ -24,6 +25,7 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 # Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
 SCORE, PREDICTION = "score", "prediction"
 STATE_VERSION = 1
+_DRIFT_DETECTORS = ("psi", "adwin")
 
 
 class _Sampled(NamedTuple):
@@ -90,6 +92,7 @@ class ModelMonitor:
         self._tail: list[_Sampled] = []
         self._new_reference: list[Columns] = []
         self._new_profile = False
+        self._online: OnlineMeanDrift | None = None
         if profile is not None:
             self._start_watching(profile)
 
@@ -137,6 +140,7 @@ class ModelMonitor:
             "windows": {f"{k}:{n}": w.snapshot() for (k, n), w in self._windows.items()},
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
+            "online": None if self._online is None else self._online.snapshot(),
         }
 
     @classmethod
@@ -168,6 +172,8 @@ class ModelMonitor:
             window.restore(snapshot["windows"][f"{kind}:{name}"])
         monitor._rules = {(k, n, d): RuleState.restore(s) for k, n, d, s in snapshot["rules"]}
         monitor._tail = [_Sampled(*sampled) for sampled in snapshot["tail"]]
+        if monitor._online is not None and snapshot.get("online") is not None:
+            monitor._online.restore(snapshot["online"])
         return monitor
 
     def take_new_reference(self) -> list[dict[str, Any]]:
@@ -216,6 +222,10 @@ class ModelMonitor:
 
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
+        scorer = profile.anomaly
+        self._online = (
+            None if scorer is None else OnlineMeanDrift(scorer.names, scorer.mean, scorer.scale)
+        )
         self._windows = {
             **{(_kind(n), n): FeatureWindow(p) for n, p in profile.numeric.items()},
             **{(_kind(n), n): FeatureWindow(p) for n, p in profile.categorical.items()},
@@ -234,10 +244,10 @@ class ModelMonitor:
         for name, values in chunk.categorical.items():
             self._windows[_kind(name), name].add_categories(values)
         scorer = self.profile.anomaly if self.profile else None
-        if scorer is not None:
-            anomalous = int(np.count_nonzero(
-                scorer.scores(_select(chunk, scorer.names)) > scorer.threshold
-            ))  # fmt: skip
+        if scorer is not None and self._online is not None:
+            rows = _select(chunk, scorer.names)
+            self._online.add(rows)
+            anomalous = int(np.count_nonzero(scorer.scores(rows) > scorer.threshold))
             self._window_anomalies += anomalous
             self.anomalies += anomalous
             self.batch_anomalies += anomalous
@@ -254,11 +264,19 @@ class ModelMonitor:
         last = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
         trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
-        judged = [
-            (kind, name, verdict)
-            for (kind, name), tallies in self._windows.items()
-            for verdict in tallies.verdicts(self.config.detectors)
-        ]
+        detectors = self.config.detectors
+        shifts = self._online.shifts() if self._online is not None else {}
+        judged = []
+        for (kind, name), tallies in self._windows.items():
+            for verdict in tallies.verdicts(detectors):
+                if verdict.detector == "psi" and name in shifts and not self._firing(kind, name):
+                    # ADWIN may start an episode; PSI against the reference ends it (ADWIN's
+                    # estimate forgets a past shift only slowly once it is over).
+                    online = Verdict(
+                        "adwin", "adwin_mean_shift", shifts[name], detectors.adwin_threshold
+                    )
+                    verdict = max(verdict, online, key=lambda v: v.value / v.threshold)
+                judged.append((kind, name, verdict))
         if self.profile is not None and self.profile.anomaly is not None:
             judged.append(("model", None, self._anomaly_verdict(self.profile.anomaly)))
         self.batch_verdicts.extend((name, verdict) for _, name, verdict in judged)
@@ -272,6 +290,10 @@ class ModelMonitor:
         self.windows_closed += 1
         self._window_count = self._window_anomalies = 0
         return alerts
+
+    def _firing(self, kind: str, name: str | None) -> bool:
+        state = self._rules.get((kind, name, "drift"))
+        return state is not None and state.firing_since is not None
 
     def _anomaly_verdict(self, scorer: AnomalyScorer) -> Verdict:
         # Single outliers are expected (1 - quantile of them); a burst lifts the window's rate.
@@ -290,15 +312,17 @@ class ModelMonitor:
         window: Window,
         trigger: Trigger,
     ) -> Alert | None:
-        state = self._rules.setdefault((kind, name, verdict.detector), RuleState())
+        # PSI and ADWIN judge the same thing, a feature's drift: one rule, one episode.
+        rule = "drift" if verdict.detector in _DRIFT_DETECTORS else verdict.detector
+        state = self._rules.setdefault((kind, name, rule), RuleState())
         firing_since = state.firing_since
         transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
         if transition is None:
             return None
-        episode = f"w{index if transition == 'fire' else firing_since}"
+        episode = f"{rule}/w{index if transition == 'fire' else firing_since}"
         alert_type: AlertType = (
             "anomaly" if kind == "model" else
-            "data_quality" if verdict.detector != "psi" else
+            "data_quality" if rule != "drift" else
             "prediction_drift" if kind == "prediction" else "data_drift"
         )  # fmt: skip
         severity = (

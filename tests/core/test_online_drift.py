@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from streams.core.online_drift import OnlineMeanDrift
+
+
+def detector(reference: np.ndarray) -> OnlineMeanDrift:
+    names = tuple(f"f{j}" for j in range(reference.shape[1]))
+    return OnlineMeanDrift(names, reference.mean(axis=0), reference.std(axis=0))
+
+
+def heavy_tailed(rng, n):
+    # Normal, lognormal and Poisson counts: ADWIN on raw values re-alarms on the last two.
+    return np.column_stack(
+        [rng.normal(3, 2, n), rng.lognormal(0, 0.75, n), rng.poisson(4, n).astype(float)]
+    )
+
+
+def test_block_means_keep_heavy_tailed_features_quiet():
+    rng = np.random.default_rng(2)
+    online = detector(heavy_tailed(rng, 20_000))
+    worst = 0.0
+    for _ in range(200):  # 200,000 events
+        online.add(heavy_tailed(rng, 1000))
+        worst = max(worst, *online.shifts().values())
+    assert worst < 2.0
+
+
+def test_a_half_sigma_shift_stands_out():
+    rng = np.random.default_rng(3)
+    online = detector(heavy_tailed(rng, 20_000))
+    online.add(heavy_tailed(rng, 5_000))
+    shifted = heavy_tailed(rng, 3_000)
+    shifted[:, 0] += 1.0  # half of that feature's standard deviation
+    online.add(shifted)
+    shifts = online.shifts()
+    assert shifts["f0"] > 4.0
+    assert shifts["f1"] < 2.0 and shifts["f2"] < 2.0
+
+
+def test_missing_values_are_left_out_of_block_means():
+    online = OnlineMeanDrift(("a",), np.array([0.0]), np.array([1.0]), block_events=10)
+    online.add(np.array([[np.nan]] * 10))
+    assert online.shifts() == {"a": 0.0}
+
+
+def test_restore_continues_identically():
+    rng = np.random.default_rng(4)
+    reference = heavy_tailed(rng, 5_000)
+    first, second = detector(reference), detector(reference)
+    data = heavy_tailed(rng, 3_050)
+    first.add(data[:1_550])
+    second.restore(json.loads(json.dumps(first.snapshot())))
+    first.add(data[1_550:])
+    second.add(data[1_550:])
+    assert first.shifts() == second.shifts()
+
+
+@pytest.mark.parametrize("kwargs", [{"block_events": 1}, {"delta": 0}, {"min_blocks": 0}])
+def test_bad_parameters_fail_fast(kwargs):
+    with pytest.raises(ValueError):
+        OnlineMeanDrift(("a",), np.zeros(1), np.ones(1), **kwargs)
