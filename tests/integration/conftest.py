@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 
 import pytest
 
 from streams import stack
+from streams.adapters.kafka_records import ReadRecord, publish, read_from
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
+from streams.simulation import encode_events, generate_events
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +75,28 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -> list:
+    """Publish ``count`` simulated events of ``stream`` keyed by model; their positions."""
+    key = stream.model_id.encode()
+    records = [
+        (key, value)
+        for chunk in generate_events(stream, count, offset=offset)
+        for value in encode_events(stream, chunk)
+    ]
+    return publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+
+
+def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while worker.metric_total("driftline_events_processed_total") < count:
+        assert time.monotonic() < deadline, f"the worker did not process {count} events in time"
+        time.sleep(0.25)
+
+
+def read_alerts(settings: Settings, *, at_most: int = 20) -> list[ReadRecord]:
+    """Everything on the alerts topic (the run's own), waiting briefly for stragglers."""
+    start = dict.fromkeys(range(settings.partitions), 0)
+    return read_from(settings.kafka_bootstrap, settings.topic_alerts, start, count=at_most,
+                     timeout_s=3)  # fmt: skip

@@ -3,16 +3,19 @@ starts, one resolved alert when it ends, nothing for the other features."""
 
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import publish, read_from
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
-from tests.integration.conftest import free_port, isolated_env
+from streams.simulation import Scenario, StreamConfig
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    publish_stream,
+    read_alerts,
+    wait_until_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -36,30 +39,15 @@ def test_one_episode_fires_and_resolves_for_the_drifting_feature_only(stack_conf
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
     worker.start()
     try:
-        key = STREAM.model_id.encode()
-        records = [
-            (key, value)
-            for chunk in generate_events(STREAM, EVENTS)
-            for value in encode_events(STREAM, chunk)
-        ]
-        positions = publish(settings.kafka_bootstrap, settings.topic_predictions, records)
-        deadline = time.monotonic() + 60
-        while worker.metric_total("driftline_events_processed_total") < EVENTS:
-            assert time.monotonic() < deadline
-            time.sleep(0.25)
-        letters = read_from(
-            settings.kafka_bootstrap,
-            settings.topic_alerts,
-            dict.fromkeys(range(settings.partitions), 0),
-            count=20,
-            timeout_s=3,
-        )
+        positions = publish_stream(settings, STREAM, EVENTS)
+        wait_until_processed(worker, EVENTS)
+        letters = read_alerts(settings)
         assert worker.metric_total("driftline_alerts_total", model=STREAM.model_id) == len(letters)
     finally:
         assert worker.stop() == 0
 
     alerts = [orjson.loads(letter.value) for letter in letters]
-    assert all(letter.key == key for letter in letters)
+    assert all(letter.key == STREAM.model_id.encode() for letter in letters)
     drift = [a for a in alerts if a["type"] == "data_drift"]
     assert [(a["feature"], a["status"]) for a in drift] == [("x11", "firing"), ("x11", "resolved")]
     firing, resolved = drift

@@ -8,11 +8,16 @@ import time
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import publish, read_from
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
-from tests.integration.conftest import free_port, isolated_env
+from streams.simulation import Scenario, StreamConfig
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    publish_stream,
+    read_alerts,
+    wait_until_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -22,23 +27,6 @@ STREAM = StreamConfig(
     seed=9,
     scenarios=(Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0),),
 )
-
-
-def publish_range(settings: Settings, count: int, offset: int) -> None:
-    key = STREAM.model_id.encode()
-    records = [
-        (key, value)
-        for chunk in generate_events(STREAM, count, offset=offset)
-        for value in encode_events(STREAM, chunk)
-    ]
-    publish(settings.kafka_bootstrap, settings.topic_predictions, records)
-
-
-def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while worker.metric_total("driftline_events_processed_total") < count:
-        assert time.monotonic() < deadline, "the worker did not process the events in time"
-        time.sleep(0.25)
 
 
 def test_a_crashed_worker_resumes_from_redis(stack_config, tmp_path):
@@ -51,25 +39,19 @@ def test_a_crashed_worker_resumes_from_redis(stack_config, tmp_path):
     settings = Settings.from_env(env)
     first = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "first.log")
     first.start()
-    publish_range(settings, BEFORE_CRASH, 0)
+    publish_stream(settings, STREAM, BEFORE_CRASH)
     wait_until_processed(first, BEFORE_CRASH)
     first.kill()  # before Faust's periodic commit, most likely: records will be redelivered
 
     second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")
     second.start()
     try:
-        publish_range(settings, AFTER_CRASH, BEFORE_CRASH)
+        publish_stream(settings, STREAM, AFTER_CRASH, offset=BEFORE_CRASH)
         wait_until_processed(second, AFTER_CRASH)
         time.sleep(1)  # anything applied twice would show up in the count by now
         assert second.metric_total("driftline_events_processed_total") == AFTER_CRASH
         skipped = second.metric_total("driftline_replayed_records_skipped_total")
-        alerts = read_from(
-            settings.kafka_bootstrap,
-            settings.topic_alerts,
-            dict.fromkeys(range(settings.partitions), 0),
-            count=10,
-            timeout_s=3,
-        )
+        alerts = read_alerts(settings)
     finally:
         assert second.stop() == 0
     drift = [orjson.loads(a.value) for a in alerts]

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import publish, read_from
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events, write_jsonl
-from tests.integration.conftest import free_port, isolated_env
+from streams.simulation import Scenario, StreamConfig, write_jsonl
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    publish_stream,
+    read_alerts,
+    wait_until_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,26 +39,12 @@ def test_the_worker_uses_the_registered_training_profile(stack_config, tmp_path)
 
     drift = Scenario(kind="abrupt", feature="x7", start=5_000, magnitude=1.0)
     stream = StreamConfig(model_id="it-trained", seed=8, scenarios=(drift,))
-    records = [
-        (b"it-trained", value)
-        for chunk in generate_events(stream, 2_000, offset=4_000)
-        for value in encode_events(stream, chunk)
-    ]
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
     worker.start()
     try:
-        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
-        deadline = time.monotonic() + 60
-        while worker.metric_total("driftline_events_processed_total") < len(records):
-            assert time.monotonic() < deadline
-            time.sleep(0.25)
-        letters = read_from(
-            settings.kafka_bootstrap,
-            settings.topic_alerts,
-            dict.fromkeys(range(settings.partitions), 0),
-            count=10,
-            timeout_s=3,
-        )
+        publish_stream(settings, stream, 2_000, offset=4_000)
+        wait_until_processed(worker, 2_000)
+        letters = read_alerts(settings)
     finally:
         assert worker.stop() == 0
     alerts = [orjson.loads(letter.value) for letter in letters]
