@@ -43,13 +43,25 @@ def run_demo(environ: Mapping[str, str]) -> int:
     config = stack.StackConfig.from_env(environ)
     _step("Starting Kafka and Redis")
     stack.up(config, log=lambda line: print(f"  {line}"))
+    # Each run gets its own topics, consumer group and Redis prefix (unless the environment
+    # names them), so a second demo starts from scratch instead of resuming the first.
+    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    own_names = {
+        "DRIFTLINE_APP_ID": f"driftline-{run}",
+        "DRIFTLINE_REDIS_PREFIX": f"driftline-{run}",
+        "DRIFTLINE_TOPIC_PREDICTIONS": f"predictions-{run}",
+        "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
+        "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
+        "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
+    }
     worker_env = {
+        **own_names,
         **environ,
         "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
-        "DRIFTLINE_APP_ID": environ.get("DRIFTLINE_APP_ID", "driftline-demo"),
     }
     settings = Settings.from_env(worker_env)
+    print(f"  topics {settings.topic_predictions}, {settings.topic_alerts}, {settings.topic_dlq}")
     ensure_worker_topics(settings)
     dlq_start = end_offsets(settings.kafka_bootstrap, settings.topic_dlq)
     alerts_start = end_offsets(settings.kafka_bootstrap, settings.topic_alerts)
