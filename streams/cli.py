@@ -209,9 +209,11 @@ def _simulate(args: argparse.Namespace) -> int:
         write_jsonl(args.out, config, args.events)
         print(f"wrote {args.events} events to {args.out}", file=sys.stderr)
         return 0
+    from streams.adapters.kafka_admin import ensure_worker_topics
     from streams.adapters.kafka_records import publish
 
     settings = Settings.from_env(os.environ)
+    ensure_worker_topics(settings)  # the worker may not have run yet
     key = config.model_id.encode()
     for chunk in generate_events(config, args.events):
         records = [(key, value) for value in encode_events(config, chunk)]
