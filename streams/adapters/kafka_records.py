@@ -26,7 +26,11 @@ class ReadRecord:
 
 
 def publish(
-    bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]]
+    bootstrap: str,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    compression: str = "none",
 ) -> list[tuple[int, int]]:
     """Publish ``(key, value)`` pairs in order; return each one's ``(partition, offset)``.
 
@@ -38,6 +42,7 @@ def publish(
             "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
             "linger.ms": 5,
             "enable.idempotence": True,
+            "compression.type": compression,
         }
     )
     positions: list[tuple[int, int] | None] = []

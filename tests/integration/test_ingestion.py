@@ -104,3 +104,20 @@ def test_the_inferred_spec_is_stored_in_redis(published, worker, settings):
     assert spec["features"]["plan"]["type"] == "string"
     assert spec["features"]["age"]["type"] == "number"
     client.delete(key)
+
+
+@pytest.mark.parametrize("codec", ["lz4", "snappy", "zstd", "gzip"])
+def test_compressed_batches_are_read(published, worker, settings, codec):
+    model = f"it-codec-{codec}"
+    before = worker.metric_total("driftline_events_processed_total", model=model)
+    publish(
+        settings.kafka_bootstrap,
+        settings.topic_predictions,
+        [(model.encode(), value) for value in sample_events(model, 60)],
+        compression=codec,
+    )
+    counted = wait_for(
+        lambda: worker.metric_total("driftline_events_processed_total", model=model) >= 60
+    )
+    assert counted and before == 0
+    assert worker.health()[0] == 200
