@@ -1,0 +1,86 @@
+"""Publishing simulated prediction events as fast as the broker takes them (confluent-kafka).
+
+Run alone: .venv/bin/python -m loadtest.producer [--events 1000000] [--models 1] [--topic T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from confluent_kafka import Producer
+
+from streams.adapters.kafka_admin import ensure_topics
+from streams.simulation import StreamConfig, encode_events, generate_events
+
+__all__ = ["encode_workload", "produce"]
+
+
+def encode_workload(events: int, models: int) -> list[tuple[bytes, bytes]]:
+    """``events`` encoded events, spread evenly over ``models`` models, interleaved in time."""
+    per_model = events // models
+    streams = [StreamConfig(model_id=f"bench-m{i}", seed=i) for i in range(models)]
+    columns = []
+    for stream in streams:
+        key = stream.model_id.encode()
+        values = [
+            v for chunk in generate_events(stream, per_model) for v in encode_events(stream, chunk)
+        ]
+        columns.append([(key, v) for v in values])
+    return [record for row in zip(*columns, strict=True) for record in row]
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    """Publish ``records`` asynchronously; the seconds it took until all were acknowledged."""
+    failures: list[str] = []
+
+    def delivered(error, _message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "compression.type": "lz4",
+            "acks": "all",
+        }
+    )
+    started = time.perf_counter()
+    send = producer.produce
+    for key, value in records:
+        try:
+            send(topic, value, key, on_delivery=delivered)
+        except BufferError:
+            producer.poll(0.05)
+            send(topic, value, key, on_delivery=delivered)
+    producer.flush(60)
+    elapsed = time.perf_counter() - started
+    if failures:
+        raise RuntimeError(f"{len(failures)} records failed, e.g. {failures[0]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, default=1)
+    parser.add_argument("--topic", default=f"bench-producer-{os.getpid()}")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    args = parser.parse_args()
+    ensure_topics(args.bootstrap, [args.topic], partitions=4)
+    started = time.perf_counter()
+    records = encode_workload(args.events, args.models)
+    encoded = time.perf_counter() - started
+    seconds = produce(args.bootstrap, args.topic, records)
+    print(
+        f"encoded {len(records)} events in {encoded:.1f}s; published in {seconds:.2f}s: "
+        f"{len(records) / seconds:,.0f} events/s"
+    )
+
+
+if __name__ == "__main__":
+    main()

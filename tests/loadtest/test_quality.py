@@ -1,0 +1,57 @@
+"""The detection quality benchmark runs end to end and Driftline's defaults keep their promise.
+
+Only the shape of the result and two properties of Driftline are checked, not speed: one seed
+on --quick streams (about 10 s).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.quality import CASES, SETUPS, Row, run
+
+
+@pytest.fixture(scope="module")
+def rows() -> dict[tuple[str, str], Row]:
+    result = run(seeds=1, quick=True)
+    by_key = {(row.scenario, row.setup): row for row in result}
+    assert len(by_key) == len(result), "one row per (scenario, setup)"
+    return by_key
+
+
+def test_a_row_for_every_scenario_and_setup(rows: dict[tuple[str, str], Row]) -> None:
+    assert set(rows) == {(case.name, setup) for case in CASES for setup in SETUPS}
+    assert all(row.seeds == 1 for row in rows.values())
+
+
+def test_river_is_not_applicable_to_categorical_values(
+    rows: dict[tuple[str, str], Row],
+) -> None:
+    for (scenario, setup), row in rows.items():
+        not_applicable = scenario == "categorical" and setup.startswith("river")
+        assert (row.false_alarms_per_million is None) == not_applicable, (scenario, setup)
+        if not_applicable:
+            assert row.delays is None and row.missed is None and row.mean_delay is None
+
+
+def test_the_stationary_control_has_no_delay_or_missed_cell(
+    rows: dict[tuple[str, str], Row],
+) -> None:
+    for (scenario, setup), row in rows.items():
+        applicable = row.false_alarms_per_million is not None
+        if scenario == "stationary":
+            assert row.delays is None and row.missed is None, setup
+        elif applicable:
+            assert row.missed is not None, (scenario, setup)
+
+
+def test_driftline_catches_the_abrupt_shift(rows: dict[tuple[str, str], Row]) -> None:
+    row = rows["abrupt", "Driftline defaults"]
+    assert row.missed == 0
+    assert row.mean_delay is not None and row.mean_delay >= 0
+
+
+def test_driftline_has_no_false_alarm_on_the_stationary_control(
+    rows: dict[tuple[str, str], Row],
+) -> None:
+    assert rows["stationary", "Driftline defaults"].false_alarms_per_million == 0
