@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,11 +29,12 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer
 
+from loadtest.latency import measure_latency
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, produce
 from streams import stack
 from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.worker_process import WorkerProcess, free_port
 
 PARTITIONS = 4
 
@@ -113,7 +113,7 @@ def faust_baseline(module: str, env: dict[str, str], events: int) -> tuple[float
 
 
 def driftline(env: dict[str, str], events: int, log: Path) -> tuple[float, float, int]:
-    worker = WorkerProcess(env, web_port=_free_port(), log_path=log)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=log)
     worker.start()
     assert worker.pid is not None
     probe = ProcessProbe(worker.pid)
@@ -164,7 +164,7 @@ def run_workload(
     ):
         env = base | {
             "BENCH_GROUP": f"{module.rsplit('.', 1)[1]}-{run}",
-            "BENCH_WEB_PORT": str(_free_port()),
+            "BENCH_WEB_PORT": str(free_port()),
         }
         seconds, cpu, rss = faust_baseline(module, env, count)
         results.append(Result(workload, mode, count, seconds, cpu, rss))
@@ -185,12 +185,6 @@ def run_workload(
     return results
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
@@ -207,6 +201,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir:
         for models in (int(m) for m in args.models.split(",")):
             results += run_workload(config, models, args.events, args.naive_events, Path(workdir))
+        # Latency at half the highest rate the worker just sustained.
+        top = max(r.rate for r in results if r.mode == "Driftline worker")
+        latency = measure_latency(config, top / 2, 2 if args.quick else 10, Path(workdir))
     print("| workload | mode | events | events/s | CPU us/event | peak RSS MiB |")
     print("| --- | --- | --- | --- | --- | --- |")
     for result in results:
@@ -221,6 +218,10 @@ def main() -> int:
             f"naive, {ours / by_mode['bare Faust'].rate:.0%} of bare Faust, "
             f"{ours / by_mode['ceiling'].rate:.0%} of the ceiling"
         )
+    print(
+        f"event-to-alert latency at {latency['rate']:,.0f} events/s over {latency['alerts']} "
+        f"alerts: p50 {latency['p50_ms']:.0f} ms, p99 {latency['p99_ms']:.0f} ms"
+    )
     print(
         f"command: python -m loadtest.run {' '.join(sys.argv[1:])}; "
         f"{time.monotonic() - started:.0f}s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.core.errors import DriftlineError
 
-__all__ = ["WorkerProcess"]
+__all__ = ["WorkerProcess", "free_port"]
 
 
 class WorkerProcess:
@@ -123,3 +124,10 @@ class WorkerProcess:
         except OSError:
             return "no log"
         return f"last lines of {self.log_path}:\n" + "\n".join(text)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a worker's web server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -8,7 +8,6 @@ stopped at the end.
 from __future__ import annotations
 
 import os
-import socket
 import time
 import uuid
 
@@ -16,7 +15,7 @@ import pytest
 
 from streams import stack
 from streams.adapters.kafka_records import ReadRecord, publish, read_from
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.worker_process import WorkerProcess, free_port
 from streams.settings import Settings
 from streams.simulation import encode_events, generate_events
 
@@ -69,12 +68,6 @@ def worker(worker_env, tmp_path_factory):
     process.start()
     yield process
     assert process.stop() == 0, "the worker did not shut down cleanly"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -> list:

@@ -34,3 +34,4 @@ def test_the_quick_load_test_runs_every_mode_to_the_end():
         "Driftline worker",
     }
     assert len(rows) - 1 == 2 * len(modes)
+    assert "event-to-alert latency at" in done.stdout
