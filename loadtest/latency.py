@@ -24,8 +24,7 @@ import orjson
 from confluent_kafka import Consumer, Producer
 
 from streams import stack
-from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
 
 __all__ = ["measure_latency"]
@@ -78,25 +77,20 @@ def _collect_alerts(bootstrap: str, topic: str, stop: threading.Event, arrived: 
 
 def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir: Path) -> dict:
     """Publish at ``rate`` and return the latency percentiles (ms) over the alerts seen."""
-    run = uuid.uuid4().hex[:8]
-    topic, alerts = f"lat-{run}", f"lat-{run}-alerts"
-    ensure_topics(config.kafka_bootstrap, [topic, alerts, f"{topic}-dlq"], partitions=4)
+    run = f"latency-{uuid.uuid4().hex[:8]}"
+    names = run_names(run)
+    topic, alerts = names["DRIFTLINE_TOPIC_PREDICTIONS"], names["DRIFTLINE_TOPIC_ALERTS"]
     env = {
         **os.environ,
+        **names,
         "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
-        "DRIFTLINE_APP_ID": f"lat-{run}",
-        "DRIFTLINE_REDIS_PREFIX": f"lat-{run}",
-        "DRIFTLINE_TOPIC_PREDICTIONS": topic,
-        "DRIFTLINE_TOPIC_ALERTS": alerts,
-        "DRIFTLINE_TOPIC_DLQ": f"{topic}-dlq",
-        "DRIFTLINE_TOPIC_LABELS": f"{topic}-labels",
         "DRIFTLINE_DATA_DIR": str(workdir),
         "DRIFTLINE_REFERENCE_EVENTS": "1000",
         "DRIFTLINE_WINDOW_EVENTS": "500",
     }
     records = _workload(models)
-    worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / f"lat-{run}.log")
+    worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / f"{run}.log")
     worker.start()
     sent: dict[tuple[int, int], int] = {}
     arrived: list[tuple[float, dict]] = []

@@ -34,7 +34,7 @@ from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, produce
 from streams import stack
 from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 
 PARTITIONS = 4
 
@@ -140,10 +140,12 @@ def driftline(env: dict[str, str], events: int, log: Path) -> tuple[float, float
 def run_workload(
     config: stack.StackConfig, models: int, events: int, naive_events: int, workdir: Path
 ) -> list[Result]:
-    run = uuid.uuid4().hex[:8]
-    topic, workload = f"bench-{run}", f"{models} model{'s' if models > 1 else ''}"
+    run = f"bench-{uuid.uuid4().hex[:8]}"
+    names = run_names(run)
+    topic, alerts = names["DRIFTLINE_TOPIC_PREDICTIONS"], names["DRIFTLINE_TOPIC_ALERTS"]
+    workload = f"{models} model{'s' if models > 1 else ''}"
     bootstrap = config.kafka_bootstrap
-    ensure_topics(bootstrap, [topic, f"{topic}-alerts", f"{topic}-dlq"], partitions=PARTITIONS)
+    ensure_topics(bootstrap, [topic, alerts], partitions=PARTITIONS)
     records = encode_workload(events, models)
     published = produce(bootstrap, topic, records)
     results = [Result(workload, "producer (confluent-kafka)", len(records), published, None, None)]
@@ -153,7 +155,7 @@ def run_workload(
         **os.environ,
         "BENCH_BOOTSTRAP": bootstrap,
         "BENCH_TOPIC": topic,
-        "BENCH_ALERTS": f"{topic}-alerts",
+        "BENCH_ALERTS": alerts,
         "BENCH_REDIS_URL": config.redis_url,
         "BENCH_DATADIR": str(workdir),
         "PYTHONPATH": str(Path(__file__).parents[1]),
@@ -170,14 +172,9 @@ def run_workload(
         results.append(Result(workload, mode, count, seconds, cpu, rss))
     env = {
         **os.environ,
+        **names,
         "DRIFTLINE_KAFKA_BOOTSTRAP": bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
-        "DRIFTLINE_APP_ID": f"bench-{run}",
-        "DRIFTLINE_REDIS_PREFIX": f"bench-{run}",
-        "DRIFTLINE_TOPIC_PREDICTIONS": topic,
-        "DRIFTLINE_TOPIC_ALERTS": f"{topic}-alerts",
-        "DRIFTLINE_TOPIC_DLQ": f"{topic}-dlq",
-        "DRIFTLINE_TOPIC_LABELS": f"{topic}-labels",
         "DRIFTLINE_DATA_DIR": str(workdir),
     }
     seconds, cpu, rss = driftline(env, len(records), workdir / f"worker-{run}.log")

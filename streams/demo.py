@@ -16,7 +16,7 @@ import orjson
 from streams import stack
 from streams.adapters.kafka_admin import ensure_worker_topics
 from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, read_from
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.worker_process import WorkerProcess, run_names
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
@@ -45,15 +45,7 @@ def run_demo(environ: Mapping[str, str]) -> int:
     stack.up(config, log=lambda line: print(f"  {line}"))
     # Each run gets its own topics, consumer group and Redis prefix (unless the environment
     # names them), so a second demo starts from scratch instead of resuming the first.
-    run = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    own_names = {
-        "DRIFTLINE_APP_ID": f"driftline-{run}",
-        "DRIFTLINE_REDIS_PREFIX": f"driftline-{run}",
-        "DRIFTLINE_TOPIC_PREDICTIONS": f"predictions-{run}",
-        "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
-        "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
-        "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
-    }
+    own_names = run_names(f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     worker_env = {
         **own_names,
         **environ,

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.core.errors import DriftlineError
 
-__all__ = ["WorkerProcess", "free_port"]
+__all__ = ["WorkerProcess", "free_port", "run_names"]
 
 
 class WorkerProcess:
@@ -131,3 +131,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def run_names(run: str) -> dict[str, str]:
+    """Settings that give one run its own topics, consumer group and Redis prefix, so runs
+    (demos, tests, benchmarks) never see each other's records or state."""
+    return {
+        "DRIFTLINE_APP_ID": f"driftline-{run}",
+        "DRIFTLINE_REDIS_PREFIX": f"driftline-{run}",
+        "DRIFTLINE_TOPIC_PREDICTIONS": f"predictions-{run}",
+        "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
+        "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
+        "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
+    }

@@ -15,7 +15,7 @@ import pytest
 
 from streams import stack
 from streams.adapters.kafka_records import ReadRecord, publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 from streams.settings import Settings
 from streams.simulation import encode_events, generate_events
 
@@ -32,17 +32,11 @@ def stack_config():
 
 def isolated_env(stack_config, data_dir) -> dict[str, str]:
     """A worker environment with its own topics, consumer group and Redis prefix."""
-    run = uuid.uuid4().hex[:8]
     return {
         **os.environ,
+        **run_names(f"test-{uuid.uuid4().hex[:8]}"),
         "DRIFTLINE_KAFKA_BOOTSTRAP": stack_config.kafka_bootstrap,
         "DRIFTLINE_REDIS_URL": stack_config.redis_url,
-        "DRIFTLINE_REDIS_PREFIX": f"driftline-test-{run}",
-        "DRIFTLINE_APP_ID": f"driftline-test-{run}",
-        "DRIFTLINE_TOPIC_PREDICTIONS": f"predictions-{run}",
-        "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
-        "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
-        "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
         "DRIFTLINE_PARTITIONS": "2",
         "DRIFTLINE_WARMUP_EVENTS": "50",
         "DRIFTLINE_SPEC_REFRESH_S": "0.5",
