@@ -14,6 +14,8 @@ import argparse
 import time
 from collections import Counter
 
+import orjson
+
 from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
 from streams.core.alert import Alert
 from streams.core.model_monitor import MonitorConfig
@@ -21,7 +23,9 @@ from streams.core.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
 
 
-def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float]:
+def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float, tuple[int, int]]:
+    """Alerts, seconds spent in ingestion + monitoring, and the stored state's size in bytes
+    (per-batch snapshot, profile) of the stream's one model version."""
     registry = SpecRegistry(warmup_events=200)
     ingestor, watcher = Ingestor(EventDecoder(), registry), Monitor(registry, MonitorConfig())
     alerts: list[Alert] = []
@@ -35,7 +39,10 @@ def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float]:
         result = ingestor.ingest(records)
         alerts.extend(watcher.process(result.accepted, result.positions))
         busy += time.perf_counter() - started
-    return alerts, busy
+    (state,) = watcher.monitors.values()
+    assert state.profile is not None
+    sizes = len(orjson.dumps(state.snapshot())), len(orjson.dumps(state.profile.to_dict()))
+    return alerts, busy, sizes
 
 
 def main() -> None:
@@ -44,18 +51,24 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
 
-    alerts, busy = monitor(StreamConfig(seed=101), args.events)
+    _, _, (early_snapshot, early_profile) = monitor(StreamConfig(seed=101), 200_000)
+    alerts, busy, (snapshot, profile) = monitor(StreamConfig(seed=101), args.events)
     kinds = Counter((a.type, a.detector, a.status) for a in alerts)
     print(
         f"stationary: {args.events} events x 24 features: {len(alerts)} alerts {dict(kinds)}; "
         f"ingest + monitor {busy / args.events * 1e6:.1f} us/event"
     )
 
+    print(
+        f"state of the model version after 200,000 / {args.events:,} events: snapshot "
+        f"{early_snapshot:,} / {snapshot:,} bytes, profile {early_profile:,} / {profile:,} "
+        f"bytes (26 watched columns: {(snapshot + profile) / 26:,.0f} bytes each)"
+    )
     delays = []
     for seed in range(args.seeds):
         drift_at = 20_000 + 211 * seed  # changes at different points of a window
         scenario = Scenario(kind="abrupt", feature="x7", start=drift_at, magnitude=0.5)
-        alerts, _ = monitor(StreamConfig(seed=seed, scenarios=(scenario,)), drift_at + 5_000)
+        alerts, _, _ = monitor(StreamConfig(seed=seed, scenarios=(scenario,)), drift_at + 5_000)
         caught = [a for a in alerts if a.feature == "x7" and a.status == "firing"]
         others = [a for a in alerts if a.feature != "x7" and a.type == "data_drift"]
         delay = caught[0].trigger.offset - drift_at if caught else None

@@ -33,6 +33,9 @@ class OnlineMeanDrift:
         ADWIN's confidence parameter.
     min_blocks
         Blocks ADWIN's window must span before its estimate is trusted.
+    max_blocks
+        Longest window kept: ADWIN's memory grows with the log of its width, and the
+        statistic (distance from the reference, not from the past) needs no longer history.
     """
 
     def __init__(
@@ -44,16 +47,20 @@ class OnlineMeanDrift:
         block_events: int = 100,
         delta: float = 0.002,
         min_blocks: int = 5,
+        max_blocks: int = 1000,
     ) -> None:
-        if block_events < 2 or min_blocks < 1 or not 0 < delta < 1:
-            raise ValueError("block_events >= 2, min_blocks >= 1 and 0 < delta < 1 are needed")
+        if block_events < 2 or not 1 <= min_blocks < max_blocks or not 0 < delta < 1:
+            raise ValueError(
+                "block_events >= 2, 1 <= min_blocks < max_blocks and 0 < delta < 1 are needed"
+            )
         self.names = names
         self.mean = mean
         self.scale = scale
         self.block_events = block_events
         self.min_blocks = min_blocks
-        # clock=1: check for a change at every block, not every 32nd (river's default).
-        self._detectors = [ADWIN(delta=delta, clock=1) for _ in names]
+        self.max_blocks = max_blocks
+        self.delta = delta
+        self._detectors = [self._fresh() for _ in names]
         self._sums = np.zeros(len(names))
         self._counts = np.zeros(len(names))
         self._rows = 0
@@ -75,12 +82,18 @@ class OnlineMeanDrift:
     def _close_block(self) -> None:
         with np.errstate(invalid="ignore", divide="ignore"):
             z = (self._sums / self._counts - self.mean) / (self.scale / np.sqrt(self._counts))
-        for detector, value in zip(self._detectors, z.tolist(), strict=True):
+        for j, value in enumerate(z.tolist()):
             if np.isfinite(value):
-                detector.update(value)
+                self._detectors[j].update(value)
+                if self._detectors[j].width > self.max_blocks:
+                    self._detectors[j] = self._fresh()
         self._sums[:] = 0
         self._counts[:] = 0
         self._rows = 0
+
+    def _fresh(self) -> ADWIN:
+        # clock=1: check for a change at every block, not every 32nd (river's default).
+        return ADWIN(delta=self.delta, clock=1)
 
     def shifts(self) -> dict[str, float]:
         """Per feature, |ADWIN's estimate| in block standard errors; 0 until trusted."""

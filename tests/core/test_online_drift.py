@@ -60,7 +60,19 @@ def test_restore_continues_identically():
     assert first.shifts() == second.shifts()
 
 
-@pytest.mark.parametrize("kwargs", [{"block_events": 1}, {"delta": 0}, {"min_blocks": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"block_events": 1}, {"delta": 0}, {"min_blocks": 0}, {"max_blocks": 5}]
+)
 def test_bad_parameters_fail_fast(kwargs):
     with pytest.raises(ValueError):
         OnlineMeanDrift(("a",), np.zeros(1), np.ones(1), **kwargs)
+
+
+def test_memory_stays_bounded_on_a_long_stationary_stream():
+    rng = np.random.default_rng(6)
+    online = OnlineMeanDrift(("a",), np.zeros(1), np.ones(1), block_events=2, max_blocks=50)
+    sizes = []
+    for _ in range(40):
+        online.add(rng.normal(0, 1, (100, 1)))
+        sizes.append(len(online.snapshot()["detectors"]))
+    assert max(sizes[10:]) <= max(sizes[:10]) * 1.1
