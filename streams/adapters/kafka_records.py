@@ -79,7 +79,7 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "driftline-offsets"})
     deadline = time.monotonic() + timeout_s
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        partitions = _partitions(consumer, topic, deadline)
         offsets = {}
         for partition in partitions:
             while True:
@@ -93,10 +93,23 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.2)
-            offsets[partition] = high
+            # A topic created a moment ago may not report a watermark yet (-1001): empty.
+            offsets[partition] = max(high, 0)
         return offsets
     finally:
         consumer.close()
+
+
+def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
+    # A topic created a moment ago can be missing from the metadata for a while: an empty
+    # answer then means "not yet", not "no partitions".
+    while True:
+        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+        if metadata.partitions and metadata.error is None:
+            return sorted(metadata.partitions)
+        if time.monotonic() > deadline:
+            raise PublishFailed(f"topic {topic!r} has no partitions: {metadata.error}")
+        time.sleep(0.2)
 
 
 def read_from(
@@ -108,6 +121,7 @@ def read_from(
             "bootstrap.servers": bootstrap,
             "group.id": "driftline-reader",
             "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
             "fetch.message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
         }
     )
