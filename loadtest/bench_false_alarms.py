@@ -16,11 +16,11 @@ from collections import Counter
 
 import orjson
 
-from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
+from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.alert import Alert
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 
 def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float, tuple[int, int]]:
@@ -31,10 +31,7 @@ def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float, tuple
     alerts: list[Alert] = []
     busy = 0.0
     for chunk in generate_events(config, count):
-        records = [
-            RawRecord(value, 0, "sim", 0, chunk.start + i)
-            for i, value in enumerate(encode_events(config, chunk))
-        ]
+        records = raw_records(config, chunk)
         started = time.perf_counter()
         result = ingestor.ingest(records)
         alerts.extend(watcher.process(result.accepted, result.positions))

@@ -12,22 +12,20 @@ import time
 from confluent_kafka import Producer
 
 from streams.adapters.kafka_admin import ensure_topics
-from streams.simulation import StreamConfig, encode_events, generate_events
+from streams.simulation import StreamConfig, keyed_events
 
-__all__ = ["encode_workload", "produce"]
+__all__ = ["encode_workload", "interleave", "produce"]
 
 
 def encode_workload(events: int, models: int) -> list[tuple[bytes, bytes]]:
     """``events`` encoded events, spread evenly over ``models`` models, interleaved in time."""
-    per_model = events // models
     streams = [StreamConfig(model_id=f"bench-m{i}", seed=i) for i in range(models)]
-    columns = []
-    for stream in streams:
-        key = stream.model_id.encode()
-        values = [
-            v for chunk in generate_events(stream, per_model) for v in encode_events(stream, chunk)
-        ]
-        columns.append([(key, v) for v in values])
+    return interleave(streams, events // models)
+
+
+def interleave(streams: list[StreamConfig], per_model: int) -> list[tuple[bytes, bytes]]:
+    """``per_model`` keyed events of each stream, taking turns as live models would."""
+    columns = [keyed_events(stream, per_model) for stream in streams]
     return [record for row in zip(*columns, strict=True) for record in row]
 
 

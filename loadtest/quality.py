@@ -34,10 +34,10 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from river.drift import ADWIN, PageHinkley
 
-from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
+from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
-from streams.simulation import EventChunk, Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import EventChunk, Scenario, StreamConfig, generate_events, raw_records
 
 __all__ = ["CASES", "SETUPS", "Case", "Layout", "Row", "format_table", "run"]
 
@@ -170,10 +170,7 @@ class DriftlineRun:
 
     def feed(self, chunk: EventChunk) -> None:
         started = time.perf_counter()
-        records = [
-            RawRecord(value, 0, "sim", 0, chunk.start + i)
-            for i, value in enumerate(encode_events(self.config, chunk))
-        ]
+        records = raw_records(self.config, chunk)
         result = self.ingestor.ingest(records)
         for alert in self.monitor.process(result.accepted, result.positions):
             if alert.status == "firing":

@@ -19,7 +19,7 @@ from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, rea
 from streams.adapters.worker_process import WorkerProcess, run_names
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import Scenario, StreamConfig, keyed_events
 
 __all__ = ["run_demo"]
 
@@ -85,11 +85,7 @@ def _publish(settings: Settings) -> int:
         f"{MODELS[0]}'s {DRIFTING_FEATURE} shifts by 1 sigma from event {DRIFT_AT}; "
         f"{len(BAD_RECORDS)} bad records half-way"
     )
-    good = []
-    for stream in STREAMS:
-        key = stream.model_id.encode()
-        for chunk in generate_events(stream, EVENTS_PER_MODEL):
-            good.extend((key, value) for value in encode_events(stream, chunk))
+    good = [record for stream in STREAMS for record in keyed_events(stream, EVENTS_PER_MODEL)]
     half = len(good) // 2
     bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
     records = list(itertools.chain(good[:half], bad, good[half:]))

@@ -16,7 +16,7 @@ Examples
 """
 
 from streams.simulation.config import StreamConfig
-from streams.simulation.encoding import encode_events, write_jsonl
+from streams.simulation.encoding import encode_events, keyed_events, raw_records, write_jsonl
 from streams.simulation.generator import CHUNK_EVENTS, EventChunk, generate_events
 from streams.simulation.scenario import KINDS, Scenario
 
@@ -28,5 +28,7 @@ __all__ = [
     "StreamConfig",
     "encode_events",
     "generate_events",
+    "keyed_events",
+    "raw_records",
     "write_jsonl",
 ]

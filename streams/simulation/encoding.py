@@ -17,10 +17,11 @@ from typing import BinaryIO, TextIO
 import numpy as np
 import orjson
 
+from streams.core.event import RawRecord
 from streams.simulation.config import StreamConfig
 from streams.simulation.generator import EventChunk, generate_events
 
-__all__ = ["encode_events", "write_jsonl"]
+__all__ = ["encode_events", "keyed_events", "raw_records", "write_jsonl"]
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _BATCH_EVENTS = 2000
@@ -167,6 +168,24 @@ def write_jsonl(
         with open(target, "wb") as file:
             return _write(file, config, chunks)
     return _write(target, config, chunks)
+
+
+def keyed_events(config: StreamConfig, count: int, *, offset: int = 0) -> list[tuple[bytes, bytes]]:
+    """``count`` encoded events as ``(key, value)`` records keyed by model id, as published."""
+    key = config.model_id.encode()
+    return [
+        (key, value)
+        for chunk in generate_events(config, count, offset=offset)
+        for value in encode_events(config, chunk)
+    ]
+
+
+def raw_records(config: StreamConfig, chunk: EventChunk, *, partition: int = 0) -> list[RawRecord]:
+    """The chunk as the core's input records, each at its event index as offset."""
+    return [
+        RawRecord(value, 0, "sim", partition, chunk.start + i)
+        for i, value in enumerate(encode_events(config, chunk))
+    ]
 
 
 def _write(file: BinaryIO | TextIO, config: StreamConfig, chunks: Iterable[EventChunk]) -> int:

@@ -34,10 +34,9 @@ def test_a_batch_is_counted_per_model_and_reason():
 
 
 def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
-    from streams.core import RawRecord
     from streams.core.model_monitor import MonitorConfig
     from streams.core.monitor import Monitor
-    from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+    from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry, max_statistic_series=10)
@@ -47,8 +46,7 @@ def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
     burst = Scenario(kind="anomaly_burst", start=1_600, duration=100, magnitude=8.0)
     stream = StreamConfig(model_id="m", seed=4, scenarios=(burst,))
     for chunk in generate_events(stream, 2_000):
-        values = encode_events(stream, chunk)
-        result = ingestor.ingest([RawRecord(v, 0, "t", 0, i) for i, v in enumerate(values)])
+        result = ingestor.ingest(raw_records(stream, chunk))
         monitor.process(result.accepted, result.positions)
         metrics.observe_monitors(monitor)
 

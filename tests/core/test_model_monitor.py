@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
+from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 ALERT_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "alert.json").read_text())
 WARMUP = 200
@@ -25,9 +25,7 @@ def monitor_stream(count: int, *scenarios: Scenario, seed: int = 11, config=DEFA
     ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, config)
     alerts = []
     for chunk in generate_events(stream, count):
-        values = encode_events(stream, chunk)
-        records = [RawRecord(v, 0, "sim", 0, chunk.start + i) for i, v in enumerate(values)]
-        result = ingestor.ingest(records)
+        result = ingestor.ingest(raw_records(stream, chunk))
         assert not result.rejected
         alerts.extend(monitor.process(result.accepted, result.positions))
     return alerts

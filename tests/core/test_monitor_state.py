@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import orjson
 
-from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
+from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.monitor import Monitor
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 CONFIG = MonitorConfig(window_events=500, reference_events=2000)
 
@@ -18,9 +18,9 @@ def batches(count: int, size: int = 700):
         scenarios=(Scenario(kind="abrupt", feature="x4", start=4_100, end=6_000, magnitude=1.0),),
     )
     records = [
-        RawRecord(value, 0, "sim", 3, chunk.start + i)
+        record
         for chunk in generate_events(stream, count)
-        for i, value in enumerate(encode_events(stream, chunk))
+        for record in raw_records(stream, chunk, partition=3)
     ]
     return [records[i : i + size] for i in range(0, count, size)]
 

@@ -17,7 +17,7 @@ from streams import stack
 from streams.adapters.kafka_records import ReadRecord, publish, read_from
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 from streams.settings import Settings
-from streams.simulation import encode_events, generate_events
+from streams.simulation import keyed_events
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +66,7 @@ def worker(worker_env, tmp_path_factory):
 
 def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -> list:
     """Publish ``count`` simulated events of ``stream`` keyed by model; their positions."""
-    key = stream.model_id.encode()
-    records = [
-        (key, value)
-        for chunk in generate_events(stream, count, offset=offset)
-        for value in encode_events(stream, chunk)
-    ]
+    records = keyed_events(stream, count, offset=offset)
     return publish(settings.kafka_bootstrap, settings.topic_predictions, records)
 
 
