@@ -21,11 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
+from loadtest.producer import interleave
 from streams import stack
+from streams.adapters.kafka_records import end_offsets
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
-from streams.simulation import Scenario, StreamConfig, encode_events, generate_events
+from streams.simulation import Scenario, StreamConfig
 
 __all__ = ["measure_latency"]
 
@@ -34,13 +36,10 @@ EVENTS_PER_MODEL, DRIFT_AT = 3_000, 1_500
 
 def _workload(models: int) -> list[tuple[bytes, bytes]]:
     drift = Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0)
-    columns = []
-    for i in range(models):
-        stream = StreamConfig(model_id=f"lat-m{i}", seed=100 + i, scenarios=(drift,))
-        key = stream.model_id.encode()
-        chunks = generate_events(stream, EVENTS_PER_MODEL)
-        columns.append([(key, v) for chunk in chunks for v in encode_events(stream, chunk)])
-    return [record for row in zip(*columns, strict=True) for record in row]
+    streams = [
+        StreamConfig(model_id=f"lat-m{i}", seed=100 + i, scenarios=(drift,)) for i in range(models)
+    ]
+    return interleave(streams, EVENTS_PER_MODEL)
 
 
 def _publish_at(bootstrap: str, topic: str, records, rate: float, sent: dict) -> None:
@@ -59,15 +58,15 @@ def _publish_at(bootstrap: str, topic: str, records, rate: float, sent: dict) ->
     producer.flush(30)
 
 
-def _collect_alerts(bootstrap: str, topic: str, stop: threading.Event, arrived: list) -> None:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"lat-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
+def _collect_alerts(
+    bootstrap: str, topic: str, stop: threading.Event, ready: threading.Event, arrived: list
+) -> None:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4()}"})
+    # Assigned, not subscribed: joining a group takes seconds, and an alert that arrived
+    # meanwhile would be timed late.
+    start = end_offsets(bootstrap, topic)
+    consumer.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
+    ready.set()
     while not stop.is_set():
         message = consumer.poll(0.05)
         if message is not None and not message.error():
@@ -92,13 +91,15 @@ def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir
     records = _workload(models)
     worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / f"{run}.log")
     worker.start()
+    worker.wait_for_partitions()  # else the first alerts include the group's join time
     sent: dict[tuple[int, int], int] = {}
     arrived: list[tuple[float, dict]] = []
-    stop = threading.Event()
+    stop, ready = threading.Event(), threading.Event()
     collector = threading.Thread(
-        target=_collect_alerts, args=(config.kafka_bootstrap, alerts, stop, arrived)
+        target=_collect_alerts, args=(config.kafka_bootstrap, alerts, stop, ready, arrived)
     )
     collector.start()
+    ready.wait(30)
     try:
         _publish_at(config.kafka_bootstrap, topic, records, rate, sent)
         time.sleep(3)  # the last windows' alerts

@@ -141,12 +141,16 @@ def build_worker(
             logger.exception("the ingestion agent stopped")
             raise
 
+    predictions_name = settings.topic_predictions
+
     @app.on_partitions_revoked.connect
     async def partitions_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
+        liveness.partitions -= {tp.partition for tp in revoked if tp.topic == predictions_name}
         ingestion.reset()
 
     @app.on_partitions_assigned.connect
     async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
         ingestion.reset()
 
     @app.task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from confluent_kafka import KafkaException
@@ -16,11 +16,13 @@ __all__ = ["HealthCheck", "StreamLiveness"]
 
 @dataclass(slots=True)
 class StreamLiveness:
-    """Written by the agent: when it last finished a batch, and the error that stopped it."""
+    """Written by the agent: when it last finished a batch, the error that stopped it, and
+    which partitions of the predictions topic it holds."""
 
     batches: int = 0
     last_batch_at: float | None = None
     failure: str | None = None
+    partitions: set[int] = field(default_factory=set)
 
     def batch_done(self) -> None:
         self.batches += 1
@@ -52,6 +54,7 @@ class HealthCheck:
             "batches": live.batches,
             "last_batch_at": live.last_batch_at,
             "error": live.failure,
+            "partitions": sorted(live.partitions),
         }
         checks = {"kafka": kafka, "redis": redis, "stream": stream}
         return all(check["ok"] for check in checks.values()), checks

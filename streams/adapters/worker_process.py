@@ -64,6 +64,15 @@ class WorkerProcess:
         self.stop()
         raise DriftlineError(f"the worker was not healthy after {timeout_s:.0f}s; {self._tail()}")
 
+    def wait_for_partitions(self, *, timeout_s: float = 60.0) -> list[int]:
+        """Wait until the worker holds partitions of its topic (it is consuming); them."""
+        deadline = time.monotonic() + timeout_s
+        while not (partitions := self.health()[1]["stream"]["partitions"]):
+            if time.monotonic() > deadline:
+                raise DriftlineError(f"no partition assigned after {timeout_s:.0f}s")
+            time.sleep(0.2)
+        return partitions
+
     def stop(self, *, timeout_s: float = 30.0) -> int | None:
         """Stop it gracefully (SIGTERM lets Faust commit and leave the group); its exit code."""
         process, self._process = self._process, None

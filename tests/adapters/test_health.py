@@ -34,7 +34,13 @@ def test_unreachable_kafka_and_redis_make_the_worker_unhealthy():
     assert healthy is False
     assert checks["kafka"]["ok"] is False and checks["kafka"]["error"]
     assert checks["redis"]["ok"] is False and checks["redis"]["error"]
-    assert checks["stream"] == {"ok": True, "batches": 0, "last_batch_at": None, "error": None}
+    assert checks["stream"] == {
+        "ok": True,
+        "batches": 0,
+        "last_batch_at": None,
+        "error": None,
+        "partitions": [],
+    }
 
 
 def test_liveness_counts_batches():

@@ -87,11 +87,12 @@ def test_rejections_are_counted_per_reason(published, dead_letters, worker):
     assert worker.metric_total("driftline_batch_processing_seconds_count") >= 1
 
 
-def test_the_worker_is_healthy_after_the_bad_input(published, dead_letters, worker):
+def test_the_worker_is_healthy_after_the_bad_input(published, dead_letters, worker, settings):
     status, health = worker.health()
     assert status == 200
     assert health["kafka"]["ok"] and health["redis"]["ok"]
     assert health["stream"]["ok"] and health["stream"]["batches"] >= 1
+    assert health["stream"]["partitions"] == list(range(settings.partitions))
 
 
 def test_the_inferred_spec_is_stored_in_redis(published, worker, settings):
