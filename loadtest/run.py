@@ -5,6 +5,8 @@ topic data is consumed by:
 
 - ceiling: a plain confluent-kafka consumer that parses every event with orjson;
 - bare Faust: an agent that only takes batches and acks (loadtest/baselines/bare_faust.py);
+- bare Faust, chunked: the same on the route the worker takes, each fetched chunk handed to
+  the agent whole (loadtest/baselines/bare_chunked_faust.py);
 - naive: a per-event Faust agent with river ADWIN per feature and a Redis round trip per
   event (loadtest/baselines/naive_faust.py), over a prefix of the data (it is slow);
 - Driftline: the real worker, every detector on, state in Redis.
@@ -162,6 +164,7 @@ def run_workload(
     }
     for mode, module, count in (
         ("bare Faust", "loadtest.baselines.bare_faust", len(records)),
+        ("bare Faust, chunked", "loadtest.baselines.bare_chunked_faust", len(records)),
         ("naive Faust + river + Redis", "loadtest.baselines.naive_faust", naive_events),
     ):
         env = base | {

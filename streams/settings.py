@@ -34,7 +34,6 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_size: int = 1000
-    batch_within_s: float = 0.2
     max_message_bytes: int = 65536
     max_features: int = 1000
     unknown_models: UnknownModelPolicy = "auto"
@@ -52,7 +51,7 @@ class Settings:
     data_dir: Path = Path("~/.local/state/driftline/faust")
 
     def __post_init__(self) -> None:
-        positive = ("partitions", "batch_size", "batch_within_s", "max_message_bytes",
+        positive = ("partitions", "batch_size", "max_message_bytes",
                     "session_timeout_s", "state_ttl_s")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:

@@ -13,8 +13,8 @@ import faust
 import orjson
 
 
-def make_app(name: str) -> tuple[faust.App, faust.TopicT]:
-    app = faust.App(
+def make_app(name: str, app_class: type[faust.App] = faust.App) -> tuple[faust.App, faust.TopicT]:
+    app = app_class(
         os.environ["BENCH_GROUP"],
         broker="kafka://" + os.environ["BENCH_BOOTSTRAP"],
         store="memory://",

@@ -13,6 +13,7 @@ import orjson
 import redis.asyncio as aioredis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from streams.adapters.batch_consumer import BatchApp
 from streams.adapters.health import HealthCheck, StreamLiveness
 from streams.adapters.ingestion import IngestionService
 from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
@@ -67,7 +68,7 @@ def build_worker(
     """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers."""
     data_dir = settings.data_dir.expanduser() / settings.app_id
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    app = faust.App(
+    app = BatchApp(
         settings.app_id,
         broker="kafka://" + settings.kafka_bootstrap.replace(",", ";"),
         store="memory://",
@@ -76,6 +77,7 @@ def build_worker(
         topic_partitions=settings.partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
+        broker_max_poll_records=settings.batch_size,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 10,
         producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
@@ -129,11 +131,12 @@ def build_worker(
     )
     pending: list[ModelSpec] = []
 
-    @app.agent(predictions, concurrency=1)
-    async def ingest(stream: faust.StreamT) -> None:
+    @app.agent(app.batch_channel(predictions), concurrency=1)
+    async def ingest(chunks: faust.StreamT) -> None:
         try:
-            async for batch in stream.take_events(settings.batch_size, settings.batch_within_s):
-                await ingestion.process(batch)
+            async for messages in chunks:
+                await ingestion.process(messages)
+                app.ack(messages)
                 pending.extend(registry.take_inferred())
         except Exception as exc:
             # Faust's agents die quietly; make the death loud and visible in /health.

@@ -4,7 +4,7 @@ Checkpoint order, per batch: (0) drop records Redis says were applied already, (
 and validate in the core, (2) publish every rejected record to the dead-letter topic and
 wait until the broker has them, (3) load monitors from Redis and update them, (4) publish
 their alerts and wait likewise, (5) write the monitors' state and the batch's last offsets
-to Redis in one atomic step, (6) return, and only then Faust acks the batch's offsets. A
+to Redis in one atomic step, (6) return, and only then the agent acks the batch's offsets. A
 crash before (5) replays the batch: dead letters and alerts may be sent twice (alert ids
 are deterministic, so a consumer can tell), never lost; after (5) the replayed records are
 skipped at (0), so no event is applied twice.
@@ -16,10 +16,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import faust
 import orjson
+from faust.types import Message
 
 from streams.adapters.dead_letter import dead_letter_headers
 from streams.adapters.health import StreamLiveness
@@ -40,22 +41,19 @@ _T = TypeVar("_T")
 _RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
-def raw_records(events: Sequence[Any]) -> list[RawRecord]:
-    """Faust events to the core's records, keeping where each came from."""
-    records = []
-    for event in events:
-        message = event.message
-        records.append(
-            RawRecord(
-                value=message.value,
-                timestamp_ms=int(message.timestamp * 1000),
-                source=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                key=message.key,
-            )
+def raw_records(messages: Sequence[Message]) -> list[RawRecord]:
+    """Faust's consumer messages to the core's records, keeping where each came from."""
+    return [
+        RawRecord(
+            value=message.value,
+            timestamp_ms=int(message.timestamp * 1000),
+            source=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
         )
-    return records
+        for message in messages
+    ]
 
 
 class IngestionService:
@@ -86,9 +84,9 @@ class IngestionService:
         self.monitor.forget()
         self._applied.clear()
 
-    async def process(self, events: Sequence[Any]) -> None:
+    async def process(self, messages: Sequence[Message]) -> None:
         started = time.perf_counter()
-        records = await self._not_yet_applied(raw_records(events))
+        records = await self._not_yet_applied(raw_records(messages))
         if records:
             result = self.ingestor.ingest(records)
             if result.rejected:

@@ -1,0 +1,27 @@
+"""Bare Faust, chunked: Driftline's batch route, an agent that only acks each fetched chunk.
+
+The floor of the path the worker takes (streams/adapters/batch_consumer.py), to set beside
+bare Faust's per-record path.
+"""
+
+from __future__ import annotations
+
+from faust.worker import Worker
+
+from loadtest.baselines.faust_common import Progress, make_app
+from streams.adapters.batch_consumer import BatchApp
+
+app, topic = make_app("bare-chunked", BatchApp)
+chunks = app.batch_channel(topic)
+progress = Progress()
+
+
+@app.agent(chunks, concurrency=1)
+async def consume(stream):
+    async for messages in stream:
+        app.ack(messages)
+        progress.add(len(messages))
+
+
+if __name__ == "__main__":
+    Worker(app, loglevel="warning").execute_from_commandline()
