@@ -18,9 +18,9 @@ progress = Progress()
 
 @app.agent(chunks, concurrency=1)
 async def consume(stream):
-    async for messages in stream:
-        app.ack(messages)
-        progress.add(len(messages))
+    async for chunk in stream:
+        app.ack(chunk)
+        progress.add(len(chunk.records))
 
 
 if __name__ == "__main__":

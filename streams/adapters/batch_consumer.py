@@ -2,47 +2,65 @@
 
 Faust moves each fetched record to its stream with several event-loop hops: a
 ``wait_first`` per record in the consumer's drain loop, then a queue, an ``Event`` and a
-passive stream task in ``take_events``. Measured on our 2-core machine that is 165-170 us
-of CPU per record, four times what Driftline's whole core costs (BENCHMARKS.md). For the
-topics routed here the drain loop keeps Faust's bookkeeping per record (read offsets,
-gaps, periodic commits) in a plain loop and puts each fetched chunk, a list of
-``ConsumerMessage``, on a Faust channel: one hop per chunk. An agent consumes that
-channel and acks the messages (``BatchApp.ack``) once their effects are durable. Records
-of every other topic take Faust's own per-record path.
+passive stream task in ``take_events``. Measured on our 2-core machine that is 165-230 us
+of CPU per record, more than Driftline's whole core (BENCHMARKS.md). For the topics routed
+here the drain loop takes each fetch as it comes (a list of records per partition), keeps
+Faust's bookkeeping per partition (read offsets, gaps, periodic commits, rebalance
+generations), turns the records into the core's ``RawRecord`` and puts one ``FetchedChunk``
+per topic on a Faust channel: one hop per fetch. An agent consumes that channel and acks
+the chunk (``BatchApp.ack``) once its effects are durable; Faust commits as before.
+Records of every other topic take Faust's own per-record path.
 
 It also shortens how long the broker may hold an empty fetch (``FETCH_MAX_WAIT_MS``):
 aiokafka keeps one fetch in flight per broker, so while Faust's 1.5 s long poll waits on
 idle partitions, a busy partition whose buffer ran dry cannot be fetched. With one busy
 partition of four that stalled the worker for 1 s after every 1 MiB fetched.
 
-Group membership, rebalancing, commits, the producer and the web views stay Faust's.
+Group membership, rebalancing, commits, the producer and the web views stay Faust's. The
+consumer reaches into private parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, Message
+from faust.types import TP
+from faust.types.tuples import ack_lock
+from mode.utils.futures import notify
 
-__all__ = ["FETCH_MAX_WAIT_MS", "BatchApp"]
+from streams.core.event import RawRecord
+
+__all__ = ["FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
 
 #: Short enough to be hidden by the chunks waiting in the channel, long enough that an idle
 #: worker sends only a few fetch requests a second.
 FETCH_MAX_WAIT_MS = 100
 
 
+@dataclass(eq=False, slots=True, weakref_slot=True)
+class FetchedChunk:
+    """One topic's records from one fetch, and their offsets per partition for the ack."""
+
+    records: list[RawRecord]
+    offsets: dict[TP, list[int]] = field(repr=False)
+    acked: bool = False
+    #: Faust's rebalance logs this for every message it still waits for.
+    refcount: int = 1
+
+
 class BatchApp(faust.App):
-    """A ``faust.App`` that can route a topic's fetched chunks to a channel of batches."""
+    """A ``faust.App`` that can route a topic's fetched chunks to a channel."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_routes: dict[str, faust.ChannelT] = {}
 
     def batch_channel(self, topic: faust.TopicT, *, maxsize: int = 4) -> faust.ChannelT:
-        """Subscribe to ``topic``; its records arrive on the returned channel as lists.
+        """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
         is the backpressure on fetching.
@@ -53,11 +71,9 @@ class BatchApp(faust.App):
         self.topics.add(topic)  # no agent iterates the topic itself, so subscribe here
         return channel
 
-    def ack(self, messages: Iterable[Message]) -> None:
-        """Mark messages done; Faust commits an offset once all before it are done."""
-        ack = self.consumer.ack
-        for message in messages:
-            ack(message)
+    def ack(self, chunk: FetchedChunk) -> None:
+        """Mark the chunk done; Faust commits an offset once all before it are done."""
+        self.consumer.ack_chunk(chunk)
 
     def _new_transport(self) -> faust_aiokafka.Transport:
         return _BatchTransport(self.conf.broker_consumer, self)
@@ -74,44 +90,108 @@ class _BatchConsumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _BatchConsumerThread:
         return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # Faust's loop, chunked
+    def ack_chunk(self, chunk: FetchedChunk) -> None:
+        # Consumer.ack for a whole chunk: the same lists Faust's commit reads, filled at once.
+        with ack_lock:
+            if chunk.acked:
+                return
+            chunk.acked = True
+            for tp, offsets in chunk.offsets.items():
+                committed = self._committed_offset[tp]
+                index = self._acked_index[tp]
+                fresh = [
+                    o for o in offsets if o not in index and (committed is None or o >= committed)
+                ]
+                index.update(fresh)
+                self._acked[tp].extend(fresh)
+                self._n_acked += len(fresh)
+            self._unacked_messages.discard(chunk)
+            notify(self._waiting_for_ack)
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # Faust's loop, per fetch
         routes: dict[str, faust.ChannelT] = getattr(self.app, "batch_routes", {})
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         try:
             while not (consumer_stopped() or fetcher_stopped()):
-                chunks: dict[str, list[Message]] = {}
-                await self.sleep(0)  # as Faust: getmany may not yield to the loop
+                await self.sleep(0)  # as Faust: fetching may not yield to the loop
                 if self.should_stop:
                     break
-                async for tp, message in self.getmany(timeout=1.0):
-                    if not await self._in_order(tp, message):
-                        continue
-                    if tp.topic in routes:
-                        self._unacked_messages.add(message)  # rebalances wait for these
-                        chunks.setdefault(tp.topic, []).append(message)
-                    else:
-                        await self.wait_first(self.callback(message), self.suspend_flow.wait())
-                    self._read_offset[tp] = message.offset
-                for topic, messages in chunks.items():
-                    await self.wait_first(routes[topic].put(messages), self.suspend_flow.wait())
+                chunks = await self._fetch(routes)
+                for topic, chunk in chunks.items():
+                    self._unacked_messages.add(chunk)  # a rebalance waits for these
+                    await self.wait_first(routes[topic].put(chunk), self.suspend_flow.wait())
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
             self.log.info("Broker stopped consumer, shutting down...")
 
-    async def _in_order(self, tp: TP, message: Message) -> bool:
-        # Faust's per-record bookkeeping: skip redelivered offsets, record gaps (compacted or
-        # transaction-marker offsets) so commits can pass them, commit every N acks.
+    async def _fetch(self, routes: dict[str, faust.ChannelT]) -> dict[str, FetchedChunk]:
+        # Consumer.getmany, a partition at a time instead of a record at a time.
+        fetched, active = await self._wait_next_records(1.0)
+        if fetched is None or self.should_stop:
+            return {}
+        if not self.flow_active:
+            await self._seek_back()
+            return {}
+        generation = self.app.consumer_generation_id
+        chunks: dict[str, FetchedChunk] = {}
+        for tp, records in fetched.items():
+            if self.app.consumer_generation_id != generation:
+                break  # a rebalance happened meanwhile: these may no longer be ours
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            records = await self._in_order(tp, records)
+            if not records:
+                continue
+            if tp.topic not in routes:
+                for record in records:
+                    message = self._to_message(tp, record)
+                    await self.wait_first(self.callback(message), self.suspend_flow.wait())
+                continue
+            chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
+            chunk.records += _raw_records(tp, records)
+            chunk.offsets[tp] = [record.offset for record in records]
+        return chunks
+
+    async def _in_order(self, tp: TP, records: Sequence[Any]) -> Sequence[Any]:
+        # Faust's per-record bookkeeping, per partition: drop offsets read already, record
+        # gaps (compacted or transaction-marker offsets) so commits can pass them.
         read = self._read_offset[tp]
-        if read is not None and message.offset < read:
-            return False
-        if read and message.offset - read > 1 and self.app.topics.acks_enabled_for(tp.topic):
-            await self._add_gap(tp, read + 1, message.offset)
+        if read is not None and records[0].offset < read:
+            records = [record for record in records if record.offset >= read]
+            if not records:
+                return records
+        if self.app.topics.acks_enabled_for(tp.topic):
+            previous = read
+            if records[-1].offset - records[0].offset + 1 != len(records) or (
+                read and records[0].offset - read > 1
+            ):
+                for record in records:
+                    if previous and record.offset - previous > 1:
+                        await self._add_gap(tp, previous + 1, record.offset)
+                    previous = record.offset
         if self._commit_every is not None and self._n_acked >= self._commit_every:
             self._n_acked = 0
             await self.commit()
-        return True
+        self._read_offset[tp] = records[-1].offset
+        return records
+
+    async def _seek_back(self) -> None:
+        # As Faust's getmany when flow is suspended: return to the committed offsets.
+        try:
+            await self.perform_seek()
+        except Exception as exc:
+            self.log.warning("exception performing seek when flow not active %r", exc)
+
+
+def _raw_records(tp: TP, records: Sequence[Any]) -> list[RawRecord]:
+    topic, partition = tp.topic, tp.partition
+    return [
+        RawRecord(record.value, record.timestamp, topic, partition, record.offset, record.key)
+        for record in records
+    ]
 
 
 class _BatchTransport(faust_aiokafka.Transport):

@@ -134,9 +134,9 @@ def build_worker(
     @app.agent(app.batch_channel(predictions), concurrency=1)
     async def ingest(chunks: faust.StreamT) -> None:
         try:
-            async for messages in chunks:
-                await ingestion.process(messages)
-                app.ack(messages)
+            async for chunk in chunks:
+                await ingestion.process(chunk.records)
+                app.ack(chunk)
                 pending.extend(registry.take_inferred())
         except Exception as exc:
             # Faust's agents die quietly; make the death loud and visible in /health.

@@ -20,7 +20,6 @@ from typing import TypeVar
 
 import faust
 import orjson
-from faust.types import Message
 
 from streams.adapters.dead_letter import dead_letter_headers
 from streams.adapters.health import StreamLiveness
@@ -33,27 +32,12 @@ from streams.core.model_monitor import ModelMonitor
 from streams.core.monitor import Monitor
 from streams.core.profile import ReferenceProfile
 
-__all__ = ["IngestionService", "raw_records"]
+__all__ = ["IngestionService"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
-
-
-def raw_records(messages: Sequence[Message]) -> list[RawRecord]:
-    """Faust's consumer messages to the core's records, keeping where each came from."""
-    return [
-        RawRecord(
-            value=message.value,
-            timestamp_ms=int(message.timestamp * 1000),
-            source=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-        )
-        for message in messages
-    ]
 
 
 class IngestionService:
@@ -84,9 +68,9 @@ class IngestionService:
         self.monitor.forget()
         self._applied.clear()
 
-    async def process(self, messages: Sequence[Message]) -> None:
+    async def process(self, batch: Sequence[RawRecord]) -> None:
         started = time.perf_counter()
-        records = await self._not_yet_applied(raw_records(messages))
+        records = await self._not_yet_applied(list(batch))
         if records:
             result = self.ingestor.ingest(records)
             if result.rejected:

@@ -30,6 +30,7 @@ def test_the_quick_load_test_runs_every_mode_to_the_end():
         "producer (confluent-kafka)",
         "ceiling: consume + orjson",
         "bare Faust",
+        "bare Faust, chunked",
         "naive Faust + river + Redis",
         "Driftline worker",
     }
