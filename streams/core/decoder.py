@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import orjson
@@ -24,8 +24,10 @@ _T = TypeVar("_T")
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NAME = re.compile(r"[^\x00-\x1f]{1,128}")
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 _FIELDS = frozenset(
     {
         "event_id",
@@ -41,6 +43,7 @@ _FIELDS = frozenset(
     }
 )
 _REQUIRED = ("event_id", "model_id", "model_version", "features", "prediction")
+_REQUIRED_SET = frozenset(_REQUIRED)
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"-Infinity")
 _MAX_FEATURE_STRING = 1024
 _MAX_ATTRIBUTE_STRING = 256
@@ -71,9 +74,9 @@ class EventDecoder:
     def decode(self, record: RawRecord) -> PredictionEvent:
         """Return the event in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
         document = self._parse(record.value)
-        missing = [name for name in _REQUIRED if name not in document]
-        if missing:
-            raise InvalidEvent(Reason.MISSING_FIELD, "required field is missing", field=missing[0])
+        if not document.keys() >= _REQUIRED_SET:
+            missing = next(name for name in _REQUIRED if name not in document)
+            raise InvalidEvent(Reason.MISSING_FIELD, "required field is missing", field=missing)
         if not _FIELDS.issuperset(document):
             extra = sorted(set(document) - _FIELDS)[0]
             raise InvalidEvent(Reason.UNKNOWN_FIELD, "not a prediction event field", field=extra)
@@ -210,7 +213,7 @@ def _trace_id(value: object) -> str:
 def _identifier(value: object, field: str) -> str:
     if type(value) is not str:
         raise _wrong_type(field, "a string", value)
-    if not _ID.fullmatch(value):
+    if not _is_identifier(value):
         raise InvalidEvent(
             Reason.INVALID_VALUE,
             f"{value[:80]!r} is not 1-64 characters of letters, digits, '.', '_' or '-'",
@@ -219,30 +222,28 @@ def _identifier(value: object, field: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_identifier(value: str) -> bool:
+    # Cached: a stream repeats a handful of model ids and versions.
+    return _ID.fullmatch(value) is not None
+
+
 def _timestamp_ms(value: object) -> int:
     if type(value) is not str:
         raise _wrong_type("timestamp", "an RFC 3339 date-time string", value)
-    match = _RFC3339.fullmatch(value)
-    if match is None:
+    # The pattern is the RFC 3339 check (fromisoformat alone accepts more); fromisoformat in C
+    # then converts, at a third of the cost of converting the regex's groups in Python.
+    if _RFC3339.fullmatch(value) is None:
         raise InvalidEvent(
             Reason.INVALID_VALUE,
             f"{value[:40]!r} is not an RFC 3339 date-time like 2026-01-31T12:00:00Z",
             field="timestamp",
         )
-    date, time, fraction, offset = match.groups()
-    millis = int(fraction[:3].ljust(3, "0")) if fraction else 0
-    return _epoch_seconds(date, time, offset) * 1000 + millis
-
-
-@functools.lru_cache(maxsize=4096)
-def _epoch_seconds(date: str, time: str, offset: str) -> int:
-    # Cached: a stream's timestamps share their second, and parsing one costs microseconds.
-    zone = "+00:00" if offset in ("Z", "z") else offset
     try:
-        parsed = datetime.fromisoformat(f"{date}T{time}{zone}")
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows "t" and "z"
+    except ValueError as exc:  # e.g. February 30th, or a leap second
         raise InvalidEvent(Reason.INVALID_VALUE, str(exc), field="timestamp") from exc
-    return int(parsed.timestamp())
+    return (parsed - _EPOCH) // _MILLISECOND
 
 
 def _prediction(value: object) -> float | int | str | bool:
