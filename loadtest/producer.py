@@ -23,9 +23,12 @@ def encode_workload(events: int, models: int) -> list[tuple[bytes, bytes]]:
     return interleave(streams, events // models)
 
 
-def interleave(streams: list[StreamConfig], per_model: int) -> list[tuple[bytes, bytes]]:
-    """``per_model`` keyed events of each stream, taking turns as live models would."""
-    columns = [keyed_events(stream, per_model) for stream in streams]
+def interleave(
+    streams: list[StreamConfig], per_model: int, *, offset: int = 0
+) -> list[tuple[bytes, bytes]]:
+    """``per_model`` keyed events of each stream from event ``offset`` on, taking turns as
+    live models would."""
+    columns = [keyed_events(stream, per_model, offset=offset) for stream in streams]
     return [record for row in zip(*columns, strict=True) for record in row]
 
 

@@ -1,0 +1,105 @@
+"""Memory over a long run: the worker's RSS while it processes millions of events.
+
+Publishes the workload of loadtest/run.py (20 numeric + 4 categorical features, stationary)
+in slices of fresh events while one worker consumes them, keeping the backlog under
+``--backlog`` events so the run needs no more disk than that, and reads the worker's RSS
+from /proc each time another ``--every`` events are processed. Monitors are created and
+references learned in the first ``--warmup`` events; the RSS after that is what must stay
+flat.
+
+Run: .venv/bin/python -m loadtest.soak [--events 10000000] [--models 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from loadtest.process_probe import rss_bytes
+from loadtest.producer import interleave, produce
+from streams import stack
+from streams.adapters.kafka_admin import ensure_topics
+from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.simulation import StreamConfig
+
+PARTITIONS = 4
+SLICE_PER_MODEL = 2_000
+
+
+def processed(worker: WorkerProcess) -> int:
+    return int(
+        worker.metric_total("driftline_events_processed_total")
+        + worker.metric_total("driftline_events_rejected_total")
+    )
+
+
+def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> list[tuple]:
+    names = run_names(f"soak-{uuid.uuid4().hex[:8]}")
+    topic = names["DRIFTLINE_TOPIC_PREDICTIONS"]
+    ensure_topics(config.kafka_bootstrap, [topic, names["DRIFTLINE_TOPIC_ALERTS"]],
+                  partitions=PARTITIONS, configs={topic: {"retention.ms": "120000"}})  # fmt: skip
+    streams = [StreamConfig(model_id=f"soak-m{i}", seed=i) for i in range(args.models)]
+    env = {**os.environ, **names, "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+           "DRIFTLINE_REDIS_URL": config.redis_url, "DRIFTLINE_DATA_DIR": str(workdir)}  # fmt: skip
+    worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / "worker.log")
+    worker.start()
+    assert worker.pid is not None
+    samples: list[tuple[int, float, int]] = []  # (events processed, monotonic time, RSS)
+    published, next_sample = 0, 0
+    try:
+        while True:
+            done = processed(worker)
+            if done >= next_sample:
+                samples.append((done, time.monotonic(), rss_bytes(worker.pid)))
+                next_sample = done + args.every
+            if done >= args.events:
+                return samples
+            if published < args.events and published - done < args.backlog:
+                records = interleave(streams, SLICE_PER_MODEL, offset=published // args.models)
+                produce(config.kafka_bootstrap, topic, records)
+                published += len(records)
+            else:
+                time.sleep(0.5)
+    finally:
+        worker.stop()
+
+
+def report(samples: list[tuple[int, float, int]], warmup: int) -> None:
+    print("| events processed | events/s since the last row | RSS MiB |")
+    print("| --- | --- | --- |")
+    for (done, at, rss), (before, then, _) in zip(samples[1:], samples, strict=False):
+        rate = (done - before) / (at - then) if at > then else 0.0
+        print(f"| {done:,} | {rate:,.0f} | {rss / 2**20:.1f} |")
+    judged = [rss for done, _, rss in samples if done >= warmup]
+    if judged:
+        low, high = min(judged), max(judged)
+        print(f"after {warmup:,} events: RSS {low / 2**20:.1f}-{high / 2**20:.1f} MiB, "
+              f"max/min = {high / low:.3f}")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--every", type=int, default=500_000)
+    parser.add_argument("--warmup", type=int, default=1_000_000)
+    parser.add_argument("--backlog", type=int, default=1_000_000)
+    args = parser.parse_args()
+    config = stack.StackConfig.from_env(os.environ)
+    stack.up(config, log=lambda line: None)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as workdir:
+        samples = soak(config, args, Path(workdir))
+    report(samples, args.warmup)
+    print(f"command: python -m loadtest.soak {' '.join(sys.argv[1:])}; "
+          f"{time.monotonic() - started:.0f}s")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
