@@ -4,7 +4,7 @@ Imports only the standard library, numpy, river and orjson; no Kafka, Redis or F
 same code runs under the Faust worker, in ``driftline replay`` and in unit tests.
 """
 
-from streams.core.decoder import EventDecoder
+from streams.core.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import (
     DriftlineError,
     InvalidEvent,
@@ -13,7 +13,7 @@ from streams.core.errors import (
     Reason,
     StoreUnavailable,
 )
-from streams.core.event import PredictionEvent, RawRecord
+from streams.core.event import LabelEvent, PredictionEvent, RawRecord
 from streams.core.ingestor import Ingestor, IngestResult, Rejection
 from streams.core.registry import SpecRegistry, UnknownModelPolicy
 from streams.core.spec import FeatureSpec, ModelSpec
@@ -27,6 +27,8 @@ __all__ = [
     "Ingestor",
     "InvalidEvent",
     "InvalidSpec",
+    "LabelDecoder",
+    "LabelEvent",
     "ModelSpec",
     "PredictionEvent",
     "PublishFailed",

@@ -16,9 +16,9 @@ from typing import TypeVar
 import orjson
 
 from streams.core.errors import InvalidEvent, Reason
-from streams.core.event import FeatureValue, PredictionEvent, RawRecord
+from streams.core.event import FeatureValue, LabelEvent, PredictionEvent, RawRecord
 
-__all__ = ["EventDecoder", "check_name"]
+__all__ = ["EventDecoder", "LabelDecoder", "check_name"]
 
 _T = TypeVar("_T")
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -43,7 +43,8 @@ _FIELDS = frozenset(
     }
 )
 _REQUIRED = ("event_id", "model_id", "model_version", "features", "prediction")
-_REQUIRED_SET = frozenset(_REQUIRED)
+_LABEL_REQUIRED = ("event_id", "model_id", "label")
+_LABEL_FIELDS = frozenset({*_LABEL_REQUIRED, "model_version", "timestamp"})
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"-Infinity")
 _MAX_FEATURE_STRING = 1024
 _MAX_ATTRIBUTE_STRING = 256
@@ -73,13 +74,8 @@ class EventDecoder:
 
     def decode(self, record: RawRecord) -> PredictionEvent:
         """Return the event in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
-        document = self._parse(record.value)
-        if not document.keys() >= _REQUIRED_SET:
-            missing = next(name for name in _REQUIRED if name not in document)
-            raise InvalidEvent(Reason.MISSING_FIELD, "required field is missing", field=missing)
-        if not _FIELDS.issuperset(document):
-            extra = sorted(set(document) - _FIELDS)[0]
-            raise InvalidEvent(Reason.UNKNOWN_FIELD, "not a prediction event field", field=extra)
+        document = _parse(record.value, self.max_message_bytes)
+        _check_fields(document, _REQUIRED, _FIELDS, "prediction")
         timestamp = _optional(document, "timestamp", _timestamp_ms)
         return PredictionEvent(
             event_id=_text(document["event_id"], "event_id", _MAX_TEXT_ID),
@@ -93,24 +89,6 @@ class EventDecoder:
             attributes=_optional(document, "attributes", _attributes),
             trace_id=_optional(document, "trace_id", _trace_id),
         )
-
-    def _parse(self, value: bytes | None) -> dict:
-        if not value:
-            raise InvalidEvent(Reason.EMPTY, "the record has no value")
-        if len(value) > self.max_message_bytes:
-            raise InvalidEvent(
-                Reason.TOO_LARGE,
-                f"{len(value)} bytes is over the limit of {self.max_message_bytes}",
-            )
-        try:
-            document = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise _parse_error(value, exc) from exc
-        if type(document) is not dict:
-            raise InvalidEvent(
-                Reason.NOT_AN_OBJECT, f"expected a JSON object, got {_json_type(document)}"
-            )
-        return document
 
     def _features(self, features: object, message_bytes: int) -> dict[str, FeatureValue]:
         if type(features) is not dict:
@@ -131,6 +109,63 @@ class EventDecoder:
 
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _SCALAR_OR_TEXT_TYPES = _SCALAR_TYPES | {str}
+
+
+class LabelDecoder:
+    """Decode and check one label event against ``schemas/label_event.json``.
+
+    Parameters
+    ----------
+    max_message_bytes
+        Larger records are rejected before they are parsed.
+    """
+
+    def __init__(self, *, max_message_bytes: int = 4096) -> None:
+        if max_message_bytes < 1:
+            raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
+        self.max_message_bytes = max_message_bytes
+
+    def decode(self, record: RawRecord) -> LabelEvent:
+        """Return the label in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
+        document = _parse(record.value, self.max_message_bytes)
+        _check_fields(document, _LABEL_REQUIRED, _LABEL_FIELDS, "label")
+        timestamp = _optional(document, "timestamp", _timestamp_ms)
+        return LabelEvent(
+            event_id=_text(document["event_id"], "event_id", _MAX_TEXT_ID),
+            model_id=_identifier(document["model_id"], "model_id"),
+            label=_outcome(document["label"], "label"),
+            timestamp_ms=record.timestamp_ms if timestamp is None else timestamp,
+            model_version=_optional(document, "model_version", _version),
+        )
+
+
+def _parse(value: bytes | None, max_message_bytes: int) -> dict:
+    if not value:
+        raise InvalidEvent(Reason.EMPTY, "the record has no value")
+    if len(value) > max_message_bytes:
+        raise InvalidEvent(
+            Reason.TOO_LARGE, f"{len(value)} bytes is over the limit of {max_message_bytes}"
+        )
+    try:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise _parse_error(value, exc) from exc
+    if type(document) is not dict:
+        raise InvalidEvent(
+            Reason.NOT_AN_OBJECT, f"expected a JSON object, got {_json_type(document)}"
+        )
+    return document
+
+
+def _check_fields(
+    document: dict, required: tuple[str, ...], allowed: frozenset[str], kind: str
+) -> None:
+    for name in required:
+        if name not in document:
+            raise InvalidEvent(Reason.MISSING_FIELD, "required field is missing", field=name)
+    if not allowed.issuperset(document):
+        extra = sorted(set(document) - allowed)[0]
+        raise InvalidEvent(Reason.UNKNOWN_FIELD, f"not a {kind} event field", field=extra)
 
 
 def _check_values(values: Mapping[str, object], field: str, max_string: int) -> None:
@@ -247,14 +282,23 @@ def _timestamp_ms(value: object) -> int:
 
 
 def _prediction(value: object) -> float | int | str | bool:
+    return _outcome(value, "prediction")
+
+
+def _outcome(value: object, field: str) -> float | int | str | bool:
+    # A prediction or a label: the same kinds of value.
     kind = type(value)
     if kind is str:
         if len(value) > _MAX_PREDICTION_STRING:
-            raise _too_long("prediction", _MAX_PREDICTION_STRING)
+            raise _too_long(field, _MAX_PREDICTION_STRING)
         return value
     if kind in (int, float, bool):
         return value
-    raise _wrong_type("prediction", "a number, string or boolean", value)
+    raise _wrong_type(field, "a number, string or boolean", value)
+
+
+def _version(value: object) -> str:
+    return _identifier(value, "model_version")
 
 
 def _number(value: object, field: str) -> float:

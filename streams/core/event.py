@@ -40,3 +40,14 @@ class PredictionEvent:
     latency_ms: float | None = None
     attributes: Mapping[str, FeatureValue] | None = None
     trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEvent:
+    """The ground truth of one earlier prediction (``schemas/label_event.json``)."""
+
+    event_id: str
+    model_id: str
+    label: float | int | str | bool
+    timestamp_ms: int
+    model_version: str | None = None
