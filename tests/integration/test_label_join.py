@@ -1,0 +1,103 @@
+"""The label join against a real Redis: each prediction joined at most once, every other
+label counted by why (duplicate, early then joined or unknown, expired, overflow)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from streams.adapters.label_join import RedisLabelJoin
+from streams.core.event import LabelEvent, PredictionEvent
+from streams.core.labelled import LabelledPrediction
+
+pytestmark = pytest.mark.integration
+
+NOW_MS = int(time.time() * 1000)
+
+
+def prediction(event_id: str, **overrides) -> PredictionEvent:
+    fields = dict(event_id=event_id, model_id="churn", model_version="v3", timestamp_ms=NOW_MS,
+                  features={"income": 52_000.5, "email": "a@b.c"}, prediction=True, score=0.8,
+                  attributes={"region": "eu"})  # fmt: skip
+    return PredictionEvent(**(fields | overrides))
+
+
+def label(event_id: str, value=True) -> LabelEvent:
+    return LabelEvent(event_id, "churn", value, NOW_MS + 60_000)
+
+
+def run(stack_config, scenario, **join_options):
+    async def main():
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        try:
+            join = RedisLabelJoin(client, prefix=f"test-join-{uuid.uuid4().hex[:8]}",
+                                  **join_options)  # fmt: skip
+            return await scenario(join, client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(main())
+
+
+def outcomes(results) -> list[str]:
+    return [result.outcome.value for result in results]
+
+
+def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
+    async def scenario(join, client):
+        await join.keep([prediction("e1"), prediction("e2")])
+        stored = [await client.get(key) async for key in client.scan_iter(f"{join.prefix}:*pred*")]
+        first = await join.join([label("e1", False)], now_ms=NOW_MS)
+        again = await join.join([label("e1", False)], now_ms=NOW_MS)
+        await join.keep([prediction("e1")])  # a replayed prediction must not revive it
+        replayed = await join.join([label("e1")], now_ms=NOW_MS)
+        return stored, first, again, replayed
+
+    stored, first, again, replayed = run(stack_config, scenario)
+    assert len(stored) == 2
+    assert all(b"income" not in value and b"a@b.c" not in value for value in stored)
+    assert first[0].joined == LabelledPrediction(
+        model_id="churn", model_version="v3", event_id="e1", prediction=True, label=False,
+        score=0.8, attributes={"region": "eu"}, predicted_at_ms=NOW_MS,
+        labelled_at_ms=NOW_MS + 60_000,
+    )  # fmt: skip
+    assert outcomes(again) == outcomes(replayed) == ["duplicate"]
+
+
+def test_a_label_that_comes_first_waits_for_its_prediction(stack_config):
+    async def scenario(join, client):
+        early = await join.join([label("e1"), label("e1"), label("e2")], now_ms=NOW_MS)
+        await join.keep([prediction("e1")])
+        retried = await join.retry_early("churn", now_ms=NOW_MS + 1_000)
+        later = await join.retry_early("churn", now_ms=NOW_MS + 2_000)
+        given_up = await join.retry_early("churn", now_ms=NOW_MS + 11_000)
+        return early, retried, later, given_up
+
+    early, retried, later, given_up = run(stack_config, scenario, wait_s=10)
+    assert outcomes(early) == ["early", "duplicate", "early"]
+    assert outcomes(retried) == ["joined"]
+    assert retried[0].joined is not None and retried[0].joined.label is True
+    assert later == []  # e2 still within its wait
+    assert outcomes(given_up) == ["unknown"]
+    assert given_up[0].label.event_id == "e2"
+
+
+def test_a_label_after_the_ttl_is_expired_not_unknown(stack_config):
+    async def scenario(join, client):
+        await join.keep([prediction("old")])
+        await asyncio.sleep(1.3)
+        return await join.join([label("old")], now_ms=NOW_MS)
+
+    assert outcomes(run(stack_config, scenario, ttl_s=1)) == ["expired"]
+
+
+def test_waiting_labels_are_bounded_per_model(stack_config):
+    async def scenario(join, client):
+        return await join.join([label("a"), label("b"), label("c")], now_ms=NOW_MS)
+
+    assert outcomes(run(stack_config, scenario, max_early=2)) == ["early", "early", "overflow"]
+
