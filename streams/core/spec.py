@@ -10,6 +10,7 @@ from typing import Any, Literal
 from streams.core.decoder import check_name
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.event import PredictionEvent
+from streams.core.fairness import FairnessPolicy
 
 __all__ = ["FeatureSpec", "FeatureType", "ModelSpec"]
 
@@ -125,6 +126,9 @@ class ModelSpec:
     max_features: int = DEFAULT_MAX_FEATURES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     source: Literal["registered", "inferred"] = "registered"
+    #: The positive class of a binary classifier, as its JSON text; None: true and 1.
+    positive_class: str | None = None
+    fairness: tuple[FairnessPolicy, ...] = ()
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -203,6 +207,7 @@ class ModelSpec:
         if task not in _TASKS or source not in _SOURCES:
             raise InvalidSpec(f"{model_id}: task is one of {_TASKS}, source one of {_SOURCES}")
         attributes = raw.get("attributes") or {}
+        performance = raw.get("performance") or {}
         return cls(
             model_id=model_id,
             model_version=raw.get("model_version"),
@@ -215,6 +220,8 @@ class ModelSpec:
                 raw, "max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 256, 4_194_304
             ),
             source=source,
+            positive_class=performance.get("positive_class"),
+            fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,7 +237,32 @@ class ModelSpec:
         out["max_features"] = self.max_features
         out["max_message_bytes"] = self.max_message_bytes
         out["source"] = self.source
+        performance: dict[str, Any] = {}
+        if self.positive_class is not None:
+            performance["positive_class"] = self.positive_class
+        if self.fairness:
+            performance["fairness"] = [_policy_fields(p) for p in self.fairness]
+        if performance:
+            out["performance"] = performance
         return out
+
+
+_POLICY_KEYS = ("attribute", "reference_group", "min_group_size", "max_parity_difference",
+                "max_equal_opportunity_difference", "min_disparate_impact")  # fmt: skip
+
+
+def _policy_fields(policy: FairnessPolicy) -> dict[str, Any]:
+    return {key: getattr(policy, key) for key in _POLICY_KEYS}
+
+
+def _fairness(model_id: str, raw: Mapping[str, Any]) -> FairnessPolicy:
+    unknown = set(raw) - set(_POLICY_KEYS)
+    if unknown:
+        raise InvalidSpec(f"{model_id}: unknown fairness setting {sorted(unknown)[0]!r}")
+    try:
+        return FairnessPolicy(**raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidSpec(f"{model_id}: fairness: {exc}") from exc
 
 
 def _bounded_int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:

@@ -132,3 +132,30 @@ def test_to_dict_round_trips():
 def test_the_schemas_valid_spec_examples_load(path):
     spec = ModelSpec.from_dict(json.loads(path.read_text()))
     assert spec.features
+
+
+def test_performance_settings_load_and_round_trip():
+    raw = {**SPEC, "performance": {"positive_class": "churn", "fairness": [
+        {"attribute": "gender", "reference_group": "female", "min_group_size": 200},
+    ]}}  # fmt: skip
+    spec = ModelSpec.from_dict(raw)
+    assert spec.positive_class == "churn"
+    (policy,) = spec.fairness
+    assert (policy.attribute, policy.reference_group, policy.min_group_size) == (
+        "gender", "female", 200,
+    )  # fmt: skip
+    assert policy.min_disparate_impact == 0.8
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.parametrize(
+    ("fairness", "message"),
+    [
+        ({"attribute": "gender"}, "fairness"),
+        ({"attribute": "gender", "reference_group": "f", "threshold": 1}, "threshold"),
+        ({"attribute": "gender", "reference_group": "f", "min_disparate_impact": 2}, "fairness"),
+    ],
+)
+def test_bad_fairness_settings_say_what_is_wrong(fairness, message):
+    with pytest.raises(InvalidSpec, match=message):
+        ModelSpec.from_dict({**SPEC, "performance": {"fairness": [fairness]}})
