@@ -20,7 +20,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 EXAMPLE_DIR = SCHEMA_DIR / "examples"
-SCHEMA_NAMES = ("alert", "label_event", "model_spec", "prediction_event")
+SCHEMA_NAMES = ("alert", "label_event", "model_spec", "prediction_event", "retrain_request")
 KINDS = ("valid", "invalid")
 
 
