@@ -30,6 +30,8 @@ class Settings:
     topic_labels: str = "labels"
     topic_alerts: str = "alerts"
     topic_dlq: str = "predictions-dlq"
+    topic_labels_dlq: str = "labels-dlq"
+    topic_retrain: str = "retrain-requests"
     partitions: int = 4
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -43,6 +45,11 @@ class Settings:
     window_events: int = 1000
     reference_events: int = 5000
     state_ttl_s: int = 30 * 86400
+    # The label join: how long a prediction waits for its label, a label for its prediction.
+    label_ttl_s: int = 7 * 86400
+    label_wait_s: int = 600
+    max_early_labels: int = 100_000
+    label_retry_s: float = 5.0
     # How soon the group notices a dead worker and hands its partitions to another.
     session_timeout_s: float = 30.0
     spec_refresh_s: float = 10.0
@@ -51,8 +58,8 @@ class Settings:
     data_dir: Path = Path("~/.local/state/driftline/faust")
 
     def __post_init__(self) -> None:
-        positive = ("partitions", "batch_size", "max_message_bytes",
-                    "session_timeout_s", "state_ttl_s")  # fmt: skip
+        positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
+                    "state_ttl_s", "label_ttl_s", "label_retry_s")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
@@ -74,7 +81,8 @@ class Settings:
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq)
+        return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq,
+                self.topic_labels_dlq, self.topic_retrain)  # fmt: skip
 
 
 def _convert(name: str, annotation: object, raw: str) -> Any:

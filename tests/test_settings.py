@@ -10,7 +10,9 @@ from streams.settings import Settings
 def test_defaults_need_no_environment():
     settings = Settings.from_env({})
     assert settings.kafka_bootstrap == "127.0.0.1:9092"
-    assert settings.topics == ("predictions", "labels", "alerts", "predictions-dlq")
+    assert settings.topics == (
+        "predictions", "labels", "alerts", "predictions-dlq", "labels-dlq", "retrain-requests",
+    )  # fmt: skip
 
 
 def test_environment_and_overrides():

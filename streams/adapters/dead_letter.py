@@ -6,9 +6,13 @@ tools built for either understand them (see ``schemas/README.md``).
 
 from __future__ import annotations
 
+import logging
+
 from streams.core.ingestor import Rejection
 
-__all__ = ["dead_letter_headers"]
+__all__ = ["dead_letter_headers", "dead_letter_message"]
+
+logger = logging.getLogger(__name__)
 
 _MAX_HEADER_TEXT = 1024
 
@@ -37,3 +41,13 @@ def dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
     if rejection.model_id:
         headers.append(("driftline.dlq.model_id", rejection.model_id))
     return [(name, value.encode()) for name, value in headers]
+
+
+def dead_letter_message(
+    rejection: Rejection,
+) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """The dead-letter record: the original key and bytes, with the headers."""
+    record = rejection.record
+    logger.debug("dead-lettering %s[%d]@%d: %s", record.source, record.partition,
+                 record.offset, rejection.reason)  # fmt: skip
+    return record.key, record.value, dead_letter_headers(rejection)

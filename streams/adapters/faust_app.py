@@ -17,14 +17,17 @@ from streams.adapters.batch_consumer import BatchApp
 from streams.adapters.health import HealthCheck, StreamLiveness
 from streams.adapters.ingestion import IngestionService
 from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
+from streams.adapters.label_join import RedisLabelJoin
+from streams.adapters.labels import LabelService
 from streams.adapters.metrics import IngestMetrics
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
-from streams.core.decoder import EventDecoder
+from streams.core.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import StoreUnavailable
 from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
+from streams.core.performance_monitor import PerformanceConfig
 from streams.core.registry import SpecRegistry
 from streams.core.spec import ModelSpec
 from streams.settings import Settings
@@ -90,6 +93,11 @@ def build_worker(
     )
     dead_letters = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
     alerts = app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw")
+    labels = app.topic(settings.topic_labels, key_serializer="raw", value_serializer="raw")
+    label_dead_letters = app.topic(
+        settings.topic_labels_dlq, key_serializer="raw", value_serializer="raw"
+    )
+    retrain = app.topic(settings.topic_retrain, key_serializer="raw", value_serializer="raw")
 
     registry = SpecRegistry(
         [*stored_specs, *file_specs],
@@ -102,6 +110,13 @@ def build_worker(
     liveness = StreamLiveness()
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
     spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
+    label_join = RedisLabelJoin(
+        redis_client,
+        prefix=settings.redis_prefix,
+        ttl_s=settings.label_ttl_s,
+        wait_s=settings.label_wait_s,
+        max_early=settings.max_early_labels,
+    )
     ingestion = IngestionService(
         ingestor=Ingestor(
             EventDecoder(
@@ -125,6 +140,24 @@ def build_worker(
         alerts=alerts,
         metrics=metrics,
         liveness=liveness,
+        label_join=label_join,
+    )
+    label_service = LabelService(
+        decoder=LabelDecoder(),
+        join=label_join,
+        registry=registry,
+        config=PerformanceConfig(),
+        store=RedisMonitorStore(
+            redis_client,
+            prefix=settings.redis_prefix,
+            topic=settings.topic_labels,
+            ttl_s=settings.state_ttl_s,
+            namespace="performance",
+        ),
+        dead_letters=label_dead_letters,
+        alerts=alerts,
+        retrain=retrain,
+        metrics=metrics,
     )
     health = HealthCheck(
         kafka_bootstrap=settings.kafka_bootstrap, redis_client=redis_client, liveness=liveness
@@ -144,17 +177,37 @@ def build_worker(
             logger.exception("the ingestion agent stopped")
             raise
 
+    @app.agent(app.batch_channel(labels), concurrency=1)
+    async def join_labels(chunks: faust.StreamT) -> None:
+        try:
+            async for chunk in chunks:
+                await label_service.process(chunk.records)
+                app.ack(chunk)
+        except Exception as exc:
+            liveness.failure = repr(exc)
+            logger.exception("the label agent stopped")
+            raise
+
+    @app.timer(settings.label_retry_s)
+    async def retry_waiting_labels() -> None:
+        try:
+            await label_service.retry_waiting()
+        except Exception:
+            logger.exception("retrying waiting labels failed; next round will try again")
+
     predictions_name = settings.topic_predictions
 
     @app.on_partitions_revoked.connect
     async def partitions_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
         liveness.partitions -= {tp.partition for tp in revoked if tp.topic == predictions_name}
         ingestion.reset()
+        label_service.reset()
 
     @app.on_partitions_assigned.connect
     async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
         liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
         ingestion.reset()
+        label_service.reset()
 
     @app.task
     async def store_file_specs() -> None:

@@ -69,5 +69,8 @@ def ensure_worker_topics(settings: Settings) -> list[str]:
         settings.kafka_bootstrap,
         settings.topics,
         partitions=settings.partitions,
-        configs={settings.topic_dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}},
+        configs={
+            dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}
+            for dlq in (settings.topic_dlq, settings.topic_labels_dlq)
+        },
     )

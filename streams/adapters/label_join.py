@@ -121,16 +121,19 @@ for _, event_id in ipairs(redis.call('ZRANGE', base .. ':early', 0, limit - 1)) 
     table.insert(out, label or '')
   end
 end
+table.insert(out, 1, redis.call('ZCARD', base .. ':early'))
 return out
 """
 
 
 @dataclass(frozen=True, slots=True)
 class JoinResult:
-    """What became of one label; ``joined`` is set for ``JoinOutcome.JOINED`` only."""
+    """What became of one label; ``joined`` is set for ``JoinOutcome.JOINED`` only.
+    ``position`` is the label's (partition, offset) in the labels topic."""
 
     outcome: JoinOutcome
     label: LabelEvent
+    position: tuple[int, int]
     joined: LabelledPrediction | None = None
 
 
@@ -183,33 +186,39 @@ class RedisLabelJoin:
         for model_id, args in by_model.items():
             await self._run(self._keep, model_id, [self.ttl_s * 1000, seen_s, *args])
 
-    async def join(self, labels: Sequence[LabelEvent], *, now_ms: int) -> list[JoinResult]:
+    async def join(
+        self, labels: Sequence[LabelEvent], positions: Sequence[tuple[int, int]], *, now_ms: int
+    ) -> list[JoinResult]:
         """Join each label to its prediction, or let it wait, or say why it cannot be."""
-        by_model: dict[str, list[LabelEvent]] = defaultdict(list)
-        for label in labels:
-            by_model[label.model_id].append(label)
+        by_model: dict[str, list[tuple[LabelEvent, tuple[int, int]]]] = defaultdict(list)
+        for label, position in zip(labels, positions, strict=True):
+            by_model[label.model_id].append((label, position))
         today, days = now_ms // _DAY_MS, 2 * self.ttl_s // 86400 + 1
         results = []
         for model_id, model_labels in by_model.items():
             args: list[bytes | str | int] = [now_ms + self.wait_s * 1000, today, days,
                                              self.max_early]  # fmt: skip
-            for label in model_labels:
-                args += [label.event_id, orjson.dumps(label_fields(label))]
+            for label, position in model_labels:
+                args += [label.event_id, orjson.dumps(label_fields(label, position))]
             reply = await self._run(self._join, model_id, args)
-            for label, (outcome, kept) in zip(model_labels, _pairs(reply, 2), strict=True):
-                results.append(_result(outcome, label, kept))
+            for (label, position), (outcome, kept) in zip(
+                model_labels, _pairs(reply, 2), strict=True
+            ):
+                results.append(_result(outcome, label, position, kept))
         return results
 
     async def retry_early(
         self, model_id: str, *, now_ms: int, limit: int = 1000
-    ) -> list[JoinResult]:
-        """Join waiting labels whose prediction has come; give up on those past their wait."""
-        reply = await self._run(self._retry, model_id, [now_ms, limit])
+    ) -> tuple[list[JoinResult], int]:
+        """Join waiting labels whose prediction has come, give up on those past their wait;
+        the results, and how many labels still wait."""
+        remaining, *reply = await self._run(self._retry, model_id, [now_ms, limit])
         results = []
         for outcome, event_id, kept, raw_label in _pairs(reply, 4):
-            label = label_from_fields(model_id, event_id.decode(), orjson.loads(raw_label))
-            results.append(_result(outcome, label, kept))
-        return results
+            fields = orjson.loads(raw_label)
+            label, position = label_from_fields(model_id, event_id.decode(), fields)
+            results.append(_result(outcome, label, position, kept))
+        return results, remaining
 
     async def _run(self, script, model_id: str, args: list) -> list:
         try:
@@ -222,8 +231,10 @@ def _pairs(reply: list, width: int) -> list[tuple]:
     return [tuple(reply[i : i + width]) for i in range(0, len(reply), width)]
 
 
-def _result(outcome: bytes, label: LabelEvent, kept: bytes) -> JoinResult:
+def _result(
+    outcome: bytes, label: LabelEvent, position: tuple[int, int], kept: bytes
+) -> JoinResult:
     kind = JoinOutcome(outcome.decode())
     if kind is JoinOutcome.JOINED:
-        return JoinResult(kind, label, labelled(label, orjson.loads(kept)))
-    return JoinResult(kind, label)
+        return JoinResult(kind, label, position, labelled(label, orjson.loads(kept)))
+    return JoinResult(kind, label, position)

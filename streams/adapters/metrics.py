@@ -102,6 +102,26 @@ class IngestMetrics:
             "Models registered or warming up.",
             registry=registry,
         )
+        self.labels = Counter(
+            "driftline_labels",
+            "Labels by what became of them: joined, duplicate, early (waiting), expired, "
+            "unknown, overflow, unwatched (no spec for the model yet) or rejected.",
+            ["model", "outcome"],
+            registry=registry,
+        )
+        self.performance = Gauge(
+            "driftline_performance",
+            "Realised performance of a model version from its labels: view is window (the "
+            "last N labels), recent (the last hour of predictions) or reference.",
+            ["model", "version", "metric", "view"],
+            registry=registry,
+        )
+        self.retrain_requests = Counter(
+            "driftline_retrain_requests",
+            "Retraining requests published, per model.",
+            ["model"],
+            registry=registry,
+        )
 
     def observe_monitors(self, monitor: Monitor) -> None:
         """Anomaly counts and the latest window statistics of the model versions just fed."""
@@ -118,6 +138,17 @@ class IngestMetrics:
                     self._statistic_series.add(labels)
                 self.window_statistic.labels(*labels).set(verdict.value)
                 self.window_threshold.labels(*labels).set(verdict.threshold)
+
+    def observe_performance(self, model_id: str, version: str, views: dict) -> None:
+        for view, metrics in views.items():
+            for metric, value in metrics.items():
+                labels = (model_id, version, metric, view)
+                if labels not in self._statistic_series:
+                    if len(self._statistic_series) >= self.max_statistic_series:
+                        self.series_dropped.inc()
+                        continue
+                    self._statistic_series.add(labels)
+                self.performance.labels(*labels).set(value)
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:

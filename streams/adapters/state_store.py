@@ -81,10 +81,17 @@ class MonitorUpdate:
 
 class RedisMonitorStore:
     def __init__(
-        self, client: aioredis.Redis, *, prefix: str, topic: str, ttl_s: int = 30 * 86400
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        topic: str,
+        ttl_s: int = 30 * 86400,
+        namespace: str | None = None,
     ) -> None:
+        """``namespace`` keeps another kind of state apart: ``P:NS:state:M:V``."""
         self.client = client
-        self.prefix = prefix
+        self.prefix = prefix if namespace is None else f"{prefix}:{namespace}"
         self.offsets_key = f"{prefix}:offsets:{topic}"
         self.ttl_s = ttl_s
         self._save = client.register_script(_SAVE)

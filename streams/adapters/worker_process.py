@@ -152,4 +152,6 @@ def run_names(run: str) -> dict[str, str]:
         "DRIFTLINE_TOPIC_LABELS": f"labels-{run}",
         "DRIFTLINE_TOPIC_ALERTS": f"alerts-{run}",
         "DRIFTLINE_TOPIC_DLQ": f"predictions-dlq-{run}",
+        "DRIFTLINE_TOPIC_LABELS_DLQ": f"labels-dlq-{run}",
+        "DRIFTLINE_TOPIC_RETRAIN": f"retrain-requests-{run}",
     }

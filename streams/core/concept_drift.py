@@ -57,7 +57,7 @@ class ErrorRateDrift:
         detector: Detector = "adwin",
         reference_events: int = 1000,
         min_rise: float = 0.05,
-        recent_events: int = 200,
+        recent_events: int = 500,
     ) -> None:
         if detector not in _DETECTORS:
             raise ValueError(f"detector must be one of {sorted(_DETECTORS)}, got {detector!r}")
@@ -132,12 +132,12 @@ class ErrorRateDrift:
 
 
 def _ewm(start: float, values: np.ndarray, alpha: float) -> float:
-    """Exponentially weighted mean after ``values``, in closed form rather than a loop."""
+    """Exponentially weighted mean after ``values``, in closed form rather than a loop;
+    without history it starts at the first value, so batch sizes do not change it."""
+    if np.isnan(start):
+        if len(values) == 0:
+            return start
+        start, values = float(values[0]), values[1:]
     n = len(values)
-    if n == 0:
-        return start
     weights = alpha * (1 - alpha) ** np.arange(n - 1, -1, -1)
-    carried = (1 - alpha) ** n
-    if np.isnan(start):  # no history: weight the batch alone
-        return float(weights @ values / weights.sum())
-    return float(carried * start + weights @ values)
+    return float((1 - alpha) ** n * start + weights @ values)

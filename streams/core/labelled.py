@@ -69,14 +69,22 @@ def kept_fields(event: PredictionEvent) -> dict[str, Any]:
     return kept
 
 
-def label_fields(label: LabelEvent) -> dict[str, Any]:
-    """What the join keeps of a label that waits for its prediction."""
-    return {"l": label.label, "t": label.timestamp_ms, "v": label.model_version}
+def label_fields(label: LabelEvent, position: tuple[int, int]) -> dict[str, Any]:
+    """What the join keeps of a label that waits for its prediction, with its (partition,
+    offset) in the labels topic, so an alert it triggers later can point at it."""
+    return {"l": label.label, "t": label.timestamp_ms, "v": label.model_version,
+            "at": list(position)}  # fmt: skip
 
 
-def label_from_fields(model_id: str, event_id: str, fields: Mapping[str, Any]) -> LabelEvent:
-    """The waiting label back from ``label_fields``."""
-    return LabelEvent(event_id, model_id, fields["l"], fields["t"], fields["v"])
+def label_from_fields(
+    model_id: str, event_id: str, fields: Mapping[str, Any]
+) -> tuple[LabelEvent, tuple[int, int]]:
+    """The waiting label and its position back from ``label_fields``."""
+    partition, offset = fields["at"]
+    return LabelEvent(event_id, model_id, fields["l"], fields["t"], fields["v"]), (
+        partition,
+        offset,
+    )
 
 
 def labelled(label: LabelEvent, kept: Mapping[str, Any]) -> LabelledPrediction:

@@ -25,7 +25,7 @@ from streams.core.alert import Alert, AlertType, Trigger, Window
 from streams.core.alert_rule import AlertRule, RuleState
 from streams.core.columns import category_of
 from streams.core.concept_drift import Detector, ErrorRateDrift
-from streams.core.fairness import FairnessWindow
+from streams.core.fairness import FairnessWindow, confident_gaps
 from streams.core.labelled import LabelledPrediction
 from streams.core.performance import ClassificationWindow, RegressionWindow
 from streams.core.spec import ModelSpec
@@ -34,10 +34,6 @@ __all__ = ["PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
 
 _DEFAULT_POSITIVE = frozenset({"true", "1"})
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
-_FAIRNESS = (
-    ("demographic_parity_difference", "max_parity_difference"),
-    ("equal_opportunity_difference", "max_equal_opportunity_difference"),
-)
 _SAMPLE = 5
 
 
@@ -130,11 +126,26 @@ class PerformanceMonitor:
     def process(
         self, pairs: Sequence[LabelledPrediction], positions: Sequence[tuple[int, int]]
     ) -> list[Alert]:
-        """Take a batch of labelled predictions; return the alerts it raised or resolved."""
+        """Take a batch of labelled predictions; return the alerts it raised or resolved.
+
+        Evaluations fall every ``evaluate_every`` labels whatever the batch sizes, so the
+        worker and ``replay`` judge the same windows.
+        """
         usable = [(p, at) for p, at in zip(pairs, positions, strict=True) if self._usable(p)]
         self.unusable += len(pairs) - len(usable)
-        if not usable:
-            return []
+        alerts: list[Alert] = []
+        start = 0
+        while start < len(usable):
+            room = self.config.evaluate_every - self._since_evaluation
+            part = usable[start : start + room]
+            start += len(part)
+            self._take(part)
+            if self._since_evaluation >= self.config.evaluate_every:
+                self._since_evaluation = 0
+                alerts += self._evaluate()
+        return alerts
+
+    def _take(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
         kept = [p for p, _ in usable]
         columns = self._columns(kept)
         self._learn_reference(columns)
@@ -153,10 +164,6 @@ class PerformanceMonitor:
         self.labels_seen += len(kept)
         self._since_evaluation += len(kept)
         self._remember(usable)
-        if self._since_evaluation < self.config.evaluate_every:
-            return []
-        self._since_evaluation = 0
-        return self._evaluate()
 
     def metrics(self) -> dict[str, dict[str, float]]:
         """Realised metrics: the count window, the time window and the reference."""
@@ -368,20 +375,9 @@ class PerformanceMonitor:
 
 
 def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[tuple]:
-    report = window.judge()
-    if not report.judgeable:
-        return []
-    policy = window.policy
-    verdicts = [
-        ("fairness", f"fairness:{attribute}:{name}", attribute, name, getattr(report, name),
-         getattr(policy, bound))
-        for name, bound in _FAIRNESS
-    ]  # fmt: skip
-    # Judged as a shortfall, so that like the others it fires above its threshold.
-    verdicts.append(("fairness", f"fairness:{attribute}:disparate_impact_ratio", attribute,
-                     "disparate_impact_shortfall", 1 - report.disparate_impact_ratio,
-                     1 - policy.min_disparate_impact))  # fmt: skip
-    return [v for v in verdicts if np.isfinite(v[4])]
+    rule = f"fairness:{attribute}"
+    return [("fairness", f"{rule}:{metric}", attribute, f"{metric}_lower_bound", value, bound)
+            for metric, value, bound in confident_gaps(window)]  # fmt: skip
 
 
 def _finite(values: dict[str, float]) -> dict[str, float | None]:

@@ -18,6 +18,7 @@ Examples
 from streams.simulation.config import StreamConfig
 from streams.simulation.encoding import encode_events, keyed_events, raw_records, write_jsonl
 from streams.simulation.generator import CHUNK_EVENTS, EventChunk, generate_events
+from streams.simulation.labels import keyed_labels
 from streams.simulation.scenario import KINDS, Scenario
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "encode_events",
     "generate_events",
     "keyed_events",
+    "keyed_labels",
     "raw_records",
     "write_jsonl",
 ]

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from streams.core.fairness import FairnessPolicy, FairnessWindow, GroupRates
+from streams.core.fairness import FairnessPolicy, FairnessWindow, GroupRates, confident_gaps
 
 NAN = float("nan")
 
@@ -295,3 +295,30 @@ def test_a_ratio_of_exactly_four_fifths_is_not_a_violation():
                np.zeros(400, bool))  # fmt: skip
     report = window.judge()
     assert report.disparate_impact_ratio == 0.8 and report.violations == ()
+
+
+def test_confident_gaps_ignore_chance_differences_and_keep_real_ones():
+    policy = FairnessPolicy("group", "a", min_group_size=200)
+    small = FairnessWindow(policy)
+    # Two groups of 250 whose selection rates differ by 0.12: within chance at 99%.
+    small.add(["a"] * 250 + ["b"] * 250,
+              np.array([True] * 140 + [False] * 110 + [True] * 110 + [False] * 140),
+              np.zeros(500, dtype=bool))  # fmt: skip
+    gaps = {metric: value for metric, value, _ in confident_gaps(small)}
+    assert small.judge().demographic_parity_difference == pytest.approx(0.12)
+    assert gaps["demographic_parity_difference"] < 0.1
+    large = FairnessWindow(policy)
+    large.add(["a"] * 2000 + ["b"] * 2000,
+              np.array([True] * 1200 + [False] * 800 + [True] * 600 + [False] * 1400),
+              np.zeros(4000, dtype=bool))  # fmt: skip
+    gaps = {metric: (value, bound) for metric, value, bound in confident_gaps(large)}
+    value, bound = gaps["demographic_parity_difference"]
+    assert bound < value < 0.3
+    shortfall, bound = gaps["disparate_impact_shortfall"]
+    assert shortfall > bound  # 0.3 / 0.6 = 0.5, far under four fifths
+
+
+def test_no_gaps_while_groups_are_too_small():
+    window = FairnessWindow(FairnessPolicy("group", "a", min_group_size=200))
+    window.add(["a"] * 100 + ["b"] * 100, np.array([True, False] * 100), np.zeros(200, bool))
+    assert confident_gaps(window) == []

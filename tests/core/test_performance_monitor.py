@@ -83,7 +83,7 @@ def test_a_degraded_classifier_fires_performance_and_concept_drift_then_asks_to_
     assert len(requests) == 1  # persistent, but deduplicated by the cooldown
     request = requests[0].to_dict()
     assert request["reason"] and set(request["reason"]) <= {"performance", "concept_drift"}
-    assert request["metrics"]["accuracy"] < request["reference"]["accuracy"] - 0.05
+    assert request["metrics"]["accuracy"] < request["reference"]["accuracy"]
     assert monitor.take_retrain_requests() == []
 
 
@@ -101,8 +101,8 @@ def test_a_biased_classifier_fires_fairness_alerts_a_fair_one_does_not():
     biased = PerformanceMonitor(FAIR_CLASSIFIER, "v1", PerformanceConfig())
     alerts = feed(biased, classified(rng, 5_000, group_b_shift=0.3))
     fired = {(a.statistic_name, a.feature) for a in alerts if a.status == "firing"}
-    assert ("disparate_impact_shortfall", "group") in fired
-    assert ("demographic_parity_difference", "group") in fired
+    assert ("disparate_impact_shortfall_lower_bound", "group") in fired
+    assert ("demographic_parity_difference_lower_bound", "group") in fired
     fair = PerformanceMonitor(FAIR_CLASSIFIER, "v1", PerformanceConfig())
     assert [a for a in feed(fair, classified(rng, 5_000)) if a.type == "fairness"] == []
 
@@ -165,3 +165,11 @@ def test_a_retrain_request_matches_its_schema():
     feed(monitor, classified(rng, 2_000, start=2_000, noise=0.4))
     (request,) = monitor.take_retrain_requests()
     Draft202012Validator(schema).validate(request.to_dict())
+
+
+def test_batch_sizes_do_not_change_what_is_judged():
+    rng = np.random.default_rng(8)
+    pairs = classified(rng, 2_000) + classified(rng, 2_000, start=2_000, noise=0.3)
+    by_100 = feed(PerformanceMonitor(CLASSIFIER, "v1", PerformanceConfig()), pairs, batch=100)
+    by_1000 = feed(PerformanceMonitor(CLASSIFIER, "v1", PerformanceConfig()), pairs, batch=1000)
+    assert by_100 and [a.to_dict() for a in by_100] == [a.to_dict() for a in by_1000]

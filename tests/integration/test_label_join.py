@@ -30,6 +30,10 @@ def label(event_id: str, value=True) -> LabelEvent:
     return LabelEvent(event_id, "churn", value, NOW_MS + 60_000)
 
 
+def labels_of(*labels: LabelEvent) -> tuple[list[LabelEvent], list[tuple[int, int]]]:
+    return list(labels), [(0, offset) for offset in range(len(labels))]
+
+
 def run(stack_config, scenario, **join_options):
     async def main():
         client = aioredis.Redis.from_url(stack_config.redis_url)
@@ -51,10 +55,10 @@ def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
     async def scenario(join, client):
         await join.keep([prediction("e1"), prediction("e2")])
         stored = [await client.get(key) async for key in client.scan_iter(f"{join.prefix}:*pred*")]
-        first = await join.join([label("e1", False)], now_ms=NOW_MS)
-        again = await join.join([label("e1", False)], now_ms=NOW_MS)
+        first = await join.join(*labels_of(label("e1", False)), now_ms=NOW_MS)
+        again = await join.join(*labels_of(label("e1", False)), now_ms=NOW_MS)
         await join.keep([prediction("e1")])  # a replayed prediction must not revive it
-        replayed = await join.join([label("e1")], now_ms=NOW_MS)
+        replayed = await join.join(*labels_of(label("e1")), now_ms=NOW_MS)
         return stored, first, again, replayed
 
     stored, first, again, replayed = run(stack_config, scenario)
@@ -70,34 +74,35 @@ def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
 
 def test_a_label_that_comes_first_waits_for_its_prediction(stack_config):
     async def scenario(join, client):
-        early = await join.join([label("e1"), label("e1"), label("e2")], now_ms=NOW_MS)
+        early = await join.join(*labels_of(label("e1"), label("e1"), label("e2")), now_ms=NOW_MS)
         await join.keep([prediction("e1")])
-        retried = await join.retry_early("churn", now_ms=NOW_MS + 1_000)
-        later = await join.retry_early("churn", now_ms=NOW_MS + 2_000)
-        given_up = await join.retry_early("churn", now_ms=NOW_MS + 11_000)
-        return early, retried, later, given_up
+        retried, waiting = await join.retry_early("churn", now_ms=NOW_MS + 1_000)
+        later, _ = await join.retry_early("churn", now_ms=NOW_MS + 2_000)
+        given_up, left = await join.retry_early("churn", now_ms=NOW_MS + 11_000)
+        return early, retried, later, given_up, (waiting, left)
 
-    early, retried, later, given_up = run(stack_config, scenario, wait_s=10)
+    early, retried, later, given_up, counts = run(stack_config, scenario, wait_s=10)
+    assert counts == (1, 0)
     assert outcomes(early) == ["early", "duplicate", "early"]
     assert outcomes(retried) == ["joined"]
     assert retried[0].joined is not None and retried[0].joined.label is True
     assert later == []  # e2 still within its wait
     assert outcomes(given_up) == ["unknown"]
     assert given_up[0].label.event_id == "e2"
+    assert (retried[0].position, given_up[0].position) == ((0, 0), (0, 2))
 
 
 def test_a_label_after_the_ttl_is_expired_not_unknown(stack_config):
     async def scenario(join, client):
         await join.keep([prediction("old")])
         await asyncio.sleep(1.3)
-        return await join.join([label("old")], now_ms=NOW_MS)
+        return await join.join(*labels_of(label("old")), now_ms=NOW_MS)
 
     assert outcomes(run(stack_config, scenario, ttl_s=1)) == ["expired"]
 
 
 def test_waiting_labels_are_bounded_per_model(stack_config):
     async def scenario(join, client):
-        return await join.join([label("a"), label("b"), label("c")], now_ms=NOW_MS)
+        return await join.join(*labels_of(label("a"), label("b"), label("c")), now_ms=NOW_MS)
 
     assert outcomes(run(stack_config, scenario, max_early=2)) == ["early", "early", "overflow"]
-
