@@ -54,7 +54,7 @@ def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> 
     try:
         while True:
             done = processed(worker)
-            if done >= next_sample:
+            if done >= next_sample or done >= args.events:
                 samples.append((done, time.monotonic(), rss_bytes(worker.pid)))
                 next_sample = done + args.every
             if done >= args.events:

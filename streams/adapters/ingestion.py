@@ -13,6 +13,7 @@ may be sent twice (alert ids are deterministic, so a consumer can tell), never l
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -73,6 +74,7 @@ class IngestionService:
         records = await self.applied.fresh(batch)
         if records:
             result = self.ingestor.ingest(records)
+            keeping = self._keep_for_labels(result.accepted)
             if result.rejected:
                 await self.writer.publish(
                     self.dead_letters, [dead_letter_message(r) for r in result.rejected]
@@ -81,14 +83,20 @@ class IngestionService:
             alerts = self.monitor.process(result.accepted, result.positions)
             if alerts:
                 await self.writer.publish(self.alerts, [alert_message(a) for a in alerts])
-            if self.label_join is not None and result.accepted:
-                join, accepted = self.label_join, result.accepted
-                await self.writer.until_done("redis", lambda: join.keep(accepted))
+            await keeping
             await self._save_state(records)
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_alerts(alerts)
             self.metrics.observe_monitors(self.monitor)
         self.liveness.batch_done()
+
+    def _keep_for_labels(self, accepted: list[PredictionEvent]) -> asyncio.Future[None]:
+        # Started now and awaited before the state is saved: Redis stores the batch while
+        # this process updates the monitors.
+        join = self.label_join
+        if join is None or not accepted:
+            return _done()
+        return asyncio.ensure_future(self.writer.until_done("redis", lambda: join.keep(accepted)))
 
     async def _load_monitors(self, accepted: Sequence[PredictionEvent]) -> None:
         for model_id, model_version in self.monitor.unloaded(accepted):
@@ -125,3 +133,9 @@ class IngestionService:
         if not await self.applied.save(updates, records):
             logger.warning("another worker has applied these partitions further; reloading")
             self.reset()
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future

@@ -183,8 +183,15 @@ class RedisLabelJoin:
                 orjson.dumps(kept_fields(event)),
             ]
         seen_s = 2 * self.ttl_s + 86400  # a day more: buckets are whole days
-        for model_id, args in by_model.items():
-            await self._run(self._keep, model_id, [self.ttl_s * 1000, seen_s, *args])
+        try:
+            # One round trip for all models: a batch of 50 models' events, 50 scripts.
+            async with self.client.pipeline(transaction=False) as pipe:
+                for model_id, args in by_model.items():
+                    keys, args = [self._base(model_id)], [self.ttl_s * 1000, seen_s, *args]
+                    await self._keep(keys=keys, args=args, client=pipe)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"keeping predictions for their labels failed: {exc}") from exc
 
     async def join(
         self, labels: Sequence[LabelEvent], positions: Sequence[tuple[int, int]], *, now_ms: int
