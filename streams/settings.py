@@ -45,7 +45,8 @@ class Settings:
     window_events: int = 1000
     reference_events: int = 5000
     state_ttl_s: int = 30 * 86400
-    # The label join: how long a prediction waits for its label, a label for its prediction.
+    # The label join: how long a prediction waits for its label (0: predictions are not
+    # kept, labels cannot join), and a label for its prediction.
     label_ttl_s: int = 7 * 86400
     label_wait_s: int = 600
     max_early_labels: int = 100_000
@@ -59,10 +60,12 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
-                    "state_ttl_s", "label_ttl_s", "label_retry_s")  # fmt: skip
+                    "state_ttl_s", "label_retry_s")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
+        if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels) < 0:
+            raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S and _MAX_EARLY_LABELS >= 0")
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.unknown_models not in ("auto", "reject"):

@@ -113,7 +113,7 @@ def build_worker(
     label_join = RedisLabelJoin(
         redis_client,
         prefix=settings.redis_prefix,
-        ttl_s=settings.label_ttl_s,
+        ttl_s=max(settings.label_ttl_s, 1),
         wait_s=settings.label_wait_s,
         max_early=settings.max_early_labels,
     )
@@ -140,7 +140,7 @@ def build_worker(
         alerts=alerts,
         metrics=metrics,
         liveness=liveness,
-        label_join=label_join,
+        label_join=label_join if settings.label_ttl_s > 0 else None,
     )
     label_service = LabelService(
         decoder=LabelDecoder(),
