@@ -74,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
         "--profile", type=Path, action="append", default=[],
         help="reference profile from `driftline profile` (repeatable); others are learned",
     )  # fmt: skip
+    replay.add_argument(
+        "--labels", type=Path,
+        help="label events (JSONL), joined after the predictions: performance, concept drift, "
+        "fairness alerts",
+    )  # fmt: skip
+    replay.add_argument("--retrain", type=Path, help="write retraining requests here (JSONL)")
+    replay.add_argument(
+        "--label-ttl-s", type=int, default=7 * 86400,
+        help="a label later than this after its prediction counts as expired",
+    )  # fmt: skip
     replay.set_defaults(run=_replay)
 
     profile = commands.add_parser(
@@ -145,7 +155,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streams.adapters.replay import replay
+    from streams.adapters.replay import LabelReplay, replay
     from streams.adapters.spec_files import load_spec_files
     from streams.core import EventDecoder, Ingestor, SpecRegistry
     from streams.core.model_monitor import MonitorConfig
@@ -162,6 +172,14 @@ def _replay(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
         dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
+        labels = None
+        if args.labels:
+            labels = LabelReplay(
+                files.enter_context(args.labels.open("rb")),
+                str(args.labels),
+                ttl_ms=args.label_ttl_s * 1000,
+                retrain_out=files.enter_context(args.retrain.open("wb")) if args.retrain else None,
+            )
         summary = replay(
             events,
             source=str(args.events),
@@ -171,6 +189,7 @@ def _replay(args: argparse.Namespace) -> int:
             ),
             alerts_out=sys.stdout.buffer,
             dead_letters_out=dlq,
+            labels=labels,
         )
     print(summary.describe(), file=sys.stderr)
     return 0

@@ -8,7 +8,7 @@ features: they are the bulk of an event and may be personal data.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +18,7 @@ from streams.core.event import FeatureValue, LabelEvent, PredictionEvent
 __all__ = [
     "JoinOutcome",
     "LabelledPrediction",
+    "MemoryLabelJoin",
     "kept_fields",
     "label_fields",
     "label_from_fields",
@@ -100,3 +101,33 @@ def labelled(label: LabelEvent, kept: Mapping[str, Any]) -> LabelledPrediction:
         predicted_at_ms=kept["t"],
         labelled_at_ms=label.timestamp_ms,
     )
+
+
+class MemoryLabelJoin:
+    """The label join in memory, for replay, where every prediction is read before the labels.
+
+    It judges as the worker's Redis join does, by the events' own times: a label more than
+    ``ttl_ms`` after its prediction is ``expired``, a second label for a prediction is a
+    ``duplicate``, a label without a prediction ``unknown``. It holds every prediction of
+    the file (a few hundred bytes each): it is for backtests, not for streams.
+    """
+
+    def __init__(self, *, ttl_ms: int | None = None) -> None:
+        self.ttl_ms = ttl_ms
+        self._kept: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+    def keep(self, events: Iterable[PredictionEvent]) -> None:
+        for event in events:
+            self._kept.setdefault((event.model_id, event.event_id), kept_fields(event))
+
+    def join(self, label: LabelEvent) -> tuple[JoinOutcome, LabelledPrediction | None]:
+        key = (label.model_id, label.event_id)
+        if key not in self._kept:
+            return JoinOutcome.UNKNOWN, None
+        kept = self._kept[key]
+        if kept is None:
+            return JoinOutcome.DUPLICATE, None
+        if self.ttl_ms is not None and label.timestamp_ms - kept["t"] > self.ttl_ms:
+            return JoinOutcome.EXPIRED, None
+        self._kept[key] = None  # joined: only a marker stays
+        return JoinOutcome.JOINED, labelled(label, kept)

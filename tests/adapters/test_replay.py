@@ -46,3 +46,36 @@ def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path):
 
     again = replay(events, "--dlq", str(tmp_path / "dlq2.jsonl"))
     assert again.stdout == done.stdout
+
+
+def test_replay_with_labels_backtests_performance(tmp_path):
+    from streams.simulation import generate_events, keyed_labels
+
+    config = StreamConfig(model_id="backtest", seed=5)
+    events, labels = tmp_path / "events.jsonl", tmp_path / "labels.jsonl"
+    write_jsonl(events, config, 3_000)
+    healthy = [
+        value
+        for chunk in generate_events(config, 1_500)
+        for _, value in keyed_labels(config, chunk)
+    ]
+    degraded = [
+        value
+        for chunk in generate_events(config, 1_500, offset=1_500)
+        for _, value in keyed_labels(config, chunk, flip_rate=0.4)
+    ]
+    labels.write_bytes(b"\n".join(healthy + degraded + healthy[:3] + [b"[]"]) + b"\n")
+    stranger = orjson.dumps({"event_id": "nobody", "model_id": "backtest", "label": 1})
+    with labels.open("ab") as out:
+        out.write(stranger + b"\n")
+
+    args = ("--labels", str(labels), "--retrain", str(tmp_path / "retrain.jsonl"))
+    done = replay(events, *args)
+    alerts = [orjson.loads(line) for line in done.stdout.splitlines()]
+    performance = [a for a in alerts if a["type"] == "performance" and a["status"] == "firing"]
+    assert "accuracy_drop" in {a["statistic"]["name"] for a in performance}
+    assert all(1_500 <= a["trigger"]["offset"] < 3_000 for a in performance)
+    requests = (tmp_path / "retrain.jsonl").read_bytes().splitlines()
+    assert len(requests) == 1 and orjson.loads(requests[0])["model_id"] == "backtest"
+    assert b"labels: duplicate 3, joined 3000, rejected 1, unknown 1" in done.stderr
+    assert replay(events, *args).stdout == done.stdout
