@@ -51,6 +51,10 @@ class Settings:
     label_wait_s: int = 600
     max_early_labels: int = 100_000
     label_retry_s: float = 5.0
+    # Retraining requests: after this many evaluations (250 labels each) of a persisting
+    # performance or concept-drift episode, then none for the cooldown's evaluations.
+    retrain_after: int = 3
+    retrain_cooldown: int = 20
     # How soon the group notices a dead worker and hands its partitions to another.
     session_timeout_s: float = 30.0
     spec_refresh_s: float = 10.0
@@ -60,12 +64,14 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
-                    "state_ttl_s", "label_retry_s")  # fmt: skip
+                    "state_ttl_s", "label_retry_s", "retrain_after")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
-        if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels) < 0:
-            raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S and _MAX_EARLY_LABELS >= 0")
+        if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
+               self.retrain_cooldown) < 0:  # fmt: skip
+            raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS and "
+                             "_RETRAIN_COOLDOWN must not be negative")  # fmt: skip
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.unknown_models not in ("auto", "reject"):

@@ -146,7 +146,9 @@ def build_worker(
         decoder=LabelDecoder(),
         join=label_join,
         registry=registry,
-        config=PerformanceConfig(),
+        config=PerformanceConfig(
+            retrain_after=settings.retrain_after, retrain_cooldown=settings.retrain_cooldown
+        ),
         store=RedisMonitorStore(
             redis_client,
             prefix=settings.redis_prefix,

@@ -4,7 +4,9 @@ Keys (``P`` the prefix, ``M`` the model; ``{M}`` is a hash tag, so one model's k
 Redis Cluster slot and one script may touch them all):
 
 - ``P:{M}:pred:E``        the kept fields of prediction ``E`` (JSON), expiring after the TTL;
-  replaced by ``=`` once joined (keeping its expiry), so a repeated label is recognised
+  once joined prefixed by ``=PARTITION:OFFSET`` of the label that joined it (keeping its
+  expiry): another label is a ``duplicate``, while the same label record again (a batch
+  replayed after a crash, before its state was saved) joins again, so it is not lost
 - ``P:{M}:seen:D``        hash of the event ids predicted on day ``D`` (epoch days), kept for
   twice the TTL: a label whose prediction is gone but was seen is ``expired``, not ``unknown``
 - ``P:{M}:early``         sorted set of event ids whose label came first, by give-up time
@@ -61,15 +63,20 @@ local base = KEYS[1]
 local give_up, today, days, max_early = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4])
 local out = {}
-for i = 5, #ARGV, 2 do
-  local event_id, label = ARGV[i], ARGV[i + 1]
+for i = 5, #ARGV, 3 do
+  local event_id, label, joiner = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = base .. ':pred:' .. event_id
   local kept = redis.call('GET', key)
   local outcome, value = nil, ''
-  if kept == '=' then
-    outcome = 'duplicate'
+  if kept and string.byte(kept, 1) == 61 then
+    local cut = string.find(kept, '\\n', 1, true)
+    if string.sub(kept, 2, cut - 1) == joiner then
+      outcome, value = 'joined', string.sub(kept, cut + 1)
+    else
+      outcome = 'duplicate'
+    end
   elseif kept then
-    redis.call('SET', key, '=', 'KEEPTTL')
+    redis.call('SET', key, '=' .. joiner .. '\\n' .. kept, 'KEEPTTL')
     outcome, value = 'joined', kept
   else
     for d = 0, days do
@@ -103,10 +110,10 @@ for _, event_id in ipairs(redis.call('ZRANGE', base .. ':early', 0, limit - 1)) 
   local key = base .. ':pred:' .. event_id
   local kept = redis.call('GET', key)
   local outcome = nil
-  if kept == '=' then
+  if kept and string.byte(kept, 1) == 61 then
     outcome, kept = 'duplicate', ''
   elseif kept then
-    redis.call('SET', key, '=', 'KEEPTTL')
+    redis.call('SET', key, '=retry\\n' .. kept, 'KEEPTTL')
     outcome = 'joined'
   elseif tonumber(redis.call('ZSCORE', base .. ':early', event_id)) <= now then
     outcome, kept = 'unknown', ''
@@ -205,8 +212,9 @@ class RedisLabelJoin:
         for model_id, model_labels in by_model.items():
             args: list[bytes | str | int] = [now_ms + self.wait_s * 1000, today, days,
                                              self.max_early]  # fmt: skip
-            for label, position in model_labels:
-                args += [label.event_id, orjson.dumps(label_fields(label, position))]
+            for label, (partition, offset) in model_labels:
+                fields = orjson.dumps(label_fields(label, (partition, offset)))
+                args += [label.event_id, fields, f"{partition}:{offset}"]
             reply = await self._run(self._join, model_id, args)
             for (label, position), (outcome, kept) in zip(
                 model_labels, _pairs(reply, 2), strict=True

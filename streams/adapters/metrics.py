@@ -111,8 +111,9 @@ class IngestMetrics:
         )
         self.performance = Gauge(
             "driftline_performance",
-            "Realised performance of a model version from its labels: view is window (the "
-            "last N labels), recent (the last hour of predictions) or reference.",
+            "Performance of a model version: view is window (its last N labels), recent (the "
+            "last hour of labelled predictions), reference, or estimated (from the last N "
+            "predictions' scores alone, before labels arrive; assumes calibrated scores).",
             ["model", "version", "metric", "view"],
             registry=registry,
         )
@@ -129,6 +130,9 @@ class IngestMetrics:
             watched = monitor.monitors[model_id, model_version]
             if watched.batch_anomalies:
                 self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
+            if watched.label_free is not None and len(watched.label_free):
+                estimate = watched.label_free.estimate()
+                self.observe_performance(model_id, model_version, {"estimated": estimate})
             for feature, verdict in watched.batch_verdicts:
                 labels = (model_id, model_version, feature or "", verdict.detector)
                 if labels not in self._statistic_series:

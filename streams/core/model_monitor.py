@@ -15,6 +15,7 @@ from streams.core.anomaly import AnomalyScorer
 from streams.core.columns import Columns, category_of
 from streams.core.event import PredictionEvent
 from streams.core.feature_window import DetectorConfig, FeatureWindow, Verdict
+from streams.core.label_free import LabelFreeEstimator
 from streams.core.online_drift import OnlineMeanDrift
 from streams.core.profile import ReferenceProfile
 from streams.core.spec import ModelSpec
@@ -93,6 +94,11 @@ class ModelMonitor:
         self._new_reference: list[Columns] = []
         self._new_profile = False
         self._online: OnlineMeanDrift | None = None
+        # Performance estimated from scores alone, visible before labels arrive.
+        self.label_free = (
+            LabelFreeEstimator(window_events=config.window_events)
+            if spec.task == "classification" else None
+        )  # fmt: skip
         if profile is not None:
             self._start_watching(profile)
 
@@ -114,6 +120,10 @@ class ModelMonitor:
                 room = self.config.window_events - self._window_count
             end = min(len(events), start + room)
             chunk = self._columns(events[start:end])
+            if self.label_free is not None:
+                predicted = [p in self.spec.positive_classes for p in chunk.categorical[PREDICTION]]
+                score = chunk.numeric[:, chunk.numeric_names.index(SCORE)]
+                self.label_free.add(score, np.array(predicted, dtype=bool))
             if self.profile is None:
                 self._learn_reference(chunk)
             else:
@@ -141,6 +151,7 @@ class ModelMonitor:
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
             "online": None if self._online is None else self._online.snapshot(),
+            "label_free": None if self.label_free is None else self.label_free.snapshot(),
         }
 
     @classmethod
@@ -174,6 +185,8 @@ class ModelMonitor:
         monitor._tail = [_Sampled(*sampled) for sampled in snapshot["tail"]]
         if monitor._online is not None and snapshot.get("online") is not None:
             monitor._online.restore(snapshot["online"])
+        if snapshot.get("label_free") is not None:
+            monitor.label_free = LabelFreeEstimator.restore(snapshot["label_free"])
         return monitor
 
     def take_new_reference(self) -> list[dict[str, Any]]:

@@ -32,7 +32,6 @@ from streams.core.spec import ModelSpec
 
 __all__ = ["PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
 
-_DEFAULT_POSITIVE = frozenset({"true", "1"})
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
 
@@ -106,7 +105,7 @@ class PerformanceMonitor:
         self.model_version = model_version
         self.config = config
         self.regression = spec.task == "regression"
-        self._positive = {spec.positive_class} if spec.positive_class else _DEFAULT_POSITIVE
+        self._positive = spec.positive_classes
         window_type = RegressionWindow if self.regression else ClassificationWindow
         self.window = window_type(window_events=config.window_labels)
         self._reference = window_type(window_events=config.reference_labels)

@@ -25,6 +25,7 @@ _SOURCES = ("registered", "inferred")
 DEFAULT_MAX_FEATURES = 1000
 DEFAULT_MAX_MESSAGE_BYTES = 65536
 _MAX_CACHED_SHAPES = 64
+_DEFAULT_POSITIVE = frozenset({"true", "1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,11 @@ class ModelSpec:
         constrained = tuple((n, s) for n, s in self.features.items() if s.constrains_values)
         object.__setattr__(self, "required_features", required)
         object.__setattr__(self, "_constrained", constrained)
+
+    @property
+    def positive_classes(self) -> frozenset[str]:
+        """The predictions and labels (as ``category_of`` texts) of the positive class."""
+        return frozenset({self.positive_class}) if self.positive_class else _DEFAULT_POSITIVE
 
     def check(self, event: PredictionEvent, message_bytes: int) -> None:
         """Raise ``InvalidEvent`` for the first rule of this spec that ``event`` breaks."""

@@ -53,9 +53,11 @@ def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
     exported = [
         s
         for metric in registry.collect()
-        if metric.name == "driftline_window_statistic"
+        if metric.name in ("driftline_window_statistic", "driftline_performance")
         for s in metric.samples
     ]
-    assert len(exported) == 10, "the cap holds"
+    assert len(exported) == 10, "the cap holds, over the statistics and the estimates"
+    estimated = {s.labels["metric"] for s in exported if s.name == "driftline_performance"}
+    assert estimated == {"count", "precision", "recall", "f1", "accuracy"}
     assert registry.get_sample_value("driftline_metric_series_dropped_total") > 0
     assert registry.get_sample_value("driftline_anomalous_events_total", {"model": "m"}) >= 100

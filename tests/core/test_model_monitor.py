@@ -123,3 +123,30 @@ def test_an_anomaly_burst_is_one_model_level_alert_and_single_outliers_are_not()
     assert alerts[0].value > 0.1
     assert 0 < alerts[0].trigger.offset - DRIFT_AT <= 2_000
     assert len([a for a in alerts if a.status == "firing"]) == 1
+
+
+def test_the_label_free_estimate_matches_what_the_labels_then_show():
+    import numpy as np
+    import orjson
+
+    from streams.simulation import keyed_labels
+
+    stream = StreamConfig(seed=12)
+    registry = SpecRegistry(warmup_events=WARMUP)
+    ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, DEFAULTS)
+    chunks = list(generate_events(stream, 10_000))
+    for chunk in chunks:
+        result = ingestor.ingest(raw_records(stream, chunk))
+        monitor.process(result.accepted, result.positions)
+    (watched,) = monitor.monitors.values()
+    estimate = watched.label_free.estimate()
+    # The window the estimate covers: the last window_events predictions, with their labels.
+    last = chunks[-1]
+    n = DEFAULTS.window_events
+    labels = np.array([orjson.loads(v)["label"] for _, v in keyed_labels(stream, last)][-n:])
+    predicted = last.prediction[-n:] == 1
+    realised_precision = labels[predicted].mean()
+    realised_recall = predicted[labels == 1].mean()
+    assert estimate["count"] == n
+    assert estimate["precision"] == pytest.approx(realised_precision, abs=0.05)
+    assert estimate["recall"] == pytest.approx(realised_recall, abs=0.05)

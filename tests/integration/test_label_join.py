@@ -55,10 +55,10 @@ def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
     async def scenario(join, client):
         await join.keep([prediction("e1"), prediction("e2")])
         stored = [await client.get(key) async for key in client.scan_iter(f"{join.prefix}:*pred*")]
-        first = await join.join(*labels_of(label("e1", False)), now_ms=NOW_MS)
-        again = await join.join(*labels_of(label("e1", False)), now_ms=NOW_MS)
+        first = await join.join([label("e1", False)], [(0, 7)], now_ms=NOW_MS)
+        again = await join.join([label("e1", False)], [(1, 3)], now_ms=NOW_MS)
         await join.keep([prediction("e1")])  # a replayed prediction must not revive it
-        replayed = await join.join(*labels_of(label("e1")), now_ms=NOW_MS)
+        replayed = await join.join([label("e1")], [(0, 9)], now_ms=NOW_MS)
         return stored, first, again, replayed
 
     stored, first, again, replayed = run(stack_config, scenario)
@@ -70,6 +70,35 @@ def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
         labelled_at_ms=NOW_MS + 60_000,
     )  # fmt: skip
     assert outcomes(again) == outcomes(replayed) == ["duplicate"]
+
+
+def test_the_same_label_record_again_joins_again_so_a_replayed_batch_loses_nothing(
+    stack_config,
+):
+    async def scenario(join, client):
+        await join.keep([prediction("e1")])
+        first = await join.join([label("e1")], [(2, 40)], now_ms=NOW_MS)
+        # The worker died before saving the batch's state: Kafka redelivers the same record.
+        replayed = await join.join([label("e1")], [(2, 40)], now_ms=NOW_MS)
+        other = await join.join([label("e1")], [(2, 41)], now_ms=NOW_MS)
+        return first, replayed, other
+
+    first, replayed, other = run(stack_config, scenario)
+    assert outcomes(first) == outcomes(replayed) == ["joined"]
+    assert first[0].joined == replayed[0].joined
+    assert outcomes(other) == ["duplicate"]
+
+
+def test_labels_join_in_any_order(stack_config):
+    async def scenario(join, client):
+        await join.keep([prediction(f"e{i}") for i in range(5)])
+        order = [3, 0, 4, 1, 2]
+        return await join.join([label(f"e{i}") for i in order], [(0, i) for i in order],
+                               now_ms=NOW_MS)  # fmt: skip
+
+    results = run(stack_config, scenario)
+    assert outcomes(results) == ["joined"] * 5
+    assert [r.joined.event_id for r in results] == ["e3", "e0", "e4", "e1", "e2"]
 
 
 def test_a_label_that_comes_first_waits_for_its_prediction(stack_config):
