@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,6 +24,7 @@ from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
 from streams.core.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import StoreUnavailable
+from streams.core.event import RawRecord
 from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
@@ -166,29 +167,12 @@ def build_worker(
     )
     pending: list[ModelSpec] = []
 
-    @app.agent(app.batch_channel(predictions), concurrency=1)
-    async def ingest(chunks: faust.StreamT) -> None:
-        try:
-            async for chunk in chunks:
-                await ingestion.process(chunk.records)
-                app.ack(chunk)
-                pending.extend(registry.take_inferred())
-        except Exception as exc:
-            # Faust's agents die quietly; make the death loud and visible in /health.
-            liveness.failure = repr(exc)
-            logger.exception("the ingestion agent stopped")
-            raise
+    async def ingest(records: list[RawRecord]) -> None:
+        await ingestion.process(records)
+        pending.extend(registry.take_inferred())
 
-    @app.agent(app.batch_channel(labels), concurrency=1)
-    async def join_labels(chunks: faust.StreamT) -> None:
-        try:
-            async for chunk in chunks:
-                await label_service.process(chunk.records)
-                app.ack(chunk)
-        except Exception as exc:
-            liveness.failure = repr(exc)
-            logger.exception("the label agent stopped")
-            raise
+    _batch_agent(app, predictions, ingest, liveness, name="ingest")
+    _batch_agent(app, labels, label_service.process, liveness, name="join_labels")
 
     @app.timer(settings.label_retry_s)
     async def retry_waiting_labels() -> None:
@@ -242,6 +226,30 @@ def build_worker(
         return web.bytes(body, content_type="application/json", status=200 if ok else 503)
 
     return Worker(app, registry, metrics_registry, spec_store)
+
+
+def _batch_agent(
+    app: BatchApp,
+    topic: faust.TopicT,
+    process: Callable[[list[RawRecord]], Awaitable[None]],
+    liveness: StreamLiveness,
+    *,
+    name: str,
+) -> None:
+    """An agent that processes each fetched chunk of ``topic``, then acks it."""
+
+    async def agent(chunks: faust.StreamT) -> None:
+        try:
+            async for chunk in chunks:
+                await process(chunk.records)
+                app.ack(chunk)
+        except Exception as exc:
+            # Faust's agents die quietly; make the death loud and visible in /health.
+            liveness.failure = repr(exc)
+            logger.exception("the %s agent stopped", name)
+            raise
+
+    app.agent(app.batch_channel(topic), name=name, concurrency=1)(agent)
 
 
 async def _sync_specs(

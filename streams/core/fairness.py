@@ -17,6 +17,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from streams.core.ring import ColumnRing
+
 __all__ = [
     "FairnessPolicy",
     "FairnessReport",
@@ -25,6 +27,8 @@ __all__ = [
     "Violation",
     "confident_gaps",
 ]
+
+_COLUMNS = {"group": np.int32, "predicted": np.bool_, "truth": np.bool_}
 
 SNAPSHOT_VERSION = 1
 OTHER_GROUP = "__other__"
@@ -139,14 +143,10 @@ class FairnessWindow:
         # any other, so it can never overflow into "__other__".
         self._names = [OTHER_GROUP, policy.reference_group]
         self._index = {name: code for code, name in enumerate(self._names)}
-        self._group = np.zeros(window_events, np.int32)
-        self._predicted = np.zeros(window_events, np.bool_)
-        self._truth = np.zeros(window_events, np.bool_)
-        self._size = 0
-        self._next = 0  # the slot the next event is written to
+        self._ring = ColumnRing(window_events, _COLUMNS)
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._ring)
 
     def add(
         self,
@@ -176,15 +176,8 @@ class FairnessWindow:
         # One lookup per distinct group in Python; the per-event mapping runs in C.
         group = np.fromiter(map(codes.__getitem__, groups), np.int32, len(groups))
         kept = group != _MISSING
-        group, predicted, truth = group[kept], predicted[kept], truth[kept]
-        # Events a batch would overwrite itself are never written: only its last N are kept.
-        n, keep = group.size, min(group.size, self.window_events)
-        slots = (self._next + np.arange(keep)) % self.window_events
-        self._group[slots] = group[n - keep :]
-        self._predicted[slots] = predicted[n - keep :]
-        self._truth[slots] = truth[n - keep :]
-        self._next = (self._next + keep) % self.window_events
-        self._size = min(self._size + keep, self.window_events)
+        self._ring.push({"group": group[kept], "predicted": predicted[kept],
+                         "truth": truth[kept]})  # fmt: skip
 
     def _code(self, value: str | None) -> int:
         if value is None:
@@ -197,9 +190,8 @@ class FairnessWindow:
 
     def _tallies(self) -> dict[str, np.ndarray]:
         # Indexed by code: 0 is "__other__", 1 the reference group.
-        size, k = self._size, len(self._names)
-        code = self._group[:size]
-        predicted, truth = self._predicted[:size], self._truth[:size]
+        rows, k = self._ring.rows(), len(self._names)
+        code, predicted, truth = rows["group"], rows["predicted"], rows["truth"]
         count = np.bincount(code, minlength=k)
         positives = np.bincount(code[truth], minlength=k)
         hits = np.bincount(code[predicted & truth], minlength=k)
@@ -257,12 +249,9 @@ class FairnessWindow:
 
     def snapshot(self) -> dict[str, Any]:
         """The window as plain JSON data, for ``restore``."""
-        size = self._size
         return {"version": SNAPSHOT_VERSION, "attribute": self.policy.attribute,
                 "window_events": self.window_events, "names": list(self._names),
-                "next": self._next, "group": self._group[:size].tolist(),
-                "predicted": self._predicted[:size].tolist(),
-                "truth": self._truth[:size].tolist()}  # fmt: skip
+                **self._ring.snapshot()}  # fmt: skip
 
     @classmethod
     def restore(cls, policy: FairnessPolicy, snapshot: dict[str, Any]) -> Self:
@@ -279,18 +268,12 @@ class FairnessWindow:
         if len(names) > policy.max_groups + 1:
             raise ValueError("snapshot names more groups than policy.max_groups")
         window = cls(policy, window_events=snapshot["window_events"])
-        group = np.asarray(snapshot["group"], np.int32)
-        size = group.size
-        if size > window.window_events or not 0 <= snapshot["next"] < window.window_events:
-            raise ValueError("snapshot does not fit its window")
-        if size and not 0 <= group.min() <= group.max() < len(names):
+        window._ring = ColumnRing.restore(window.window_events, _COLUMNS, snapshot)
+        group = window._ring.rows()["group"]
+        if group.size and not 0 <= group.min() <= group.max() < len(names):
             raise ValueError("snapshot has an unknown group code")
         window._names = list(names)
         window._index = {name: i for i, name in enumerate(names)}
-        window._group[:size] = group
-        window._predicted[:size] = np.asarray(snapshot["predicted"], np.bool_)
-        window._truth[:size] = np.asarray(snapshot["truth"], np.bool_)
-        window._size, window._next = size, snapshot["next"]
         return window
 
 

@@ -19,7 +19,11 @@ from typing import Any, Self
 
 import numpy as np
 
+from streams.core.ring import ColumnRing
+
 __all__ = ["LabelFreeEstimator", "ScoreCalibration"]
+
+_COLUMNS = {"score": np.float64, "predicted": np.bool_}
 
 SNAPSHOT_VERSION = 1
 _NAN = float("nan")
@@ -137,13 +141,10 @@ class LabelFreeEstimator:
             raise ValueError("window_events must be a positive integer")
         self.window_events = window_events
         self.calibration = ScoreCalibration.identity() if calibration is None else calibration
-        self._score = np.zeros(window_events, np.float64)
-        self._predicted = np.zeros(window_events, np.bool_)
-        self._size = 0
-        self._next = 0  # the slot the next prediction is written to
+        self._ring = ColumnRing(window_events, _COLUMNS)
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._ring)
 
     def add(self, scores: np.ndarray, predicted_positive: np.ndarray) -> None:
         """Take a batch: P(positive class) as scored, and whether it was predicted positive.
@@ -155,19 +156,12 @@ class LabelFreeEstimator:
         if predicted.dtype != np.bool_ or predicted.shape != score.shape:
             raise ValueError("predicted_positive must be a boolean array as long as scores")
         scored = ~np.isnan(score)
-        score, predicted = score[scored], predicted[scored]
-        # Predictions a batch would overwrite itself are never written: only its last N are.
-        n, keep = score.size, min(score.size, self.window_events)
-        slots = (self._next + np.arange(keep)) % self.window_events
-        self._score[slots] = score[n - keep :]
-        self._predicted[slots] = predicted[n - keep :]
-        self._next = (self._next + keep) % self.window_events
-        self._size = min(self._size + keep, self.window_events)
+        self._ring.push({"score": score[scored], "predicted": predicted[scored]})
 
     def expected_confusion(self) -> dict[str, float]:
         """Expected ``tp``, ``fp``, ``fn`` and ``tn`` over the window."""
-        p = self.calibration.apply(self._score[: self._size])
-        predicted = self._predicted[: self._size]
+        rows = self._ring.rows()
+        p, predicted = self.calibration.apply(rows["score"]), rows["predicted"]
         positive, negative = p[predicted], p[~predicted]
         return {"tp": float(positive.sum()), "fp": float((1 - positive).sum()),
                 "fn": float(negative.sum()), "tn": float((1 - negative).sum())}  # fmt: skip
@@ -182,20 +176,17 @@ class LabelFreeEstimator:
         c = self.expected_confusion()
         tp, fp, fn, tn = c["tp"], c["fp"], c["fn"], c["tn"]
         return {
-            "count": self._size,
+            "count": len(self),
             "precision": _ratio(tp, tp + fp),
             "recall": _ratio(tp, tp + fn),
             "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-            "accuracy": _ratio(tp + tn, self._size),
+            "accuracy": _ratio(tp + tn, len(self)),
         }
 
     def snapshot(self) -> dict[str, Any]:
         """The window and its calibration as plain JSON data, for ``restore``."""
-        size = self._size
         return {"version": SNAPSHOT_VERSION, "window_events": self.window_events,
-                "calibration": self.calibration.to_dict(), "next": self._next,
-                "score": self._score[:size].tolist(),
-                "predicted": self._predicted[:size].tolist()}  # fmt: skip
+                "calibration": self.calibration.to_dict(), **self._ring.snapshot()}  # fmt: skip
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> Self:
@@ -204,15 +195,7 @@ class LabelFreeEstimator:
             raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
         calibration = ScoreCalibration.from_dict(snapshot["calibration"])
         estimator = cls(window_events=snapshot["window_events"], calibration=calibration)
-        score = np.asarray(snapshot["score"], np.float64)
-        predicted = np.asarray(snapshot["predicted"], np.bool_)
-        size, next_slot = score.size, snapshot["next"]
-        if size > estimator.window_events or predicted.size != size:
-            raise ValueError("snapshot does not fit its window")
-        if not 0 <= next_slot < estimator.window_events:
-            raise ValueError("snapshot does not fit its window")
-        estimator._score[:size], estimator._predicted[:size] = score, predicted
-        estimator._size, estimator._next = size, next_slot
+        estimator._ring = ColumnRing.restore(estimator.window_events, _COLUMNS, snapshot)
         return estimator
 
 

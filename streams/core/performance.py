@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from streams.core.ring import ColumnRing
+
 __all__ = ["ClassificationWindow", "RegressionWindow"]
 
 SNAPSHOT_VERSION = 1
@@ -28,17 +30,11 @@ class _LabelledWindow:
     _PARAMS: ClassVar[tuple[str, ...]]
 
     def __init__(self, window_events: int) -> None:
-        if not isinstance(window_events, int) or window_events < 1:
-            raise ValueError("window_events must be a positive integer")
         self.window_events = window_events
-        self._columns = {
-            name: np.zeros(window_events, dtype) for name, dtype in self._COLUMNS.items()
-        }
-        self._size = 0
-        self._next = 0  # the slot the next pair is written to
+        self._ring = ColumnRing(window_events, self._COLUMNS)
 
     def __len__(self) -> int:
-        return self._size
+        return len(self._ring)
 
     def _push(self, **arrays: Any) -> None:
         # Convert and check every column before writing any, so a rejected batch leaves the
@@ -48,21 +44,13 @@ class _LabelledWindow:
         if len(lengths) != 1 or len(next(iter(lengths))) != 1:
             raise ValueError("the columns of a batch must be 1-D arrays of equal length")
         self._check(batch)
-        n = len(batch["timestamp_ms"])
-        # Pairs a batch would overwrite itself are never written: only its last N are kept.
-        keep = min(n, self.window_events)
-        slots = (self._next + np.arange(keep)) % self.window_events
-        for name, column in self._columns.items():
-            column[slots] = batch[name][n - keep :]
-        self._next = (self._next + keep) % self.window_events
-        self._size = min(self._size + keep, self.window_events)
+        self._ring.push(batch)
 
     def _check(self, batch: dict[str, np.ndarray]) -> None:
         """Raise ``ValueError`` if a batch's values are out of range."""
 
     def _rows(self, since_ms: int | None) -> dict[str, np.ndarray]:
-        # Filled slots in storage order, not arrival order: every metric is order-free.
-        rows = {name: column[: self._size] for name, column in self._columns.items()}
+        rows = self._ring.rows()  # storage order: every metric is order-free
         if since_ms is None:
             return rows
         recent = rows["timestamp_ms"] >= since_ms
@@ -71,10 +59,7 @@ class _LabelledWindow:
     def snapshot(self) -> dict[str, Any]:
         """The window as plain JSON data (NaN as None), for ``restore``."""
         params = {name: getattr(self, name) for name in self._PARAMS}
-        # The filled slots as stored, with the write position: restoring them slot for slot
-        # keeps even the order floating-point sums run in.
-        columns = {name: _plain(column[: self._size]) for name, column in self._columns.items()}
-        return {"version": SNAPSHOT_VERSION, **params, "next": self._next, "columns": columns}
+        return {"version": SNAPSHOT_VERSION, **params, **self._ring.snapshot()}
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> Self:
@@ -82,15 +67,7 @@ class _LabelledWindow:
         if snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
         window = cls(**{name: snapshot[name] for name in cls._PARAMS})
-        stored = snapshot["columns"]
-        columns = {name: np.asarray(stored[name], dtype) for name, dtype in cls._COLUMNS.items()}
-        size, full, slot = len(columns["timestamp_ms"]), window.window_events, snapshot["next"]
-        # A ring not yet full fills slots 0..size-1, so its next slot is its size.
-        if not ((size == full and 0 <= slot < full) or slot == size < full):
-            raise ValueError("snapshot does not fit its window")
-        for name, column in columns.items():
-            window._columns[name][:size] = column
-        window._size, window._next = size, slot
+        window._ring = ColumnRing.restore(window.window_events, cls._COLUMNS, snapshot)
         return window
 
 
@@ -265,7 +242,3 @@ def _calibration_error(score: np.ndarray, positive: np.ndarray, bins: int) -> fl
     positive_sums = np.bincount(which, weights=positive.astype(float), minlength=bins)
     # share_b * |mean score_b - positive rate_b| = |score sum_b - positives_b| / n.
     return float(np.abs(score_sums - positive_sums).sum() / score.size)
-
-
-def _plain(column: np.ndarray) -> list[Any]:
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in column.tolist()]
