@@ -55,6 +55,11 @@ class Settings:
     # performance or concept-drift episode, then none for the cooldown's evaluations.
     retrain_after: int = 3
     retrain_cooldown: int = 20
+    # Performance alerts: an accuracy/F1/ROC AUC drop below the reference, or a relative
+    # MAE/RMSE rise above it, judged once the window holds this many labels.
+    performance_max_drop: float = 0.05
+    performance_max_error_rise: float = 0.2
+    performance_min_labels: int = 200
     # How soon the group notices a dead worker and hands its partitions to another.
     session_timeout_s: float = 30.0
     spec_refresh_s: float = 10.0
@@ -64,7 +69,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
-                    "state_ttl_s", "label_retry_s", "retrain_after")  # fmt: skip
+                    "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
+                    "performance_min_labels")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
@@ -72,6 +78,8 @@ class Settings:
                self.retrain_cooldown) < 0:  # fmt: skip
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS and "
                              "_RETRAIN_COOLDOWN must not be negative")  # fmt: skip
+        if not 0 < self.performance_max_drop < 1:
+            raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.unknown_models not in ("auto", "reject"):

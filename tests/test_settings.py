@@ -36,6 +36,8 @@ def test_environment_and_overrides():
     [
         ({"DRIFTLINE_PARTITIONS": "four"}, "DRIFTLINE_PARTITIONS='four'"),
         ({"DRIFTLINE_BATCH_SIZE": "0"}, "DRIFTLINE_BATCH_SIZE must be positive"),
+        ({"DRIFTLINE_PERFORMANCE_MAX_DROP": "1.5"}, "MAX_DROP must be in"),
+        ({"DRIFTLINE_LABEL_WAIT_S": "-1"}, "must not be negative"),
         ({"DRIFTLINE_WEB_PORT": "70000"}, "DRIFTLINE_WEB_PORT"),
         ({"DRIFTLINE_UNKNOWN_MODELS": "sometimes"}, "DRIFTLINE_UNKNOWN_MODELS"),
     ],

@@ -148,7 +148,11 @@ def build_worker(
         join=label_join,
         registry=registry,
         config=PerformanceConfig(
-            retrain_after=settings.retrain_after, retrain_cooldown=settings.retrain_cooldown
+            max_drop=settings.performance_max_drop,
+            max_error_rise=settings.performance_max_error_rise,
+            min_labels=settings.performance_min_labels,
+            retrain_after=settings.retrain_after,
+            retrain_cooldown=settings.retrain_cooldown,
         ),
         store=RedisMonitorStore(
             redis_client,
