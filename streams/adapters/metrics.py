@@ -130,7 +130,8 @@ class IngestMetrics:
             watched = monitor.monitors[model_id, model_version]
             if watched.batch_anomalies:
                 self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
-            if watched.label_free is not None and len(watched.label_free):
+            # At each closed window (when verdicts come), not every batch.
+            if watched.label_free is not None and watched.batch_verdicts:
                 estimate = watched.label_free.estimate()
                 self.observe_performance(model_id, model_version, {"estimated": estimate})
             for feature, verdict in watched.batch_verdicts:
