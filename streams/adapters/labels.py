@@ -119,10 +119,7 @@ class LabelService:
                 labels.append(self.decoder.decode(record))
                 positions.append((record.partition, record.offset))
             except InvalidEvent as exc:
-                rejection = Rejection(record, exc.reason, exc.detail,
-                                      f"{type(exc).__module__}.{type(exc).__qualname__}",
-                                      exc.field, None)  # fmt: skip
-                rejected.append(rejection)
+                rejected.append(Rejection.of(record, exc))
                 self.metrics.labels.labels(UNKNOWN_MODEL_LABEL, "rejected").inc()
         return labels, positions, rejected
 

@@ -122,10 +122,7 @@ def _replay_labels(
             except InvalidEvent as exc:
                 summary.labels["rejected"] += 1
                 if dead_letters_out is not None:
-                    rejection = Rejection(record, exc.reason, exc.detail,
-                                          f"{type(exc).__module__}.{type(exc).__qualname__}",
-                                          exc.field)  # fmt: skip
-                    dead_letters_out.write(_dead_letter_line(rejection))
+                    dead_letters_out.write(_dead_letter_line(Rejection.of(record, exc)))
                 continue
             outcome, joined = join.join(label)
             summary.labels[outcome.value] += 1

@@ -31,6 +31,12 @@ class Rejection:
     field: str | None = None
     model_id: str | None = None
 
+    @classmethod
+    def of(cls, record: RawRecord, exc: InvalidEvent, model_id: str | None = None) -> Rejection:
+        """The rejection of ``record`` for the rule ``exc`` names."""
+        error_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        return cls(record, exc.reason, exc.detail, error_class, exc.field, model_id)
+
 
 @dataclass(slots=True)
 class IngestResult:
