@@ -179,6 +179,7 @@ def run_workload(
         "DRIFTLINE_KAFKA_BOOTSTRAP": bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
         "DRIFTLINE_DATA_DIR": str(workdir),
+        "DRIFTLINE_LABEL_TTL_S": "300",  # kept as in production, gone from Redis soon after
     }
     seconds, cpu, rss = driftline(env, len(records), workdir / f"worker-{run}.log")
     results.append(Result(workload, "Driftline worker", len(records), seconds, cpu, rss))

@@ -12,7 +12,9 @@ from streams.stack import debian, templates
 from streams.stack.config import StackConfig
 from streams.stack.service import Log, Service
 
-_START_TIMEOUT = 15.0
+# Generous: a Redis restarted over a large dataset answers only after loading it (~4 GB of
+# kept predictions took longer than 15 s here); a crash still ends the wait at once.
+_START_TIMEOUT = 120.0
 
 
 def service(config: StackConfig) -> Service:
