@@ -7,6 +7,7 @@ only consumes, so a worker that started first would wait on a topic that never c
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
@@ -60,7 +61,27 @@ def ensure_topics(
         else:
             created.append(name)
             logger.info("created topic %s with %d partitions", name, partitions)
+    _wait_for_leaders(admin, created, deadline=time.monotonic() + timeout_s)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str], *, deadline: float) -> None:
+    # A topic created a moment ago can be missing from the broker's metadata for a while; a
+    # Faust worker subscribing then is assigned none of its partitions ("Ignoring missing
+    # topic") until the next rebalance, so return only once every partition has a leader.
+    pending = set(topics)
+    while pending:
+        metadata = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
+        pending = {
+            name for name in pending
+            if name not in metadata or metadata[name].error is not None
+            or not metadata[name].partitions
+            or any(p.leader < 0 for p in metadata[name].partitions.values())
+        }  # fmt: skip
+        if pending and time.monotonic() >= deadline:
+            raise PublishFailed(f"topics {sorted(pending)} have no leader yet")
+        if pending:
+            time.sleep(0.2)
 
 
 def ensure_worker_topics(settings: Settings) -> list[str]:
