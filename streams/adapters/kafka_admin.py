@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -16,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from streams.core.errors import PublishFailed
 from streams.settings import Settings
 
-__all__ = ["DLQ_MAX_MESSAGE_BYTES", "ensure_topics", "ensure_worker_topics"]
+__all__ = ["DLQ_MAX_MESSAGE_BYTES", "ensure_topics", "ensure_worker_topics", "wait_for_leaders"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,27 +62,34 @@ def ensure_topics(
         else:
             created.append(name)
             logger.info("created topic %s with %d partitions", name, partitions)
-    _wait_for_leaders(admin, created, deadline=time.monotonic() + timeout_s)
+    wait_for_leaders(admin, created, deadline=time.monotonic() + timeout_s)
     return created
 
 
-def _wait_for_leaders(admin: AdminClient, topics: list[str], *, deadline: float) -> None:
-    # A topic created a moment ago can be missing from the broker's metadata for a while; a
-    # Faust worker subscribing then is assigned none of its partitions ("Ignoring missing
-    # topic") until the next rebalance, so return only once every partition has a leader.
-    pending = set(topics)
+def wait_for_leaders(
+    client: Any, topics: Iterable[str], *, deadline: float
+) -> dict[str, list[int]]:
+    """Each topic's partitions, once every one has a leader in the broker's metadata.
+
+    A topic created a moment ago can be missing from the metadata for a while (an empty
+    answer then means "not yet"); a Faust worker subscribing then is assigned none of its
+    partitions ("Ignoring missing topic") until the next rebalance. ``client`` is an
+    ``AdminClient`` or a ``Consumer``: both answer ``list_topics``.
+    """
+    pending, ready = set(topics), {}
     while pending:
-        metadata = admin.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
-        pending = {
-            name for name in pending
-            if name not in metadata or metadata[name].error is not None
-            or not metadata[name].partitions
-            or any(p.leader < 0 for p in metadata[name].partitions.values())
-        }  # fmt: skip
+        metadata = client.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
+        for name in list(pending):
+            topic = metadata.get(name)
+            if (topic is not None and topic.error is None and topic.partitions
+                    and all(p.leader >= 0 for p in topic.partitions.values())):  # fmt: skip
+                ready[name] = sorted(topic.partitions)
+                pending.discard(name)
         if pending and time.monotonic() >= deadline:
             raise PublishFailed(f"topics {sorted(pending)} have no leader yet")
         if pending:
             time.sleep(0.2)
+    return ready
 
 
 def ensure_worker_topics(settings: Settings) -> list[str]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from streams.adapters.kafka_admin import wait_for_leaders
 from streams.core.errors import PublishFailed
 
 __all__ = ["ReadRecord", "end_offsets", "publish", "read_from"]
@@ -79,7 +80,7 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "driftline-offsets"})
     deadline = time.monotonic() + timeout_s
     try:
-        partitions = _partitions(consumer, topic, deadline)
+        partitions = wait_for_leaders(consumer, [topic], deadline=deadline)[topic]
         offsets = {}
         for partition in partitions:
             while True:
@@ -98,18 +99,6 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
         return offsets
     finally:
         consumer.close()
-
-
-def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
-    # A topic created a moment ago can be missing from the metadata for a while: an empty
-    # answer then means "not yet", not "no partitions".
-    while True:
-        metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-        if metadata.partitions and metadata.error is None:
-            return sorted(metadata.partitions)
-        if time.monotonic() > deadline:
-            raise PublishFailed(f"topic {topic!r} has no partitions: {metadata.error}")
-        time.sleep(0.2)
 
 
 def read_from(
