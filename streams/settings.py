@@ -6,7 +6,7 @@ Nothing below the CLI reads ``os.environ``; it is handed a ``Settings``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class Settings:
     partitions: int = 4
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # When set, /metrics answers only requests with "Authorization: Bearer <token>".
+    web_token: str | None = field(default=None, repr=False)
     batch_size: int = 1000
     max_message_bytes: int = 65536
     max_features: int = 1000
@@ -89,10 +91,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Read ``DRIFTLINE_*`` variables; ``overrides`` (from CLI flags) win over them."""
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(f"DRIFTLINE_{field.name.upper()}")
+        for spec in fields(cls):
+            raw = environ.get(f"DRIFTLINE_{spec.name.upper()}")
             if raw is not None and raw != "":
-                values[field.name] = _convert(field.name, field.type, raw)
+                values[spec.name] = _convert(spec.name, spec.type, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 

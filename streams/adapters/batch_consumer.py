@@ -16,7 +16,8 @@ aiokafka keeps one fetch in flight per broker, so while Faust's 1.5 s long poll 
 idle partitions, a busy partition whose buffer ran dry cannot be fetched. With one busy
 partition of four that stalled the worker for 1 s after every 1 MiB fetched.
 
-Group membership, rebalancing, commits, the producer and the web views stay Faust's. The
+Group membership, rebalancing, commits, the producer and the web server stay Faust's
+(serving the app's own pages only, none of Faust's blueprints). The
 consumer reaches into private parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
 """
 
@@ -30,6 +31,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
+from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.utils.futures import notify
 
 from streams.core.event import RawRecord
@@ -77,6 +79,16 @@ class BatchApp(faust.App):
 
     def _new_transport(self) -> faust_aiokafka.Transport:
         return _BatchTransport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> _PagesOnlyWeb:
+        return _PagesOnlyWeb(self)
+
+
+class _PagesOnlyWeb(faust_aiohttp.Web):
+    """Faust's web server with none of Faust's own blueprints: only the app's pages."""
+
+    def _enabled_blueprints(self) -> list:
+        return []
 
 
 class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):

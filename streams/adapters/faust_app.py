@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import faust
-import orjson
 import redis.asyncio as aioredis
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
 from streams.adapters.batch_consumer import BatchApp
 from streams.adapters.health import HealthCheck, StreamLiveness
@@ -20,6 +19,7 @@ from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
 from streams.adapters.label_join import RedisLabelJoin
 from streams.adapters.labels import LabelService
 from streams.adapters.metrics import IngestMetrics
+from streams.adapters.routes import add_routes
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
 from streams.core.decoder import EventDecoder, LabelDecoder
@@ -209,25 +209,13 @@ def build_worker(
         await _sync_specs(spec_store, registry, pending)
         metrics.models_known.set(registry.model_count)
 
-    @app.page("/metrics")
-    async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        # aiohttp refuses a charset in content_type, which Prometheus' type carries.
-        headers = {"Content-Type": CONTENT_TYPE_LATEST}
-        return web.bytes(generate_latest(metrics_registry), headers=headers)
-
-    @app.page("/health")
-    async def health_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        healthy, checks = await health.report()
-        body = orjson.dumps({"healthy": healthy, **checks})
-        return web.bytes(body, content_type="application/json", status=200 if healthy else 503)
-
-    @app.page("/live")
-    async def live_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        # Liveness only: a Redis or Kafka outage is for /health (readiness); restarting the
-        # worker would not fix it and would rebalance the group.
-        ok = liveness.failure is None
-        body = orjson.dumps({"live": ok, "error": liveness.failure})
-        return web.bytes(body, content_type="application/json", status=200 if ok else 503)
+    add_routes(
+        app,
+        metrics_registry=metrics_registry,
+        health=health,
+        liveness=liveness,
+        metrics_token=settings.web_token,
+    )
 
     return Worker(app, registry, metrics_registry, spec_store)
 

@@ -110,7 +110,10 @@ class WorkerProcess:
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of /metrics, keyed by (name, sorted labels)."""
-        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as response:
+        request = urllib.request.Request(f"{self.base_url}/metrics")
+        if token := self.environ.get("DRIFTLINE_WEB_TOKEN"):
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:
             text = response.read().decode()
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value

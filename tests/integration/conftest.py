@@ -46,7 +46,10 @@ def isolated_env(stack_config, data_dir) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def worker_env(stack_config, tmp_path_factory) -> dict[str, str]:
-    return isolated_env(stack_config, tmp_path_factory.mktemp("faust"))
+    # The shared worker guards /metrics with a token, so every test that reads its metrics
+    # goes through the check.
+    environ = isolated_env(stack_config, tmp_path_factory.mktemp("faust"))
+    return {**environ, "DRIFTLINE_WEB_TOKEN": uuid.uuid4().hex}
 
 
 @pytest.fixture(scope="session")
