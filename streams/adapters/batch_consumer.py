@@ -23,7 +23,9 @@ consumer reaches into private parts of faust-streaming 0.15.3 and aiokafka 0.14.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +38,17 @@ from mode.utils.futures import notify
 
 from streams.core.event import RawRecord
 
-__all__ = ["FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
+__all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
+
+logger = logging.getLogger(__name__)
 
 #: Short enough to be hidden by the chunks waiting in the channel, long enough that an idle
 #: worker sends only a few fetch requests a second.
 FETCH_MAX_WAIT_MS = 100
+
+#: How long a stopping worker lets the chunks in flight finish: a healthy batch takes well
+#: under a second, and the whole shutdown must fit Kubernetes' grace period.
+DRAIN_S = 5.0
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)
@@ -60,6 +68,8 @@ class BatchApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_routes: dict[str, faust.ChannelT] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._abandoning = False
 
     def batch_channel(self, topic: faust.TopicT, *, maxsize: int = 4) -> faust.ChannelT:
         """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
@@ -76,6 +86,43 @@ class BatchApp(faust.App):
     def ack(self, chunk: FetchedChunk) -> None:
         """Mark the chunk done; Faust commits an offset once all before it are done."""
         self.consumer.ack_chunk(chunk)
+
+    async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Run one chunk's processing; False if shutting down abandoned it (then the chunk
+        must not be acked)."""
+        if self._abandoning:
+            work.close()
+            return False
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not (self._abandoning and task.cancelled()):
+                raise  # the agent itself is being cancelled
+            return False
+        finally:
+            self._in_flight.discard(task)
+        return True
+
+    async def on_stop(self) -> None:
+        """Let the chunks in flight finish for ``DRAIN_S``, then abandon them, then stop.
+
+        A chunk stuck on an outage (its writes retried until they succeed) would otherwise
+        hold shutdown until the outage ends, and Kubernetes would SIGKILL the pod. An
+        abandoned chunk is never acked, so its records are read again by the next owner and
+        what it had applied is skipped by the stored offsets: nothing lost or doubled.
+        """
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=DRAIN_S)
+            if pending:
+                self._abandoning = True
+                for task in pending:
+                    task.cancel()
+                abandoned = self.consumer.abandon_unacked()
+                logger.warning("shutting down with %d chunk(s) unfinished (an outage?): their "
+                               "records will be read again", abandoned)  # fmt: skip
+        await super().on_stop()
 
     def _new_transport(self) -> faust_aiokafka.Transport:
         return _BatchTransport(self.conf.broker_consumer, self)
@@ -119,6 +166,15 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                 self._n_acked += len(fresh)
             self._unacked_messages.discard(chunk)
             notify(self._waiting_for_ack)
+
+    def abandon_unacked(self) -> int:
+        """Stop waiting for the chunks not acked yet, without acking them: commits stay
+        behind their records. How many there were."""
+        with ack_lock:
+            chunks = [m for m in self._unacked_messages if isinstance(m, FetchedChunk)]
+            self._unacked_messages.difference_update(chunks)
+            notify(self._waiting_for_ack)
+        return len(chunks)
 
     async def _drain_messages(self, fetcher: Any) -> None:  # Faust's loop, per fetch
         routes: dict[str, faust.ChannelT] = getattr(self.app, "batch_routes", {})

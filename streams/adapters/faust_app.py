@@ -233,8 +233,8 @@ def _batch_agent(
     async def agent(chunks: faust.StreamT) -> None:
         try:
             async for chunk in chunks:
-                await process(chunk.records)
-                app.ack(chunk)
+                if await app.run_batch(process(chunk.records)):
+                    app.ack(chunk)
         except Exception as exc:
             # Faust's agents die quietly; make the death loud and visible in /health.
             liveness.failure = repr(exc)

@@ -1,0 +1,65 @@
+"""A worker stuck on an outage still stops promptly on SIGTERM, and loses nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+import pytest
+
+from streams import stack
+from streams.adapters.batch_consumer import DRAIN_S
+from streams.adapters.worker_process import WorkerProcess
+from streams.settings import Settings
+from streams.simulation import StreamConfig
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    publish_stream,
+    wait_until_processed,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@contextlib.contextmanager
+def redis_hung(stack_config):
+    """Redis stops answering (SIGSTOP) without closing its connections, as on a hung host."""
+    redis = stack.status(stack_config)[1]
+    if redis.pid is None:
+        pytest.skip("Redis was not started by the stack here; cannot hang it")
+    os.kill(redis.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(redis.pid, signal.SIGCONT)
+
+
+def test_sigterm_during_a_redis_outage_stops_within_10s_and_nothing_is_lost(stack_config, tmp_path):
+    env = isolated_env(stack_config, tmp_path / "faust")
+    settings = Settings.from_env(env)
+    stream = StreamConfig(model_id="it-shutdown", seed=5)
+    first = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "first.log")
+    first.start()
+    try:
+        publish_stream(settings, stream, 1_000)
+        wait_until_processed(first, 1_000)
+        with redis_hung(stack_config):
+            publish_stream(settings, stream, 500, offset=1_000)
+            time.sleep(2 * DRAIN_S / 5)  # the batch is now retrying its Redis writes
+            started = time.monotonic()
+            assert first.stop(timeout_s=30) == 0
+            assert time.monotonic() - started < 10
+    finally:
+        first.kill()
+
+    second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")
+    second.start()
+    try:
+        wait_until_processed(second, 500)
+        time.sleep(1)  # anything applied twice would show up by now
+        assert second.metric_total("driftline_events_processed_total") == 500
+    finally:
+        assert second.stop() == 0
