@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from streams.core.errors import DriftlineError
+from streams.core.pii import PiiPolicy, require_key_for
 from streams.settings import Settings
 
 __all__ = ["main"]
@@ -146,10 +147,13 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.adapters.spec_files import load_spec_files
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
+    pii = _pii_policy(settings, os.environ)
     spec_paths = [*args.spec, *([settings.specs_dir] if settings.specs_dir else [])]
     file_specs = load_spec_files(spec_paths)
+    stored_specs = load_stored_specs(settings)
+    require_key_for([*file_specs, *stored_specs], pii)
     ensure_worker_topics(settings)
-    worker = build_worker(settings, stored_specs=load_stored_specs(settings), file_specs=file_specs)
+    worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii)
     FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 
@@ -162,8 +166,11 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.core.monitor import Monitor
     from streams.core.profile import ReferenceProfile
 
+    pii = _pii_policy(Settings.from_env(os.environ), os.environ)
+    specs = load_spec_files(args.spec)
+    require_key_for(specs, pii)
     registry = SpecRegistry(
-        load_spec_files(args.spec),
+        specs,
         unknown_models=args.unknown_models,
         warmup_events=args.warmup_events,
     )
@@ -185,7 +192,10 @@ def _replay(args: argparse.Namespace) -> int:
             source=str(args.events),
             ingestor=Ingestor(EventDecoder(), registry),
             monitor=Monitor(
-                registry, config, profiles={(p.model_id, p.model_version): p for p in profiles}
+                registry,
+                config,
+                profiles={(p.model_id, p.model_version): p for p in profiles},
+                pii=pii,
             ),
             alerts_out=sys.stdout.buffer,
             dead_letters_out=dlq,
@@ -201,19 +211,38 @@ def _profile(args: argparse.Namespace) -> int:
     from streams.adapters.training_data import profile_from_file
 
     spec = load_spec_files([args.spec])[0] if args.spec else None
+    settings = Settings.from_env(os.environ)
+    pii = _pii_policy(settings, os.environ)
+    require_key_for([spec] if spec else [], pii)
     built = profile_from_file(
-        args.training, model_id=args.model_id, model_version=args.model_version, spec=spec
-    ).to_dict()
+        args.training, model_id=args.model_id, model_version=args.model_version, spec=spec,
+        pii=pii,
+    ).to_dict()  # fmt: skip
     if args.out:
         args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
         print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")
     if args.store:
-        settings = Settings.from_env(os.environ)
         register_profile(settings.redis_url, settings.redis_prefix, built)
         print(f"registered it in Redis at {settings.redis_url}")
     if not (args.out or args.store):
         sys.stdout.buffer.write(orjson.dumps(built) + b"\n")
     return 0
+
+
+def _pii_policy(settings: Settings, environ: os._Environ[str] | dict[str, str]) -> PiiPolicy:
+    """The PII policy, with its key from ``DRIFTLINE_PII_KEY`` or the file
+    ``DRIFTLINE_PII_KEY_FILE`` (not both). The key goes into the policy and nowhere else:
+    not into ``Settings``, not into a log."""
+    key_text, key_file = environ.get("DRIFTLINE_PII_KEY"), environ.get("DRIFTLINE_PII_KEY_FILE")
+    if key_text and key_file:
+        raise ValueError("set DRIFTLINE_PII_KEY or DRIFTLINE_PII_KEY_FILE, not both")
+    key = key_text.encode() if key_text else None
+    if key_file:
+        try:
+            key = Path(key_file).read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise ValueError(f"DRIFTLINE_PII_KEY_FILE cannot be read: {exc.strerror}") from None
+    return PiiPolicy(key=key or None, mode="drop" if settings.pii == "drop" else "hash")
 
 
 def _simulate(args: argparse.Namespace) -> int:

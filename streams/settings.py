@@ -65,6 +65,11 @@ class Settings:
     # How soon the group notices a dead worker and hands its partitions to another.
     session_timeout_s: float = 30.0
     spec_refresh_s: float = 10.0
+    # PII features and attributes: "hash" (keyed HMAC; the key, DRIFTLINE_PII_KEY or
+    # DRIFTLINE_PII_KEY_FILE, is read by the CLI and never kept here) or "drop".
+    pii: str = "hash"
+    # Dead letters of events with a known spec carry PII as keyed hashes (or without it).
+    dlq_redact_pii: bool = False
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).
     data_dir: Path = Path("~/.local/state/driftline/faust")
@@ -84,6 +89,8 @@ class Settings:
             raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
+        if self.pii not in ("hash", "drop"):
+            raise ValueError(f"DRIFTLINE_PII must be 'hash' or 'drop', not {self.pii!r}")
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
 
@@ -104,8 +111,15 @@ class Settings:
                 self.topic_labels_dlq, self.topic_retrain)  # fmt: skip
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _convert(name: str, annotation: object, raw: str) -> Any:
     kind = str(annotation)
+    if kind == "bool":
+        if raw.lower() not in _BOOLEANS:
+            raise ValueError(f"DRIFTLINE_{name.upper()}={raw!r} is not true or false")
+        return _BOOLEANS[raw.lower()]
     try:
         if kind == "int":
             return int(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
 from streams.adapters.batch_consumer import BatchApp
+from streams.adapters.dead_letter import DeadLetterRedactor
 from streams.adapters.health import HealthCheck, StreamLiveness
 from streams.adapters.ingestion import IngestionService
 from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
@@ -29,6 +31,7 @@ from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
 from streams.core.performance_monitor import PerformanceConfig
+from streams.core.pii import PiiPolicy, has_pii
 from streams.core.registry import SpecRegistry
 from streams.core.spec import ModelSpec
 from streams.settings import Settings
@@ -67,9 +70,15 @@ def load_stored_specs(settings: Settings) -> list[ModelSpec]:
 
 
 def build_worker(
-    settings: Settings, *, stored_specs: list[ModelSpec], file_specs: list[ModelSpec]
+    settings: Settings,
+    *,
+    stored_specs: list[ModelSpec],
+    file_specs: list[ModelSpec],
+    pii: PiiPolicy | None = None,
 ) -> Worker:
-    """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers."""
+    """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers.
+    ``pii`` (built by the CLI, with its key) redacts PII; None drops it."""
+    pii = pii or PiiPolicy(mode="drop")
     data_dir = settings.data_dir.expanduser() / settings.app_id
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = BatchApp(
@@ -117,6 +126,7 @@ def build_worker(
         ttl_s=max(settings.label_ttl_s, 1),
         wait_s=settings.label_wait_s,
         max_early=settings.max_early_labels,
+        pii=pii,
     )
     ingestion = IngestionService(
         ingestor=Ingestor(
@@ -130,6 +140,7 @@ def build_worker(
             MonitorConfig(
                 window_events=settings.window_events, reference_events=settings.reference_events
             ),
+            pii=pii,
         ),
         store=RedisMonitorStore(
             redis_client,
@@ -142,6 +153,7 @@ def build_worker(
         metrics=metrics,
         liveness=liveness,
         label_join=label_join if settings.label_ttl_s > 0 else None,
+        dlq_redactor=DeadLetterRedactor(registry, pii) if settings.dlq_redact_pii else None,
     )
     label_service = LabelService(
         decoder=LabelDecoder(),
@@ -165,6 +177,7 @@ def build_worker(
         alerts=alerts,
         retrain=retrain,
         metrics=metrics,
+        pii=pii,
     )
     health = HealthCheck(
         kafka_bootstrap=settings.kafka_bootstrap, redis_client=redis_client, liveness=liveness
@@ -206,7 +219,7 @@ def build_worker(
 
     @app.timer(settings.spec_refresh_s)
     async def sync_specs() -> None:
-        await _sync_specs(spec_store, registry, pending)
+        await _sync_specs(spec_store, registry, pending, pii)
         metrics.models_known.set(registry.model_count)
 
     add_routes(
@@ -245,9 +258,13 @@ def _batch_agent(
 
 
 async def _sync_specs(
-    store: RedisSpecStore, registry: SpecRegistry, pending: list[ModelSpec]
+    store: RedisSpecStore, registry: SpecRegistry, pending: list[ModelSpec], pii: PiiPolicy
 ) -> None:
-    """Persist inferred specs; pick up specs other workers or operators stored."""
+    """Persist inferred specs; pick up specs other workers or operators stored.
+
+    A spec with PII that comes while no key is set is not refused (the stream goes on): its
+    PII values are dropped, as ``pii`` then hashes nothing, and a warning says so once.
+    """
     while pending:
         if not await _try(store.save(pending[0], replace=False)):
             return
@@ -257,6 +274,15 @@ async def _sync_specs(
         current = registry.spec_for(spec.model_id, spec.model_version or "")
         if current is None or current.to_dict() != spec.to_dict():
             registry.register(spec)
+            if has_pii(spec) and not pii.hashes and pii.mode == "hash":
+                _warn_unkeyed(spec.model_id)
+
+
+@functools.cache
+def _warn_unkeyed(model_id: str) -> None:
+    # Cached: once per model per process, not at every refresh.
+    logger.warning("model %s has PII features or attributes and no DRIFTLINE_PII_KEY is set: "
+                   "its PII values are dropped, not hashed", model_id)  # fmt: skip
 
 
 async def _try(operation: Awaitable[_T]) -> _T | None:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import faust
 
 from streams.adapters.applied_offsets import AppliedOffsets
-from streams.adapters.dead_letter import dead_letter_message
+from streams.adapters.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.durable import DurableWriter, alert_message
 from streams.adapters.health import StreamLiveness
 from streams.adapters.label_join import RedisLabelJoin
@@ -31,6 +31,7 @@ from streams.core.event import PredictionEvent, RawRecord
 from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import ModelMonitor
 from streams.core.monitor import Monitor
+from streams.core.pii import pii_attributes_by_model
 from streams.core.profile import ReferenceProfile
 
 __all__ = ["IngestionService"]
@@ -52,6 +53,7 @@ class IngestionService:
         metrics: IngestMetrics,
         liveness: StreamLiveness,
         label_join: RedisLabelJoin | None = None,
+        dlq_redactor: DeadLetterRedactor | None = None,
     ) -> None:
         self.ingestor = ingestor
         self.monitor = monitor
@@ -61,6 +63,7 @@ class IngestionService:
         self.metrics = metrics
         self.liveness = liveness
         self.label_join = label_join
+        self.dead_letter = dead_letter_message if dlq_redactor is None else dlq_redactor.message
         self.writer = DurableWriter(metrics.retries)
         self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
 
@@ -77,7 +80,7 @@ class IngestionService:
             keeping = self._keep_for_labels(result.accepted)
             if result.rejected:
                 await self.writer.publish(
-                    self.dead_letters, [dead_letter_message(r) for r in result.rejected]
+                    self.dead_letters, [self.dead_letter(r) for r in result.rejected]
                 )
             await self._load_monitors(result.accepted)
             alerts = self.monitor.process(result.accepted, result.positions)
@@ -96,7 +99,10 @@ class IngestionService:
         join = self.label_join
         if join is None or not accepted:
             return _done()
-        return asyncio.ensure_future(self.writer.until_done("redis", lambda: join.keep(accepted)))
+        pii = pii_attributes_by_model(accepted, self.monitor.registry.spec_for)
+        return asyncio.ensure_future(
+            self.writer.until_done("redis", lambda: join.keep(accepted, pii))
+        )
 
     async def _load_monitors(self, accepted: Sequence[PredictionEvent]) -> None:
         for model_id, model_version in self.monitor.unloaded(accepted):
@@ -108,12 +114,15 @@ class IngestionService:
                 continue
             if stored.snapshot is None:  # a profile registered from training data
                 profile = ReferenceProfile.from_dict(stored.profile or {})
-                watcher = ModelMonitor(spec, model_version, self.monitor.config, profile)
+                watcher = ModelMonitor(
+                    spec, model_version, self.monitor.config, profile, pii=self.monitor.pii
+                )
                 self.monitor.adopt((model_id, model_version), watcher)
             else:
                 restored = ModelMonitor.restore(
                     spec, model_version, self.monitor.config,
                     snapshot=stored.snapshot, profile=stored.profile, reference=stored.reference,
+                    pii=self.monitor.pii,
                 )  # fmt: skip
                 self.monitor.adopt((model_id, model_version), restored)
 

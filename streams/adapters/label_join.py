@@ -20,7 +20,7 @@ a replayed prediction does not revive one that was joined already.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -37,6 +37,7 @@ from streams.core.labelled import (
     label_from_fields,
     labelled,
 )
+from streams.core.pii import PiiPolicy
 
 __all__ = ["JoinResult", "RedisLabelJoin"]
 
@@ -155,6 +156,9 @@ class RedisLabelJoin:
         How long a label that came first waits for its prediction.
     max_early
         Labels that may wait per model; more are dropped as ``overflow``.
+    pii
+        Redacts the attributes a model's spec marks PII before they are kept (dropped when
+        None).
     """
 
     def __init__(
@@ -165,6 +169,7 @@ class RedisLabelJoin:
         ttl_s: int = 7 * 86400,
         wait_s: int = 600,
         max_early: int = 100_000,
+        pii: PiiPolicy | None = None,
     ) -> None:
         if ttl_s < 1 or wait_s < 0 or max_early < 0:
             raise ValueError("ttl_s must be positive, wait_s and max_early not negative")
@@ -173,6 +178,7 @@ class RedisLabelJoin:
         self.ttl_s = ttl_s
         self.wait_s = wait_s
         self.max_early = max_early
+        self.pii = pii
         self._keep = client.register_script(_KEEP)
         self._join = client.register_script(_JOIN)
         self._retry = client.register_script(_RETRY)
@@ -180,14 +186,21 @@ class RedisLabelJoin:
     def _base(self, model_id: str) -> str:
         return f"{self.prefix}:{{{model_id}}}"
 
-    async def keep(self, events: Sequence[PredictionEvent]) -> None:
-        """Store what the metrics need of each prediction until its label comes."""
+    async def keep(
+        self,
+        events: Sequence[PredictionEvent],
+        pii_attributes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Store what the metrics need of each prediction until its label comes;
+        ``pii_attributes`` names each model's PII attributes (redacted before storing)."""
         by_model: dict[str, list[bytes | str | int]] = defaultdict(list)
+        pii = pii_attributes or {}
         for event in events:
+            names = pii.get(event.model_id, frozenset())
             by_model[event.model_id] += [
                 event.event_id,
                 event.timestamp_ms // _DAY_MS,
-                orjson.dumps(kept_fields(event)),
+                orjson.dumps(kept_fields(event, names, self.pii)),
             ]
         seen_s = 2 * self.ttl_s + 86400  # a day more: buckets are whole days
         try:

@@ -33,6 +33,7 @@ from streams.core.event import LabelEvent, RawRecord
 from streams.core.ingestor import Rejection
 from streams.core.labelled import JoinOutcome, LabelledPrediction
 from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.pii import PiiPolicy
 from streams.core.registry import SpecRegistry
 
 __all__ = ["LabelService"]
@@ -55,8 +56,10 @@ class LabelService:
         alerts: faust.TopicT,
         retrain: faust.TopicT,
         metrics: IngestMetrics,
+        pii: PiiPolicy | None = None,
     ) -> None:
         self.decoder = decoder
+        self.pii = pii or PiiPolicy(mode="drop")
         self.join = join
         self.registry = registry
         self.config = config
@@ -164,6 +167,7 @@ class LabelService:
         spec = self.registry.spec_for(model_id, version)
         if spec is None:
             return None
+        spec = self.pii.fairness_view(spec)  # kept PII attributes are hashed
         stored = await self.writer.until_done("redis", lambda: self.store.load(model_id, version))
         if stored is None or stored.snapshot is None:
             monitor = PerformanceMonitor(spec, version, self.config)

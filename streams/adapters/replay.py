@@ -24,6 +24,7 @@ from streams.core.ingestor import Ingestor, Rejection
 from streams.core.labelled import JoinOutcome, LabelledPrediction, MemoryLabelJoin
 from streams.core.monitor import Monitor
 from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.pii import pii_attributes_by_model
 
 __all__ = ["LabelReplay", "ReplaySummary", "replay"]
 
@@ -82,12 +83,14 @@ def replay(
     """Run ``lines`` through ingestion and monitoring in batches of ``batch_size``, then
     ``labels`` through the join and the performance monitors."""
     summary = ReplaySummary()
-    join = MemoryLabelJoin(ttl_ms=labels.ttl_ms) if labels is not None else None
+    join = None if labels is None else MemoryLabelJoin(ttl_ms=labels.ttl_ms, pii=monitor.pii)
     records = _records(lines, source)
     while batch := list(islice(records, batch_size)):
         result = ingestor.ingest(batch)
         if join is not None:
-            join.keep(result.accepted)
+            join.keep(
+                result.accepted, pii_attributes_by_model(result.accepted, monitor.registry.spec_for)
+            )
         summary.lines += len(batch)
         summary.accepted += len(result.accepted)
         for rejection in result.rejected:
@@ -134,7 +137,7 @@ def _replay_labels(
             spec = monitor.registry.spec_for(model_id, version)
             if watcher is None and spec is not None:
                 watcher = monitors[model_id, version] = PerformanceMonitor(
-                    spec, version, labels.config
+                    monitor.pii.fairness_view(spec), version, labels.config
                 )
             if watcher is None:
                 summary.labels["unwatched"] += len(pairs)

@@ -18,6 +18,7 @@ import orjson
 from streams.core.errors import InvalidSpec
 from streams.core.event import PredictionEvent
 from streams.core.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.pii import PiiPolicy
 from streams.core.profile import ReferenceProfile
 from streams.core.spec import FeatureSpec, ModelSpec
 
@@ -27,9 +28,15 @@ _OUTPUTS = ("score", "prediction")
 
 
 def profile_from_file(
-    path: Path, *, model_id: str, model_version: str, spec: ModelSpec | None = None
+    path: Path,
+    *,
+    model_id: str,
+    model_version: str,
+    spec: ModelSpec | None = None,
+    pii: PiiPolicy | None = None,
 ) -> ReferenceProfile:
-    """Profile every row of ``path``; feature types from ``spec``, else from the values."""
+    """Profile every row of ``path``; feature types from ``spec``, else from the values.
+    PII features are profiled by their keyed hash under ``pii``, or left out (None: drop)."""
     rows = list(_rows(path))
     if not rows:
         raise InvalidSpec(f"{path}: no rows to profile")
@@ -46,7 +53,8 @@ def profile_from_file(
         )
         for i, row in enumerate(rows)
     ]
-    watcher = ModelMonitor(spec, model_version, MonitorConfig(reference_events=len(events)))
+    config = MonitorConfig(reference_events=len(events))
+    watcher = ModelMonitor(spec, model_version, config, pii=pii)
     watcher.process(events, [(0, i) for i in range(len(events))])
     assert watcher.profile is not None
     return watcher.profile

@@ -3,7 +3,8 @@
 Labels arrive minutes to weeks after their predictions, so the join keeps each prediction
 until its label comes or its time to live ends. It keeps only what performance, fairness and
 concept-drift metrics read (version, prediction, score, segment attributes, time), never the
-features: they are the bulk of an event and may be personal data.
+features: they are the bulk of an event and may be personal data. Attributes the spec marks
+PII are kept only as their keyed hash, or not at all (``streams.core.pii``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from streams.core.event import FeatureValue, LabelEvent, PredictionEvent
+from streams.core.pii import PiiPolicy
 
 __all__ = [
     "JoinOutcome",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 Outcome = float | int | str | bool
+_DROP = PiiPolicy(mode="drop")
 
 
 class JoinOutcome(StrEnum):
@@ -59,14 +62,24 @@ class LabelledPrediction:
     labelled_at_ms: int
 
 
-def kept_fields(event: PredictionEvent) -> dict[str, Any]:
-    """What the join keeps of ``event`` (short keys: millions of these may wait)."""
+def kept_fields(
+    event: PredictionEvent,
+    pii_attributes: frozenset[str] = frozenset(),
+    pii: PiiPolicy | None = None,
+) -> dict[str, Any]:
+    """What the join keeps of ``event`` (short keys: millions of these may wait).
+
+    Attributes in ``pii_attributes`` are redacted by ``pii`` (dropped when it is None).
+    """
     kept: dict[str, Any] = {"v": event.model_version, "p": event.prediction,
                             "t": event.timestamp_ms}  # fmt: skip
     if event.score is not None:
         kept["s"] = event.score
-    if event.attributes:
-        kept["a"] = dict(event.attributes)
+    attributes = event.attributes
+    if attributes and pii_attributes and not pii_attributes.isdisjoint(attributes):
+        attributes = (pii or _DROP).redact_fields(attributes, pii_attributes)
+    if attributes:
+        kept["a"] = dict(attributes)
     return kept
 
 
@@ -112,13 +125,21 @@ class MemoryLabelJoin:
     the file (a few hundred bytes each): it is for backtests, not for streams.
     """
 
-    def __init__(self, *, ttl_ms: int | None = None) -> None:
+    def __init__(self, *, ttl_ms: int | None = None, pii: PiiPolicy | None = None) -> None:
         self.ttl_ms = ttl_ms
+        self.pii = pii
         self._kept: dict[tuple[str, str], dict[str, Any] | None] = {}
 
-    def keep(self, events: Iterable[PredictionEvent]) -> None:
+    def keep(
+        self,
+        events: Iterable[PredictionEvent],
+        pii_attributes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Keep ``events``; ``pii_attributes`` maps a model id to its PII attribute names."""
         for event in events:
-            self._kept.setdefault((event.model_id, event.event_id), kept_fields(event))
+            pii = (pii_attributes or {}).get(event.model_id, frozenset())
+            self._kept.setdefault((event.model_id, event.event_id),
+                                  kept_fields(event, pii, self.pii))  # fmt: skip
 
     def join(self, label: LabelEvent) -> tuple[JoinOutcome, LabelledPrediction | None]:
         key = (label.model_id, label.event_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -17,6 +16,7 @@ from streams.core.event import PredictionEvent
 from streams.core.feature_window import DetectorConfig, FeatureWindow, Verdict
 from streams.core.label_free import LabelFreeEstimator
 from streams.core.online_drift import OnlineMeanDrift
+from streams.core.pii import PiiPolicy
 from streams.core.profile import ReferenceProfile
 from streams.core.spec import ModelSpec
 from streams.core.statistics import rate_threshold
@@ -63,6 +63,10 @@ class ModelMonitor:
     The first ``reference_events`` events become the reference profile unless one is given;
     after that, every ``window_events`` events close a window, each detector judges it, and
     the alert rule turns verdicts into at most one alert per episode.
+
+    PII features (``pii`` in the spec) are redacted by ``pii`` before anything keeps them:
+    hashed, they are watched as categoricals of their hashes (numbers included, see
+    ``streams.core.pii``); dropped, they are not watched, and samples leave them out.
     """
 
     def __init__(
@@ -71,13 +75,19 @@ class ModelMonitor:
         model_version: str,
         config: MonitorConfig,
         profile: ReferenceProfile | None = None,
+        *,
+        pii: PiiPolicy | None = None,
     ) -> None:
         self.spec = spec
         self.model_version = model_version
         self.config = config
-        self.numeric = tuple(n for n, f in spec.features.items() if f.type == "number")
-        self.categorical = tuple(n for n, f in spec.features.items() if f.type != "number")
-        self._pii = frozenset(n for n, f in spec.features.items() if f.pii)
+        self.pii = pii or PiiPolicy(mode="drop")
+        self._pii = tuple(n for n, f in spec.features.items() if f.pii)
+        watched = {n: f for n, f in spec.features.items() if not f.pii or self.pii.hashes}
+        self.numeric = tuple(n for n, f in watched.items() if f.type == "number" and not f.pii)
+        self.categorical = tuple(n for n, f in watched.items() if f.type != "number" or f.pii)
+        # Watched PII features: their columns are hashed before any profile or chunk sees them.
+        self._hashed = tuple(n for n in self.categorical if n in self._pii)
         self._reference: list[Columns] = []
         self._reference_count = 0
         self.profile: ReferenceProfile | None = None
@@ -165,11 +175,12 @@ class ModelMonitor:
         snapshot: dict[str, Any],
         profile: dict[str, Any] | None,
         reference: list[dict[str, Any]],
+        pii: PiiPolicy | None = None,
     ) -> ModelMonitor:
         """A monitor that goes on exactly where the one that wrote these left off."""
         if snapshot.get("version") != STATE_VERSION:
             raise ValueError(f"monitor state version {snapshot.get('version')!r} is not ours")
-        monitor = cls(spec, model_version, config)
+        monitor = cls(spec, model_version, config, pii=pii)
         if profile is not None:
             monitor._start_watching(ReferenceProfile.from_dict(profile))
         else:
@@ -202,6 +213,8 @@ class ModelMonitor:
 
     def _columns(self, events: Sequence[PredictionEvent]) -> Columns:
         columns = Columns.from_events(events, self.numeric, self.categorical)
+        for name in self._hashed:
+            columns.categorical[name] = self.pii.redact_column(columns.categorical[name])
         scores = np.array([e.score for e in events], dtype=float).reshape(-1, 1)
         predictions = [category_of(e.prediction) for e in events]
         if self.spec.task == "regression":
@@ -265,8 +278,10 @@ class ModelMonitor:
             self.batch_anomalies += anomalous
         self._window_count += len(chunk)
         keep = max(self.config.sample_size, 1)
+        # Only the few kept events are redacted: the sample tail is stored every batch.
+        redact, pii = self.pii.redact_fields, self._pii
         recent = [
-            _Sampled(e.event_id, e.timestamp_ms, dict(e.features), e.prediction, *position)
+            _Sampled(e.event_id, e.timestamp_ms, redact(e.features, pii), e.prediction, *position)
             for e, position in zip(events[-keep:], positions[-keep:], strict=True)
         ]
         self._tail = (self._tail + recent)[-keep:]
@@ -366,9 +381,7 @@ class ModelMonitor:
         return [
             {
                 "event_id": event.event_id,
-                "features": {
-                    k: _redact(v) if k in self._pii else v for k, v in event.features.items()
-                },
+                "features": event.features,  # PII redacted when the event was kept
                 "prediction": event.prediction,
             }
             for event in self._tail[-self.config.sample_size :]
@@ -387,7 +400,3 @@ def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:
 
 def _kind(name: str) -> str:
     return "prediction" if name in (SCORE, PREDICTION) else "feature"
-
-
-def _redact(value: object) -> str:
-    return "sha256:" + hashlib.sha256(repr(value).encode()).hexdigest()

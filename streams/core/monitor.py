@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from streams.core.alert import Alert
 from streams.core.event import PredictionEvent
 from streams.core.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.pii import PiiPolicy
 from streams.core.profile import ReferenceProfile
 from streams.core.registry import SpecRegistry
 
@@ -31,6 +32,8 @@ class Monitor:
     profiles
         Reference profiles given up front (from training data) by (model id, version);
         the others are learned from each version's first events.
+    pii
+        How PII features are redacted before they are kept (dropped when None).
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class Monitor:
         *,
         max_versions: int = 500,
         profiles: Mapping[tuple[str, str], ReferenceProfile] | None = None,
+        pii: PiiPolicy | None = None,
     ) -> None:
         self.registry = registry
+        self.pii = pii or PiiPolicy(mode="drop")
         self.config = config
         self.profiles = dict(profiles or {})
         self.max_versions = max_versions
@@ -96,6 +101,10 @@ class Monitor:
         if spec is None or len(self.monitors) >= self.max_versions:
             return None
         monitor = self.monitors[model_id, model_version] = ModelMonitor(
-            spec, model_version, self.config, self.profiles.get((model_id, model_version))
+            spec,
+            model_version,
+            self.config,
+            self.profiles.get((model_id, model_version)),
+            pii=self.pii,
         )
         return monitor
