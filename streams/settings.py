@@ -62,8 +62,13 @@ class Settings:
     performance_max_drop: float = 0.05
     performance_max_error_rise: float = 0.2
     performance_min_labels: int = 200
-    # How soon the group notices a dead worker and hands its partitions to another.
-    session_timeout_s: float = 30.0
+    # How soon the group notices a dead worker and hands its partitions to another
+    # (heartbeats go every tenth of it, from the consumer's own thread).
+    session_timeout_s: float = 10.0
+    # Static group membership: a worker restarted under the same id (a StatefulSet pod, or
+    # a container restarted in its pod) gets its partitions back at once instead of after
+    # the session timeout. Empty: dynamic membership (a stopping worker leaves the group).
+    group_instance_id: str = ""
     spec_refresh_s: float = 10.0
     # PII features and attributes: "hash" (keyed HMAC; the key, DRIFTLINE_PII_KEY or
     # DRIFTLINE_PII_KEY_FILE, is read by the CLI and never kept here) or "drop".

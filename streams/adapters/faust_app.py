@@ -93,6 +93,7 @@ def build_worker(
         broker_max_poll_records=settings.batch_size,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 10,
+        consumer_group_instance_id=settings.group_instance_id or None,
         producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
         web_bind=settings.web_host,
         web_host=settings.web_host,
