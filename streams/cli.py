@@ -121,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(run=_simulate)
 
+    acl = commands.add_parser(
+        "redis-acl",
+        help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
+    )
+    acl.add_argument("--user", default="driftline", help="ACL user name (default: driftline)")
+    acl.add_argument("--prefix", help="key prefix (default: DRIFTLINE_REDIS_PREFIX)")
+    acl.add_argument(
+        "--aclfile", action="store_true", help="a line for an ACL file instead of ACL SETUSER"
+    )
+    acl.add_argument(
+        "--password-stdin", action="store_true",
+        help="read the password from stdin (default: generate one, printed on stderr)",
+    )  # fmt: skip
+    acl.set_defaults(run=_redis_acl)
+
     demo = commands.add_parser(
         "demo", help="start everything, publish good and bad events, show what happened"
     )
@@ -137,6 +152,27 @@ def _stack(args: argparse.Namespace) -> int:
     for service in services:
         print(service.describe())
     return 0 if args.action == "down" or all(s.running for s in services) else 1
+
+
+def _redis_acl(args: argparse.Namespace) -> int:
+    import secrets
+
+    from streams.adapters.redis_acl import aclfile_line, setuser_command
+
+    prefix = args.prefix or Settings.from_env(os.environ).redis_prefix
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise ValueError("--password-stdin: no password on stdin")
+    else:
+        password = secrets.token_urlsafe(24)
+        # stderr: stdout stays the rule alone, fit for a file or a pipe into redis-cli.
+        print(f"password of {args.user}: {password}", file=sys.stderr)
+    if args.aclfile:
+        print(aclfile_line(args.user, password, prefix))
+    else:
+        print(" ".join(setuser_command(args.user, password, prefix)))
+    return 0
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from streams.stack.password import redis_password
+
 # One environment variable per field, so a bad value can be traced back to what the user set.
 ENV_VARS: dict[str, str] = {
     "host": "DRIFTLINE_HOST",
@@ -120,9 +122,14 @@ class StackConfig:
         return f"{self.host}:{self.kafka_port}"
 
     @property
+    def redis_password(self) -> str:
+        """The local Redis's password (user ``default``), created on first use."""
+        return redis_password(self.state_dir)
+
+    @property
     def redis_url(self) -> str:
-        """``redis://`` URL of database 0."""
-        return f"redis://{self.host}:{self.redis_port}/0"
+        """``redis://default:PASSWORD@host:port/0``: database 0, authenticated."""
+        return f"redis://default:{self.redis_password}@{self.host}:{self.redis_port}/0"
 
 
 def _parse_port(name: str, raw: str) -> int:

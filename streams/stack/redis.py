@@ -8,8 +8,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from streams.adapters.redis_acl import password_hash
 from streams.stack import debian, templates
 from streams.stack.config import StackConfig
+from streams.stack.password import password_file
 from streams.stack.service import Log, Service
 
 # Generous: a Redis restarted over a large dataset answers only after loading it (~4 GB of
@@ -31,19 +33,13 @@ def service(config: StackConfig) -> Service:
         answers=lambda timeout: answers(config.host, config.redis_port, timeout),
         prepare=lambda log: _prepare(config, log),
         start_timeout=_START_TIMEOUT,
+        problem=lambda timeout: problem(config, timeout),
     )
 
 
 def answers(host: str, port: int, timeout: float) -> bool:
     """Whether a Redis server at ``host:port`` answers PING."""
-    # No retries: redis-py's default retry with backoff turns "nothing listens" into seconds.
-    client = redis.Redis(
-        host=host,
-        port=port,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-    )
+    client = _client(host, port, timeout)
     try:
         return bool(client.ping())
     except (redis.AuthenticationError, redis.ResponseError):
@@ -52,6 +48,42 @@ def answers(host: str, port: int, timeout: float) -> bool:
         return False
     finally:
         client.close()
+
+
+def problem(config: StackConfig, timeout: float) -> str | None:
+    """Why the Redis answering on ``config``'s port is not one ``up`` would start, or None.
+
+    A Redis started before the stack had passwords answers anyone; one started from another
+    state dir wants another password. Either way clients using ``config.redis_url`` would
+    be wrong (open) or refused.
+    """
+    password = config.redis_password
+    with _client(config.host, config.redis_port, timeout, password=password) as client:
+        try:
+            client.ping()
+        except redis.AuthenticationError:
+            return f"refuses the password in {password_file(config.state_dir)}"
+        except (redis.RedisError, OSError):
+            return None  # not answering at all is `answers`'s business
+    with _client(config.host, config.redis_port, timeout) as client:
+        try:
+            client.ping()
+        except (redis.RedisError, OSError):
+            return None
+    return "answers without a password"
+
+
+def _client(host: str, port: int, timeout: float, *, password: str | None = None) -> redis.Redis:
+    # No retries: redis-py's default retry with backoff turns "nothing listens" into seconds.
+    return redis.Redis(
+        host=host,
+        port=port,
+        username="default" if password else None,
+        password=password,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def _home(config: StackConfig) -> Path:
@@ -65,6 +97,12 @@ def _prepare(config: StackConfig, log: Log) -> list[str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     conf = home / "redis.conf"
     conf.write_text(
-        templates.render("redis.conf", host=config.host, port=config.redis_port, data_dir=data_dir)
+        templates.render(
+            "redis.conf",
+            host=config.host,
+            port=config.redis_port,
+            data_dir=data_dir,
+            password_hash=password_hash(config.redis_password),
+        )
     )
     return [binary, str(conf)]

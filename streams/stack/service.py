@@ -73,6 +73,10 @@ class Service:
         ``prepare(log)``: installs/fetches/configures what is needed; returns the argv.
     start_timeout
         Seconds a freshly started server gets to answer.
+    problem
+        ``problem(timeout)``: why a server that answers is not as ``prepare`` would set it up
+        (e.g. a Redis from before passwords), or None. Ours is then restarted; somebody
+        else's is used with a warning.
     """
 
     name: str
@@ -84,6 +88,7 @@ class Service:
     answers: Callable[[float], bool]
     prepare: Callable[[Log], list[str]]
     start_timeout: float
+    problem: Callable[[float], str | None] = lambda _timeout: None
 
     @property
     def address(self) -> str:
@@ -110,9 +115,16 @@ def start(service: Service, log: Log) -> ServiceStatus:
     """
     pid = process.live_pid(service.pid_file, service.marker)
     if service.answers(_STATUS_TIMEOUT):
-        owner = "not started by driftline; using it" if pid is None else f"pid {pid}"
-        log(f"{service.name}: already running on {service.address} ({owner})")
-        return status(service)
+        problem = service.problem(_STATUS_TIMEOUT)
+        if pid is None or problem is None:
+            owner = "not started by driftline; using it" if pid is None else f"pid {pid}"
+            warning = f"; warning: it {problem}" if problem else ""
+            log(f"{service.name}: already running on {service.address} ({owner}{warning})")
+            return status(service)
+        log(f"{service.name}: pid {pid} {problem}; restarting it")
+        process.stop(pid)
+        process.remove_pid_file(service.pid_file)
+        pid = None
     if pid is not None:
         log(f"{service.name}: pid {pid} is ours but does not answer yet; waiting")
         # It may be a server still starting, or one dying (killed a moment ago): only the

@@ -15,7 +15,7 @@ import redis
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.stack import ServiceStatus, StackConfig, StackError, down, status, up
+from streams.stack import ServiceStatus, StackConfig, StackError, debian, down, process, status, up
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,8 @@ def test_servers_run_by_someone_else_are_used_and_left_alone(
     for s in up(other, log=lines.append):
         assert s.running and not s.managed and s.pid is None and s.log_path is None
     assert all("not started by driftline" in line for line in lines), lines
+    # Its own state dir made it another password, which that Redis refuses: it says so.
+    assert any(line.startswith("redis:") and "refuses the password" in line for line in lines)
 
     lines.clear()
     down(other, log=lines.append)
@@ -145,6 +147,54 @@ def test_up_after_the_processes_died_with_their_pid_files_left(config: StackConf
         assert s.running and s.managed and s.pid != before[name].pid, s.describe()
 
 
+def test_redis_wants_the_password_from_the_state_dir(config: StackConfig) -> None:
+    up(config)
+    password_file = config.state_dir / "redis" / "password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert password_file.read_text().strip() in config.redis_url
+    assert (
+        password_file.read_text().strip() not in (config.state_dir / "redis/redis.conf").read_text()
+    )
+    anonymous = redis.Redis(host=config.host, port=config.redis_port)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.ping()
+    wrong = replace(config, state_dir=config.state_dir / "elsewhere")
+    with pytest.raises(redis.AuthenticationError), redis.Redis.from_url(wrong.redis_url) as client:
+        client.ping()
+
+
+def test_an_open_redis_of_ours_from_before_passwords_is_restarted(config: StackConfig) -> None:
+    down(config)
+    redis_dir = config.state_dir / "redis"
+    # What `up` started before the stack had passwords: same pid file, no `user` line.
+    old = process.spawn(
+        [debian.redis_server(print), "--bind", config.host, "--port", str(config.redis_port),
+         "--dir", str(redis_dir / "data"), "--appendonly", "yes"],
+        redis_dir / "redis.log",
+        redis_dir / "redis.pid",
+    )  # fmt: skip
+    with redis.Redis(host=config.host, port=config.redis_port) as open_client:
+        _wait(open_client.ping)
+        open_client.set("driftline:from-before", b"kept")
+    lines: list[str] = []
+    statuses = by_name(up(config, log=lines.append))
+    assert any("answers without a password; restarting it" in line for line in lines), lines
+    assert statuses["redis"].managed and statuses["redis"].pid != old
+    with redis.Redis.from_url(config.redis_url) as client:
+        assert client.get("driftline:from-before") == b"kept"
+
+
+def _wait(probe, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe()
+            return
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+
 def test_a_taken_port_is_reported(config: StackConfig, tmp_path: Path) -> None:
     up(config)
     # Kafka's port is held by Redis, which does not answer as Kafka.
@@ -158,9 +208,12 @@ def test_a_taken_port_is_reported(config: StackConfig, tmp_path: Path) -> None:
         up(clash, log=lambda _line: None)
 
 
-def test_config_from_env_validates() -> None:
+def test_config_from_env_validates(tmp_path: Path) -> None:
     assert StackConfig.from_env({}).kafka_bootstrap == "127.0.0.1:9092"
-    assert StackConfig.from_env({}).redis_url == "redis://127.0.0.1:6379/0"
+    config = StackConfig.from_env({"DRIFTLINE_STATE_DIR": str(tmp_path)})
+    url = config.redis_url
+    assert url == f"redis://default:{config.redis_password}@127.0.0.1:6379/0"
+    assert len(config.redis_password) >= 40 and url == config.redis_url  # generated once
     with pytest.raises(ValueError, match="DRIFTLINE_REDIS_PORT"):
         StackConfig.from_env({"DRIFTLINE_REDIS_PORT": "nope"})
     with pytest.raises(ValueError, match="DRIFTLINE_KAFKA_PORT"):
