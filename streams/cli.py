@@ -236,7 +236,7 @@ def _simulate(args: argparse.Namespace) -> int:
     key = config.model_id.encode()
     for chunk in generate_events(config, args.events):
         records = [(key, value) for value in encode_events(config, chunk)]
-        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+        publish(settings.kafka, settings.topic_predictions, records)
     print(f"published {args.events} events to {settings.topic_predictions}", file=sys.stderr)
     return 0
 

@@ -6,13 +6,18 @@ Nothing below the CLI reads ``os.environ``; it is handed a ``Settings``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from streams.core.registry import UnknownModelPolicy
+from streams.kafka_config import KafkaConfig
 
-__all__ = ["Settings"]
+__all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Settings"]
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,16 @@ class Settings:
     """
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How every Kafka client authenticates (streams/kafka_config.py builds their configs).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    # Never printed: kept out of repr. ``from_env`` reads _PASSWORD_FILE into it.
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "driftline"
     app_id: str = "driftline"
@@ -84,6 +99,35 @@ class Settings:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
+        self._check_kafka_security()
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL must be one of "
+                             f"{', '.join(SECURITY_PROTOCOLS)}, got {protocol!r}")  # fmt: skip
+        sasl = protocol.startswith("SASL_")
+        given = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username",
+                                   "kafka_sasl_password") if getattr(self, name)]  # fmt: skip
+        if sasl and len(given) < 3:
+            missing = sorted({"kafka_sasl_mechanism", "kafka_sasl_username",
+                              "kafka_sasl_password"} - set(given))  # fmt: skip
+            names = ", ".join(f"DRIFTLINE_{name.upper()}" for name in missing)
+            raise ValueError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} needs {names} "
+                             "(or DRIFTLINE_KAFKA_SASL_PASSWORD_FILE)")  # fmt: skip
+        if not sasl and given:
+            raise ValueError("DRIFTLINE_KAFKA_SASL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL="
+                             f"{protocol} does not use SASL; use SASL_PLAINTEXT or SASL_SSL")  # fmt: skip
+        if sasl and self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+            raise ValueError(f"DRIFTLINE_KAFKA_SASL_MECHANISM must be one of "
+                             f"{', '.join(SASL_MECHANISMS)}, got {self.kafka_sasl_mechanism!r}")  # fmt: skip
+        tls_files = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
+        if not protocol.endswith("SSL") and any(getattr(self, name) for name in tls_files):
+            raise ValueError("DRIFTLINE_KAFKA_SSL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL="
+                             f"{protocol} does not use TLS; use SSL or SASL_SSL")  # fmt: skip
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("DRIFTLINE_KAFKA_SSL_CERT_FILE and DRIFTLINE_KAFKA_SSL_KEY_FILE "
+                             "go together (a client certificate and its key, for mutual TLS)")  # fmt: skip
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -94,12 +138,37 @@ class Settings:
             if raw is not None and raw != "":
                 values[field.name] = _convert(field.name, field.type, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
+        _read_password_file(values)
         return cls(**values)
+
+    @property
+    def kafka(self) -> KafkaConfig:
+        """How every Kafka client connects: bootstrap, protocol, SASL and TLS."""
+        return KafkaConfig.from_settings(self)
 
     @property
     def topics(self) -> tuple[str, ...]:
         return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq,
                 self.topic_labels_dlq, self.topic_retrain)  # fmt: skip
+
+
+def _read_password_file(values: dict[str, Any]) -> None:
+    """Put the password of ``kafka_sasl_password_file`` (a mounted Secret) into the values.
+
+    Read here, at the entry point, so nothing below it touches files for its settings.
+    """
+    path = values.get("kafka_sasl_password_file")
+    if path is None:
+        return
+    if values.get("kafka_sasl_password"):
+        raise ValueError("set DRIFTLINE_KAFKA_SASL_PASSWORD or DRIFTLINE_KAFKA_SASL_PASSWORD_FILE,"
+                         " not both")  # fmt: skip
+    try:
+        # A Secret mounted from a file written by hand often ends with a newline.
+        values["kafka_sasl_password"] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"DRIFTLINE_KAFKA_SASL_PASSWORD_FILE={str(path)!r} cannot be read: "
+                         f"{exc.strerror}") from exc  # fmt: skip
 
 
 def _convert(name: str, annotation: object, raw: str) -> Any:
