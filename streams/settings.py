@@ -104,39 +104,49 @@ class Settings:
     def _check_kafka_security(self) -> None:
         protocol = self.kafka_security_protocol
         if protocol not in SECURITY_PROTOCOLS:
-            raise ValueError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL must be one of "
-                             f"{', '.join(SECURITY_PROTOCOLS)}, got {protocol!r}")  # fmt: skip
-        sasl = protocol.startswith("SASL_")
-        given = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username",
-                                   "kafka_sasl_password") if getattr(self, name)]  # fmt: skip
-        if sasl and len(given) < 3:
-            missing = sorted({"kafka_sasl_mechanism", "kafka_sasl_username",
-                              "kafka_sasl_password"} - set(given))  # fmt: skip
-            names = ", ".join(f"DRIFTLINE_{name.upper()}" for name in missing)
-            raise ValueError(f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} needs {names} "
-                             "(or DRIFTLINE_KAFKA_SASL_PASSWORD_FILE)")  # fmt: skip
-        if not sasl and given:
-            raise ValueError("DRIFTLINE_KAFKA_SASL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL="
-                             f"{protocol} does not use SASL; use SASL_PLAINTEXT or SASL_SSL")  # fmt: skip
-        if sasl and self.kafka_sasl_mechanism not in SASL_MECHANISMS:
-            raise ValueError(f"DRIFTLINE_KAFKA_SASL_MECHANISM must be one of "
-                             f"{', '.join(SASL_MECHANISMS)}, got {self.kafka_sasl_mechanism!r}")  # fmt: skip
-        tls_files = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file")
-        if not protocol.endswith("SSL") and any(getattr(self, name) for name in tls_files):
-            raise ValueError("DRIFTLINE_KAFKA_SSL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL="
-                             f"{protocol} does not use TLS; use SSL or SASL_SSL")  # fmt: skip
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL must be one of "
+                f"{', '.join(SECURITY_PROTOCOLS)}, got {protocol!r}"
+            )
+        sasl_fields = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+        given = [name for name in sasl_fields if getattr(self, name)]
+        if protocol.startswith("SASL_"):
+            missing = ", ".join(f"DRIFTLINE_{n.upper()}" for n in sasl_fields if n not in given)
+            if missing:
+                raise ValueError(
+                    f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} needs {missing} "
+                    "(the password may come from DRIFTLINE_KAFKA_SASL_PASSWORD_FILE)"
+                )
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise ValueError(
+                    f"DRIFTLINE_KAFKA_SASL_MECHANISM must be one of "
+                    f"{', '.join(SASL_MECHANISMS)}, got {self.kafka_sasl_mechanism!r}"
+                )
+        elif given:
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SASL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use SASL: use SASL_PLAINTEXT or SASL_SSL"
+            )
+        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        if not protocol.endswith("SSL") and any(tls_files):
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SSL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use TLS: use SSL or SASL_SSL"
+            )
         if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
-            raise ValueError("DRIFTLINE_KAFKA_SSL_CERT_FILE and DRIFTLINE_KAFKA_SSL_KEY_FILE "
-                             "go together (a client certificate and its key, for mutual TLS)")  # fmt: skip
+            raise ValueError(
+                "DRIFTLINE_KAFKA_SSL_CERT_FILE and DRIFTLINE_KAFKA_SSL_KEY_FILE go together "
+                "(a client certificate and its key, for mutual TLS)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Read ``DRIFTLINE_*`` variables; ``overrides`` (from CLI flags) win over them."""
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(f"DRIFTLINE_{field.name.upper()}")
+        for each in fields(cls):
+            raw = environ.get(f"DRIFTLINE_{each.name.upper()}")
             if raw is not None and raw != "":
-                values[field.name] = _convert(field.name, field.type, raw)
+                values[each.name] = _convert(each.name, each.type, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
         _read_password_file(values)
         return cls(**values)
