@@ -23,10 +23,11 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from loadtest.producer import interleave
+from loadtest.producer import interleave, kafka_from_env
 from streams import stack
 from streams.adapters.kafka_records import end_offsets
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
 
 __all__ = ["measure_latency"]
@@ -42,12 +43,12 @@ def _workload(models: int) -> list[tuple[bytes, bytes]]:
     return interleave(streams, EVENTS_PER_MODEL)
 
 
-def _publish_at(bootstrap: str, topic: str, records, rate: float, sent: dict) -> None:
+def _publish_at(kafka: KafkaConfig, topic: str, records, rate: float, sent: dict) -> None:
     def delivered(error, message) -> None:
         if error is None:
             sent[message.partition(), message.offset()] = message.timestamp()[1]
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(kafka.confluent({"linger.ms": 5}))
     started = time.monotonic()
     for i, (key, value) in enumerate(records):
         producer.produce(topic, value, key, on_delivery=delivered)
@@ -59,12 +60,12 @@ def _publish_at(bootstrap: str, topic: str, records, rate: float, sent: dict) ->
 
 
 def _collect_alerts(
-    bootstrap: str, topic: str, stop: threading.Event, ready: threading.Event, arrived: list
+    kafka: KafkaConfig, topic: str, stop: threading.Event, ready: threading.Event, arrived: list
 ) -> None:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4()}"})
+    consumer = Consumer(kafka.confluent({"group.id": f"lat-{uuid.uuid4()}"}))
     # Assigned, not subscribed: joining a group takes seconds, and an alert that arrived
     # meanwhile would be timed late.
-    start = end_offsets(bootstrap, topic)
+    start = end_offsets(kafka, topic)
     consumer.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
     ready.set()
     while not stop.is_set():
@@ -79,10 +80,11 @@ def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir
     run = f"latency-{uuid.uuid4().hex[:8]}"
     names = run_names(run)
     topic, alerts = names["DRIFTLINE_TOPIC_PREDICTIONS"], names["DRIFTLINE_TOPIC_ALERTS"]
+    kafka = kafka_from_env(config.kafka_bootstrap)
     env = {
         **os.environ,
         **names,
-        "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+        "DRIFTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
         "DRIFTLINE_DATA_DIR": str(workdir),
         "DRIFTLINE_REFERENCE_EVENTS": "1000",
@@ -95,13 +97,11 @@ def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir
     sent: dict[tuple[int, int], int] = {}
     arrived: list[tuple[float, dict]] = []
     stop, ready = threading.Event(), threading.Event()
-    collector = threading.Thread(
-        target=_collect_alerts, args=(config.kafka_bootstrap, alerts, stop, ready, arrived)
-    )
+    collector = threading.Thread(target=_collect_alerts, args=(kafka, alerts, stop, ready, arrived))
     collector.start()
     ready.wait(30)
     try:
-        _publish_at(config.kafka_bootstrap, topic, records, rate, sent)
+        _publish_at(kafka, topic, records, rate, sent)
         time.sleep(3)  # the last windows' alerts
     finally:
         stop.set()

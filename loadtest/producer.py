@@ -12,9 +12,17 @@ import time
 from confluent_kafka import Producer
 
 from streams.adapters.kafka_admin import ensure_topics
+from streams.kafka_config import KafkaConfig
+from streams.settings import Settings
 from streams.simulation import StreamConfig, keyed_events
 
-__all__ = ["encode_workload", "interleave", "produce"]
+__all__ = ["encode_workload", "interleave", "kafka_from_env", "produce"]
+
+
+def kafka_from_env(default_bootstrap: str) -> KafkaConfig:
+    """The benchmark's Kafka: ``DRIFTLINE_KAFKA_*`` if set (a secured cluster), else the
+    local stack's plain listener at ``default_bootstrap``. Workers inherit the same env."""
+    return Settings.from_env({"DRIFTLINE_KAFKA_BOOTSTRAP": default_bootstrap, **os.environ}).kafka
 
 
 def encode_workload(events: int, models: int) -> list[tuple[bytes, bytes]]:
@@ -32,7 +40,7 @@ def interleave(
     return [record for row in zip(*columns, strict=True) for record in row]
 
 
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+def produce(kafka: KafkaConfig, topic: str, records: list[tuple[bytes, bytes]]) -> float:
     """Publish ``records`` asynchronously; the seconds it took until all were acknowledged."""
     failures: list[str] = []
 
@@ -41,14 +49,15 @@ def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> f
             failures.append(str(error))
 
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 20,
-            "batch.num.messages": 10_000,
-            "queue.buffering.max.messages": 1_000_000,
-            "compression.type": "lz4",
-            "acks": "all",
-        }
+        kafka.confluent(
+            {
+                "linger.ms": 20,
+                "batch.num.messages": 10_000,
+                "queue.buffering.max.messages": 1_000_000,
+                "compression.type": "lz4",
+                "acks": "all",
+            }
+        )
     )
     started = time.perf_counter()
     send = producer.produce
@@ -72,11 +81,12 @@ def main() -> None:
     parser.add_argument("--topic", default=f"bench-producer-{os.getpid()}")
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     args = parser.parse_args()
-    ensure_topics(args.bootstrap, [args.topic], partitions=4)
+    kafka = kafka_from_env(args.bootstrap)
+    ensure_topics(kafka, [args.topic], partitions=4)
     started = time.perf_counter()
     records = encode_workload(args.events, args.models)
     encoded = time.perf_counter() - started
-    seconds = produce(args.bootstrap, args.topic, records)
+    seconds = produce(kafka, args.topic, records)
     print(
         f"encoded {len(records)} events in {encoded:.1f}s; published in {seconds:.2f}s: "
         f"{len(records) / seconds:,.0f} events/s"

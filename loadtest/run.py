@@ -33,10 +33,11 @@ from confluent_kafka import Consumer
 
 from loadtest.latency import measure_latency
 from loadtest.process_probe import ProcessProbe
-from loadtest.producer import encode_workload, produce
+from loadtest.producer import encode_workload, kafka_from_env, produce
 from streams import stack
 from streams.adapters.kafka_admin import ensure_topics
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.kafka_config import KafkaConfig
 
 PARTITIONS = 4
 
@@ -63,14 +64,15 @@ class Result:
         )
 
 
-def ceiling(bootstrap: str, topic: str, events: int) -> tuple[float, float]:
+def ceiling(kafka: KafkaConfig, topic: str, events: int) -> tuple[float, float]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"ceiling-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
+        kafka.confluent(
+            {
+                "group.id": f"ceiling-{uuid.uuid4()}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
     )
     consumer.subscribe([topic])
     count, started, cpu = 0, None, 0.0
@@ -146,16 +148,16 @@ def run_workload(
     names = run_names(run)
     topic, alerts = names["DRIFTLINE_TOPIC_PREDICTIONS"], names["DRIFTLINE_TOPIC_ALERTS"]
     workload = f"{models} model{'s' if models > 1 else ''}"
-    bootstrap = config.kafka_bootstrap
-    ensure_topics(bootstrap, [topic, alerts], partitions=PARTITIONS)
+    kafka = kafka_from_env(config.kafka_bootstrap)
+    ensure_topics(kafka, [topic, alerts], partitions=PARTITIONS)
     records = encode_workload(events, models)
-    published = produce(bootstrap, topic, records)
+    published = produce(kafka, topic, records)
     results = [Result(workload, "producer (confluent-kafka)", len(records), published, None, None)]
-    seconds, cpu = ceiling(bootstrap, topic, len(records))
+    seconds, cpu = ceiling(kafka, topic, len(records))
     results.append(Result(workload, "ceiling: consume + orjson", len(records), seconds, cpu, None))
     base = {
         **os.environ,
-        "BENCH_BOOTSTRAP": bootstrap,
+        "BENCH_BOOTSTRAP": kafka.bootstrap,
         "BENCH_TOPIC": topic,
         "BENCH_ALERTS": alerts,
         "BENCH_REDIS_URL": config.redis_url,
@@ -176,7 +178,7 @@ def run_workload(
     env = {
         **os.environ,
         **names,
-        "DRIFTLINE_KAFKA_BOOTSTRAP": bootstrap,
+        "DRIFTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
         "DRIFTLINE_DATA_DIR": str(workdir),
         "DRIFTLINE_LABEL_TTL_S": "300",  # kept as in production, gone from Redis soon after

@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 
 from loadtest.process_probe import rss_bytes
-from loadtest.producer import interleave, produce
+from loadtest.producer import interleave, kafka_from_env, produce
 from streams import stack
 from streams.adapters.kafka_admin import ensure_topics
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
@@ -41,12 +41,13 @@ def processed(worker: WorkerProcess) -> int:
 def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> list[tuple]:
     names = run_names(f"soak-{uuid.uuid4().hex[:8]}")
     topic = names["DRIFTLINE_TOPIC_PREDICTIONS"]
-    ensure_topics(config.kafka_bootstrap, [topic, names["DRIFTLINE_TOPIC_ALERTS"]],
+    kafka = kafka_from_env(config.kafka_bootstrap)
+    ensure_topics(kafka, [topic, names["DRIFTLINE_TOPIC_ALERTS"]],
                   partitions=PARTITIONS, configs={topic: {"retention.ms": "120000"}})  # fmt: skip
     streams = [StreamConfig(model_id=f"soak-m{i}", seed=i) for i in range(args.models)]
     # Predictions are kept for the label join as in production, but for 5 minutes, not 7
     # days: 10M of them would otherwise leave ~3 GB in the local Redis.
-    env = {**os.environ, **names, "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+    env = {**os.environ, **names, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap,
            "DRIFTLINE_REDIS_URL": config.redis_url, "DRIFTLINE_DATA_DIR": str(workdir),
            "DRIFTLINE_LABEL_TTL_S": "300"}  # fmt: skip
     worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / "worker.log")
@@ -64,7 +65,7 @@ def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> 
                 return samples
             if published < args.events and published - done < args.backlog:
                 records = interleave(streams, SLICE_PER_MODEL, offset=published // args.models)
-                produce(config.kafka_bootstrap, topic, records)
+                produce(kafka, topic, records)
                 published += len(records)
             else:
                 time.sleep(0.5)

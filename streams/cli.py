@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="start, stop or show the local Kafka and Redis")
     stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument(
+        "--secure", action="store_true",
+        help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT (9094)",
+    )  # fmt: skip
     stack.set_defaults(run=_stack)
 
     worker = commands.add_parser("worker", help="run a Faust worker on the predictions topic")
@@ -146,11 +150,14 @@ def _parser() -> argparse.ArgumentParser:
 def _stack(args: argparse.Namespace) -> int:
     from streams import stack
 
-    config = stack.StackConfig.from_env(os.environ)
+    config = stack.StackConfig.from_env(os.environ, secure=args.secure)
     action = {"up": stack.up, "down": stack.down}.get(args.action)
     services = action(config, log=print) if action else stack.status(config)
     for service in services:
         print(service.describe())
+    if config.secure and args.action == "up":
+        for name, value in stack.secure_client_env(config).items():
+            print(f"export {name}={value}")
     return 0 if args.action == "down" or all(s.running for s in services) else 1
 
 
@@ -301,7 +308,7 @@ def _simulate(args: argparse.Namespace) -> int:
     key = config.model_id.encode()
     for chunk in generate_events(config, args.events):
         records = [(key, value) for value in encode_events(config, chunk)]
-        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+        publish(settings.kafka, settings.topic_predictions, records)
     print(f"published {args.events} events to {settings.topic_predictions}", file=sys.stderr)
     return 0
 

@@ -55,8 +55,8 @@ def run_demo(environ: Mapping[str, str]) -> int:
     settings = Settings.from_env(worker_env)
     print(f"  topics {settings.topic_predictions}, {settings.topic_alerts}, {settings.topic_dlq}")
     ensure_worker_topics(settings)
-    dlq_start = end_offsets(settings.kafka_bootstrap, settings.topic_dlq)
-    alerts_start = end_offsets(settings.kafka_bootstrap, settings.topic_alerts)
+    dlq_start = end_offsets(settings.kafka, settings.topic_dlq)
+    alerts_start = end_offsets(settings.kafka, settings.topic_alerts)
 
     _step("Starting a worker")
     worker = WorkerProcess(
@@ -67,11 +67,11 @@ def run_demo(environ: Mapping[str, str]) -> int:
     try:
         sent = _publish(settings)
         _wait_until_counted(worker, sent)
-        bootstrap = settings.kafka_bootstrap
+        kafka = settings.kafka
         # All alerts are out once every event is counted; the timeout only bounds the wait.
-        alerts = read_from(bootstrap, settings.topic_alerts, alerts_start, count=50, timeout_s=3)
+        alerts = read_from(kafka, settings.topic_alerts, alerts_start, count=50, timeout_s=3)
         _show_alerts(alerts)
-        dead_letters = read_from(bootstrap, settings.topic_dlq, dlq_start, count=len(BAD_RECORDS))
+        dead_letters = read_from(kafka, settings.topic_dlq, dlq_start, count=len(BAD_RECORDS))
         _report(worker, dead_letters)
     finally:
         worker.stop()
@@ -89,7 +89,7 @@ def _publish(settings: Settings) -> int:
     half = len(good) // 2
     bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
     records = list(itertools.chain(good[:half], bad, good[half:]))
-    publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+    publish(settings.kafka, settings.topic_predictions, records)
     return len(records)
 
 

@@ -8,11 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from streams.core.registry import UnknownModelPolicy
+from streams.kafka_config import KafkaConfig
 
-__all__ = ["Settings"]
+__all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Settings"]
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,16 @@ class Settings:
     """
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # How every Kafka client authenticates (streams/kafka_config.py builds their configs).
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    # Never printed: kept out of repr. ``from_env`` reads _PASSWORD_FILE into it.
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_ca_file: Path | None = None
+    kafka_ssl_cert_file: Path | None = None
+    kafka_ssl_key_file: Path | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "driftline"
     app_id: str = "driftline"
@@ -98,6 +113,45 @@ class Settings:
             raise ValueError(f"DRIFTLINE_PII must be 'hash' or 'drop', not {self.pii!r}")
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
+        self._check_kafka_security()
+
+    def _check_kafka_security(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL must be one of "
+                f"{', '.join(SECURITY_PROTOCOLS)}, got {protocol!r}"
+            )
+        sasl_fields = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+        given = [name for name in sasl_fields if getattr(self, name)]
+        if protocol.startswith("SASL_"):
+            missing = ", ".join(f"DRIFTLINE_{n.upper()}" for n in sasl_fields if n not in given)
+            if missing:
+                raise ValueError(
+                    f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} needs {missing} "
+                    "(the password may come from DRIFTLINE_KAFKA_SASL_PASSWORD_FILE)"
+                )
+            if self.kafka_sasl_mechanism not in SASL_MECHANISMS:
+                raise ValueError(
+                    f"DRIFTLINE_KAFKA_SASL_MECHANISM must be one of "
+                    f"{', '.join(SASL_MECHANISMS)}, got {self.kafka_sasl_mechanism!r}"
+                )
+        elif given:
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SASL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use SASL: use SASL_PLAINTEXT or SASL_SSL"
+            )
+        tls_files = (self.kafka_ssl_ca_file, self.kafka_ssl_cert_file, self.kafka_ssl_key_file)
+        if not protocol.endswith("SSL") and any(tls_files):
+            raise ValueError(
+                f"DRIFTLINE_KAFKA_SSL_* is set but DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} "
+                "does not use TLS: use SSL or SASL_SSL"
+            )
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError(
+                "DRIFTLINE_KAFKA_SSL_CERT_FILE and DRIFTLINE_KAFKA_SSL_KEY_FILE go together "
+                "(a client certificate and its key, for mutual TLS)"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -108,7 +162,13 @@ class Settings:
             if raw is not None and raw != "":
                 values[spec.name] = _convert(spec.name, spec.type, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
+        _read_password_file(values)
         return cls(**values)
+
+    @property
+    def kafka(self) -> KafkaConfig:
+        """How every Kafka client connects: bootstrap, protocol, SASL and TLS."""
+        return KafkaConfig.from_settings(self)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -117,6 +177,25 @@ class Settings:
 
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _read_password_file(values: dict[str, Any]) -> None:
+    """Put the password of ``kafka_sasl_password_file`` (a mounted Secret) into the values.
+
+    Read here, at the entry point, so nothing below it touches files for its settings.
+    """
+    path = values.get("kafka_sasl_password_file")
+    if path is None:
+        return
+    if values.get("kafka_sasl_password"):
+        raise ValueError("set DRIFTLINE_KAFKA_SASL_PASSWORD or DRIFTLINE_KAFKA_SASL_PASSWORD_FILE,"
+                         " not both")  # fmt: skip
+    try:
+        # A Secret mounted from a file written by hand often ends with a newline.
+        values["kafka_sasl_password"] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"DRIFTLINE_KAFKA_SASL_PASSWORD_FILE={str(path)!r} cannot be read: "
+                         f"{exc.strerror}") from exc  # fmt: skip
 
 
 def _convert(name: str, annotation: object, raw: str) -> Any:

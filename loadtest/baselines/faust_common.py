@@ -12,11 +12,16 @@ import time
 import faust
 import orjson
 
+from streams.settings import Settings
+
 
 def make_app(name: str, app_class: type[faust.App] = faust.App) -> tuple[faust.App, faust.TopicT]:
     app = app_class(
         os.environ["BENCH_GROUP"],
-        broker="kafka://" + os.environ["BENCH_BOOTSTRAP"],
+        # Through Driftline's one client config: a secured cluster's DRIFTLINE_KAFKA_* apply.
+        **Settings.from_env(
+            os.environ, kafka_bootstrap=os.environ["BENCH_BOOTSTRAP"]
+        ).kafka.faust_options(),
         store="memory://",
         autodiscover=False,
         consumer_auto_offset_reset="earliest",

@@ -83,7 +83,7 @@ def build_worker(
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = BatchApp(
         settings.app_id,
-        broker="kafka://" + settings.kafka_bootstrap.replace(",", ";"),
+        **settings.kafka.faust_options(),
         store="memory://",
         datadir=str(data_dir),
         autodiscover=False,
@@ -180,9 +180,7 @@ def build_worker(
         metrics=metrics,
         pii=pii,
     )
-    health = HealthCheck(
-        kafka_bootstrap=settings.kafka_bootstrap, redis_client=redis_client, liveness=liveness
-    )
+    health = HealthCheck(kafka=settings.kafka, redis_client=redis_client, liveness=liveness)
     pending: list[ModelSpec] = []
 
     async def ingest(records: list[RawRecord]) -> None:

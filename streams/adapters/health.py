@@ -11,6 +11,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
+from streams.kafka_config import KafkaConfig
+
 __all__ = ["HealthCheck", "StreamLiveness"]
 
 
@@ -35,12 +37,12 @@ class HealthCheck:
     def __init__(
         self,
         *,
-        kafka_bootstrap: str,
+        kafka: KafkaConfig,
         redis_client: aioredis.Redis,
         liveness: StreamLiveness,
         timeout_s: float = 2.0,
     ) -> None:
-        self._admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        self._admin = AdminClient(kafka.confluent())
         self._redis = redis_client
         self._liveness = liveness
         self._timeout_s = timeout_s

@@ -14,10 +14,17 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from streams.core.errors import PublishFailed
+from streams.core.errors import KafkaUnavailable, PublishFailed
+from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
-__all__ = ["DLQ_MAX_MESSAGE_BYTES", "ensure_topics", "ensure_worker_topics", "wait_for_leaders"]
+__all__ = [
+    "DLQ_MAX_MESSAGE_BYTES",
+    "connect_admin",
+    "ensure_topics",
+    "ensure_worker_topics",
+    "wait_for_leaders",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +32,61 @@ logger = logging.getLogger(__name__)
 DLQ_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 
+def connect_admin(kafka: KafkaConfig, *, timeout_s: float = 30.0) -> AdminClient:
+    """An admin client that has had metadata from the brokers: the start-up probe.
+
+    A wrong password or an untrusted certificate makes librdkafka retry forever, logging
+    each attempt; here its own log is silenced and the first such error becomes one
+    ``KafkaUnavailable`` line that says what to check.
+
+    Raises
+    ------
+    KafkaUnavailable
+        Authentication or the TLS handshake failed, or no broker answered in ``timeout_s``.
+    """
+    errors: list[KafkaError] = []
+    admin = AdminClient(kafka.confluent({"log_level": 0, "error_cb": errors.append}))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1)))
+            return admin
+        except KafkaException as exc:
+            last = str(exc.args[0])
+        admin.poll(0)  # serves error_cb
+        refused = next((e for e in errors if _refusal(kafka, e)), None)
+        if refused is not None:
+            raise KafkaUnavailable(_refusal(kafka, refused))
+        if time.monotonic() >= deadline:
+            seen = errors[-1].str() if errors else last
+            raise KafkaUnavailable(
+                f"Kafka at {kafka.describe()} did not answer within {timeout_s:.0f} s: {seen}"
+            )
+
+
+def _refusal(kafka: KafkaConfig, error: KafkaError) -> str | None:
+    """A one-line explanation if ``error`` means retrying cannot help, else None."""
+    text = error.str()
+    if error.code() == KafkaError._AUTHENTICATION or "SASL authentication" in text:
+        return (
+            f"Kafka at {kafka.bootstrap} refused SASL authentication for user "
+            f"{kafka.sasl_username!r} ({kafka.sasl_mechanism}): check DRIFTLINE_KAFKA_SASL_* "
+            f"({text})"
+        )
+    if error.code() == KafkaError._SSL or "SSL handshake failed" in text:
+        return (
+            f"TLS handshake with Kafka at {kafka.bootstrap} failed: check "
+            f"DRIFTLINE_KAFKA_SSL_CA_FILE (and _CERT_FILE/_KEY_FILE) ({_one_line(text)})"
+        )
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topics: Iterable[str],
     *,
     partitions: int,
@@ -39,14 +99,13 @@ def ensure_topics(
 
     Raises
     ------
+    KafkaUnavailable
+        The broker could not be reached or refused our credentials.
     PublishFailed
-        The broker could not be reached or refused to create a topic.
+        The broker refused to create a topic.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    try:
-        existing = set(admin.list_topics(timeout=timeout_s).topics)
-    except KafkaException as exc:
-        raise PublishFailed(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+    admin = connect_admin(kafka, timeout_s=timeout_s)
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = [
         NewTopic(name, partitions, 1) for name in dict.fromkeys(topics) if name not in existing
     ]
@@ -95,7 +154,7 @@ def wait_for_leaders(
 def ensure_worker_topics(settings: Settings) -> list[str]:
     """Create the topics a worker reads and writes, the DLQ with room for any rejected record."""
     return ensure_topics(
-        settings.kafka_bootstrap,
+        settings.kafka,
         settings.topics,
         partitions=settings.partitions,
         configs={

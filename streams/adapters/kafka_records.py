@@ -10,6 +10,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 
 from streams.adapters.kafka_admin import wait_for_leaders
 from streams.core.errors import PublishFailed
+from streams.kafka_config import KafkaConfig
 
 __all__ = ["ReadRecord", "end_offsets", "publish", "read_from"]
 
@@ -27,7 +28,7 @@ class ReadRecord:
 
 
 def publish(
-    bootstrap: str,
+    kafka: KafkaConfig,
     topic: str,
     records: Iterable[tuple[bytes | None, bytes]],
     *,
@@ -38,13 +39,14 @@ def publish(
     Raises ``PublishFailed`` if any record was not delivered.
     """
     producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
-            "linger.ms": 5,
-            "enable.idempotence": True,
-            "compression.type": compression,
-        }
+        kafka.confluent(
+            {
+                "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
+                "linger.ms": 5,
+                "enable.idempotence": True,
+                "compression.type": compression,
+            }
+        )
     )
     positions: list[tuple[int, int] | None] = []
     errors: list[str] = []
@@ -72,12 +74,12 @@ def publish(
     return [position for position in positions if position is not None]
 
 
-def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[int, int]:
+def end_offsets(kafka: KafkaConfig, topic: str, *, timeout_s: float = 15.0) -> dict[int, int]:
     """The next offset of each partition of ``topic``.
 
     Waits out the moments after a topic is created, when its partitions have no leader yet.
     """
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "driftline-offsets"})
+    consumer = Consumer(kafka.confluent({"group.id": "driftline-offsets"}))
     deadline = time.monotonic() + timeout_s
     try:
         partitions = wait_for_leaders(consumer, [topic], deadline=deadline)[topic]
@@ -102,17 +104,23 @@ def end_offsets(bootstrap: str, topic: str, *, timeout_s: float = 15.0) -> dict[
 
 
 def read_from(
-    bootstrap: str, topic: str, start: dict[int, int], *, count: int, timeout_s: float = 30.0
+    kafka: KafkaConfig,
+    topic: str,
+    start: dict[int, int],
+    *,
+    count: int,
+    timeout_s: float = 30.0,
 ) -> list[ReadRecord]:
     """Read up to ``count`` records from the given offsets on, waiting at most ``timeout_s``."""
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "driftline-reader",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
-        }
+        kafka.confluent(
+            {
+                "group.id": "driftline-reader",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
+            }
+        )
     )
     consumer.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
     records: list[ReadRecord] = []

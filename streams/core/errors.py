@@ -6,7 +6,8 @@
     ├── InvalidEvent        an input record breaks the event contract (carries a Reason)
     ├── InvalidSpec         a model spec is malformed
     ├── StoreUnavailable    the state store (Redis) cannot be reached
-    └── PublishFailed       a record could not be written to Kafka
+    ├── PublishFailed       a record could not be written to Kafka
+    └── KafkaUnavailable    Kafka cannot be reached, or refused our credentials or TLS
 
 Adapters translate third-party errors at the boundary (``raise StoreUnavailable(...) from exc``),
 so callers above them handle Driftline errors only.
@@ -20,6 +21,7 @@ __all__ = [
     "DriftlineError",
     "InvalidEvent",
     "InvalidSpec",
+    "KafkaUnavailable",
     "PublishFailed",
     "Reason",
     "StoreUnavailable",
@@ -83,3 +85,7 @@ class StoreUnavailable(DriftlineError):
 
 class PublishFailed(DriftlineError):
     """A record could not be published to Kafka."""
+
+
+class KafkaUnavailable(DriftlineError):
+    """Kafka did not answer, or refused the client's SASL credentials or TLS handshake."""

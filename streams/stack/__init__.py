@@ -5,20 +5,34 @@ Maven Central into ``cache_dir``, Redis from the ``redis-server`` binary (instal
 Debian's package when missing and we are root). Their configs, data, logs and pid files
 live in ``state_dir``. ``down`` only stops what ``up`` started, as recorded in pid files;
 a server somebody else runs on the same port is used and left alone.
+
+``secure`` stacks give the broker a SASL_SSL listener (SCRAM-SHA-512 user ``driftline``, a
+CA and certificates made with openssl) in a data dir of its own, ``state_dir/kafka-secure``:
+SCRAM users can only be added when a data dir is formatted. Run ``down`` before switching
+between a plain and a secure ``up`` (both use the same plain and controller ports).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 from collections.abc import Iterator
 
-from streams.stack import kafka, redis, service
+from streams.stack import kafka, process, redis, service
 from streams.stack.config import StackConfig
 from streams.stack.errors import StackError
 from streams.stack.service import Log, Service, ServiceStatus
 
-__all__ = ["ServiceStatus", "StackConfig", "StackError", "down", "status", "up"]
+__all__ = [
+    "ServiceStatus",
+    "StackConfig",
+    "StackError",
+    "down",
+    "secure_client_env",
+    "status",
+    "up",
+]
 
 
 def up(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
@@ -65,6 +79,10 @@ def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
         Kafka's and Redis's status afterwards.
     """
     with _exclusive(config):
+        # Whichever broker `up` started, plain or secure (each has its own pid file).
+        other = kafka.service(dataclasses.replace(config, secure=not config.secure))
+        if process.live_pid(other.pid_file, other.marker) is not None:
+            service.stop(other, log)
         return [service.stop(s, log) for s in _services(config)]
 
 
@@ -77,6 +95,22 @@ def status(config: StackConfig) -> list[ServiceStatus]:
         Kafka's and Redis's status, in that order.
     """
     return [service.status(s) for s in _services(config)]
+
+
+def secure_client_env(config: StackConfig) -> dict[str, str]:
+    """The ``DRIFTLINE_KAFKA_*`` settings a client of a secure stack needs.
+
+    The password is given by file (``_PASSWORD_FILE``), so printing these shows no secret.
+    """
+    ca_pem, password_file = kafka.secure_client_files(config)
+    return {
+        "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_secure_bootstrap,
+        "DRIFTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "DRIFTLINE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "DRIFTLINE_KAFKA_SASL_USERNAME": kafka.SCRAM_USER,
+        "DRIFTLINE_KAFKA_SASL_PASSWORD_FILE": str(password_file),
+        "DRIFTLINE_KAFKA_SSL_CA_FILE": str(ca_pem),
+    }
 
 
 def _services(config: StackConfig) -> list[Service]:

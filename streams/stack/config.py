@@ -14,6 +14,7 @@ ENV_VARS: dict[str, str] = {
     "host": "DRIFTLINE_HOST",
     "kafka_port": "DRIFTLINE_KAFKA_PORT",
     "kafka_controller_port": "DRIFTLINE_KAFKA_CONTROLLER_PORT",
+    "kafka_secure_port": "DRIFTLINE_KAFKA_SECURE_PORT",
     "redis_port": "DRIFTLINE_REDIS_PORT",
     "cache_dir": "DRIFTLINE_CACHE_DIR",
     "state_dir": "DRIFTLINE_STATE_DIR",
@@ -21,7 +22,7 @@ ENV_VARS: dict[str, str] = {
     "kafka_heap": "DRIFTLINE_KAFKA_HEAP",
 }
 
-_PORTS = ("kafka_port", "kafka_controller_port", "redis_port")
+_PORTS = ("kafka_port", "kafka_controller_port", "kafka_secure_port", "redis_port")
 _DIRS = ("cache_dir", "state_dir")
 # IPv6 literals would need brackets in Kafka listener strings; a hostname or IPv4 is enough here.
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -46,8 +47,8 @@ class StackConfig:
     ----------
     host
         Address both servers bind to and clients connect to.
-    kafka_port, kafka_controller_port, redis_port
-        TCP ports; the three must differ.
+    kafka_port, kafka_controller_port, kafka_secure_port, redis_port
+        TCP ports; they must differ. The secure port is used only when ``secure``.
     cache_dir
         Machine-wide cache for the Kafka jars (outside the git tree, shared by checkouts).
     state_dir
@@ -56,16 +57,22 @@ class StackConfig:
         Apache Kafka release fetched from Maven Central.
     kafka_heap
         JVM heap of the broker, e.g. ``"512m"`` (used for both -Xms and -Xmx).
+    secure
+        Give the broker a SASL_SSL listener (SCRAM-SHA-512) on ``kafka_secure_port`` beside
+        the plain one; its data lives apart (``state_dir/kafka-secure``), see
+        ``streams.stack.kafka``.
     """
 
     host: str = "127.0.0.1"
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    kafka_secure_port: int = 9094
     redis_port: int = 6379
     cache_dir: Path = field(default_factory=lambda: _default_dir(".cache"))
     state_dir: Path = field(default_factory=lambda: _default_dir(".local", "state"))
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
+    secure: bool = False
 
     def __post_init__(self) -> None:
         if not _HOST.match(self.host):
@@ -74,7 +81,7 @@ class StackConfig:
             _check_port(name, getattr(self, name))
         if len({getattr(self, name) for name in _PORTS}) != len(_PORTS):
             ports = ", ".join(f"{_where(n)}={getattr(self, n)}" for n in _PORTS)
-            raise ValueError(f"the three ports must differ: {ports}")
+            raise ValueError(f"the ports must differ: {ports}")
         for name in _DIRS:
             # Absolute, because the paths are handed to servers running in other directories.
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser().absolute())
@@ -86,13 +93,15 @@ class StackConfig:
             )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> StackConfig:
+    def from_env(cls, env: Mapping[str, str], *, secure: bool = False) -> StackConfig:
         """Build a config from ``DRIFTLINE_*`` variables, defaults for the ones not set.
 
         Parameters
         ----------
         env
             Usually ``os.environ``; empty values count as not set.
+        secure
+            ``driftline stack up --secure``: add the SASL_SSL listener.
 
         Returns
         -------
@@ -103,8 +112,10 @@ class StackConfig:
         ValueError
             If a variable holds an invalid value; the message names the variable.
         """
-        values: dict[str, object] = {}
+        values: dict[str, object] = {"secure": secure}
         for f in fields(cls):
+            if f.name not in ENV_VARS:
+                continue
             raw = env.get(ENV_VARS[f.name], "").strip()
             if not raw:
                 continue
@@ -125,6 +136,11 @@ class StackConfig:
     def redis_password(self) -> str:
         """The local Redis's password (user ``default``), created on first use."""
         return redis_password(self.state_dir)
+
+    @property
+    def kafka_secure_bootstrap(self) -> str:
+        """``host:port`` of the SASL_SSL listener (``secure`` stacks only)."""
+        return f"{self.host}:{self.kafka_secure_port}"
 
     @property
     def redis_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -11,12 +12,14 @@ from pathlib import Path
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from streams.stack import maven, templates
+from streams.stack import maven, templates, tls
 from streams.stack.config import StackConfig
 from streams.stack.errors import StackError
 from streams.stack.service import Log, Service, port_open
 
 _START_TIMEOUT = 60.0
+# The SCRAM user a secure stack creates at format time; its password is in the state dir.
+SCRAM_USER = "driftline"
 
 
 def service(config: StackConfig) -> Service:
@@ -30,7 +33,10 @@ def service(config: StackConfig) -> Service:
         log_file=home / "kafka.log",
         # The broker's command line ends with our properties file, unique per state dir.
         marker=str(home / "server.properties"),
-        answers=lambda timeout: answers(config.host, config.kafka_port, timeout),
+        answers=lambda timeout: (
+            answers(config.host, config.kafka_port, timeout)
+            and (not config.secure or port_open(config.host, config.kafka_secure_port, timeout))
+        ),
         prepare=lambda log: _prepare(config, log),
         start_timeout=_START_TIMEOUT,
     )
@@ -53,7 +59,15 @@ def answers(host: str, port: int, timeout: float) -> bool:
 
 
 def _home(config: StackConfig) -> Path:
-    return config.state_dir / "kafka"
+    # A secure broker keeps its own data dir: SCRAM users can only be added when a data dir
+    # is formatted, and the plain stack's was formatted without them.
+    return config.state_dir / ("kafka-secure" if config.secure else "kafka")
+
+
+def secure_client_files(config: StackConfig) -> tuple[Path, Path]:
+    """``(CA PEM, file holding the password of SCRAM_USER)`` of a secure stack."""
+    home = _home(config)
+    return home / "tls" / "ca.pem", home / "sasl-password"
 
 
 def _prepare(config: StackConfig, log: Log) -> list[str]:
@@ -71,21 +85,23 @@ def _prepare(config: StackConfig, log: Log) -> list[str]:
     data_dir = home / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     properties = home / "server.properties"
-    properties.write_text(
-        templates.render(
-            "server.properties",
-            host=config.host,
-            port=config.kafka_port,
-            controller_port=config.kafka_controller_port,
-            data_dir=data_dir,
-        )
-    )
+    values = {
+        "host": config.host,
+        "port": config.kafka_port,
+        "controller_port": config.kafka_controller_port,
+        "data_dir": data_dir,
+    }
+    text = templates.render("server.properties", **values)
+    if config.secure:
+        text += _secure_listener(config, values)
+    properties.write_text(text)
     log4j = home / "log4j2.yaml"
     log4j.write_text(templates.read("log4j2.yaml"))
     classpath = [f"-Dlog4j2.configurationFile={log4j}", "-cp", str(libs / "*")]
     # KRaft refuses to start on an unformatted log dir, and formatting twice is an error.
     if not (data_dir / "meta.properties").exists():
-        _format([java, *classpath], properties, home / "format.log", log)
+        extra = _scram_user(config) if config.secure else []
+        _format([java, *classpath], properties, home / "format.log", log, extra)
     jvm = [
         f"-Xmx{config.kafka_heap}",
         f"-Xms{config.kafka_heap}",
@@ -95,9 +111,31 @@ def _prepare(config: StackConfig, log: Log) -> list[str]:
     return [java, *jvm, *classpath, "kafka.Kafka", str(properties)]
 
 
-def _format(jvm: list[str], properties: Path, log_file: Path, log: Log) -> None:
+def _secure_listener(config: StackConfig, values: dict[str, object]) -> str:
+    files = tls.broker_tls(_home(config) / "tls", config.host)
+    return templates.render(
+        "secure-listener.properties",
+        **values,
+        secure_port=config.kafka_secure_port,
+        keystore=files.keystore,
+        truststore=files.truststore,
+        store_password=files.store_password,
+    )
+
+
+def _scram_user(config: StackConfig) -> list[str]:
+    """StorageTool arguments adding SCRAM_USER, with a new password kept in the state dir."""
+    _, password_file = secure_client_files(config)
+    password = secrets.token_urlsafe(18)  # URL-safe: no ',' ']' or '=' to escape below
+    password_file.write_text(password)
+    password_file.chmod(0o600)
+    return ["--add-scram", f"SCRAM-SHA-512=[name={SCRAM_USER},password={password}]"]
+
+
+def _format(jvm: list[str], properties: Path, log_file: Path, log: Log, extra: list[str]) -> None:
     cluster_id = _random_cluster_id()
-    argv = [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)]
+    argv = [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties),
+            *extra]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     log_file.write_text(done.stdout + done.stderr)
     if done.returncode != 0:

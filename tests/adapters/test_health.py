@@ -8,6 +8,7 @@ import socket
 import redis.asyncio as aioredis
 
 from streams.adapters.health import HealthCheck, StreamLiveness
+from streams.kafka_config import KafkaConfig
 
 
 def closed_port() -> int:
@@ -21,7 +22,7 @@ def test_unreachable_kafka_and_redis_make_the_worker_unhealthy():
         client = aioredis.Redis(port=closed_port(), socket_connect_timeout=0.5)
         try:
             check = HealthCheck(
-                kafka_bootstrap=f"127.0.0.1:{closed_port()}",
+                kafka=KafkaConfig(f"127.0.0.1:{closed_port()}"),
                 redis_client=client,
                 liveness=StreamLiveness(),
                 timeout_s=0.5,

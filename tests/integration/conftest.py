@@ -70,7 +70,7 @@ def worker(worker_env, tmp_path_factory):
 def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -> list:
     """Publish ``count`` simulated events of ``stream`` keyed by model; their positions."""
     records = keyed_events(stream, count, offset=offset)
-    return publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+    return publish(settings.kafka, settings.topic_predictions, records)
 
 
 def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 60) -> None:
@@ -83,5 +83,5 @@ def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 6
 def read_alerts(settings: Settings, *, at_most: int = 20) -> list[ReadRecord]:
     """Everything on the alerts topic (the run's own), waiting briefly for stragglers."""
     start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka_bootstrap, settings.topic_alerts, start, count=at_most,
+    return read_from(settings.kafka, settings.topic_alerts, start, count=at_most,
                      timeout_s=3)  # fmt: skip

@@ -22,8 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def committed_offsets(settings: Settings) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": settings.app_id})  # fmt: skip
+    consumer = Consumer(settings.kafka.confluent({"group.id": settings.app_id}))
     try:
         partitions = [
             TopicPartition(settings.topic_predictions, p) for p in range(settings.partitions)
@@ -46,7 +45,7 @@ def test_a_stopped_worker_has_committed_every_chunk_it_applied(stack_config, tmp
     wait_until_processed(first, 4_500)
     assert first.stop() == 0
 
-    ends = end_offsets(settings.kafka_bootstrap, settings.topic_predictions)
+    ends = end_offsets(settings.kafka, settings.topic_predictions)
     assert committed_offsets(settings) == ends
 
     second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")

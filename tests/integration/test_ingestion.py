@@ -24,7 +24,7 @@ def published(worker, settings):
     good = [(MODEL.encode(), value) for value in sample_events(MODEL, GOOD_BEFORE + GOOD_AFTER)]
     bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
     positions = publish(
-        settings.kafka_bootstrap,
+        settings.kafka,
         settings.topic_predictions,
         [*good[:GOOD_BEFORE], *bad, *good[GOOD_BEFORE:]],
     )
@@ -36,7 +36,7 @@ def published(worker, settings):
 def dead_letters(published, settings):
     start = dict.fromkeys(range(settings.partitions), 0)
     records = read_from(
-        settings.kafka_bootstrap,
+        settings.kafka,
         settings.topic_dlq,
         start,
         count=len(BAD_RECORDS) + 1,
@@ -112,7 +112,7 @@ def test_compressed_batches_are_read(published, worker, settings, codec):
     model = f"it-codec-{codec}"
     before = worker.metric_total("driftline_events_processed_total", model=model)
     publish(
-        settings.kafka_bootstrap,
+        settings.kafka,
         settings.topic_predictions,
         [(model.encode(), value) for value in sample_events(model, 60)],
         compression=codec,

@@ -40,7 +40,7 @@ def wait_for_labels(worker: WorkerProcess, outcome: str, count: int) -> None:
 
 def read_all(settings: Settings, topic: str) -> list:
     start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka_bootstrap, topic, start, count=100, timeout_s=3)
+    return read_from(settings.kafka, topic, start, count=100, timeout_s=3)
 
 
 def test_labels_join_and_a_degraded_model_is_caught(stack_config, tmp_path):
@@ -51,14 +51,14 @@ def test_labels_join_and_a_degraded_model_is_caught(stack_config, tmp_path):
     try:
         publish_stream(settings, STREAM, EVENTS)
         wait_until_processed(worker, EVENTS)
-        publish(settings.kafka_bootstrap, settings.topic_labels,
+        publish(settings.kafka, settings.topic_labels,
                 labels(0, HEALTHY, 0.0) + labels(HEALTHY, EVENTS - HEALTHY, 0.4))  # fmt: skip
         wait_for_labels(worker, "joined", EVENTS)
         # Repeated labels, labels before their prediction, and one that is not a label.
         key = STREAM.model_id.encode()
         early = [(key, orjson.dumps({"event_id": f"it-labels-{i}", "model_id": "it-labels",
                                       "label": 1})) for i in range(EVENTS, EVENTS + 3)]  # fmt: skip
-        publish(settings.kafka_bootstrap, settings.topic_labels,
+        publish(settings.kafka, settings.topic_labels,
                 labels(0, 5, 0.0) + early + [(key, b'{"event_id": "x"}')])  # fmt: skip
         wait_for_labels(worker, "duplicate", 5)
         wait_for_labels(worker, "early", 3)

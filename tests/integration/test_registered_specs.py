@@ -55,9 +55,9 @@ def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
             with_features(good[2], age="41"),
             next(sample_events("stranger", 1)),
         ]
-        publish(settings.kafka_bootstrap, settings.topic_predictions, [(b"k", v) for v in records])
+        publish(settings.kafka, settings.topic_predictions, [(b"k", v) for v in records])
         letters = read_from(
-            settings.kafka_bootstrap,
+            settings.kafka,
             settings.topic_dlq,
             dict.fromkeys(range(settings.partitions), 0),
             count=4,

@@ -24,9 +24,9 @@ def test_simulate_publishes_to_a_topic_nobody_created_yet(worker_env):
          "--model-id", "sim-kafka", "--scenario", "kind=variance,feature=x2,start=10,magnitude=2"],
         env=env, check=True, capture_output=True,
     )  # fmt: skip
-    offsets = end_offsets(settings.kafka_bootstrap, settings.topic_predictions)
+    offsets = end_offsets(settings.kafka, settings.topic_predictions)
     assert sum(offsets.values()) == 2500
     (partition,) = [p for p, end in offsets.items() if end]  # keyed by model: one partition
-    first = read_from(settings.kafka_bootstrap, settings.topic_predictions, {partition: 0}, count=1)
+    first = read_from(settings.kafka, settings.topic_predictions, {partition: 0}, count=1)
     assert first[0].key == b"sim-kafka"
     assert orjson.loads(first[0].value)["event_id"] == "sim-kafka-0"

@@ -1,0 +1,121 @@
+"""The worker against a real SASL_SSL broker (SCRAM-SHA-512, our own CA), and the one clear
+line it exits with when the password or the CA is wrong.
+
+The secured broker is a second one, started by the fixture in a state dir of its own (a
+data dir formatted with the SCRAM user), on ``DRIFTLINE_KAFKA_SECURE_PORT`` (or a free port)
+for SASL_SSL and free ports for its plain and controller listeners; Redis is the session's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from streams import stack
+from streams.adapters.kafka_admin import ensure_worker_topics
+from streams.adapters.kafka_records import publish, read_from
+from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.samples import BAD_RECORDS
+from streams.settings import Settings
+from streams.simulation import Scenario, StreamConfig, keyed_events
+from streams.stack.tls import make_ca
+from tests.integration.conftest import isolated_env, wait_until_processed
+
+pytestmark = pytest.mark.integration
+
+EVENTS, DRIFT_AT, WINDOW = 4_000, 2_000, 500
+STREAM = StreamConfig(
+    model_id="it-secure",
+    seed=5,
+    scenarios=(Scenario(kind="abrupt", feature="x3", start=DRIFT_AT, magnitude=1.5),),
+)
+
+
+@pytest.fixture(scope="module")
+def secure_stack(stack_config, tmp_path_factory):
+    secure_port = int(os.environ.get("DRIFTLINE_KAFKA_SECURE_PORT") or free_port())
+    config = dataclasses.replace(
+        stack_config,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        kafka_secure_port=secure_port,
+        state_dir=tmp_path_factory.mktemp("secure-stack"),
+        secure=True,
+    )
+    stack.up(config, log=print)  # Redis: the session's, reused and left alone
+    yield config
+    stack.down(config, log=print)
+
+
+@pytest.fixture
+def secure_env(secure_stack, stack_config, tmp_path) -> dict[str, str]:
+    return isolated_env(stack_config, tmp_path / "faust") | stack.secure_client_env(secure_stack)
+
+
+def test_worker_consumes_alerts_and_dead_letters_over_sasl_ssl(secure_env, tmp_path):
+    env = secure_env | {
+        "DRIFTLINE_REFERENCE_EVENTS": "1000",
+        "DRIFTLINE_WINDOW_EVENTS": str(WINDOW),
+    }
+    settings = Settings.from_env(env)
+    assert settings.kafka.security_protocol == "SASL_SSL"
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        good = keyed_events(STREAM, EVENTS)
+        bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
+        publish(settings.kafka, settings.topic_predictions, [*good[:100], *bad, *good[100:]])
+        wait_until_processed(worker, EVENTS)
+        start = dict.fromkeys(range(settings.partitions), 0)
+        letters = read_from(settings.kafka, settings.topic_dlq, start, count=len(bad))
+        alerts = read_from(settings.kafka, settings.topic_alerts, start, count=20, timeout_s=3)
+        assert worker.health()[1]["kafka"]["ok"] is True
+    finally:
+        assert worker.stop() == 0
+    assert sorted(letter.value for letter in letters) == sorted(value for _, value in bad)
+    drift = [orjson.loads(a.value) for a in alerts]
+    fired = [(a["feature"], a["status"]) for a in drift if a["type"] == "data_drift"]
+    assert ("x3", "firing") in fired
+
+
+def _worker_exit(env: dict[str, str], timeout_s: float = 30.0) -> tuple[int, float, list[str]]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "worker"],
+        env=env | {"DRIFTLINE_WEB_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return done.returncode, time.monotonic() - started, lines
+
+
+def test_wrong_password_stops_the_worker_with_one_clear_line(secure_env):
+    env = {k: v for k, v in secure_env.items() if k != "DRIFTLINE_KAFKA_SASL_PASSWORD_FILE"}
+    code, seconds, lines = _worker_exit(env | {"DRIFTLINE_KAFKA_SASL_PASSWORD": "not-it"})
+    assert code != 0 and seconds < 20
+    assert len(lines) == 1, lines
+    assert "refused SASL authentication for user 'driftline' (SCRAM-SHA-512)" in lines[0]
+    assert "DRIFTLINE_KAFKA_SASL_" in lines[0] and "not-it" not in lines[0]
+
+
+def test_untrusted_ca_stops_the_worker_with_one_clear_line(secure_env, tmp_path):
+    other_ca, _ = make_ca(tmp_path / "other-ca", "not-the-brokers-ca")
+    code, seconds, lines = _worker_exit(secure_env | {"DRIFTLINE_KAFKA_SSL_CA_FILE": str(other_ca)})
+    assert code != 0 and seconds < 20
+    assert len(lines) == 1, lines
+    assert "TLS handshake with Kafka at" in lines[0]
+    assert "DRIFTLINE_KAFKA_SSL_CA_FILE" in lines[0] and "certificate verify failed" in lines[0]
+
+
+def test_topics_are_created_over_sasl_ssl(secure_env):
+    settings = Settings.from_env(secure_env)
+    assert set(ensure_worker_topics(settings)) == set(settings.topics)
