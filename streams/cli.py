@@ -148,8 +148,9 @@ def _worker(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ, web_port=args.web_port)
     spec_paths = [*args.spec, *([settings.specs_dir] if settings.specs_dir else [])]
     file_specs = load_spec_files(spec_paths)
-    ensure_worker_topics(settings)
-    worker = build_worker(settings, stored_specs=load_stored_specs(settings), file_specs=file_specs)
+    limits = ensure_worker_topics(settings)
+    worker = build_worker(settings, stored_specs=load_stored_specs(settings), file_specs=file_specs,
+                          dead_letter_limits=limits)  # fmt: skip
     FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 

@@ -2,19 +2,33 @@
 
 Headers follow both Driftline's own names and Kafka Connect's ``__connect.errors.*`` names, so
 tools built for either understand them (see ``schemas/README.md``).
+
+A record too large for the dead-letter topic (or the producer) is sent as a truncated copy:
+the first bytes of its value, with its original length and SHA-256 in headers and
+``driftline.dlq.truncated: too_large``, so it is still accounted for and can be matched with
+the original. That happens before sending when the value is over the limit the worker knows
+(``max_value_bytes``), and after a permanent size error from the broker (``rescue``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
+from streams.adapters.durable import Message
+from streams.adapters.failures import failure_reason
 from streams.core.ingestor import Rejection
 
-__all__ = ["dead_letter_headers", "dead_letter_message"]
+__all__ = ["RESCUE_VALUE_BYTES", "dead_letter_headers", "dead_letter_message", "rescue",
+           "truncated_copy"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 _MAX_HEADER_TEXT = 1024
+#: What a copy keeps of a value the broker refused as too large although the worker thought it
+#: fit (the topic's limit was lowered since the worker started): small enough for any topic.
+RESCUE_VALUE_BYTES = 64 * 1024
+_LENGTH, _SHA256 = "driftline.dlq.original.length", "driftline.dlq.original.sha256"
 
 
 def dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
@@ -43,11 +57,41 @@ def dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in headers]
 
 
-def dead_letter_message(
-    rejection: Rejection,
-) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
-    """The dead-letter record: the original key and bytes, with the headers."""
+def dead_letter_message(rejection: Rejection, *, max_value_bytes: int | None = None) -> Message:
+    """The dead-letter record: the original key and bytes, with the headers.
+
+    A value longer than ``max_value_bytes`` is cut to that (``truncated_copy``).
+    """
     record = rejection.record
     logger.debug("dead-lettering %s[%d]@%d: %s", record.source, record.partition,
                  record.offset, rejection.reason)  # fmt: skip
-    return record.key, record.value, dead_letter_headers(rejection)
+    message = (record.key, record.value, dead_letter_headers(rejection))
+    if max_value_bytes is not None and len(record.value or b"") > max_value_bytes:
+        logger.warning("dead-lettering %s[%d]@%d as a truncated copy: %d bytes, the limit is %d",
+                       record.source, record.partition, record.offset, len(record.value or b""),
+                       max_value_bytes)  # fmt: skip
+        return truncated_copy(message, max_value_bytes)
+    return message
+
+
+def truncated_copy(message: Message, max_value_bytes: int) -> Message:
+    """``message`` with its value cut to ``max_value_bytes``, its original length and SHA-256
+    in headers (those of the first cut, if it was cut already)."""
+    key, value, headers = message
+    value = value or b""
+    headers = list(headers or [])
+    if not any(name == _LENGTH for name, _ in headers):
+        headers += [
+            (_LENGTH, str(len(value)).encode()),
+            (_SHA256, hashlib.sha256(value).hexdigest().encode()),
+            ("driftline.dlq.truncated", b"too_large"),
+        ]
+    return key, value[:max_value_bytes], headers
+
+
+def rescue(message: Message, exc: BaseException) -> Message | None:
+    """The copy to send instead of a dead letter the broker refused for good: a truncated one
+    if it was too large, none otherwise (``DurableWriter`` then logs and counts the loss)."""
+    if failure_reason(exc) != "too_large":
+        return None
+    return truncated_copy(message, RESCUE_VALUE_BYTES)

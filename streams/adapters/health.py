@@ -1,4 +1,5 @@
-"""What ``/health`` reports: can this worker reach Kafka and Redis, and is its stream alive."""
+"""What ``/health`` reports: can this worker reach Kafka and Redis, is its stream alive, and
+is every partition it holds moving (``PartitionProgress``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import redis.asyncio as aioredis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
+
+from streams.adapters.progress import PartitionProgress
 
 __all__ = ["HealthCheck", "StreamLiveness"]
 
@@ -38,11 +41,13 @@ class HealthCheck:
         kafka_bootstrap: str,
         redis_client: aioredis.Redis,
         liveness: StreamLiveness,
+        progress: PartitionProgress | None = None,
         timeout_s: float = 2.0,
     ) -> None:
         self._admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
         self._redis = redis_client
         self._liveness = liveness
+        self._progress = progress
         self._timeout_s = timeout_s
 
     async def report(self) -> tuple[bool, dict]:
@@ -57,6 +62,10 @@ class HealthCheck:
             "partitions": sorted(live.partitions),
         }
         checks = {"kafka": kafka, "redis": redis, "stream": stream}
+        if self._progress is not None:
+            stalls = [stall.to_dict() for stall in self._progress.stalls()]
+            checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,
+                                  "stalled": stalls}  # fmt: skip
         return all(check["ok"] for check in checks.values()), checks
 
     async def _kafka(self) -> dict:
