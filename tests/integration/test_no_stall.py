@@ -20,6 +20,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from streams.adapters.dead_letter import RESCUE_VALUE_BYTES
 from streams.adapters.kafka_records import end_offsets, publish, read_from
 from streams.adapters.worker_process import WorkerProcess, free_port
 from streams.samples import sample_events
@@ -135,3 +136,23 @@ def test_a_stalled_partition_fails_health_and_recovers(stall_worker):
     assert wait_for(lambda: worker.health()[0] == 200, 30), worker.health()
     lag = {"topic": settings.topic_predictions}
     assert wait_for(lambda: worker.metric_total("driftline_consumer_lag", **lag) == 0, 5)
+
+
+def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_truncated(stall_worker):
+    worker, settings = stall_worker
+    bootstrap = settings.kafka_bootstrap
+    # The DLQ's limit lowered after the worker read it: the worker sends the record whole,
+    # the broker refuses it for good (MESSAGE_TOO_LARGE), the worker sends a cut copy.
+    set_topic_config(bootstrap, settings.topic_dlq, "max.message.bytes", str(1 << 20))
+    dlq_start = end_offsets(bootstrap, settings.topic_dlq)
+    big = payload(2_000_000, 3)
+    publish(bootstrap, settings.topic_predictions, [(b"big-2", big)])
+    (letter,) = read_from(bootstrap, settings.topic_dlq, dlq_start, count=1, timeout_s=20)
+    assert letter.value == big[:RESCUE_VALUE_BYTES]
+    assert letter.headers["driftline.dlq.original.length"] == b"2000000"
+    digest = hashlib.sha256(big).hexdigest().encode()
+    assert letter.headers["driftline.dlq.original.sha256"] == digest
+    failures = {"target": settings.topic_dlq, "reason": "too_large"}
+    assert worker.metric_total("driftline_publish_failures_total", **failures) == 1
+    assert read_from(bootstrap, settings.topic_dlq, dlq_start, count=2, timeout_s=3) == [letter]
+    assert worker.health()[0] == 200
