@@ -77,6 +77,6 @@ class OutageLogFilter(logging.Filter):
                 # Past the filters: a summary must not be held back as a repeat itself.
                 target.callHandlers(target.makeRecord(
                     target.name, logging.WARNING, __file__, 0,
-                    "the last message (%r) repeated %d more times over %.1fs", (key[1],
+                    "%r repeated %d more times over %.1fs (held back)", (key[1],
                     burst.held_back, burst.last - burst.first), None,
                 ))  # fmt: skip
