@@ -25,7 +25,8 @@ from streams.adapters.kafka_records import end_offsets, publish, read_from
 from streams.adapters.worker_process import WorkerProcess, free_port
 from streams.samples import sample_events
 from streams.settings import Settings
-from tests.integration.conftest import isolated_env
+from streams.simulation import Scenario, StreamConfig
+from tests.integration.conftest import isolated_env, publish_stream, wait_until_processed
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +157,31 @@ def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_truncated(stall_w
     assert worker.metric_total("driftline_publish_failures_total", **failures) == 1
     assert read_from(bootstrap, settings.topic_dlq, dlq_start, count=2, timeout_s=3) == [letter]
     assert worker.health()[0] == 200
+
+
+def test_an_alert_refused_for_good_is_counted_not_retried(stack_config, tmp_path):
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_WARMUP_EVENTS": "100",
+        "DRIFTLINE_REFERENCE_EVENTS": "2000",
+        "DRIFTLINE_WINDOW_EVENTS": "500",
+    }
+    settings = Settings.from_env(env)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        # No alert fits: the broker refuses each with MESSAGE_TOO_LARGE, a permanent error.
+        set_topic_config(settings.kafka_bootstrap, settings.topic_alerts, "max.message.bytes",
+                         "200")  # fmt: skip
+        drifting = StreamConfig(model_id="it-refused", seed=21, scenarios=(
+            Scenario(kind="variance", feature="x11", start=2_500, magnitude=2.0),))  # fmt: skip
+        publish_stream(settings, drifting, 4_500)
+        wait_until_processed(worker, 4_500, timeout_s=60)
+        refused = {"target": settings.topic_alerts, "reason": "too_large"}
+        assert wait_for(lambda: worker.metric_total("driftline_publish_failures_total",
+                                                    **refused) >= 1, 10)  # fmt: skip
+        assert worker.metric_total("driftline_retries_total", target=settings.topic_alerts) == 0
+        assert worker.health()[0] == 200
+        log = (tmp_path / "worker.log").read_text()
+        assert "DROPPED a" in log and "failed permanently (too_large)" in log
+    finally:
+        assert worker.stop() == 0
