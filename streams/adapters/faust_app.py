@@ -132,7 +132,9 @@ def build_worker(
 
     def dead_letter_max_bytes(topic: str) -> int:
         limit = limits.get(topic, KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
-        return min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM
+        # A DLQ limit under the header room itself: keep 1 KiB; the broker may refuse even
+        # that, and the refusal is logged and counted (DurableWriter).
+        return max(min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM, 1024)
 
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
     spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
