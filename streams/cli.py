@@ -195,8 +195,9 @@ def _worker(args: argparse.Namespace) -> int:
     file_specs = load_spec_files(spec_paths)
     stored_specs = load_stored_specs(settings)
     require_key_for([*file_specs, *stored_specs], pii)
-    ensure_worker_topics(settings)
-    worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii)
+    limits = ensure_worker_topics(settings)
+    worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii,
+                          dead_letter_limits=limits)  # fmt: skip
     FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 

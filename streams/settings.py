@@ -90,6 +90,8 @@ class Settings:
     pii: str = "hash"
     # Dead letters of events with a known spec carry PII as keyed hashes (or without it).
     dlq_redact_pii: bool = False
+    # A partition with lag and no progress for this long makes /health fail (503).
+    stall_s: float = 60.0
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).
     data_dir: Path = Path("~/.local/state/driftline/faust")
@@ -97,7 +99,7 @@ class Settings:
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
                     "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
-                    "performance_min_labels")  # fmt: skip
+                    "performance_min_labels", "stall_s")  # fmt: skip
         for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")

@@ -1,13 +1,18 @@
-"""Writes a batch must finish before its offsets are acked: retried until they succeed.
+"""Writes a batch must finish before its offsets are acked: retried while the error passes.
 
 Acking a batch whose dead letters, alerts or state were not written would lose them, so an
-outage stalls the stream (visible in /health and ``driftline_retries_total``) instead.
+outage stalls the stream (visible in /health, ``driftline_consumer_lag`` and
+``driftline_retries_total``) instead. A permanent error (``failures.is_retriable``) is not
+retried: a record gets its ``rescue`` (a dead letter's truncated copy) or, if it has none or
+that fails too, is logged at ERROR and counted in ``driftline_publish_failures_total``.
+An outage is logged once when it starts and once when it ends, with its count of retries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -15,9 +20,10 @@ import faust
 import orjson
 from prometheus_client import Counter
 
+from streams.adapters.failures import failure_reason
 from streams.core.alert import Alert
 
-__all__ = ["DurableWriter", "Message", "alert_message"]
+__all__ = ["DurableWriter", "Message", "Rescue", "alert_message"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -25,38 +31,126 @@ _RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 #: key, value, headers of one record to publish.
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+#: What to publish instead of a message that failed permanently (None: nothing).
+Rescue = Callable[[Message, BaseException], Message | None]
 
 
 class DurableWriter:
-    """Retries each write until it succeeds, counting retries per target in ``retries``."""
+    """Retries each write while its error is retriable, counting retries per target.
 
-    def __init__(self, retries: Counter) -> None:
+    Parameters
+    ----------
+    retries
+        ``driftline_retries_total{target}``.
+    failures
+        ``driftline_publish_failures_total{target,reason}``: writes given up as permanent.
+    """
+
+    def __init__(self, retries: Counter, failures: Counter) -> None:
         self.retries = retries
+        self.failures = failures
 
-    async def publish(self, topic: faust.TopicT, messages: list[Message]) -> None:
-        """Send ``messages`` and wait until the broker has every one."""
-
-        async def send_all() -> None:
-            deliveries = [
-                await topic.send(key=key, value=value, headers=headers)
-                for key, value, headers in messages
-            ]
-            await asyncio.gather(*deliveries)
-
-        await self.until_done(topic.get_topic_name(), send_all)
+    async def publish(
+        self, topic: faust.TopicT, messages: list[Message], *, rescue: Rescue | None = None
+    ) -> None:
+        """Send ``messages`` and wait until the broker has each (or its rescue), or gave up."""
+        target = topic.get_topic_name()
+        pending: list[tuple[Message, Rescue | None]] = [(m, rescue) for m in messages]
+        outage = _Outage(target)
+        while pending:
+            errors = await _send_all(topic, [message for message, _ in pending])
+            again: list[tuple[Message, Rescue | None]] = []
+            retrying: BaseException | None = None
+            for (message, rescuer), exc in zip(pending, errors, strict=True):
+                if exc is None:
+                    continue
+                if failure_reason(exc) == "retriable":
+                    again.append((message, rescuer))
+                    retrying = exc
+                    continue
+                replacement = self._give_up(target, exc, message, rescuer)
+                if replacement is not None:
+                    again.append((replacement, None))
+            if retrying is not None:
+                self.retries.labels(target).inc()
+                await asyncio.sleep(outage.failed(retrying))
+            pending = again
+        outage.ended()
 
     async def until_done(self, target: str, operation: Callable[[], Awaitable[_T]]) -> _T:
-        attempt = 0
+        """``operation()``'s result, retried while it fails retriably; a permanent error raises."""
+        outage = _Outage(target)
         while True:
             try:
-                return await operation()
+                result = await operation()
             except Exception as exc:
-                delay = _RETRY_DELAYS_S[min(attempt, len(_RETRY_DELAYS_S) - 1)]
-                attempt += 1
+                reason = failure_reason(exc)
+                if reason != "retriable":
+                    self.failures.labels(target, reason).inc()
+                    logger.error("writing to %s failed permanently (%s): %r", target, reason, exc)
+                    raise
                 self.retries.labels(target).inc()
-                logger.error("writing to %s failed (attempt %d), retrying in %.1fs: %r",
-                             target, attempt, delay, exc)  # fmt: skip
-                await asyncio.sleep(delay)
+                await asyncio.sleep(outage.failed(exc))
+            else:
+                outage.ended()
+                return result
+
+    def _give_up(
+        self, target: str, exc: BaseException, message: Message, rescue: Rescue | None
+    ) -> Message | None:
+        reason = failure_reason(exc)
+        self.failures.labels(target, reason).inc()
+        replacement = rescue(message, exc) if rescue is not None else None
+        size = len(message[1] or b"")
+        if replacement is None:
+            logger.error("DROPPED a %d-byte record for %s: it failed permanently (%s): %r",
+                         size, target, reason, exc)  # fmt: skip
+        else:
+            logger.error("a %d-byte record for %s failed permanently (%s): %r; sending a "
+                         "%d-byte copy instead", size, target, reason, exc,
+                         len(replacement[1] or b""))  # fmt: skip
+        return replacement
+
+
+class _Outage:
+    """One line when writes to a target start failing, one when they succeed again."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.attempts = 0
+        self.started = 0.0
+
+    def failed(self, exc: BaseException) -> float:
+        """Count a failure; the delay before the next attempt."""
+        if self.attempts == 0:
+            self.started = time.monotonic()
+            logger.error("writing to %s failed, retrying until it succeeds: %r", self.target, exc)
+        self.attempts += 1
+        return _RETRY_DELAYS_S[min(self.attempts - 1, len(_RETRY_DELAYS_S) - 1)]
+
+    def ended(self) -> None:
+        if self.attempts:
+            logger.warning("writing to %s succeeded again after %d failed attempts over %.1fs",
+                           self.target, self.attempts, time.monotonic() - self.started)  # fmt: skip
+
+
+async def _send_all(topic: faust.TopicT, messages: list[Message]) -> list[BaseException | None]:
+    """Each message's error, or None once the broker has it; sent in order."""
+    deliveries: list[Awaitable[object] | BaseException] = []
+    for key, value, headers in messages:
+        try:
+            deliveries.append(await topic.send(key=key, value=value, headers=headers))
+        except Exception as exc:  # refused before it left: too large for the producer
+            deliveries.append(exc)
+    waiting = [d for d in deliveries if not isinstance(d, BaseException)]
+    results = iter(await asyncio.gather(*waiting, return_exceptions=True))
+    outcome: list[BaseException | None] = []
+    for delivery in deliveries:
+        result = delivery if isinstance(delivery, BaseException) else next(results)
+        if isinstance(result, asyncio.CancelledError):
+            raise result  # shutting down: not a failure of the record
+        outcome.append(result if isinstance(result, BaseException) else None)
+    return outcome
 
 
 def alert_message(alert: Alert) -> Message:

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import faust
 import redis.asyncio as aioredis
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from streams.adapters.batch_consumer import BatchApp
+from streams.adapters.batch_consumer import BatchApp, FetchedChunk
 from streams.adapters.dead_letter import DeadLetterRedactor
 from streams.adapters.health import HealthCheck, StreamLiveness
 from streams.adapters.ingestion import IngestionService
-from streams.adapters.kafka_admin import DLQ_MAX_MESSAGE_BYTES
+from streams.adapters.kafka_admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from streams.adapters.label_join import RedisLabelJoin
 from streams.adapters.labels import LabelService
 from streams.adapters.metrics import IngestMetrics
+from streams.adapters.outage_log import OutageLogFilter
+from streams.adapters.progress import PartitionProgress
 from streams.adapters.routes import add_routes
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
@@ -40,6 +44,11 @@ __all__ = ["Worker", "build_worker", "load_stored_specs"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
+#: The producer refuses larger records itself (aiokafka's ``max_request_size``).
+PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+#: Loggers that repeat one line per reconnect attempt during a Kafka outage.
+_NOISY_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordinator",
+                  "aiokafka.consumer.fetcher", "aiokafka.producer.sender")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +84,15 @@ def build_worker(
     stored_specs: list[ModelSpec],
     file_specs: list[ModelSpec],
     pii: PiiPolicy | None = None,
+    dead_letter_limits: Mapping[str, int] | None = None,
 ) -> Worker:
     """Wire a worker. ``file_specs`` win over ``stored_specs`` and are stored for other workers.
-    ``pii`` (built by the CLI, with its key) redacts PII; None drops it."""
+
+    ``pii`` (built by the CLI, with its key) redacts PII; None drops it.
+    ``dead_letter_limits``: each dead-letter topic's ``max.message.bytes``
+    (``ensure_worker_topics``); a rejected record whose value would not fit is dead-lettered
+    truncated. Unknown: the broker's default.
+    """
     pii = pii or PiiPolicy(mode="drop")
     data_dir = settings.data_dir.expanduser() / settings.app_id
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
@@ -94,7 +109,7 @@ def build_worker(
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 10,
         consumer_group_instance_id=settings.group_instance_id or None,
-        producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
+        producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -119,6 +134,15 @@ def build_worker(
     metrics_registry = CollectorRegistry()
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
     liveness = StreamLiveness()
+    progress = PartitionProgress(settings.stall_s)
+    limits = dead_letter_limits or {}
+
+    def dead_letter_max_bytes(topic: str) -> int:
+        limit = limits.get(topic, KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
+        # A DLQ limit under the header room itself: keep 1 KiB; the broker may refuse even
+        # that, and the refusal is logged and counted (DurableWriter).
+        return max(min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM, 1024)
+
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
     spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
     label_join = RedisLabelJoin(
@@ -155,6 +179,7 @@ def build_worker(
         liveness=liveness,
         label_join=label_join if settings.label_ttl_s > 0 else None,
         dlq_redactor=DeadLetterRedactor(registry, pii) if settings.dlq_redact_pii else None,
+        dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_dlq),
     )
     label_service = LabelService(
         decoder=LabelDecoder(),
@@ -179,16 +204,23 @@ def build_worker(
         retrain=retrain,
         metrics=metrics,
         pii=pii,
+        dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_labels_dlq),
     )
-    health = HealthCheck(kafka=settings.kafka, redis_client=redis_client, liveness=liveness)
+    health = HealthCheck(
+        kafka=settings.kafka,
+        redis_client=redis_client,
+        liveness=liveness,
+        progress=progress,
+    )
     pending: list[ModelSpec] = []
 
     async def ingest(records: list[RawRecord]) -> None:
         await ingestion.process(records)
         pending.extend(registry.take_inferred())
 
-    _batch_agent(app, predictions, ingest, liveness, name="ingest")
-    _batch_agent(app, labels, label_service.process, liveness, name="join_labels")
+    _batch_agent(app, predictions, ingest, liveness, progress, name="ingest")
+    _batch_agent(app, labels, label_service.process, liveness, progress, name="join_labels")
+    _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels})
 
     @app.timer(settings.label_retry_s)
     async def retry_waiting_labels() -> None:
@@ -237,6 +269,7 @@ def _batch_agent(
     topic: faust.TopicT,
     process: Callable[[list[RawRecord]], Awaitable[None]],
     liveness: StreamLiveness,
+    progress: PartitionProgress,
     *,
     name: str,
 ) -> None:
@@ -245,8 +278,11 @@ def _batch_agent(
     async def agent(chunks: faust.StreamT) -> None:
         try:
             async for chunk in chunks:
+                offsets = _offsets(chunk)
+                progress.handed(offsets)
                 if await app.run_batch(process(chunk.records)):
                     app.ack(chunk)
+                    progress.processed(offsets)
         except Exception as exc:
             # Faust's agents die quietly; make the death loud and visible in /health.
             liveness.failure = repr(exc)
@@ -254,6 +290,52 @@ def _batch_agent(
             raise
 
     app.agent(app.batch_channel(topic), name=name, concurrency=1)(agent)
+
+
+def _offsets(chunk: FetchedChunk) -> dict[tuple[str, int], list[int]]:
+    return {(tp.topic, tp.partition): offsets for tp, offsets in chunk.offsets.items()}
+
+
+def _watch_progress(
+    app: BatchApp, progress: PartitionProgress, metrics: IngestMetrics, topics: set[str]
+) -> None:
+    """Track the held partitions of ``topics``; sample their lag into ``progress`` and the
+    gauges; keep aiokafka's reconnect errors to one line per outage."""
+    log_filter = OutageLogFilter()
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).addFilter(log_filter)
+
+    @app.on_partitions_assigned.connect
+    async def track(sender: faust.App, assigned: set, **kwargs: object) -> None:
+        progress.assign((tp.topic, tp.partition) for tp in assigned if tp.topic in topics)
+
+    @app.on_partitions_revoked.connect
+    async def untrack(sender: faust.App, revoked: set, **kwargs: object) -> None:
+        gone = [(tp.topic, tp.partition) for tp in revoked if tp.topic in topics]
+        progress.revoke(gone)
+        for topic, partition in gone:  # label sets only for partitions held now
+            for gauge in (metrics.consumer_lag, metrics.seconds_since_progress):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(topic, str(partition))
+
+    @app.timer(min(1.0, progress.stall_s / 4))
+    async def sample_lag() -> None:
+        log_filter.flush()
+        for topic, partition in progress.held:
+            progress.observe((topic, partition), _highwater(app, TP(topic, partition)))
+            lag = progress.lag((topic, partition))
+            if lag is not None:
+                metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+            seconds = progress.seconds_since_progress((topic, partition))
+            metrics.seconds_since_progress.labels(topic, str(partition)).set(seconds)
+
+
+def _highwater(app: BatchApp, tp: TP) -> int | None:
+    # What the consumer learnt from its last fetch: no broker round trip.
+    try:
+        return app.consumer.highwater(tp)
+    except Exception:  # aiokafka asserts the partition is assigned; mid-rebalance it is not
+        return None
 
 
 async def _sync_specs(

@@ -1,4 +1,5 @@
-"""What ``/health`` reports: can this worker reach Kafka and Redis, and is its stream alive."""
+"""What ``/health`` reports: can this worker reach Kafka and Redis, is its stream alive, and
+is every partition it holds moving (``PartitionProgress``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
+from streams.adapters.progress import PartitionProgress
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["HealthCheck", "StreamLiveness"]
@@ -40,11 +42,13 @@ class HealthCheck:
         kafka: KafkaConfig,
         redis_client: aioredis.Redis,
         liveness: StreamLiveness,
+        progress: PartitionProgress | None = None,
         timeout_s: float = 2.0,
     ) -> None:
         self._admin = AdminClient(kafka.confluent())
         self._redis = redis_client
         self._liveness = liveness
+        self._progress = progress
         self._timeout_s = timeout_s
 
     async def report(self) -> tuple[bool, dict]:
@@ -59,6 +63,10 @@ class HealthCheck:
             "partitions": sorted(live.partitions),
         }
         checks = {"kafka": kafka, "redis": redis, "stream": stream}
+        if self._progress is not None:
+            stalls = [stall.to_dict() for stall in self._progress.stalls()]
+            checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,
+                                  "stalled": stalls}  # fmt: skip
         return all(check["ok"] for check in checks.values()), checks
 
     async def _kafka(self) -> dict:

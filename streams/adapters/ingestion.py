@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import faust
 
 from streams.adapters.applied_offsets import AppliedOffsets
-from streams.adapters.dead_letter import DeadLetterRedactor, dead_letter_message
+from streams.adapters.dead_letter import DeadLetterRedactor, dead_letter_message, rescue
 from streams.adapters.durable import DurableWriter, alert_message
 from streams.adapters.health import StreamLiveness
 from streams.adapters.label_join import RedisLabelJoin
@@ -40,7 +40,11 @@ logger = logging.getLogger(__name__)
 
 
 class IngestionService:
-    """Process micro-batches; never raise on bad input, never drop a dead letter or alert."""
+    """Process micro-batches; never raise on bad input, never drop a dead letter or alert.
+
+    ``dead_letter_max_bytes``: a rejected record's value longer than this is dead-lettered
+    as a truncated copy (the DLQ topic or the producer would refuse it whole).
+    """
 
     def __init__(
         self,
@@ -54,6 +58,7 @@ class IngestionService:
         liveness: StreamLiveness,
         label_join: RedisLabelJoin | None = None,
         dlq_redactor: DeadLetterRedactor | None = None,
+        dead_letter_max_bytes: int | None = None,
     ) -> None:
         self.ingestor = ingestor
         self.monitor = monitor
@@ -64,7 +69,8 @@ class IngestionService:
         self.liveness = liveness
         self.label_join = label_join
         self.dead_letter = dead_letter_message if dlq_redactor is None else dlq_redactor.message
-        self.writer = DurableWriter(metrics.retries)
+        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        self.dead_letter_max_bytes = dead_letter_max_bytes
         self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
 
     def reset(self) -> None:
@@ -79,9 +85,9 @@ class IngestionService:
             result = self.ingestor.ingest(records)
             keeping = self._keep_for_labels(result.accepted)
             if result.rejected:
-                await self.writer.publish(
-                    self.dead_letters, [self.dead_letter(r) for r in result.rejected]
-                )
+                limit = self.dead_letter_max_bytes
+                dead = [self.dead_letter(r, max_value_bytes=limit) for r in result.rejected]
+                await self.writer.publish(self.dead_letters, dead, rescue=rescue)
             await self._load_monitors(result.accepted)
             alerts = self.monitor.process(result.accepted, result.positions)
             if alerts:

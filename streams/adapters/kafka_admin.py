@@ -12,24 +12,36 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from streams.core.errors import KafkaUnavailable, PublishFailed
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
 __all__ = [
-    "DLQ_MAX_MESSAGE_BYTES",
+    "DLQ_HEADER_ROOM",
+    "KAFKA_DEFAULT_MAX_MESSAGE_BYTES",
     "connect_admin",
     "ensure_topics",
     "ensure_worker_topics",
+    "topic_configs",
     "wait_for_leaders",
 ]
 
 logger = logging.getLogger(__name__)
 
-# Rejected records go to the DLQ unchanged, whatever their size, so its limit is generous.
-DLQ_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: What a dead letter's headers may add to the original record (a dozen, each cut to 1 KiB).
+DLQ_HEADER_ROOM = 64 * 1024
+#: The broker's ``message.max.bytes`` unless configured: a topic's limit when none is known.
+KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+_MAX_MESSAGE_BYTES = "max.message.bytes"
 
 
 def connect_admin(kafka: KafkaConfig, *, timeout_s: float = 30.0) -> AdminClient:
@@ -95,7 +107,10 @@ def ensure_topics(
 ) -> list[str]:
     """Create those of ``topics`` that do not exist yet; return the names created.
 
-    ``configs`` maps a topic name to its topic-level configuration (``max.message.bytes``...).
+    ``configs`` maps a topic name to its topic-level configuration (``max.message.bytes``...),
+    applied when the topic is created. A topic that exists already is altered where its value
+    falls short (a number below the wanted one, another text); if the broker refuses, that is
+    logged as a warning and the topic is used as it is.
 
     Raises
     ------
@@ -106,8 +121,14 @@ def ensure_topics(
     """
     admin = connect_admin(kafka, timeout_s=timeout_s)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
+    configs = configs or {}
+    names = list(dict.fromkeys(topics))
+    raise_configs(admin, {n: configs[n] for n in names if n in existing and n in configs},
+                  timeout_s=timeout_s)  # fmt: skip
     wanted = [
-        NewTopic(name, partitions, 1) for name in dict.fromkeys(topics) if name not in existing
+        NewTopic(name, partitions, 1, config=dict(configs.get(name, {})))
+        for name in names
+        if name not in existing
     ]
     if not wanted:
         return []
@@ -123,6 +144,63 @@ def ensure_topics(
             logger.info("created topic %s with %d partitions", name, partitions)
     wait_for_leaders(admin, created, deadline=time.monotonic() + timeout_s)
     return created
+
+
+def topic_configs(
+    admin: AdminClient, topics: Iterable[str], *, timeout_s: float = 30.0
+) -> dict[str, dict[str, str]]:
+    """Each topic's effective configuration (overrides and the broker's defaults)."""
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
+    if not resources:
+        return {}
+    found = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
+        try:
+            entries = future.result()
+        except KafkaException as exc:
+            raise PublishFailed(f"could not read the configuration of {resource.name}") from exc
+        found[resource.name] = {name: entry.value for name, entry in entries.items()}
+    return found
+
+
+def raise_configs(
+    admin: AdminClient, configs: Mapping[str, Mapping[str, str]], *, timeout_s: float = 30.0
+) -> None:
+    """Alter existing topics' configuration where it falls short of ``configs``."""
+    current = topic_configs(admin, configs, timeout_s=timeout_s)
+    resources = []
+    for name, wanted in configs.items():
+        changes = [
+            ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+            for key, value in wanted.items()
+            if _falls_short(current.get(name, {}).get(key), value)
+        ]
+        if changes:
+            resources.append(ConfigResource(ResourceType.TOPIC, name, incremental_configs=changes))
+    if not resources:
+        return
+    for resource, future in admin.incremental_alter_configs(
+        resources, request_timeout=timeout_s
+    ).items():
+        entries = {e.name: e.value for e in resource.incremental_configs}
+        try:
+            future.result()
+        except KafkaException as exc:
+            logger.warning("topic %s keeps %s, which falls short of %s: the broker refused to "
+                           "alter it (%s)", resource.name,
+                           {k: current.get(resource.name, {}).get(k) for k in entries}, entries,
+                           exc)  # fmt: skip
+        else:
+            logger.info("altered topic %s: %s", resource.name, entries)
+
+
+def _falls_short(current: str | None, wanted: str) -> bool:
+    if current is None:
+        return True
+    try:
+        return int(current) < int(wanted)
+    except ValueError:
+        return current != wanted
 
 
 def wait_for_leaders(
@@ -151,14 +229,36 @@ def wait_for_leaders(
     return ready
 
 
-def ensure_worker_topics(settings: Settings) -> list[str]:
-    """Create the topics a worker reads and writes, the DLQ with room for any rejected record."""
-    return ensure_topics(
+def ensure_worker_topics(settings: Settings, *, timeout_s: float = 30.0) -> dict[str, int]:
+    """Create the topics a worker reads and writes; each dead-letter topic's limit in bytes.
+
+    A dead-letter topic takes any record its source topic takes, with room for the headers:
+    its ``max.message.bytes`` is raised to the source's plus ``DLQ_HEADER_ROOM``. A record
+    larger still (the source's limit was raised after this) is dead-lettered truncated.
+    """
+    sources = {settings.topic_dlq: settings.topic_predictions,
+               settings.topic_labels_dlq: settings.topic_labels}  # fmt: skip
+    others = [name for name in settings.topics if name not in sources]
+    ensure_topics(settings.kafka, others, partitions=settings.partitions,
+                  timeout_s=timeout_s)  # fmt: skip
+    admin = connect_admin(settings.kafka, timeout_s=timeout_s)
+    limits = topic_configs(admin, sources.values(), timeout_s=timeout_s)
+    ensure_topics(
         settings.kafka,
-        settings.topics,
+        sources,
         partitions=settings.partitions,
         configs={
-            dlq: {"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)}
-            for dlq in (settings.topic_dlq, settings.topic_labels_dlq)
+            dlq: {_MAX_MESSAGE_BYTES: str(_limit(limits.get(source, {})) + DLQ_HEADER_ROOM)}
+            for dlq, source in sources.items()
         },
+        timeout_s=timeout_s,
     )
+    applied = topic_configs(admin, sources, timeout_s=timeout_s)
+    return {dlq: _limit(config) for dlq, config in applied.items()}
+
+
+def _limit(config: Mapping[str, str]) -> int:
+    try:
+        return int(config[_MAX_MESSAGE_BYTES])
+    except (KeyError, ValueError):
+        return KAFKA_DEFAULT_MAX_MESSAGE_BYTES

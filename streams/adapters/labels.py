@@ -21,7 +21,7 @@ import faust
 import orjson
 
 from streams.adapters.applied_offsets import AppliedOffsets
-from streams.adapters.dead_letter import dead_letter_message
+from streams.adapters.dead_letter import dead_letter_message, rescue
 from streams.adapters.durable import DurableWriter, Message, alert_message
 from streams.adapters.label_join import JoinResult, RedisLabelJoin
 from streams.adapters.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
@@ -42,7 +42,10 @@ logger = logging.getLogger(__name__)
 
 
 class LabelService:
-    """Join labels, judge performance; never raise on bad input, never lose an alert."""
+    """Join labels, judge performance; never raise on bad input, never lose an alert.
+
+    ``dead_letter_max_bytes`` as for ``IngestionService``.
+    """
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class LabelService:
         retrain: faust.TopicT,
         metrics: IngestMetrics,
         pii: PiiPolicy | None = None,
+        dead_letter_max_bytes: int | None = None,
     ) -> None:
         self.decoder = decoder
         self.pii = pii or PiiPolicy(mode="drop")
@@ -66,7 +70,8 @@ class LabelService:
         self.store = store
         self.topics = {"dead_letters": dead_letters, "alerts": alerts, "retrain": retrain}
         self.metrics = metrics
-        self.writer = DurableWriter(metrics.retries)
+        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        self.dead_letter_max_bytes = dead_letter_max_bytes
         self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
         self.monitors: dict[tuple[str, str], PerformanceMonitor] = {}
         #: Models with labels waiting for their prediction.
@@ -86,8 +91,9 @@ class LabelService:
                 return
             labels, positions, rejected = self._decoded(records)
             if rejected:
-                dead = [dead_letter_message(r) for r in rejected]
-                await self.writer.publish(self.topics["dead_letters"], dead)
+                limit = self.dead_letter_max_bytes
+                dead = [dead_letter_message(r, max_value_bytes=limit) for r in rejected]
+                await self.writer.publish(self.topics["dead_letters"], dead, rescue=rescue)
             join = self.join
             now_ms = int(time.time() * 1000)
             results = await self.writer.until_done(

@@ -70,6 +70,28 @@ class IngestMetrics:
             ["target"],
             registry=registry,
         )
+        self.publish_failures = Counter(
+            "driftline_publish_failures",
+            "Writes given up because their error is permanent (not retried), per target and "
+            "reason (too_large, invalid_topic, authorization, configuration, rejected, "
+            "unexpected). A dead letter given up is sent as a truncated copy instead.",
+            ["target", "reason"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "driftline_consumer_lag",
+            "Records of a partition this worker holds not processed yet (high watermark minus "
+            "the next offset to process), as last sampled.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.seconds_since_progress = Gauge(
+            "driftline_seconds_since_progress",
+            "Seconds a partition this worker holds has had lag without progress (0 when it "
+            "has no lag or just moved on).",
+            ["topic", "partition"],
+            registry=registry,
+        )
         self.replayed_skipped = Counter(
             "driftline_replayed_records_skipped",
             "Records redelivered after a restart that Redis shows were applied already.",

@@ -50,7 +50,7 @@ def bad_events() -> list[dict]:
 
 def read_all(settings: Settings, topic: str) -> list:
     start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka_bootstrap, topic, start, count=1000, timeout_s=3)
+    return read_from(settings.kafka, topic, start, count=1000, timeout_s=3)
 
 
 def redis_dump(url: str, prefix: str) -> bytes:
@@ -103,9 +103,9 @@ def test_no_raw_pii_leaves_the_worker(stack_config, tmp_path):
     worker.start()
     try:
         records = [(pii_stream.MODEL.encode(), orjson.dumps(e)) for e in evts + bad]
-        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+        publish(settings.kafka, settings.topic_predictions, records)
         wait_until_processed(worker, EVENTS)
-        publish(settings.kafka_bootstrap, settings.topic_labels, labels(evts))
+        publish(settings.kafka, settings.topic_labels, labels(evts))
         deadline = time.monotonic() + 90
         while worker.metric_total("driftline_labels_total", outcome="joined") < EVENTS:
             assert time.monotonic() < deadline, "the labels were not joined in time"

@@ -110,7 +110,7 @@ def test_a_worker_runs_saves_joins_and_resumes_as_the_restricted_user(secured, t
         wait_until_processed(first, FIRST)
         chunks = generate_events(STREAM, LABELLED)
         labels = [r for chunk in chunks for r in keyed_labels(STREAM, chunk, flip_rate=0.0)]
-        publish(settings.kafka_bootstrap, settings.topic_labels, labels)
+        publish(settings.kafka, settings.topic_labels, labels)
         wait_for_labels(first, "joined", LABELLED)
     finally:
         assert first.stop() == 0
