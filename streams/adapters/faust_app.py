@@ -22,6 +22,7 @@ from streams.adapters.labels import LabelService
 from streams.adapters.metrics import IngestMetrics
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
+from streams.adapters.warmup_slots import RedisWarmupSlots
 from streams.core.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import StoreUnavailable
 from streams.core.event import RawRecord
@@ -105,6 +106,9 @@ def build_worker(
         unknown_models=settings.unknown_models,
         warmup_events=settings.warmup_events,
         max_models=settings.max_models,
+        warmup_timeout_s=settings.warmup_timeout_s,
+        max_versions_per_model=settings.max_versions_per_model,
+        version_idle_s=settings.version_idle_s,
     )
     metrics_registry = CollectorRegistry()
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
@@ -130,6 +134,8 @@ def build_worker(
             MonitorConfig(
                 window_events=settings.window_events, reference_events=settings.reference_events
             ),
+            # The registry caps models and versions per model; this guards the rest.
+            max_versions=max(500, settings.max_models * settings.max_versions_per_model),
         ),
         store=RedisMonitorStore(
             redis_client,
@@ -142,6 +148,13 @@ def build_worker(
         metrics=metrics,
         liveness=liveness,
         label_join=label_join if settings.label_ttl_s > 0 else None,
+        warmup_slots=(
+            RedisWarmupSlots(
+                redis_client, prefix=settings.redis_prefix, timeout_s=settings.warmup_timeout_s
+            )
+            if settings.unknown_models == "auto"
+            else None
+        ),
     )
     label_service = LabelService(
         decoder=LabelDecoder(),

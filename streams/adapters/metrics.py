@@ -53,8 +53,16 @@ class IngestMetrics:
         )
         self.events_processed = Counter(
             "driftline_events_processed",
-            "Valid events applied, per model.",
+            "Valid events accepted (applied to a monitor or to the model's spec warm-up), per "
+            "model; driftline_events_unwatched counts those of them no monitor judged.",
             ["model"],
+            registry=registry,
+        )
+        self.events_unwatched = Counter(
+            "driftline_events_unwatched",
+            "Accepted events no monitor judged, per model and reason: warmup (the spec is "
+            "still being learned) or monitor_limit (the worker's monitor cap was full).",
+            ["model", "reason"],
             registry=registry,
         )
         self.events_rejected = Counter(
@@ -154,6 +162,11 @@ class IngestMetrics:
                         continue
                     self._statistic_series.add(labels)
                 self.performance.labels(*labels).set(value)
+
+    def observe_unwatched(self, monitor: Monitor) -> None:
+        """Count the last batch's accepted events that no monitor judged."""
+        for (model_id, reason), count in monitor.batch_unwatched.items():
+            self.events_unwatched.labels(model_id, reason).inc(count)
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:
