@@ -70,6 +70,7 @@ class IngestionService:
         self.liveness = liveness
         self.label_join = label_join
         self.warmup_slots = warmup_slots
+        self._dropped: list[str] = []
         self.clock = clock
         self.writer = DurableWriter(metrics.retries)
         self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
@@ -101,13 +102,14 @@ class IngestionService:
             await self._save_state(records, retired)
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_unwatched(self.monitor)
+            self._forget_dropped()
             self.metrics.observe_alerts(alerts)
             self.metrics.observe_monitors(self.monitor)
         self.liveness.batch_done()
 
     async def _share_warmups(self, now: float) -> None:
         registry = self.ingestor.registry
-        registry.advance(now)
+        self._dropped.extend(registry.advance(now))
         if self.warmup_slots is not None:
             slots = self.warmup_slots
             registry.share(await self.writer.until_done("redis", lambda: slots.view(now)))
@@ -124,6 +126,14 @@ class IngestionService:
             ),
         )
         registry.refuse(refused)
+        self._dropped.extend(refused)
+
+    def _forget_dropped(self) -> None:
+        # Expired or refused warm-ups: their model ids leave the metric labels, unless the
+        # model came back and is warming up again.
+        known = self.ingestor.registry.knows
+        self.metrics.forget_models(m for m in self._dropped if not known(m))
+        self._dropped = []
 
     def _keep_for_labels(self, accepted: list[PredictionEvent]) -> asyncio.Future[None]:
         # Started now and awaited before the state is saved: Redis stores the batch while

@@ -1,18 +1,21 @@
 """Every Prometheus metric Driftline exports, on a registry that is passed in.
 
 Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
-``max_models``) or ``_unknown``; ``reason`` is a ``Reason``; the per-feature statistic gauges
-stop taking new label sets at ``max_statistic_series`` (counted in
-``driftline_metric_series_dropped_total``).
+``max_models``; the series of a model whose warm-up expired are removed) or ``_unknown``;
+``reason`` is a ``Reason``; the per-feature statistic gauges stop taking new label sets at
+``max_statistic_series`` (counted in ``driftline_metric_series_dropped_total``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.core.alert import Alert
+from streams.core.errors import Reason
 from streams.core.ingestor import IngestResult
-from streams.core.monitor import Monitor
+from streams.core.monitor import UNWATCHED_REASONS, Monitor
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -167,6 +170,19 @@ class IngestMetrics:
         """Count the last batch's accepted events that no monitor judged."""
         for (model_id, reason), count in monitor.batch_unwatched.items():
             self.events_unwatched.labels(model_id, reason).inc(count)
+
+    def forget_models(self, model_ids: Iterable[str]) -> None:
+        """Drop the series of models whose warm-up expired or was refused.
+
+        Expiring warm-ups let new model ids in all the time; without this each one would
+        leave ``model`` label sets behind for good.
+        """
+        for model_id in model_ids:
+            self.events_processed.remove(model_id)
+            for reason in UNWATCHED_REASONS:
+                self.events_unwatched.remove(model_id, reason)
+            for rejected in Reason:
+                self.events_rejected.remove(model_id, rejected.value)
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -11,7 +11,10 @@ from streams.core.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.profile import ReferenceProfile
 from streams.core.registry import SpecRegistry
 
-__all__ = ["Monitor"]
+__all__ = ["UNWATCHED_REASONS", "Monitor"]
+
+# Why an accepted event met no monitor (a metric label: keep the set small and fixed).
+UNWATCHED_REASONS = ("warmup", "monitor_limit")
 
 
 class Monitor:

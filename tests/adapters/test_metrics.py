@@ -80,3 +80,24 @@ def test_accepted_events_no_monitor_judged_are_counted_unwatched_by_reason():
 
     assert value("driftline_events_processed_total", model="churn") == 3
     assert value("driftline_events_unwatched_total", model="churn", reason="warmup") == 3
+
+
+def test_an_expired_warm_ups_series_are_removed():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    specs = SpecRegistry(warmup_events=10)
+    ingestor, monitor = Ingestor(EventDecoder(), specs), Monitor(specs, MonitorConfig())
+    batch = [record(event_dict()), record(event_dict(score="x"))]
+    result = ingestor.ingest(batch)
+    monitor.process(result.accepted, result.positions)
+    metrics.observe_batch(result, seconds=0.01)
+    metrics.observe_unwatched(monitor)
+    assert registry.get_sample_value("driftline_events_processed_total", {"model": "churn"}) == 1
+
+    metrics.forget_models(specs.advance(10_000.0))
+    names = {
+        (sample.name, sample.labels.get("model"))
+        for family in registry.collect()
+        for sample in family.samples
+    }
+    assert not any(model == "churn" for _, model in names)

@@ -118,6 +118,9 @@ def test_expired_warm_ups_free_their_slots_across_workers(stack_config, tmp_path
             what="the real model's 30 events to be accepted",
         )
         assert worker_a.metric_total("driftline_events_rejected_total") == 45
+        # The expired warm-ups' model ids left the metric labels.
+        models = {dict(labels).get("model", "") for _, labels in worker_a.metrics()}
+        assert not {m for m in models if m.startswith("flood-")}, models
         # The warm-up completed (20 events): its slot is given back, no flood slot is left.
         wait_for(lambda: slots.zcard(key) == 0, timeout_s=10, what="the slots to be freed")
         wait_for(
