@@ -64,9 +64,13 @@ class VersionSlots:
         self._seen.pop(model_id, None)
 
     def take_retired(self) -> list[tuple[str, str]]:
-        """(model, version) pairs retired since the last call, for the caller to drop."""
+        """(model, version) pairs retired since the last call, for the caller to drop.
+
+        A version that was retired and then admitted again (possible with ``idle_s=0``) is
+        watched, so it is not in the list.
+        """
         retired, self._retired = self._retired, []
-        return retired
+        return [(m, v) for m, v in retired if v not in self._seen.get(m, ())]
 
     def _retire_one(self, model_id: str, versions: dict[str, float], now: float) -> None:
         oldest = min(versions, key=versions.__getitem__)

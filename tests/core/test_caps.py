@@ -87,3 +87,11 @@ def test_events_over_the_monitor_cap_are_counted_unwatched_as_such():
     result = Ingestor(EventDecoder(), registry).ingest(versions("a", "b", "b"))
     monitor.process(result.accepted, result.positions)
     assert monitor.batch_unwatched == {("churn", "monitor_limit"): 2}
+
+
+def test_a_version_retired_and_readmitted_in_one_batch_stays_watched():
+    registry = SpecRegistry([SPEC], max_versions_per_model=1, version_idle_s=0)
+    result = Ingestor(EventDecoder(), registry).ingest(versions("a", "b", "a"))
+    assert not result.rejected
+    # a was retired for b, then b for a: only b is gone.
+    assert registry.take_retired() == [("churn", "b")]
