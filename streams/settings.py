@@ -58,6 +58,12 @@ class Settings:
     unknown_models: UnknownModelPolicy = "auto"
     warmup_events: int = 200
     max_models: int = 100
+    # A warm-up frees its model slot if it has not completed this long after it started.
+    warmup_timeout_s: float = 600.0
+    # Watched versions per model; a new one retires the least recently seen if it has been
+    # unseen this long, else its events are dead-lettered (version_limit).
+    max_versions_per_model: int = 10
+    version_idle_s: float = 300.0
     max_statistic_series: int = 5000
     window_events: int = 1000
     reference_events: int = 5000
@@ -100,13 +106,16 @@ class Settings:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
                     "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
                     "performance_min_labels", "stall_s")  # fmt: skip
-        for name in (*positive, "max_features", "warmup_events", "max_models", "spec_refresh_s"):
+        caps = ("max_features", "warmup_events", "max_models", "warmup_timeout_s",
+                "max_versions_per_model")  # fmt: skip
+        for name in (*positive, *caps, "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
         if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
-               self.retrain_cooldown) < 0:  # fmt: skip
-            raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS and "
-                             "_RETRAIN_COOLDOWN must not be negative")  # fmt: skip
+               self.retrain_cooldown, self.version_idle_s) < 0:  # fmt: skip
+            raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "
+                             "_RETRAIN_COOLDOWN and _VERSION_IDLE_S must not be "
+                             "negative")  # fmt: skip
         if not 0 < self.performance_max_drop < 1:
             raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
         if not 0 < self.web_port < 65536:

@@ -40,6 +40,9 @@ def test_environment_and_overrides():
         ({"DRIFTLINE_LABEL_WAIT_S": "-1"}, "must not be negative"),
         ({"DRIFTLINE_WEB_PORT": "70000"}, "DRIFTLINE_WEB_PORT"),
         ({"DRIFTLINE_UNKNOWN_MODELS": "sometimes"}, "DRIFTLINE_UNKNOWN_MODELS"),
+        ({"DRIFTLINE_WARMUP_TIMEOUT_S": "0"}, "DRIFTLINE_WARMUP_TIMEOUT_S must be positive"),
+        ({"DRIFTLINE_MAX_VERSIONS_PER_MODEL": "0"}, "DRIFTLINE_MAX_VERSIONS_PER_MODEL must be"),
+        ({"DRIFTLINE_VERSION_IDLE_S": "-5"}, "_VERSION_IDLE_S must not be negative"),
     ],
 )
 def test_bad_values_name_their_variable(environ, message):

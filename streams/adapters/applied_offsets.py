@@ -44,13 +44,21 @@ class AppliedOffsets:
             self.skipped.inc(len(records) - len(fresh))
         return fresh
 
-    async def save(self, updates: list[MonitorUpdate], records: Sequence[RawRecord]) -> bool:
-        """Write ``updates`` with the last offset of ``records`` per partition, atomically;
-        False when another worker got further (then everything in memory is stale)."""
+    async def save(
+        self,
+        updates: list[MonitorUpdate],
+        records: Sequence[RawRecord],
+        retired: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Write ``updates`` with the last offset of ``records`` per partition (and delete the
+        state of ``retired`` versions), atomically; False when another worker got further
+        (then everything in memory is stale)."""
         offsets: dict[int, int] = {}
         for record in records:
             offsets[record.partition] = max(offsets.get(record.partition, -1), record.offset)
-        saved = await self.writer.until_done("redis", lambda: self.store.save(updates, offsets))
+        saved = await self.writer.until_done(
+            "redis", lambda: self.store.save(updates, offsets, retired)
+        )
         if saved:
             self._applied.update(offsets)
         return saved

@@ -28,6 +28,7 @@ from streams.adapters.progress import PartitionProgress
 from streams.adapters.routes import add_routes
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
+from streams.adapters.warmup_slots import RedisWarmupSlots
 from streams.core.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import StoreUnavailable
 from streams.core.event import RawRecord
@@ -130,6 +131,9 @@ def build_worker(
         unknown_models=settings.unknown_models,
         warmup_events=settings.warmup_events,
         max_models=settings.max_models,
+        warmup_timeout_s=settings.warmup_timeout_s,
+        max_versions_per_model=settings.max_versions_per_model,
+        version_idle_s=settings.version_idle_s,
     )
     metrics_registry = CollectorRegistry()
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
@@ -166,6 +170,8 @@ def build_worker(
                 window_events=settings.window_events, reference_events=settings.reference_events
             ),
             pii=pii,
+            # The registry caps models and versions per model; this guards the rest.
+            max_versions=max(500, settings.max_models * settings.max_versions_per_model),
         ),
         store=RedisMonitorStore(
             redis_client,
@@ -180,6 +186,13 @@ def build_worker(
         label_join=label_join if settings.label_ttl_s > 0 else None,
         dlq_redactor=DeadLetterRedactor(registry, pii) if settings.dlq_redact_pii else None,
         dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_dlq),
+        warmup_slots=(
+            RedisWarmupSlots(
+                redis_client, prefix=settings.redis_prefix, timeout_s=settings.warmup_timeout_s
+            )
+            if settings.unknown_models == "auto"
+            else None
+        ),
     )
     label_service = LabelService(
         decoder=LabelDecoder(),

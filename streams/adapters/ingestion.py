@@ -1,14 +1,17 @@
 """A batch of Kafka events through the core under Faust: rejects to the DLQ, alerts out.
 
 Checkpoint order, per batch: (0) drop records Redis says were applied already, (1) decode
-and validate in the core, (2) publish every rejected record to the dead-letter topic and
-wait until the broker has them, (3) load monitors from Redis and update them, (4) publish
+and validate in the core (the registry's clock set and the warm-up slots of every worker read
+from Redis before, this batch's new slots claimed after: ``RedisWarmupSlots``), (2) publish
+every rejected record to the dead-letter topic and wait until the broker has them, (3) load
+monitors from Redis and update them (dropping the versions the version cap retired), (4) publish
 their alerts and wait likewise, (4b) keep what the label join needs of each accepted
 prediction (idempotent: a replay does not overwrite), (5) write the monitors' state and
-the batch's last offsets to Redis in one atomic step, (6) return, and only then the agent
-acks the batch's offsets. A crash before (5) replays the batch: dead letters and alerts
-may be sent twice (alert ids are deterministic, so a consumer can tell), never lost; after
-(5) the replayed records are skipped at (0), so no event is applied twice.
+the batch's last offsets to Redis in one atomic step (deleting retired versions' state),
+(6) return, and only then the agent acks the batch's offsets. A crash before (5) replays the
+batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
+can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
+applied twice.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import faust
 
@@ -27,6 +30,7 @@ from streams.adapters.health import StreamLiveness
 from streams.adapters.label_join import RedisLabelJoin
 from streams.adapters.metrics import IngestMetrics
 from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.warmup_slots import RedisWarmupSlots
 from streams.core.event import PredictionEvent, RawRecord
 from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import ModelMonitor
@@ -59,7 +63,11 @@ class IngestionService:
         label_join: RedisLabelJoin | None = None,
         dlq_redactor: DeadLetterRedactor | None = None,
         dead_letter_max_bytes: int | None = None,
+        warmup_slots: RedisWarmupSlots | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``warmup_slots`` shares the model cap's warm-up slots with the other workers
+        (None: this worker's alone); ``clock`` gives the wall-clock seconds of each batch."""
         self.ingestor = ingestor
         self.monitor = monitor
         self.store = store
@@ -71,6 +79,9 @@ class IngestionService:
         self.dead_letter = dead_letter_message if dlq_redactor is None else dlq_redactor.message
         self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
         self.dead_letter_max_bytes = dead_letter_max_bytes
+        self.warmup_slots = warmup_slots
+        self._dropped: list[str] = []
+        self.clock = clock
         self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
 
     def reset(self) -> None:
@@ -82,7 +93,9 @@ class IngestionService:
         started = time.perf_counter()
         records = await self.applied.fresh(batch)
         if records:
+            await self._share_warmups(self.clock())
             result = self.ingestor.ingest(records)
+            await self._claim_warmups()
             keeping = self._keep_for_labels(result.accepted)
             if result.rejected:
                 limit = self.dead_letter_max_bytes
@@ -90,14 +103,46 @@ class IngestionService:
                 await self.writer.publish(self.dead_letters, dead, rescue=rescue)
             await self._load_monitors(result.accepted)
             alerts = self.monitor.process(result.accepted, result.positions)
+            retired = self.ingestor.registry.take_retired()
+            self.monitor.retire(retired)
             if alerts:
                 await self.writer.publish(self.alerts, [alert_message(a) for a in alerts])
             await keeping
-            await self._save_state(records)
+            await self._save_state(records, retired)
             self.metrics.observe_batch(result, time.perf_counter() - started)
+            self.metrics.observe_unwatched(self.monitor)
+            self._forget_dropped()
             self.metrics.observe_alerts(alerts)
             self.metrics.observe_monitors(self.monitor)
         self.liveness.batch_done()
+
+    async def _share_warmups(self, now: float) -> None:
+        registry = self.ingestor.registry
+        self._dropped.extend(registry.advance(now))
+        if self.warmup_slots is not None:
+            slots = self.warmup_slots
+            registry.share(await self.writer.until_done("redis", lambda: slots.view(now)))
+
+    async def _claim_warmups(self) -> None:
+        registry, slots = self.ingestor.registry, self.warmup_slots
+        started, finished = registry.take_slot_changes()
+        if slots is None or not (started or finished):
+            return
+        refused = await self.writer.until_done(
+            "redis",
+            lambda: slots.claim(
+                registry.now, started=started, finished=finished, room=registry.warmup_room
+            ),
+        )
+        registry.refuse(refused)
+        self._dropped.extend(refused)
+
+    def _forget_dropped(self) -> None:
+        # Expired or refused warm-ups: their model ids leave the metric labels, unless the
+        # model came back and is warming up again.
+        known = self.ingestor.registry.knows
+        self.metrics.forget_models(m for m in self._dropped if not known(m))
+        self._dropped = []
 
     def _keep_for_labels(self, accepted: list[PredictionEvent]) -> asyncio.Future[None]:
         # Started now and awaited before the state is saved: Redis stores the batch while
@@ -132,7 +177,7 @@ class IngestionService:
                 )  # fmt: skip
                 self.monitor.adopt((model_id, model_version), restored)
 
-    async def _save_state(self, records: list[RawRecord]) -> None:
+    async def _save_state(self, records: list[RawRecord], retired: list[tuple[str, str]]) -> None:
         updates = []
         for model_id, model_version in self.monitor.touched:
             monitor = self.monitor.monitors[model_id, model_version]
@@ -145,7 +190,7 @@ class IngestionService:
                     monitor.take_new_reference(),
                 )
             )
-        if not await self.applied.save(updates, records):
+        if not await self.applied.save(updates, records, retired):
             logger.warning("another worker has applied these partitions further; reloading")
             self.reset()
 

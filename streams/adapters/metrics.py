@@ -1,18 +1,21 @@
 """Every Prometheus metric Driftline exports, on a registry that is passed in.
 
 Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
-``max_models``) or ``_unknown``; ``reason`` is a ``Reason``; the per-feature statistic gauges
-stop taking new label sets at ``max_statistic_series`` (counted in
-``driftline_metric_series_dropped_total``).
+``max_models``; the series of a model whose warm-up expired are removed) or ``_unknown``;
+``reason`` is a ``Reason``; the per-feature statistic gauges stop taking new label sets at
+``max_statistic_series`` (counted in ``driftline_metric_series_dropped_total``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.core.alert import Alert
+from streams.core.errors import Reason
 from streams.core.ingestor import IngestResult
-from streams.core.monitor import Monitor
+from streams.core.monitor import UNWATCHED_REASONS, Monitor
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -53,8 +56,16 @@ class IngestMetrics:
         )
         self.events_processed = Counter(
             "driftline_events_processed",
-            "Valid events applied, per model.",
+            "Valid events accepted (applied to a monitor or to the model's spec warm-up), per "
+            "model; driftline_events_unwatched counts those of them no monitor judged.",
             ["model"],
+            registry=registry,
+        )
+        self.events_unwatched = Counter(
+            "driftline_events_unwatched",
+            "Accepted events no monitor judged, per model and reason: warmup (the spec is "
+            "still being learned) or monitor_limit (the worker's monitor cap was full).",
+            ["model", "reason"],
             registry=registry,
         )
         self.events_rejected = Counter(
@@ -176,6 +187,24 @@ class IngestMetrics:
                         continue
                     self._statistic_series.add(labels)
                 self.performance.labels(*labels).set(value)
+
+    def observe_unwatched(self, monitor: Monitor) -> None:
+        """Count the last batch's accepted events that no monitor judged."""
+        for (model_id, reason), count in monitor.batch_unwatched.items():
+            self.events_unwatched.labels(model_id, reason).inc(count)
+
+    def forget_models(self, model_ids: Iterable[str]) -> None:
+        """Drop the series of models whose warm-up expired or was refused.
+
+        Expiring warm-ups let new model ids in all the time; without this each one would
+        leave ``model`` label sets behind for good.
+        """
+        for model_id in model_ids:
+            self.events_processed.remove(model_id)
+            for reason in UNWATCHED_REASONS:
+                self.events_unwatched.remove(model_id, reason)
+            for rejected in Reason:
+                self.events_rejected.remove(model_id, rejected.value)
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -9,7 +9,15 @@ Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic):
 
 One Lua script per batch checks that no stored offset of the batch's partitions is at or past
 the batch's own (else another worker got ahead: a stale writer after a rebalance) and only
-then writes every snapshot, profile, reference chunk and offset: all or nothing.
+then writes every snapshot, profile, reference chunk and offset, and deletes the state and
+reference chunks of retired versions (the version cap): all or nothing. A retired version's
+profile is left to its TTL (a registered one, which has none, stays): if the version comes
+back it starts from its profile with fresh windows.
+
+The reference chunks are raw values (tens of KB per version); they are deleted as soon as a
+profile exists, whichever way it came: built by the monitor (in the same script; the chunks
+of the batch that completed it are not pushed), registered from training data
+(``register_profile``), or found beside one when a monitor is loaded.
 """
 
 from __future__ import annotations
@@ -37,20 +45,27 @@ for i = 1, partitions do
   end
 end
 local arg = 3 + 2 * partitions
-for k = 2, #KEYS, 3 do
+local updates = tonumber(ARGV[arg])
+arg = arg + 1
+for k = 2, 1 + 3 * updates, 3 do
   redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
+  local chunks = tonumber(ARGV[arg + 2])
   if ARGV[arg + 1] ~= '' then
+    -- The profile holds the reference, this batch's last chunks included: drop the chunks.
     redis.call('SET', KEYS[k + 1], ARGV[arg + 1], 'EX', ttl)
     redis.call('DEL', KEYS[k + 2])
-  end
-  local chunks = tonumber(ARGV[arg + 2])
-  for c = 1, chunks do
-    redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
-  end
-  if chunks > 0 then
-    redis.call('EXPIRE', KEYS[k + 2], ttl)
+  else
+    for c = 1, chunks do
+      redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
+    end
+    if chunks > 0 then
+      redis.call('EXPIRE', KEYS[k + 2], ttl)
+    end
   end
   arg = arg + 3 + chunks
+end
+for k = 2 + 3 * updates, #KEYS do
+  redis.call('DEL', KEYS[k])
 end
 for i = 1, partitions do
   redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
@@ -120,6 +135,10 @@ class RedisMonitorStore:
             raise StoreUnavailable(f"could not read {state}: {exc}") from exc
         if raw_state is None and raw_profile is None:
             return None
+        if raw_profile is not None and raw_reference:
+            # Left from before the profile existed; never read once it does.
+            await self._delete(reference)
+            raw_reference = []
         return StoredMonitor(
             snapshot=None if raw_state is None else orjson.loads(raw_state),
             profile=None if raw_profile is None else orjson.loads(raw_profile),
@@ -128,18 +147,32 @@ class RedisMonitorStore:
 
     async def register_profile(self, profile: dict[str, Any]) -> None:
         """Store a profile from training data (no TTL): the version's monitor starts from it."""
-        _, key, _ = self._keys(profile["model_id"], profile["model_version"])
+        _, key, reference = self._keys(profile["model_id"], profile["model_version"])
         try:
-            await self.client.set(key, orjson.dumps(profile))
+            async with self.client.pipeline(transaction=True) as pipe:
+                await pipe.set(key, orjson.dumps(profile)).delete(reference).execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not write {key}: {exc}") from exc
 
-    async def save(self, updates: list[MonitorUpdate], offsets: dict[int, int]) -> bool:
-        """Write ``updates`` and ``offsets`` atomically; False if a stored offset is ahead."""
+    async def _delete(self, key: str) -> None:
+        try:
+            await self.client.delete(key)
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not delete {key}: {exc}") from exc
+
+    async def save(
+        self,
+        updates: list[MonitorUpdate],
+        offsets: dict[int, int],
+        retired: Iterable[tuple[str, str]] = (),
+    ) -> bool:
+        """Write ``updates`` and ``offsets`` and delete the state of ``retired`` versions
+        atomically; False (nothing written) if a stored offset is ahead."""
         keys = [self.offsets_key]
         args: list[Any] = [self.ttl_s, len(offsets)]
         for partition, offset in offsets.items():
             args += [partition, offset]
+        args.append(len(updates))
         for update in updates:
             keys += self._keys(update.model_id, update.model_version)
             args += [
@@ -148,6 +181,9 @@ class RedisMonitorStore:
                 len(update.reference),
                 *(orjson.dumps(chunk) for chunk in update.reference),
             ]
+        for model_id, model_version in retired:
+            state, _, reference = self._keys(model_id, model_version)
+            keys += [state, reference]
         try:
             return bool(await self._save(keys=keys, args=args))
         except RedisError as exc:

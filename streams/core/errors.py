@@ -44,6 +44,7 @@ class Reason(StrEnum):
     TOO_MANY_FEATURES = "too_many_features"
     UNKNOWN_MODEL = "unknown_model"
     MODEL_LIMIT = "model_limit"
+    VERSION_LIMIT = "version_limit"
     MISSING_FEATURE = "missing_feature"
     UNKNOWN_FEATURE = "unknown_feature"
     OUT_OF_RANGE = "out_of_range"

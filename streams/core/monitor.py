@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from streams.core.alert import Alert
@@ -11,14 +12,20 @@ from streams.core.pii import PiiPolicy
 from streams.core.profile import ReferenceProfile
 from streams.core.registry import SpecRegistry
 
-__all__ = ["Monitor"]
+__all__ = ["UNWATCHED_REASONS", "Monitor"]
+
+# Why an accepted event met no monitor (a metric label: keep the set small and fixed).
+UNWATCHED_REASONS = ("warmup", "monitor_limit")
 
 
 class Monitor:
     """Route each event to its (model, version) monitor, creating it once the model has a spec.
 
-    Events of a model still in its spec warm-up are counted as ``unwatched``: they were valid,
-    but there is nothing yet to judge them against.
+    Events no monitor judged are counted apart, by reason, never as watched: ``warmup`` (the
+    model's spec is still being learned: the events taught it, but there is nothing yet to
+    judge them against) and ``monitor_limit`` (``max_versions`` monitors exist already).
+    ``unwatched`` is the total, ``batch_unwatched`` the last batch's counts by
+    (model, reason).
 
     Parameters
     ----------
@@ -27,8 +34,9 @@ class Monitor:
     config
         Windows and detector settings.
     max_versions
-        Model versions watched at once; events of more are counted as ``unwatched``, so
-        memory stays bounded.
+        Model versions watched at once; events of more are counted as unwatched
+        (``monitor_limit``), so memory stays bounded. The registry's caps (models, versions
+        per model) keep the worker under it; this is the last guard.
     profiles
         Reference profiles given up front (from training data) by (model id, version);
         the others are learned from each version's first events.
@@ -53,6 +61,7 @@ class Monitor:
         self.monitors: dict[tuple[str, str], ModelMonitor] = {}
         self.touched: set[tuple[str, str]] = set()
         self.unwatched = 0
+        self.batch_unwatched: Counter[tuple[str, str]] = Counter()
 
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
@@ -67,10 +76,13 @@ class Monitor:
             group[1].append(position)
         alerts: list[Alert] = []
         self.touched = set()
+        self.batch_unwatched = Counter()
         for key, (group_events, group_positions) in groups.items():
             monitor = self.monitors.get(key) or self._start(*key)
             if monitor is None:
                 self.unwatched += len(group_events)
+                reason = "warmup" if self.registry.spec_for(*key) is None else "monitor_limit"
+                self.batch_unwatched[key[0], reason] += len(group_events)
             else:
                 self.touched.add(key)
                 alerts.extend(monitor.process(group_events, group_positions))
@@ -90,6 +102,12 @@ class Monitor:
         """Take over a monitor restored from storage."""
         if key in self.monitors or len(self.monitors) < self.max_versions:
             self.monitors[key] = monitor
+
+    def retire(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Drop the monitors of retired model versions (the registry's version cap)."""
+        for key in keys:
+            self.monitors.pop(key, None)
+            self.touched.discard(key)
 
     def forget(self) -> None:
         """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""

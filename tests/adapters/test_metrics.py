@@ -4,6 +4,8 @@ from prometheus_client import CollectorRegistry
 
 from streams.adapters.metrics import IngestMetrics
 from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.model_monitor import MonitorConfig
+from streams.core.monitor import Monitor
 from tests.core.conftest import event_dict, record
 
 
@@ -61,3 +63,41 @@ def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
     assert estimated == {"count", "precision", "recall", "f1", "accuracy"}
     assert registry.get_sample_value("driftline_metric_series_dropped_total") > 0
     assert registry.get_sample_value("driftline_anomalous_events_total", {"model": "m"}) >= 100
+
+
+def test_accepted_events_no_monitor_judged_are_counted_unwatched_by_reason():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    specs = SpecRegistry(warmup_events=10)
+    ingestor, monitor = Ingestor(EventDecoder(), specs), Monitor(specs, MonitorConfig())
+    result = ingestor.ingest([record(event_dict(event_id=str(n))) for n in range(3)])
+    monitor.process(result.accepted, result.positions)
+    metrics.observe_batch(result, seconds=0.01)
+    metrics.observe_unwatched(monitor)
+
+    def value(name, **labels):
+        return registry.get_sample_value(name, labels)
+
+    assert value("driftline_events_processed_total", model="churn") == 3
+    assert value("driftline_events_unwatched_total", model="churn", reason="warmup") == 3
+
+
+def test_an_expired_warm_ups_series_are_removed():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    specs = SpecRegistry(warmup_events=10)
+    ingestor, monitor = Ingestor(EventDecoder(), specs), Monitor(specs, MonitorConfig())
+    batch = [record(event_dict()), record(event_dict(score="x"))]
+    result = ingestor.ingest(batch)
+    monitor.process(result.accepted, result.positions)
+    metrics.observe_batch(result, seconds=0.01)
+    metrics.observe_unwatched(monitor)
+    assert registry.get_sample_value("driftline_events_processed_total", {"model": "churn"}) == 1
+
+    metrics.forget_models(specs.advance(10_000.0))
+    names = {
+        (sample.name, sample.labels.get("model"))
+        for family in registry.collect()
+        for sample in family.samples
+    }
+    assert not any(model == "churn" for _, model in names)
