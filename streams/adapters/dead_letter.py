@@ -10,7 +10,10 @@ import logging
 
 from streams.core.ingestor import Rejection
 
-__all__ = ["dead_letter_headers", "dead_letter_message"]
+__all__ = ["DEAD_LETTER_SCHEMA_VERSION", "dead_letter_headers", "dead_letter_message"]
+
+# The major version of the header table in schemas/README.md the records follow.
+DEAD_LETTER_SCHEMA_VERSION = 1
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +26,7 @@ def dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
     message = f"{rejection.field}: {rejection.detail}" if rejection.field else rejection.detail
     message = message[:_MAX_HEADER_TEXT]
     headers = [
+        ("driftline.dlq.schema_version", str(DEAD_LETTER_SCHEMA_VERSION)),
         ("driftline.dlq.original.topic", record.source),
         ("driftline.dlq.original.partition", str(record.partition)),
         ("driftline.dlq.original.offset", str(record.offset)),

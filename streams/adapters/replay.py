@@ -25,8 +25,10 @@ from streams.core.labelled import JoinOutcome, LabelledPrediction, MemoryLabelJo
 from streams.core.monitor import Monitor
 from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
 
-__all__ = ["LabelReplay", "ReplaySummary", "replay"]
+__all__ = ["REPLAY_DEAD_LETTER_SCHEMA_VERSION", "LabelReplay", "ReplaySummary", "replay"]
 
+# The major version of schemas/replay_dead_letter.json the --dlq lines follow.
+REPLAY_DEAD_LETTER_SCHEMA_VERSION = 1
 _MAX_DLQ_VALUE_CHARS = 1000
 
 
@@ -159,6 +161,7 @@ def _dead_letter_line(rejection: Rejection) -> bytes:
     return (
         orjson.dumps(
             {
+                "schema_version": REPLAY_DEAD_LETTER_SCHEMA_VERSION,
                 "line": rejection.record.offset,
                 "reason": rejection.reason.value,
                 "field": rejection.field,
