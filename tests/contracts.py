@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,12 +31,17 @@ __all__ = [
     "check_jsonl",
     "check_published",
     "check_record",
+    "checked_read_from",
+    "checked_replay",
     "dead_letter_table",
     "load_json",
     "topic_contract",
 ]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+# Replay's output files, by option, and the schema of their lines.
+_REPLAY_FILES = {"--retrain": "retrain_request", "--dlq": "replay_dead_letter"}
 
 # Published topics by their default name; a test run's topics add "-<run>" (``run_names``).
 # Input topics (predictions, labels) are not here: tests publish bad records there on purpose.
@@ -179,3 +186,35 @@ def check_published(topic: str, record: Any) -> None:
         # Both topics are keyed by model id, so a model's records stay in order.
         if record.key != value["model_id"].encode():
             raise ContractViolation(f"{where}: key {record.key!r} is not the model id")
+
+
+def checked_read_from(read_from: Callable) -> Callable:
+    """``read_from`` (``streams.adapters.kafka_records``) checking every record it returns."""
+
+    def checked(bootstrap: str, topic: str, start: dict[int, int], **kwargs: Any) -> list:
+        records = read_from(bootstrap, topic, start, **kwargs)
+        for record in records:
+            check_published(topic, record)
+        return records
+
+    return checked
+
+
+def checked_replay(events: Path, *args: str | Path) -> subprocess.CompletedProcess:
+    """Run ``driftline replay`` and check every line it wrote.
+
+    Alerts on stdout against ``schemas/alert.json``; the ``--retrain`` and ``--dlq`` files
+    against ``schemas/retrain_request.json`` and ``schemas/replay_dead_letter.json``.
+    """
+    words = [str(arg) for arg in args]
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "replay", str(events), *words],
+        capture_output=True,
+        check=True,
+    )
+    check_jsonl("alert", done.stdout, where="replay stdout")
+    for option, schema in _REPLAY_FILES.items():
+        if option in words:
+            path = Path(words[words.index(option) + 1])
+            check_jsonl(schema, path.read_bytes(), where=str(path))
+    return done

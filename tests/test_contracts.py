@@ -12,13 +12,13 @@ from streams.adapters.dead_letter import dead_letter_headers
 from streams.adapters.kafka_records import ReadRecord
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.alert import Alert, Trigger, Window
-from tests.conftest import _checked_read_from
 from tests.contracts import (
     ContractViolation,
     check_dead_letter_headers,
     check_jsonl,
     check_published,
     check_record,
+    checked_read_from,
     dead_letter_table,
     topic_contract,
 )
@@ -138,12 +138,12 @@ def test_a_published_alert_must_be_keyed_by_its_model():
 def test_records_read_back_are_checked_wherever_read_from_is_bound():
     demo = importlib.import_module("streams.demo")
     assert demo.read_from is kafka_records.read_from
-    assert "_checked_read_from" in demo.read_from.__qualname__
+    assert "checked_read_from" in demo.read_from.__qualname__
 
     def broker_with_a_broken_alert(bootstrap, topic, start, **kwargs):
         return [ReadRecord(0, 0, b"churn", orjson.dumps(label_alert(status="open")), {})]
 
-    checked = _checked_read_from(broker_with_a_broken_alert)
+    checked = checked_read_from(broker_with_a_broken_alert)
     with pytest.raises(ContractViolation, match="status"):
         checked("localhost:1", "alerts-x", {0: 0}, count=1)
     assert checked("localhost:1", "predictions-x", {0: 0}, count=1)  # inputs are not checked
