@@ -13,7 +13,7 @@ by test:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,15 +21,25 @@ from streams.adapters import kafka_records
 from tests.contracts import checked_read_from, checked_replay
 
 
-@pytest.fixture(autouse=True)
-def published_records_conform(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Check every published record any test reads back (see the module docstring)."""
+@pytest.fixture(scope="session", autouse=True)
+def published_records_conform() -> Iterator[None]:
+    """Check every published record any test reads back (see the module docstring).
+
+    Session-scoped, so that it is in place before module fixtures read topics too.
+    """
     original = kafka_records.read_from
     checked = checked_read_from(original)
-    # Test modules and the demo bind ``read_from`` by name: replace it wherever it is bound.
-    for name, module in list(sys.modules.items()):
-        if name.startswith(("streams.", "tests.")) and vars(module).get("read_from") is original:
-            monkeypatch.setattr(module, "read_from", checked)
+    with pytest.MonkeyPatch.context() as patch:
+        # Modules imported from now on get the checked one from kafka_records; those already
+        # imported (the test modules, collected before this runs) bound ``read_from`` by name.
+        patch.setattr(kafka_records, "read_from", checked)
+        for name, module in list(sys.modules.items()):
+            if (
+                name.startswith(("streams.", "tests."))
+                and vars(module).get("read_from") is original
+            ):
+                patch.setattr(module, "read_from", checked)
+        yield
 
 
 @pytest.fixture
