@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import typing
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from streams.adapters.kafka_records import ReadRecord
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.alert import Alert, Trigger, Window
 from tests.contracts import (
+    SCHEMA_DIR,
     ContractViolation,
     check_dead_letter_headers,
     check_jsonl,
@@ -20,6 +22,7 @@ from tests.contracts import (
     check_record,
     checked_read_from,
     dead_letter_table,
+    load_json,
     topic_contract,
 )
 from tests.core.conftest import event_dict, record
@@ -39,6 +42,14 @@ def label_alert(**overrides) -> dict:
 
 def rejections(*records):
     return Ingestor(EventDecoder(), SpecRegistry()).ingest(list(records)).rejected
+
+
+@pytest.mark.parametrize("field", ["type", "status", "severity"])
+def test_every_value_the_code_can_put_in_an_alert_is_in_the_schema(field):
+    schema = load_json(SCHEMA_DIR / "alert.json")["properties"][field]["enum"]
+    values = set(typing.get_args(typing.get_type_hints(Alert)[field]))
+    assert values, f"Alert.{field} is not a Literal any more"
+    assert values <= set(schema), f"the code can emit {sorted(values - set(schema))}"
 
 
 def test_an_alert_with_a_label_side_sample_conforms():
