@@ -10,7 +10,6 @@ package is installed; without it the ``pattern`` next to each ``format`` is what
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,31 +17,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+from tests.contracts import SCHEMA_DIR, load_json
+
 EXAMPLE_DIR = SCHEMA_DIR / "examples"
-SCHEMA_NAMES = ("alert", "label_event", "model_spec", "prediction_event", "retrain_request")
+SCHEMA_NAMES = (
+    "alert", "label_event", "model_spec", "prediction_event", "replay_dead_letter",
+    "retrain_request",
+)  # fmt: skip
 KINDS = ("valid", "invalid")
-
-
-def _reject_constant(token: str) -> None:
-    raise ValueError(f"{token} is not JSON")
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate keys {duplicates}")
-    return dict(pairs)
-
-
-def load_json(path: Path) -> Any:
-    """Load strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (Python's json allows both)."""
-    return json.loads(
-        path.read_bytes().decode("utf-8"),
-        parse_constant=_reject_constant,
-        object_pairs_hook=_no_duplicate_keys,
-    )
 
 
 def load_schema(name: str) -> dict[str, Any]:

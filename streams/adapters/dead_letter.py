@@ -34,8 +34,11 @@ from streams.core.pii import PiiPolicy, has_pii
 from streams.core.registry import SpecRegistry
 from streams.core.spec import ModelSpec
 
-__all__ = ["RESCUE_VALUE_BYTES", "DeadLetterRedactor", "dead_letter_headers",
-           "dead_letter_message", "rescue", "truncated_copy"]  # fmt: skip
+__all__ = ["DEAD_LETTER_SCHEMA_VERSION", "RESCUE_VALUE_BYTES", "DeadLetterRedactor",
+           "dead_letter_headers", "dead_letter_message", "rescue", "truncated_copy"]  # fmt: skip
+
+# The major version of the header table in schemas/README.md the records follow.
+DEAD_LETTER_SCHEMA_VERSION = 1
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +55,7 @@ def dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
     message = f"{rejection.field}: {rejection.detail}" if rejection.field else rejection.detail
     message = message[:_MAX_HEADER_TEXT]
     headers = [
+        ("driftline.dlq.schema_version", str(DEAD_LETTER_SCHEMA_VERSION)),
         ("driftline.dlq.original.topic", record.source),
         ("driftline.dlq.original.partition", str(record.partition)),
         ("driftline.dlq.original.offset", str(record.offset)),

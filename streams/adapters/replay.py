@@ -26,8 +26,10 @@ from streams.core.monitor import Monitor
 from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
 from streams.core.pii import pii_attributes_by_model
 
-__all__ = ["LabelReplay", "ReplaySummary", "replay"]
+__all__ = ["REPLAY_DEAD_LETTER_SCHEMA_VERSION", "LabelReplay", "ReplaySummary", "replay"]
 
+# The major version of schemas/replay_dead_letter.json the --dlq lines follow.
+REPLAY_DEAD_LETTER_SCHEMA_VERSION = 1
 _MAX_DLQ_VALUE_CHARS = 1000
 
 
@@ -162,6 +164,7 @@ def _dead_letter_line(rejection: Rejection) -> bytes:
     return (
         orjson.dumps(
             {
+                "schema_version": REPLAY_DEAD_LETTER_SCHEMA_VERSION,
                 "line": rejection.record.offset,
                 "reason": rejection.reason.value,
                 "field": rejection.field,

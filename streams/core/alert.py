@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["Alert", "AlertType", "Trigger", "Window", "format_time"]
+__all__ = ["ALERT_SCHEMA_VERSION", "Alert", "AlertType", "Trigger", "Window", "format_time"]
+
+# The major version of schemas/alert.json the records follow; bumped only by a breaking change.
+ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
@@ -75,6 +78,7 @@ class Alert:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
         return {
+            "schema_version": ALERT_SCHEMA_VERSION,
             "alert_id": self.alert_id,
             "episode_id": self.episode_id,
             "type": self.type,

@@ -30,7 +30,10 @@ from streams.core.labelled import LabelledPrediction
 from streams.core.performance import ClassificationWindow, RegressionWindow
 from streams.core.spec import ModelSpec
 
-__all__ = ["PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
+__all__ = ["RETRAIN_SCHEMA_VERSION", "PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
+
+# The major version of schemas/retrain_request.json the requests follow.
+RETRAIN_SCHEMA_VERSION = 1
 
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
@@ -82,6 +85,7 @@ class RetrainRequest:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": RETRAIN_SCHEMA_VERSION,
             "request_id": self.request_id,
             "model_id": self.model_id,
             "model_version": self.model_version,

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 import streams.adapters
 from streams.adapters.redis_acl import COMMANDS, acl_rules, aclfile_line, setuser_command

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import orjson
 
 from streams.simulation import Scenario, StreamConfig, write_jsonl
@@ -12,15 +9,8 @@ from streams.simulation import Scenario, StreamConfig, write_jsonl
 DRIFT_AT = 7_000
 
 
-def replay(path, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(path), *args],
-        capture_output=True,
-        check=True,
-    )
-
-
-def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path):
+def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path, run_replay):
+    replay = run_replay
     events = tmp_path / "events.jsonl"
     config = StreamConfig(
         seed=3, scenarios=(Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0),)
@@ -48,7 +38,8 @@ def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path):
     assert again.stdout == done.stdout
 
 
-def test_replay_with_labels_backtests_performance(tmp_path):
+def test_replay_with_labels_backtests_performance(tmp_path, run_replay):
+    replay = run_replay
     from streams.simulation import generate_events, keyed_labels
 
     config = StreamConfig(model_id="backtest", seed=5)

@@ -1,0 +1,48 @@
+"""Contract checks shared by every test (``tests/contracts.py``).
+
+Two roads lead out of Driftline in the tests, and both are checked here, once, rather than test
+by test:
+
+- Kafka: every record a test reads back with ``kafka_records.read_from`` (the integration tests,
+  the demo) from an alerts, retrain-requests or dead-letter topic is checked against its
+  contract before the test sees it (``published_records_conform``, autouse).
+- Replay: tests run ``driftline replay`` through the ``run_replay`` fixture, which checks every
+  line written to stdout (alerts), ``--retrain`` and ``--dlq``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from streams.adapters import kafka_records
+from tests.contracts import checked_read_from, checked_replay
+
+
+@pytest.fixture(scope="session", autouse=True)
+def published_records_conform() -> Iterator[None]:
+    """Check every published record any test reads back (see the module docstring).
+
+    Session-scoped, so that it is in place before module fixtures read topics too.
+    """
+    original = kafka_records.read_from
+    checked = checked_read_from(original)
+    with pytest.MonkeyPatch.context() as patch:
+        # Modules imported from now on get the checked one from kafka_records; those already
+        # imported (the test modules, collected before this runs) bound ``read_from`` by name.
+        patch.setattr(kafka_records, "read_from", checked)
+        for name, module in list(sys.modules.items()):
+            if (
+                name.startswith(("streams.", "tests."))
+                and vars(module).get("read_from") is original
+            ):
+                patch.setattr(module, "read_from", checked)
+        yield
+
+
+@pytest.fixture
+def run_replay() -> Callable:
+    """``driftline replay`` with every line it writes checked (``contracts.checked_replay``)."""
+    return checked_replay
