@@ -21,6 +21,8 @@ __all__ = ["ADWIN"]
 SNAPSHOT_VERSION = 1
 # A window holds at most 2**62 values: far past any stream, and exact as a float.
 _MAX_ROWS = 62
+_FIELDS = ("params", "total", "variance", "width", "tick", "n_detections", "drift_detected",
+           "totals", "variances")  # fmt: skip
 
 
 class ADWIN:
@@ -199,10 +201,9 @@ class ADWIN:
         """An ADWIN continuing from ``snapshot``; ``InvalidState`` (a ValueError) if any
         field is missing, of the wrong type or size, not finite, or inconsistent."""
         raw = check.version(snapshot, "adwin", SNAPSHOT_VERSION)
-        check.mapping(raw, "adwin", ("params", "total", "variance", "width", "tick",
-                                     "n_detections", "drift_detected", "totals", "variances"))  # fmt: skip
-        delta, clock, buckets, min_length, grace = check.listing(raw["params"], "adwin.params",
-                                                                 length=5)  # fmt: skip
+        check.mapping(raw, "adwin", _FIELDS)
+        params = check.listing(raw["params"], "adwin.params", length=5)
+        delta, clock, buckets, min_length, grace = params
         adwin = cls(
             delta=check.number(delta, "adwin.delta", low=1e-300, high=1 - 1e-12),
             clock=check.integer(clock, "adwin.clock", low=1, high=1_000_000),
@@ -228,7 +229,7 @@ class ADWIN:
             raise check.InvalidState("adwin.totals: no bucket row")
         check.listing(variances, "adwin.variances", length=len(rows))
         kept_t, kept_v = [], []
-        for i, (row_t, row_v) in enumerate(zip(rows, variances, strict=True)):
+        for row_t, row_v in zip(rows, variances, strict=True):
             row_t = check.listing(row_t, "adwin.totals[]", max_length=self.max_buckets)
             kept_t.append(check.numbers(row_t, "adwin.totals[]"))
             kept_v.append(check.numbers(row_v, "adwin.variances[]", length=len(row_t), low=0.0))

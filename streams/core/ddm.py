@@ -33,7 +33,8 @@ class DDM:
     >>> import random
     >>> rng = random.Random(42)
     >>> ddm = DDM()
-    >>> stream = [rng.random() < 0.1 for _ in range(1000)] + [rng.random() < 0.5 for _ in range(500)]
+    >>> stream = [rng.random() < 0.1 for _ in range(1000)]
+    >>> stream += [rng.random() < 0.5 for _ in range(500)]
     >>> [i for i, x in enumerate(stream) if (ddm.update(x), ddm.drift_detected)[1]][:1]
     [1033]
     """

@@ -32,7 +32,8 @@ class EDDM:
     >>> import random
     >>> rng = random.Random(42)
     >>> eddm = EDDM()
-    >>> stream = [rng.random() < 0.05 for _ in range(3000)] + [rng.random() < 0.5 for _ in range(500)]
+    >>> stream = [rng.random() < 0.05 for _ in range(3000)]
+    >>> stream += [rng.random() < 0.5 for _ in range(500)]
     >>> [i for i, x in enumerate(stream) if (eddm.update(x), eddm.drift_detected)[1]][-1:]
     [3401]
     """
