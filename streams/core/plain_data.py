@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from streams.core.errors import InvalidState
+from streams.core.errors import InvalidSpec, InvalidState
 
 __all__ = [
     "flag",
@@ -113,5 +113,6 @@ def restoring(what: str) -> Iterator[None]:
         yield
     except InvalidState:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+            InvalidSpec) as exc:  # fmt: skip
         raise InvalidState(f"{what}: {type(exc).__name__} while restoring") from exc
