@@ -29,14 +29,19 @@ from streams.adapters.durable import DurableWriter, alert_message
 from streams.adapters.health import StreamLiveness
 from streams.adapters.label_join import RedisLabelJoin
 from streams.adapters.metrics import IngestMetrics
-from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.quarantine import quarantine
+from streams.adapters.state_store import MonitorUpdate, RawMonitor, RedisMonitorStore
 from streams.adapters.warmup_slots import RedisWarmupSlots
+from streams.core.alert import Alert, Trigger
+from streams.core.errors import InvalidState
 from streams.core.event import PredictionEvent, RawRecord
 from streams.core.ingestor import Ingestor
 from streams.core.model_monitor import ModelMonitor
 from streams.core.monitor import Monitor
 from streams.core.pii import pii_attributes_by_model
+from streams.core.plain_data import restoring
 from streams.core.profile import ReferenceProfile
+from streams.core.spec import ModelSpec
 
 __all__ = ["IngestionService"]
 
@@ -101,8 +106,8 @@ class IngestionService:
                 limit = self.dead_letter_max_bytes
                 dead = [self.dead_letter(r, max_value_bytes=limit) for r in result.rejected]
                 await self.writer.publish(self.dead_letters, dead, rescue=rescue)
-            await self._load_monitors(result.accepted)
-            alerts = self.monitor.process(result.accepted, result.positions)
+            alerts = await self._load_monitors(result.accepted, result.positions)
+            alerts += self.monitor.process(result.accepted, result.positions)
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
             if alerts:
@@ -155,27 +160,45 @@ class IngestionService:
             self.writer.until_done("redis", lambda: join.keep(accepted, pii))
         )
 
-    async def _load_monitors(self, accepted: Sequence[PredictionEvent]) -> None:
+    async def _load_monitors(
+        self, accepted: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+    ) -> list[Alert]:
+        """Adopt the stored monitors of the batch's new model versions; quarantine stored
+        state that is malformed (the version then starts fresh) and return its alerts."""
+        alerts = []
         for model_id, model_version in self.monitor.unloaded(accepted):
-            stored = await self.writer.until_done(
-                "redis", lambda m=model_id, v=model_version: self.store.load(m, v)
+            raw = await self.writer.until_done(
+                "redis", lambda m=model_id, v=model_version: self.store.fetch(m, v)
             )
             spec = self.monitor.registry.spec_for(model_id, model_version)
-            if stored is None or spec is None:
+            if raw is None or spec is None:
                 continue
-            if stored.snapshot is None:  # a profile registered from training data
-                profile = ReferenceProfile.from_dict(stored.profile or {})
-                watcher = ModelMonitor(
-                    spec, model_version, self.monitor.config, profile, pii=self.monitor.pii
-                )
-                self.monitor.adopt((model_id, model_version), watcher)
-            else:
-                restored = ModelMonitor.restore(
-                    spec, model_version, self.monitor.config,
-                    snapshot=stored.snapshot, profile=stored.profile, reference=stored.reference,
-                    pii=self.monitor.pii,
+            try:
+                watcher = self._restored(spec, model_version, raw)
+            except InvalidState as exc:
+                key = (model_id, model_version)
+                at = next(i for i, e in enumerate(accepted) if (e.model_id, e.model_version) == key)
+                trigger = Trigger(accepted[at].event_id, *positions[at], accepted[at].timestamp_ms)
+                alerts.append(
+                    await quarantine(self.store, self.writer, self.metrics.state_quarantined,
+                                     key, exc, trigger)
                 )  # fmt: skip
-                self.monitor.adopt((model_id, model_version), restored)
+                continue
+            self.monitor.adopt((model_id, model_version), watcher)
+        return alerts
+
+    def _restored(self, spec: ModelSpec, model_version: str, raw: RawMonitor) -> ModelMonitor:
+        stored = raw.parse()
+        config = self.monitor.config
+        if stored.snapshot is None:  # a profile registered from training data
+            with restoring(f"profile of {spec.model_id}:{model_version}"):
+                profile = ReferenceProfile.from_dict(stored.profile or {})
+            return ModelMonitor(spec, model_version, config, profile, pii=self.monitor.pii)
+        return ModelMonitor.restore(
+            spec, model_version, config,
+            snapshot=stored.snapshot, profile=stored.profile, reference=stored.reference,
+            pii=self.monitor.pii,
+        )  # fmt: skip
 
     async def _save_state(self, records: list[RawRecord], retired: list[tuple[str, str]]) -> None:
         updates = []

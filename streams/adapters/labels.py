@@ -25,10 +25,11 @@ from streams.adapters.dead_letter import dead_letter_message, rescue
 from streams.adapters.durable import DurableWriter, Message, alert_message
 from streams.adapters.label_join import JoinResult, RedisLabelJoin
 from streams.adapters.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
+from streams.adapters.quarantine import quarantine
 from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
-from streams.core.alert import Alert
+from streams.core.alert import Alert, Trigger
 from streams.core.decoder import LabelDecoder
-from streams.core.errors import InvalidEvent
+from streams.core.errors import InvalidEvent, InvalidState
 from streams.core.event import LabelEvent, RawRecord
 from streams.core.ingestor import Rejection
 from streams.core.labelled import JoinOutcome, LabelledPrediction
@@ -143,7 +144,7 @@ class LabelService:
         requests: list[Message] = []
         touched = []
         for (model_id, version), pairs in groups.items():
-            monitor = await self._monitor(model_id, version)
+            monitor = await self._monitor(model_id, version, pairs[0], alerts)
             if monitor is None:
                 self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(len(pairs))
                 continue
@@ -166,7 +167,16 @@ class LabelService:
         for model_id, version, monitor in touched:
             self.metrics.observe_performance(model_id, version, monitor.metrics())
 
-    async def _monitor(self, model_id: str, version: str) -> PerformanceMonitor | None:
+    async def _monitor(
+        self,
+        model_id: str,
+        version: str,
+        first: tuple[LabelledPrediction, tuple[int, int]],
+        alerts: list[Alert],
+    ) -> PerformanceMonitor | None:
+        """The version's monitor, from memory or Redis; malformed stored state is
+        quarantined (its ``internal`` alert added to ``alerts``) and the monitor starts
+        fresh."""
         monitor = self.monitors.get((model_id, version))
         if monitor is not None:
             return monitor
@@ -174,11 +184,21 @@ class LabelService:
         if spec is None:
             return None
         spec = self.pii.fairness_view(spec)  # kept PII attributes are hashed
-        stored = await self.writer.until_done("redis", lambda: self.store.load(model_id, version))
-        if stored is None or stored.snapshot is None:
+        raw = await self.writer.until_done("redis", lambda: self.store.fetch(model_id, version))
+        try:
+            stored = None if raw is None else raw.parse()
+            if stored is None or stored.snapshot is None:
+                monitor = PerformanceMonitor(spec, version, self.config)
+            else:
+                monitor = PerformanceMonitor.restore(spec, version, self.config, stored.snapshot)
+        except InvalidState as exc:
+            pair, (partition, offset) = first
+            trigger = Trigger(pair.event_id, partition, offset, pair.labelled_at_ms)
+            alerts.append(
+                await quarantine(self.store, self.writer, self.metrics.state_quarantined,
+                                 (model_id, version), exc, trigger)
+            )  # fmt: skip
             monitor = PerformanceMonitor(spec, version, self.config)
-        else:
-            monitor = PerformanceMonitor.restore(spec, version, self.config, stored.snapshot)
         self.monitors[model_id, version] = monitor
         return monitor
 

@@ -103,6 +103,13 @@ class IngestMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self.state_quarantined = Counter(
+            "driftline_state_quarantined",
+            "Stored keys that did not parse or failed validation, moved aside to "
+            "<key>:quarantined:<unix seconds>; kind is state, profile, reference or performance.",
+            ["kind"],
+            registry=registry,
+        )
         self.replayed_skipped = Counter(
             "driftline_replayed_records_skipped",
             "Records redelivered after a restart that Redis shows were applied already.",

@@ -11,7 +11,8 @@ in it, and the TLS integration test runs a worker under exactly this rule):
   server lacks a script (after a restart or failover)
 - inside the scripts (state store and label join): ``HGET``, ``HSET``, ``HDEL``,
   ``HEXISTS``, ``SET``, ``GET``, ``DEL``, ``RPUSH``, ``EXPIRE``, ``ZADD``, ``ZCARD``,
-  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and ``PEXPIRE``
+  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and ``PEXPIRE``; the quarantine's ``EXISTS`` and
+  ``RENAME`` (both within the prefix: a key is renamed to ``<key>:quarantined:<ts>``)
 - ``SELECT`` (a URL naming a database other than 0) and ``DISCARD`` (redis-py ends a failed
   transaction with it)
 
@@ -29,7 +30,7 @@ __all__ = ["COMMANDS", "acl_rules", "aclfile_line", "password_hash", "setuser_co
 COMMANDS: tuple[str, ...] = (
     "ping", "select", "multi", "exec", "discard",
     "evalsha", "script|load", "script|exists",
-    "get", "set", "del", "expire", "pexpire", "rpush", "lrange",
+    "get", "set", "del", "exists", "rename", "expire", "pexpire", "rpush", "lrange",
     "hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hexists",
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
 )  # fmt: skip

@@ -7,6 +7,10 @@ Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic):
 - ``P:reference:M:V``  reference chunks gathered so far (list of JSON), until the profile exists
 - ``P:offsets:T``      hash partition -> last applied offset
 
+A stored value that does not parse, or that the core refuses (``InvalidState``), is moved
+aside by ``quarantine`` to ``<key>:quarantined:<unix seconds>`` (RENAME, with the TTL), so
+the monitor starts fresh and a restart does not meet it again; it is never loaded as code.
+
 One Lua script per batch checks that no stored offset of the batch's partitions is at or past
 the batch's own (else another worker got ahead: a stale writer after a rebalance) and only
 then writes every snapshot, profile, reference chunk and offset, and deletes the state and
@@ -23,6 +27,7 @@ of the batch that completed it are not pushed), registered from training data
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +36,29 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from streams.core.errors import StoreUnavailable
+from streams.core.errors import InvalidState, StoreUnavailable
 
-__all__ = ["MonitorUpdate", "RedisMonitorStore", "StoredMonitor", "register_profile"]
+__all__ = [
+    "MonitorUpdate",
+    "Quarantined",
+    "RawMonitor",
+    "RedisMonitorStore",
+    "StoredMonitor",
+    "register_profile",
+]
+
+# Renames each existing key of KEYS[2i-1] to KEYS[2i] and gives it the TTL: all or nothing.
+_QUARANTINE = """
+local moved = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('RENAME', KEYS[i], KEYS[i + 1])
+    redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[1]))
+    table.insert(moved, KEYS[i])
+  end
+end
+return moved
+"""
 
 _SAVE = """
 local ttl = tonumber(ARGV[1])
@@ -84,6 +109,33 @@ class StoredMonitor:
 
 
 @dataclass(frozen=True, slots=True)
+class RawMonitor:
+    """A model version's stored values as Redis returned them, not yet parsed."""
+
+    state: bytes | None
+    profile: bytes | None
+    reference: list[bytes]
+
+    def parse(self) -> StoredMonitor:
+        """The values as JSON; ``InvalidState`` (naming the key kind, never the bytes) if
+        one is not a JSON object."""
+        return StoredMonitor(
+            snapshot=None if self.state is None else _json_object(self.state, "state"),
+            profile=None if self.profile is None else _json_object(self.profile, "profile"),
+            reference=[_json_object(chunk, "reference") for chunk in self.reference],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """A key moved aside: its kind (a bounded label value), old and new names."""
+
+    kind: str
+    key: str
+    moved_to: str
+
+
+@dataclass(frozen=True, slots=True)
 class MonitorUpdate:
     """What one batch changed for one model version."""
 
@@ -109,7 +161,10 @@ class RedisMonitorStore:
         self.prefix = prefix if namespace is None else f"{prefix}:{namespace}"
         self.offsets_key = f"{prefix}:offsets:{topic}"
         self.ttl_s = ttl_s
+        #: What this store's state key holds, as the quarantine counter's ``kind``.
+        self.state_kind = "state" if namespace is None else namespace
         self._save = client.register_script(_SAVE)
+        self._quarantine = client.register_script(_QUARANTINE)
 
     def _keys(self, model_id: str, model_version: str) -> tuple[str, str, str]:
         suffix = f"{model_id}:{model_version}"
@@ -125,7 +180,9 @@ class RedisMonitorStore:
             raise StoreUnavailable(f"could not read {self.offsets_key}: {exc}") from exc
         return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
 
-    async def load(self, model_id: str, model_version: str) -> StoredMonitor | None:
+    async def fetch(self, model_id: str, model_version: str) -> RawMonitor | None:
+        """The stored values, unparsed (parsing is the caller's, so that a malformed value
+        is quarantined rather than retried as if Redis had failed); None if there are none."""
         state, profile, reference = self._keys(model_id, model_version)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -139,11 +196,23 @@ class RedisMonitorStore:
             # Left from before the profile existed; never read once it does.
             await self._delete(reference)
             raw_reference = []
-        return StoredMonitor(
-            snapshot=None if raw_state is None else orjson.loads(raw_state),
-            profile=None if raw_profile is None else orjson.loads(raw_profile),
-            reference=[orjson.loads(chunk) for chunk in raw_reference],
-        )
+        return RawMonitor(raw_state, raw_profile, list(raw_reference))
+
+    async def quarantine(self, model_id: str, model_version: str) -> list[Quarantined]:
+        """Move every stored key of this model version aside, to
+        ``<key>:quarantined:<unix seconds>`` with the TTL; return those that existed."""
+        stamp = int(time.time())
+        kinds = dict(zip(self._keys(model_id, model_version),
+                         (self.state_kind, "profile", "reference"), strict=True))  # fmt: skip
+        keys = [name for key in kinds for name in (key, f"{key}:quarantined:{stamp}")]
+        try:
+            moved = await self._quarantine(keys=keys, args=[self.ttl_s])
+        except RedisError as exc:
+            raise StoreUnavailable(
+                f"could not quarantine {model_id}:{model_version}: {exc}"
+            ) from exc
+        names = [m.decode() if isinstance(m, bytes) else m for m in moved]
+        return [Quarantined(kinds[n], n, f"{n}:quarantined:{stamp}") for n in names]
 
     async def register_profile(self, profile: dict[str, Any]) -> None:
         """Store a profile from training data (no TTL): the version's monitor starts from it."""
@@ -202,3 +271,14 @@ def register_profile(redis_url: str, prefix: str, profile: dict[str, Any]) -> No
             await client.aclose()
 
     asyncio.run(register())
+
+
+def _json_object(raw: bytes, kind: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson's message may quote the bytes: say only what is wrong.
+        raise InvalidState(f"stored {kind} is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidState(f"stored {kind} is not a JSON object")
+    return value

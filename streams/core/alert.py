@@ -7,14 +7,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-__all__ = ["ALERT_SCHEMA_VERSION", "Alert", "AlertType", "Trigger", "Window", "format_time"]
+__all__ = [
+    "ALERT_SCHEMA_VERSION",
+    "Alert",
+    "AlertType",
+    "Trigger",
+    "Window",
+    "format_time",
+    "state_quarantined",
+]
 
 # The major version of schemas/alert.json the records follow; bumped only by a breaking change.
 ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
-    "concept_drift", "fairness",
+    "concept_drift", "fairness", "internal",
 ]  # fmt: skip
 
 
@@ -108,3 +116,30 @@ class Alert:
             "message": self.message,
             "created_at": format_time(self.trigger.timestamp_ms),
         }
+
+
+def state_quarantined(
+    model_id: str, model_version: str, trigger: Trigger, *, keys: int, reason: str, stamp: int
+) -> Alert:
+    """The ``internal`` alert that a model version's stored state was malformed, moved aside
+    (``keys`` keys, at unix second ``stamp``) and its monitoring restarted from scratch.
+
+    ``reason`` names what was wrong, never the stored value.
+    """
+    return Alert(
+        type="internal",
+        status="firing",
+        severity="warning",
+        model_id=model_id,
+        model_version=model_version,
+        feature=None,
+        detector="state_store",
+        statistic_name="quarantined_keys",
+        value=float(keys),
+        threshold=0.0,
+        window=Window(trigger.timestamp_ms, trigger.timestamp_ms, 0),
+        trigger=trigger,
+        episode=f"state_quarantined/{stamp}",
+        message=f"stored state of {model_id}:{model_version} was quarantined ({reason}); "
+        "monitoring restarted from scratch",
+    )

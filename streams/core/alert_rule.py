@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from streams.core import plain_data as check
+
 __all__ = ["AlertRule", "RuleState"]
 
 Transition = Literal["fire", "resolve"] | None
@@ -67,9 +69,11 @@ class RuleState:
         return {"firing_since": self.firing_since, "calm": self.calm, "cooldown": self.cooldown}
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> RuleState:
+    def restore(cls, snapshot: Any) -> RuleState:
+        """A rule state from ``snapshot``; ``InvalidState`` if it is malformed."""
+        raw = check.mapping(snapshot, "rule", ("firing_since", "calm", "cooldown"))
         state = cls()
-        state.firing_since = snapshot["firing_since"]
-        state.calm = snapshot["calm"]
-        state.cooldown = snapshot["cooldown"]
+        state.firing_since = check.optional(check.integer, raw["firing_since"], "rule.firing_since")
+        state.calm = check.integer(raw["calm"], "rule.calm")
+        state.cooldown = check.integer(raw["cooldown"], "rule.cooldown")
         return state

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.event import PredictionEvent
 
 __all__ = ["Columns", "category_of"]
@@ -60,9 +61,24 @@ class Columns:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Columns:
-        names = tuple(raw["numeric_names"])
-        numeric = np.array(raw["numeric"], dtype=float).reshape(-1, len(names))
-        return cls(names, numeric, {k: list(v) for k, v in raw["categorical"].items()})
+        """Columns from ``to_dict``'s form; ``InvalidState`` if the columns disagree."""
+        names = tuple(
+            check.text(n, "numeric_names")
+            for n in check.listing(raw["numeric_names"], "numeric_names")
+        )
+        rows = check.listing(raw["numeric"], "numeric")
+        numeric = np.array(
+            [check.numbers(r, "numeric", length=len(names), missing=True) for r in rows],
+            dtype=float,
+        ).reshape(-1, len(names))
+        categorical = {
+            check.text(k, "categorical"): [
+                None if c is None else check.text(c, "categorical")
+                for c in check.listing(v, "categorical", length=len(rows))
+            ]
+            for k, v in check.mapping(raw["categorical"], "categorical").items()
+        }
+        return cls(names, numeric, categorical)
 
 
 def _values(features: dict, names: tuple[str, ...]) -> tuple:

@@ -1,6 +1,7 @@
 """Concept drift: the model's error rate rises although its inputs may look the same.
 
-River's detectors read the stream of errors (1 where the label disagreed with the
+Drift detectors (ours, step for step equal to river's, with plain-number state) read the
+stream of errors (1 where the label disagreed with the
 prediction). ADWIN is the default: on a stationary 10% error stream EDDM at its defaults
 fired five times in 3,000 labels, and DDM now and then over 20,000. A detection counts only
 when the recent error rate also sits ``min_rise`` above the reference error rate (the first
@@ -10,22 +11,28 @@ a model that got better an alert.
 
 from __future__ import annotations
 
-import base64
-import pickle
+import math
 from typing import Any, Literal
 
 import numpy as np
-from river.drift import ADWIN
-from river.drift.binary import DDM, EDDM
+
+from streams.core import plain_data as check
+from streams.core.adwin import ADWIN
+from streams.core.ddm import DDM
+from streams.core.eddm import EDDM
 
 __all__ = ["ErrorRateDrift"]
 
 Detector = Literal["adwin", "ddm", "eddm"]
-_DETECTORS = {"adwin": ADWIN, "ddm": DDM, "eddm": EDDM}
+_DETECTORS: dict[str, type[ADWIN] | type[DDM] | type[EDDM]] = {
+    "adwin": ADWIN, "ddm": DDM, "eddm": EDDM
+}  # fmt: skip
+# 2: the detector as plain numbers (1 pickled river's detector and is refused).
+SNAPSHOT_VERSION = 2
 
 
 class ErrorRateDrift:
-    """River's drift detector on the error stream, with the reference error rate.
+    """A drift detector on the error stream, with the reference error rate.
 
     Parameters
     ----------
@@ -104,7 +111,7 @@ class ErrorRateDrift:
         detections = 0
         river_update = self._river.update
         binary = self.detector != "adwin"
-        for error in errors.tolist():  # river's detectors take one value at a time
+        for error in errors.tolist():  # the detectors take one value at a time
             river_update(error if binary else float(error))
             detections += self._river.drift_detected
         self._recent = _ewm(self._recent, errors, 2 / (self.recent_events + 1))
@@ -112,22 +119,32 @@ class ErrorRateDrift:
         self._detected = bool(detections) and full and self.rise >= self.min_rise
 
     def snapshot(self) -> dict[str, Any]:
-        """JSON-safe state; river's detector as a pickle (only ever read from our own Redis)."""
+        """JSON-safe state: the detector as plain numbers, the reference, the recent rate."""
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "detector": self.detector,
-            "river": base64.b64encode(pickle.dumps(self._river)).decode(),
+            "state": self._river.snapshot(),
             "reference": [self._reference_errors, self._reference_count],
             "recent": None if np.isnan(self._recent) else self._recent,
         }
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        if snapshot["version"] != 1 or snapshot["detector"] != self.detector:
-            raise ValueError("snapshot of another version or detector")
-        self._river = pickle.loads(base64.b64decode(snapshot["river"]))
-        self._reference_errors, self._reference_count = snapshot["reference"]
-        recent = snapshot["recent"]
-        self._recent = float("nan") if recent is None else recent
+    def restore(self, snapshot: Any) -> None:
+        """Continue from ``snapshot``; ``InvalidState`` if it is malformed, of another
+        detector or version (the pickled format of version 1 is refused, never loaded)."""
+        raw = check.version(snapshot, "concept", SNAPSHOT_VERSION)
+        check.mapping(raw, "concept", ("detector", "state", "reference", "recent"))
+        if raw["detector"] != self.detector:
+            raise check.InvalidState("concept.detector: snapshot of another detector")
+        detector = _DETECTORS[self.detector].from_snapshot(raw["state"])
+        if detector.snapshot()["params"] != self._river.snapshot()["params"]:
+            raise check.InvalidState("concept.state: taken with other parameters")
+        errors, count = check.listing(raw["reference"], "concept.reference", length=2)
+        count = check.integer(count, "concept.reference_count", high=self.reference_events)
+        errors = check.integer(errors, "concept.reference_errors", high=count)
+        recent = check.optional(check.number, raw["recent"], "concept.recent", low=0, high=1)
+        self._river = detector
+        self._reference_errors, self._reference_count = errors, count
+        self._recent = math.nan if recent is None else recent
         self._detected = False
 
 

@@ -5,6 +5,7 @@
     DriftlineError
     ├── InvalidEvent        an input record breaks the event contract (carries a Reason)
     ├── InvalidSpec         a model spec is malformed
+    ├── InvalidState        stored state (a snapshot, profile, reference) is malformed
     ├── StoreUnavailable    the state store (Redis) cannot be reached
     ├── PublishFailed       a record could not be written to Kafka
     └── KafkaUnavailable    Kafka cannot be reached, or refused our credentials or TLS
@@ -21,6 +22,7 @@ __all__ = [
     "DriftlineError",
     "InvalidEvent",
     "InvalidSpec",
+    "InvalidState",
     "KafkaUnavailable",
     "PublishFailed",
     "Reason",
@@ -78,6 +80,14 @@ class InvalidEvent(DriftlineError):
 
 class InvalidSpec(DriftlineError):
     """A model spec that cannot be used."""
+
+
+class InvalidState(DriftlineError, ValueError):
+    """Stored state that cannot be restored: unparsable, of another version, or malformed.
+
+    Also a ``ValueError``, so code that validates plain data may catch either. The message
+    names the field and the reason, never the stored value.
+    """
 
 
 class StoreUnavailable(DriftlineError):

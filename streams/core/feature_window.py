@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.profile import CategoricalProfile, NumericProfile
 from streams.core.statistics import population_stability_index, rate_threshold
 
@@ -63,11 +64,16 @@ class FeatureWindow:
         return {"counts": self.counts.tolist(), "missing": self.missing,
                 "out_of_range": self.out_of_range, "seen": self.seen}  # fmt: skip
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        self.counts = np.asarray(snapshot["counts"], dtype=np.int64)
-        self.missing = snapshot["missing"]
-        self.out_of_range = snapshot["out_of_range"]
-        self.seen = snapshot["seen"]
+    def restore(self, snapshot: Any) -> None:
+        """Continue from ``snapshot``; ``InvalidState`` if it does not fit this profile."""
+        raw = check.mapping(snapshot, "window", ("counts", "missing", "out_of_range", "seen"))
+        counts = check.listing(raw["counts"], "window.counts", length=self.profile.bins)
+        self.counts = np.array([check.integer(c, "window.counts") for c in counts], np.int64)
+        self.seen = check.integer(raw["seen"], "window.seen")
+        self.missing = check.integer(raw["missing"], "window.missing", high=self.seen)
+        self.out_of_range = check.integer(
+            raw["out_of_range"], "window.out_of_range", high=self.seen
+        )
 
     def add_numeric(self, values: np.ndarray) -> None:
         profile = self.profile

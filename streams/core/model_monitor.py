@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.alert import Alert, AlertType, Trigger, Window
 from streams.core.alert_rule import AlertRule, RuleState
 from streams.core.anomaly import AnomalyScorer
@@ -25,7 +26,8 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 
 # Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
 SCORE, PREDICTION = "score", "prediction"
-STATE_VERSION = 1
+# 2: the online detectors as plain numbers (1 held a pickle and is refused).
+STATE_VERSION = 2
 _DRIFT_DETECTORS = ("psi", "adwin")
 
 
@@ -177,26 +179,58 @@ class ModelMonitor:
         reference: list[dict[str, Any]],
         pii: PiiPolicy | None = None,
     ) -> ModelMonitor:
-        """A monitor that goes on exactly where the one that wrote these left off."""
-        if snapshot.get("version") != STATE_VERSION:
-            raise ValueError(f"monitor state version {snapshot.get('version')!r} is not ours")
+        """A monitor that goes on exactly where the one that wrote these left off.
+
+        Raises ``InvalidState`` for anything malformed, of another version, or not fitting
+        ``spec`` (stored state is read from Redis, which others can write).
+        """
+        with check.restoring(f"monitor state of {spec.model_id}:{model_version}"):
+            return cls._restore(spec, model_version, config, snapshot, profile, reference, pii)
+
+    @classmethod
+    def _restore(
+        cls,
+        spec: ModelSpec,
+        model_version: str,
+        config: MonitorConfig,
+        snapshot: Any,
+        profile: Any,
+        reference: Any,
+        pii: PiiPolicy | None,
+    ) -> ModelMonitor:
+        raw = check.version(snapshot, "monitor", STATE_VERSION)
         monitor = cls(spec, model_version, config, pii=pii)
         if profile is not None:
-            monitor._start_watching(ReferenceProfile.from_dict(profile))
+            monitor._start_watching(ReferenceProfile.from_dict(check.mapping(profile, "profile")))
         else:
-            monitor._reference = [Columns.from_dict(chunk) for chunk in reference]
-        monitor._reference_count = snapshot["reference_count"]
-        monitor.windows_closed = snapshot["windows_closed"]
-        monitor._window_count = snapshot["window_count"]
-        monitor._window_start_ms = snapshot["window_start_ms"]
-        monitor._window_anomalies = snapshot["window_anomalies"]
-        monitor.anomalies = snapshot["anomalies"]
+            chunks = check.listing(reference, "reference")
+            monitor._reference = [Columns.from_dict(check.mapping(c, "reference")) for c in chunks]
+        counted = sum(len(chunk) for chunk in monitor._reference)
+        monitor._reference_count = check.integer(raw["reference_count"], "reference_count")
+        if profile is None and monitor._reference_count != counted:
+            raise check.InvalidState("reference_count: does not match the reference chunks")
+        monitor.windows_closed = check.integer(raw["windows_closed"], "windows_closed")
+        monitor._window_count = check.integer(
+            raw["window_count"], "window_count", high=config.window_events - 1
+        )
+        monitor._window_start_ms = check.integer(raw["window_start_ms"], "window_start_ms")
+        monitor._window_anomalies = check.integer(raw["window_anomalies"], "window_anomalies")
+        monitor.anomalies = check.integer(raw["anomalies"], "anomalies")
+        windows = check.mapping(raw["windows"], "windows")
         for (kind, name), window in monitor._windows.items():
-            window.restore(snapshot["windows"][f"{kind}:{name}"])
-        monitor._rules = {(k, n, d): RuleState.restore(s) for k, n, d, s in snapshot["rules"]}
-        monitor._tail = [_Sampled(*sampled) for sampled in snapshot["tail"]]
-        if monitor._online is not None and snapshot.get("online") is not None:
-            monitor._online.restore(snapshot["online"])
+            window.restore(windows[f"{kind}:{name}"])
+        monitor._rules = {}
+        for item in check.listing(raw["rules"], "rules", max_length=100_000):
+            kind, name, detector, state = check.listing(item, "rules[]", length=4)
+            key = (check.text(kind, "rules.kind"), check.optional(check.text, name, "rules.name"),
+                   check.text(detector, "rules.detector"))  # fmt: skip
+            monitor._rules[key] = RuleState.restore(state)
+        tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
+        monitor._tail = [_sampled(item) for item in tail]
+        if monitor._window_count and not monitor._tail:
+            raise check.InvalidState("tail: empty while a window is open")
+        if monitor._online is not None and raw.get("online") is not None:
+            monitor._online.restore(raw["online"])
         return monitor
 
     def take_new_reference(self) -> list[dict[str, Any]]:
@@ -386,6 +420,20 @@ class ModelMonitor:
             }
             for event in self._tail[-self.config.sample_size :]
         ]
+
+
+def _sampled(raw: Any) -> _Sampled:
+    event_id, timestamp_ms, features, prediction, partition, offset = check.listing(
+        raw, "tail[]", length=6
+    )
+    return _Sampled(
+        check.text(event_id, "tail.event_id"),
+        check.integer(timestamp_ms, "tail.timestamp_ms"),
+        dict(check.mapping(features, "tail.features")),
+        prediction,
+        check.integer(partition, "tail.partition"),
+        check.integer(offset, "tail.offset"),
+    )
 
 
 def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Online mean-shift detection with river's ADWIN, one per numeric feature.
+"""Online mean-shift detection with ADWIN (``streams.core.adwin``), one per numeric feature.
 
 ADWIN on raw values re-alarms on heavy-tailed and discrete features (river #574); here it
 reads standardised means of blocks of events, which are close to normal whatever the
@@ -9,14 +9,17 @@ once its adaptive window spans ``min_blocks`` blocks.
 
 from __future__ import annotations
 
-import base64
-import pickle
 from typing import Any
 
 import numpy as np
-from river.drift import ADWIN
+
+from streams.core import plain_data as check
+from streams.core.adwin import ADWIN
 
 __all__ = ["OnlineMeanDrift"]
+
+# 2: detectors as plain numbers (1 pickled river's ADWIN and is refused).
+SNAPSHOT_VERSION = 2
 
 
 class OnlineMeanDrift:
@@ -103,14 +106,24 @@ class OnlineMeanDrift:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        # river's ADWIN has no plain-data form; this pickle is only ever read back from our
-        # own Redis, never from input.
-        detectors = base64.b64encode(pickle.dumps(self._detectors)).decode()
-        return {"detectors": detectors, "sums": self._sums.tolist(),
-                "counts": self._counts.tolist(), "rows": self._rows}  # fmt: skip
+        """JSON-safe state: each feature's ADWIN as numbers and the open block's tallies."""
+        return {"version": SNAPSHOT_VERSION,
+                "detectors": [d.snapshot() for d in self._detectors],
+                "sums": self._sums.tolist(), "counts": self._counts.tolist(),
+                "rows": self._rows}  # fmt: skip
 
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        self._detectors = pickle.loads(base64.b64decode(snapshot["detectors"]))
-        self._sums = np.asarray(snapshot["sums"], dtype=float)
-        self._counts = np.asarray(snapshot["counts"], dtype=float)
-        self._rows = snapshot["rows"]
+    def restore(self, snapshot: Any) -> None:
+        """Continue from ``snapshot``; ``InvalidState`` if it is malformed or of another
+        version (the pickled format of version 1 is refused, never loaded)."""
+        raw = check.version(snapshot, "online", SNAPSHOT_VERSION)
+        check.mapping(raw, "online", ("detectors", "sums", "counts", "rows"))
+        n = len(self.names)
+        stored = check.listing(raw["detectors"], "online.detectors", length=n)
+        detectors = [ADWIN.from_snapshot(d) for d in stored]
+        if any(d.delta != self.delta or d.clock != 1 for d in detectors):
+            raise check.InvalidState("online.detectors: taken with other parameters")
+        rows = check.integer(raw["rows"], "online.rows", high=self.block_events - 1)
+        counts = check.numbers(raw["counts"], "online.counts", length=n, low=0, high=rows)
+        self._sums = np.asarray(check.numbers(raw["sums"], "online.sums", length=n), dtype=float)
+        self._counts = np.asarray(counts, dtype=float)
+        self._detectors, self._rows = detectors, rows

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.alert import Alert, AlertType, Trigger, Window
 from streams.core.alert_rule import AlertRule, RuleState
 from streams.core.columns import category_of
@@ -37,6 +38,8 @@ RETRAIN_SCHEMA_VERSION = 1
 
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
+# 2: the concept-drift detector as plain numbers (1 held a pickle and is refused).
+SNAPSHOT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ class PerformanceMonitor:
     def snapshot(self) -> dict[str, Any]:
         """All state as JSON-safe data, for ``restore``."""
         return {
-            "version": 1,
+            "version": SNAPSHOT_VERSION,
             "window": self.window.snapshot(),
             "reference": self._reference.snapshot() if self.reference_metrics is None else None,
             "reference_metrics": None if self.reference_metrics is None
@@ -200,30 +203,52 @@ class PerformanceMonitor:
     def restore(
         cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: dict
     ) -> PerformanceMonitor:
-        """A monitor continuing from ``snapshot``; fairness policies come from ``spec``."""
-        if snapshot.get("version") != 1:
-            raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
+        """A monitor continuing from ``snapshot``; fairness policies come from ``spec``.
+
+        Raises ``InvalidState`` for anything malformed or of another version.
+        """
+        with check.restoring(f"performance state of {spec.model_id}:{model_version}"):
+            return cls._restore(spec, model_version, config, snapshot)
+
+    @classmethod
+    def _restore(
+        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: Any
+    ) -> PerformanceMonitor:
+        raw = check.version(snapshot, "performance", SNAPSHOT_VERSION)
         monitor = cls(spec, model_version, config)
-        monitor.window = type(monitor.window).restore(snapshot["window"])
-        if snapshot["reference"] is not None:
-            monitor._reference = type(monitor._reference).restore(snapshot["reference"])
-        stored = snapshot["reference_metrics"]
-        monitor.reference_metrics = None if stored is None else {
-            k: np.nan if v is None else v for k, v in stored.items()
-        }  # fmt: skip
-        monitor.concept.restore(snapshot["concept"])
-        monitor._concept_detected = snapshot["concept_detected"]
+        monitor.window = type(monitor.window).restore(raw["window"])
+        if raw["reference"] is not None:
+            monitor._reference = type(monitor._reference).restore(raw["reference"])
+        stored = raw["reference_metrics"]
+        if stored is not None:
+            monitor.reference_metrics = {
+                check.text(k, "reference_metrics"): check.optional(check.number, v, "metric")
+                for k, v in check.mapping(stored, "reference_metrics").items()
+            }
+            monitor.reference_metrics = {
+                k: np.nan if v is None else v for k, v in monitor.reference_metrics.items()
+            }
+        monitor.concept.restore(raw["concept"])
+        monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
+        fairness = check.mapping(raw["fairness"], "fairness")
         for attribute, window in list(monitor.fairness.items()):
-            if attribute in snapshot["fairness"]:
+            if attribute in fairness:
                 monitor.fairness[attribute] = FairnessWindow.restore(
-                    window.policy, snapshot["fairness"][attribute]
+                    window.policy, fairness[attribute]
                 )
+        counts = check.listing(raw["counts"], "counts", length=4)
         (monitor.labels_seen, monitor.unusable, monitor.evaluations,
-         monitor._since_evaluation) = snapshot["counts"]  # fmt: skip
-        monitor._rules = {r: RuleState.restore(s) for r, s in snapshot["rules"].items()}
-        monitor._evidence = snapshot["evidence"]
-        monitor._last_request = snapshot["last_request"]
-        monitor._tail = snapshot["tail"]
+         monitor._since_evaluation) = [check.integer(c, "counts") for c in counts]  # fmt: skip
+        rules = check.mapping(raw["rules"], "rules")
+        monitor._rules = {check.text(r, "rules"): RuleState.restore(s) for r, s in rules.items()}
+        evidence = check.mapping(raw["evidence"], "evidence")
+        monitor._evidence = {check.text(k, "evidence"): dict(check.mapping(v, "evidence"))
+                             for k, v in evidence.items()}  # fmt: skip
+        monitor._last_request = check.optional(check.integer, raw["last_request"], "last_request")
+        tail = check.listing(raw["tail"], "tail", max_length=_SAMPLE)
+        for item in tail:
+            check.integer(check.mapping(item, "tail[]")["predicted_at_ms"], "tail.predicted_at_ms")
+        monitor._tail = [dict(item) for item in tail]
         return monitor
 
     def take_retrain_requests(self) -> list[RetrainRequest]:

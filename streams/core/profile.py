@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.anomaly import AnomalyScorer
 from streams.core.columns import Columns
-from streams.core.errors import InvalidSpec
+from streams.core.errors import InvalidSpec, InvalidState
 
 __all__ = ["PROFILE_VERSION", "CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
@@ -83,6 +84,9 @@ class NumericProfile:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> NumericProfile:
+        _fits(raw["edges"], raw["shares"], 1)
+        if not np.all(np.diff(np.asarray(raw["edges"], dtype=float)) >= 0):
+            raise InvalidState("profile.edges: not in ascending order")
         return cls(
             edges=np.asarray(raw["edges"], dtype=float),
             shares=np.asarray(raw["shares"], dtype=float),
@@ -139,8 +143,9 @@ class CategoricalProfile:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> CategoricalProfile:
+        _fits(raw["categories"], raw["shares"], 1)
         return cls(
-            categories=tuple(raw["categories"]),
+            categories=tuple(check.text(c, "profile.categories") for c in raw["categories"]),
             shares=np.asarray(raw["shares"], dtype=float),
             missing_rate=float(raw["missing_rate"]),
             count=int(raw["count"]),
@@ -214,3 +219,10 @@ class ReferenceProfile:
             },
             anomaly=None if raw.get("anomaly") is None else AnomalyScorer.from_dict(raw["anomaly"]),
         )
+
+
+def _fits(inner: Any, shares: Any, extra: int) -> None:
+    """Stored edges (or categories) and shares agree: ``extra`` more shares than edges."""
+    if len(check.listing(shares, "profile.shares")) != len(check.listing(inner, "profile")) + extra:
+        raise InvalidState("profile.shares: does not match its bins")
+    check.numbers(shares, "profile.shares", low=0.0, high=1.0)

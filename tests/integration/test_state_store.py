@@ -64,7 +64,7 @@ def test_loading_a_monitor_clears_chunks_left_beside_its_profile(stack_config, p
     client = redis.Redis.from_url(stack_config.redis_url)
     client.set(f"{prefix}:profile:m:v1", b'{"model_id": "m"}')
     client.rpush(f"{prefix}:reference:m:v1", b"{}")
-    stored = run(stack_config, prefix, lambda store: store.load("m", "v1"))
+    stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
     assert stored.profile == {"model_id": "m"} and stored.reference == []
     assert keys(stack_config, prefix) == {"profile:m:v1"}
 

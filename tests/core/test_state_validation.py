@@ -1,0 +1,86 @@
+"""Malformed stored monitor state raises InvalidState, never a TypeError from deep inside."""
+
+from __future__ import annotations
+
+import copy
+
+import orjson
+import pytest
+
+from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.errors import InvalidState
+from streams.core.model_monitor import ModelMonitor
+from streams.core.monitor import Monitor
+from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
+from tests.core.test_monitor_state import CONFIG, batches
+
+
+@pytest.fixture(scope="module")
+def stored():
+    registry = SpecRegistry(warmup_events=100)
+    ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, CONFIG)
+    profile = None
+    for batch in batches(3_500):
+        result = ingestor.ingest(batch)
+        monitor.process(result.accepted, result.positions)
+        (key,) = monitor.touched
+        profile = monitor.monitors[key].take_new_profile() or profile
+    state = orjson.loads(orjson.dumps(monitor.monitors[key].snapshot()))
+    return registry.spec_for(*key), key[1], state, profile
+
+
+def _restore(stored, snapshot=None, profile="same"):
+    spec, version, state, stored_profile = stored
+    return ModelMonitor.restore(
+        spec, version, CONFIG, snapshot=state if snapshot is None else snapshot,
+        profile=stored_profile if profile == "same" else profile, reference=[],
+    )  # fmt: skip
+
+
+def test_the_stored_state_restores(stored):
+    assert _restore(stored).snapshot() == stored[2]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", 1),
+        ("window_count", 500),
+        ("window_count", "7"),
+        ("windows", 0),
+        ("rules", [[1, 2]]),
+        ("tail", [[1, 2, 3]]),
+        ("online", {"detectors": "gASVKAAAAAAAAACMCGJ1aWx0aW5zlIwEZXZhbJSTlIwBMZSFlFKULg=="}),
+        ("anomalies", -3),
+    ],
+)
+def test_malformed_monitor_state_raises_invalid_state(stored, field, value):
+    snapshot = copy.deepcopy(stored[2])
+    snapshot[field] = value
+    with pytest.raises(InvalidState):
+        _restore(stored, snapshot)
+
+
+def test_a_window_that_does_not_fit_its_profile_is_refused(stored):
+    snapshot = copy.deepcopy(stored[2])
+    name = next(iter(snapshot["windows"]))
+    snapshot["windows"][name]["counts"] = snapshot["windows"][name]["counts"][:-1]
+    with pytest.raises(InvalidState):
+        _restore(stored, snapshot)
+
+
+@pytest.mark.parametrize("profile", [{"version": 9}, {"features": 3}, 7])
+def test_a_malformed_profile_is_refused(stored, profile):
+    with pytest.raises(InvalidState):
+        _restore(stored, profile=profile)
+
+
+@pytest.mark.parametrize("field", ["concept", "counts", "window", "tail", "rules"])
+def test_malformed_performance_state_raises_invalid_state(stored, field):
+    spec, version = stored[0], stored[1]
+    snapshot = PerformanceMonitor(spec, version, PerformanceConfig()).snapshot()
+    snapshot = orjson.loads(orjson.dumps(snapshot))
+    assert PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
+    snapshot[field] = {"river": "gASV"} if field == "concept" else 5
+    with pytest.raises(InvalidState):
+        PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
