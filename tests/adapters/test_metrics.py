@@ -61,3 +61,32 @@ def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
     assert estimated == {"count", "precision", "recall", "f1", "accuracy"}
     assert registry.get_sample_value("driftline_metric_series_dropped_total") > 0
     assert registry.get_sample_value("driftline_anomalous_events_total", {"model": "m"}) >= 100
+
+
+def test_each_version_reports_its_reference_and_the_windows_it_closed():
+    from streams.core.model_monitor import MonitorConfig
+    from streams.core.monitor import Monitor
+    from streams.simulation import StreamConfig, generate_events, raw_records
+
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    specs = SpecRegistry(warmup_events=100)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    stream = StreamConfig(model_id="m", seed=4)
+    seen = []
+    (whole,) = generate_events(stream, 2_600)
+    for start in range(0, 2_600, 100):
+        result = ingestor.ingest(raw_records(stream, whole[start : start + 100]))
+        monitor.process(result.accepted, result.positions)
+        metrics.observe_monitors(monitor)
+        labels = {"model": "m", "version": stream.model_version}
+        seen.append(
+            (
+                registry.get_sample_value("driftline_monitor_reference_ready", labels),
+                registry.get_sample_value("driftline_monitor_windows_closed", labels),
+            )
+        )
+    # 100 events of spec warm-up, 1,000 of reference, then 1,500 events: 3 windows of 500.
+    assert seen[5] == (0.0, 0.0), "still learning its reference"
+    assert seen[-1] == (1.0, 3.0)
