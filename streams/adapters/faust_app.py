@@ -93,6 +93,8 @@ def build_worker(
         broker_max_poll_records=settings.batch_size,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 10,
+        broker_commit_interval=settings.commit_interval_s,
+        producer_request_timeout=settings.producer_timeout_s,
         producer_max_request_size=DLQ_MAX_MESSAGE_BYTES + 65536,
         web_bind=settings.web_host,
         web_host=settings.web_host,
