@@ -5,17 +5,23 @@ ones included) through ingestion and the monitor with default settings and count
 then, per seed, an abrupt 0.5 sigma shift and reports how many events after the change it
 was caught.
 
-Run: .venv/bin/python loadtest/bench_false_alarms.py [--events 1000000] [--seeds 5]
+Every run is checked before it is reported (``loadtest/work_done.py``): all events accepted,
+the reference built, the windows due closed, and each shift caught; otherwise it fails (a run
+where everything was dead-lettered would show 0 false alarms).
+
+Run: .venv/bin/python -m loadtest.bench_false_alarms [--events 1000000] [--seeds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 
 import orjson
 
+from loadtest.work_done import Plan, WorkNotDone, from_monitor
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.alert import Alert
 from streams.core.model_monitor import MonitorConfig
@@ -23,26 +29,33 @@ from streams.core.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 
-def monitor(config: StreamConfig, count: int) -> tuple[list[Alert], float, tuple[int, int]]:
+def monitor(
+    config: StreamConfig, count: int, registry: SpecRegistry | None = None
+) -> tuple[list[Alert], float, tuple[int, int]]:
     """Alerts, seconds spent in ingestion + monitoring, and the stored state's size in bytes
-    (per-batch snapshot, profile) of the stream's one model version."""
-    registry = SpecRegistry(warmup_events=200)
+    (per-batch snapshot, profile) of the stream's one model version; ``WorkNotDone`` unless
+    every event was accepted and judged as planned."""
+    registry = registry or SpecRegistry(warmup_events=200)
     ingestor, watcher = Ingestor(EventDecoder(), registry), Monitor(registry, MonitorConfig())
     alerts: list[Alert] = []
-    busy = 0.0
+    busy, accepted, rejected = 0.0, 0, 0
     for chunk in generate_events(config, count):
         records = raw_records(config, chunk)
         started = time.perf_counter()
         result = ingestor.ingest(records)
         alerts.extend(watcher.process(result.accepted, result.positions))
         busy += time.perf_counter() - started
+        accepted, rejected = accepted + len(result.accepted), rejected + len(result.rejected)
+    plan = Plan({config.model_id: count}, warmup_events=registry.warmup_events)
+    observed = from_monitor(watcher, {config.model_id: accepted}, rejected)
+    observed.check(plan, f"seed {config.seed}, {count:,} events")
     (state,) = watcher.monitors.values()
     assert state.profile is not None
     sizes = len(orjson.dumps(state.snapshot())), len(orjson.dumps(state.profile.to_dict()))
     return alerts, busy, sizes
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=5)
@@ -79,7 +92,10 @@ def main() -> None:
         f"abrupt 0.5 sigma: caught {len(caught)}/{len(delays)}, "
         f"max delay {max(caught, default=None)} events"
     )
+    if len(caught) < len(delays):
+        raise WorkNotDone(f"{len(delays) - len(caught)} of {len(delays)} shifts never caught")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

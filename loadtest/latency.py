@@ -1,12 +1,22 @@
-"""Event-to-alert latency of the Driftline worker at a steady publishing rate.
+"""Event-to-alert latency of the Driftline worker in steady state, at the default settings.
 
-Publishes, in real time at ``rate`` events/s, streams of several models whose feature x7
-shifts part-way, and times each alert from its trigger event's Kafka record timestamp
-(set by the producer) to its arrival on the alerts topic. Small reference and windows, so
-drifts come soon; the latency measured is the pipeline's (batching, processing, publishing),
-which the window size does not change: the trigger is the window's last event.
+Two phases over ``models`` models:
 
-Run alone: .venv/bin/python -m loadtest.latency [--rate 2000] [--models 10]
+1. Reference: each model's spec warm-up, reference and one stationary window are published
+   as fast as the broker takes them; the worker must take them all, build every model's
+   reference and close a window (checked, ``loadtest/work_done.py``) before anything is
+   timed. So the timed phase meets monitors in steady state, not learning.
+2. Timed: at ``rate`` events/s in real time, each model's features x0, x1, ... shift by
+   ``MAGNITUDE`` sigma one after another, a window apart, then one more window runs. Each
+   shift must raise a firing drift alert on its feature: ``models * drifts`` alerts at
+   least, with triggers at different windows' ends.
+
+Each alert is timed from its trigger event's Kafka record timestamp (set by the producer) to
+its arrival on the alerts topic. Fewer alerts than due, or events rejected, fail the run.
+
+Run alone: .venv/bin/python -m loadtest.latency [--rate 9000] [--models 50] [--drifts 10]
+(defaults: 500 drift alerts, reference 5,000 and window 1,000 events; ~310,000 events
+published up front, then ~550,000 at ``rate``)
 """
 
 from __future__ import annotations
@@ -23,24 +33,30 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from loadtest.producer import interleave, kafka_from_env
+from loadtest.producer import interleave, kafka_from_env, produce
+from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
 from streams.adapters.kafka_records import end_offsets
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
 
-__all__ = ["measure_latency"]
+__all__ = ["QUICK_LATENCY", "latency_line", "measure_latency"]
 
-EVENTS_PER_MODEL, DRIFT_AT = 3_000, 1_500
+MAGNITUDE = 2.0  # sigma: caught in the window it starts in, or the next
+WARMUP = 200
+# CI's smoke run: small reference and windows, a few alerts; not a measurement.
+QUICK_LATENCY = {"models": 2, "drifts": 3, "reference_events": 1000, "window_events": 500}
 
 
-def _workload(models: int) -> list[tuple[bytes, bytes]]:
-    drift = Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0)
-    streams = [
-        StreamConfig(model_id=f"lat-m{i}", seed=100 + i, scenarios=(drift,)) for i in range(models)
+def _streams(models: int, drifts: int, lead: int, window: int) -> list[StreamConfig]:
+    shifts = tuple(
+        Scenario(kind="abrupt", feature=f"x{k}", start=lead + k * window, magnitude=MAGNITUDE)
+        for k in range(drifts)
+    )
+    return [
+        StreamConfig(model_id=f"lat-m{i}", seed=100 + i, scenarios=shifts) for i in range(models)
     ]
-    return interleave(streams, EVENTS_PER_MODEL)
 
 
 def _publish_at(kafka: KafkaConfig, topic: str, records, rate: float, sent: dict) -> None:
@@ -56,7 +72,8 @@ def _publish_at(kafka: KafkaConfig, topic: str, records, rate: float, sent: dict
         if ahead > 0:
             producer.poll(0)
             time.sleep(ahead)
-    producer.flush(30)
+    if producer.flush(60):
+        raise WorkNotDone("latency: the timed events were not all delivered")
 
 
 def _collect_alerts(
@@ -75,8 +92,41 @@ def _collect_alerts(
     consumer.close()
 
 
-def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir: Path) -> dict:
-    """Publish at ``rate`` and return the latency percentiles (ms) over the alerts seen."""
+def _wait_for(condition, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise WorkNotDone(f"latency: {what} within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _taken(worker: WorkerProcess) -> float:
+    return worker.metric_total("driftline_events_processed_total") + worker.metric_total(
+        "driftline_events_rejected_total"
+    )
+
+
+def drift_alerts(arrived: list[tuple[float, dict]], drifts: int) -> int:
+    """Firing drift alerts on the shifted features: the ones the workload must raise."""
+    shifted = {f"x{k}" for k in range(drifts)}
+    return sum(
+        1
+        for _, alert in arrived
+        if alert.get("status") == "firing" and alert.get("feature") in shifted
+    )
+
+
+def measure_latency(
+    config: stack.StackConfig,
+    rate: float,
+    workdir: Path,
+    *,
+    models: int = 50,
+    drifts: int = 10,
+    reference_events: int = 5000,
+    window_events: int = 1000,
+) -> dict:
+    """Run both phases; the latency percentiles (ms) over every alert of the timed phase."""
     run = f"latency-{uuid.uuid4().hex[:8]}"
     names = run_names(run)
     topic, alerts = names["DRIFTLINE_TOPIC_PREDICTIONS"], names["DRIFTLINE_TOPIC_ALERTS"]
@@ -87,51 +137,85 @@ def measure_latency(config: stack.StackConfig, rate: float, models: int, workdir
         "DRIFTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "DRIFTLINE_REDIS_URL": config.redis_url,
         "DRIFTLINE_DATA_DIR": str(workdir),
-        "DRIFTLINE_REFERENCE_EVENTS": "1000",
-        "DRIFTLINE_WINDOW_EVENTS": "500",
+        "DRIFTLINE_REFERENCE_EVENTS": str(reference_events),
+        "DRIFTLINE_WINDOW_EVENTS": str(window_events),
     }
-    records = _workload(models)
+    lead = WARMUP + reference_events + window_events
+    streams = _streams(models, drifts, lead, window_events)
+    timed = interleave(streams, (drifts + 1) * window_events, offset=lead)
+    plan = Plan(
+        {s.model_id: lead for s in streams},
+        warmup_events=WARMUP,
+        reference_events=reference_events,
+        window_events=window_events,
+    )
     worker = WorkerProcess(env, web_port=free_port(), log_path=workdir / f"{run}.log")
     worker.start()
-    worker.wait_for_partitions()  # else the first alerts include the group's join time
     sent: dict[tuple[int, int], int] = {}
     arrived: list[tuple[float, dict]] = []
     stop, ready = threading.Event(), threading.Event()
     collector = threading.Thread(target=_collect_alerts, args=(kafka, alerts, stop, ready, arrived))
-    collector.start()
-    ready.wait(30)
     try:
-        _publish_at(kafka, topic, records, rate, sent)
-        time.sleep(3)  # the last windows' alerts
+        worker.wait_for_partitions()  # else the first alerts include the group's join time
+        produce(kafka, topic, interleave(streams, lead))
+        _wait_for(lambda: _taken(worker) >= plan.events, 600, "the reference phase not taken")
+        from_metrics(worker.metrics()).check(plan, "latency, reference phase")
+        collector.start()
+        if not ready.wait(60):
+            raise WorkNotDone("latency: the alert collector did not start")
+        _publish_at(kafka, topic, timed, rate, sent)
+        due = models * drifts
+        _wait_for(lambda: drift_alerts(arrived, drifts) >= due, 120, f"{due} drift alerts")
+        _wait_for(lambda: _taken(worker) >= plan.events + len(timed), 120, "all events taken")
+        rejected = worker.metric_total("driftline_events_rejected_total")
+        if rejected:
+            raise WorkNotDone(f"latency: {rejected:.0f} events rejected")
     finally:
         stop.set()
-        collector.join()
+        if collector.is_alive():
+            collector.join()
         worker.stop()
     latencies = [
         at - sent[a["trigger"]["partition"], a["trigger"]["offset"]]
         for at, a in arrived
         if (a["trigger"]["partition"], a["trigger"]["offset"]) in sent
     ]
-    if not latencies:
-        raise RuntimeError("no alert arrived: nothing to time")
+    require_alerts(len(latencies), due, "latency, timed phase (alerts with a timed trigger)")
     return {
         "alerts": len(latencies),
+        "windows": len({(a["trigger"]["partition"], a["trigger"]["offset"]) for _, a in arrived}),
         "rate": rate,
+        "reference_events": reference_events,
+        "window_events": window_events,
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": float(np.percentile(latencies, 99)),
         "max_ms": float(max(latencies)),
     }
 
 
+def latency_line(result: dict) -> str:
+    return (
+        f"event-to-alert latency at {result['rate']:,.0f} events/s, reference "
+        f"{result['reference_events']:,} / window {result['window_events']:,}, over "
+        f"{result['alerts']} alerts from {result['windows']} windows in steady state: "
+        f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
+        f"max {result['max_ms']:.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rate", type=float, default=2000)
-    parser.add_argument("--models", type=int, default=10)
+    parser.add_argument("--rate", type=float, default=9000)
+    parser.add_argument("--models", type=int, default=50)
+    parser.add_argument("--drifts", type=int, default=10)
     args = parser.parse_args()
     config = stack.StackConfig.from_env(os.environ)
     stack.up(config, log=lambda line: None)
     with tempfile.TemporaryDirectory() as workdir:
-        print(measure_latency(config, args.rate, args.models, Path(workdir)))
+        result = measure_latency(
+            config, args.rate, Path(workdir), models=args.models, drifts=args.drifts
+        )
+    print(latency_line(result))
 
 
 if __name__ == "__main__":

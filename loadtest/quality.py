@@ -18,7 +18,11 @@ happened within the stream, and the false alarms per 1,000,000 stream events: de
 any other feature (model-level alerts included) at any time, or on the drifted feature before
 the start. On the stationary control every detection is a false alarm.
 
-Run: .venv/bin/python loadtest/quality.py [--seeds 10] [--quick]
+Driftline's run of each stream is checked before it is scored (``loadtest/work_done.py``):
+every event accepted, the reference built, the windows due closed; otherwise the benchmark
+fails, so a regression that dead-letters everything cannot pass as "no false alarm".
+
+Run: .venv/bin/python -m loadtest.quality [--seeds 10] [--quick]
 (--seeds 10: about 2 minutes on 2 cores; --quick: 2 seeds, shorter streams, about 20 s)
 """
 
@@ -34,6 +38,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from river.drift import ADWIN, PageHinkley
 
+from loadtest.work_done import Plan, from_monitor
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.model_monitor import MonitorConfig
 from streams.core.monitor import Monitor
@@ -160,18 +165,29 @@ class Tally:
 class DriftlineRun:
     """The project's own pipeline at its defaults, as ``bench_false_alarms.py`` runs it."""
 
-    def __init__(self, config: StreamConfig) -> None:
-        registry = SpecRegistry(warmup_events=200)
+    def __init__(self, config: StreamConfig, registry: SpecRegistry | None = None) -> None:
+        registry = registry or SpecRegistry(warmup_events=200)
         self.config = config
         self.ingestor = Ingestor(EventDecoder(), registry)
         self.monitor = Monitor(registry, MonitorConfig())
         self.detections: list[Detection] = []
         self.seconds = 0.0
+        self.accepted = self.rejected = 0
+
+    def check(self, events: int) -> None:
+        """``WorkNotDone`` unless all ``events`` were accepted and judged as planned."""
+        plan = Plan(
+            {self.config.model_id: events}, warmup_events=self.ingestor.registry.warmup_events
+        )
+        observed = from_monitor(self.monitor, {self.config.model_id: self.accepted}, self.rejected)
+        observed.check(plan, f"Driftline on seed {self.config.seed}")
 
     def feed(self, chunk: EventChunk) -> None:
         started = time.perf_counter()
         records = raw_records(self.config, chunk)
         result = self.ingestor.ingest(records)
+        self.accepted += len(result.accepted)
+        self.rejected += len(result.rejected)
         for alert in self.monitor.process(result.accepted, result.positions):
             if alert.status == "firing":
                 feature = alert.feature or MODEL_LEVEL
@@ -240,6 +256,9 @@ def _stream(case: Case, config: StreamConfig, length: int) -> dict[str, Driftlin
     for chunk in generate_events(config, length):
         for setup_run in runs.values():
             setup_run.feed(chunk)
+    driftline = runs[DRIFTLINE]
+    assert isinstance(driftline, DriftlineRun)
+    driftline.check(length)
     return runs
 
 
@@ -368,7 +387,7 @@ def main() -> None:
     rows = run(seeds, args.quick, log=lambda line: print(line, file=sys.stderr, flush=True))
     elapsed = time.perf_counter() - started
 
-    command = f".venv/bin/python loadtest/quality.py --seeds {seeds}" + " --quick" * args.quick
+    command = f".venv/bin/python -m loadtest.quality --seeds {seeds}" + " --quick" * args.quick
     print(format_table(rows))
     print()
     print(_notes(QUICK if args.quick else FULL))

@@ -5,7 +5,9 @@ in slices of fresh events while one worker consumes them, keeping the backlog un
 ``--backlog`` events so the run needs no more disk than that, and reads the worker's RSS
 from /proc each time another ``--every`` events are processed. Monitors are created and
 references learned in the first ``--warmup`` events; the RSS after that is what must stay
-flat.
+flat. At the end the worker drains what was published and its work is checked
+(``loadtest/work_done.py``): every event accepted, every model's reference built, the windows
+due closed; the run fails otherwise.
 
 Run: .venv/bin/python -m loadtest.soak [--events 10000000] [--models 50]
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from loadtest.process_probe import rss_bytes
 from loadtest.producer import interleave, kafka_from_env, produce
+from loadtest.work_done import Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka_admin import ensure_topics
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
@@ -31,11 +34,20 @@ PARTITIONS = 4
 SLICE_PER_MODEL = 2_000
 
 
-def processed(worker: WorkerProcess) -> int:
+def taken(worker: WorkerProcess) -> int:
     return int(
         worker.metric_total("driftline_events_processed_total")
         + worker.metric_total("driftline_events_rejected_total")
     )
+
+
+def drain(worker: WorkerProcess, published: int) -> None:
+    """Wait until the worker took everything published (the check needs whole counts)."""
+    deadline = time.monotonic() + 600
+    while taken(worker) < published:
+        if time.monotonic() > deadline:
+            raise WorkNotDone(f"soak: {taken(worker):,} of {published:,} events taken")
+        time.sleep(0.5)
 
 
 def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> list[tuple]:
@@ -57,11 +69,14 @@ def soak(config: stack.StackConfig, args: argparse.Namespace, workdir: Path) -> 
     published, next_sample = 0, 0
     try:
         while True:
-            done = processed(worker)
+            done = taken(worker)
             if done >= next_sample or done >= args.events:
                 samples.append((done, time.monotonic(), rss_bytes(worker.pid)))
                 next_sample = done + args.every
             if done >= args.events:
+                drain(worker, published)
+                plan = Plan({s.model_id: published // args.models for s in streams})
+                from_metrics(worker.metrics()).check(plan, "soak")
                 return samples
             if published < args.events and published - done < args.backlog:
                 records = interleave(streams, SLICE_PER_MODEL, offset=published // args.models)

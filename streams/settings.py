@@ -90,6 +90,12 @@ class Settings:
     # a container restarted in its pod) gets its partitions back at once instead of after
     # the session timeout. Empty: dynamic membership (a stopping worker leaves the group).
     group_instance_id: str = ""
+    # How often acked offsets are committed to the group (Faust's default): a crash
+    # redelivers at most about this much, which Redis's offsets then skip.
+    commit_interval_s: float = 2.8
+    # How long one send to Kafka may wait (Faust's default is 1200 s): a topic that cannot be
+    # written fails the send then, and the writer counts a retry instead of waiting silently.
+    producer_timeout_s: float = 60.0
     spec_refresh_s: float = 10.0
     # PII features and attributes: "hash" (keyed HMAC; the key, DRIFTLINE_PII_KEY or
     # DRIFTLINE_PII_KEY_FILE, is read by the CLI and never kept here) or "drop".
@@ -104,6 +110,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
+                    "commit_interval_s", "producer_timeout_s",
                     "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
                     "performance_min_labels", "stall_s")  # fmt: skip
         caps = ("max_features", "warmup_events", "max_models", "warmup_timeout_s",

@@ -110,6 +110,8 @@ def build_worker(
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=settings.session_timeout_s / 10,
         consumer_group_instance_id=settings.group_instance_id or None,
+        broker_commit_interval=settings.commit_interval_s,
+        producer_request_timeout=settings.producer_timeout_s,
         producer_max_request_size=PRODUCER_MAX_REQUEST_BYTES,
         web_bind=settings.web_host,
         web_host=settings.web_host,

@@ -28,7 +28,7 @@ class IngestMetrics:
 
     def __init__(self, registry: CollectorRegistry, *, max_statistic_series: int = 5000) -> None:
         self.max_statistic_series = max_statistic_series
-        self._statistic_series: set[tuple[str, str, str, str]] = set()
+        self._statistic_series: set[tuple[str, ...]] = set()
         statistic_labels = ["model", "version", "feature", "detector"]
         self.window_statistic = Gauge(
             "driftline_window_statistic",
@@ -157,6 +157,20 @@ class IngestMetrics:
             ["model", "version", "metric", "view"],
             registry=registry,
         )
+        self.reference_ready = Gauge(
+            "driftline_monitor_reference_ready",
+            "1 once a model version's reference profile is built (given or learned), else 0: "
+            "before that no detector judges its events.",
+            ["model", "version"],
+            registry=registry,
+        )
+        self.windows_closed = Gauge(
+            "driftline_monitor_windows_closed",
+            "Windows a model version has closed and judged against its reference, from its "
+            "stored state (so it survives a restart).",
+            ["model", "version"],
+            registry=registry,
+        )
         self.retrain_requests = Counter(
             "driftline_retrain_requests",
             "Retraining requests published, per model.",
@@ -168,6 +182,10 @@ class IngestMetrics:
         """Anomaly counts and the latest window statistics of the model versions just fed."""
         for model_id, model_version in monitor.touched:
             watched = monitor.monitors[model_id, model_version]
+            # Bounded by the monitor's own cap on versions watched, not the statistics cap.
+            ready = 0.0 if watched.profile is None else 1.0
+            self.reference_ready.labels(model_id, model_version).set(ready)
+            self.windows_closed.labels(model_id, model_version).set(watched.windows_closed)
             if watched.batch_anomalies:
                 self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
             # At each closed window (when verdicts come), not every batch.
@@ -176,11 +194,8 @@ class IngestMetrics:
                 self.observe_performance(model_id, model_version, {"estimated": estimate})
             for feature, verdict in watched.batch_verdicts:
                 labels = (model_id, model_version, feature or "", verdict.detector)
-                if labels not in self._statistic_series:
-                    if len(self._statistic_series) >= self.max_statistic_series:
-                        self.series_dropped.inc()
-                        continue
-                    self._statistic_series.add(labels)
+                if not self._admit(labels):
+                    continue
                 self.window_statistic.labels(*labels).set(verdict.value)
                 self.window_threshold.labels(*labels).set(verdict.threshold)
 
@@ -188,11 +203,8 @@ class IngestMetrics:
         for view, metrics in views.items():
             for metric, value in metrics.items():
                 labels = (model_id, version, metric, view)
-                if labels not in self._statistic_series:
-                    if len(self._statistic_series) >= self.max_statistic_series:
-                        self.series_dropped.inc()
-                        continue
-                    self._statistic_series.add(labels)
+                if not self._admit(labels):
+                    continue
                 self.performance.labels(*labels).set(value)
 
     def observe_unwatched(self, monitor: Monitor) -> None:
@@ -212,6 +224,15 @@ class IngestMetrics:
                 self.events_unwatched.remove(model_id, reason)
             for rejected in Reason:
                 self.events_rejected.remove(model_id, rejected.value)
+
+    def _admit(self, labels: tuple[str, ...]) -> bool:
+        """Whether a per-version series may be set: known, or room left under the cap."""
+        if labels not in self._statistic_series:
+            if len(self._statistic_series) >= self.max_statistic_series:
+                self.series_dropped.inc()
+                return False
+            self._statistic_series.add(labels)
+        return True
 
     def observe_alerts(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -11,8 +11,9 @@ in it, and the TLS integration test runs a worker under exactly this rule):
   server lacks a script (after a restart or failover)
 - inside the scripts (state store and label join): ``HGET``, ``HSET``, ``HDEL``,
   ``HEXISTS``, ``SET``, ``GET``, ``DEL``, ``RPUSH``, ``EXPIRE``, ``ZADD``, ``ZCARD``,
-  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and ``PEXPIRE``; the quarantine's ``EXISTS`` and
-  ``RENAME`` (both within the prefix: a key is renamed to ``<key>:quarantined:<ts>``)
+  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
+  ``PEXPIRE``; the quarantine's ``EXISTS`` and ``RENAME`` (within the prefix: a key is
+  renamed to ``<key>:quarantined:<ts>``)
 - ``SELECT`` (a URL naming a database other than 0) and ``DISCARD`` (redis-py ends a failed
   transaction with it)
 

@@ -101,3 +101,32 @@ def test_an_expired_warm_ups_series_are_removed():
         for sample in family.samples
     }
     assert not any(model == "churn" for _, model in names)
+
+
+def test_each_version_reports_its_reference_and_the_windows_it_closed():
+    from streams.core.model_monitor import MonitorConfig
+    from streams.core.monitor import Monitor
+    from streams.simulation import StreamConfig, generate_events, raw_records
+
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    specs = SpecRegistry(warmup_events=100)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    stream = StreamConfig(model_id="m", seed=4)
+    seen = []
+    (whole,) = generate_events(stream, 2_600)
+    for start in range(0, 2_600, 100):
+        result = ingestor.ingest(raw_records(stream, whole[start : start + 100]))
+        monitor.process(result.accepted, result.positions)
+        metrics.observe_monitors(monitor)
+        labels = {"model": "m", "version": stream.model_version}
+        seen.append(
+            (
+                registry.get_sample_value("driftline_monitor_reference_ready", labels),
+                registry.get_sample_value("driftline_monitor_windows_closed", labels),
+            )
+        )
+    # 100 events of spec warm-up, 1,000 of reference, then 1,500 events: 3 windows of 500.
+    assert seen[5] == (0.0, 0.0), "still learning its reference"
+    assert seen[-1] == (1.0, 3.0)

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from streams import stack
-from streams.adapters.kafka_records import ReadRecord, publish, read_from
+from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, read_from
 from streams.adapters.worker_process import WorkerProcess, free_port, run_names
 from streams.settings import Settings
 from streams.simulation import keyed_events
@@ -80,8 +80,20 @@ def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 6
         time.sleep(0.25)
 
 
-def read_alerts(settings: Settings, *, at_most: int = 20) -> list[ReadRecord]:
-    """Everything on the alerts topic (the run's own), waiting briefly for stragglers."""
-    start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka, settings.topic_alerts, start, count=at_most,
-                     timeout_s=3)  # fmt: skip
+def read_all(settings: Settings, topic: str) -> list[ReadRecord]:
+    """Every record on ``topic`` now: up to its end offsets, read to the last one.
+
+    Waits on a count, not a clock: callers first wait for what writes the records (the
+    worker publishes a batch's alerts and dead letters before it counts the batch processed).
+    """
+    ends = end_offsets(settings.kafka, topic)
+    due = sum(ends.values())
+    start = dict.fromkeys(ends, 0)
+    records = read_from(settings.kafka, topic, start, count=due, timeout_s=60)
+    assert len(records) == due, f"read {len(records)} of the {due} records on {topic}"
+    return records
+
+
+def read_alerts(settings: Settings) -> list[ReadRecord]:
+    """Everything on the alerts topic (the run's own)."""
+    return read_all(settings, settings.topic_alerts)

@@ -52,7 +52,7 @@ def wait_for(predicate, timeout_s: float = 30.0, what: str = "the condition") ->
 
 def dead_letter_reasons(settings: Settings, count: int) -> list[str]:
     letters = read_from(
-        settings.kafka_bootstrap,
+        settings.kafka,
         settings.topic_dlq,
         dict.fromkeys(range(settings.partitions), 0),
         count=count,
@@ -83,7 +83,7 @@ def test_expired_warm_ups_free_their_slots_across_workers(stack_config, tmp_path
     worker_b = start_worker(env_b, tmp_path / "b.log")
     try:
         flood = [(b"flood", one_event(f"flood-{n}")) for n in range(50)]
-        publish(settings_a.kafka_bootstrap, settings_a.topic_predictions, flood)
+        publish(settings_a.kafka, settings_a.topic_predictions, flood)
         wait_for(
             lambda: worker_a.metric_total("driftline_events_rejected_total") == 45,
             what="45 model_limit rejections on worker A",
@@ -100,7 +100,7 @@ def test_expired_warm_ups_free_their_slots_across_workers(stack_config, tmp_path
         # Worker B sees A's slots: its own new model finds the cap full.
         wait_for(lambda: worker_b.metric_total("driftline_models_known") >= 0, what="B's metrics")
         publish(
-            settings_b.kafka_bootstrap,
+            settings_b.kafka,
             settings_b.topic_predictions,
             [(b"real-b", one_event("real-b"))],
         )
@@ -112,7 +112,7 @@ def test_expired_warm_ups_free_their_slots_across_workers(stack_config, tmp_path
 
         time.sleep(TIMEOUT_S + 1)
         real = [(b"real", value) for value in sample_events("real", 30)]
-        publish(settings_a.kafka_bootstrap, settings_a.topic_predictions, real)
+        publish(settings_a.kafka, settings_a.topic_predictions, real)
         wait_for(
             lambda: worker_a.metric_total("driftline_events_processed_total", model="real") == 30,
             what="the real model's 30 events to be accepted",
@@ -146,7 +146,7 @@ def test_versions_past_the_cap_are_dead_lettered_and_idle_ones_retired(stack_con
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         records = [(model.encode(), one_event(model, version=f"v{n}")) for n in range(30)]
-        publish(settings.kafka_bootstrap, settings.topic_predictions, records)
+        publish(settings.kafka, settings.topic_predictions, records)
         reasons = dead_letter_reasons(settings, 27)
         assert reasons == ["version_limit"] * 27
         wait_for(
@@ -168,7 +168,7 @@ def test_versions_past_the_cap_are_dead_lettered_and_idle_ones_retired(stack_con
         # Once the old versions are idle, a new deployment retires the least recently seen.
         time.sleep(4)
         publish(
-            settings.kafka_bootstrap,
+            settings.kafka,
             settings.topic_predictions,
             [(model.encode(), one_event(model, version="new"))],
         )

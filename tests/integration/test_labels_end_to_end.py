@@ -8,7 +8,7 @@ import time
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import publish, read_from
+from streams.adapters.kafka_records import publish
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.simulation import StreamConfig, generate_events, keyed_labels
@@ -17,6 +17,7 @@ from tests.integration.conftest import (
     isolated_env,
     publish_stream,
     read_alerts,
+    read_all,
     wait_until_processed,
 )
 
@@ -36,11 +37,6 @@ def wait_for_labels(worker: WorkerProcess, outcome: str, count: int) -> None:
     while worker.metric_total("driftline_labels_total", outcome=outcome) < count:
         assert time.monotonic() < deadline, f"fewer than {count} {outcome} labels in time"
         time.sleep(0.25)
-
-
-def read_all(settings: Settings, topic: str) -> list:
-    start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka, topic, start, count=100, timeout_s=3)
 
 
 def test_labels_join_and_a_degraded_model_is_caught(stack_config, tmp_path):
@@ -68,7 +64,7 @@ def test_labels_join_and_a_degraded_model_is_caught(stack_config, tmp_path):
         accuracy = worker.metric_total("driftline_performance", metric="accuracy", view="window")
         reference = worker.metric_total("driftline_performance", metric="accuracy",
                                         view="reference")  # fmt: skip
-        alerts = [orjson.loads(a.value) for a in read_alerts(settings, at_most=50)]
+        alerts = [orjson.loads(a.value) for a in read_alerts(settings)]
         requests = [orjson.loads(r.value) for r in read_all(settings, settings.topic_retrain)]
         dead = read_all(settings, settings.topic_labels_dlq)
     finally:

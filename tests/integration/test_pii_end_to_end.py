@@ -16,11 +16,11 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.kafka_records import publish, read_from
+from streams.adapters.kafka_records import publish
 from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from tests import pii_stream
-from tests.integration.conftest import free_port, isolated_env, wait_until_processed
+from tests.integration.conftest import free_port, isolated_env, read_all, wait_until_processed
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +46,6 @@ def bad_events() -> list[dict]:
     wrong["features"]["zip"] = 94199
     wrong["attributes"]["phone"] = "+1-212-555-0199"
     return [old, wrong]
-
-
-def read_all(settings: Settings, topic: str) -> list:
-    start = dict.fromkeys(range(settings.partitions), 0)
-    return read_from(settings.kafka, topic, start, count=1000, timeout_s=3)
 
 
 def redis_dump(url: str, prefix: str) -> bytes:

@@ -48,9 +48,8 @@ def test_up_starts_both_and_is_idempotent(config: StackConfig) -> None:
         assert s.log_path is not None and s.log_path.is_relative_to(config.state_dir)
     assert first["kafka"].address == config.kafka_bootstrap
 
-    started = time.monotonic()
+    # Same pids: nothing was restarted (a condition, not a clock on a busy machine).
     again = by_name(up(config))
-    assert time.monotonic() - started < 5
     assert {n: s.pid for n, s in again.items()} == {n: s.pid for n, s in first.items()}
     assert by_name(status(config)) == again
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest.quality import CASES, SETUPS, Row, run
+from streams.core.model_monitor import MonitorConfig
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +46,15 @@ def test_the_stationary_control_has_no_delay_or_missed_cell(
             assert row.missed is not None, (scenario, setup)
 
 
-def test_driftline_catches_the_abrupt_shift(rows: dict[tuple[str, str], Row]) -> None:
+def test_driftline_catches_the_abrupt_shift_within_three_windows(
+    rows: dict[tuple[str, str], Row],
+) -> None:
+    # The decision falls at a window's end: the window the shift starts in is partly drifted
+    # and may not suffice, the next one is wholly drifted (delays 733-1,577 over 10 seeds).
+    window = MonitorConfig().window_events
     row = rows["abrupt", "Driftline defaults"]
-    assert row.missed == 0
-    assert row.mean_delay is not None and row.mean_delay >= 0
+    assert row.missed == 0 and row.delays
+    assert all(0 < delay <= 3 * window for delay in row.delays), row.delays
 
 
 def test_driftline_has_no_false_alarm_on_the_stationary_control(

@@ -1,0 +1,177 @@
+"""The durability promises, each against the real servers:
+
+- fencing: state saved with offset N refuses a save at an offset <= N and stays unchanged
+  (the save Lua script, ``RedisMonitorStore``, ``AppliedOffsets``);
+- dead letters before commit: while the dead-letter topic cannot be written, the committed
+  offset never passes the bad record and ``driftline_retries_total{target=<dlq>}`` rises;
+  once it can, the record lands once and the commit moves on;
+- forced redelivery: a worker SIGKILLed between applying records and committing them is
+  replaced by one that skips every redelivered record and applies each new one once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from prometheus_client import CollectorRegistry
+
+from streams.adapters.applied_offsets import AppliedOffsets
+from streams.adapters.durable import DurableWriter
+from streams.adapters.kafka_admin import ensure_topics
+from streams.adapters.kafka_records import end_offsets, publish
+from streams.adapters.metrics import IngestMetrics
+from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.worker_process import WorkerProcess
+from streams.core.event import RawRecord
+from streams.settings import Settings
+from streams.simulation import StreamConfig
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    publish_stream,
+    read_all,
+    wait_until_processed,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(condition, what: str, timeout_s: float = 90.0) -> None:
+    """Poll ``condition`` until it holds; the timeout only bounds a broken run."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+        time.sleep(0.2)
+
+
+def committed(settings: Settings) -> dict[int, int]:
+    """The worker group's committed offset per predictions partition (0 if none yet)."""
+    consumer = Consumer(settings.kafka.confluent({"group.id": settings.app_id}))
+    try:
+        partitions = [
+            TopicPartition(settings.topic_predictions, p) for p in range(settings.partitions)
+        ]
+        return {tp.partition: max(tp.offset, 0) for tp in consumer.committed(partitions, 10)}
+    finally:
+        consumer.close()
+
+
+def update(marker: int) -> MonitorUpdate:
+    return MonitorUpdate("it-fence", "v1", {"marker": marker}, None, [])
+
+
+def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(stack_config):
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-fence-{time.monotonic_ns()}"
+        store = RedisMonitorStore(client, prefix=prefix, topic="predictions")
+        skipped = IngestMetrics(CollectorRegistry()).replayed_skipped
+        applied = AppliedOffsets(store, DurableWriter(skipped), skipped)
+        try:
+            assert await store.save([update(1)], {0: 10, 1: 3})
+            for stale in ({0: 10}, {0: 9}, {0: 11, 1: 3}):  # equal, behind, one of two behind
+                assert not await store.save([update(2)], stale), stale
+                stored = await store.load("it-fence", "v1")
+                assert stored is not None and stored.snapshot == {"marker": 1}, stale
+                assert await store.applied_offsets([0, 1]) == {0: 10, 1: 3}
+            # A new worker reading Redis skips what was applied, and counts it.
+            records = [
+                RawRecord(b"{}", 0, "predictions", p, o)
+                for p, o in ((0, 9), (0, 10), (0, 11), (1, 4))
+            ]
+            fresh = await applied.fresh(records)
+            assert [(r.partition, r.offset) for r in fresh] == [(0, 11), (1, 4)]
+            assert skipped._value.get() == 2
+            assert await applied.save([update(3)], fresh)
+            assert (await store.load("it-fence", "v1")).snapshot == {"marker": 3}
+            assert await store.applied_offsets([0, 1]) == {0: 11, 1: 4}
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_dead_letter_is_on_its_topic_before_the_bad_record_is_committed(stack_config, tmp_path):
+    """The dead-letter topic is deleted (the broker runs with auto-creation off), so each
+    send fails with a retriable error (UNKNOWN_TOPIC_OR_PARTITION until the producer's
+    timeout): an outage of the topic, not a record the broker refuses for what it is (those
+    are permanent errors and are handled apart). Then it is created again."""
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_PRODUCER_TIMEOUT_S": "2",  # each failed send is counted soon
+        "DRIFTLINE_COMMIT_INTERVAL_S": "0.5",  # a wrong commit would show soon
+    }
+    settings = Settings.from_env(env)
+    kafka, dlq = settings.kafka, settings.topic_dlq
+    stream = StreamConfig(model_id="it-dlq", seed=3)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        publish_stream(settings, stream, 300)
+        wait_until_processed(worker, 300)
+        ends = end_offsets(kafka, settings.topic_predictions)
+        wait_for(lambda: committed(settings) == ends, "the good records committed")
+
+        admin = AdminClient(kafka.confluent())
+        admin.delete_topics([dlq])[dlq].result(30)
+        wait_for(lambda: dlq not in admin.list_topics(timeout=10).topics, "the DLQ deleted")
+        ((partition, bad),) = publish(kafka, settings.topic_predictions, [(b"it-dlq", b"nope")])
+        publish_stream(settings, stream, 100, offset=300)
+
+        wait_for(lambda: worker.metric_total("driftline_retries_total", target=dlq) >= 3,
+                 "dead-letter retries counted")  # fmt: skip
+        assert committed(settings)[partition] <= bad, "committed past an undelivered letter"
+        assert worker.metric_total("driftline_events_rejected_total") == 0
+
+        ensure_topics(kafka, [dlq], partitions=settings.partitions)
+        wait_for(lambda: worker.metric_total("driftline_events_rejected_total") == 1,
+                 "the bad record dead-lettered once the topic is back")  # fmt: skip
+        ends = end_offsets(kafka, settings.topic_predictions)
+        wait_for(lambda: committed(settings) == ends, "the commit moved past it")
+        wait_until_processed(worker, 400)
+        letters = read_all(settings, dlq)
+    finally:
+        assert worker.stop() == 0
+    assert [letter.value for letter in letters] == [b"nope"], "landed once"
+
+
+def test_records_redelivered_after_a_crash_are_skipped_and_new_ones_applied_once(
+    stack_config, tmp_path
+):
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # nothing applied is committed before the kill
+        "DRIFTLINE_SESSION_TIMEOUT_S": "6",  # the broker's minimum: the crash is noticed soon
+    }
+    settings = Settings.from_env(env)
+    stream = StreamConfig(model_id="it-redeliver", seed=5)
+    first = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "first.log")
+    first.start()
+    publish_stream(settings, stream, 2_000)
+    wait_until_processed(first, 2_000)
+    assert sum(committed(settings).values()) == 0, "a commit came before the crash"
+    first.kill()
+
+    second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")
+    second.start()
+    try:
+        publish_stream(settings, stream, 1_000, offset=2_000)
+        # Every record of the topic is seen: 2,000 redelivered and skipped, 1,000 applied.
+        wait_for(
+            lambda: (
+                second.metric_total("driftline_replayed_records_skipped_total")
+                + second.metric_total("driftline_events_processed_total")
+                >= 3_000
+            ),
+            "every record seen by the second worker",
+        )
+        assert second.metric_total("driftline_replayed_records_skipped_total") == 2_000
+        assert second.metric_total("driftline_events_processed_total") == 1_000
+    finally:
+        assert second.stop() == 0
+    # A graceful stop commits what was applied, however long the interval.
+    assert committed(settings) == end_offsets(settings.kafka, settings.topic_predictions)
