@@ -190,7 +190,7 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.adapters.spec_files import load_spec_files
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
-    pii = _pii_policy(settings, os.environ)
+    pii = _pii_policy(settings)
     spec_paths = [*args.spec, *([settings.specs_dir] if settings.specs_dir else [])]
     file_specs = load_spec_files(spec_paths)
     stored_specs = load_stored_specs(settings)
@@ -210,7 +210,7 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.core.monitor import Monitor
     from streams.core.profile import ReferenceProfile
 
-    pii = _pii_policy(Settings.from_env(os.environ), os.environ)
+    pii = _pii_policy(Settings.from_env(os.environ))
     specs = load_spec_files(args.spec)
     require_key_for(specs, pii)
     registry = SpecRegistry(
@@ -256,7 +256,7 @@ def _profile(args: argparse.Namespace) -> int:
 
     spec = load_spec_files([args.spec])[0] if args.spec else None
     settings = Settings.from_env(os.environ)
-    pii = _pii_policy(settings, os.environ)
+    pii = _pii_policy(settings)
     require_key_for([spec] if spec else [], pii)
     built = profile_from_file(
         args.training, model_id=args.model_id, model_version=args.model_version, spec=spec,
@@ -273,20 +273,10 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pii_policy(settings: Settings, environ: os._Environ[str] | dict[str, str]) -> PiiPolicy:
-    """The PII policy, with its key from ``DRIFTLINE_PII_KEY`` or the file
-    ``DRIFTLINE_PII_KEY_FILE`` (not both). The key goes into the policy and nowhere else:
-    not into ``Settings``, not into a log."""
-    key_text, key_file = environ.get("DRIFTLINE_PII_KEY"), environ.get("DRIFTLINE_PII_KEY_FILE")
-    if key_text and key_file:
-        raise ValueError("set DRIFTLINE_PII_KEY or DRIFTLINE_PII_KEY_FILE, not both")
-    key = key_text.encode() if key_text else None
-    if key_file:
-        try:
-            key = Path(key_file).read_bytes().rstrip(b"\r\n")
-        except OSError as exc:
-            raise ValueError(f"DRIFTLINE_PII_KEY_FILE cannot be read: {exc.strerror}") from None
-    return PiiPolicy(key=key or None, mode="drop" if settings.pii == "drop" else "hash")
+def _pii_policy(settings: Settings) -> PiiPolicy:
+    """The PII policy, holding the key (``DRIFTLINE_PII_KEY`` or ``_FILE``)."""
+    key = settings.pii_key.encode() if settings.pii_key else None
+    return PiiPolicy(key=key, mode="drop" if settings.pii == "drop" else "hash")
 
 
 def _simulate(args: argparse.Namespace) -> int:

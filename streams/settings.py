@@ -13,11 +13,14 @@ from typing import Any, Literal
 from streams.core.registry import UnknownModelPolicy
 from streams.kafka_config import KafkaConfig
 
-__all__ = ["SASL_MECHANISMS", "SECURITY_PROTOCOLS", "Settings"]
+__all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+#: Settings that are secrets: kept out of ``repr``, and each also read from a file named by
+#: ``DRIFTLINE_<NAME>_FILE`` (how Kubernetes mounts Secrets), not both.
+SECRETS: tuple[str, ...] = ("kafka_sasl_password", "web_token", "pii_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +35,8 @@ class Settings:
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
-    # Never printed: kept out of repr. ``from_env`` reads _PASSWORD_FILE into it.
+    # A secret (see SECRETS): also read from DRIFTLINE_KAFKA_SASL_PASSWORD_FILE.
     kafka_sasl_password: str | None = field(default=None, repr=False)
-    kafka_sasl_password_file: Path | None = None
     kafka_ssl_ca_file: Path | None = None
     kafka_ssl_cert_file: Path | None = None
     kafka_ssl_key_file: Path | None = None
@@ -50,7 +52,7 @@ class Settings:
     partitions: int = 4
     web_host: str = "127.0.0.1"
     web_port: int = 6066
-    # When set, /metrics answers only requests with "Authorization: Bearer <token>".
+    # When set, /metrics answers only requests with "Authorization: Bearer <token>". A secret.
     web_token: str | None = field(default=None, repr=False)
     batch_size: int = 1000
     max_message_bytes: int = 65536
@@ -97,9 +99,9 @@ class Settings:
     # written fails the send then, and the writer counts a retry instead of waiting silently.
     producer_timeout_s: float = 60.0
     spec_refresh_s: float = 10.0
-    # PII features and attributes: "hash" (keyed HMAC; the key, DRIFTLINE_PII_KEY or
-    # DRIFTLINE_PII_KEY_FILE, is read by the CLI and never kept here) or "drop".
+    # PII features and attributes: "hash" (HMAC under pii_key, a secret) or "drop".
     pii: str = "hash"
+    pii_key: str | None = field(default=None, repr=False)
     # Dead letters of events with a known spec carry PII as keyed hashes (or without it).
     dlq_redact_pii: bool = False
     # A partition with lag and no progress for this long makes /health fail (503).
@@ -180,7 +182,8 @@ class Settings:
             if raw is not None and raw != "":
                 values[spec.name] = _convert(spec.name, spec.type, raw)
         values.update({key: value for key, value in overrides.items() if value is not None})
-        _read_password_file(values)
+        for name in SECRETS:
+            _read_secret_file(name, environ, values)
         return cls(**values)
 
     @property
@@ -197,23 +200,20 @@ class Settings:
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def _read_password_file(values: dict[str, Any]) -> None:
-    """Put the password of ``kafka_sasl_password_file`` (a mounted Secret) into the values.
-
-    Read here, at the entry point, so nothing below it touches files for its settings.
-    """
-    path = values.get("kafka_sasl_password_file")
-    if path is None:
+def _read_secret_file(name: str, environ: Mapping[str, str], values: dict[str, Any]) -> None:
+    """Put the secret in ``DRIFTLINE_<NAME>_FILE`` (a mounted Kubernetes Secret) into the
+    values, read here at the entry point so nothing below it touches files for settings."""
+    variable = f"DRIFTLINE_{name.upper()}"
+    path = environ.get(f"{variable}_FILE")
+    if not path:
         return
-    if values.get("kafka_sasl_password"):
-        raise ValueError("set DRIFTLINE_KAFKA_SASL_PASSWORD or DRIFTLINE_KAFKA_SASL_PASSWORD_FILE,"
-                         " not both")  # fmt: skip
+    if values.get(name):
+        raise ValueError(f"set {variable} or {variable}_FILE, not both")
     try:
         # A Secret mounted from a file written by hand often ends with a newline.
-        values["kafka_sasl_password"] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise ValueError(f"DRIFTLINE_KAFKA_SASL_PASSWORD_FILE={str(path)!r} cannot be read: "
-                         f"{exc.strerror}") from exc  # fmt: skip
+        raise ValueError(f"{variable}_FILE={path!r} cannot be read: {exc.strerror}") from exc
 
 
 def _convert(name: str, annotation: object, raw: str) -> Any:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.settings import Settings
+from streams.settings import SECRETS, Settings
 
 
 def test_defaults_need_no_environment():
@@ -48,3 +48,27 @@ def test_environment_and_overrides():
 def test_bad_values_name_their_variable(environ, message):
     with pytest.raises(ValueError, match=message):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_every_secret_comes_from_its_file_too_and_is_never_printed(tmp_path, name):
+    secret = "s3cr3t-" + name
+    path = tmp_path / name
+    path.write_text(secret + "\n")  # as a Secret written by hand may end
+    # A SASL password is accepted only with the rest of a SASL set-up.
+    sasl = {
+        "DRIFTLINE_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "DRIFTLINE_KAFKA_SASL_MECHANISM": "PLAIN",
+        "DRIFTLINE_KAFKA_SASL_USERNAME": "u",
+    }
+    sasl = sasl if name.startswith("kafka") else {}
+    settings = Settings.from_env({**sasl, f"DRIFTLINE_{name.upper()}_FILE": str(path)})
+    assert getattr(settings, name) == secret
+    assert secret not in repr(settings) and secret not in str(settings)
+
+
+@pytest.mark.parametrize("name", SECRETS)
+def test_a_secret_and_its_file_together_are_refused(tmp_path, name):
+    variable = f"DRIFTLINE_{name.upper()}"
+    with pytest.raises(ValueError, match=f"set {variable} or {variable}_FILE, not both"):
+        Settings.from_env({variable: "a", f"{variable}_FILE": str(tmp_path / "x")})
