@@ -10,10 +10,10 @@ Hashing is HMAC-SHA256 under a secret key (``DRIFTLINE_PII_KEY`` / ``_KEY_FILE``
 of ``Settings``, never printed). An unkeyed hash of an age, a zip code or an e-mail address
 is reversed by hashing a dictionary of candidates (110k candidates reversed 45 of 45 values
 in 0.1 s); without the key no candidate can be checked. A value becomes ``hmac:`` and the
-first 32 hex digits (128 bits) of the MAC: enough that two distinct values of one feature practically never share a
-hash (birthday bound ~2**64 values), so a profile by hash counts the same categories as one
-by value, while keeping samples and the millions of kept predictions short. Secrecy rests on
-the key, not on the length.
+first 32 hex digits (128 bits) of the MAC: enough that two distinct values of one feature
+practically never share a hash (birthday bound ~2**64 values), so a profile by hash counts
+the same categories as one by value, while keeping samples and the millions of kept
+predictions short. Secrecy rests on the key, not on the length.
 
 Profiles (what is watched without storing values):
 
