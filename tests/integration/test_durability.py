@@ -70,13 +70,15 @@ def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(st
         client = aioredis.Redis.from_url(stack_config.redis_url)
         prefix = f"it-fence-{time.monotonic_ns()}"
         store = RedisMonitorStore(client, prefix=prefix, topic="predictions")
-        skipped = IngestMetrics(CollectorRegistry()).replayed_skipped
-        applied = AppliedOffsets(store, DurableWriter(skipped), skipped)
+        metrics = IngestMetrics(CollectorRegistry())
+        writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        skipped = metrics.replayed_skipped
+        applied = AppliedOffsets(store, writer, skipped)
         try:
             assert await store.save([update(1)], {0: 10, 1: 3})
             for stale in ({0: 10}, {0: 9}, {0: 11, 1: 3}):  # equal, behind, one of two behind
                 assert not await store.save([update(2)], stale), stale
-                stored = await store.load("it-fence", "v1")
+                stored = (await store.fetch("it-fence", "v1")).parse()
                 assert stored is not None and stored.snapshot == {"marker": 1}, stale
                 assert await store.applied_offsets([0, 1]) == {0: 10, 1: 3}
             # A new worker reading Redis skips what was applied, and counts it.
@@ -88,7 +90,7 @@ def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(st
             assert [(r.partition, r.offset) for r in fresh] == [(0, 11), (1, 4)]
             assert skipped._value.get() == 2
             assert await applied.save([update(3)], fresh)
-            assert (await store.load("it-fence", "v1")).snapshot == {"marker": 3}
+            assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 3}
             assert await store.applied_offsets([0, 1]) == {0: 11, 1: 4}
         finally:
             await client.delete(*await client.keys(f"{prefix}:*"))
