@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streams.stack.errors import StackError
 
-__all__ = ["BrokerTls", "broker_tls", "make_ca"]
+__all__ = ["BrokerTls", "broker_tls", "make_ca", "server_certificate"]
 
 _DAYS = "365"
 
@@ -58,10 +58,14 @@ def broker_tls(directory: Path, host: str) -> BrokerTls:
     return done
 
 
-def _make_broker_files(directory: Path, host: str, tls: BrokerTls) -> None:
-    ca_pem, ca_key = make_ca(directory)
-    key, csr, pem = directory / "broker.key", directory / "broker.csr", directory / "broker.pem"
-    extensions = directory / "broker.ext"
+def server_certificate(
+    directory: Path, name: str, host: str, ca: tuple[Path, Path]
+) -> tuple[Path, Path]:
+    """A key and a certificate for ``host`` (and 127.0.0.1, localhost) signed by ``ca``
+    (``(ca.pem, ca.key)``), in ``directory``: ``(name.pem, name.key)``."""
+    ca_pem, ca_key = ca
+    key, csr, pem = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
+    extensions = directory / f"{name}.ext"
     extensions.write_text(
         f"subjectAltName={_subject_alt_names(host)}\n"
         "extendedKeyUsage=serverAuth,clientAuth\n"
@@ -72,6 +76,12 @@ def _make_broker_files(directory: Path, host: str, tls: BrokerTls) -> None:
     _openssl("x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key, "-CAcreateserial",
              "-days", _DAYS, "-extfile", extensions, "-out", pem)  # fmt: skip
     key.chmod(0o600)
+    return pem, key
+
+
+def _make_broker_files(directory: Path, host: str, tls: BrokerTls) -> None:
+    ca_pem, ca_key = make_ca(directory)
+    pem, key = server_certificate(directory, "broker", host, (ca_pem, ca_key))
     password = f"pass:{tls.store_password}"
     _openssl("pkcs12", "-export", "-in", pem, "-inkey", key, "-certfile", ca_pem,
              "-name", "broker", "-out", tls.keystore, "-passout", password)  # fmt: skip

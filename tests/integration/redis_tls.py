@@ -9,7 +9,6 @@ the commands Driftline runs.
 from __future__ import annotations
 
 import secrets
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import redis
 
 from streams.adapters.redis_acl import aclfile_line, password_hash
 from streams.stack import debian, process
+from streams.stack.tls import make_ca, server_certificate
 
 USER = "driftline"
 
@@ -42,27 +42,10 @@ class TlsRedis:
         return redis.Redis.from_url(self.url("default", self.admin_password))
 
 
-def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A CA, and a server key and certificate it signed for 127.0.0.1; their paths."""
-    ca_key, ca_cert = directory / "ca.key", directory / "ca.crt"
-    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.crt"
-    ext = directory / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for argv in (
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=driftline-test-ca", "-keyout", ca_key, "-out", ca_cert],
-        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", key,
-         "-out", csr],
-        ["x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-         "-days", "1", "-extfile", ext, "-out", cert],
-    ):  # fmt: skip
-        subprocess.run(["openssl", *map(str, argv)], check=True, capture_output=True)
-    return ca_cert, cert, key
-
-
 def start(directory: Path, port: int, prefix: str) -> tuple[TlsRedis, int]:
     """Start the server in ``directory``; the handle and its pid, once it answers."""
-    ca, cert, key = make_certificates(directory)
+    ca, ca_key = make_ca(directory, "driftline-test-ca")
+    cert, key = server_certificate(directory, "server", "127.0.0.1", (ca, ca_key))
     server = TlsRedis(port, ca, prefix, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
     acl = directory / "users.acl"
     acl.write_text(
