@@ -255,6 +255,7 @@ def build_worker(
     @app.on_partitions_assigned.connect
     async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
         liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
+        liveness.joined = True
         ingestion.reset()
         label_service.reset()
 

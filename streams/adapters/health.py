@@ -20,17 +20,32 @@ __all__ = ["HealthCheck", "StreamLiveness"]
 
 @dataclass(slots=True)
 class StreamLiveness:
-    """Written by the agent: when it last finished a batch, the error that stopped it, and
-    which partitions of the predictions topic it holds."""
+    """Written by the agent: when it last finished a batch, the error that stopped it, which
+    partitions of the predictions topic it holds, and whether it has joined its group."""
 
     batches: int = 0
     last_batch_at: float | None = None
     failure: str | None = None
     partitions: set[int] = field(default_factory=set)
+    #: Set once the first assignment is done (even of no partitions): until then the worker
+    #: consumes nothing, so it is not ready. Not cleared by later rebalances, which are short
+    #: and would make every worker of the group unready at once.
+    joined: bool = False
 
     def batch_done(self) -> None:
         self.batches += 1
         self.last_batch_at = time.time()
+
+    def report(self) -> dict:
+        """The stream's part of ``/health``: ok once joined, until the agent fails."""
+        return {
+            "ok": self.failure is None and self.joined,
+            "joined": self.joined,
+            "batches": self.batches,
+            "last_batch_at": self.last_batch_at,
+            "error": self.failure,
+            "partitions": sorted(self.partitions),
+        }
 
 
 class HealthCheck:
@@ -54,15 +69,7 @@ class HealthCheck:
     async def report(self) -> tuple[bool, dict]:
         """``(healthy, details)``, details being JSON-ready."""
         kafka, redis = await asyncio.gather(self._kafka(), self._redis_ping())
-        live = self._liveness
-        stream = {
-            "ok": live.failure is None,
-            "batches": live.batches,
-            "last_batch_at": live.last_batch_at,
-            "error": live.failure,
-            "partitions": sorted(live.partitions),
-        }
-        checks = {"kafka": kafka, "redis": redis, "stream": stream}
+        checks = {"kafka": kafka, "redis": redis, "stream": self._liveness.report()}
         if self._progress is not None:
             stalls = [stall.to_dict() for stall in self._progress.stalls()]
             checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,

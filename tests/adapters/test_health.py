@@ -24,7 +24,7 @@ def test_unreachable_kafka_and_redis_make_the_worker_unhealthy():
             check = HealthCheck(
                 kafka=KafkaConfig(f"127.0.0.1:{closed_port()}"),
                 redis_client=client,
-                liveness=StreamLiveness(),
+                liveness=StreamLiveness(joined=True),
                 timeout_s=0.5,
             )
             return await check.report()
@@ -37,6 +37,7 @@ def test_unreachable_kafka_and_redis_make_the_worker_unhealthy():
     assert checks["redis"]["ok"] is False and checks["redis"]["error"]
     assert checks["stream"] == {
         "ok": True,
+        "joined": True,
         "batches": 0,
         "last_batch_at": None,
         "error": None,
@@ -49,3 +50,15 @@ def test_liveness_counts_batches():
     liveness.batch_done()
     liveness.batch_done()
     assert liveness.batches == 2 and liveness.last_batch_at is not None
+
+
+def test_the_stream_is_ready_only_once_the_worker_has_joined_its_group():
+    live = StreamLiveness()
+    assert live.report()["ok"] is False  # started, consuming nothing yet
+    live.joined = True
+    assert live.report()["ok"] is True
+    live.failure = "RuntimeError('boom')"
+    assert live.report() | {"last_batch_at": None} == {
+        "ok": False, "joined": True, "batches": 0, "last_batch_at": None,
+        "error": "RuntimeError('boom')", "partitions": [],
+    }  # fmt: skip
