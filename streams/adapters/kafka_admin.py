@@ -245,7 +245,7 @@ def ensure_worker_topics(settings: Settings, *, timeout_s: float = 30.0) -> dict
     ensure_topics(settings.kafka, others, partitions=settings.partitions,
                   timeout_s=timeout_s)  # fmt: skip
     admin = connect_admin(settings.kafka, timeout_s=timeout_s)
-    limits = topic_configs(admin, sources.values(), timeout_s=timeout_s)
+    limits = topic_configs(admin, set(sources.values()), timeout_s=timeout_s)
     ensure_topics(
         settings.kafka,
         sources,
