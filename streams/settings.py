@@ -49,6 +49,15 @@ class Settings:
     topic_dlq: str = "predictions-dlq"
     topic_labels_dlq: str = "labels-dlq"
     topic_retrain: str = "retrain-requests"
+    # How a model's events reach the one worker that owns its state. "repartition": a
+    # routing stage forwards every record to an internal topic keyed by model id (right
+    # whatever keys the producers use). "keyed": monitors run directly on the input topics,
+    # correct ONLY when every producer keys by model_id with the same partitioner.
+    routing: str = "repartition"
+    # The internal topics of "repartition" (empty: "<app_id>-predictions-by-model" and
+    # "<app_id>-labels-by-model").
+    topic_by_model: str = ""
+    topic_labels_by_model: str = ""
     partitions: int = 4
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -131,6 +140,10 @@ class Settings:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):
             raise ValueError(f"DRIFTLINE_PII must be 'hash' or 'drop', not {self.pii!r}")
+        if self.routing not in ("repartition", "keyed"):
+            raise ValueError(
+                f"DRIFTLINE_ROUTING must be 'repartition' or 'keyed', not {self.routing!r}"
+            )
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
         self._check_kafka_security()
@@ -190,6 +203,25 @@ class Settings:
     def kafka(self) -> KafkaConfig:
         """How every Kafka client connects: bootstrap, protocol, SASL and TLS."""
         return KafkaConfig.from_settings(self)
+
+    @property
+    def predictions_by_model(self) -> str:
+        """The internal topic of the predictions, keyed by model id."""
+        return self.topic_by_model or f"{self.app_id}-predictions-by-model"
+
+    @property
+    def labels_by_model(self) -> str:
+        """The internal topic of the labels, keyed by model id."""
+        return self.topic_labels_by_model or f"{self.app_id}-labels-by-model"
+
+    @property
+    def internal_topics(self) -> dict[str, str]:
+        """Each internal topic the worker needs -> the input topic it copies (none when
+        ``routing`` is "keyed")."""
+        if self.routing == "keyed":
+            return {}
+        return {self.predictions_by_model: self.topic_predictions,
+                self.labels_by_model: self.topic_labels}  # fmt: skip
 
     @property
     def topics(self) -> tuple[str, ...]:

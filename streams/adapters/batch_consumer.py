@@ -36,6 +36,7 @@ from faust.types.tuples import ack_lock
 from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.utils.futures import notify
 
+from streams.adapters.routing import routed_record
 from streams.core.event import RawRecord
 
 __all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
@@ -68,18 +69,26 @@ class BatchApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch_routes: dict[str, faust.ChannelT] = {}
+        #: Internal by-model topics: their records carry their source's place in headers.
+        self.routed_topics: set[str] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._abandoning = False
 
-    def batch_channel(self, topic: faust.TopicT, *, maxsize: int = 4) -> faust.ChannelT:
+    def batch_channel(
+        self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
+    ) -> faust.ChannelT:
         """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
-        is the backpressure on fetching.
+        is the backpressure on fetching. ``routed``: an internal by-model topic, whose
+        records become ``RawRecord``s of their source (``routing.routed_record``); headers
+        of any other topic are never trusted.
         """
         channel = self.channel(maxsize=maxsize)
         for name in topic.topics:
             self.batch_routes[name] = channel
+            if routed:
+                self.routed_topics.add(name)
         self.topics.add(topic)  # no agent iterates the topic itself, so subscribe here
         return channel
 
@@ -219,7 +228,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     await self.wait_first(self.callback(message), self.suspend_flow.wait())
                 continue
             chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
-            chunk.records += _raw_records(tp, records)
+            chunk.records += _raw_records(tp, records, tp.topic in self.app.routed_topics)
             chunk.offsets[tp] = [record.offset for record in records]
         return chunks
 
@@ -254,8 +263,13 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             self.log.warning("exception performing seek when flow not active %r", exc)
 
 
-def _raw_records(tp: TP, records: Sequence[Any]) -> list[RawRecord]:
+def _raw_records(tp: TP, records: Sequence[Any], routed: bool) -> list[RawRecord]:
     topic, partition = tp.topic, tp.partition
+    if routed:
+        return [
+            routed_record(topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers)
+            for r in records
+        ]
     return [
         RawRecord(record.value, record.timestamp, topic, partition, record.offset, record.key)
         for record in records

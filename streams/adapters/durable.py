@@ -51,9 +51,19 @@ class DurableWriter:
         self.failures = failures
 
     async def publish(
-        self, topic: faust.TopicT, messages: list[Message], *, rescue: Rescue | None = None
+        self,
+        topic: faust.TopicT,
+        messages: list[Message],
+        *,
+        rescue: Rescue | None = None,
+        in_order: bool = False,
     ) -> None:
-        """Send ``messages`` and wait until the broker has each (or its rescue), or gave up."""
+        """Send ``messages`` and wait until the broker has each (or its rescue), or gave up.
+
+        ``in_order``: after a retriable failure, send again every message from the first
+        failed one on, delivered or not, so that each partition receives the messages (again)
+        in their order; the copies are for the reader to skip (the routing stage's fence).
+        """
         target = topic.get_topic_name()
         pending: list[tuple[Message, Rescue | None]] = [(m, rescue) for m in messages]
         outage = _Outage(target)
@@ -63,6 +73,8 @@ class DurableWriter:
             retrying: BaseException | None = None
             for (message, rescuer), exc in zip(pending, errors, strict=True):
                 if exc is None:
+                    if in_order and retrying is not None:
+                        again.append((message, rescuer))
                     continue
                 if failure_reason(exc) == "retriable":
                     again.append((message, rescuer))

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.adapters.batch_consumer import BatchApp, FetchedChunk
 from streams.adapters.dead_letter import DeadLetterRedactor
+from streams.adapters.durable import DurableWriter
 from streams.adapters.health import HealthCheck, StreamLiveness
 from streams.adapters.ingestion import IngestionService
 from streams.adapters.kafka_admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
@@ -26,6 +27,7 @@ from streams.adapters.metrics import IngestMetrics
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.progress import PartitionProgress
 from streams.adapters.routes import add_routes
+from streams.adapters.routing import Router
 from streams.adapters.spec_store import RedisSpecStore
 from streams.adapters.state_store import RedisMonitorStore
 from streams.adapters.warmup_slots import RedisWarmupSlots
@@ -127,6 +129,10 @@ def build_worker(
         settings.topic_labels_dlq, key_serializer="raw", value_serializer="raw"
     )
     retrain = app.topic(settings.topic_retrain, key_serializer="raw", value_serializer="raw")
+    # What the monitors read: the input topics ("keyed") or their by-model copies.
+    internal = {source: name for name, source in settings.internal_topics.items()}
+    watched_predictions = internal.get(settings.topic_predictions, settings.topic_predictions)
+    watched_labels = internal.get(settings.topic_labels, settings.topic_labels)
 
     registry = SpecRegistry(
         [*stored_specs, *file_specs],
@@ -178,7 +184,7 @@ def build_worker(
         store=RedisMonitorStore(
             redis_client,
             prefix=settings.redis_prefix,
-            topic=settings.topic_predictions,
+            topic=watched_predictions,
             ttl_s=settings.state_ttl_s,
         ),
         dead_letters=dead_letters,
@@ -210,7 +216,7 @@ def build_worker(
         store=RedisMonitorStore(
             redis_client,
             prefix=settings.redis_prefix,
-            topic=settings.topic_labels,
+            topic=watched_labels,
             ttl_s=settings.state_ttl_s,
             namespace="performance",
         ),
@@ -233,9 +239,20 @@ def build_worker(
         await ingestion.process(records)
         pending.extend(registry.take_inferred())
 
-    _batch_agent(app, predictions, ingest, liveness, progress, name="ingest")
-    _batch_agent(app, labels, label_service.process, liveness, progress, name="join_labels")
-    _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels})
+    writer = DurableWriter(metrics.retries, metrics.publish_failures)
+    monitored = [(predictions, watched_predictions, ingest, "ingest"),
+                 (labels, watched_labels, label_service.process, "join_labels")]  # fmt: skip
+    for source, watched, process, name in monitored:
+        if watched == source.get_topic_name():
+            _batch_agent(app, source, process, liveness, progress, name=name)
+            continue
+        by_model = app.topic(watched, key_serializer="raw", value_serializer="raw")
+        limit = settings.max_message_bytes if source is predictions else None
+        router = Router(by_model, writer, max_bytes=limit)
+        _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
+        _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
+    _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels,
+                                             *settings.internal_topics})  # fmt: skip
 
     @app.timer(settings.label_retry_s)
     async def retry_waiting_labels() -> None:
@@ -288,8 +305,10 @@ def _batch_agent(
     progress: PartitionProgress,
     *,
     name: str,
+    routed: bool = False,
 ) -> None:
-    """An agent that processes each fetched chunk of ``topic``, then acks it."""
+    """An agent that processes each fetched chunk of ``topic``, then acks it (``routed``:
+    ``topic`` is a by-model topic, see ``BatchApp.batch_channel``)."""
 
     async def agent(chunks: faust.StreamT) -> None:
         try:
@@ -305,7 +324,7 @@ def _batch_agent(
             logger.exception("the %s agent stopped", name)
             raise
 
-    app.agent(app.batch_channel(topic), name=name, concurrency=1)(agent)
+    app.agent(app.batch_channel(topic, routed=routed), name=name, concurrency=1)(agent)
 
 
 def _offsets(chunk: FetchedChunk) -> dict[tuple[str, int], list[int]]:

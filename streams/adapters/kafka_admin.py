@@ -234,15 +234,18 @@ def ensure_worker_topics(settings: Settings, *, timeout_s: float = 30.0) -> dict
 
     A dead-letter topic takes any record its source topic takes, with room for the headers:
     its ``max.message.bytes`` is raised to the source's plus ``DLQ_HEADER_ROOM``. A record
-    larger still (the source's limit was raised after this) is dead-lettered truncated.
+    larger still (the source's limit was raised after this) is dead-lettered truncated. The
+    internal by-model topics (``Settings.internal_topics``) likewise take any record of the
+    input topic they copy, with the routing headers.
     """
     sources = {settings.topic_dlq: settings.topic_predictions,
-               settings.topic_labels_dlq: settings.topic_labels}  # fmt: skip
+               settings.topic_labels_dlq: settings.topic_labels,
+               **settings.internal_topics}  # fmt: skip
     others = [name for name in settings.topics if name not in sources]
     ensure_topics(settings.kafka, others, partitions=settings.partitions,
                   timeout_s=timeout_s)  # fmt: skip
     admin = connect_admin(settings.kafka, timeout_s=timeout_s)
-    limits = topic_configs(admin, sources.values(), timeout_s=timeout_s)
+    limits = topic_configs(admin, set(sources.values()), timeout_s=timeout_s)
     ensure_topics(
         settings.kafka,
         sources,

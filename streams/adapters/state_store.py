@@ -6,6 +6,9 @@ Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic):
 - ``P:profile:M:V``    its reference profile (JSON), once built, with a TTL
 - ``P:reference:M:V``  reference chunks gathered so far (list of JSON), until the profile exists
 - ``P:offsets:T``      hash partition -> last applied offset
+- ``P:sources:T``      hash ``partition|source topic|source partition`` -> last applied
+  source offset, for the records a worker reads from its by-model topic (``T`` then):
+  a re-forwarded copy has a new offset in ``T`` but its old source offset
 
 A stored value that does not parse, or that the core refuses (``InvalidState``), is moved
 aside by ``quarantine`` to ``<key>:quarantined:<unix seconds>`` (RENAME, with the TTL), so
@@ -13,10 +16,10 @@ the monitor starts fresh and a restart does not meet it again; it is never loade
 
 One Lua script per batch checks that no stored offset of the batch's partitions is at or past
 the batch's own (else another worker got ahead: a stale writer after a rebalance) and only
-then writes every snapshot, profile, reference chunk and offset, and deletes the state and
-reference chunks of retired versions (the version cap): all or nothing. A retired version's
-profile is left to its TTL (a registered one, which has none, stays): if the version comes
-back it starts from its profile with fresh windows.
+then writes every snapshot, profile, reference chunk, offset and source offset, and deletes
+the state and reference chunks of retired versions (the version cap): all or nothing. A
+retired version's profile is left to its TTL (a registered one, which has none, stays): if
+the version comes back it starts from its profile with fresh windows.
 
 The reference chunks are raw values (tens of KB per version); they are deleted as soon as a
 profile exists, whichever way it came: built by the monitor (in the same script; the chunks
@@ -70,9 +73,12 @@ for i = 1, partitions do
   end
 end
 local arg = 3 + 2 * partitions
+local sources = tonumber(ARGV[arg])
+local first_source = arg + 1
+arg = arg + 1 + 2 * sources
 local updates = tonumber(ARGV[arg])
 arg = arg + 1
-for k = 2, 1 + 3 * updates, 3 do
+for k = 3, 2 + 3 * updates, 3 do
   redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
   local chunks = tonumber(ARGV[arg + 2])
   if ARGV[arg + 1] ~= '' then
@@ -89,11 +95,14 @@ for k = 2, 1 + 3 * updates, 3 do
   end
   arg = arg + 3 + chunks
 end
-for k = 2 + 3 * updates, #KEYS do
+for k = 3 + 3 * updates, #KEYS do
   redis.call('DEL', KEYS[k])
 end
 for i = 1, partitions do
   redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
+end
+for i = 0, sources - 1 do
+  redis.call('HSET', KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
 end
 return 1
 """
@@ -160,6 +169,7 @@ class RedisMonitorStore:
         self.client = client
         self.prefix = prefix if namespace is None else f"{prefix}:{namespace}"
         self.offsets_key = f"{prefix}:offsets:{topic}"
+        self.sources_key = f"{prefix}:sources:{topic}"
         self.ttl_s = ttl_s
         #: What this store's state key holds, as the quarantine counter's ``kind``.
         self.state_kind = "state" if namespace is None else namespace
@@ -179,6 +189,19 @@ class RedisMonitorStore:
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.offsets_key}: {exc}") from exc
         return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
+
+    async def applied_sources(self) -> dict[tuple[int, str, int], int]:
+        """Last applied source offset per ``(partition, source topic, source partition)``."""
+        try:
+            values = await self.client.hgetall(self.sources_key)
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {self.sources_key}: {exc}") from exc
+        applied = {}
+        for field_, value in values.items():
+            # Kafka topic names cannot hold "|".
+            partition, topic, source_partition = field_.decode().split("|")
+            applied[int(partition), topic, int(source_partition)] = int(value)
+        return applied
 
     async def fetch(self, model_id: str, model_version: str) -> RawMonitor | None:
         """The stored values, unparsed (parsing is the caller's, so that a malformed value
@@ -234,13 +257,19 @@ class RedisMonitorStore:
         updates: list[MonitorUpdate],
         offsets: dict[int, int],
         retired: Iterable[tuple[str, str]] = (),
+        sources: dict[tuple[int, str, int], int] | None = None,
     ) -> bool:
-        """Write ``updates`` and ``offsets`` and delete the state of ``retired`` versions
+        """Write ``updates``, ``offsets`` and ``sources`` (source offsets, as
+        ``applied_sources`` reads them) and delete the state of ``retired`` versions
         atomically; False (nothing written) if a stored offset is ahead."""
-        keys = [self.offsets_key]
+        keys = [self.offsets_key, self.sources_key]
         args: list[Any] = [self.ttl_s, len(offsets)]
         for partition, offset in offsets.items():
             args += [partition, offset]
+        sources = sources or {}
+        args.append(len(sources))
+        for (partition, topic, source_partition), offset in sources.items():
+            args += [f"{partition}|{topic}|{source_partition}", offset]
         args.append(len(updates))
         for update in updates:
             keys += self._keys(update.model_id, update.model_version)

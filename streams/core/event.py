@@ -15,7 +15,10 @@ class RawRecord:
     """One undecoded input record and where it came from.
 
     ``source``/``partition``/``offset`` are a Kafka topic position under the worker and
-    a file name / 0 / line number under replay: enough to find the record again.
+    a file name / 0 / line number under replay: enough to find the record again. A record
+    the worker read from its internal by-model topic keeps its ORIGINAL coordinates (and
+    timestamp and key) there; ``read_at`` is then its ``(partition, offset)`` in the topic
+    it was read from, which the stored offsets fence.
     """
 
     value: bytes | None
@@ -24,6 +27,12 @@ class RawRecord:
     partition: int
     offset: int
     key: bytes | None = None
+    read_at: tuple[int, int] | None = None
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """``(partition, offset)`` in the topic this worker read the record from."""
+        return self.read_at or (self.partition, self.offset)
 
 
 @dataclass(frozen=True, slots=True)

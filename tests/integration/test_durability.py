@@ -105,6 +105,9 @@ def test_a_dead_letter_is_on_its_topic_before_the_bad_record_is_committed(stack_
     timeout): an outage of the topic, not a record the broker refuses for what it is (those
     are permanent errors and are handled apart). Then it is created again."""
     env = isolated_env(stack_config, tmp_path / "faust") | {
+        # The input topic's own offsets and commits: the repartition path's are
+        # tests/integration/test_ownership.py's.
+        "DRIFTLINE_ROUTING": "keyed",
         "DRIFTLINE_PRODUCER_TIMEOUT_S": "2",  # each failed send is counted soon
         "DRIFTLINE_COMMIT_INTERVAL_S": "0.5",  # a wrong commit would show soon
     }
@@ -146,6 +149,9 @@ def test_records_redelivered_after_a_crash_are_skipped_and_new_ones_applied_once
     stack_config, tmp_path
 ):
     env = isolated_env(stack_config, tmp_path / "faust") | {
+        # The input topic's own offsets and commits: the repartition path's are
+        # tests/integration/test_ownership.py's.
+        "DRIFTLINE_ROUTING": "keyed",
         "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # nothing applied is committed before the kill
         "DRIFTLINE_SESSION_TIMEOUT_S": "6",  # the broker's minimum: the crash is noticed soon
     }

@@ -1,0 +1,49 @@
+"""The pure parts of routing by model: the key read from a record, the source coordinates
+carried in headers, and the fence that skips re-forwarded copies."""
+
+from __future__ import annotations
+
+from streams.adapters.applied_offsets import last_offsets, unapplied
+from streams.adapters.routing import NO_MODEL, model_key, routed_record, source_headers
+from streams.core.event import RawRecord
+
+
+def test_the_key_is_the_model_id_or_the_empty_key():
+    assert model_key(b'{"model_id": "m1", "x": 1}') == b"m1"
+    for value in (None, b"", b"not json", b"[1]", b'{"model_id": 3}', b'{"model_id": ""}'):
+        assert model_key(value) == NO_MODEL
+    assert model_key(b'{"model_id": "m1"}', max_bytes=5) == NO_MODEL
+
+
+def test_a_routed_record_keeps_its_source_place_and_key():
+    source = RawRecord(b"v", 123, "predictions", 2, 41, b"request-9")
+    copy = routed_record("by-model", 0, 7, 999, b"v", b"m1", source_headers(source))
+    assert copy == RawRecord(b"v", 123, "predictions", 2, 41, b"request-9", (0, 7))
+    assert copy.position == (0, 7)
+
+
+def test_headers_are_not_trusted_when_incomplete():
+    copy = routed_record("by-model", 1, 5, 999, b"v", b"m1", [("driftline.source.topic", b"x")])
+    assert copy == RawRecord(b"v", 999, "by-model", 1, 5, b"m1")
+
+
+def _copy(source_partition: int, source_offset: int, offset: int) -> RawRecord:
+    return RawRecord(b"v", 0, "predictions", source_partition, source_offset, None, (0, offset))
+
+
+def test_re_forwarded_copies_are_skipped_by_source_offset():
+    first = [_copy(0, 10, 0), _copy(1, 4, 1), _copy(0, 11, 2)]
+    again = [_copy(0, 10, 3), _copy(1, 4, 4), _copy(0, 11, 5), _copy(0, 12, 6)]
+    offsets, sources = last_offsets(first)
+    assert offsets == {0: 2}
+    assert sources == {(0, "predictions", 0): 11, (0, "predictions", 1): 4}
+    assert unapplied(again, offsets, sources) == [_copy(0, 12, 6)]
+
+
+def test_copies_within_one_batch_are_skipped_and_offsets_still_fence():
+    batch = [_copy(0, 10, 0), _copy(0, 11, 1), _copy(0, 10, 2), _copy(0, 11, 3)]
+    assert unapplied(batch, {}, {}) == batch[:2]
+    # Saved together: the first two skipped by offset, the rest as copies.
+    assert unapplied(batch, {0: 1}, {(0, "predictions", 0): 11}) == []
+    direct = [RawRecord(b"v", 0, "predictions", 0, o) for o in range(3)]
+    assert unapplied(direct, {0: 0}, {(0, "predictions", 0): 5}) == direct[1:]

@@ -1,0 +1,136 @@
+"""One owner per model's state whatever the producers' keys: unkeyed input, or input keyed by
+event id, read by several workers gives the counts, episodes and dead letters of keyed input
+read by one; a killed worker's re-forwarded records are skipped, not applied twice."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+from streams.adapters.kafka_records import publish
+from streams.adapters.worker_process import WorkerProcess
+from streams.settings import Settings
+from streams.simulation import Scenario, StreamConfig, keyed_events
+from tests.integration.conftest import free_port, isolated_env, read_alerts, read_all
+
+pytestmark = pytest.mark.integration
+
+EVENTS, WINDOW, PACE = 6_000, 500, 100
+STREAM = StreamConfig(
+    model_id="it-owner",
+    seed=23,
+    scenarios=(Scenario(kind="variance", feature="x11", start=3_250, end=5_250, magnitude=2.0),),
+)
+BAD = [b"not json", b"[1, 2]", b'{"model_id": "it-owner"}']
+
+
+def _env(stack_config, tmp_path, **extra: str) -> dict[str, str]:
+    return isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_WARMUP_EVENTS": "100",
+        "DRIFTLINE_REFERENCE_EVENTS": "2000",
+        "DRIFTLINE_WINDOW_EVENTS": str(WINDOW),
+        "DRIFTLINE_PARTITIONS": "3",
+        **extra,
+    }
+
+
+def _workers(env: dict[str, str], tmp_path, count: int, tag: str) -> list[WorkerProcess]:
+    workers = [
+        WorkerProcess(env, web_port=free_port(), log_path=tmp_path / f"{tag}{i}.log")
+        for i in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def _total(workers: list[WorkerProcess], name: str) -> float:
+    return sum(worker.metric_total(name) for worker in workers)
+
+
+def _wait_total(workers: list[WorkerProcess], count: int, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _total(workers, "driftline_events_processed_total") < count:
+        assert time.monotonic() < deadline, f"the workers did not process {count} events"
+        time.sleep(0.2)
+
+
+def _rekeyed(records: list[tuple[bytes, bytes]]) -> list[tuple[bytes | None, bytes]]:
+    # Half the records unkeyed, half keyed by event id: both spread a model over partitions.
+    return [
+        (None if i % 2 else orjson.loads(value)["event_id"].encode(), value)
+        for i, (_, value) in enumerate(records)
+    ]
+
+
+def _drift_alerts(settings: Settings) -> list[dict]:
+    alerts = [orjson.loads(letter.value) for letter in read_alerts(settings)]
+    return [a for a in alerts if a["type"] == "data_drift"]
+
+
+def test_unkeyed_input_on_three_workers_gives_what_keyed_input_on_one_gives(stack_config, tmp_path):
+    keyed_env = _env(stack_config, tmp_path / "keyed", DRIFTLINE_ROUTING="keyed")
+    keyed_settings = Settings.from_env(keyed_env)
+    (single,) = _workers(keyed_env, tmp_path, 1, "keyed")
+    try:
+        publish(keyed_settings.kafka, keyed_settings.topic_predictions,
+                keyed_events(STREAM, EVENTS))  # fmt: skip
+        _wait_total([single], EVENTS)
+        expected = _drift_alerts(keyed_settings)
+    finally:
+        assert single.stop() == 0
+
+    env = _env(stack_config, tmp_path / "unkeyed")
+    settings = Settings.from_env(env)
+    workers = _workers(env, tmp_path, 3, "unkeyed")
+    try:
+        records = _rekeyed(keyed_events(STREAM, EVENTS))
+        bad_at = publish(settings.kafka, settings.topic_predictions, [(None, b) for b in BAD])
+        # Published a window's divisor at a time: the by-model topic then holds each window's
+        # events (in another order within it, as several input partitions interleave).
+        for start in range(0, EVENTS, PACE):
+            publish(settings.kafka, settings.topic_predictions, records[start : start + PACE])
+            _wait_total(workers, start + PACE)
+        drift = _drift_alerts(settings)
+        assert _total(workers, "driftline_events_processed_total") == EVENTS
+        letters = read_all(settings, settings.topic_dlq)
+    finally:
+        assert all(worker.stop() == 0 for worker in workers)
+
+    firing = [a for a in drift if a["status"] == "firing"]
+    assert [a["feature"] for a in firing] == ["x11"]
+    assert [a["alert_id"] for a in drift] == [a["alert_id"] for a in expected]
+    # Dead letters once each, naming where the producer's record is, not the internal topic.
+    assert sorted(letter.value for letter in letters) == sorted(BAD)
+    places = {
+        (h["driftline.dlq.original.topic"].decode(), int(h["driftline.dlq.original.partition"]),
+         int(h["driftline.dlq.original.offset"]))
+        for h in (letter.headers for letter in letters)
+    }  # fmt: skip
+    assert places == {(settings.topic_predictions, p, o) for p, o in bad_at}
+
+
+def test_records_re_forwarded_after_a_kill_are_skipped(stack_config, tmp_path):
+    env = _env(stack_config, tmp_path, DRIFTLINE_COMMIT_INTERVAL_S="3600")
+    settings = Settings.from_env(env)
+    records = _rekeyed(keyed_events(STREAM, 3_000))
+    first, later = records[:2_000], records[2_000:]
+    (doomed,) = _workers(env, tmp_path, 1, "doomed")
+    publish(settings.kafka, settings.topic_predictions, first)
+    _wait_total([doomed], len(first))
+    doomed.kill()  # nothing committed: every input record is forwarded again
+
+    workers = _workers(env, tmp_path, 2, "after")
+    try:
+        publish(settings.kafka, settings.topic_predictions, later)
+        _wait_total(workers, len(later))
+        time.sleep(3)  # anything applied twice would show by now
+        processed = _total(workers, "driftline_events_processed_total")
+        skipped = _total(workers, "driftline_replayed_records_skipped_total")
+    finally:
+        assert all(worker.stop() == 0 for worker in workers)
+    assert processed == len(later)
+    # The first copies by their by-model offsets, the re-forwarded ones by source offset.
+    assert skipped >= 2 * len(first)
