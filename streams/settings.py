@@ -223,6 +223,11 @@ class Settings:
         return {self.predictions_by_model: self.topic_predictions,
                 self.labels_by_model: self.topic_labels}  # fmt: skip
 
+    def monitored(self, topic: str) -> str:
+        """The topic the monitors read for input ``topic``: its by-model copy when routing
+        repartitions, else the topic itself (whose offsets Redis then keeps)."""
+        return {v: k for k, v in self.internal_topics.items()}.get(topic, topic)
+
     @property
     def topics(self) -> tuple[str, ...]:
         return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq,

@@ -130,9 +130,8 @@ def build_worker(
     )
     retrain = app.topic(settings.topic_retrain, key_serializer="raw", value_serializer="raw")
     # What the monitors read: the input topics ("keyed") or their by-model copies.
-    internal = {source: name for name, source in settings.internal_topics.items()}
-    watched_predictions = internal.get(settings.topic_predictions, settings.topic_predictions)
-    watched_labels = internal.get(settings.topic_labels, settings.topic_labels)
+    watched_predictions = settings.monitored(settings.topic_predictions)
+    watched_labels = settings.monitored(settings.topic_labels)
 
     registry = SpecRegistry(
         [*stored_specs, *file_specs],

@@ -142,7 +142,9 @@ def stored(server, settings: Settings) -> dict:
         [state_key] = admin.keys(f"{prefix}:state:{STREAM.model_id}:*")
         profile = admin.get(state_key.replace(b":state:", b":profile:"))
         state = orjson.loads(admin.get(state_key))
-        offsets = admin.hgetall(f"{prefix}:offsets:{settings.topic_predictions}")
+        offsets = admin.hgetall(
+            f"{prefix}:offsets:{settings.monitored(settings.topic_predictions)}"
+        )
     # Offsets are the last applied per partition: applied records = sum of (offset + 1).
     return {
         "profile": profile,
