@@ -131,6 +131,24 @@ class AlertConsumer:
         consumer = Consumer(self._config)
         self._consumers.append(consumer)
         consumer.subscribe([topic])
+        try:
+            yield from self._read(consumer, topic, parse, identity, idle_timeout_s, max_items)
+        finally:
+            # An iterator that ended leaves the group at once: a member that no longer polls
+            # would hold up the group's next rebalance until its poll interval ran out.
+            if consumer in self._consumers:  # else close() has closed it already
+                self._consumers.remove(consumer)
+                consumer.close()
+
+    def _read(
+        self,
+        consumer: Consumer,
+        topic: str,
+        parse: Callable[[bytes], _T],
+        identity: Callable[[_T], str],
+        idle_timeout_s: float | None,
+        max_items: int | None,
+    ) -> Iterator[_T]:
         seen = self._seen.setdefault(topic, SeenIds(capacity=self._remember))
         given, last_record = 0, time.monotonic()
         while max_items is None or given < max_items:
