@@ -247,7 +247,8 @@ def build_worker(
             continue
         by_model = app.topic(watched, key_serializer="raw", value_serializer="raw")
         limit = settings.max_message_bytes if source is predictions else None
-        router = Router(by_model, writer, max_bytes=limit)
+        oversized = ingestion.dead_letter_oversized if source is predictions else None
+        router = Router(by_model, writer, max_bytes=limit, oversized=oversized)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
     _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels,

@@ -35,7 +35,7 @@ from streams.adapters.warmup_slots import RedisWarmupSlots
 from streams.core.alert import Alert, Trigger
 from streams.core.errors import InvalidState
 from streams.core.event import PredictionEvent, RawRecord
-from streams.core.ingestor import Ingestor
+from streams.core.ingestor import Ingestor, Rejection
 from streams.core.model_monitor import ModelMonitor
 from streams.core.monitor import Monitor
 from streams.core.pii import pii_attributes_by_model
@@ -102,10 +102,7 @@ class IngestionService:
             result = self.ingestor.ingest(records)
             await self._claim_warmups()
             keeping = self._keep_for_labels(result.accepted)
-            if result.rejected:
-                limit = self.dead_letter_max_bytes
-                dead = [self.dead_letter(r, max_value_bytes=limit) for r in result.rejected]
-                await self.writer.publish(self.dead_letters, dead, rescue=rescue)
+            await self._dead_letter(result.rejected)
             alerts = await self._load_monitors(result.accepted, result.positions)
             alerts += self.monitor.process(result.accepted, result.positions)
             retired = self.ingestor.registry.take_retired()
@@ -120,6 +117,22 @@ class IngestionService:
             self.metrics.observe_alerts(alerts)
             self.metrics.observe_monitors(self.monitor)
         self.liveness.batch_done()
+
+    async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:
+        """Refuse records over the size limit where they are first read: the routing stage
+        calls this instead of copying them to a by-model topic that may not take them. The
+        decoder checks the size first, so they get the rejection, the dead letter (a
+        truncated copy with the original's length and SHA-256 when needed) and the count
+        they would get here."""
+        result = self.ingestor.ingest(records)
+        await self._dead_letter(result.rejected)
+        self.metrics.observe_rejections(result.rejected)
+
+    async def _dead_letter(self, rejected: list[Rejection]) -> None:
+        if rejected:
+            limit = self.dead_letter_max_bytes
+            dead = [self.dead_letter(r, max_value_bytes=limit) for r in rejected]
+            await self.writer.publish(self.dead_letters, dead, rescue=rescue)
 
     async def _share_warmups(self, now: float) -> None:
         registry = self.ingestor.registry

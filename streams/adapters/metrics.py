@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.core.alert import Alert
 from streams.core.errors import Reason
-from streams.core.ingestor import IngestResult
+from streams.core.ingestor import IngestResult, Rejection
 from streams.core.monitor import UNWATCHED_REASONS, Monitor
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
@@ -238,16 +238,20 @@ class IngestMetrics:
         for alert in alerts:
             self.alerts.labels(alert.model_id, alert.type, alert.status).inc()
 
-    def observe_batch(self, result: IngestResult, seconds: float) -> None:
-        """Count one processed batch; one increment per (model, reason), not per event."""
-        for model, count in result.accepted_per_model().items():
-            self.events_processed.labels(model).inc(count)
+    def observe_rejections(self, rejections: list[Rejection]) -> None:
+        """Count rejected records, one increment per (model, reason)."""
         rejected: dict[tuple[str, str], int] = {}
-        for rejection in result.rejected:
+        for rejection in rejections:
             key = (rejection.model_id or UNKNOWN_MODEL_LABEL, rejection.reason.value)
             rejected[key] = rejected.get(key, 0) + 1
         for (model, reason), count in rejected.items():
             self.events_rejected.labels(model, reason).inc(count)
+
+    def observe_batch(self, result: IngestResult, seconds: float) -> None:
+        """Count one processed batch; one increment per (model, reason), not per event."""
+        for model, count in result.accepted_per_model().items():
+            self.events_processed.labels(model).inc(count)
+        self.observe_rejections(result.rejected)
         self.batch_size.observe(len(result.accepted) + len(result.rejected))
         self.batch_seconds.observe(seconds)
         self.last_batch.set_to_current_time()

@@ -15,7 +15,7 @@ is dead-lettered there by the decoder. The chunk is acked once the broker has ev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 import orjson
@@ -78,15 +78,29 @@ class Router:
     """Forward each chunk of input records to ``target``, keyed by model id."""
 
     def __init__(
-        self, target: faust.TopicT, writer: DurableWriter, *, max_bytes: int | None = None
+        self,
+        target: faust.TopicT,
+        writer: DurableWriter,
+        *,
+        max_bytes: int | None = None,
+        oversized: Callable[[list[RawRecord]], Awaitable[None]] | None = None,
     ) -> None:
+        """Records over ``max_bytes`` go to ``oversized`` (which dead-letters them) instead
+        of being copied: the decoder would refuse them anyway, and the by-model topic might
+        not take them, so a truncated copy would lose the original's length and digest."""
         self.target = target
         self.writer = writer
         self.max_bytes = max_bytes
+        self.oversized = oversized
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order (see ``DurableWriter``)."""
         limit = self.max_bytes
+        if limit is not None and self.oversized is not None:
+            large = [r for r in records if len(r.value or b"") > limit]
+            if large:
+                await self.oversized(large)
+                records = [r for r in records if len(r.value or b"") <= limit]
         messages: list[Message] = [
             (model_key(r.value, max_bytes=limit), r.value, source_headers(r)) for r in records
         ]
