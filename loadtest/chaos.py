@@ -21,10 +21,11 @@ What is checked, and how
   in (``reference_count + windows_closed * window_events + window_count``), written in the
   same atomic step as the applied offsets. It must equal the reference run's, which itself
   must equal the model's count of events (its warm-up events, kept while its spec is
-  inferred, are fed to the monitor once it exists, so they count too). An event applied twice makes it larger (``double counted``), one lost
-  smaller (``lost``). When no worker was killed, the workers' counters are exact too, and
-  ``processed + distinct dead letters == published`` is checked for every record,
-  including the scenario's extra ones (flood, versions) that no reference covers.
+  inferred, are fed to the monitor once it exists, so they count too). An event applied
+  twice makes it larger (``double counted``), one lost smaller (``lost``). When no worker
+  was killed or stopped mid-stream, the workers' counters are exact too, and ``processed +
+  distinct dead letters == published`` is checked for every record, including the
+  scenario's extra ones (flood, versions) that no reference covers.
 - **Dead-lettered once.** Every bad record's (partition, offset) must appear in the
   dead-letter topic (``driftline.dlq.original.*`` headers); a second copy of the same
   offset counts as ``duplicated``.

@@ -278,8 +278,23 @@ def many_versions(ctx: Context) -> Verdict:
     return finish(ctx, *run_stream(ctx, "many_versions", fault))
 
 
+def sigterm_restart(ctx: Context) -> Verdict:
+    """SIGTERM the worker at 50% (a deployment) and start another: nothing may be lost."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        run.stop(run.live_workers()[0])
+        stopped_at, before = time.monotonic(), run.applied()
+        run.start_worker()
+        return run.time_to_resume(since=stopped_at, before=before)
+
+    return finish(ctx, *run_stream(ctx, "sigterm_restart", fault))
+
+
 def corrupt_state(ctx: Context) -> Verdict:
-    """Garbage planted in one model's state key while its worker is down (stopped at 50%):
+    """Garbage planted in one model's state key while its worker is down (killed at 50%):
     the restarted worker quarantines it and that model starts afresh. Its later alerts
     differ by design, so the other models are compared as usual, and for it: its stored
     state holds exactly the events after the restart, its alerts from before the fault are
@@ -291,14 +306,15 @@ def corrupt_state(ctx: Context) -> Verdict:
         _publish(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
-        run.stop(run.live_workers()[0])
+        # SIGKILL, not SIGTERM: sigterm_restart shows a SIGTERM loses state on its own.
+        run.kill(run.live_workers()[0])
         key = f"{run.settings.redis_prefix}:state:{victim}:v1"
         seen["before"] = orjson.loads(run.redis.get(key))
         seen["alerts"] = {a["alert_id"] for a in run.outcome().alerts if a["model_id"] == victim}
         run.redis.set(key, b"\x80\x04\x95garbage\xff{", ex=3600)
-        before = run.applied()
+        killed_at, before = time.monotonic(), run.applied()
         run.start_worker()
-        return run.time_to_resume(since=time.monotonic(), before=before)
+        return run.time_to_resume(since=killed_at, before=before)
 
     run, verdict, outcome = run_stream(ctx, "corrupt_state", fault)
     others = ctx.models - {victim}
@@ -331,6 +347,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "big_record": big_record,
     "flood_models": flood_models,
     "many_versions": many_versions,
+    "sigterm_restart": sigterm_restart,
     "corrupt_state": corrupt_state,
 }
 
@@ -345,5 +362,6 @@ RESUME_LIMIT_S = {
     "big_record": 30.0,
     "flood_models": WARMUP_TIMEOUT_S + 30.0,
     "many_versions": 30.0,
-    "corrupt_state": 30.0,
+    "sigterm_restart": 45.0,
+    "corrupt_state": 45.0,
 }
