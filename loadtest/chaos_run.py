@@ -66,6 +66,7 @@ class ChaosRun:
         # A time-out, so a hung Redis (the outage scenario) cannot hang the harness.
         self.redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=10)
         self.workers: list[WorkerProcess] = []
+        self.expired_warmups = 0  # processed, then gone from /metrics with their warm-ups
         self.interrupted = 0  # workers killed or stopped mid-stream: counters not exact
         self.published = 0
         self.ends: dict[int, int] = {}
@@ -159,7 +160,7 @@ class ChaosRun:
         """What the run left; the workers' counters count only if none was interrupted."""
         processed = None
         if not self.interrupted:
-            processed = int(sum(
+            processed = self.expired_warmups + int(sum(
                 w.metric_total("driftline_events_processed_total") for w in self.live_workers()
             ))  # fmt: skip
         settings = self.settings
