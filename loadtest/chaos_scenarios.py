@@ -247,6 +247,7 @@ def flood_models(ctx: Context) -> Verdict:
         flood = [(f"flood-{n}".encode(), next(sample_events(f"flood-{n}", 1)))
                  for n in range(FLOOD_MODELS)]  # fmt: skip
         worker = run.workers[0]
+        run.wait_done(timeout_s=300)  # the first half, before the count is read
         before = worker.metric_total("driftline_events_processed_total")
         _in_stream(run, flood)
         started = time.monotonic()
