@@ -1,9 +1,10 @@
 """CI's short form of the fault-injection suite (``loadtest/chaos.py --short``).
 
 A subset that stays under ~3 minutes on a 2-core machine: a crash-free reference run, then
-three SIGKILLs, a broker restart, a hung Redis, two workers with one killed, a 4 MiB record
-and 3,000 versions of one model. Each must reproduce the reference run's applied counts and
-alert ids, dead-letter every bad record once, and resume in its stated time. The full suite
+three SIGKILLs, a broker restart, a hung Redis, two workers with one killed, a 4 MiB record,
+5,000 one-event model ids, 3,000 versions of one model and a corrupt state key. Each must
+reproduce the reference run's applied counts and alert ids, dead-letter every bad record
+once, and resume in its stated time. The full suite
 (every scenario, 200,001 events) is run by hand; its figures are in RELIABILITY.md.
 """
 
@@ -17,10 +18,10 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "broker_restart", "redis_outage", "two_workers_kill", "big_record",
-          "many_versions")  # fmt: skip
+          "flood_models", "many_versions", "corrupt_state")  # fmt: skip
 
 
-def test_the_short_chaos_suite_passes(stack_config):
+def test_the_short_chaos_suite_passes():
     done = subprocess.run(
         [sys.executable, "-m", "loadtest.chaos", "--short", "--only", *SUBSET],
         capture_output=True,
