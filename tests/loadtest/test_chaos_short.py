@@ -4,8 +4,8 @@ A subset that stays under ~3 minutes on a 2-core machine: a crash-free reference
 three SIGKILLs, a broker restart, a hung Redis, two workers with one killed, a 4 MiB record,
 5,000 one-event model ids, 3,000 versions of one model and a corrupt state key. Each must
 reproduce the reference run's applied counts and alert ids, dead-letter every bad record
-once, and resume in its stated time. The full suite
-(every scenario, 200,001 events) is run by hand; its figures are in RELIABILITY.md.
+once, and resume in its stated time. The full suite (every scenario, 200,001 events) is
+run by hand; its figures are in RELIABILITY.md.
 """
 
 from __future__ import annotations
