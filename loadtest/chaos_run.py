@@ -70,6 +70,8 @@ class ChaosRun:
         self.interrupted = 0  # workers killed or stopped mid-stream: counters not exact
         self.published = 0
         self.ends: dict[int, int] = {}
+        self.bad: set[tuple[int, int]] = set()  # where the records to dead-letter went
+        self.rest: list[tuple[bytes | None, bytes]] = []  # the stream not published yet
 
     # Workers -------------------------------------------------------------------------------
 

@@ -77,7 +77,6 @@ def run_stream(
         for worker in run.workers:
             worker.wait_for_partitions()
         half = len(records) // 2
-        run.bad = set()
         run.rest = records[half:]
         _publish(run, records[:half])
         verdict.resume_s = fault(run, records)
