@@ -1,0 +1,195 @@
+"""One chaos run: its own topics, group and Redis prefix, its workers, and its clock.
+
+Progress is read where it is durable: the applied offsets the workers write to Redis with
+each batch's state (``P:offsets:T``), not the workers' counters, which die with a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import orjson
+import redis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from loadtest.chaos_stream import ChaosStream, Outcome, state_totals
+from streams import stack
+from streams.adapters.kafka_records import end_offsets, publish, read_from
+from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.core.errors import DriftlineError
+from streams.settings import Settings
+
+__all__ = ["ChaosRun", "wait_for"]
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.1):
+    """Poll ``predicate`` until truthy; its value. Raises ``DriftlineError`` on time-out."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise DriftlineError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(every_s)
+    return value
+
+
+class ChaosRun:
+    """Workers and records of one scenario run of ``stream``."""
+
+    def __init__(
+        self,
+        name: str,
+        stream: ChaosStream,
+        config: stack.StackConfig,
+        workdir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.stream = stream
+        self.config = config
+        self.workdir = workdir / name
+        self.env = {
+            **os.environ,
+            **run_names(f"chaos-{name}-{uuid.uuid4().hex[:6]}"),
+            "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+            "DRIFTLINE_REDIS_URL": config.redis_url,
+            "DRIFTLINE_DATA_DIR": str(self.workdir / "faust"),
+            **stream.env(),
+            **(extra_env or {}),
+        }
+        self.settings = Settings.from_env(self.env)
+        # A time-out, so a hung Redis (the outage scenario) cannot hang the harness.
+        self.redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=10)
+        self.workers: list[WorkerProcess] = []
+        self.expired_warmups = 0  # processed, then gone from /metrics with their warm-ups
+        self.interrupted = 0  # workers killed or stopped mid-stream: counters not exact
+        self.published = 0
+        self.ends: dict[int, int] = {}
+        self.bad: set[tuple[int, int]] = set()  # where the records to dead-letter went
+        self.rest: list[tuple[bytes | None, bytes]] = []  # the stream not published yet
+
+    # Workers -------------------------------------------------------------------------------
+
+    def start_worker(self) -> WorkerProcess:
+        log = self.workdir / f"worker-{len(self.workers)}.log"
+        worker = WorkerProcess(self.env, web_port=free_port(), log_path=log)
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def kill(self, worker: WorkerProcess) -> None:
+        worker.kill()
+        self.interrupted += 1
+
+    def stop(self, worker: WorkerProcess) -> None:
+        """SIGTERM mid-stream: its counter, read before, would miss its last batches."""
+        self.interrupted += 1
+        if worker.stop() != 0:
+            raise DriftlineError(f"a worker of {self.name} did not stop cleanly")
+
+    def live_workers(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w.running]
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    # Records -------------------------------------------------------------------------------
+
+    def publish(self, records: list[tuple[bytes | None, bytes]]) -> list[tuple[int, int]]:
+        """Publish ``records``; their positions. The end offsets are tracked for ``done``."""
+        positions = publish(self.settings.kafka, self.settings.topic_predictions, records)
+        if len(positions) != len(records):
+            raise DriftlineError(f"{len(records) - len(positions)} records not published")
+        self.published += len(positions)
+        for partition, offset in positions:
+            self.ends[partition] = max(self.ends.get(partition, 0), offset + 1)
+        return positions
+
+    def applied(self) -> dict[int, int]:
+        """Last applied offset per partition, as the workers wrote it to Redis."""
+        key = f"{self.settings.redis_prefix}:offsets:{self.settings.topic_predictions}"
+        try:
+            stored = self.redis.hgetall(key)
+        except redis.RedisError:
+            return {}
+        return {int(p): int(o) for p, o in stored.items()}
+
+    def fraction_applied(self) -> float:
+        applied = self.applied()
+        due = sum(self.ends.values()) or 1
+        return sum(applied.get(p, -1) + 1 for p in self.ends) / due
+
+    def wait_fraction(self, fraction: float, timeout_s: float = 300) -> None:
+        wait_for(lambda: self.fraction_applied() >= fraction, timeout_s, f"{fraction:.0%} applied")
+
+    def done(self) -> bool:
+        applied = self.applied()
+        return all(applied.get(p, -1) >= end - 1 for p, end in self.ends.items())
+
+    def wait_done(self, timeout_s: float) -> None:
+        wait_for(self.done, timeout_s, f"every record of {self.name} applied", every_s=0.25)
+
+    def time_to_resume(
+        self,
+        partitions: Iterable[int] | None = None,
+        *,
+        since: float | None = None,
+        before: dict[int, int] | None = None,
+        timeout_s: float = 180,
+    ) -> float:
+        """Seconds from ``since`` (now) until the applied offset of any of ``partitions``
+        (all by default) moves past ``before`` (where it is now): the first progress."""
+        started = time.monotonic() if since is None else since
+        chosen = set(self.ends if partitions is None else partitions)
+        before = self.applied() if before is None else before
+
+        def moved() -> bool:
+            now = self.applied()
+            return any(now.get(p, -1) > before.get(p, -1) for p in chosen)
+
+        wait_for(moved, timeout_s, "progress after the fault", every_s=0.05)
+        return time.monotonic() - started
+
+    # Outcome -------------------------------------------------------------------------------
+
+    def outcome(self) -> Outcome:
+        """What the run left; the workers' counters count only if none was interrupted."""
+        processed = None
+        if not self.interrupted:
+            processed = self.expired_warmups + int(sum(
+                w.metric_total("driftline_events_processed_total") for w in self.live_workers()
+            ))  # fmt: skip
+        settings = self.settings
+        totals = state_totals(self.redis, settings.redis_prefix, self.stream.window_events)
+        return Outcome(
+            totals=totals,
+            dead_letters=self._read_all(settings.topic_dlq),
+            alerts=[orjson.loads(r.value) for r in self._read_all(settings.topic_alerts)],
+            processed=processed,
+        )
+
+    def _read_all(self, topic: str) -> list:
+        ends = end_offsets(self.settings.kafka, topic)
+        due = sum(ends.values())
+        records = read_from(
+            self.settings.kafka, topic, dict.fromkeys(ends, 0), count=due, timeout_s=60
+        )
+        if len(records) != due:
+            raise DriftlineError(f"read {len(records)} of the {due} records on {topic}")
+        return records
+
+    def clean(self) -> None:
+        """Delete this run's Redis keys and topics: full-size runs would fill the disk."""
+        for key in self.redis.scan_iter(f"{self.settings.redis_prefix}:*", count=1000):
+            self.redis.delete(key)
+        admin = AdminClient(self.settings.kafka.confluent())
+        topics = list(self.settings.topics)
+        for future in admin.delete_topics(topics, operation_timeout=30).values():
+            with contextlib.suppress(KafkaException):
+                future.result()

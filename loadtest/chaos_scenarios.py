@@ -1,0 +1,375 @@
+"""The faults: each scenario runs the fixed stream with one fault injected and is judged
+against the crash-free reference run (``loadtest/chaos.py`` says how)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from loadtest.chaos_run import ChaosRun, wait_for
+from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
+from streams import stack
+from streams.samples import sample_events
+from streams.simulation import keyed_events
+from streams.stack import kafka, service
+from streams.stack import redis as stack_redis
+
+__all__ = ["SCENARIOS", "Context", "Size", "reference_run"]
+
+BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
+FLOOD_MODELS, VERSIONS = 5_000, 3_000
+WARMUP_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a run is: the full suite or CI's short form."""
+
+    events: int
+    reference_events: int
+    window_events: int
+    outage_s: float
+
+    @property
+    def stream(self) -> ChaosStream:
+        return ChaosStream(self.events, self.reference_events, self.window_events)
+
+
+FULL = Size(events=200_001, reference_events=5_000, window_events=2_000, outage_s=60)
+SHORT = Size(events=21_000, reference_events=1_000, window_events=500, outage_s=10)
+
+
+@dataclass
+class Context:
+    size: Size
+    config: stack.StackConfig
+    workdir: Path
+    reference: Outcome | None = None
+    models: frozenset[str] = frozenset()
+
+
+Fault = Callable[[ChaosRun, list], float | None]
+
+
+def run_stream(
+    ctx: Context,
+    name: str,
+    fault: Fault,
+    *,
+    workers: int = 1,
+    keyed: bool = True,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[ChaosRun, Verdict, Outcome]:
+    """Start ``workers``, publish the stream, let ``fault`` act (it returns the time to
+    resume, or None), wait until every record is applied; the run's outcome."""
+    run = ChaosRun(name, ctx.size.stream, ctx.config, ctx.workdir, extra_env)
+    verdict = Verdict(name)
+    records, _ = run.stream.records(keyed=keyed)
+    try:
+        for _ in range(workers):
+            run.start_worker()
+        for worker in run.workers:
+            worker.wait_for_partitions()
+        half = len(records) // 2
+        run.rest = records[half:]
+        _publish(run, records[:half])
+        verdict.resume_s = fault(run, records)
+        if run.rest:
+            _publish(run, run.rest)
+        run.wait_done(timeout_s=600)
+        outcome = run.outcome()
+        verdict.events = run.published
+    finally:
+        run.stop_all()
+    return run, verdict, outcome
+
+
+def _publish(run: ChaosRun, records: list) -> list[tuple[int, int]]:
+    positions = run.publish(records)
+    bad = {b"chaos-bad", b"chaos-big"}
+    run.bad |= {p for (key, _), p in zip(records, positions, strict=True) if key in bad}
+    return positions
+
+
+def finish(ctx: Context, run: ChaosRun, verdict: Verdict, outcome: Outcome, **judge) -> Verdict:
+    assert ctx.reference is not None
+    models = judge.pop("models", ctx.models)
+    outcome.judge(
+        verdict, ctx.reference, bad=run.bad, published=run.published, models=models, **judge
+    )
+    run.clean()
+    return verdict
+
+
+def reference_run(ctx: Context) -> Verdict:
+    """The crash-free run: its outcome is what every scenario must reproduce."""
+    run, verdict, outcome = run_stream(ctx, "reference", lambda run, records: None)
+    ctx.reference, ctx.models = outcome, frozenset(s.model_id for s in run.stream.models)
+    per_model = run.stream.events // len(run.stream.models)
+    drifting = {a["model_id"] for a in outcome.alerts if a["type"] == "data_drift"}
+    if drifting != {s.model_id for s in run.stream.models[:2]}:
+        verdict.fail(f"the drifts were not both caught (data_drift alerts for {drifting})")
+    expected = {f"{s.model_id}:v1": per_model for s in run.stream.models}
+    if outcome.totals != expected:
+        verdict.fail(f"state totals {outcome.totals}, expected {expected}")
+    return finish(ctx, run, verdict, outcome)
+
+
+def kill9_x3(ctx: Context) -> Verdict:
+    """SIGKILL the worker at 25, 50 and 75% applied; a replacement starts at once."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        resumes = []
+        for fraction in (0.25, 0.5, 0.75):
+            run.wait_fraction(fraction)
+            run.kill(run.live_workers()[0])
+            killed_at, before = time.monotonic(), run.applied()
+            run.start_worker()
+            resumes.append(run.time_to_resume(since=killed_at, before=before))
+        return max(resumes)
+
+    return finish(ctx, *run_stream(ctx, "kill9_x3", fault))
+
+
+def broker_restart(ctx: Context) -> Verdict:
+    """Stop the Kafka broker (SIGTERM) at 50% and start it again."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        broker = kafka.service(run.config)
+        service.stop(broker, log=lambda line: None)
+        service.start(broker, log=lambda line: None)
+        return run.time_to_resume()
+
+    return finish(ctx, *run_stream(ctx, "broker_restart", fault))
+
+
+def _redis_pid(config: stack.StackConfig) -> int:
+    pid = service.status(stack_redis.service(config)).pid
+    if pid is None:
+        raise RuntimeError("the Redis of the stack was not started by driftline: no pid")
+    return pid
+
+
+def redis_outage(ctx: Context, *, kill_during: bool = False) -> Verdict:
+    """SIGSTOP Redis (a hung server) at 50% for the outage, then SIGCONT; with
+    ``kill_during``, the worker is also SIGKILLed half-way through the outage."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        pid = _redis_pid(run.config)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            time.sleep(ctx.size.outage_s / 2)
+            if kill_during:
+                run.kill(run.live_workers()[0])
+            time.sleep(ctx.size.outage_s / 2)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        resumed_from, before = time.monotonic(), run.applied()
+        if kill_during:
+            run.start_worker()
+        return run.time_to_resume(since=resumed_from, before=before)
+
+    name = "redis_outage_kill" if kill_during else "redis_outage"
+    return finish(ctx, *run_stream(ctx, name, fault), allow_duplicate_alerts=kill_during)
+
+
+def two_workers_kill(ctx: Context) -> Verdict:
+    """Two workers share the partitions; one is SIGKILLed at 50%, the other takes over."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
+                 60, "both workers to hold partitions")  # fmt: skip
+        run.wait_fraction(0.5)
+        victim = run.workers[-1]
+        held = victim.health()[1]["stream"]["partitions"]
+        run.kill(victim)
+        return run.time_to_resume(held, since=time.monotonic())
+
+    return finish(ctx, *run_stream(ctx, "two_workers_kill", fault, workers=2))
+
+
+def unkeyed_3_workers(ctx: Context) -> Verdict:
+    """The stream published without keys, so one model's events reach three workers."""
+    run, verdict, outcome = run_stream(ctx, "unkeyed_3_workers", _no_fault, workers=3, keyed=False)
+    verdict.expected_to_fail = True
+    return finish(ctx, run, verdict, outcome)
+
+
+def _no_fault(run: ChaosRun, records: list) -> None:
+    return None
+
+
+def _in_stream(run: ChaosRun, fault_records: list, timeout_s: float = 120) -> float:
+    """Publish ``fault_records`` once the first half is applied; seconds until the worker
+    got past the last of them on every partition they went to."""
+    run.wait_done(timeout_s=300)
+    positions = _publish(run, fault_records)
+    started = time.monotonic()
+    last: dict[int, int] = {}
+    for partition, offset in positions:
+        last[partition] = max(last.get(partition, -1), offset)
+    wait_for(lambda: all(run.applied().get(p, -1) >= o for p, o in last.items()),
+             timeout_s, "the worker to get past the fault's records")  # fmt: skip
+    return time.monotonic() - started
+
+
+def big_record(ctx: Context) -> Verdict:
+    """A 4 MiB record (not an event) in the middle of the stream: dead-lettered whole."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        return _in_stream(run, [(b"chaos-big", b"\x01" * BIG_RECORD_BYTES)])
+
+    return finish(ctx, *run_stream(ctx, "big_record", fault))
+
+
+def flood_models(ctx: Context) -> Verdict:
+    """5,000 one-event model ids mid-stream, then a legitimate new model: it gets a
+    warm-up slot once the flood's warm-ups expire (``WARMUP_TIMEOUT_S``)."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        flood = [(f"flood-{n}".encode(), next(sample_events(f"flood-{n}", 1)))
+                 for n in range(FLOOD_MODELS)]  # fmt: skip
+        worker = run.workers[0]
+        run.wait_done(timeout_s=300)  # the first half, before the count is read
+        before = worker.metric_total("driftline_events_processed_total")
+        _in_stream(run, flood)
+        started = time.monotonic()
+        # The flood's events taken into warm-ups: when those expire (by design, dropping
+        # their one event each) their model labels leave /metrics, and with them these
+        # counts. Read now, within the warm-up time-out, and added to the accounting.
+        run.expired_warmups = int(worker.metric_total("driftline_events_processed_total") - before)
+        legit = sample_events("chaos-legit", 10_000, seed=5)
+
+        def accepted() -> bool:
+            run.publish([(b"chaos-legit", next(legit))])
+            return worker.metric_total("driftline_events_processed_total", model="chaos-legit") > 0
+
+        wait_for(accepted, WARMUP_TIMEOUT_S + 60, "the legitimate model's events", every_s=0.5)
+        return time.monotonic() - started
+
+    env = {"DRIFTLINE_WARMUP_TIMEOUT_S": str(WARMUP_TIMEOUT_S)}
+    run, verdict, outcome = run_stream(ctx, "flood_models", fault, extra_env=env)
+    verdict.notes.append(f"{run.expired_warmups} flood events taken into warm-ups that expired")
+    return finish(ctx, run, verdict, outcome)
+
+
+def many_versions(ctx: Context) -> Verdict:
+    """3,000 one-event versions of a monitored model mid-stream: past the version cap they
+    are dead-lettered; the model's own version goes on as in the reference run."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        model = run.stream.models[0]
+        key, value = keyed_events(model, 1)[0]
+        versions = []
+        for n in range(VERSIONS):
+            event = orjson.loads(value)
+            event.update(model_version=f"chaos-v{n}", event_id=f"chaos-version-{n}")
+            versions.append((key, orjson.dumps(event)))
+        return _in_stream(run, versions)
+
+    return finish(ctx, *run_stream(ctx, "many_versions", fault))
+
+
+def sigterm_restart(ctx: Context) -> Verdict:
+    """SIGTERM the worker at 50% (a deployment) and start another: nothing may be lost."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        run.stop(run.live_workers()[0])
+        stopped_at, before = time.monotonic(), run.applied()
+        run.start_worker()
+        return run.time_to_resume(since=stopped_at, before=before)
+
+    return finish(ctx, *run_stream(ctx, "sigterm_restart", fault))
+
+
+def corrupt_state(ctx: Context) -> Verdict:
+    """Garbage planted in one model's state key while its worker is down (killed at 50%):
+    the restarted worker quarantines it and that model starts afresh. Its later alerts
+    differ by design, so the other models are compared as usual, and for it: its stored
+    state holds exactly the events after the restart, its alerts from before the fault are
+    the reference's, and an internal alert says the state was quarantined."""
+    victim = ctx.size.stream.models[0].model_id
+    seen: dict[str, object] = {}
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        # SIGKILL, not SIGTERM: sigterm_restart shows a SIGTERM loses state on its own.
+        run.kill(run.live_workers()[0])
+        key = f"{run.settings.redis_prefix}:state:{victim}:v1"
+        seen["before"] = orjson.loads(run.redis.get(key))
+        seen["alerts"] = {a["alert_id"] for a in run.outcome().alerts if a["model_id"] == victim}
+        run.redis.set(key, b"\x80\x04\x95garbage\xff{", ex=3600)
+        killed_at, before = time.monotonic(), run.applied()
+        run.start_worker()
+        return run.time_to_resume(since=killed_at, before=before)
+
+    run, verdict, outcome = run_stream(ctx, "corrupt_state", fault)
+    others = ctx.models - {victim}
+    assert ctx.reference is not None
+    state = seen["before"]
+    assert isinstance(state, dict)
+    applied_before = state["reference_count"] + state["windows_closed"] * ctx.size.window_events
+    applied_before += state["window_count"]
+    want = ctx.reference.totals[f"{victim}:v1"] - applied_before
+    got = outcome.totals.get(f"{victim}:v1", 0)
+    if got != want:
+        verdict.fail(f"{victim}: state holds {got} events, {want} came after the restart")
+    reference_ids = set(ctx.reference.alert_ids(models={victim}))
+    if not seen["alerts"] <= reference_ids:  # type: ignore[operator]
+        verdict.fail(f"{victim}: alerts from before the fault differ from the reference's")
+    internal = [a for a in outcome.alerts if a["model_id"] == victim and a["type"] == "internal"]
+    if not any("quarantined" in a.get("message", "") for a in internal):
+        verdict.fail(f"{victim}: no internal alert says its state was quarantined")
+    verdict.notes.append(f"{victim} re-learned from its {want} events after the restart")
+    return finish(ctx, run, verdict, outcome, models=others)
+
+
+SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
+    "kill9_x3": kill9_x3,
+    "broker_restart": broker_restart,
+    "redis_outage": redis_outage,
+    "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
+    "two_workers_kill": two_workers_kill,
+    "unkeyed_3_workers": unkeyed_3_workers,
+    "big_record": big_record,
+    "flood_models": flood_models,
+    "many_versions": many_versions,
+    "sigterm_restart": sigterm_restart,
+    "corrupt_state": corrupt_state,
+}
+
+#: The stated time to resume after each fault ends, in seconds.
+RESUME_LIMIT_S = {
+    "kill9_x3": 45.0,  # session time-out (6 s) + a worker's start-up
+    "broker_restart": 60.0,
+    "redis_outage": 30.0,
+    "redis_outage_kill": 45.0,
+    "two_workers_kill": 30.0,
+    "unkeyed_3_workers": 0.0,
+    "big_record": 30.0,
+    "flood_models": WARMUP_TIMEOUT_S + 30.0,
+    "many_versions": 30.0,
+    "sigterm_restart": 45.0,
+    "corrupt_state": 45.0,
+}

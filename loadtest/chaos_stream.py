@@ -1,0 +1,206 @@
+"""The fixed stream every chaos scenario replays, and what a run of it left behind.
+
+``ChaosStream`` is three models with drifts (one a control without), interleaved as live
+models would publish, with the known-bad records of ``streams/samples.py`` mixed in. Model
+ids are chosen so librdkafka's default partitioner (CRC32 of the key) puts each model on
+a partition of its own: a fault on one worker's partitions then always has work behind it.
+
+``Outcome`` is what a run left: the monitor state totals per model read from Redis, the
+dead letters by original offset, the alert ids, and (when no worker was killed) the workers'
+counters. ``Outcome.compare`` judges it against the crash-free reference run; see
+``loadtest/chaos.py`` for what each figure can and cannot see.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+import redis
+
+from loadtest.producer import interleave
+from streams.adapters.kafka_records import ReadRecord
+from streams.samples import BAD_RECORDS
+from streams.simulation import Scenario, StreamConfig
+
+__all__ = ["ChaosStream", "Outcome", "Verdict", "model_ids", "state_totals"]
+
+PARTITIONS = 3
+_OFFSET = "driftline.dlq.original.offset"
+_PARTITION = "driftline.dlq.original.partition"
+
+
+def model_ids(partitions: int = PARTITIONS) -> list[str]:
+    """One model id per partition under librdkafka's consistent_random partitioner."""
+    chosen: dict[int, str] = {}
+    suffix = 0
+    while len(chosen) < partitions:
+        name = f"chaos-m{suffix}"
+        chosen.setdefault(zlib.crc32(name.encode()) % partitions, name)
+        suffix += 1
+    return [chosen[p] for p in range(partitions)]
+
+
+@dataclass(frozen=True)
+class ChaosStream:
+    """``events`` valid events over three models, plus the bad records mixed in."""
+
+    events: int
+    reference_events: int
+    window_events: int
+
+    @property
+    def models(self) -> list[StreamConfig]:
+        per_model = self.events // PARTITIONS
+        drift_at = self.reference_events + (per_model - self.reference_events) // 3
+        a, b, c = model_ids()
+        return [
+            StreamConfig(model_id=a, seed=11, scenarios=(
+                Scenario(kind="abrupt", feature="x3", start=drift_at, magnitude=1.0),)),
+            StreamConfig(model_id=b, seed=12, scenarios=(
+                Scenario(kind="abrupt", feature="x5", start=drift_at, magnitude=1.5),)),
+            StreamConfig(model_id=c, seed=13),  # the control: no drift
+        ]  # fmt: skip
+
+    def records(self, *, keyed: bool = True) -> tuple[list[tuple[bytes | None, bytes]], int]:
+        """The records in publishing order, and how many of them are bad."""
+        valid = interleave(self.models, self.events // PARTITIONS)
+        bad = [(b"chaos-bad", b.value) for b in BAD_RECORDS] * 2
+        step = len(valid) // (len(bad) + 1)
+        records: list[tuple[bytes | None, bytes]] = []
+        for index, (key, value) in enumerate(valid):
+            records.append((key if keyed else None, value))
+            if index % step == step - 1 and index // step < len(bad):
+                records.append(bad[index // step])
+        return records, len(bad)
+
+    def env(self) -> dict[str, str]:
+        """The worker settings every run of this stream uses."""
+        return {
+            "DRIFTLINE_PARTITIONS": str(PARTITIONS),
+            "DRIFTLINE_WARMUP_EVENTS": "50",
+            "DRIFTLINE_REFERENCE_EVENTS": str(self.reference_events),
+            "DRIFTLINE_WINDOW_EVENTS": str(self.window_events),
+            "DRIFTLINE_SESSION_TIMEOUT_S": "6",  # the broker's minimum: crashes noticed soon
+            "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # a crash redelivers all since the start
+            "DRIFTLINE_LABEL_TTL_S": "300",  # kept predictions must not fill the local Redis
+            "DRIFTLINE_STALL_S": "20",
+        }
+
+
+def state_totals(client: redis.Redis, prefix: str, window_events: int) -> dict[str, int]:
+    """Events each model version's stored monitor has taken in: reference + windows."""
+    totals: dict[str, int] = {}
+    for key in client.scan_iter(f"{prefix}:state:*", count=1000):
+        name = key.decode()
+        if ":quarantined:" in name:
+            continue
+        try:
+            state = orjson.loads(client.get(key) or b"")
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(state, dict) or "windows_closed" not in state:
+            continue
+        model = name[len(prefix) + len(":state:") :]
+        # Closed windows held ``window_events`` each (the same setting in every run).
+        windows = state["windows_closed"] * window_events + state["window_count"]
+        totals[model] = state["reference_count"] + windows
+    return totals
+
+
+@dataclass
+class Verdict:
+    """One scenario's figures, as the results table shows them."""
+
+    name: str
+    events: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    double_counted: int = 0
+    dead_lettered: int = 0
+    alerts_equal: bool = False
+    resume_s: float | None = None
+    resume_limit_s: float = 0.0
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    expected_to_fail: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def fail(self, message: str) -> None:
+        self.failures.append(message)
+
+
+@dataclass
+class Outcome:
+    """What one run left behind: state totals, dead letters, alerts, exact counters or None."""
+
+    totals: dict[str, int]
+    dead_letters: list[ReadRecord]
+    alerts: list[dict]
+    processed: int | None = None  # sum of every worker's counter, when none was killed
+
+    @property
+    def dead_offsets(self) -> Counter[tuple[int, int]]:
+        return Counter(
+            (int(r.headers[_PARTITION]), int(r.headers[_OFFSET])) for r in self.dead_letters
+        )
+
+    def alert_ids(self, *, models: set[str] | None = None) -> Counter[str]:
+        return Counter(
+            a["alert_id"] for a in self.alerts if models is None or a["model_id"] in models
+        )
+
+    def judge(
+        self,
+        verdict: Verdict,
+        reference: Outcome,
+        *,
+        bad: set[tuple[int, int]],
+        published: int,
+        models: set[str],
+        allow_duplicate_alerts: bool = False,
+    ) -> None:
+        """Fill ``verdict`` from this run against the reference run, for the monitor states
+        and alerts of ``models`` (model ids)."""
+        dead = self.dead_offsets
+        verdict.dead_lettered = len(dead)
+        verdict.duplicated = sum(n - 1 for n in dead.values())
+        missing = bad - dead.keys()
+        verdict.lost = len(missing)
+        if missing:
+            verdict.fail(f"{len(missing)} bad records not dead-lettered")
+        keys = {k for k in reference.totals if k.rsplit(":", 1)[0] in models}
+        for model in sorted(keys):
+            want, got = reference.totals.get(model, 0), self.totals.get(model, 0)
+            verdict.lost += max(0, want - got)
+            verdict.double_counted += max(0, got - want)
+            if got != want:
+                verdict.fail(f"{model}: state holds {got} events, the reference run {want}")
+        if self.processed is not None and self.processed + len(dead) != published:
+            gap = published - self.processed - len(dead)
+            verdict.fail(f"processed + dead-lettered is {gap:+d} off the {published} published")
+            verdict.lost += max(0, gap)
+            verdict.double_counted += max(0, -gap)
+        self._judge_alerts(verdict, reference, models, allow_duplicate_alerts)
+
+    def _judge_alerts(
+        self, verdict: Verdict, reference: Outcome, models: set[str], allow_duplicates: bool
+    ) -> None:
+        want, got = reference.alert_ids(models=models), self.alert_ids(models=models)
+        verdict.alerts_equal = set(want) == set(got)
+        if not verdict.alerts_equal:
+            verdict.fail(
+                f"alert ids differ: {len(set(want) - set(got))} missing, "
+                f"{len(set(got) - set(want))} extra"
+            )
+        repeats = sum(n - 1 for n in got.values())
+        verdict.duplicated += repeats
+        if repeats and not allow_duplicates:
+            verdict.fail(f"{repeats} alerts delivered more than once")
+        elif repeats:
+            verdict.notes.append(f"{repeats} repeated alert ids (allowed: crash in an outage)")
