@@ -50,9 +50,9 @@ What the checks cannot see
   compared. Labels, retrain requests and the label join are not checked.
 - Time to resume is measured from Redis' applied offsets, polled every 50 ms, so includes
   up to one batch's processing time; it is not an end-to-end latency.
-- ``unkeyed_3_workers`` is **expected to fail until the routing lands** (one owner per
-  model's state, whatever the producer's key): ``EXPECTED_TO_FAIL`` below. Remove it from
-  that set once the routing is merged; a pass while listed also makes the run exit 1.
+- ``EXPECTED_TO_FAIL`` lists scenarios known to fail (a pass while listed also makes the
+  run exit 1, so the list cannot go stale). Empty since the routing stage landed (one owner
+  per model's state, whatever the producer's key).
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ from streams import stack
 
 __all__ = ["EXPECTED_TO_FAIL", "main", "run_suite"]
 
-#: Expected to fail until the routing lands (one owner per model's state): remove then.
-EXPECTED_TO_FAIL = frozenset({"unkeyed_3_workers"})
+#: Scenarios known to fail; a pass while listed fails the run too.
+EXPECTED_TO_FAIL: frozenset[str] = frozenset()
 
 _COLUMNS = ("scenario", "events", "lost", "duplicated", "double counted", "dead-lettered",
             "alert ids equal", "time to resume", "verdict")  # fmt: skip

@@ -60,6 +60,7 @@ class ChaosRun:
             "DRIFTLINE_REDIS_URL": config.redis_url,
             "DRIFTLINE_DATA_DIR": str(self.workdir / "faust"),
             **stream.env(),
+            "DRIFTLINE_SPECS_DIR": str(stream.write_specs(self.workdir / "specs")),
             **(extra_env or {}),
         }
         self.settings = Settings.from_env(self.env)
@@ -112,13 +113,27 @@ class ChaosRun:
         return positions
 
     def applied(self) -> dict[int, int]:
-        """Last applied offset per partition, as the workers wrote it to Redis."""
-        key = f"{self.settings.redis_prefix}:offsets:{self.settings.topic_predictions}"
+        """Last applied offset per partition of the input topic, as the workers wrote it to
+        Redis: the offsets of the topic the monitors read when it is the input itself, else
+        (routing) the highest applied source offset over the by-model partitions. In this
+        stream each input partition carries one model (and bad records), so its records
+        meet in at most two by-model partitions; the highest is the progress to wait for."""
+        settings = self.settings
+        monitored = settings.monitored(settings.topic_predictions)
+        prefix = settings.redis_prefix
         try:
-            stored = self.redis.hgetall(key)
+            if monitored == settings.topic_predictions:
+                stored = self.redis.hgetall(f"{prefix}:offsets:{monitored}")
+                return {int(p): int(o) for p, o in stored.items()}
+            sources = self.redis.hgetall(f"{prefix}:sources:{monitored}")
         except redis.RedisError:
             return {}
-        return {int(p): int(o) for p, o in stored.items()}
+        applied: dict[int, int] = {}
+        for field, offset in sources.items():
+            _, topic, partition = field.decode().rsplit("|", 2)
+            if topic == settings.topic_predictions:
+                applied[int(partition)] = max(applied.get(int(partition), -1), int(offset))
+        return applied
 
     def fraction_applied(self) -> float:
         applied = self.applied()
@@ -130,7 +145,25 @@ class ChaosRun:
 
     def done(self) -> bool:
         applied = self.applied()
-        return all(applied.get(p, -1) >= end - 1 for p, end in self.ends.items())
+        forwarded = all(applied.get(p, -1) >= end - 1 for p, end in self.ends.items())
+        return forwarded and self._monitors_caught_up()
+
+    def _monitors_caught_up(self) -> bool:
+        """With routing, whether the monitors applied all the by-model topic holds: an input
+        partition's last record applied says the records before it were forwarded (the
+        routing stage forwards in order), not that the by-model partition of each of them
+        was applied already."""
+        settings = self.settings
+        monitored = settings.monitored(settings.topic_predictions)
+        if monitored == settings.topic_predictions:
+            return True
+        try:
+            stored = self.redis.hgetall(f"{settings.redis_prefix}:offsets:{monitored}")
+        except redis.RedisError:
+            return False
+        applied = {int(p): int(o) for p, o in stored.items()}
+        ends = end_offsets(settings.kafka, monitored)
+        return all(applied.get(p, -1) >= end - 1 for p, end in ends.items() if end > 0)
 
     def wait_done(self, timeout_s: float) -> None:
         wait_for(self.done, timeout_s, f"every record of {self.name} applied", every_s=0.25)

@@ -16,18 +16,23 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 import redis
 
 from loadtest.producer import interleave
 from streams.adapters.kafka_records import ReadRecord
+from streams.core.decoder import EventDecoder
+from streams.core.spec_inference import SpecInference
 from streams.samples import BAD_RECORDS
-from streams.simulation import Scenario, StreamConfig
+from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 __all__ = ["ChaosStream", "Outcome", "Verdict", "model_ids", "state_totals"]
 
 PARTITIONS = 3
+#: Events each model's spec is inferred from (the worker's default warm-up).
+SPEC_EVENTS = 200
 _OFFSET = "driftline.dlq.original.offset"
 _PARTITION = "driftline.dlq.original.partition"
 
@@ -75,6 +80,23 @@ class ChaosStream:
             if index % step == step - 1 and index // step < len(bad):
                 records.append(bad[index // step])
         return records, len(bad)
+
+    def write_specs(self, directory: Path) -> Path:
+        """Each model's spec, inferred from its first events as a warm-up would, in
+        ``directory`` for ``DRIFTLINE_SPECS_DIR``. With specs given, no model's first events
+        wait for its warm-up: which of them a monitor sees no longer depends on how the
+        records were batched (the routing stage hands the monitors small first chunks),
+        so every run applies the same events to the same windows."""
+        directory.mkdir(parents=True, exist_ok=True)
+        decoder = EventDecoder()
+        for stream in self.models:
+            inference = SpecInference(stream.model_id, events_needed=SPEC_EVENTS)
+            for chunk in generate_events(stream, SPEC_EVENTS):
+                for record in raw_records(stream, chunk):
+                    inference.observe(decoder.decode(record))
+            spec = inference.spec().to_dict()
+            (directory / f"{stream.model_id}.json").write_bytes(orjson.dumps(spec))
+        return directory
 
     def env(self) -> dict[str, str]:
         """The worker settings every run of this stream uses."""
