@@ -1,7 +1,8 @@
 """CI's short form of the fault-injection suite (``loadtest/chaos.py --short``).
 
 A subset that stays under ~3 minutes on a 2-core machine: a crash-free reference run, then
-three SIGKILLs, a broker restart, a hung Redis, two workers with one killed, a 4 MiB record,
+three SIGKILLs, a SIGTERM and restart, a broker restart, a hung Redis, two workers with one
+killed, unkeyed input over three workers, a 4 MiB record,
 5,000 one-event model ids, 3,000 versions of one model and a corrupt state key. Each must
 reproduce the reference run's applied counts and alert ids, dead-letter every bad record
 once, and resume in its stated time. The full suite (every scenario, 200,001 events) is
@@ -17,8 +18,9 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-SUBSET = ("kill9_x3", "broker_restart", "redis_outage", "two_workers_kill", "big_record",
-          "flood_models", "many_versions", "corrupt_state")  # fmt: skip
+SUBSET = ("kill9_x3", "sigterm_restart", "broker_restart", "redis_outage",
+          "two_workers_kill", "unkeyed_3_workers", "big_record", "flood_models",
+          "many_versions", "corrupt_state")  # fmt: skip
 
 
 def test_the_short_chaos_suite_passes():
