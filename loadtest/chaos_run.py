@@ -207,6 +207,12 @@ class ChaosRun:
             processed=processed,
         )
 
+    def dead_lettered(self) -> set[tuple[int, int]]:
+        """(partition, offset) of every input record on the dead-letter topic now."""
+        letters = Outcome(totals={}, dead_letters=self._read_all(self.settings.topic_dlq),
+                          alerts=[], processed=None)  # fmt: skip
+        return set(letters.dead_offsets)
+
     def _read_all(self, topic: str) -> list:
         ends = end_offsets(self.settings.kafka, topic)
         due = sum(ends.values())
@@ -222,7 +228,7 @@ class ChaosRun:
         for key in self.redis.scan_iter(f"{self.settings.redis_prefix}:*", count=1000):
             self.redis.delete(key)
         admin = AdminClient(self.settings.kafka.confluent())
-        topics = list(self.settings.topics)
+        topics = [*self.settings.topics, *self.settings.internal_topics]
         for future in admin.delete_topics(topics, operation_timeout=30).values():
             with contextlib.suppress(KafkaException):
                 future.result()

@@ -177,6 +177,14 @@ class Outcome:
             a["alert_id"] for a in self.alerts if models is None or a["model_id"] in models
         )
 
+    def episodes(self, *, models: set[str] | None = None) -> Counter[tuple]:
+        """Alerts by what they say (model, type, feature, status), not by their window."""
+        return Counter(
+            (a["model_id"], a["type"], a["feature"], a["status"])
+            for a in self.alerts
+            if models is None or a["model_id"] in models
+        )
+
     def judge(
         self,
         verdict: Verdict,
@@ -186,9 +194,13 @@ class Outcome:
         published: int,
         models: set[str],
         allow_duplicate_alerts: bool = False,
+        by_episode: bool = False,
     ) -> None:
         """Fill ``verdict`` from this run against the reference run, for the monitor states
-        and alerts of ``models`` (model ids)."""
+        and alerts of ``models`` (model ids). ``by_episode``: compare what the alerts say
+        instead of their ids, for input whose order across partitions is arbitrary (a
+        model's events from several partitions meet in an order no two runs share, so an
+        episode may open a window earlier or later)."""
         dead = self.dead_offsets
         verdict.dead_lettered = len(dead)
         verdict.duplicated = sum(n - 1 for n in dead.values())
@@ -208,18 +220,31 @@ class Outcome:
             verdict.fail(f"processed + dead-lettered is {gap:+d} off the {published} published")
             verdict.lost += max(0, gap)
             verdict.double_counted += max(0, -gap)
-        self._judge_alerts(verdict, reference, models, allow_duplicate_alerts)
+        self._judge_alerts(verdict, reference, models, allow_duplicate_alerts, by_episode)
 
     def _judge_alerts(
-        self, verdict: Verdict, reference: Outcome, models: set[str], allow_duplicates: bool
+        self,
+        verdict: Verdict,
+        reference: Outcome,
+        models: set[str],
+        allow_duplicates: bool,
+        by_episode: bool,
     ) -> None:
+        if by_episode:
+            verdict.notes.append("alerts compared by episode (model, type, feature, status)")
+            episodes, expected = self.episodes(models=models), reference.episodes(models=models)
+            verdict.alerts_equal = episodes == expected
+            if not verdict.alerts_equal:
+                verdict.fail(f"episodes differ: missing {sorted(expected - episodes)}, "
+                             f"extra {sorted(episodes - expected)}")  # fmt: skip
         want, got = reference.alert_ids(models=models), self.alert_ids(models=models)
-        verdict.alerts_equal = set(want) == set(got)
-        if not verdict.alerts_equal:
-            verdict.fail(
-                f"alert ids differ: {len(set(want) - set(got))} missing, "
-                f"{len(set(got) - set(want))} extra"
-            )
+        if not by_episode:
+            verdict.alerts_equal = set(want) == set(got)
+            if not verdict.alerts_equal:
+                verdict.fail(
+                    f"alert ids differ: {len(set(want) - set(got))} missing, "
+                    f"{len(set(got) - set(want))} extra"
+                )
         repeats = sum(n - 1 for n in got.values())
         verdict.duplicated += repeats
         if repeats and not allow_duplicates:

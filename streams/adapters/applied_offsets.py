@@ -92,7 +92,19 @@ class AppliedOffsets:
         fresh = unapplied(records, self._applied, self._sources or {})
         if len(fresh) < len(records):
             self.skipped.inc(len(records) - len(fresh))
+        if records and not fresh:
+            await self._move_past(records)
         return fresh
+
+    async def _move_past(self, records: Sequence[RawRecord]) -> None:
+        """Store the offsets of a batch that held only copies (re-forwarded records the
+        source fence skipped): nothing else will save them, and the stored offsets would
+        stay behind the topic's end for good. The source offsets stay as they are."""
+        offsets, _ = last_offsets(records)
+        if any(offset > self._applied.get(p, -1) for p, offset in offsets.items()):
+            saved = await self.writer.until_done("redis", lambda: self.store.save([], offsets))
+            if saved:
+                self._applied.update(offsets)
 
     async def save(
         self,
