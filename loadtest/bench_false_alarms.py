@@ -23,9 +23,9 @@ import orjson
 
 from loadtest.work_done import Plan, WorkNotDone, from_monitor
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.alert import Alert
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.alerts.alert import Alert
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 
-from streams.adapters.kafka_admin import ensure_topics
+from streams.adapters.kafka.admin import ensure_topics
 from streams.client import PredictionLogger
 from streams.settings import Settings
 

@@ -20,10 +20,10 @@ from confluent_kafka.admin import AdminClient
 
 from loadtest.chaos_stream import ChaosStream, Outcome, state_totals
 from streams import stack
-from streams.adapters.kafka_records import end_offsets, publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
+from streams.stack.worker import WorkerProcess, free_port, run_names
 
 __all__ = ["ChaosRun", "wait_for"]
 

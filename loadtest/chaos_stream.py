@@ -22,9 +22,9 @@ import orjson
 import redis
 
 from loadtest.producer import interleave
-from streams.adapters.kafka_records import ReadRecord
-from streams.core.decoder import EventDecoder
-from streams.core.spec_inference import SpecInference
+from streams.adapters.kafka.records import ReadRecord
+from streams.core.contract.decoder import EventDecoder
+from streams.core.contract.spec_inference import SpecInference
 from streams.samples import BAD_RECORDS
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 

@@ -36,10 +36,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from loadtest.producer import interleave, kafka_from_env, produce
 from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
-from streams.adapters.kafka_records import end_offsets
-from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.adapters.kafka.records import end_offsets
 from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
+from streams.stack.worker import WorkerProcess, free_port, run_names
 
 __all__ = ["QUICK_LATENCY", "latency_line", "measure_latency"]
 

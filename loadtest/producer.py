@@ -11,7 +11,7 @@ import time
 
 from confluent_kafka import Producer
 
-from streams.adapters.kafka_admin import ensure_topics
+from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 from streams.simulation import StreamConfig, keyed_events

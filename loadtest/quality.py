@@ -40,8 +40,8 @@ from river.drift import ADWIN, PageHinkley
 
 from loadtest.work_done import Plan, from_monitor
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from streams.simulation import EventChunk, Scenario, StreamConfig, generate_events, raw_records
 
 __all__ = ["CASES", "SETUPS", "Case", "Layout", "Row", "format_table", "run"]

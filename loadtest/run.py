@@ -46,9 +46,9 @@ from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
 from loadtest.work_done import Plan, WorkNotDone, from_metrics
 from streams import stack
-from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
+from streams.stack.worker import WorkerProcess, free_port, run_names
 
 PARTITIONS = 4
 

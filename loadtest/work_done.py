@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streams.core.monitor import Monitor
+from streams.core.drift.monitor import Monitor
 
 __all__ = ["Observed", "Plan", "WorkNotDone", "from_metrics", "from_monitor", "require_alerts"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import orjson
 
+from streams.core.contract.pii import PiiPolicy, require_key_for
 from streams.core.errors import DriftlineError
-from streams.core.pii import PiiPolicy, require_key_for
 from streams.settings import Settings
 
 __all__ = ["main"]
@@ -164,7 +164,7 @@ def _stack(args: argparse.Namespace) -> int:
 def _redis_acl(args: argparse.Namespace) -> int:
     import secrets
 
-    from streams.adapters.redis_acl import aclfile_line, setuser_command
+    from streams.adapters.redis.acl import aclfile_line, setuser_command
 
     prefix = args.prefix or Settings.from_env(os.environ).redis_prefix
     if args.password_stdin:
@@ -185,9 +185,9 @@ def _redis_acl(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker as FaustWorker
 
-    from streams.adapters.faust_app import build_worker, load_stored_specs
-    from streams.adapters.kafka_admin import ensure_worker_topics
-    from streams.adapters.spec_files import load_spec_files
+    from streams.adapters.faust.app import build_worker, load_stored_specs
+    from streams.adapters.files.spec_files import load_spec_files
+    from streams.adapters.kafka.admin import ensure_worker_topics
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
     pii = _pii_policy(settings)
@@ -203,12 +203,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streams.adapters.replay import LabelReplay, replay
-    from streams.adapters.spec_files import load_spec_files
+    from streams.adapters.files.replay import LabelReplay, replay
+    from streams.adapters.files.spec_files import load_spec_files
     from streams.core import EventDecoder, Ingestor, SpecRegistry
-    from streams.core.model_monitor import MonitorConfig
-    from streams.core.monitor import Monitor
-    from streams.core.profile import ReferenceProfile
+    from streams.core.drift.model_monitor import MonitorConfig
+    from streams.core.drift.monitor import Monitor
+    from streams.core.drift.profile import ReferenceProfile
 
     pii = _pii_policy(Settings.from_env(os.environ))
     specs = load_spec_files(args.spec)
@@ -250,9 +250,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from streams.adapters.spec_files import load_spec_files
-    from streams.adapters.state_store import register_profile
-    from streams.adapters.training_data import profile_from_file
+    from streams.adapters.files.spec_files import load_spec_files
+    from streams.adapters.files.training_data import profile_from_file
+    from streams.adapters.redis.state_store import register_profile
 
     spec = load_spec_files([args.spec])[0] if args.spec else None
     settings = Settings.from_env(os.environ)
@@ -291,8 +291,8 @@ def _simulate(args: argparse.Namespace) -> int:
         write_jsonl(args.out, config, args.events)
         print(f"wrote {args.events} events to {args.out}", file=sys.stderr)
         return 0
-    from streams.adapters.kafka_admin import ensure_worker_topics
-    from streams.adapters.kafka_records import publish
+    from streams.adapters.kafka.admin import ensure_worker_topics
+    from streams.adapters.kafka.records import publish
 
     settings = Settings.from_env(os.environ)
     ensure_worker_topics(settings)  # the worker may not have run yet

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 import orjson
 
 from streams import stack
-from streams.adapters.kafka_admin import ensure_worker_topics
-from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, read_from
-from streams.adapters.worker_process import WorkerProcess, run_names
+from streams.adapters.kafka.admin import ensure_worker_topics
+from streams.adapters.kafka.records import ReadRecord, end_offsets, publish, read_from
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
+from streams.stack.worker import WorkerProcess, run_names
 
 __all__ = ["run_demo"]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from streams.core.registry import UnknownModelPolicy
+from streams.core.contract.registry import UnknownModelPolicy
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from streams.adapters import kafka_records
+from streams.adapters.kafka import records as kafka_records
 from tests.contracts import checked_read_from, checked_replay
 
 

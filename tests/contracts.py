@@ -189,7 +189,7 @@ def check_published(topic: str, record: Any) -> None:
 
 
 def checked_read_from(read_from: Callable) -> Callable:
-    """``read_from`` (``streams.adapters.kafka_records``) checking every record it returns."""
+    """``read_from`` (``streams.adapters.kafka.records``) checking every record it returns."""
 
     def checked(bootstrap: str, topic: str, start: dict[int, int], **kwargs: Any) -> list:
         records = read_from(bootstrap, topic, start, **kwargs)

@@ -8,11 +8,11 @@ import typing
 import orjson
 import pytest
 
-from streams.adapters import kafka_records
-from streams.adapters.dead_letter import dead_letter_headers
-from streams.adapters.kafka_records import ReadRecord
+from streams.adapters.kafka import records as kafka_records
+from streams.adapters.kafka.dead_letter import dead_letter_headers
+from streams.adapters.kafka.records import ReadRecord
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.alert import Alert, Trigger, Window
+from streams.core.alerts.alert import Alert, Trigger, Window
 from tests.contracts import (
     SCHEMA_DIR,
     ContractViolation,

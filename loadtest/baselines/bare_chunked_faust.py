@@ -1,6 +1,6 @@
 """Bare Faust, chunked: Driftline's batch route, an agent that only acks each fetched chunk.
 
-The floor of the path the worker takes (streams/adapters/batch_consumer.py), to set beside
+The floor of the path the worker takes (streams/adapters/faust/batch_consumer.py), to set beside
 bare Faust's per-record path.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from faust.worker import Worker
 
 from loadtest.baselines.faust_common import Progress, make_app
-from streams.adapters.batch_consumer import BatchApp
+from streams.adapters.faust.batch_consumer import BatchApp
 
 app, topic = make_app("bare-chunked", BatchApp)
 chunks = app.batch_channel(topic)

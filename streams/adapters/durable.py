@@ -21,7 +21,7 @@ import orjson
 from prometheus_client import Counter
 
 from streams.adapters.failures import failure_reason
-from streams.core.alert import Alert
+from streams.core.alerts.alert import Alert
 
 __all__ = ["DurableWriter", "Message", "Rescue", "alert_message"]
 

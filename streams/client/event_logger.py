@@ -10,7 +10,7 @@ from typing import Any, Literal
 from streams.client.delivery import BackgroundProducer
 from streams.client.drops import DropCounter
 from streams.client.events import check, encode
-from streams.core.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.decoder import EventDecoder, LabelDecoder
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 

@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from streams.client.timestamps import rfc3339
-from streams.core.decoder import EventDecoder, LabelDecoder
-from streams.core.event import RawRecord
+from streams.core.contract.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.event import RawRecord
 
 __all__ = ["check", "encode", "label_event", "prediction_event", "timestamp_text"]
 

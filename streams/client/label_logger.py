@@ -8,7 +8,7 @@ from typing import Any
 from streams.client.event_logger import EventLogger, Validation, client_settings
 from streams.client.events import label_event
 from streams.client.timestamps import Rfc3339Clock
-from streams.core.decoder import LabelDecoder
+from streams.core.contract.decoder import LabelDecoder
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 

@@ -10,7 +10,7 @@ from streams.client.event_ids import UuidV7
 from streams.client.event_logger import EventLogger, Validation, client_settings
 from streams.client.events import prediction_event
 from streams.client.timestamps import Rfc3339Clock
-from streams.core.decoder import EventDecoder
+from streams.core.contract.decoder import EventDecoder
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 

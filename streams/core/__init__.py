@@ -4,7 +4,12 @@ Imports only the standard library, numpy, river and orjson; no Kafka, Redis or F
 same code runs under the Faust worker, in ``driftline replay`` and in unit tests.
 """
 
-from streams.core.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.event import LabelEvent, PredictionEvent, RawRecord
+from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
+from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
+from streams.core.contract.spec import FeatureSpec, ModelSpec
+from streams.core.contract.spec_inference import SpecInference
 from streams.core.errors import (
     DriftlineError,
     InvalidEvent,
@@ -14,11 +19,6 @@ from streams.core.errors import (
     Reason,
     StoreUnavailable,
 )
-from streams.core.event import LabelEvent, PredictionEvent, RawRecord
-from streams.core.ingestor import Ingestor, IngestResult, Rejection
-from streams.core.registry import SpecRegistry, UnknownModelPolicy
-from streams.core.spec import FeatureSpec, ModelSpec
-from streams.core.spec_inference import SpecInference
 
 __all__ = [
     "DriftlineError",

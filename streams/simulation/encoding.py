@@ -17,7 +17,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 import orjson
 
-from streams.core.event import RawRecord
+from streams.core.contract.event import RawRecord
 from streams.simulation.config import StreamConfig
 from streams.simulation.generator import EventChunk, generate_events
 

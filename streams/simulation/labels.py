@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from streams.core.alert import format_time
+from streams.core.alerts.alert import format_time
 from streams.simulation.config import StreamConfig
 from streams.simulation.generator import EventChunk
 

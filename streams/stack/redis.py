@@ -8,7 +8,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from streams.adapters.redis_acl import password_hash
+from streams.adapters.redis.acl import password_hash
 from streams.stack import debian, templates
 from streams.stack.config import StackConfig
 from streams.stack.password import password_file

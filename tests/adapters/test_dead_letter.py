@@ -4,7 +4,7 @@ import hashlib
 
 from aiokafka.errors import MessageSizeTooLargeError, TopicAuthorizationFailedError
 
-from streams.adapters.dead_letter import (
+from streams.adapters.kafka.dead_letter import (
     RESCUE_VALUE_BYTES,
     dead_letter_headers,
     dead_letter_message,

@@ -7,7 +7,7 @@ import socket
 
 import redis.asyncio as aioredis
 
-from streams.adapters.health import HealthCheck, StreamLiveness
+from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.kafka_config import KafkaConfig
 
 

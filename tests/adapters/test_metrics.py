@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from streams.adapters.metrics import IngestMetrics
+from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from tests.core.conftest import event_dict, record
 
 
@@ -36,8 +36,8 @@ def test_a_batch_is_counted_per_model_and_reason():
 
 
 def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
-    from streams.core.model_monitor import MonitorConfig
-    from streams.core.monitor import Monitor
+    from streams.core.drift.model_monitor import MonitorConfig
+    from streams.core.drift.monitor import Monitor
     from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
     registry = CollectorRegistry()
@@ -104,8 +104,8 @@ def test_an_expired_warm_ups_series_are_removed():
 
 
 def test_each_version_reports_its_reference_and_the_windows_it_closed():
-    from streams.core.model_monitor import MonitorConfig
-    from streams.core.monitor import Monitor
+    from streams.core.drift.model_monitor import MonitorConfig
+    from streams.core.drift.monitor import Monitor
     from streams.simulation import StreamConfig, generate_events, raw_records
 
     registry = CollectorRegistry()

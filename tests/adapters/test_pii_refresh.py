@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from streams.adapters.faust_app import _sync_specs
-from streams.core.pii import PiiPolicy
-from streams.core.registry import SpecRegistry
-from streams.core.spec import ModelSpec
+from streams.adapters.faust.app import _sync_specs
+from streams.core.contract.pii import PiiPolicy
+from streams.core.contract.registry import SpecRegistry
+from streams.core.contract.spec import ModelSpec
 from tests import pii_stream
 
 

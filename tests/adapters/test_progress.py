@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.adapters.progress import PartitionProgress
+from streams.adapters.faust.progress import PartitionProgress
 
 P0, P1 = ("predictions", 0), ("predictions", 1)
 

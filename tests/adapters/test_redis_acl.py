@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import streams.adapters
-from streams.adapters.redis_acl import COMMANDS, acl_rules, aclfile_line, setuser_command
+from streams.adapters.redis.acl import COMMANDS, acl_rules, aclfile_line, setuser_command
 
 ADAPTERS = Path(streams.adapters.__file__).parent
 # redis-py's method names where they differ from the command's.
@@ -17,7 +17,7 @@ _METHOD_COMMANDS = {"delete": "del"}
 
 
 def adapter_sources() -> str:
-    return "\n".join(path.read_text() for path in sorted(ADAPTERS.glob("*.py")))
+    return "\n".join(path.read_text() for path in sorted(ADAPTERS.rglob("*.py")))
 
 
 def test_every_command_our_lua_scripts_call_is_granted() -> None:

@@ -3,9 +3,9 @@ carried in headers, and the fence that skips re-forwarded copies."""
 
 from __future__ import annotations
 
-from streams.adapters.applied_offsets import last_offsets, unapplied
-from streams.adapters.routing import NO_MODEL, model_key, routed_record, source_headers
-from streams.core.event import RawRecord
+from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
+from streams.adapters.redis.applied_offsets import last_offsets, unapplied
+from streams.core.contract.event import RawRecord
 
 
 def test_the_key_is_the_model_id_or_the_empty_key():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from streams.adapters.spec_files import load_spec_files
+from streams.adapters.files.spec_files import load_spec_files
 from streams.core import InvalidSpec
 
 

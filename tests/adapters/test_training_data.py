@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
-from streams.adapters.training_data import profile_from_file
+from streams.adapters.files.training_data import profile_from_file
 from streams.core import InvalidSpec
 from streams.simulation import Scenario, StreamConfig, write_jsonl
 

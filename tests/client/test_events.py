@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from streams.client.events import check, encode, label_event, prediction_event
-from streams.core.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.decoder import EventDecoder, LabelDecoder
 from streams.core.errors import InvalidEvent
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"

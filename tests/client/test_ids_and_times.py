@@ -10,7 +10,7 @@ import pytest
 
 from streams.client.event_ids import UuidV7, uuid7_time_ms
 from streams.client.timestamps import Rfc3339Clock, rfc3339
-from streams.core.decoder import _timestamp_ms
+from streams.core.contract.decoder import _timestamp_ms
 
 
 def test_ids_are_version_7_with_the_rfc_variant_and_carry_their_time():

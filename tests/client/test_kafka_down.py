@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from streams.adapters.worker_process import free_port
 from streams.client import InvalidEvent, LabelLogger, PredictionLogger
 from streams.kafka_config import KafkaConfig
+from streams.stack.worker import free_port
 
 CALLS, QUEUE = 1_000, 200
 

@@ -17,7 +17,7 @@ from streams.client.received_alert import (
     ReceivedAlert,
 )
 from streams.client.retrain_request import ReceivedRetrainRequest, RetrainAlert, RetrainWindow
-from streams.core.alert import Alert, Trigger, Window
+from streams.core.alerts.alert import Alert, Trigger, Window
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
 

@@ -5,7 +5,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core.event import RawRecord
+from streams.core.contract.event import RawRecord
 
 RECORD_TIME_MS = 1_795_400_000_000
 

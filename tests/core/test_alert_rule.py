@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.core.alert_rule import AlertRule, RuleState
+from streams.core.alerts.alert_rule import AlertRule, RuleState
 
 
 def run(values, threshold=1.0, rule=None):

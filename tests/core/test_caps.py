@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from streams.core import EventDecoder, Ingestor, ModelSpec, Reason, SpecRegistry
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from tests.core.conftest import event_dict, record
 
 SPEC = ModelSpec.from_dict(

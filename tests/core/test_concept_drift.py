@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from streams.core import concept_drift
-from streams.core.concept_drift import ErrorRateDrift
+from streams.core.labels import concept_drift
+from streams.core.labels.concept_drift import ErrorRateDrift
 
 
 def labels(rng, error_rates: list[tuple[int, float]]) -> np.ndarray:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.core.decoder import EventDecoder
+from streams.core.contract.decoder import EventDecoder
 from streams.core.errors import InvalidEvent, Reason
 from tests.core.conftest import RECORD_TIME_MS, event_dict, record
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from streams.core.fairness import FairnessPolicy, FairnessWindow, GroupRates, confident_gaps
+from streams.core.labels.fairness import FairnessPolicy, FairnessWindow, GroupRates, confident_gaps
 
 NAN = float("nan")
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from streams.core.label_free import LabelFreeEstimator, ScoreCalibration
+from streams.core.labels.label_free import LabelFreeEstimator, ScoreCalibration
 
 # Realised metrics over 20,000 events vary by well under 0.01 (one standard error at most
 # about 0.005); estimates must land within this of them.

@@ -9,8 +9,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 ALERT_SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "alert.json").read_text())

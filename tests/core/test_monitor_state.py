@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.model_monitor import ModelMonitor, MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
 
 CONFIG = MonitorConfig(window_events=500, reference_events=2000)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from streams.core.online_drift import OnlineMeanDrift
+from streams.core.drift.online_drift import OnlineMeanDrift
 
 
 def detector(reference: np.ndarray) -> OnlineMeanDrift:

@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from streams.core import performance
-from streams.core.performance import ClassificationWindow, RegressionWindow
+from streams.core.labels import performance
+from streams.core.labels.performance import ClassificationWindow, RegressionWindow
 
 METRICS = ("count", "accuracy", "precision", "recall", "f1", "roc_auc", "log_loss",
            "calibration_error")  # fmt: skip

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from streams.core.fairness import FairnessPolicy
-from streams.core.labelled import LabelledPrediction
-from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
-from streams.core.spec import FeatureSpec, ModelSpec
+from streams.core.contract.spec import FeatureSpec, ModelSpec
+from streams.core.labels.fairness import FairnessPolicy
+from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 
 CLASSIFIER = ModelSpec("churn", {"x": FeatureSpec("number")})
 FAIR_CLASSIFIER = ModelSpec(

@@ -7,12 +7,12 @@ import orjson
 import pytest
 
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.event import RawRecord
-from streams.core.labelled import MemoryLabelJoin, kept_fields
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
-from streams.core.pii import HASH_HEX_DIGITS, PiiPolicy, has_pii, require_key_for
-from streams.core.spec import ModelSpec
+from streams.core.contract.event import RawRecord
+from streams.core.contract.pii import HASH_HEX_DIGITS, PiiPolicy, has_pii, require_key_for
+from streams.core.contract.spec import ModelSpec
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
+from streams.core.labels.labelled import MemoryLabelJoin, kept_fields
 from tests import pii_stream
 
 KEY, OTHER_KEY = b"k" * 32, b"j" * 32

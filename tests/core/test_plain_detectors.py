@@ -14,11 +14,11 @@ from river.drift import ADWIN as RiverADWIN
 from river.drift.binary import DDM as RiverDDM
 from river.drift.binary import EDDM as RiverEDDM
 
-from streams.core import adwin, ddm, eddm
-from streams.core.adwin import ADWIN
-from streams.core.ddm import DDM
-from streams.core.eddm import EDDM
 from streams.core.errors import InvalidState
+from streams.core.online import adwin, ddm, eddm
+from streams.core.online.adwin import ADWIN
+from streams.core.online.ddm import DDM
+from streams.core.online.eddm import EDDM
 
 
 def _streams(seed: int) -> dict[str, list[float]]:

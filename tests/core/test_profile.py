@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from streams.core.columns import Columns
-from streams.core.decoder import EventDecoder
-from streams.core.profile import NumericProfile, ReferenceProfile
+from streams.core.contract.columns import Columns
+from streams.core.contract.decoder import EventDecoder
+from streams.core.drift.profile import NumericProfile, ReferenceProfile
 from tests.core.conftest import event_dict, record
 
 

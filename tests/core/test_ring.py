@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from streams.core import ring
-from streams.core.ring import ColumnRing
+from streams.core.labels import ring
+from streams.core.labels.ring import ColumnRing
 
 DTYPES = {"x": np.float64, "flag": np.bool_}
 

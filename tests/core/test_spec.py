@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from streams.core import InvalidEvent, InvalidSpec, ModelSpec, Reason
-from streams.core.decoder import EventDecoder
+from streams.core.contract.decoder import EventDecoder
 from tests.core.conftest import event_dict, record
 
 SPEC = {

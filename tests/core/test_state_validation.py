@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.drift.model_monitor import ModelMonitor
+from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
-from streams.core.model_monitor import ModelMonitor
-from streams.core.monitor import Monitor
-from streams.core.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 from tests.core.test_monitor_state import CONFIG, batches
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streams.core.profile import CategoricalProfile, NumericProfile
-from streams.core.statistics import population_stability_index, rate_threshold
+from streams.core.drift.profile import CategoricalProfile, NumericProfile
+from streams.core.drift.statistics import population_stability_index, rate_threshold
 
 
 def psi_of(reference: np.ndarray, window: np.ndarray) -> float:

@@ -14,10 +14,10 @@ import uuid
 import pytest
 
 from streams import stack
-from streams.adapters.kafka_records import ReadRecord, end_offsets, publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.adapters.kafka.records import ReadRecord, end_offsets, publish, read_from
 from streams.settings import Settings
 from streams.simulation import keyed_events
+from streams.stack.worker import WorkerProcess, free_port, run_names
 
 
 @pytest.fixture(scope="session")

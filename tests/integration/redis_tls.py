@@ -2,7 +2,7 @@
 
 Debian's redis-server with ``--port 0 --tls-port P``, a CA and a server certificate made
 with openssl in a temp dir, and two users: ``default`` (an admin, for the test to look
-with) and ``driftline``, restricted by ``streams.adapters.redis_acl`` to one prefix and
+with) and ``driftline``, restricted by ``streams.adapters.redis.acl`` to one prefix and
 the commands Driftline runs.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from streams.adapters.redis_acl import aclfile_line, password_hash
+from streams.adapters.redis.acl import aclfile_line, password_hash
 from streams.stack import debian, process
 from streams.stack.tls import make_ca, server_certificate
 

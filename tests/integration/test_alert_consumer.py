@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.kafka_records import publish
+from streams.adapters.kafka.admin import ensure_topics
+from streams.adapters.kafka.records import publish
 from streams.client import AlertConsumer
 from streams.settings import Settings
 from tests.integration.conftest import isolated_env

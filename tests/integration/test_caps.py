@@ -15,10 +15,10 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.kafka_records import publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port, run_names
+from streams.adapters.kafka.records import publish, read_from
 from streams.samples import sample_events
 from streams.settings import Settings
+from streams.stack.worker import WorkerProcess, free_port, run_names
 from tests.integration.conftest import isolated_env
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The worker acks whole fetched chunks (streams/adapters/batch_consumer.py): those acks must
+"""The worker acks whole fetched chunks (streams/adapters/faust/batch_consumer.py): those acks must
 become the consumer group's committed offsets, so a restarted worker starts where the last
 one stopped instead of relying on Redis to skip what it re-reads."""
 
@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.adapters.kafka_records import end_offsets
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.kafka.records import end_offsets
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

@@ -20,16 +20,16 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
-from streams.adapters.applied_offsets import AppliedOffsets
 from streams.adapters.durable import DurableWriter
-from streams.adapters.kafka_admin import ensure_topics
-from streams.adapters.kafka_records import end_offsets, publish
-from streams.adapters.metrics import IngestMetrics
-from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
-from streams.adapters.worker_process import WorkerProcess
-from streams.core.event import RawRecord
+from streams.adapters.kafka.admin import ensure_topics
+from streams.adapters.kafka.records import end_offsets, publish
+from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.applied_offsets import AppliedOffsets
+from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.core.contract.event import RawRecord
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

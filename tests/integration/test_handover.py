@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

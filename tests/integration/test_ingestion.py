@@ -9,7 +9,7 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.kafka_records import publish, read_from
+from streams.adapters.kafka.records import publish, read_from
 from streams.samples import BAD_RECORDS, sample_events
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import uuid
 import pytest
 import redis.asyncio as aioredis
 
-from streams.adapters.label_join import RedisLabelJoin
-from streams.core.event import LabelEvent, PredictionEvent
-from streams.core.labelled import LabelledPrediction
+from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.core.contract.event import LabelEvent, PredictionEvent
+from streams.core.labels.labelled import LabelledPrediction
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import time
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import publish
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.kafka.records import publish
 from streams.settings import Settings
 from streams.simulation import StreamConfig, generate_events, keyed_labels
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

@@ -20,13 +20,13 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from streams.adapters.dead_letter import RESCUE_VALUE_BYTES
-from streams.adapters.kafka_records import end_offsets, publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.adapters.kafka.dead_letter import RESCUE_VALUE_BYTES
+from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.kafka_config import KafkaConfig
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
+from streams.stack.worker import WorkerProcess, free_port
 from tests.integration.conftest import isolated_env, publish_stream, wait_until_processed
 
 pytestmark = pytest.mark.integration

@@ -16,9 +16,9 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.kafka_records import publish
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.kafka.records import publish
 from streams.settings import Settings
+from streams.stack.worker import WorkerProcess
 from tests import pii_stream
 from tests.integration.conftest import free_port, isolated_env, read_all, wait_until_processed
 

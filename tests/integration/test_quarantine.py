@@ -12,9 +12,9 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

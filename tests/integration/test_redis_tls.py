@@ -14,12 +14,12 @@ import orjson
 import pytest
 import redis
 
-from streams.adapters.kafka_records import publish
-from streams.adapters.redis_acl import COMMANDS
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.kafka.records import publish
+from streams.adapters.redis.acl import COMMANDS
 from streams.settings import Settings
 from streams.simulation import StreamConfig, generate_events, keyed_labels
 from streams.stack import process
+from streams.stack.worker import WorkerProcess
 from tests.integration import redis_tls
 from tests.integration.conftest import (
     free_port,

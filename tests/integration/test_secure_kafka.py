@@ -18,13 +18,13 @@ import orjson
 import pytest
 
 from streams import stack
-from streams.adapters.kafka_admin import connect_admin, ensure_worker_topics
-from streams.adapters.kafka_records import publish, read_from
-from streams.adapters.worker_process import WorkerProcess, free_port
+from streams.adapters.kafka.admin import connect_admin, ensure_worker_topics
+from streams.adapters.kafka.records import publish, read_from
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
 from streams.stack.tls import make_ca
+from streams.stack.worker import WorkerProcess, free_port
 from tests.integration.conftest import isolated_env, wait_until_processed
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,10 @@ import time
 import pytest
 
 from streams import stack
-from streams.adapters.batch_consumer import DRAIN_S
-from streams.adapters.worker_process import WorkerProcess
+from streams.adapters.faust.batch_consumer import DRAIN_S
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

@@ -8,7 +8,7 @@ import sys
 import orjson
 import pytest
 
-from streams.adapters.kafka_records import end_offsets, read_from
+from streams.adapters.kafka.records import end_offsets, read_from
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration

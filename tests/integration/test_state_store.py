@@ -10,7 +10,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams.adapters.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ import sys
 import orjson
 import pytest
 
-from streams.adapters.worker_process import WorkerProcess
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, write_jsonl
+from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
     isolated_env,

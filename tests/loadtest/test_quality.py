@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest.quality import CASES, SETUPS, Row, run
-from streams.core.model_monitor import MonitorConfig
+from streams.core.drift.model_monitor import MonitorConfig
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from loadtest.work_done import (
     require_alerts,
 )
 from streams.core import EventDecoder, Ingestor, SpecRegistry
-from streams.core.model_monitor import MonitorConfig
-from streams.core.monitor import Monitor
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
 from streams.simulation import StreamConfig, generate_events, raw_records
 
 PLAN = Plan({"a": 8_200, "b": 8_200})  # each: 200 warm-up, 5,000 reference, 3 windows

@@ -1,0 +1,285 @@
+"""Faust, with the records of chosen topics handed to an agent one fetched chunk at a time.
+
+Faust moves each fetched record to its stream with several event-loop hops: a
+``wait_first`` per record in the consumer's drain loop, then a queue, an ``Event`` and a
+passive stream task in ``take_events``. Measured on our 2-core machine that is 165-230 us
+of CPU per record, more than Driftline's whole core (BENCHMARKS.md). For the topics routed
+here the drain loop takes each fetch as it comes (a list of records per partition), keeps
+Faust's bookkeeping per partition (read offsets, gaps, periodic commits, rebalance
+generations), turns the records into the core's ``RawRecord`` and puts one ``FetchedChunk``
+per topic on a Faust channel: one hop per fetch. An agent consumes that channel and acks
+the chunk (``BatchApp.ack``) once its effects are durable; Faust commits as before.
+Records of every other topic take Faust's own per-record path.
+
+It also shortens how long the broker may hold an empty fetch (``FETCH_MAX_WAIT_MS``):
+aiokafka keeps one fetch in flight per broker, so while Faust's 1.5 s long poll waits on
+idle partitions, a busy partition whose buffer ran dry cannot be fetched. With one busy
+partition of four that stalled the worker for 1 s after every 1 MiB fetched.
+
+Group membership, rebalancing, commits, the producer and the web server stay Faust's
+(serving the app's own pages only, none of Faust's blueprints). The
+consumer reaches into private parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from faust.types.tuples import ack_lock
+from faust.web.drivers import aiohttp as faust_aiohttp
+from mode.utils.futures import notify
+
+from streams.adapters.kafka.routing import routed_record
+from streams.core.contract.event import RawRecord
+
+__all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
+
+logger = logging.getLogger(__name__)
+
+#: Short enough to be hidden by the chunks waiting in the channel, long enough that an idle
+#: worker sends only a few fetch requests a second.
+FETCH_MAX_WAIT_MS = 100
+
+#: How long a stopping worker lets the chunks in flight finish: a healthy batch takes well
+#: under a second, and the whole shutdown must fit Kubernetes' grace period.
+DRAIN_S = 5.0
+
+
+@dataclass(eq=False, slots=True, weakref_slot=True)
+class FetchedChunk:
+    """One topic's records from one fetch, and their offsets per partition for the ack."""
+
+    records: list[RawRecord]
+    offsets: dict[TP, list[int]] = field(repr=False)
+    acked: bool = False
+    #: Faust's rebalance logs this for every message it still waits for.
+    refcount: int = 1
+
+
+class BatchApp(faust.App):
+    """A ``faust.App`` that can route a topic's fetched chunks to a channel."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batch_routes: dict[str, faust.ChannelT] = {}
+        #: Internal by-model topics: their records carry their source's place in headers.
+        self.routed_topics: set[str] = set()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    def batch_channel(
+        self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
+    ) -> faust.ChannelT:
+        """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
+
+        ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
+        is the backpressure on fetching. ``routed``: an internal by-model topic, whose
+        records become ``RawRecord``s of their source (``routing.routed_record``); headers
+        of any other topic are never trusted.
+        """
+        channel = self.channel(maxsize=maxsize)
+        for name in topic.topics:
+            self.batch_routes[name] = channel
+            if routed:
+                self.routed_topics.add(name)
+        self.topics.add(topic)  # no agent iterates the topic itself, so subscribe here
+        return channel
+
+    def ack(self, chunk: FetchedChunk) -> None:
+        """Mark the chunk done; Faust commits an offset once all before it are done."""
+        self.consumer.ack_chunk(chunk)
+
+    async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Run one chunk's processing; False if shutting down abandoned it (then the chunk
+        must not be acked)."""
+        if self._stopping:
+            work.close()
+            return False
+        task = asyncio.ensure_future(work)
+        self._in_flight.add(task)
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not (self._stopping and task.cancelled()):
+                raise  # the agent itself is being cancelled
+            return False
+        finally:
+            self._in_flight.discard(task)
+        return True
+
+    async def on_stop(self) -> None:
+        """Start no chunk from now on; let those in flight finish for ``DRAIN_S``, abandon
+        the rest; then stop.
+
+        No new chunk, because Faust's stop clears the chunks queued for the agent while the
+        fetcher may still hand it later ones: applying a later chunk would store offsets past
+        records never applied, and the next owner would skip them (found by
+        ``loadtest/chaos.py``: 88 to 1,200 records lost per SIGTERM). A chunk stuck on an
+        outage (its writes retried until they succeed) would hold shutdown until the outage
+        ends, and Kubernetes would SIGKILL the pod. An abandoned chunk is never acked, so
+        its records are read again by the next owner and what it had applied is skipped by
+        the stored offsets: nothing lost or doubled.
+        """
+        self._stopping = True
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=DRAIN_S)
+            for task in pending:
+                task.cancel()
+            if pending:
+                logger.warning("shutting down with %d batch(es) unfinished (an outage?): "
+                               "their records will be read again", len(pending))  # fmt: skip
+        self.consumer.abandon_unacked()
+        await super().on_stop()
+
+    def _new_transport(self) -> faust_aiokafka.Transport:
+        return _BatchTransport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> _PagesOnlyWeb:
+        return _PagesOnlyWeb(self)
+
+
+class _PagesOnlyWeb(faust_aiohttp.Web):
+    """Faust's web server with none of Faust's own blueprints: only the app's pages."""
+
+    def _enabled_blueprints(self) -> list:
+        return []
+
+
+class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+
+class _BatchConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _BatchConsumerThread:
+        return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def ack_chunk(self, chunk: FetchedChunk) -> None:
+        # Consumer.ack for a whole chunk: the same lists Faust's commit reads, filled at once.
+        with ack_lock:
+            if chunk.acked:
+                return
+            chunk.acked = True
+            for tp, offsets in chunk.offsets.items():
+                committed = self._committed_offset[tp]
+                index = self._acked_index[tp]
+                fresh = [
+                    o for o in offsets if o not in index and (committed is None or o >= committed)
+                ]
+                index.update(fresh)
+                self._acked[tp].extend(fresh)
+                self._n_acked += len(fresh)
+            self._unacked_messages.discard(chunk)
+            notify(self._waiting_for_ack)
+
+    def abandon_unacked(self) -> int:
+        """Stop waiting for the chunks not acked yet, without acking them: commits stay
+        behind their records. How many there were."""
+        with ack_lock:
+            chunks = [m for m in self._unacked_messages if isinstance(m, FetchedChunk)]
+            self._unacked_messages.difference_update(chunks)
+            notify(self._waiting_for_ack)
+        return len(chunks)
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # Faust's loop, per fetch
+        routes: dict[str, faust.ChannelT] = getattr(self.app, "batch_routes", {})
+        consumer_stopped = self._stopped.is_set
+        fetcher_stopped = fetcher._stopped.is_set
+        try:
+            while not (consumer_stopped() or fetcher_stopped()):
+                await self.sleep(0)  # as Faust: fetching may not yield to the loop
+                if self.should_stop:
+                    break
+                chunks = await self._fetch(routes)
+                for topic, chunk in chunks.items():
+                    self._unacked_messages.add(chunk)  # a rebalance waits for these
+                    await self.wait_first(routes[topic].put(chunk), self.suspend_flow.wait())
+        except self.consumer_stopped_errors:
+            if not self.transport.app.should_stop:
+                raise
+            self.log.info("Broker stopped consumer, shutting down...")
+
+    async def _fetch(self, routes: dict[str, faust.ChannelT]) -> dict[str, FetchedChunk]:
+        # Consumer.getmany, a partition at a time instead of a record at a time.
+        fetched, active = await self._wait_next_records(1.0)
+        if fetched is None or self.should_stop:
+            return {}
+        if not self.flow_active:
+            await self._seek_back()
+            return {}
+        generation = self.app.consumer_generation_id
+        chunks: dict[str, FetchedChunk] = {}
+        for tp, records in fetched.items():
+            if self.app.consumer_generation_id != generation:
+                break  # a rebalance happened meanwhile: these may no longer be ours
+            if active is not None and tp not in active and tp not in self._buffered_partitions:
+                continue
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            records = await self._in_order(tp, records)
+            if not records:
+                continue
+            if tp.topic not in routes:
+                for record in records:
+                    message = self._to_message(tp, record)
+                    await self.wait_first(self.callback(message), self.suspend_flow.wait())
+                continue
+            chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
+            chunk.records += _raw_records(tp, records, tp.topic in self.app.routed_topics)
+            chunk.offsets[tp] = [record.offset for record in records]
+        return chunks
+
+    async def _in_order(self, tp: TP, records: Sequence[Any]) -> Sequence[Any]:
+        # Faust's per-record bookkeeping, per partition: drop offsets read already, record
+        # gaps (compacted or transaction-marker offsets) so commits can pass them.
+        read = self._read_offset[tp]
+        if read is not None and records[0].offset < read:
+            records = [record for record in records if record.offset >= read]
+            if not records:
+                return records
+        if self.app.topics.acks_enabled_for(tp.topic):
+            previous = read
+            if records[-1].offset - records[0].offset + 1 != len(records) or (
+                read and records[0].offset - read > 1
+            ):
+                for record in records:
+                    if previous and record.offset - previous > 1:
+                        await self._add_gap(tp, previous + 1, record.offset)
+                    previous = record.offset
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            await self.commit()
+        self._read_offset[tp] = records[-1].offset
+        return records
+
+    async def _seek_back(self) -> None:
+        # As Faust's getmany when flow is suspended: return to the committed offsets.
+        try:
+            await self.perform_seek()
+        except Exception as exc:
+            self.log.warning("exception performing seek when flow not active %r", exc)
+
+
+def _raw_records(tp: TP, records: Sequence[Any], routed: bool) -> list[RawRecord]:
+    topic, partition = tp.topic, tp.partition
+    if routed:
+        return [
+            routed_record(topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers)
+            for r in records
+        ]
+    return [
+        RawRecord(record.value, record.timestamp, topic, partition, record.offset, record.key)
+        for record in records
+    ]
+
+
+class _BatchTransport(faust_aiokafka.Transport):
+    Consumer = _BatchConsumer

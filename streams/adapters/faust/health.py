@@ -1,0 +1,91 @@
+"""What ``/health`` reports: can this worker reach Kafka and Redis, is its stream alive, and
+is every partition it holds moving (``PartitionProgress``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from redis.exceptions import RedisError
+
+from streams.adapters.faust.progress import PartitionProgress
+from streams.kafka_config import KafkaConfig
+
+__all__ = ["HealthCheck", "StreamLiveness"]
+
+
+@dataclass(slots=True)
+class StreamLiveness:
+    """Written by the agent: when it last finished a batch, the error that stopped it, which
+    partitions of the predictions topic it holds, and whether it has joined its group."""
+
+    batches: int = 0
+    last_batch_at: float | None = None
+    failure: str | None = None
+    partitions: set[int] = field(default_factory=set)
+    #: Set once the first assignment is done (even of no partitions): until then the worker
+    #: consumes nothing, so it is not ready. Not cleared by later rebalances, which are short
+    #: and would make every worker of the group unready at once.
+    joined: bool = False
+
+    def batch_done(self) -> None:
+        self.batches += 1
+        self.last_batch_at = time.time()
+
+    def report(self) -> dict:
+        """The stream's part of ``/health``: ok once joined, until the agent fails."""
+        return {
+            "ok": self.failure is None and self.joined,
+            "joined": self.joined,
+            "batches": self.batches,
+            "last_batch_at": self.last_batch_at,
+            "error": self.failure,
+            "partitions": sorted(self.partitions),
+        }
+
+
+class HealthCheck:
+    """Probe Kafka and Redis with a short timeout each; report the stream's liveness."""
+
+    def __init__(
+        self,
+        *,
+        kafka: KafkaConfig,
+        redis_client: aioredis.Redis,
+        liveness: StreamLiveness,
+        progress: PartitionProgress | None = None,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self._admin = AdminClient(kafka.confluent())
+        self._redis = redis_client
+        self._liveness = liveness
+        self._progress = progress
+        self._timeout_s = timeout_s
+
+    async def report(self) -> tuple[bool, dict]:
+        """``(healthy, details)``, details being JSON-ready."""
+        kafka, redis = await asyncio.gather(self._kafka(), self._redis_ping())
+        checks = {"kafka": kafka, "redis": redis, "stream": self._liveness.report()}
+        if self._progress is not None:
+            stalls = [stall.to_dict() for stall in self._progress.stalls()]
+            checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,
+                                  "stalled": stalls}  # fmt: skip
+        return all(check["ok"] for check in checks.values()), checks
+
+    async def _kafka(self) -> dict:
+        try:
+            metadata = await asyncio.to_thread(self._admin.list_topics, timeout=self._timeout_s)
+        except KafkaException as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "brokers": len(metadata.brokers)}
+
+    async def _redis_ping(self) -> dict:
+        try:
+            await asyncio.wait_for(self._redis.ping(), self._timeout_s)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return {"ok": False, "error": str(exc) or type(exc).__name__}
+        return {"ok": True}

@@ -1,0 +1,144 @@
+"""Publishing and reading back records with confluent-kafka: for the demo, tests and load tools."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from streams.adapters.kafka.admin import wait_for_leaders
+from streams.core.errors import PublishFailed
+from streams.kafka_config import KafkaConfig
+
+__all__ = ["ReadRecord", "end_offsets", "publish", "read_from"]
+
+# Room for the oversized records the tests send on purpose; the broker caps them anyway.
+_PRODUCER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRecord:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+def publish(
+    kafka: KafkaConfig,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    *,
+    compression: str = "none",
+) -> list[tuple[int, int]]:
+    """Publish ``(key, value)`` pairs in order; return each one's ``(partition, offset)``.
+
+    Raises ``PublishFailed`` if any record was not delivered.
+    """
+    producer = Producer(
+        kafka.confluent(
+            {
+                "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
+                "linger.ms": 5,
+                "enable.idempotence": True,
+                "compression.type": compression,
+            }
+        )
+    )
+    positions: list[tuple[int, int] | None] = []
+    errors: list[str] = []
+
+    def delivered(index: int):
+        def report(error: KafkaError | None, message) -> None:
+            if error is not None:
+                errors.append(f"record {index}: {error}")
+            else:
+                positions[index] = (message.partition(), message.offset())
+
+        return report
+
+    for index, (key, value) in enumerate(records):
+        positions.append(None)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered(index))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    if producer.flush(30) or errors:
+        raise PublishFailed(f"not every record reached {topic}: {errors[:3]}")
+    return [position for position in positions if position is not None]
+
+
+def end_offsets(kafka: KafkaConfig, topic: str, *, timeout_s: float = 15.0) -> dict[int, int]:
+    """The next offset of each partition of ``topic``.
+
+    Waits out the moments after a topic is created, when its partitions have no leader yet.
+    """
+    consumer = Consumer(kafka.confluent({"group.id": "driftline-offsets"}))
+    deadline = time.monotonic() + timeout_s
+    try:
+        partitions = wait_for_leaders(consumer, [topic], deadline=deadline)[topic]
+        offsets = {}
+        for partition in partitions:
+            while True:
+                try:
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), timeout=5
+                    )
+                    break
+                except KafkaException:
+                    # NOT_LEADER_FOR_PARTITION, which librdkafka does not flag retriable.
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            # A topic created a moment ago may not report a watermark yet (-1001): empty.
+            offsets[partition] = max(high, 0)
+        return offsets
+    finally:
+        consumer.close()
+
+
+def read_from(
+    kafka: KafkaConfig,
+    topic: str,
+    start: dict[int, int],
+    *,
+    count: int,
+    timeout_s: float = 30.0,
+) -> list[ReadRecord]:
+    """Read up to ``count`` records from the given offsets on, waiting at most ``timeout_s``."""
+    consumer = Consumer(
+        kafka.confluent(
+            {
+                "group.id": "driftline-reader",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
+            }
+        )
+    )
+    consumer.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
+    records: list[ReadRecord] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            records.append(
+                ReadRecord(
+                    message.partition(),
+                    message.offset(),
+                    message.key(),
+                    message.value(),
+                    {name: value for name, value in message.headers() or ()},
+                )
+            )
+    finally:
+        consumer.close()
+    return records

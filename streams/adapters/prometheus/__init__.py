@@ -1,0 +1,1 @@
+"""Prometheus: every metric Driftline exports, on a registry that is passed in."""

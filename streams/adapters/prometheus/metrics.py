@@ -1,0 +1,257 @@
+"""Every Prometheus metric Driftline exports, on a registry that is passed in.
+
+Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
+``max_models``; the series of a model whose warm-up expired are removed) or ``_unknown``;
+``reason`` is a ``Reason``; the per-feature statistic gauges stop taking new label sets at
+``max_statistic_series`` (counted in ``driftline_metric_series_dropped_total``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from streams.core.alerts.alert import Alert
+from streams.core.contract.ingestor import IngestResult, Rejection
+from streams.core.drift.monitor import UNWATCHED_REASONS, Monitor
+from streams.core.errors import Reason
+
+__all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
+
+UNKNOWN_MODEL_LABEL = "_unknown"
+_BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+
+class IngestMetrics:
+    """Counters and histograms of the ingestion step."""
+
+    def __init__(self, registry: CollectorRegistry, *, max_statistic_series: int = 5000) -> None:
+        self.max_statistic_series = max_statistic_series
+        self._statistic_series: set[tuple[str, ...]] = set()
+        statistic_labels = ["model", "version", "feature", "detector"]
+        self.window_statistic = Gauge(
+            "driftline_window_statistic",
+            "The statistic each detector judged at the last closed window (PSI, rates); "
+            "feature is empty for model-level detectors.",
+            statistic_labels,
+            registry=registry,
+        )
+        self.window_threshold = Gauge(
+            "driftline_window_threshold",
+            "The threshold the statistic was judged against at the last closed window.",
+            statistic_labels,
+            registry=registry,
+        )
+        self.series_dropped = Counter(
+            "driftline_metric_series_dropped",
+            "Statistic updates not exported because the label-set cap was reached.",
+            registry=registry,
+        )
+        self.anomalous_events = Counter(
+            "driftline_anomalous_events",
+            "Events scored above the reference's anomaly threshold, per model.",
+            ["model"],
+            registry=registry,
+        )
+        self.events_processed = Counter(
+            "driftline_events_processed",
+            "Valid events accepted (applied to a monitor or to the model's spec warm-up), per "
+            "model; driftline_events_unwatched counts those of them no monitor judged.",
+            ["model"],
+            registry=registry,
+        )
+        self.events_unwatched = Counter(
+            "driftline_events_unwatched",
+            "Accepted events no monitor judged, per model and reason: warmup (the spec is "
+            "still being learned) or monitor_limit (the worker's monitor cap was full).",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.events_rejected = Counter(
+            "driftline_events_rejected",
+            "Records rejected and sent to the dead-letter topic, per model and reason.",
+            ["model", "reason"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "driftline_retries",
+            "Writes of a batch's dead letters, alerts or state that failed and were retried, "
+            "per target (a topic, or redis).",
+            ["target"],
+            registry=registry,
+        )
+        self.publish_failures = Counter(
+            "driftline_publish_failures",
+            "Writes given up because their error is permanent (not retried), per target and "
+            "reason (too_large, invalid_topic, authorization, configuration, rejected, "
+            "unexpected). A dead letter given up is sent as a truncated copy instead.",
+            ["target", "reason"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "driftline_consumer_lag",
+            "Records of a partition this worker holds not processed yet (high watermark minus "
+            "the next offset to process), as last sampled.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.seconds_since_progress = Gauge(
+            "driftline_seconds_since_progress",
+            "Seconds a partition this worker holds has had lag without progress (0 when it "
+            "has no lag or just moved on).",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.state_quarantined = Counter(
+            "driftline_state_quarantined",
+            "Stored keys that did not parse or failed validation, moved aside to "
+            "<key>:quarantined:<unix seconds>; kind is state, profile, reference or performance.",
+            ["kind"],
+            registry=registry,
+        )
+        self.replayed_skipped = Counter(
+            "driftline_replayed_records_skipped",
+            "Records redelivered after a restart that Redis shows were applied already.",
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "driftline_alerts",
+            "Alerts emitted, per model, type and status.",
+            ["model", "type", "status"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "driftline_batch_size",
+            "Records per micro-batch.",
+            buckets=_BATCH_SIZE_BUCKETS,
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "driftline_batch_processing_seconds",
+            "Time to process one micro-batch, dead letters included.",
+            registry=registry,
+        )
+        self.last_batch = Gauge(
+            "driftline_last_batch_timestamp_seconds",
+            "When the last micro-batch finished (Unix time).",
+            registry=registry,
+        )
+        self.models_known = Gauge(
+            "driftline_models_known",
+            "Models registered or warming up.",
+            registry=registry,
+        )
+        self.labels = Counter(
+            "driftline_labels",
+            "Labels by what became of them: joined, duplicate, early (waiting), expired, "
+            "unknown, overflow, unwatched (no spec for the model yet) or rejected.",
+            ["model", "outcome"],
+            registry=registry,
+        )
+        self.performance = Gauge(
+            "driftline_performance",
+            "Performance of a model version: view is window (its last N labels), recent (the "
+            "last hour of labelled predictions), reference, or estimated (from the last N "
+            "predictions' scores alone, before labels arrive; assumes calibrated scores).",
+            ["model", "version", "metric", "view"],
+            registry=registry,
+        )
+        self.reference_ready = Gauge(
+            "driftline_monitor_reference_ready",
+            "1 once a model version's reference profile is built (given or learned), else 0: "
+            "before that no detector judges its events.",
+            ["model", "version"],
+            registry=registry,
+        )
+        self.windows_closed = Gauge(
+            "driftline_monitor_windows_closed",
+            "Windows a model version has closed and judged against its reference, from its "
+            "stored state (so it survives a restart).",
+            ["model", "version"],
+            registry=registry,
+        )
+        self.retrain_requests = Counter(
+            "driftline_retrain_requests",
+            "Retraining requests published, per model.",
+            ["model"],
+            registry=registry,
+        )
+
+    def observe_monitors(self, monitor: Monitor) -> None:
+        """Anomaly counts and the latest window statistics of the model versions just fed."""
+        for model_id, model_version in monitor.touched:
+            watched = monitor.monitors[model_id, model_version]
+            # Bounded by the monitor's own cap on versions watched, not the statistics cap.
+            ready = 0.0 if watched.profile is None else 1.0
+            self.reference_ready.labels(model_id, model_version).set(ready)
+            self.windows_closed.labels(model_id, model_version).set(watched.windows_closed)
+            if watched.batch_anomalies:
+                self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
+            # At each closed window (when verdicts come), not every batch.
+            if watched.label_free is not None and watched.batch_verdicts:
+                estimate = watched.label_free.estimate()
+                self.observe_performance(model_id, model_version, {"estimated": estimate})
+            for feature, verdict in watched.batch_verdicts:
+                labels = (model_id, model_version, feature or "", verdict.detector)
+                if not self._admit(labels):
+                    continue
+                self.window_statistic.labels(*labels).set(verdict.value)
+                self.window_threshold.labels(*labels).set(verdict.threshold)
+
+    def observe_performance(self, model_id: str, version: str, views: dict) -> None:
+        for view, metrics in views.items():
+            for metric, value in metrics.items():
+                labels = (model_id, version, metric, view)
+                if not self._admit(labels):
+                    continue
+                self.performance.labels(*labels).set(value)
+
+    def observe_unwatched(self, monitor: Monitor) -> None:
+        """Count the last batch's accepted events that no monitor judged."""
+        for (model_id, reason), count in monitor.batch_unwatched.items():
+            self.events_unwatched.labels(model_id, reason).inc(count)
+
+    def forget_models(self, model_ids: Iterable[str]) -> None:
+        """Drop the series of models whose warm-up expired or was refused.
+
+        Expiring warm-ups let new model ids in all the time; without this each one would
+        leave ``model`` label sets behind for good.
+        """
+        for model_id in model_ids:
+            self.events_processed.remove(model_id)
+            for reason in UNWATCHED_REASONS:
+                self.events_unwatched.remove(model_id, reason)
+            for rejected in Reason:
+                self.events_rejected.remove(model_id, rejected.value)
+
+    def _admit(self, labels: tuple[str, ...]) -> bool:
+        """Whether a per-version series may be set: known, or room left under the cap."""
+        if labels not in self._statistic_series:
+            if len(self._statistic_series) >= self.max_statistic_series:
+                self.series_dropped.inc()
+                return False
+            self._statistic_series.add(labels)
+        return True
+
+    def observe_alerts(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            self.alerts.labels(alert.model_id, alert.type, alert.status).inc()
+
+    def observe_rejections(self, rejections: list[Rejection]) -> None:
+        """Count rejected records, one increment per (model, reason)."""
+        rejected: dict[tuple[str, str], int] = {}
+        for rejection in rejections:
+            key = (rejection.model_id or UNKNOWN_MODEL_LABEL, rejection.reason.value)
+            rejected[key] = rejected.get(key, 0) + 1
+        for (model, reason), count in rejected.items():
+            self.events_rejected.labels(model, reason).inc(count)
+
+    def observe_batch(self, result: IngestResult, seconds: float) -> None:
+        """Count one processed batch; one increment per (model, reason), not per event."""
+        for model, count in result.accepted_per_model().items():
+            self.events_processed.labels(model).inc(count)
+        self.observe_rejections(result.rejected)
+        self.batch_size.observe(len(result.accepted) + len(result.rejected))
+        self.batch_seconds.observe(seconds)
+        self.last_batch.set_to_current_time()

@@ -1,0 +1,126 @@
+"""Which input records were applied already, as Redis records it: replays are skipped.
+
+After a crash Faust redelivers from its last commit, which may be behind what was applied;
+the state store saves each batch's last offsets with its state in one atomic step, and this
+reads them back once per partition to drop what is already in the state.
+
+Records read from the by-model topic (``RawRecord.read_at`` set) are fenced twice: by their
+offset in that topic, as above, and by their SOURCE offset. A routing stage that crashed
+after forwarding a chunk and before acking it forwards the chunk again: the copies get new
+offsets in the by-model topic, but within one by-model partition the records of one source
+partition arrive in source-offset order (one producer, in order), so a record whose source
+offset is at or below the highest applied one for its ``(partition, source topic, source
+partition)`` is a copy of one applied already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from prometheus_client import Counter
+
+from streams.adapters.durable import DurableWriter
+from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.core.contract.event import RawRecord
+
+__all__ = ["AppliedOffsets", "SourceKey", "last_offsets", "unapplied"]
+
+#: ``(partition read from, source topic, source partition)``.
+SourceKey = tuple[int, str, int]
+
+
+def unapplied(
+    records: Sequence[RawRecord],
+    offsets: Mapping[int, int],
+    sources: Mapping[SourceKey, int],
+) -> list[RawRecord]:
+    """The records of ``records`` not applied yet, given the last applied ``offsets`` (per
+    partition read from) and ``sources`` (source offsets): a copy of a record that came
+    earlier in the same batch is dropped as well."""
+    seen = dict(sources)
+    fresh = []
+    for record in records:
+        partition, offset = record.position
+        if offset <= offsets.get(partition, -1):
+            continue
+        if record.read_at is not None:
+            key = (partition, record.source, record.partition)
+            if record.offset <= seen.get(key, -1):
+                continue
+            seen[key] = record.offset
+        fresh.append(record)
+    return fresh
+
+
+def last_offsets(records: Sequence[RawRecord]) -> tuple[dict[int, int], dict[SourceKey, int]]:
+    """The last offset per partition read from, and per source of the routed records."""
+    offsets: dict[int, int] = {}
+    sources: dict[SourceKey, int] = {}
+    for record in records:
+        partition, offset = record.position
+        offsets[partition] = max(offsets.get(partition, -1), offset)
+        if record.read_at is not None:
+            key = (partition, record.source, record.partition)
+            sources[key] = max(sources.get(key, -1), record.offset)
+    return offsets, sources
+
+
+class AppliedOffsets:
+    """Skip applied records; save state with the offsets it covers."""
+
+    def __init__(self, store: RedisMonitorStore, writer: DurableWriter, skipped: Counter) -> None:
+        self.store = store
+        self.writer = writer
+        self.skipped = skipped
+        self._applied: dict[int, int] = {}
+        self._sources: dict[SourceKey, int] | None = None
+
+    def forget(self) -> None:
+        """After a rebalance: Redis, not memory, knows what was applied."""
+        self._applied.clear()
+        self._sources = None
+
+    async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
+        """The records not applied yet."""
+        store = self.store
+        unknown = {r.position[0] for r in records} - self._applied.keys()
+        if unknown:
+            stored = await self.writer.until_done("redis", lambda: store.applied_offsets(unknown))
+            self._applied.update({p: stored.get(p, -1) for p in unknown})
+        if self._sources is None and any(r.read_at is not None for r in records):
+            self._sources = await self.writer.until_done("redis", store.applied_sources)
+        fresh = unapplied(records, self._applied, self._sources or {})
+        if len(fresh) < len(records):
+            self.skipped.inc(len(records) - len(fresh))
+        if records and not fresh:
+            await self._move_past(records)
+        return fresh
+
+    async def _move_past(self, records: Sequence[RawRecord]) -> None:
+        """Store the offsets of a batch that held only copies (re-forwarded records the
+        source fence skipped): nothing else will save them, and the stored offsets would
+        stay behind the topic's end for good. The source offsets stay as they are."""
+        offsets, _ = last_offsets(records)
+        if any(offset > self._applied.get(p, -1) for p, offset in offsets.items()):
+            saved = await self.writer.until_done("redis", lambda: self.store.save([], offsets))
+            if saved:
+                self._applied.update(offsets)
+
+    async def save(
+        self,
+        updates: list[MonitorUpdate],
+        records: Sequence[RawRecord],
+        retired: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Write ``updates`` with the last offset of ``records`` per partition (and source),
+        and delete the state of ``retired`` versions, atomically; False when another worker
+        got further (then everything in memory is stale)."""
+        offsets, sources = last_offsets(records)
+        saved = await self.writer.until_done(
+            "redis", lambda: self.store.save(updates, offsets, retired, sources)
+        )
+        if saved:
+            self._applied.update(offsets)
+            if sources:
+                self._sources = {**(self._sources or {}), **sources}
+        return saved

@@ -1,0 +1,268 @@
+"""The label join in Redis: predictions kept with a time to live, each joined at most once.
+
+Keys (``P`` the prefix, ``M`` the model; ``{M}`` is a hash tag, so one model's keys share a
+Redis Cluster slot and one script may touch them all):
+
+- ``P:{M}:pred:E``        the kept fields of prediction ``E`` (JSON), expiring after the TTL;
+  once joined prefixed by ``=PARTITION:OFFSET`` of the label that joined it (keeping its
+  expiry): another label is a ``duplicate``, while the same label record again (a batch
+  replayed after a crash, before its state was saved) joins again, so it is not lost
+- ``P:{M}:seen:D``        hash of the event ids predicted on day ``D`` (epoch days), kept for
+  twice the TTL: a label whose prediction is gone but was seen is ``expired``, not ``unknown``
+- ``P:{M}:early``         sorted set of event ids whose label came first, by give-up time
+- ``P:{M}:early-labels``  hash event id -> the waiting label (JSON)
+
+Every operation is one Lua script per model, so a join is atomic: two workers (or a
+redelivered batch) cannot both join the same prediction. Storing a prediction uses ``NX``, so
+a replayed prediction does not revive one that was joined already.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from streams.core.contract.event import LabelEvent, PredictionEvent
+from streams.core.contract.pii import PiiPolicy
+from streams.core.errors import StoreUnavailable
+from streams.core.labels.labelled import (
+    JoinOutcome,
+    LabelledPrediction,
+    kept_fields,
+    label_fields,
+    label_from_fields,
+    labelled,
+)
+
+__all__ = ["JoinResult", "RedisLabelJoin"]
+
+_DAY_MS = 86_400_000
+_JOINED = "="
+
+_KEEP = """
+local base, ttl_ms, seen_s = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local buckets = {}
+for i = 3, #ARGV, 3 do
+  local event_id, day = ARGV[i], ARGV[i + 1]
+  redis.call('SET', base .. ':pred:' .. event_id, ARGV[i + 2], 'PX', ttl_ms, 'NX')
+  redis.call('HSET', base .. ':seen:' .. day, event_id, 1)
+  buckets[day] = true
+end
+for day in pairs(buckets) do
+  redis.call('EXPIRE', base .. ':seen:' .. day, seen_s)
+end
+return 1
+"""
+
+_JOIN = """
+local base = KEYS[1]
+local give_up, today, days, max_early = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4])
+local out = {}
+for i = 5, #ARGV, 3 do
+  local event_id, label, joiner = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local key = base .. ':pred:' .. event_id
+  local kept = redis.call('GET', key)
+  local outcome, value = nil, ''
+  if kept and string.byte(kept, 1) == 61 then
+    local cut = string.find(kept, '\\n', 1, true)
+    if string.sub(kept, 2, cut - 1) == joiner then
+      outcome, value = 'joined', string.sub(kept, cut + 1)
+    else
+      outcome = 'duplicate'
+    end
+  elseif kept then
+    redis.call('SET', key, '=' .. joiner .. '\\n' .. kept, 'KEEPTTL')
+    outcome, value = 'joined', kept
+  else
+    for d = 0, days do
+      if redis.call('HEXISTS', base .. ':seen:' .. (today - d), event_id) == 1 then
+        outcome = 'expired'
+        break
+      end
+    end
+    if not outcome then
+      if redis.call('ZSCORE', base .. ':early', event_id) then
+        outcome = 'duplicate'
+      elseif redis.call('ZCARD', base .. ':early') >= max_early then
+        outcome = 'overflow'
+      else
+        redis.call('ZADD', base .. ':early', give_up, event_id)
+        redis.call('HSET', base .. ':early-labels', event_id, label)
+        outcome = 'early'
+      end
+    end
+  end
+  table.insert(out, outcome)
+  table.insert(out, value)
+end
+return out
+"""
+
+_RETRY = """
+local base, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for _, event_id in ipairs(redis.call('ZRANGE', base .. ':early', 0, limit - 1)) do
+  local key = base .. ':pred:' .. event_id
+  local kept = redis.call('GET', key)
+  local outcome = nil
+  if kept and string.byte(kept, 1) == 61 then
+    outcome, kept = 'duplicate', ''
+  elseif kept then
+    redis.call('SET', key, '=retry\\n' .. kept, 'KEEPTTL')
+    outcome = 'joined'
+  elseif tonumber(redis.call('ZSCORE', base .. ':early', event_id)) <= now then
+    outcome, kept = 'unknown', ''
+  end
+  if outcome then
+    local label = redis.call('HGET', base .. ':early-labels', event_id)
+    redis.call('ZREM', base .. ':early', event_id)
+    redis.call('HDEL', base .. ':early-labels', event_id)
+    table.insert(out, outcome)
+    table.insert(out, event_id)
+    table.insert(out, kept)
+    table.insert(out, label or '')
+  end
+end
+table.insert(out, 1, redis.call('ZCARD', base .. ':early'))
+return out
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """What became of one label; ``joined`` is set for ``JoinOutcome.JOINED`` only.
+    ``position`` is the label's (partition, offset) in the labels topic."""
+
+    outcome: JoinOutcome
+    label: LabelEvent
+    position: tuple[int, int]
+    joined: LabelledPrediction | None = None
+
+
+class RedisLabelJoin:
+    """Keep predictions for their labels and join labels to them.
+
+    Parameters
+    ----------
+    ttl_s
+        How long a prediction waits for its label.
+    wait_s
+        How long a label that came first waits for its prediction.
+    max_early
+        Labels that may wait per model; more are dropped as ``overflow``.
+    pii
+        Redacts the attributes a model's spec marks PII before they are kept (dropped when
+        None).
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str,
+        ttl_s: int = 7 * 86400,
+        wait_s: int = 600,
+        max_early: int = 100_000,
+        pii: PiiPolicy | None = None,
+    ) -> None:
+        if ttl_s < 1 or wait_s < 0 or max_early < 0:
+            raise ValueError("ttl_s must be positive, wait_s and max_early not negative")
+        self.client = client
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.wait_s = wait_s
+        self.max_early = max_early
+        self.pii = pii
+        self._keep = client.register_script(_KEEP)
+        self._join = client.register_script(_JOIN)
+        self._retry = client.register_script(_RETRY)
+
+    def _base(self, model_id: str) -> str:
+        return f"{self.prefix}:{{{model_id}}}"
+
+    async def keep(
+        self,
+        events: Sequence[PredictionEvent],
+        pii_attributes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """Store what the metrics need of each prediction until its label comes;
+        ``pii_attributes`` names each model's PII attributes (redacted before storing)."""
+        by_model: dict[str, list[bytes | str | int]] = defaultdict(list)
+        pii = pii_attributes or {}
+        for event in events:
+            names = pii.get(event.model_id, frozenset())
+            by_model[event.model_id] += [
+                event.event_id,
+                event.timestamp_ms // _DAY_MS,
+                orjson.dumps(kept_fields(event, names, self.pii)),
+            ]
+        seen_s = 2 * self.ttl_s + 86400  # a day more: buckets are whole days
+        try:
+            # One round trip for all models: a batch of 50 models' events, 50 scripts.
+            async with self.client.pipeline(transaction=False) as pipe:
+                for model_id, args in by_model.items():
+                    keys, args = [self._base(model_id)], [self.ttl_s * 1000, seen_s, *args]
+                    await self._keep(keys=keys, args=args, client=pipe)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"keeping predictions for their labels failed: {exc}") from exc
+
+    async def join(
+        self, labels: Sequence[LabelEvent], positions: Sequence[tuple[int, int]], *, now_ms: int
+    ) -> list[JoinResult]:
+        """Join each label to its prediction, or let it wait, or say why it cannot be."""
+        by_model: dict[str, list[tuple[LabelEvent, tuple[int, int]]]] = defaultdict(list)
+        for label, position in zip(labels, positions, strict=True):
+            by_model[label.model_id].append((label, position))
+        today, days = now_ms // _DAY_MS, 2 * self.ttl_s // 86400 + 1
+        results = []
+        for model_id, model_labels in by_model.items():
+            args: list[bytes | str | int] = [now_ms + self.wait_s * 1000, today, days,
+                                             self.max_early]  # fmt: skip
+            for label, (partition, offset) in model_labels:
+                fields = orjson.dumps(label_fields(label, (partition, offset)))
+                args += [label.event_id, fields, f"{partition}:{offset}"]
+            reply = await self._run(self._join, model_id, args)
+            for (label, position), (outcome, kept) in zip(
+                model_labels, _pairs(reply, 2), strict=True
+            ):
+                results.append(_result(outcome, label, position, kept))
+        return results
+
+    async def retry_early(
+        self, model_id: str, *, now_ms: int, limit: int = 1000
+    ) -> tuple[list[JoinResult], int]:
+        """Join waiting labels whose prediction has come, give up on those past their wait;
+        the results, and how many labels still wait."""
+        remaining, *reply = await self._run(self._retry, model_id, [now_ms, limit])
+        results = []
+        for outcome, event_id, kept, raw_label in _pairs(reply, 4):
+            fields = orjson.loads(raw_label)
+            label, position = label_from_fields(model_id, event_id.decode(), fields)
+            results.append(_result(outcome, label, position, kept))
+        return results, remaining
+
+    async def _run(self, script, model_id: str, args: list) -> list:
+        try:
+            return await script(keys=[self._base(model_id)], args=args)
+        except RedisError as exc:
+            raise StoreUnavailable(f"label join for {model_id} failed: {exc}") from exc
+
+
+def _pairs(reply: list, width: int) -> list[tuple]:
+    return [tuple(reply[i : i + width]) for i in range(0, len(reply), width)]
+
+
+def _result(
+    outcome: bytes, label: LabelEvent, position: tuple[int, int], kept: bytes
+) -> JoinResult:
+    kind = JoinOutcome(outcome.decode())
+    if kind is JoinOutcome.JOINED:
+        return JoinResult(kind, label, position, labelled(label, orjson.loads(kept)))
+    return JoinResult(kind, label, position)

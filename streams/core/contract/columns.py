@@ -1,0 +1,91 @@
+"""A batch of events as columns: numpy for numbers, lists for categories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from streams.core import plain_data as check
+from streams.core.contract.event import PredictionEvent
+
+__all__ = ["Columns", "category_of"]
+
+
+def category_of(value: object) -> str | None:
+    """The category a value counts as; booleans and numbers by their JSON text."""
+    if value is None or type(value) is str:
+        return value
+    if type(value) is bool:
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """``numeric[:, j]`` holds feature ``numeric_names[j]`` (NaN = missing);
+    ``categorical[name]`` holds category strings (None = missing)."""
+
+    numeric_names: tuple[str, ...]
+    numeric: np.ndarray
+    categorical: dict[str, list[str | None]]
+
+    def __len__(self) -> int:
+        return self.numeric.shape[0]
+
+    @classmethod
+    def from_events(
+        cls,
+        events: Sequence[PredictionEvent],
+        numeric_names: Sequence[str],
+        categorical_names: Sequence[str],
+    ) -> Columns:
+        numeric_names = tuple(numeric_names)
+        rows = [_values(event.features, numeric_names) for event in events]
+        # None becomes NaN under dtype=float; strings in a numeric column were rejected upstream.
+        numeric = np.array(rows, dtype=float).reshape(len(events), len(numeric_names))
+        categorical = {
+            name: [category_of(event.features.get(name)) for event in events]
+            for name in categorical_names
+        }
+        return cls(numeric_names, numeric, categorical)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (NaN as null)."""
+        numeric = np.where(np.isnan(self.numeric), None, self.numeric).tolist()
+        return {"numeric_names": list(self.numeric_names), "numeric": numeric,
+                "categorical": self.categorical}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Columns:
+        """Columns from ``to_dict``'s form; ``InvalidState`` if the columns disagree."""
+        names = tuple(
+            check.text(n, "numeric_names")
+            for n in check.listing(raw["numeric_names"], "numeric_names")
+        )
+        rows = check.listing(raw["numeric"], "numeric")
+        numeric = np.array(
+            [check.numbers(r, "numeric", length=len(names), missing=True) for r in rows],
+            dtype=float,
+        ).reshape(-1, len(names))
+        categorical = {
+            check.text(k, "categorical"): [
+                None if c is None else check.text(c, "categorical")
+                for c in check.listing(v, "categorical", length=len(rows))
+            ]
+            for k, v in check.mapping(raw["categorical"], "categorical").items()
+        }
+        return cls(names, numeric, categorical)
+
+
+def _values(features: dict, names: tuple[str, ...]) -> tuple:
+    if not names:
+        return ()
+    try:
+        values = itemgetter(*names)(features)
+    except KeyError:  # an optional feature is absent: the slow path, only for such events
+        return tuple(features.get(name) for name in names)
+    return values if len(names) > 1 else (values,)

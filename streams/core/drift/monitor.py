@@ -1,0 +1,128 @@
+"""Every watched model version, fed from validated batches: the core the worker and replay share."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from streams.core.alerts.alert import Alert
+from streams.core.contract.event import PredictionEvent
+from streams.core.contract.pii import PiiPolicy
+from streams.core.contract.registry import SpecRegistry
+from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.profile import ReferenceProfile
+
+__all__ = ["UNWATCHED_REASONS", "Monitor"]
+
+# Why an accepted event met no monitor (a metric label: keep the set small and fixed).
+UNWATCHED_REASONS = ("warmup", "monitor_limit")
+
+
+class Monitor:
+    """Route each event to its (model, version) monitor, creating it once the model has a spec.
+
+    Events no monitor judged are counted apart, by reason, never as watched: ``warmup`` (the
+    model's spec is still being learned: the events taught it, but there is nothing yet to
+    judge them against) and ``monitor_limit`` (``max_versions`` monitors exist already).
+    ``unwatched`` is the total, ``batch_unwatched`` the last batch's counts by
+    (model, reason).
+
+    Parameters
+    ----------
+    registry
+        Where specs come from (the same registry the ingestor checks against).
+    config
+        Windows and detector settings.
+    max_versions
+        Model versions watched at once; events of more are counted as unwatched
+        (``monitor_limit``), so memory stays bounded. The registry's caps (models, versions
+        per model) keep the worker under it; this is the last guard.
+    profiles
+        Reference profiles given up front (from training data) by (model id, version);
+        the others are learned from each version's first events.
+    pii
+        How PII features are redacted before they are kept (dropped when None).
+    """
+
+    def __init__(
+        self,
+        registry: SpecRegistry,
+        config: MonitorConfig,
+        *,
+        max_versions: int = 500,
+        profiles: Mapping[tuple[str, str], ReferenceProfile] | None = None,
+        pii: PiiPolicy | None = None,
+    ) -> None:
+        self.registry = registry
+        self.pii = pii or PiiPolicy(mode="drop")
+        self.config = config
+        self.profiles = dict(profiles or {})
+        self.max_versions = max_versions
+        self.monitors: dict[tuple[str, str], ModelMonitor] = {}
+        self.touched: set[tuple[str, str]] = set()
+        self.unwatched = 0
+        self.batch_unwatched: Counter[tuple[str, str]] = Counter()
+
+    def process(
+        self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+    ) -> list[Alert]:
+        """Feed a batch (stream order kept per model version); return the alerts raised."""
+        groups: dict[tuple[str, str], tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
+        for event, position in zip(events, positions, strict=True):
+            group = groups.get((event.model_id, event.model_version))
+            if group is None:
+                group = groups[event.model_id, event.model_version] = ([], [])
+            group[0].append(event)
+            group[1].append(position)
+        alerts: list[Alert] = []
+        self.touched = set()
+        self.batch_unwatched = Counter()
+        for key, (group_events, group_positions) in groups.items():
+            monitor = self.monitors.get(key) or self._start(*key)
+            if monitor is None:
+                self.unwatched += len(group_events)
+                reason = "warmup" if self.registry.spec_for(*key) is None else "monitor_limit"
+                self.batch_unwatched[key[0], reason] += len(group_events)
+            else:
+                self.touched.add(key)
+                alerts.extend(monitor.process(group_events, group_positions))
+        return alerts
+
+    def unloaded(self, events: Sequence[PredictionEvent]) -> list[tuple[str, str]]:
+        """Model versions in ``events`` that have a spec but no monitor in memory yet: the
+        ones whose stored state the caller should ``adopt`` before ``process``."""
+        keys = dict.fromkeys((e.model_id, e.model_version) for e in events)
+        return [
+            key
+            for key in keys
+            if key not in self.monitors and self.registry.spec_for(*key) is not None
+        ]
+
+    def adopt(self, key: tuple[str, str], monitor: ModelMonitor) -> None:
+        """Take over a monitor restored from storage."""
+        if key in self.monitors or len(self.monitors) < self.max_versions:
+            self.monitors[key] = monitor
+
+    def retire(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Drop the monitors of retired model versions (the registry's version cap)."""
+        for key in keys:
+            self.monitors.pop(key, None)
+            self.touched.discard(key)
+
+    def forget(self) -> None:
+        """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""
+        self.monitors.clear()
+        self.touched = set()
+
+    def _start(self, model_id: str, model_version: str) -> ModelMonitor | None:
+        spec = self.registry.spec_for(model_id, model_version)
+        if spec is None or len(self.monitors) >= self.max_versions:
+            return None
+        monitor = self.monitors[model_id, model_version] = ModelMonitor(
+            spec,
+            model_version,
+            self.config,
+            self.profiles.get((model_id, model_version)),
+            pii=self.pii,
+        )
+        return monitor

@@ -1,0 +1,412 @@
+"""What one model version's labels say: performance, concept drift and fairness, with alerts.
+
+Fed joined (prediction, label) pairs in micro-batches, in label arrival order. The first
+``reference_labels`` pairs are the reference: the metric values later windows are held
+against. Every ``evaluate_every`` labels the current window is judged, once it holds
+``min_labels`` pairs: a classification metric (accuracy, F1, ROC AUC) that fell more than
+``max_drop`` below the reference, or a regression error (MAE, RMSE) that rose more than
+``max_error_rise`` over it, fires a ``performance`` alert; a rise of the error rate caught
+by river (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough
+data a ``fairness`` alert. Each is one episode with the same hysteresis and cooldown as
+drift alerts. A performance or concept-drift episode that persists ``retrain_after``
+evaluations yields one retraining request, then none for ``retrain_cooldown`` evaluations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from streams.core import plain_data as check
+from streams.core.alerts.alert import Alert, AlertType, Trigger, Window
+from streams.core.alerts.alert_rule import AlertRule, RuleState
+from streams.core.contract.columns import category_of
+from streams.core.contract.spec import ModelSpec
+from streams.core.labels.concept_drift import Detector, ErrorRateDrift
+from streams.core.labels.fairness import FairnessWindow, confident_gaps
+from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.performance import ClassificationWindow, RegressionWindow
+
+__all__ = ["RETRAIN_SCHEMA_VERSION", "PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
+
+# The major version of schemas/retrain_request.json the requests follow.
+RETRAIN_SCHEMA_VERSION = 1
+
+_WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
+_SAMPLE = 5
+# 2: the concept-drift detector as plain numbers (1 held a pickle and is refused).
+SNAPSHOT_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceConfig:
+    """Windows, margins and the retraining policy (see the module docstring)."""
+
+    window_labels: int = 1000
+    reference_labels: int = 1000
+    evaluate_every: int = 250
+    min_labels: int = 200
+    max_drop: float = 0.05
+    max_error_rise: float = 0.2
+    time_window_s: int = 3600
+    concept_detector: Detector = "adwin"
+    retrain_after: int = 3
+    retrain_cooldown: int = 20
+    rule: AlertRule = field(default_factory=AlertRule)
+
+    def __post_init__(self) -> None:
+        counts = (self.window_labels, self.reference_labels, self.evaluate_every,
+                  self.min_labels, self.time_window_s, self.retrain_after)  # fmt: skip
+        if min(counts) < 1 or self.retrain_cooldown < 0:
+            raise ValueError("label counts, windows and retrain_after must be positive")
+        if not (0 < self.max_drop < 1 and self.max_error_rise > 0):
+            raise ValueError("max_drop must be in (0, 1) and max_error_rise positive")
+        if self.min_labels > self.window_labels:
+            raise ValueError("min_labels cannot exceed window_labels")
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainRequest:
+    """A persistent loss of performance, with the evidence (``schemas/retrain_request.json``)."""
+
+    model_id: str
+    model_version: str
+    evaluation: int
+    alerts: tuple[dict[str, Any], ...]
+    metrics: dict[str, float]
+    reference: dict[str, float]
+    window: Window
+    request_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        key = f"{self.model_id}|{self.model_version}|{self.evaluation}"
+        object.__setattr__(self, "request_id", hashlib.sha256(key.encode()).hexdigest()[:32])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": RETRAIN_SCHEMA_VERSION,
+            "request_id": self.request_id,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "reason": sorted({alert["type"] for alert in self.alerts}),
+            "alerts": list(self.alerts),
+            "metrics": _finite(self.metrics),
+            "reference": _finite(self.reference),
+            "window": {
+                "start_ms": self.window.start_ms,
+                "end_ms": self.window.end_ms,
+                "count": self.window.count,
+            },
+        }
+
+
+class PerformanceMonitor:
+    """Labels of one model version: windows, reference, detectors and alert rules."""
+
+    def __init__(self, spec: ModelSpec, model_version: str, config: PerformanceConfig) -> None:
+        self.spec = spec
+        self.model_version = model_version
+        self.config = config
+        self.regression = spec.task == "regression"
+        self._positive = spec.positive_classes
+        window_type = RegressionWindow if self.regression else ClassificationWindow
+        self.window = window_type(window_events=config.window_labels)
+        self._reference = window_type(window_events=config.reference_labels)
+        self.reference_metrics: dict[str, float] | None = None
+        self.concept = ErrorRateDrift(detector=config.concept_detector,
+                                      reference_events=config.reference_labels)  # fmt: skip
+        self.fairness = {p.attribute: FairnessWindow(p) for p in spec.fairness}
+        self.labels_seen = self.unusable = self.evaluations = 0
+        self._since_evaluation = 0
+        self._concept_detected = False
+        self._rules: dict[str, RuleState] = {}
+        self._evidence: dict[str, dict[str, Any]] = {}
+        self._last_request: int | None = None
+        self._requests: list[RetrainRequest] = []
+        self._tail: list[dict[str, Any]] = []
+
+    def process(
+        self, pairs: Sequence[LabelledPrediction], positions: Sequence[tuple[int, int]]
+    ) -> list[Alert]:
+        """Take a batch of labelled predictions; return the alerts it raised or resolved.
+
+        Evaluations fall every ``evaluate_every`` labels whatever the batch sizes, so the
+        worker and ``replay`` judge the same windows.
+        """
+        usable = [(p, at) for p, at in zip(pairs, positions, strict=True) if self._usable(p)]
+        self.unusable += len(pairs) - len(usable)
+        alerts: list[Alert] = []
+        start = 0
+        while start < len(usable):
+            room = self.config.evaluate_every - self._since_evaluation
+            part = usable[start : start + room]
+            start += len(part)
+            self._take(part)
+            if self._since_evaluation >= self.config.evaluate_every:
+                self._since_evaluation = 0
+                alerts += self._evaluate()
+        return alerts
+
+    def _take(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
+        kept = [p for p, _ in usable]
+        columns = self._columns(kept)
+        self._learn_reference(columns)
+        self.window.add(**columns)
+        correct = self._correct(columns)
+        if correct is not None:
+            self.concept.update(correct)
+            self._concept_detected |= self.concept.drift_detected
+        if not self.regression:
+            for attribute, window in self.fairness.items():
+                groups = [None if p.attributes is None else p.attributes.get(attribute)
+                          for p in kept]  # fmt: skip
+                window.add([None if g is None else category_of(g) for g in groups],
+                           columns["predicted_positive_class"],
+                           columns["true_positive_class"])  # fmt: skip
+        self.labels_seen += len(kept)
+        self._since_evaluation += len(kept)
+        self._remember(usable)
+
+    def metrics(self) -> dict[str, dict[str, float]]:
+        """Realised metrics: the count window, the time window and the reference."""
+        newest = self._tail[-1]["predicted_at_ms"] if self._tail else 0
+        since = newest - self.config.time_window_s * 1000
+        return {
+            "window": self.window.metrics(),
+            "recent": self.window.metrics(since_ms=since),
+            "reference": dict(self.reference_metrics or {}),
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """All state as JSON-safe data, for ``restore``."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "window": self.window.snapshot(),
+            "reference": self._reference.snapshot() if self.reference_metrics is None else None,
+            "reference_metrics": None if self.reference_metrics is None
+            else _finite(self.reference_metrics),
+            "concept": self.concept.snapshot(),
+            "concept_detected": self._concept_detected,
+            "fairness": {a: w.snapshot() for a, w in self.fairness.items()},
+            "counts": [self.labels_seen, self.unusable, self.evaluations, self._since_evaluation],
+            "rules": {rule: state.snapshot() for rule, state in self._rules.items()},
+            "evidence": self._evidence,
+            "last_request": self._last_request,
+            "tail": self._tail,
+        }  # fmt: skip
+
+    @classmethod
+    def restore(
+        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: dict
+    ) -> PerformanceMonitor:
+        """A monitor continuing from ``snapshot``; fairness policies come from ``spec``.
+
+        Raises ``InvalidState`` for anything malformed or of another version.
+        """
+        with check.restoring(f"performance state of {spec.model_id}:{model_version}"):
+            return cls._restore(spec, model_version, config, snapshot)
+
+    @classmethod
+    def _restore(
+        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: Any
+    ) -> PerformanceMonitor:
+        raw = check.version(snapshot, "performance", SNAPSHOT_VERSION)
+        monitor = cls(spec, model_version, config)
+        monitor.window = type(monitor.window).restore(raw["window"])
+        if raw["reference"] is not None:
+            monitor._reference = type(monitor._reference).restore(raw["reference"])
+        stored = raw["reference_metrics"]
+        if stored is not None:
+            monitor.reference_metrics = {
+                check.text(k, "reference_metrics"): check.optional(check.number, v, "metric")
+                for k, v in check.mapping(stored, "reference_metrics").items()
+            }
+            monitor.reference_metrics = {
+                k: np.nan if v is None else v for k, v in monitor.reference_metrics.items()
+            }
+        monitor.concept.restore(raw["concept"])
+        monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
+        fairness = check.mapping(raw["fairness"], "fairness")
+        for attribute, window in list(monitor.fairness.items()):
+            if attribute in fairness:
+                monitor.fairness[attribute] = FairnessWindow.restore(
+                    window.policy, fairness[attribute]
+                )
+        counts = check.listing(raw["counts"], "counts", length=4)
+        (monitor.labels_seen, monitor.unusable, monitor.evaluations,
+         monitor._since_evaluation) = [check.integer(c, "counts") for c in counts]  # fmt: skip
+        rules = check.mapping(raw["rules"], "rules")
+        monitor._rules = {check.text(r, "rules"): RuleState.restore(s) for r, s in rules.items()}
+        evidence = check.mapping(raw["evidence"], "evidence")
+        monitor._evidence = {check.text(k, "evidence"): dict(check.mapping(v, "evidence"))
+                             for k, v in evidence.items()}  # fmt: skip
+        monitor._last_request = check.optional(check.integer, raw["last_request"], "last_request")
+        tail = check.listing(raw["tail"], "tail", max_length=_SAMPLE)
+        for item in tail:
+            check.integer(check.mapping(item, "tail[]")["predicted_at_ms"], "tail.predicted_at_ms")
+        monitor._tail = [dict(item) for item in tail]
+        return monitor
+
+    def take_retrain_requests(self) -> list[RetrainRequest]:
+        requests, self._requests = self._requests, []
+        return requests
+
+    def _usable(self, pair: LabelledPrediction) -> bool:
+        if not self.regression:
+            return True
+        return all(type(v) in (int, float) for v in (pair.prediction, pair.label))
+
+    def _columns(self, pairs: Sequence[LabelledPrediction]) -> dict[str, np.ndarray]:
+        timestamps = np.array([p.predicted_at_ms for p in pairs], dtype=np.int64)
+        if self.regression:
+            predictions = np.array([p.prediction for p in pairs], dtype=float)
+            labels = np.array([p.label for p in pairs], dtype=float)
+            return {"error": predictions - labels, "timestamp_ms": timestamps}
+        predicted = [category_of(p.prediction) for p in pairs]
+        actual = [category_of(p.label) for p in pairs]
+        positive = self._positive
+        return {
+            "correct": np.array([a == b for a, b in zip(predicted, actual, strict=True)]),
+            "true_positive_class": np.array([a in positive for a in actual], dtype=bool),
+            "predicted_positive_class": np.array([b in positive for b in predicted], dtype=bool),
+            "score": np.array([np.nan if p.score is None else p.score for p in pairs]),
+            "timestamp_ms": timestamps,
+        }
+
+    def _correct(self, columns: dict[str, np.ndarray]) -> np.ndarray | None:
+        if not self.regression:
+            return columns["correct"]
+        # A regression "error", for concept drift: off by more than twice the reference's
+        # mean absolute error (about one prediction in nine for normal errors). None until
+        # the reference exists.
+        mae = (self.reference_metrics or {}).get("mae", np.nan)
+        if not (np.isfinite(mae) and mae > 0):
+            return None
+        return np.abs(columns["error"]) <= 2 * mae
+
+    def _learn_reference(self, columns: dict[str, np.ndarray]) -> None:
+        room = self.config.reference_labels - len(self._reference)
+        if self.reference_metrics is not None or room <= 0:
+            return
+        self._reference.add(**{name: column[:room] for name, column in columns.items()})
+        if len(self._reference) >= self.config.reference_labels:
+            self.reference_metrics = self._reference.metrics()
+
+    def _remember(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
+        recent = [
+            {"event_id": p.event_id, "prediction": p.prediction, "label": p.label,
+             "score": p.score, "predicted_at_ms": p.predicted_at_ms,
+             "labelled_at_ms": p.labelled_at_ms, "partition": at[0], "offset": at[1]}
+            for p, at in usable[-_SAMPLE:]
+        ]  # fmt: skip
+        self._tail = (self._tail + recent)[-_SAMPLE:]
+
+    def _evaluate(self) -> list[Alert]:
+        index, config = self.evaluations, self.config
+        metrics = self.window.metrics()
+        verdicts: list[tuple[AlertType, str, str | None, str, float, float]] = []
+        if self.reference_metrics is not None and metrics["count"] >= config.min_labels:
+            for name in _WATCHED["regression" if self.regression else "classification"]:
+                value, reference = metrics[name], self.reference_metrics[name]
+                if not (np.isfinite(value) and np.isfinite(reference)):
+                    continue
+                if self.regression:
+                    rise = (value - reference) / reference if reference > 0 else 0.0
+                    verdicts.append(("performance", name, None, f"{name}_rise", rise,
+                                     config.max_error_rise))  # fmt: skip
+                else:
+                    verdicts.append(("performance", name, None, f"{name}_drop",
+                                     reference - value, config.max_drop))  # fmt: skip
+            firing = self._rules.get("concept") is not None and self._rules["concept"].firing_since
+            rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
+            verdicts.append(("concept_drift", "concept", None, "error_rate_rise",
+                             float(np.nan_to_num(rise)), self.concept.min_rise))  # fmt: skip
+        for attribute, window in self.fairness.items():
+            verdicts += _fairness_verdicts(attribute, window)
+        self._concept_detected = False
+        alerts = [a for v in verdicts if (a := self._judge(index, *v, metrics)) is not None]
+        self._consider_retraining(index, metrics)
+        self.evaluations += 1
+        return alerts
+
+    def _judge(
+        self,
+        index: int,
+        alert_type: AlertType,
+        rule: str,
+        feature: str | None,
+        statistic: str,
+        value: float,
+        threshold: float,
+        metrics: dict[str, float],
+    ) -> Alert | None:
+        state = self._rules.setdefault(rule, RuleState())
+        started = state.firing_since
+        transition = state.judge(self.config.rule, index, value, threshold)
+        if transition is None:
+            return None
+        firing = transition == "fire"
+        last = self._tail[-1]
+        alert = Alert(
+            type=alert_type,
+            status="firing" if firing else "resolved",
+            severity="warning" if firing else "info",
+            model_id=self.spec.model_id,
+            model_version=self.model_version,
+            feature=feature,
+            detector="concept_drift" if alert_type == "concept_drift" else alert_type,
+            statistic_name=statistic,
+            value=value,
+            threshold=threshold,
+            window=Window(
+                self._tail[0]["predicted_at_ms"], last["predicted_at_ms"], int(metrics["count"])
+            ),
+            trigger=Trigger(
+                last["event_id"], last["partition"], last["offset"], last["labelled_at_ms"]
+            ),
+            episode=f"{rule}/e{index if firing else started}",
+            sample=tuple(
+                {k: s[k] for k in ("event_id", "prediction", "label", "score")} for s in self._tail
+            ),
+            message=f"{statistic} {value:.4f} {'>' if firing else 'back under'} "
+            f"{threshold:.4f} over {int(metrics['count'])} labelled predictions",
+        )
+        if firing and alert_type in ("performance", "concept_drift"):
+            self._evidence[rule] = {"alert_id": alert.alert_id, "episode_id": alert.episode_id,
+                                    "type": alert_type, "statistic": statistic,
+                                    "value": value, "threshold": threshold}  # fmt: skip
+        elif not firing:
+            self._evidence.pop(rule, None)
+        return alert
+
+    def _consider_retraining(self, index: int, metrics: dict[str, float]) -> None:
+        config = self.config
+        persistent = [
+            evidence for rule, evidence in self._evidence.items()
+            if (since := self._rules[rule].firing_since) is not None
+            and index - since + 1 >= config.retrain_after
+        ]  # fmt: skip
+        cooled = self._last_request is None or index - self._last_request >= config.retrain_cooldown
+        if not persistent or not cooled:
+            return
+        self._last_request = index
+        window = Window(self._tail[0]["predicted_at_ms"], self._tail[-1]["predicted_at_ms"],
+                        int(metrics["count"]))  # fmt: skip
+        reference = dict(self.reference_metrics or {})
+        request = RetrainRequest(self.spec.model_id, self.model_version, index,
+                                 tuple(persistent), metrics, reference, window)  # fmt: skip
+        self._requests.append(request)
+
+
+def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[tuple]:
+    rule = f"fairness:{attribute}"
+    return [("fairness", f"{rule}:{metric}", attribute, f"{metric}_lower_bound", value, bound)
+            for metric, value, bound in confident_gaps(window)]  # fmt: skip
+
+
+def _finite(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: float(v) if np.isfinite(v) else None for k, v in values.items()}
