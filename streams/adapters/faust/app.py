@@ -1,4 +1,9 @@
-"""The Faust app: topics, the ingestion agent, /metrics and /health, spec refresh."""
+"""The worker: its Faust app, agents, timers and rebalance hooks over the services.
+
+``build_worker`` assembles the named parts: the app (``_build_app``), its topics
+(``topics.py``), the object graph (``services.py``), the agents, the spec refresh, and the
+pages (``routes.py``). The order parts are added to the app is the order they start in.
+"""
 
 from __future__ import annotations
 
@@ -17,38 +22,31 @@ from prometheus_client import CollectorRegistry
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.batch_consumer import BatchApp, FetchedChunk
-from streams.adapters.faust.health import HealthCheck, StreamLiveness
-from streams.adapters.faust.ingestion import IngestionService
+from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.routes import add_routes
-from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
-from streams.adapters.kafka.dead_letter import DeadLetterRedactor
+from streams.adapters.faust.services import (
+    PRODUCER_MAX_REQUEST_BYTES,
+    WorkerServices,
+    build_services,
+)
+from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
 from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
-from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
-from streams.adapters.redis.state_store import RedisMonitorStore
-from streams.adapters.redis.warmup_slots import RedisWarmupSlots
-from streams.core.contract.decoder import EventDecoder, LabelDecoder
 from streams.core.contract.event import RawRecord
-from streams.core.contract.ingestor import Ingestor
 from streams.core.contract.pii import PiiPolicy, has_pii
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
-from streams.core.drift.model_monitor import MonitorConfig
-from streams.core.drift.monitor import Monitor
 from streams.core.errors import StoreUnavailable
-from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.settings import Settings
 
 __all__ = ["Worker", "build_worker", "load_stored_specs"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
-#: The producer refuses larger records itself (aiokafka's ``max_request_size``).
-PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: Loggers that repeat one line per reconnect attempt during a Kafka outage.
 _NOISY_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordinator",
                   "aiokafka.consumer.fetcher", "aiokafka.producer.sender")  # fmt: skip
@@ -97,9 +95,37 @@ def build_worker(
     truncated. Unknown: the broker's default.
     """
     pii = pii or PiiPolicy(mode="drop")
+    app = _build_app(settings)
+    topics = declare_topics(app, settings)
+    services = build_services(
+        settings,
+        topics,
+        specs=[*stored_specs, *file_specs],
+        pii=pii,
+        dead_letter_limits=dead_letter_limits or {},
+    )
+    # The order things are added to the app is the order they start in: keep it.
+    _add_agents(app, settings, topics, services)
+    held = {settings.topic_predictions, settings.topic_labels, *settings.internal_topics}
+    _watch_progress(app, services.progress, services.metrics, held)
+    _add_label_retries(app, settings, services.label_service)
+    _add_rebalance_hooks(app, settings, services)
+    _add_spec_sync(app, settings, services, file_specs, pii)
+    add_routes(
+        app,
+        metrics_registry=services.metrics_registry,
+        health=services.health,
+        liveness=services.liveness,
+        metrics_token=settings.web_token,
+    )
+    return Worker(app, services.registry, services.metrics_registry, services.spec_store)
+
+
+def _build_app(settings: Settings) -> BatchApp:
+    """The Faust app: its Kafka clients, consumer group, local data and web server."""
     data_dir = settings.data_dir.expanduser() / settings.app_id
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
-    app = BatchApp(
+    return BatchApp(
         settings.app_id,
         **settings.kafka.faust_options(),
         store="memory://",
@@ -119,140 +145,39 @@ def build_worker(
         web_host=settings.web_host,
         web_port=settings.web_port,
     )
-    predictions = app.topic(
-        settings.topic_predictions, key_serializer="raw", value_serializer="raw"
-    )
-    dead_letters = app.topic(settings.topic_dlq, key_serializer="raw", value_serializer="raw")
-    alerts = app.topic(settings.topic_alerts, key_serializer="raw", value_serializer="raw")
-    labels = app.topic(settings.topic_labels, key_serializer="raw", value_serializer="raw")
-    label_dead_letters = app.topic(
-        settings.topic_labels_dlq, key_serializer="raw", value_serializer="raw"
-    )
-    retrain = app.topic(settings.topic_retrain, key_serializer="raw", value_serializer="raw")
-    # What the monitors read: the input topics ("keyed") or their by-model copies.
-    watched_predictions = settings.monitored(settings.topic_predictions)
-    watched_labels = settings.monitored(settings.topic_labels)
 
-    registry = SpecRegistry(
-        [*stored_specs, *file_specs],
-        unknown_models=settings.unknown_models,
-        warmup_events=settings.warmup_events,
-        max_models=settings.max_models,
-        warmup_timeout_s=settings.warmup_timeout_s,
-        max_versions_per_model=settings.max_versions_per_model,
-        version_idle_s=settings.version_idle_s,
-    )
-    metrics_registry = CollectorRegistry()
-    metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
-    liveness = StreamLiveness()
-    progress = PartitionProgress(settings.stall_s)
-    limits = dead_letter_limits or {}
 
-    def dead_letter_max_bytes(topic: str) -> int:
-        limit = limits.get(topic, KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
-        # A DLQ limit under the header room itself: keep 1 KiB; the broker may refuse even
-        # that, and the refusal is logged and counted (DurableWriter).
-        return max(min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM, 1024)
-
-    redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
-    label_join = RedisLabelJoin(
-        redis_client,
-        prefix=settings.redis_prefix,
-        ttl_s=max(settings.label_ttl_s, 1),
-        wait_s=settings.label_wait_s,
-        max_early=settings.max_early_labels,
-        pii=pii,
-    )
-    ingestion = IngestionService(
-        ingestor=Ingestor(
-            EventDecoder(
-                max_message_bytes=settings.max_message_bytes, max_features=settings.max_features
-            ),
-            registry,
-        ),
-        monitor=Monitor(
-            registry,
-            MonitorConfig(
-                window_events=settings.window_events, reference_events=settings.reference_events
-            ),
-            pii=pii,
-            # The registry caps models and versions per model; this guards the rest.
-            max_versions=max(500, settings.max_models * settings.max_versions_per_model),
-        ),
-        store=RedisMonitorStore(
-            redis_client,
-            prefix=settings.redis_prefix,
-            topic=watched_predictions,
-            ttl_s=settings.state_ttl_s,
-        ),
-        dead_letters=dead_letters,
-        alerts=alerts,
-        metrics=metrics,
-        liveness=liveness,
-        label_join=label_join if settings.label_ttl_s > 0 else None,
-        dlq_redactor=DeadLetterRedactor(registry, pii) if settings.dlq_redact_pii else None,
-        dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_dlq),
-        warmup_slots=(
-            RedisWarmupSlots(
-                redis_client, prefix=settings.redis_prefix, timeout_s=settings.warmup_timeout_s
-            )
-            if settings.unknown_models == "auto"
-            else None
-        ),
-    )
-    label_service = LabelService(
-        decoder=LabelDecoder(),
-        join=label_join,
-        registry=registry,
-        config=PerformanceConfig(
-            max_drop=settings.performance_max_drop,
-            max_error_rise=settings.performance_max_error_rise,
-            min_labels=settings.performance_min_labels,
-            retrain_after=settings.retrain_after,
-            retrain_cooldown=settings.retrain_cooldown,
-        ),
-        store=RedisMonitorStore(
-            redis_client,
-            prefix=settings.redis_prefix,
-            topic=watched_labels,
-            ttl_s=settings.state_ttl_s,
-            namespace="performance",
-        ),
-        dead_letters=label_dead_letters,
-        alerts=alerts,
-        retrain=retrain,
-        metrics=metrics,
-        pii=pii,
-        dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_labels_dlq),
-    )
-    health = HealthCheck(
-        kafka=settings.kafka,
-        redis_client=redis_client,
-        liveness=liveness,
-        progress=progress,
-    )
-    pending: list[ModelSpec] = []
+def _add_agents(
+    app: BatchApp, settings: Settings, topics: WorkerTopics, services: WorkerServices
+) -> None:
+    """One agent per input topic, or (routed) one copying it by model and one reading the
+    copy; each ingested batch's inferred specs wait in ``services.pending``."""
+    ingestion, registry, pending = services.ingestion, services.registry, services.pending
 
     async def ingest(records: list[RawRecord]) -> None:
         await ingestion.process(records)
         pending.extend(registry.take_inferred())
 
-    writer = DurableWriter(metrics.retries, metrics.publish_failures)
-    monitored = [(predictions, watched_predictions, ingest, "ingest"),
-                 (labels, watched_labels, label_service.process, "join_labels")]  # fmt: skip
+    writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
+    liveness, progress, predictions = services.liveness, services.progress, topics.predictions
+    monitored = [
+        (predictions, topics.watched_predictions, ingest, "ingest"),
+        (topics.labels, topics.watched_labels, services.label_service.process, "join_labels"),
+    ]
     for source, watched, process, name in monitored:
         if watched == source.get_topic_name():
             _batch_agent(app, source, process, liveness, progress, name=name)
             continue
-        by_model = app.topic(watched, key_serializer="raw", value_serializer="raw")
+        by_model = raw_topic(app, watched)
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
         router = Router(by_model, writer, max_bytes=limit, oversized=oversized)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
-    _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels,
-                                             *settings.internal_topics})  # fmt: skip
+
+
+def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelService) -> None:
+    """Retry the labels waiting for their prediction every ``label_retry_s``."""
 
     @app.timer(settings.label_retry_s)
     async def retry_waiting_labels() -> None:
@@ -261,20 +186,37 @@ def build_worker(
         except Exception:
             logger.exception("retrying waiting labels failed; next round will try again")
 
+
+def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServices) -> None:
+    """Keep the held predictions partitions in ``liveness``; drop the services' cached state
+    at every rebalance (another worker may have changed it meanwhile)."""
+    liveness, ingestion, labels = services.liveness, services.ingestion, services.label_service
     predictions_name = settings.topic_predictions
 
     @app.on_partitions_revoked.connect
     async def partitions_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
         liveness.partitions -= {tp.partition for tp in revoked if tp.topic == predictions_name}
         ingestion.reset()
-        label_service.reset()
+        labels.reset()
 
     @app.on_partitions_assigned.connect
     async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
         liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
         liveness.joined = True
         ingestion.reset()
-        label_service.reset()
+        labels.reset()
+
+
+def _add_spec_sync(
+    app: BatchApp,
+    settings: Settings,
+    services: WorkerServices,
+    file_specs: list[ModelSpec],
+    pii: PiiPolicy,
+) -> None:
+    """Store ``file_specs`` at start; every ``spec_refresh_s`` store the inferred specs and
+    pick up the ones other workers or operators stored."""
+    spec_store, registry, metrics = services.spec_store, services.registry, services.metrics
 
     @app.task
     async def store_file_specs() -> None:
@@ -283,18 +225,8 @@ def build_worker(
 
     @app.timer(settings.spec_refresh_s)
     async def sync_specs() -> None:
-        await _sync_specs(spec_store, registry, pending, pii)
+        await _sync_specs(spec_store, registry, services.pending, pii)
         metrics.models_known.set(registry.model_count)
-
-    add_routes(
-        app,
-        metrics_registry=metrics_registry,
-        health=health,
-        liveness=liveness,
-        metrics_token=settings.web_token,
-    )
-
-    return Worker(app, registry, metrics_registry, spec_store)
 
 
 def _batch_agent(

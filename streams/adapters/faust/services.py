@@ -1,0 +1,207 @@
+"""The worker's object graph: the core behind its two services, their Redis stores, metrics
+and health, built from ``Settings`` and the worker's topics (``WorkerTopics``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+
+from streams.adapters.faust.health import HealthCheck, StreamLiveness
+from streams.adapters.faust.ingestion import IngestionService
+from streams.adapters.faust.labels import LabelService
+from streams.adapters.faust.progress import PartitionProgress
+from streams.adapters.faust.topics import WorkerTopics
+from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+from streams.adapters.kafka.dead_letter import DeadLetterRedactor
+from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.adapters.redis.spec_store import RedisSpecStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.warmup_slots import RedisWarmupSlots
+from streams.core.contract.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.ingestor import Ingestor
+from streams.core.contract.pii import PiiPolicy
+from streams.core.contract.registry import SpecRegistry
+from streams.core.contract.spec import ModelSpec
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
+from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.settings import Settings
+
+__all__ = [
+    "PRODUCER_MAX_REQUEST_BYTES",
+    "WorkerServices",
+    "build_services",
+    "dead_letter_max_bytes",
+]
+
+#: The producer refuses larger records itself (aiokafka's ``max_request_size``).
+PRODUCER_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class WorkerServices:
+    """What the worker's agents, timers, rebalance hooks and pages share."""
+
+    registry: SpecRegistry
+    metrics_registry: CollectorRegistry
+    metrics: IngestMetrics
+    liveness: StreamLiveness
+    progress: PartitionProgress
+    spec_store: RedisSpecStore
+    ingestion: IngestionService
+    label_service: LabelService
+    health: HealthCheck
+    #: Specs inferred from events, not stored in Redis yet (``_sync_specs`` stores them).
+    pending: list[ModelSpec] = field(default_factory=list)
+
+
+def build_services(
+    settings: Settings,
+    topics: WorkerTopics,
+    *,
+    specs: list[ModelSpec],
+    pii: PiiPolicy,
+    dead_letter_limits: Mapping[str, int],
+) -> WorkerServices:
+    """The object graph over one Redis client; ``specs``: the registry's first specs."""
+    registry = SpecRegistry(
+        specs,
+        unknown_models=settings.unknown_models,
+        warmup_events=settings.warmup_events,
+        max_models=settings.max_models,
+        warmup_timeout_s=settings.warmup_timeout_s,
+        max_versions_per_model=settings.max_versions_per_model,
+        version_idle_s=settings.version_idle_s,
+    )
+    metrics_registry = CollectorRegistry()
+    metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
+    liveness = StreamLiveness()
+    progress = PartitionProgress(settings.stall_s)
+    redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
+    label_join = RedisLabelJoin(
+        redis_client,
+        prefix=settings.redis_prefix,
+        ttl_s=max(settings.label_ttl_s, 1),
+        wait_s=settings.label_wait_s,
+        max_early=settings.max_early_labels,
+        pii=pii,
+    )
+    wiring = _Wiring(settings, topics, registry, metrics, redis_client, pii, dead_letter_limits)
+    return WorkerServices(
+        registry=registry,
+        metrics_registry=metrics_registry,
+        metrics=metrics,
+        liveness=liveness,
+        progress=progress,
+        spec_store=spec_store,
+        ingestion=wiring.ingestion(label_join, liveness),
+        label_service=wiring.label_service(label_join),
+        health=HealthCheck(
+            kafka=settings.kafka,
+            redis_client=redis_client,
+            liveness=liveness,
+            progress=progress,
+        ),
+    )
+
+
+def dead_letter_max_bytes(limits: Mapping[str, int], topic: str) -> int:
+    """The longest value a record dead-lettered to ``topic`` may carry whole."""
+    limit = limits.get(topic, KAFKA_DEFAULT_MAX_MESSAGE_BYTES)
+    # A DLQ limit under the header room itself: keep 1 KiB; the broker may refuse even
+    # that, and the refusal is logged and counted (DurableWriter).
+    return max(min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM, 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wiring:
+    """What both services are built from."""
+
+    settings: Settings
+    topics: WorkerTopics
+    registry: SpecRegistry
+    metrics: IngestMetrics
+    redis_client: aioredis.Redis
+    pii: PiiPolicy
+    dead_letter_limits: Mapping[str, int]
+
+    def ingestion(self, label_join: RedisLabelJoin, liveness: StreamLiveness) -> IngestionService:
+        settings, registry, redis_client = self.settings, self.registry, self.redis_client
+        return IngestionService(
+            ingestor=Ingestor(
+                EventDecoder(
+                    max_message_bytes=settings.max_message_bytes,
+                    max_features=settings.max_features,
+                ),
+                registry,
+            ),
+            monitor=Monitor(
+                registry,
+                MonitorConfig(
+                    window_events=settings.window_events,
+                    reference_events=settings.reference_events,
+                ),
+                pii=self.pii,
+                # The registry caps models and versions per model; this guards the rest.
+                max_versions=max(500, settings.max_models * settings.max_versions_per_model),
+            ),
+            store=RedisMonitorStore(
+                redis_client,
+                prefix=settings.redis_prefix,
+                topic=self.topics.watched_predictions,
+                ttl_s=settings.state_ttl_s,
+            ),
+            dead_letters=self.topics.dead_letters,
+            alerts=self.topics.alerts,
+            metrics=self.metrics,
+            liveness=liveness,
+            label_join=label_join if settings.label_ttl_s > 0 else None,
+            dlq_redactor=DeadLetterRedactor(registry, self.pii)
+            if settings.dlq_redact_pii
+            else None,
+            dead_letter_max_bytes=dead_letter_max_bytes(
+                self.dead_letter_limits, settings.topic_dlq
+            ),
+            warmup_slots=(
+                RedisWarmupSlots(
+                    redis_client, prefix=settings.redis_prefix, timeout_s=settings.warmup_timeout_s
+                )
+                if settings.unknown_models == "auto"
+                else None
+            ),
+        )
+
+    def label_service(self, label_join: RedisLabelJoin) -> LabelService:
+        settings = self.settings
+        return LabelService(
+            decoder=LabelDecoder(),
+            join=label_join,
+            registry=self.registry,
+            config=PerformanceConfig(
+                max_drop=settings.performance_max_drop,
+                max_error_rise=settings.performance_max_error_rise,
+                min_labels=settings.performance_min_labels,
+                retrain_after=settings.retrain_after,
+                retrain_cooldown=settings.retrain_cooldown,
+            ),
+            store=RedisMonitorStore(
+                self.redis_client,
+                prefix=settings.redis_prefix,
+                topic=self.topics.watched_labels,
+                ttl_s=settings.state_ttl_s,
+                namespace="performance",
+            ),
+            dead_letters=self.topics.label_dead_letters,
+            alerts=self.topics.alerts,
+            retrain=self.topics.retrain,
+            metrics=self.metrics,
+            pii=self.pii,
+            dead_letter_max_bytes=dead_letter_max_bytes(
+                self.dead_letter_limits, settings.topic_labels_dlq
+            ),
+        )
