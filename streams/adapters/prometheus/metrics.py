@@ -54,6 +54,14 @@ class IngestMetrics:
             ["model"],
             registry=registry,
         )
+        # Registered in the order /metrics has always listed them.
+        self._add_record_metrics(registry)
+        self._add_stream_metrics(registry)
+        self._add_batch_metrics(registry)
+        self._add_version_metrics(registry)
+
+    def _add_record_metrics(self, registry: CollectorRegistry) -> None:
+        """What became of each record and each write."""
         self.events_processed = Counter(
             "driftline_events_processed",
             "Valid events accepted (applied to a monitor or to the model's spec warm-up), per "
@@ -89,6 +97,9 @@ class IngestMetrics:
             ["target", "reason"],
             registry=registry,
         )
+
+    def _add_stream_metrics(self, registry: CollectorRegistry) -> None:
+        """Partition progress, and what a restart recovered or set aside."""
         self.consumer_lag = Gauge(
             "driftline_consumer_lag",
             "Records of a partition this worker holds not processed yet (high watermark minus "
@@ -115,6 +126,9 @@ class IngestMetrics:
             "Records redelivered after a restart that Redis shows were applied already.",
             registry=registry,
         )
+
+    def _add_batch_metrics(self, registry: CollectorRegistry) -> None:
+        """Alerts, micro-batches and models known."""
         self.alerts = Counter(
             "driftline_alerts",
             "Alerts emitted, per model, type and status.",
@@ -142,6 +156,9 @@ class IngestMetrics:
             "Models registered or warming up.",
             registry=registry,
         )
+
+    def _add_version_metrics(self, registry: CollectorRegistry) -> None:
+        """Per model (version): labels, performance, monitor readiness, retraining."""
         self.labels = Counter(
             "driftline_labels",
             "Labels by what became of them: joined, duplicate, early (waiting), expired, "
