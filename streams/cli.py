@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -307,7 +308,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _scenario(text: str):
     from streams.simulation import Scenario
 
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     for part in text.split(","):
         name, _, value = part.partition("=")
         if name in ("start", "duration", "end"):

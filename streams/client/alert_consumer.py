@@ -123,7 +123,7 @@ class AlertConsumer:
     def _iterate(
         self,
         topic: str,
-        parse: Callable[[bytes], _T],
+        parse: Callable[[bytes | None], _T],
         identity: Callable[[_T], str],
         idle_timeout_s: float | None,
         max_items: int | None,
@@ -144,7 +144,7 @@ class AlertConsumer:
         self,
         consumer: Consumer,
         topic: str,
-        parse: Callable[[bytes], _T],
+        parse: Callable[[bytes | None], _T],
         identity: Callable[[_T], str],
         idle_timeout_s: float | None,
         max_items: int | None,
@@ -157,8 +157,9 @@ class AlertConsumer:
                 if idle_timeout_s is not None and time.monotonic() - last_record > idle_timeout_s:
                     return
                 continue
-            if message.error():
-                log.warning("reading %s: %s", topic, message.error().str())
+            error = message.error()
+            if error:
+                log.warning("reading %s: %s", topic, error.str())
                 continue
             last_record = time.monotonic()
             try:

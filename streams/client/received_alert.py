@@ -60,7 +60,7 @@ class ReceivedAlert:
     message: str = ""
 
     @classmethod
-    def from_json(cls, value: bytes) -> ReceivedAlert:
+    def from_json(cls, value: bytes | None) -> ReceivedAlert:
         """Parse one record's value; ``ValueError`` saying why when it is not an alert."""
         document = json_object(value)
         try:

@@ -48,7 +48,7 @@ class ReceivedRetrainRequest:
     window: RetrainWindow
 
     @classmethod
-    def from_json(cls, value: bytes) -> ReceivedRetrainRequest:
+    def from_json(cls, value: bytes | None) -> ReceivedRetrainRequest:
         """Parse one record's value; ``ValueError`` saying why when it is not a request."""
         document = json_object(value)
         try:

@@ -49,6 +49,8 @@ def apply_scenario(
     if scenario.kind == "anomaly_burst":
         _burst(scenario, population, block, rows, rng)
         return
+    # Scenario requires a feature and a magnitude of every kind left here.
+    assert scenario.feature is not None and scenario.magnitude is not None
     column = block.names[scenario.feature]
     if scenario.kind == "missing_rate":
         block.missing[rows, column] |= rng.random(hi - lo) < scenario.magnitude
@@ -99,6 +101,7 @@ def _categorical(
 def _burst(
     scenario: Scenario, population: Population, block: Block, rows: slice, rng: np.random.Generator
 ) -> None:
+    assert scenario.magnitude is not None  # Scenario requires it of a burst
     n, features = rows.stop - rows.start, block.numeric.shape[1]
     sign = rng.integers(0, 2, (n, features)) * 2 - 1
     distance = scenario.magnitude * rng.uniform(*_BURST_JITTER, (n, features))

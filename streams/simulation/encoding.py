@@ -12,7 +12,7 @@ import functools
 import io
 import os
 from collections.abc import Iterable
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, cast
 
 import numpy as np
 import orjson
@@ -193,6 +193,9 @@ def _write(file: BinaryIO | TextIO, config: StreamConfig, chunks: Iterable[Event
     written = 0
     for chunk in chunks:
         lines = b"\n".join(encode_events(config, chunk)) + b"\n"
-        file.write(lines.decode("utf-8") if text else lines)
+        if text:
+            cast(TextIO, file).write(lines.decode("utf-8"))
+        else:
+            cast(BinaryIO, file).write(lines)
         written += len(chunk)
     return written

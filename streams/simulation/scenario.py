@@ -127,6 +127,7 @@ class Scenario:
         """First event index and the index after the last one where the drift acts."""
         stop = math.inf if self.end is None else self.end
         if self.kind == "anomaly_burst":
+            assert self.duration is not None  # required of a burst (__post_init__)
             stop = min(stop, self.start + self.duration)
         return self.start, stop
 

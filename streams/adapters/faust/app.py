@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import faust
 import redis.asyncio as aioredis
@@ -193,14 +193,16 @@ def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServ
     liveness, ingestion, labels = services.liveness, services.ingestion, services.label_service
     predictions_name = settings.topic_predictions
 
-    @app.on_partitions_revoked.connect
-    async def partitions_revoked(sender: faust.App, revoked: set, **kwargs: object) -> None:
+    # Faust calls these with (sender, the partitions); mode's one type for every signal
+    # handler is (sender, *args, signal=..., **kwargs), which mypy cannot match to them.
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # typed (sender, *args)
+    async def partitions_revoked(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
         liveness.partitions -= {tp.partition for tp in revoked if tp.topic == predictions_name}
         ingestion.reset()
         labels.reset()
 
-    @app.on_partitions_assigned.connect
-    async def partitions_assigned(sender: faust.App, assigned: set, **kwargs: object) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # typed (sender, *args)
+    async def partitions_assigned(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
         liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
         liveness.joined = True
         ingestion.reset()
@@ -232,7 +234,7 @@ def _add_spec_sync(
 def _batch_agent(
     app: BatchApp,
     topic: faust.TopicT,
-    process: Callable[[list[RawRecord]], Awaitable[None]],
+    process: Callable[[list[RawRecord]], Coroutine[Any, Any, None]],
     liveness: StreamLiveness,
     progress: PartitionProgress,
     *,
@@ -272,12 +274,12 @@ def _watch_progress(
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).addFilter(log_filter)
 
-    @app.on_partitions_assigned.connect
-    async def track(sender: faust.App, assigned: set, **kwargs: object) -> None:
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # typed (sender, *args)
+    async def track(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
         progress.assign((tp.topic, tp.partition) for tp in assigned if tp.topic in topics)
 
-    @app.on_partitions_revoked.connect
-    async def untrack(sender: faust.App, revoked: set, **kwargs: object) -> None:
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # typed (sender, *args)
+    async def untrack(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
         gone = [(tp.topic, tp.partition) for tp in revoked if tp.topic in topics]
         progress.revoke(gone)
         for topic, partition in gone:  # label sets only for partitions held now

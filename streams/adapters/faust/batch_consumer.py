@@ -27,7 +27,8 @@ import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+from weakref import WeakSet
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -92,9 +93,14 @@ class BatchApp(faust.App):
         self.topics.add(topic)  # no agent iterates the topic itself, so subscribe here
         return channel
 
+    @property
+    def batch_consumer(self) -> _BatchConsumer:
+        """The consumer, as ``_BatchTransport`` makes every consumer of this app."""
+        return cast("_BatchConsumer", self.consumer)
+
     def ack(self, chunk: FetchedChunk) -> None:
         """Mark the chunk done; Faust commits an offset once all before it are done."""
-        self.consumer.ack_chunk(chunk)
+        self.batch_consumer.ack_chunk(chunk)
 
     async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
         """Run one chunk's processing; False if shutting down abandoned it (then the chunk
@@ -135,7 +141,7 @@ class BatchApp(faust.App):
             if pending:
                 logger.warning("shutting down with %d batch(es) unfinished (an outage?): "
                                "their records will be read again", len(pending))  # fmt: skip
-        self.consumer.abandon_unacked()
+        self.batch_consumer.abandon_unacked()
         await super().on_stop()
 
     def _new_transport(self) -> faust_aiokafka.Transport:
@@ -160,6 +166,9 @@ class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _BatchConsumer(faust_aiokafka.Consumer):
+    #: Faust's own Messages, and the chunks that stand in for theirs (``refcount``).
+    _unacked_messages: WeakSet[Any]
+
     def _new_consumer_thread(self) -> _BatchConsumerThread:
         return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -202,7 +211,9 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                 chunks = await self._fetch(routes)
                 for topic, chunk in chunks.items():
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
-                    await self.wait_first(routes[topic].put(chunk), self.suspend_flow.wait())
+                    # A chunk travels where Faust's channels carry events (it is no EventT).
+                    put = routes[topic].put(chunk)  # type: ignore[arg-type]
+                    await self.wait_first(put, self.suspend_flow.wait())
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
@@ -224,17 +235,18 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             if active is not None and tp not in active and tp not in self._buffered_partitions:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            records = await self._in_order(tp, records)
-            if not records:
+            ordered = await self._in_order(tp, records)
+            if not ordered:
                 continue
             if tp.topic not in routes:
-                for record in records:
+                for record in ordered:
                     message = self._to_message(tp, record)
                     await self.wait_first(self.callback(message), self.suspend_flow.wait())
                 continue
             chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
-            chunk.records += _raw_records(tp, records, tp.topic in self.app.routed_topics)
-            chunk.offsets[tp] = [record.offset for record in records]
+            routed = tp.topic in cast("BatchApp", self.app).routed_topics
+            chunk.records += _raw_records(tp, ordered, routed)
+            chunk.offsets[tp] = [record.offset for record in ordered]
         return chunks
 
     async def _in_order(self, tp: TP, records: Sequence[Any]) -> Sequence[Any]:

@@ -17,6 +17,7 @@ applied twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -181,7 +182,7 @@ class IngestionService:
         alerts = []
         for model_id, model_version in self.monitor.unloaded(accepted):
             raw = await self.writer.until_done(
-                "redis", lambda m=model_id, v=model_version: self.store.fetch(m, v)
+                "redis", functools.partial(self.store.fetch, model_id, model_version)
             )
             spec = self.monitor.registry.spec_for(model_id, model_version)
             if raw is None or spec is None:

@@ -13,6 +13,7 @@ wait in Redis; ``retry_waiting`` (a timer) joins them later under the same lock.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -110,7 +111,7 @@ class LabelService:
             now_ms = int(time.time() * 1000)
             for model_id in sorted(self.waiting):
                 found, remaining = await self.writer.until_done(
-                    "redis", lambda m=model_id: self.join.retry_early(m, now_ms=now_ms)
+                    "redis", functools.partial(self.join.retry_early, model_id, now_ms=now_ms)
                 )
                 results += found
                 if not remaining:
@@ -157,8 +158,9 @@ class LabelService:
             self.metrics.observe_alerts(alerts)
         if requests:
             await self.writer.publish(self.topics["retrain"], requests)
-            for key, _, _ in requests:
-                self.metrics.retrain_requests.labels(key.decode()).inc()
+            for model_key, _, _ in requests:
+                assert model_key is not None  # every request is keyed by its model, above
+                self.metrics.retrain_requests.labels(model_key.decode()).inc()
         updates = [MonitorUpdate(m, v, monitor.snapshot(), None, []) for m, v, monitor in touched]
         if not await self.applied.save(updates, records):
             logger.warning("another worker has applied these label partitions further")

@@ -117,7 +117,8 @@ def _replay_labels(
     summary: ReplaySummary,
     batch_size: int,
 ) -> None:
-    decoder, monitors = LabelDecoder(), {}
+    decoder = LabelDecoder()
+    monitors: dict[tuple[str, str], PerformanceMonitor] = {}
     records = _records(labels.lines, labels.source)
     while batch := list(islice(records, batch_size)):
         groups: dict[tuple[str, str], list[tuple[LabelledPrediction, tuple[int, int]]]] = {}

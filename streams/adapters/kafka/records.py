@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from streams.adapters.kafka.admin import wait_for_leaders
 from streams.core.errors import PublishFailed
@@ -130,15 +131,20 @@ def read_from(
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
-            records.append(
-                ReadRecord(
-                    message.partition(),
-                    message.offset(),
-                    message.key(),
-                    message.value(),
-                    {name: value for name, value in message.headers() or ()},
-                )
-            )
+            records.append(_read_record(message))
     finally:
         consumer.close()
     return records
+
+
+def _read_record(message: Message) -> ReadRecord:
+    # The stub types these for every kind of message; a consumed one has its partition and
+    # offset, and its headers as a list of (name, bytes) pairs.
+    headers = cast("list[tuple[str, bytes]]", message.headers() or [])
+    return ReadRecord(
+        cast(int, message.partition()),
+        cast(int, message.offset()),
+        message.key(),
+        message.value(),
+        {name: value for name, value in headers},
+    )

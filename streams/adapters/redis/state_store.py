@@ -199,7 +199,8 @@ class RedisMonitorStore:
         applied = {}
         for field_, value in values.items():
             # Kafka topic names cannot hold "|".
-            partition, topic, source_partition = field_.decode().split("|")
+            name = field_.decode() if isinstance(field_, bytes) else field_
+            partition, topic, source_partition = name.split("|")
             applied[int(partition), topic, int(source_partition)] = int(value)
         return applied
 
@@ -209,7 +210,9 @@ class RedisMonitorStore:
         state, profile, reference = self._keys(model_id, model_version)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.get(state).get(profile).lrange(reference, 0, -1)
+                pipe.get(state)
+                pipe.get(profile)
+                pipe.lrange(reference, 0, -1)
                 raw_state, raw_profile, raw_reference = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {state}: {exc}") from exc
@@ -242,7 +245,9 @@ class RedisMonitorStore:
         _, key, reference = self._keys(profile["model_id"], profile["model_version"])
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                await pipe.set(key, orjson.dumps(profile)).delete(reference).execute()
+                pipe.set(key, orjson.dumps(profile))
+                pipe.delete(reference)
+                await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not write {key}: {exc}") from exc
 
