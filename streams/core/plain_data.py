@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from streams.core.errors import InvalidSpec, InvalidState
 
 __all__ = [
+    "InvalidState",
     "flag",
     "integer",
     "listing",
@@ -45,13 +46,16 @@ def mapping(raw: Any, name: str, keys: tuple[str, ...] = ()) -> Mapping[str, Any
 
 def version(raw: Any, name: str, expected: int) -> Mapping[str, Any]:
     """``raw`` as an object whose ``version`` is ``expected`` (an older format is refused)."""
-    found = mapping(raw, name).get("version")
+    document = mapping(raw, name)
+    found = document.get("version")
     if type(found) is not int or found != expected:
         raise InvalidState(f"{name}: version {found!r} is not {expected}")
-    return raw
+    return document
 
 
-def listing(raw: Any, name: str, *, length: int | None = None, max_length: int = MAX_ITEMS) -> list:
+def listing(
+    raw: Any, name: str, *, length: int | None = None, max_length: int = MAX_ITEMS
+) -> list[Any]:
     """``raw`` as a list, of exactly ``length`` items if given, else at most ``max_length``."""
     if not isinstance(raw, list):
         raise InvalidState(f"{name}: expected a list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.contract.event import PredictionEvent
+from streams.core.contract.event import FeatureValue, PredictionEvent
 
 __all__ = ["Columns", "category_of"]
 
@@ -34,7 +34,7 @@ class Columns:
     categorical: dict[str, list[str | None]]
 
     def __len__(self) -> int:
-        return self.numeric.shape[0]
+        return len(self.numeric)
 
     @classmethod
     def from_events(
@@ -55,12 +55,14 @@ class Columns:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (NaN as null)."""
-        numeric = np.where(np.isnan(self.numeric), None, self.numeric).tolist()
+        # numpy's stubs refuse None here; it makes an object array, whose NaNs are None.
+        mask = np.isnan(self.numeric)
+        numeric = np.where(mask, None, self.numeric).tolist()  # type: ignore[call-overload]
         return {"numeric_names": list(self.numeric_names), "numeric": numeric,
                 "categorical": self.categorical}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> Columns:
+    def from_dict(cls, raw: Mapping[str, Any]) -> Columns:
         """Columns from ``to_dict``'s form; ``InvalidState`` if the columns disagree."""
         names = tuple(
             check.text(n, "numeric_names")
@@ -81,7 +83,7 @@ class Columns:
         return cls(names, numeric, categorical)
 
 
-def _values(features: dict, names: tuple[str, ...]) -> tuple:
+def _values(features: Mapping[str, FeatureValue], names: tuple[str, ...]) -> tuple[Any, ...]:
     if not names:
         return ()
     try:

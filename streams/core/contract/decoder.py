@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -139,7 +139,7 @@ class LabelDecoder:
         )
 
 
-def _parse(value: bytes | None, max_message_bytes: int) -> dict:
+def _parse(value: bytes | None, max_message_bytes: int) -> dict[str, Any]:
     if not value:
         raise InvalidEvent(Reason.EMPTY, "the record has no value")
     if len(value) > max_message_bytes:
@@ -158,7 +158,7 @@ def _parse(value: bytes | None, max_message_bytes: int) -> dict:
 
 
 def _check_fields(
-    document: dict, required: tuple[str, ...], allowed: frozenset[str], kind: str
+    document: dict[str, Any], required: tuple[str, ...], allowed: frozenset[str], kind: str
 ) -> None:
     for name in required:
         if name not in document:
@@ -173,7 +173,7 @@ def _check_values(values: Mapping[str, object], field: str, max_string: int) -> 
     for name, value in values.items():
         kind = type(value)
         if kind is str:
-            if len(value) > max_string:
+            if len(cast(str, value)) > max_string:  # cast: mypy does not narrow by ``kind``
                 raise _too_long(f"{field}.{name}", max_string)
         elif kind not in _SCALAR_TYPES:
             raise _wrong_type(f"{field}.{name}", "a number, string, boolean or null", value)
@@ -236,7 +236,7 @@ def _text(value: object, field: str, max_length: int) -> str:
     return value
 
 
-def _optional(document: dict, field: str, convert: Callable[[object], _T]) -> _T | None:
+def _optional(document: dict[str, Any], field: str, convert: Callable[[object], _T]) -> _T | None:
     # Absent is fine; an explicit null is a type error, as in the schema.
     return convert(document[field]) if field in document else None
 
@@ -289,11 +289,12 @@ def _outcome(value: object, field: str) -> float | int | str | bool:
     # A prediction or a label: the same kinds of value.
     kind = type(value)
     if kind is str:
-        if len(value) > _MAX_PREDICTION_STRING:
+        text = cast(str, value)  # mypy does not narrow by ``kind``
+        if len(text) > _MAX_PREDICTION_STRING:
             raise _too_long(field, _MAX_PREDICTION_STRING)
-        return value
+        return text
     if kind in (int, float, bool):
-        return value
+        return cast("float | int | bool", value)
     raise _wrong_type(field, "a number, string or boolean", value)
 
 
@@ -304,7 +305,7 @@ def _version(value: object) -> str:
 def _number(value: object, field: str) -> float:
     if type(value) not in (int, float):
         raise _wrong_type(field, "a number", value)
-    return float(value)
+    return float(cast(float, value))
 
 
 def _score(value: object) -> float:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from hashlib import sha256
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from streams.core.contract.columns import category_of
 from streams.core.contract.event import PredictionEvent
@@ -142,7 +142,7 @@ class PiiPolicy:
         """
         if value is None or self._hash is None:
             return None
-        return self._hash(category_of(value))
+        return self._hash(cast(str, category_of(value)))  # a value's category is a text
 
     def redact_column(self, values: list[str | None]) -> list[str | None]:
         """``redact`` over a column of category texts."""
@@ -188,7 +188,7 @@ class PiiPolicy:
         return replace(spec, fairness=policies)
 
 
-def _hasher(key: bytes):
+def _hasher(key: bytes) -> Callable[[str], str]:
     # The cache holds values in process memory only (never stored), so a zip code seen a
     # million times is hashed once. HMAC's inner/outer pads are computed once per key.
     base = hmac.new(key, digestmod=sha256)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from streams.core.contract.decoder import check_name
 from streams.core.contract.event import PredictionEvent
@@ -279,7 +279,7 @@ def _bounded_int(raw: Mapping[str, Any], key: str, default: int, low: int, high:
 
 
 def _is_finite(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    return type(value) in (int, float) and math.isfinite(cast(float, value))
 
 
 def _describe(value: object) -> str:

@@ -54,7 +54,8 @@ class AnomalyScorer:
     def scores(self, numeric: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance of each row (columns in the order of ``names``)."""
         standard = np.nan_to_num((numeric - self.mean) / self.scale)
-        return ((standard @ self.precision) * standard).sum(axis=1)
+        distances: np.ndarray = ((standard @ self.precision) * standard).sum(axis=1)
+        return distances
 
     @property
     def expected_rate(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -95,12 +95,12 @@ class ModelMonitor:
         self.profile: ReferenceProfile | None = None
         self.windows_closed = 0
         self._windows: dict[tuple[str, str], FeatureWindow] = {}
-        self._rules: dict[tuple[str, str, str], RuleState] = {}
+        self._rules: dict[tuple[str, str | None, str], RuleState] = {}
         self._window_count = 0
         self._window_anomalies = 0
         self.anomalies = 0
         self.batch_anomalies = 0
-        self.batch_verdicts = []
+        self.batch_verdicts: list[tuple[str | None, Verdict]] = []
         self._window_start_ms = 0
         self._tail: list[_Sampled] = []
         self._new_reference: list[Columns] = []
@@ -124,7 +124,7 @@ class ModelMonitor:
         ``batch_anomalies`` and ``batch_verdicts`` then say what this batch scored and judged.
         """
         self.batch_anomalies = 0
-        self.batch_verdicts: list[tuple[str | None, Verdict]] = []
+        self.batch_verdicts = []
         alerts: list[Alert] = []
         start = 0
         while start < len(events):
@@ -327,7 +327,7 @@ class ModelMonitor:
         trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
         detectors = self.config.detectors
         shifts = self._online.shifts() if self._online is not None else {}
-        judged = []
+        judged: list[tuple[str, str | None, Verdict]] = []
         for (kind, name), tallies in self._windows.items():
             for verdict in tallies.verdicts(detectors):
                 if verdict.detector == "psi" and name in shifts and not self._firing(kind, name):
@@ -342,8 +342,8 @@ class ModelMonitor:
             judged.append(("model", None, self._anomaly_verdict(self.profile.anomaly)))
         self.batch_verdicts.extend((name, verdict) for _, name, verdict in judged)
         alerts = []
-        for kind, name, verdict in judged:
-            alert = self._judge(index, kind, name, verdict, window, trigger)
+        for kind, feature, verdict in judged:
+            alert = self._judge(index, kind, feature, verdict, window, trigger)
             if alert is not None:
                 alerts.append(alert)
         for tallies in self._windows.values():
@@ -386,11 +386,11 @@ class ModelMonitor:
             "data_quality" if rule != "drift" else
             "prediction_drift" if kind == "prediction" else "data_drift"
         )  # fmt: skip
-        severity = (
+        severity: Literal["info", "warning", "critical"] = (
             "info" if transition == "resolve" else
             "critical" if verdict.value > 2 * verdict.threshold else "warning"
         )  # fmt: skip
-        status = "firing" if transition == "fire" else "resolved"
+        status: Literal["firing", "resolved"] = "firing" if transition == "fire" else "resolved"
         return Alert(
             type=alert_type,
             status=status,
@@ -411,7 +411,7 @@ class ModelMonitor:
             f"over {window.count} events",
         )
 
-    def _sample(self) -> list[dict]:
+    def _sample(self) -> list[dict[str, Any]]:
         return [
             {
                 "event_id": event.event_id,

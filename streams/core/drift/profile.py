@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class CategoricalProfile:
     def from_values(cls, values: list[str | None]) -> CategoricalProfile:
         counts = Counter(values)
         missing = counts.pop(None, 0)
-        top = counts.most_common(MAX_CATEGORIES)
+        top = cast("list[tuple[str, int]]", counts.most_common(MAX_CATEGORIES))  # None popped
         present = sum(counts.values())
         kept = sum(count for _, count in top)
         shares = np.array([count for _, count in top] + [present - kept], dtype=float)
@@ -190,7 +190,11 @@ class ReferenceProfile:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        features = {name: p.to_dict() for name, p in {**self.numeric, **self.categorical}.items()}
+        profiles: dict[str, NumericProfile | CategoricalProfile] = {
+            **self.numeric,
+            **self.categorical,
+        }
+        features = {name: p.to_dict() for name, p in profiles.items()}
         return {
             "version": PROFILE_VERSION,
             "model_id": self.model_id,

@@ -12,6 +12,7 @@ a model that got better an alert.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -109,7 +110,7 @@ class ErrorRateDrift:
             self._reference_errors += int(errors[:taken].sum())
             self._reference_count += taken
         detections = 0
-        river_update = self._river.update
+        river_update: Callable[[Any], None] = self._river.update
         binary = self.detector != "adwin"
         for error in errors.tolist():  # the detectors take one value at a time
             river_update(error if binary else float(error))

@@ -39,7 +39,9 @@ class _LabelledWindow:
     def _push(self, **arrays: Any) -> None:
         # Convert and check every column before writing any, so a rejected batch leaves the
         # window as it was.
-        batch = {name: np.asarray(arrays[name], dtype) for name, dtype in self._COLUMNS.items()}
+        batch: dict[str, np.ndarray] = {
+            name: np.asarray(arrays[name], dtype) for name, dtype in self._COLUMNS.items()
+        }
         lengths = {column.shape for column in batch.values()}
         if len(lengths) != 1 or len(next(iter(lengths))) != 1:
             raise ValueError("the columns of a batch must be 1-D arrays of equal length")

@@ -201,7 +201,7 @@ class PerformanceMonitor:
 
     @classmethod
     def restore(
-        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: dict
+        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: Any
     ) -> PerformanceMonitor:
         """A monitor continuing from ``snapshot``; fairness policies come from ``spec``.
 
@@ -221,13 +221,11 @@ class PerformanceMonitor:
             monitor._reference = type(monitor._reference).restore(raw["reference"])
         stored = raw["reference_metrics"]
         if stored is not None:
-            monitor.reference_metrics = {
+            metrics = {
                 check.text(k, "reference_metrics"): check.optional(check.number, v, "metric")
                 for k, v in check.mapping(stored, "reference_metrics").items()
             }
-            monitor.reference_metrics = {
-                k: np.nan if v is None else v for k, v in monitor.reference_metrics.items()
-            }
+            monitor.reference_metrics = {k: np.nan if v is None else v for k, v in metrics.items()}
         monitor.concept.restore(raw["concept"])
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
         fairness = check.mapping(raw["fairness"], "fairness")
@@ -286,7 +284,8 @@ class PerformanceMonitor:
         mae = (self.reference_metrics or {}).get("mae", np.nan)
         if not (np.isfinite(mae) and mae > 0):
             return None
-        return np.abs(columns["error"]) <= 2 * mae
+        correct: np.ndarray = np.abs(columns["error"]) <= 2 * mae
+        return correct
 
     def _learn_reference(self, columns: dict[str, np.ndarray]) -> None:
         room = self.config.reference_labels - len(self._reference)
@@ -402,7 +401,7 @@ class PerformanceMonitor:
         self._requests.append(request)
 
 
-def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[tuple]:
+def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[tuple[Any, ...]]:
     rule = f"fairness:{attribute}"
     return [("fairness", f"{rule}:{metric}", attribute, f"{metric}_lower_bound", value, bound)
             for metric, value, bound in confident_gaps(window)]  # fmt: skip

@@ -76,7 +76,8 @@ class ColumnRing:
         return ring
 
 
-def _plain(column: np.ndarray) -> list:
+def _plain(column: np.ndarray) -> list[Any]:
+    values: list[Any] = column.tolist()
     if column.dtype.kind == "f":
-        return [None if np.isnan(v) else v for v in column.tolist()]
-    return column.tolist()
+        return [None if np.isnan(v) else v for v in values]
+    return values
