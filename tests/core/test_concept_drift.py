@@ -3,13 +3,11 @@ improving model raises nothing."""
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 
-from streams.core.labels import concept_drift
 from streams.core.labels.concept_drift import ErrorRateDrift
 
 
@@ -26,10 +24,6 @@ def detections(drift: ErrorRateDrift, correct: np.ndarray, batch: int = 250) -> 
         if drift.drift_detected:
             found.append(start + batch)
     return found
-
-
-def test_the_docstring_example_holds():
-    assert doctest.testmod(concept_drift).failed == 0
 
 
 @pytest.mark.parametrize("detector", ["adwin", "ddm"])

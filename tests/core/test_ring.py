@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 
-from streams.core.labels import ring
 from streams.core.labels.ring import ColumnRing
 
 DTYPES = {"x": np.float64, "flag": np.bool_}
-
-
-def test_the_docstring_example_holds():
-    assert doctest.testmod(ring).failed == 0
 
 
 def test_it_keeps_exactly_the_last_rows_across_batches():
