@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
+from typing import TypeAlias
 
 import orjson
 
@@ -22,6 +23,9 @@ from streams.env_reader import variable
 from streams.settings import Settings
 
 __all__ = ["main"]
+
+# What ``add_subparsers`` returns; each ``_add_<command>`` adds its command to it.
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,22 +42,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from streams.simulation import StreamConfig
-
     parser = argparse.ArgumentParser(
         prog="driftline", description="Streaming ML monitoring on Kafka."
     )
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_stack(commands)
+    _add_worker(commands)
+    _add_replay(commands)
+    _add_profile(commands)
+    _add_simulate(commands)
+    _add_redis_acl(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_stack(commands: _Commands) -> None:
+    """``driftline stack``."""
+    from streams.stack.config import StackConfig
 
     stack = commands.add_parser("stack", help="start, stop or show the local Kafka and Redis")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.add_argument(
         "--secure", action="store_true",
-        help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT (9094)",
+        help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT "
+        f"({_field_default(StackConfig, 'kafka_secure_port')})",
     )  # fmt: skip
     stack.set_defaults(run=_stack)
 
+
+def _add_worker(commands: _Commands) -> None:
+    """``driftline worker``."""
     worker = commands.add_parser("worker", help="run a Faust worker on the predictions topic")
     worker.add_argument(
         "--spec",
@@ -65,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--web-port", type=int, help="port of /metrics and /health")
     worker.set_defaults(run=_worker)
 
+
+def _add_replay(commands: _Commands) -> None:
+    """``driftline replay``."""
     replay = commands.add_parser(
         "replay", help="run a JSONL file of events through the detectors, no servers needed"
     )
@@ -105,6 +127,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     replay.set_defaults(run=_replay)
 
+
+def _add_profile(commands: _Commands) -> None:
+    """``driftline profile``."""
     profile = commands.add_parser(
         "profile", help="build a model version's reference profile from training data"
     )
@@ -117,6 +142,11 @@ def _parser() -> argparse.ArgumentParser:
         "--store", action="store_true", help="register it in Redis for the workers"
     )
     profile.set_defaults(run=_profile)
+
+
+def _add_simulate(commands: _Commands) -> None:
+    """``driftline simulate``."""
+    from streams.simulation import StreamConfig
 
     simulate = commands.add_parser(
         "simulate", help="write a synthetic prediction stream with injected drift"
@@ -142,6 +172,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(run=_simulate)
 
+
+def _add_redis_acl(commands: _Commands) -> None:
+    """``driftline redis-acl``."""
     acl = commands.add_parser(
         "redis-acl",
         help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
@@ -157,11 +190,13 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     acl.set_defaults(run=_redis_acl)
 
+
+def _add_demo(commands: _Commands) -> None:
+    """``driftline demo``."""
     demo = commands.add_parser(
         "demo", help="start everything, publish good and bad events, show what happened"
     )
     demo.set_defaults(run=_demo)
-    return parser
 
 
 def _from_setting(name: str) -> str:
