@@ -27,7 +27,7 @@ from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.env_reader import read_env, variable
 from streams.kafka_config import KafkaConfig
 
-__all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings"]
+__all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings", "setting_default"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -304,6 +304,12 @@ class Settings:
     def topics(self) -> tuple[str, ...]:
         return (self.topic_predictions, self.topic_labels, self.topic_alerts, self.topic_dlq,
                 self.topic_labels_dlq, self.topic_retrain)  # fmt: skip
+
+
+def setting_default(name: str) -> Any:
+    """The default of setting ``name``, for an adapter whose keyword argument it configures
+    (``RedisLabelJoin(ttl_s=...)``), so that default too is written only once."""
+    return _default(Settings, name)
 
 
 def _read_secret_file(name: str, environ: Mapping[str, str], values: dict[str, Any]) -> None:

@@ -132,3 +132,18 @@ def test_kafka_config_does_not_import_settings():
 def test_a_literal_setting_lists_its_choices():
     with pytest.raises(ValueError, match="DRIFTLINE_UNKNOWN_MODELS='sometimes' must be one of"):
         Settings.from_env({"DRIFTLINE_UNKNOWN_MODELS": "sometimes"})
+
+
+def test_adapter_defaults_are_the_settings_own():
+    import inspect
+
+    from streams.adapters.redis.label_join import RedisLabelJoin
+    from streams.adapters.redis.state_store import RedisMonitorStore
+
+    join = inspect.signature(RedisLabelJoin).parameters
+    store = inspect.signature(RedisMonitorStore).parameters
+    settings = Settings()
+    assert join["ttl_s"].default == settings.label_ttl_s
+    assert join["wait_s"].default == settings.label_wait_s
+    assert join["max_early"].default == settings.max_early_labels
+    assert store["ttl_s"].default == settings.state_ttl_s
