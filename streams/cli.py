@@ -1,6 +1,7 @@
 """``driftline``: the one command line, wiring settings, adapters and the core together.
 
-This is the only module that reads ``os.environ``.
+This is the only module that reads ``os.environ`` (with the client library given no
+settings): each command hands it to ``Settings.from_env``, its flags as overrides.
 """
 
 from __future__ import annotations

@@ -57,9 +57,10 @@ _UNKNOWN_MODELS: UnknownModelPolicy = _default(SpecRegistry, "unknown_models")
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every knob of a Driftline worker, with its default.
+    """Every knob of a Driftline worker (and of replay, profile, simulate and the clients).
 
-    Each field ``name`` is read from the environment variable ``DRIFTLINE_<NAME>``.
+    Each field ``name`` is read from the environment variable ``DRIFTLINE_<NAME>`` (see
+    ``from_env``); a default the core also uses is taken from the core class.
     """
 
     kafka_bootstrap: str = "127.0.0.1:9092"
