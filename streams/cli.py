@@ -1,6 +1,7 @@
 """``driftline``: the one command line, wiring settings, adapters and the core together.
 
-This is the only module that reads ``os.environ``.
+This is the only module that reads ``os.environ`` (with the client library given no
+settings): each command hands it to ``Settings.from_env``, its flags as overrides.
 """
 
 from __future__ import annotations
@@ -11,16 +12,21 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 
 from streams.core.contract.pii import PiiPolicy, require_key_for
 from streams.core.errors import DriftlineError
+from streams.env_reader import variable
 from streams.settings import Settings
 
 __all__ = ["main"]
+
+# What ``add_subparsers`` returns; each ``_add_<command>`` adds its command to it.
+_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,15 +48,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_stack(commands)
+    _add_worker(commands)
+    _add_replay(commands)
+    _add_profile(commands)
+    _add_simulate(commands)
+    _add_redis_acl(commands)
+    _add_demo(commands)
+    return parser
+
+
+def _add_stack(commands: _Commands) -> None:
+    """``driftline stack``."""
+    from streams.stack.config import StackConfig
 
     stack = commands.add_parser("stack", help="start, stop or show the local Kafka and Redis")
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.add_argument(
         "--secure", action="store_true",
-        help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT (9094)",
+        help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT "
+        f"({_field_default(StackConfig, 'kafka_secure_port')})",
     )  # fmt: skip
     stack.set_defaults(run=_stack)
 
+
+def _add_worker(commands: _Commands) -> None:
+    """``driftline worker``."""
     worker = commands.add_parser("worker", help="run a Faust worker on the predictions topic")
     worker.add_argument(
         "--spec",
@@ -62,20 +85,32 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--web-port", type=int, help="port of /metrics and /health")
     worker.set_defaults(run=_worker)
 
+
+def _add_replay(commands: _Commands) -> None:
+    """``driftline replay``."""
     replay = commands.add_parser(
         "replay", help="run a JSONL file of events through the detectors, no servers needed"
     )
     replay.add_argument("events", type=Path, help="one prediction event per line")
     replay.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
     replay.add_argument("--dlq", type=Path, help="write rejected lines here (JSON lines)")
-    replay.add_argument("--window", type=int, default=1000, help="events per window")
+    # Flags default to None: the setting (DRIFTLINE_*, else its default) holds unless given.
     replay.add_argument(
-        "--reference-events", type=int, default=5000, help="events that form the reference"
-    )
+        "--window", type=int, dest="window_events",
+        help=f"events per window ({_from_setting('window_events')})",
+    )  # fmt: skip
     replay.add_argument(
-        "--warmup-events", type=int, default=200, help="events to infer an unknown model's spec"
-    )
-    replay.add_argument("--unknown-models", choices=["auto", "reject"], default="auto")
+        "--reference-events", type=int,
+        help=f"events that form the reference ({_from_setting('reference_events')})",
+    )  # fmt: skip
+    replay.add_argument(
+        "--warmup-events", type=int,
+        help=f"events to infer an unknown model's spec ({_from_setting('warmup_events')})",
+    )  # fmt: skip
+    replay.add_argument(
+        "--unknown-models", choices=["auto", "reject"],
+        help=_from_setting("unknown_models"),
+    )  # fmt: skip
     replay.add_argument(
         "--profile", type=Path, action="append", default=[],
         help="reference profile from `driftline profile` (repeatable); others are learned",
@@ -87,11 +122,15 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     replay.add_argument("--retrain", type=Path, help="write retraining requests here (JSONL)")
     replay.add_argument(
-        "--label-ttl-s", type=int, default=7 * 86400,
-        help="a label later than this after its prediction counts as expired",
+        "--label-ttl-s", type=int,
+        help="a label later than this after its prediction counts as expired "
+        f"({_from_setting('label_ttl_s')})",
     )  # fmt: skip
     replay.set_defaults(run=_replay)
 
+
+def _add_profile(commands: _Commands) -> None:
+    """``driftline profile``."""
     profile = commands.add_parser(
         "profile", help="build a model version's reference profile from training data"
     )
@@ -105,6 +144,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     profile.set_defaults(run=_profile)
 
+
+def _add_simulate(commands: _Commands) -> None:
+    """``driftline simulate``."""
+    from streams.simulation import StreamConfig
+
     simulate = commands.add_parser(
         "simulate", help="write a synthetic prediction stream with injected drift"
     )
@@ -114,8 +158,11 @@ def _parser() -> argparse.ArgumentParser:
         "--kafka", action="store_true", help="publish to the predictions topic instead"
     )
     simulate.add_argument("--events", type=int, default=20_000)
-    simulate.add_argument("--model-id", default="sim-model")
-    simulate.add_argument("--seed", type=int, default=0)
+    # None: the stream's own default (StreamConfig).
+    simulate.add_argument("--model-id", help=f"default: {_field_default(StreamConfig, 'model_id')}")
+    simulate.add_argument(
+        "--seed", type=int, help=f"default: {_field_default(StreamConfig, 'seed')}"
+    )
     simulate.add_argument(
         "--scenario",
         action="append",
@@ -126,6 +173,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.set_defaults(run=_simulate)
 
+
+def _add_redis_acl(commands: _Commands) -> None:
+    """``driftline redis-acl``."""
     acl = commands.add_parser(
         "redis-acl",
         help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
@@ -141,11 +191,25 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     acl.set_defaults(run=_redis_acl)
 
+
+def _add_demo(commands: _Commands) -> None:
+    """``driftline demo``."""
     demo = commands.add_parser(
         "demo", help="start everything, publish good and bad events, show what happened"
     )
     demo.set_defaults(run=_demo)
-    return parser
+
+
+def _from_setting(name: str) -> str:
+    """``default: DRIFTLINE_<NAME>, else <its default>``, for the help of a flag that
+    overrides a setting."""
+    return f"default: {variable(name)}, else {_field_default(Settings, name)}"
+
+
+def _field_default(cls: type, name: str) -> object:
+    """The default of dataclass field ``name``, shown in help, written only in ``cls``."""
+    (spec,) = [spec for spec in fields(cls) if spec.name == name]
+    return spec.default
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -192,8 +256,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
     pii = _pii_policy(settings)
-    spec_paths = [*args.spec, *([settings.specs_dir] if settings.specs_dir else [])]
-    file_specs = load_spec_files(spec_paths)
+    file_specs = load_spec_files(_spec_paths(args.spec, settings))
     stored_specs = load_stored_specs(settings)
     require_key_for([*file_specs, *stored_specs], pii)
     limits = ensure_worker_topics(settings)
@@ -206,20 +269,18 @@ def _worker(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
-    from streams.core import EventDecoder, Ingestor, SpecRegistry
-    from streams.core.drift.model_monitor import MonitorConfig
+    from streams.core import Ingestor
     from streams.core.drift.monitor import Monitor
     from streams.core.drift.profile import ReferenceProfile
 
-    pii = _pii_policy(Settings.from_env(os.environ))
-    specs = load_spec_files(args.spec)
+    # The worker's settings, so DRIFTLINE_* configure a replay as they configure a worker.
+    flags = ("window_events", "reference_events", "warmup_events", "unknown_models",
+             "label_ttl_s")  # fmt: skip
+    settings = Settings.from_env(os.environ, **{name: getattr(args, name) for name in flags})
+    pii = _pii_policy(settings)
+    specs = load_spec_files(_spec_paths(args.spec, settings))
     require_key_for(specs, pii)
-    registry = SpecRegistry(
-        specs,
-        unknown_models=args.unknown_models,
-        warmup_events=args.warmup_events,
-    )
-    config = MonitorConfig(window_events=args.window, reference_events=args.reference_events)
+    registry = settings.spec_registry(specs)
     profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
@@ -229,25 +290,32 @@ def _replay(args: argparse.Namespace) -> int:
             labels = LabelReplay(
                 files.enter_context(args.labels.open("rb")),
                 str(args.labels),
-                ttl_ms=args.label_ttl_s * 1000,
+                config=settings.performance_config(),
+                ttl_ms=settings.label_ttl_s * 1000,
                 retrain_out=files.enter_context(args.retrain.open("wb")) if args.retrain else None,
             )
         summary = replay(
             events,
             source=str(args.events),
-            ingestor=Ingestor(EventDecoder(), registry),
+            ingestor=Ingestor(settings.event_decoder(), registry),
             monitor=Monitor(
                 registry,
-                config,
+                settings.monitor_config(),
                 profiles={(p.model_id, p.model_version): p for p in profiles},
                 pii=pii,
             ),
             alerts_out=sys.stdout.buffer,
             dead_letters_out=dlq,
+            batch_size=settings.batch_size,
             labels=labels,
         )
     print(summary.describe(), file=sys.stderr)
     return 0
+
+
+def _spec_paths(flags: list[Path], settings: Settings) -> list[Path]:
+    """The ``--spec`` files and folders, then ``DRIFTLINE_SPECS_DIR`` if set."""
+    return [*flags, *([settings.specs_dir] if settings.specs_dir else [])]
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -283,9 +351,9 @@ def _pii_policy(settings: Settings) -> PiiPolicy:
 def _simulate(args: argparse.Namespace) -> int:
     from streams.simulation import StreamConfig, encode_events, generate_events, write_jsonl
 
+    given = {name: getattr(args, name) for name in ("model_id", "seed")}
     config = StreamConfig(
-        model_id=args.model_id,
-        seed=args.seed,
+        **{name: value for name, value in given.items() if value is not None},
         scenarios=tuple(_scenario(text) for text in args.scenario),
     )
     if args.out:

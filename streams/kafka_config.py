@@ -1,4 +1,4 @@
-"""How every Kafka client of Driftline connects: one value object, built from ``Settings``.
+"""How every Kafka client of Driftline connects: one value object, built by ``Settings.kafka``.
 
 The worker's Faust app (aiokafka underneath), the confluent-kafka admin, producers and
 consumers, the health check, the demo, ``simulate --kafka`` and the load tools all take a
@@ -21,10 +21,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from streams.settings import Settings
+from typing import Any
 
 __all__ = ["KafkaConfig"]
 
@@ -33,8 +30,8 @@ __all__ = ["KafkaConfig"]
 class KafkaConfig:
     """Where the brokers are and how to authenticate to them.
 
-    Build it with ``KafkaConfig.from_settings`` (or ``settings.kafka``): ``Settings`` has
-    validated the combination. The password is kept out of ``repr``/``str``.
+    Take it from ``settings.kafka``: ``Settings`` has validated the combination (this module
+    knows nothing of ``Settings``). The password is kept out of ``repr``/``str``.
     """
 
     bootstrap: str
@@ -45,19 +42,6 @@ class KafkaConfig:
     ssl_ca_file: Path | None = None
     ssl_cert_file: Path | None = None
     ssl_key_file: Path | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> KafkaConfig:
-        return cls(
-            bootstrap=settings.kafka_bootstrap,
-            security_protocol=settings.kafka_security_protocol,
-            sasl_mechanism=settings.kafka_sasl_mechanism,
-            sasl_username=settings.kafka_sasl_username,
-            sasl_password=settings.kafka_sasl_password,
-            ssl_ca_file=settings.kafka_ssl_ca_file,
-            ssl_cert_file=settings.kafka_ssl_cert_file,
-            ssl_key_file=settings.kafka_ssl_key_file,
-        )
 
     @property
     def uses_sasl(self) -> bool:

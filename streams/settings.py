@@ -1,19 +1,33 @@
-"""The worker's settings: one frozen object, built once at the entry point from the environment.
+"""The settings of every Driftline command: one frozen object, built once at the entry point.
 
-Nothing below the CLI reads ``os.environ``; it is handed a ``Settings``.
+Nothing below the CLI reads ``os.environ``; it is handed a ``Settings``. The worker, replay,
+``profile``, ``simulate`` and the clients all start from ``Settings.from_env`` (the one
+environment reader, ``streams.env_reader``), command-line flags given as overrides.
+
+A knob the core uses has its default in the core class that uses it (``MonitorConfig``,
+``PerformanceConfig``, ``SpecRegistry``, ``EventDecoder``); the field here takes that
+default, and ``monitor_config()`` / ``performance_config()`` / ``spec_registry()`` /
+``event_decoder()`` build the core objects from the fields, so the worker and replay
+configure the core the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+import inspect
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from streams.core.contract.registry import UnknownModelPolicy
+from streams.core.contract.decoder import EventDecoder
+from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
+from streams.core.contract.spec import ModelSpec
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.env_reader import read_env, variable
 from streams.kafka_config import KafkaConfig
 
-__all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings"]
+__all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings", "setting_default"]
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -23,11 +37,30 @@ SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 SECRETS: tuple[str, ...] = ("kafka_sasl_password", "web_token", "pii_key")
 
 
+def _default(owner: type, name: str) -> Any:
+    """The default of ``owner``'s field or keyword argument ``name``: the one place it is
+    written, so a setting and the core class it configures cannot disagree."""
+    if is_dataclass(owner):
+        (spec,) = [spec for spec in fields(owner) if spec.name == name]
+        default = spec.default
+    else:
+        default = inspect.signature(owner).parameters[name].default
+    if default is MISSING or default is inspect.Parameter.empty:
+        raise TypeError(f"{owner.__name__}.{name} has no plain default")
+    return default
+
+
+# A module constant: a call in a field whose type is a Literal alias reads to linters as a
+# mutable default (RUF009); the value is a plain string.
+_UNKNOWN_MODELS: UnknownModelPolicy = _default(SpecRegistry, "unknown_models")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every knob of a Driftline worker, with its default.
+    """Every knob of a Driftline worker (and of replay, profile, simulate and the clients).
 
-    Each field ``name`` is read from the environment variable ``DRIFTLINE_<NAME>``.
+    Each field ``name`` is read from the environment variable ``DRIFTLINE_<NAME>`` (see
+    ``from_env``); a default the core also uses is taken from the core class.
     """
 
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -64,20 +97,20 @@ class Settings:
     # When set, /metrics answers only requests with "Authorization: Bearer <token>". A secret.
     web_token: str | None = field(default=None, repr=False)
     batch_size: int = 1000
-    max_message_bytes: int = 65536
-    max_features: int = 1000
-    unknown_models: UnknownModelPolicy = "auto"
-    warmup_events: int = 200
-    max_models: int = 100
+    max_message_bytes: int = _default(EventDecoder, "max_message_bytes")
+    max_features: int = _default(EventDecoder, "max_features")
+    unknown_models: UnknownModelPolicy = _UNKNOWN_MODELS
+    warmup_events: int = _default(SpecRegistry, "warmup_events")
+    max_models: int = _default(SpecRegistry, "max_models")
     # A warm-up frees its model slot if it has not completed this long after it started.
-    warmup_timeout_s: float = 600.0
+    warmup_timeout_s: float = _default(SpecRegistry, "warmup_timeout_s")
     # Watched versions per model; a new one retires the least recently seen if it has been
     # unseen this long, else its events are dead-lettered (version_limit).
-    max_versions_per_model: int = 10
-    version_idle_s: float = 300.0
+    max_versions_per_model: int = _default(SpecRegistry, "max_versions_per_model")
+    version_idle_s: float = _default(SpecRegistry, "version_idle_s")
     max_statistic_series: int = 5000
-    window_events: int = 1000
-    reference_events: int = 5000
+    window_events: int = _default(MonitorConfig, "window_events")
+    reference_events: int = _default(MonitorConfig, "reference_events")
     state_ttl_s: int = 30 * 86400
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
@@ -87,13 +120,13 @@ class Settings:
     label_retry_s: float = 5.0
     # Retraining requests: after this many evaluations (250 labels each) of a persisting
     # performance or concept-drift episode, then none for the cooldown's evaluations.
-    retrain_after: int = 3
-    retrain_cooldown: int = 20
+    retrain_after: int = _default(PerformanceConfig, "retrain_after")
+    retrain_cooldown: int = _default(PerformanceConfig, "retrain_cooldown")
     # Performance alerts: an accuracy/F1/ROC AUC drop below the reference, or a relative
     # MAE/RMSE rise above it, judged once the window holds this many labels.
-    performance_max_drop: float = 0.05
-    performance_max_error_rise: float = 0.2
-    performance_min_labels: int = 200
+    performance_max_drop: float = _default(PerformanceConfig, "max_drop")
+    performance_max_error_rise: float = _default(PerformanceConfig, "max_error_rise")
+    performance_min_labels: int = _default(PerformanceConfig, "min_labels")
     # How soon the group notices a dead worker and hands its partitions to another
     # (heartbeats go every tenth of it, from the consumer's own thread).
     session_timeout_s: float = 10.0
@@ -128,7 +161,7 @@ class Settings:
                 "max_versions_per_model")  # fmt: skip
         for name in (*positive, *caps, "spec_refresh_s"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"DRIFTLINE_{name.upper()} must be positive")
+                raise ValueError(f"{variable(name)} must be positive")
         if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
                self.retrain_cooldown, self.version_idle_s) < 0:  # fmt: skip
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "
@@ -158,7 +191,7 @@ class Settings:
         sasl_fields = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
         given = [name for name in sasl_fields if getattr(self, name)]
         if protocol.startswith("SASL_"):
-            missing = ", ".join(f"DRIFTLINE_{n.upper()}" for n in sasl_fields if n not in given)
+            missing = ", ".join(variable(n) for n in sasl_fields if n not in given)
             if missing:
                 raise ValueError(
                     f"DRIFTLINE_KAFKA_SECURITY_PROTOCOL={protocol} needs {missing} "
@@ -188,12 +221,11 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Read ``DRIFTLINE_*`` variables; ``overrides`` (from CLI flags) win over them."""
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            raw = environ.get(f"DRIFTLINE_{spec.name.upper()}")
-            if raw is not None and raw != "":
-                values[spec.name] = _convert(spec.name, spec.type, raw)
+        """Read ``DRIFTLINE_*`` variables; ``overrides`` (from CLI flags) win over them.
+
+        An override of ``None`` is a flag not given: the variable (else the default) holds.
+        """
+        values = read_env(cls, environ)
         values.update({key: value for key, value in overrides.items() if value is not None})
         for name in SECRETS:
             _read_secret_file(name, environ, values)
@@ -202,7 +234,48 @@ class Settings:
     @property
     def kafka(self) -> KafkaConfig:
         """How every Kafka client connects: bootstrap, protocol, SASL and TLS."""
-        return KafkaConfig.from_settings(self)
+        return KafkaConfig(
+            bootstrap=self.kafka_bootstrap,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password,
+            ssl_ca_file=self.kafka_ssl_ca_file,
+            ssl_cert_file=self.kafka_ssl_cert_file,
+            ssl_key_file=self.kafka_ssl_key_file,
+        )
+
+    def event_decoder(self) -> EventDecoder:
+        """The prediction decoder, with this worker's message and feature caps."""
+        return EventDecoder(max_message_bytes=self.max_message_bytes,
+                            max_features=self.max_features)  # fmt: skip
+
+    def spec_registry(self, specs: Iterable[ModelSpec] = ()) -> SpecRegistry:
+        """A registry of ``specs`` with the unknown-model policy, warm-up and caps."""
+        return SpecRegistry(
+            specs,
+            unknown_models=self.unknown_models,
+            warmup_events=self.warmup_events,
+            max_models=self.max_models,
+            warmup_timeout_s=self.warmup_timeout_s,
+            max_versions_per_model=self.max_versions_per_model,
+            version_idle_s=self.version_idle_s,
+        )
+
+    def monitor_config(self) -> MonitorConfig:
+        """The drift monitors' windows (detector settings: ``MonitorConfig``'s own)."""
+        return MonitorConfig(window_events=self.window_events,
+                             reference_events=self.reference_events)  # fmt: skip
+
+    def performance_config(self) -> PerformanceConfig:
+        """The performance monitors' margins and retraining policy."""
+        return PerformanceConfig(
+            max_drop=self.performance_max_drop,
+            max_error_rise=self.performance_max_error_rise,
+            min_labels=self.performance_min_labels,
+            retrain_after=self.retrain_after,
+            retrain_cooldown=self.retrain_cooldown,
+        )
 
     @property
     def predictions_by_model(self) -> str:
@@ -234,38 +307,23 @@ class Settings:
                 self.topic_labels_dlq, self.topic_retrain)  # fmt: skip
 
 
-_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+def setting_default(name: str) -> Any:
+    """The default of setting ``name``, for an adapter whose keyword argument it configures
+    (``RedisLabelJoin(ttl_s=...)``), so that default too is written only once."""
+    return _default(Settings, name)
 
 
 def _read_secret_file(name: str, environ: Mapping[str, str], values: dict[str, Any]) -> None:
     """Put the secret in ``DRIFTLINE_<NAME>_FILE`` (a mounted Kubernetes Secret) into the
     values, read here at the entry point so nothing below it touches files for settings."""
-    variable = f"DRIFTLINE_{name.upper()}"
-    path = environ.get(f"{variable}_FILE")
+    secret = variable(name)
+    path = environ.get(f"{secret}_FILE")
     if not path:
         return
     if values.get(name):
-        raise ValueError(f"set {variable} or {variable}_FILE, not both")
+        raise ValueError(f"set {secret} or {secret}_FILE, not both")
     try:
         # A Secret mounted from a file written by hand often ends with a newline.
         values[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
     except OSError as exc:
-        raise ValueError(f"{variable}_FILE={path!r} cannot be read: {exc.strerror}") from exc
-
-
-def _convert(name: str, annotation: object, raw: str) -> Any:
-    kind = str(annotation)
-    if kind == "bool":
-        if raw.lower() not in _BOOLEANS:
-            raise ValueError(f"DRIFTLINE_{name.upper()}={raw!r} is not true or false")
-        return _BOOLEANS[raw.lower()]
-    try:
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind.startswith("Path"):  # "Path" or "Path | None"
-            return Path(raw)
-    except ValueError as exc:
-        raise ValueError(f"DRIFTLINE_{name.upper()}={raw!r} is not a valid {kind}") from exc
-    return raw
+        raise ValueError(f"{secret}_FILE={path!r} cannot be read: {exc.strerror}") from exc

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from streams.core.contract.decoder import EventDecoder
+from streams.core.contract.registry import SpecRegistry
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.settings import SECRETS, Settings
 
 
@@ -72,3 +78,72 @@ def test_a_secret_and_its_file_together_are_refused(tmp_path, name):
     variable = f"DRIFTLINE_{name.upper()}"
     with pytest.raises(ValueError, match=f"set {variable} or {variable}_FILE, not both"):
         Settings.from_env({variable: "a", f"{variable}_FILE": str(tmp_path / "x")})
+
+
+# Each knob's default is written once, in the core class it configures.
+CORE_DEFAULTS = {
+    "window_events": (MonitorConfig, "window_events"),
+    "reference_events": (MonitorConfig, "reference_events"),
+    "performance_max_drop": (PerformanceConfig, "max_drop"),
+    "performance_max_error_rise": (PerformanceConfig, "max_error_rise"),
+    "performance_min_labels": (PerformanceConfig, "min_labels"),
+    "retrain_after": (PerformanceConfig, "retrain_after"),
+    "retrain_cooldown": (PerformanceConfig, "retrain_cooldown"),
+}
+
+
+def test_defaults_are_the_core_classes_own():
+    settings = Settings()
+    for name, (owner, knob) in CORE_DEFAULTS.items():
+        assert getattr(settings, name) == getattr(owner(), knob), name
+    registry, decoder = SpecRegistry(), EventDecoder()
+    for name in ("unknown_models", "warmup_events", "max_models", "warmup_timeout_s"):
+        assert getattr(settings, name) == getattr(registry, name), name
+    assert settings.max_versions_per_model == registry.versions.per_model
+    assert settings.version_idle_s == registry.versions.idle_s
+    assert settings.max_message_bytes == decoder.max_message_bytes
+    assert settings.max_features == decoder.max_features
+
+
+def test_the_core_objects_are_built_from_the_settings():
+    settings = Settings.from_env(
+        {"DRIFTLINE_WINDOW_EVENTS": "300", "DRIFTLINE_PERFORMANCE_MAX_DROP": "0.1",
+         "DRIFTLINE_RETRAIN_COOLDOWN": "0", "DRIFTLINE_UNKNOWN_MODELS": "reject",
+         "DRIFTLINE_WARMUP_EVENTS": "7", "DRIFTLINE_MAX_FEATURES": "9"}
+    )  # fmt: skip
+    monitor, performance = settings.monitor_config(), settings.performance_config()
+    assert (monitor.window_events, monitor.reference_events) == (300, 5000)
+    assert (performance.max_drop, performance.retrain_cooldown) == (0.1, 0)
+    assert performance.window_labels == PerformanceConfig().window_labels
+    registry = settings.spec_registry()
+    assert (registry.unknown_models, registry.warmup_events) == ("reject", 7)
+    assert settings.event_decoder().max_features == 9
+
+
+def test_kafka_config_does_not_import_settings():
+    # The circle kafka_config <-> settings is gone: Settings builds the KafkaConfig.
+    code = "import sys, streams.kafka_config; print('streams.settings' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert done.stdout.strip() == b"False"
+    kafka = Settings.from_env({"DRIFTLINE_KAFKA_BOOTSTRAP": "k:1"}).kafka
+    assert (kafka.bootstrap, kafka.security_protocol) == ("k:1", "PLAINTEXT")
+
+
+def test_a_literal_setting_lists_its_choices():
+    with pytest.raises(ValueError, match="DRIFTLINE_UNKNOWN_MODELS='sometimes' must be one of"):
+        Settings.from_env({"DRIFTLINE_UNKNOWN_MODELS": "sometimes"})
+
+
+def test_adapter_defaults_are_the_settings_own():
+    import inspect
+
+    from streams.adapters.redis.label_join import RedisLabelJoin
+    from streams.adapters.redis.state_store import RedisMonitorStore
+
+    join = inspect.signature(RedisLabelJoin).parameters
+    store = inspect.signature(RedisMonitorStore).parameters
+    settings = Settings()
+    assert join["ttl_s"].default == settings.label_ttl_s
+    assert join["wait_s"].default == settings.label_wait_s
+    assert join["max_early"].default == settings.max_early_labels
+    assert store["ttl_s"].default == settings.state_ttl_s

@@ -10,7 +10,6 @@ from streams.client.event_ids import UuidV7
 from streams.client.event_logger import EventLogger, Validation, client_settings
 from streams.client.events import prediction_event
 from streams.client.timestamps import Rfc3339Clock
-from streams.core.contract.decoder import EventDecoder
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
@@ -68,8 +67,7 @@ class PredictionLogger(EventLogger):
         producer_options: dict[str, Any] | None = None,
     ) -> None:
         settings = client_settings(settings, kafka)
-        decoder = EventDecoder(max_message_bytes=settings.max_message_bytes,
-                               max_features=settings.max_features)  # fmt: skip
+        decoder = settings.event_decoder()
         super().__init__(
             topic=topic or settings.topic_predictions,
             decoder=decoder,

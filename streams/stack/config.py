@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from streams.env_reader import read_env, variable
 from streams.stack.password import redis_password
-
-# One environment variable per field, so a bad value can be traced back to what the user set.
-ENV_VARS: dict[str, str] = {
-    "host": "DRIFTLINE_HOST",
-    "kafka_port": "DRIFTLINE_KAFKA_PORT",
-    "kafka_controller_port": "DRIFTLINE_KAFKA_CONTROLLER_PORT",
-    "kafka_secure_port": "DRIFTLINE_KAFKA_SECURE_PORT",
-    "redis_port": "DRIFTLINE_REDIS_PORT",
-    "cache_dir": "DRIFTLINE_CACHE_DIR",
-    "state_dir": "DRIFTLINE_STATE_DIR",
-    "kafka_version": "DRIFTLINE_KAFKA_VERSION",
-    "kafka_heap": "DRIFTLINE_KAFKA_HEAP",
-}
 
 _PORTS = ("kafka_port", "kafka_controller_port", "kafka_secure_port", "redis_port")
 _DIRS = ("cache_dir", "state_dir")
@@ -36,7 +24,7 @@ def _default_dir(*parts: str) -> Path:
 
 
 def _where(name: str) -> str:
-    return f"{name} ({ENV_VARS[name]})"
+    return f"{name} ({variable(name)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +87,8 @@ class StackConfig:
         Parameters
         ----------
         env
-            Usually ``os.environ``; empty values count as not set.
+            Usually ``os.environ``; empty values count as not set. Each field ``name`` is
+            read from ``DRIFTLINE_<NAME>`` by ``streams.env_reader``.
         secure
             ``driftline stack up --secure``: add the SASL_SSL listener.
 
@@ -112,20 +101,8 @@ class StackConfig:
         ValueError
             If a variable holds an invalid value; the message names the variable.
         """
-        values: dict[str, object] = {"secure": secure}
-        for f in fields(cls):
-            if f.name not in ENV_VARS:
-                continue
-            raw = env.get(ENV_VARS[f.name], "").strip()
-            if not raw:
-                continue
-            if f.name in _PORTS:
-                values[f.name] = _parse_port(f.name, raw)
-            elif f.name in _DIRS:
-                values[f.name] = Path(raw)
-            else:
-                values[f.name] = raw
-        return cls(**values)  # type: ignore[arg-type]
+        # ``secure`` is the command's flag, not a variable.
+        return cls(**read_env(cls, env, skip=("secure",)), secure=secure)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -146,13 +123,6 @@ class StackConfig:
     def redis_url(self) -> str:
         """``redis://default:PASSWORD@host:port/0``: database 0, authenticated."""
         return f"redis://default:{self.redis_password}@{self.host}:{self.redis_port}/0"
-
-
-def _parse_port(name: str, raw: str) -> int:
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{ENV_VARS[name]}={raw!r}: expected a port number 1-65535") from None
 
 
 def _check_port(name: str, value: object) -> None:

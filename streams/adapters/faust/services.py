@@ -21,14 +21,12 @@ from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
-from streams.core.contract.decoder import EventDecoder, LabelDecoder
+from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.ingestor import Ingestor
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
-from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
-from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.settings import Settings
 
 __all__ = [
@@ -68,15 +66,7 @@ def build_services(
     dead_letter_limits: Mapping[str, int],
 ) -> WorkerServices:
     """The object graph over one Redis client; ``specs``: the registry's first specs."""
-    registry = SpecRegistry(
-        specs,
-        unknown_models=settings.unknown_models,
-        warmup_events=settings.warmup_events,
-        max_models=settings.max_models,
-        warmup_timeout_s=settings.warmup_timeout_s,
-        max_versions_per_model=settings.max_versions_per_model,
-        version_idle_s=settings.version_idle_s,
-    )
+    registry = settings.spec_registry(specs)
     metrics_registry = CollectorRegistry()
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
     liveness = StreamLiveness()
@@ -133,19 +123,10 @@ class _Wiring:
     def ingestion(self, label_join: RedisLabelJoin, liveness: StreamLiveness) -> IngestionService:
         settings, registry, redis_client = self.settings, self.registry, self.redis_client
         return IngestionService(
-            ingestor=Ingestor(
-                EventDecoder(
-                    max_message_bytes=settings.max_message_bytes,
-                    max_features=settings.max_features,
-                ),
-                registry,
-            ),
+            ingestor=Ingestor(settings.event_decoder(), registry),
             monitor=Monitor(
                 registry,
-                MonitorConfig(
-                    window_events=settings.window_events,
-                    reference_events=settings.reference_events,
-                ),
+                settings.monitor_config(),
                 pii=self.pii,
                 # The registry caps models and versions per model; this guards the rest.
                 max_versions=max(500, settings.max_models * settings.max_versions_per_model),
@@ -182,13 +163,7 @@ class _Wiring:
             decoder=LabelDecoder(),
             join=label_join,
             registry=self.registry,
-            config=PerformanceConfig(
-                max_drop=settings.performance_max_drop,
-                max_error_rise=settings.performance_max_error_rise,
-                min_labels=settings.performance_min_labels,
-                retrain_after=settings.retrain_after,
-                retrain_cooldown=settings.retrain_cooldown,
-            ),
+            config=settings.performance_config(),
             store=RedisMonitorStore(
                 self.redis_client,
                 prefix=settings.redis_prefix,

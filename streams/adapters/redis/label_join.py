@@ -38,6 +38,7 @@ from streams.core.labels.labelled import (
     label_from_fields,
     labelled,
 )
+from streams.settings import setting_default
 
 __all__ = ["JoinResult", "RedisLabelJoin"]
 
@@ -166,9 +167,9 @@ class RedisLabelJoin:
         client: aioredis.Redis,
         *,
         prefix: str,
-        ttl_s: int = 7 * 86400,
-        wait_s: int = 600,
-        max_early: int = 100_000,
+        ttl_s: int = setting_default("label_ttl_s"),
+        wait_s: int = setting_default("label_wait_s"),
+        max_early: int = setting_default("max_early_labels"),
         pii: PiiPolicy | None = None,
     ) -> None:
         if ttl_s < 1 or wait_s < 0 or max_early < 0:

@@ -40,6 +40,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from streams.core.errors import InvalidState, StoreUnavailable
+from streams.settings import setting_default
 
 __all__ = [
     "MonitorUpdate",
@@ -162,7 +163,7 @@ class RedisMonitorStore:
         *,
         prefix: str,
         topic: str,
-        ttl_s: int = 30 * 86400,
+        ttl_s: int = setting_default("state_ttl_s"),
         namespace: str | None = None,
     ) -> None:
         """``namespace`` keeps another kind of state apart: ``P:NS:state:M:V``."""

@@ -20,6 +20,11 @@ from streams.core.errors import InvalidEvent, Reason
 
 __all__ = ["EventDecoder", "LabelDecoder", "check_name"]
 
+# The size and feature caps of a prediction event unless the worker's settings or the
+# model's spec say otherwise (Settings takes its defaults from here).
+DEFAULT_MAX_MESSAGE_BYTES = 65536
+DEFAULT_MAX_FEATURES = 1000
+
 _T = TypeVar("_T")
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NAME = re.compile(r"[^\x00-\x1f]{1,128}")
@@ -64,7 +69,12 @@ class EventDecoder:
         Events with more features are rejected.
     """
 
-    def __init__(self, *, max_message_bytes: int = 65536, max_features: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_features: int = DEFAULT_MAX_FEATURES,
+    ) -> None:
         if max_message_bytes < 1:
             raise ValueError(f"max_message_bytes must be positive, got {max_message_bytes}")
         if max_features < 1:

@@ -7,7 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from streams.core.contract.decoder import check_name
+from streams.core.contract.decoder import (
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    check_name,
+)
 from streams.core.contract.event import PredictionEvent
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy
@@ -22,8 +26,6 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 _TASKS = ("classification", "regression")
 _SOURCES = ("registered", "inferred")
-DEFAULT_MAX_FEATURES = 1000
-DEFAULT_MAX_MESSAGE_BYTES = 65536
 _MAX_CACHED_SHAPES = 64
 _DEFAULT_POSITIVE = frozenset({"true", "1"})
 
