@@ -31,6 +31,7 @@ from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
+from streams.adapters.sinks import worker_sink
 from streams.core.contract.decoder import EventDecoder, LabelDecoder
 from streams.core.contract.event import RawRecord
 from streams.core.contract.ingestor import Ingestor
@@ -145,6 +146,9 @@ def build_worker(
     metrics_registry = CollectorRegistry()
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
     liveness = StreamLiveness()
+    # Alerts and retraining requests leave here: Kafka, then the extra sinks the settings
+    # turn on (streams/adapters/sinks.py registers them).
+    sink = worker_sink(settings, alerts=alerts, retrain=retrain, metrics=metrics)
     progress = PartitionProgress(settings.stall_s)
     limits = dead_letter_limits or {}
 
@@ -187,7 +191,7 @@ def build_worker(
             ttl_s=settings.state_ttl_s,
         ),
         dead_letters=dead_letters,
-        alerts=alerts,
+        sink=sink,
         metrics=metrics,
         liveness=liveness,
         label_join=label_join if settings.label_ttl_s > 0 else None,
@@ -220,8 +224,7 @@ def build_worker(
             namespace="performance",
         ),
         dead_letters=label_dead_letters,
-        alerts=alerts,
-        retrain=retrain,
+        sink=sink,
         metrics=metrics,
         pii=pii,
         dead_letter_max_bytes=dead_letter_max_bytes(settings.topic_labels_dlq),

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 from streams.core.alerts.alert import Alert
 from streams.core.alerts.retrain_request import RetrainRequest
 
-__all__ = ["AlertBatch", "AlertSink", "MemoryAlertSink"]
+__all__ = ["AlertBatch", "AlertSink", "FanOutSink", "MemoryAlertSink"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +79,24 @@ class MemoryAlertSink:
 
     async def close(self) -> None:
         self.closed = True
+
+
+class FanOutSink:
+    """Several sinks, each batch handed to them in order: the worker puts its sink of record
+    (Kafka) first, so a later sink (a webhook) sees a batch only once the first holds it,
+    and a first sink that raises stops the batch before the others."""
+
+    def __init__(self, sinks: Sequence[AlertSink]) -> None:
+        self.sinks = tuple(sinks)
+
+    async def publish(self, batch: AlertBatch) -> None:
+        for sink in self.sinks:
+            await sink.publish(batch)
+
+    async def flush(self) -> None:
+        for sink in self.sinks:
+            await sink.flush()
+
+    async def close(self) -> None:
+        for sink in self.sinks:
+            await sink.close()
