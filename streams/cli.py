@@ -203,6 +203,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from streams.adapters.files.jsonl_sink import JsonlAlertSink
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
     from streams.core import EventDecoder, Ingestor, SpecRegistry
@@ -229,8 +230,10 @@ def _replay(args: argparse.Namespace) -> int:
                 files.enter_context(args.labels.open("rb")),
                 str(args.labels),
                 ttl_ms=args.label_ttl_s * 1000,
-                retrain_out=files.enter_context(args.retrain.open("wb")) if args.retrain else None,
             )
+        retrain_out = (
+            files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
+        )
         summary = replay(
             events,
             source=str(args.events),
@@ -241,7 +244,7 @@ def _replay(args: argparse.Namespace) -> int:
                 profiles={(p.model_id, p.model_version): p for p in profiles},
                 pii=pii,
             ),
-            alerts_out=sys.stdout.buffer,
+            sink=JsonlAlertSink(sys.stdout.buffer, retrain_out),
             dead_letters_out=dlq,
             labels=labels,
         )
