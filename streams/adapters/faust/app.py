@@ -279,6 +279,14 @@ def build_worker(
         ingestion.reset()
         label_service.reset()
 
+    @app.on_before_shutdown.connect
+    async def close_sink(sender: faust.App, **kwargs: object) -> None:
+        # After the consumer stopped: queued webhook posts get one timeout's grace, the
+        # rest are counted as given up (the alerts topic has them all).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sink.flush(), settings.webhook_timeout_s)
+        await sink.close()
+
     @app.task
     async def store_file_specs() -> None:
         for spec in file_specs:
