@@ -53,6 +53,12 @@ def wait_for(condition, timeout_s: float = 30) -> None:
         time.sleep(0.2)
 
 
+def given_up(worker: WorkerProcess) -> float:
+    return worker.metric_total(
+        "driftline_publish_failures_total", target="webhook", reason="retries_exhausted"
+    )
+
+
 def test_every_alert_reaches_the_webhook_through_an_outage(stack_config, tmp_path):
     hook = Webhook(503, 503, 500, 200)  # fails three times, then recovers
     settings, worker = run_worker(stack_config, tmp_path, hook, DRIFTLINE_WEBHOOK_RETRIES="5")
@@ -82,14 +88,7 @@ def test_a_webhook_that_never_answers_stalls_nothing(stack_config, tmp_path):
         wait_until_processed(worker, EVENTS)
         kafka = read_alerts(settings)
         assert kafka, "the alerts topic has every alert whatever the webhook does"
-        wait_for(
-            lambda: (
-                worker.metric_total(
-                    "driftline_publish_failures_total", target="webhook", reason="retries_exhausted"
-                )
-                == len(kafka)
-            )  # fmt: skip
-        )
+        wait_for(lambda: given_up(worker) == len(kafka))
         assert worker.metric_total("driftline_alerts_total", model=STREAM.model_id) == len(kafka)
     finally:
         assert worker.stop() == 0
