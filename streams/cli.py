@@ -267,6 +267,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from streams.adapters.files.jsonl_sink import JsonlAlertSink
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
     from streams.core import Ingestor
@@ -292,8 +293,10 @@ def _replay(args: argparse.Namespace) -> int:
                 str(args.labels),
                 config=settings.performance_config(),
                 ttl_ms=settings.label_ttl_s * 1000,
-                retrain_out=files.enter_context(args.retrain.open("wb")) if args.retrain else None,
             )
+        retrain_out = (
+            files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
+        )
         summary = replay(
             events,
             source=str(args.events),
@@ -304,7 +307,7 @@ def _replay(args: argparse.Namespace) -> int:
                 profiles={(p.model_id, p.model_version): p for p in profiles},
                 pii=pii,
             ),
-            alerts_out=sys.stdout.buffer,
+            sink=JsonlAlertSink(sys.stdout.buffer, retrain_out),
             dead_letters_out=dlq,
             batch_size=settings.batch_size,
             labels=labels,

@@ -34,7 +34,7 @@ SECURITY_PROTOCOLS: tuple[str, ...] = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SA
 SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 #: Settings that are secrets: kept out of ``repr``, and each also read from a file named by
 #: ``DRIFTLINE_<NAME>_FILE`` (how Kubernetes mounts Secrets), not both.
-SECRETS: tuple[str, ...] = ("kafka_sasl_password", "web_token", "pii_key")
+SECRETS: tuple[str, ...] = ("kafka_sasl_password", "web_token", "pii_key", "webhook_token")
 
 
 def _default(owner: type, name: str) -> Any:
@@ -151,6 +151,13 @@ class Settings:
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).
     data_dir: Path = Path("~/.local/state/driftline/faust")
+    # The webhook alert sink (streams/adapters/http/webhook_sink.py), off while the URL is
+    # empty: each alert POSTed after Kafka has it, retried this many times, best effort.
+    webhook_url: str = field(default="", repr=False)  # Slack's URLs embed their secret
+    webhook_timeout_s: float = 5.0
+    webhook_retries: int = 3
+    # Sent as "Authorization: Bearer <token>". A secret.
+    webhook_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
@@ -180,6 +187,14 @@ class Settings:
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
         self._check_kafka_security()
+        self._check_webhook()
+
+    def _check_webhook(self) -> None:
+        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError("DRIFTLINE_WEBHOOK_URL must start with http:// or https://")
+        if self.webhook_timeout_s <= 0 or self.webhook_retries < 0:
+            raise ValueError("DRIFTLINE_WEBHOOK_TIMEOUT_S must be positive and "
+                             "DRIFTLINE_WEBHOOK_RETRIES not negative")  # fmt: skip
 
     def _check_kafka_security(self) -> None:
         protocol = self.kafka_security_protocol

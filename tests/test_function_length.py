@@ -14,14 +14,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "streams"
 MAX_LINES = 60
 
-#: Functions over the limit in files another change was rewriting at the same time; the lead
-#: empties this after merging (path relative to ``streams/``, qualified function name).
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("cli.py", "_parser"),  # the argparse belongs to the configuration change
-    }
-)
-
 
 def _functions(tree: ast.AST, prefix: str = "") -> list[tuple[str, int]]:
     """Every function in ``tree`` with its qualified name and length in lines."""
@@ -50,14 +42,8 @@ def _too_long() -> dict[tuple[str, str], int]:
 
 
 def test_no_function_is_over_the_limit() -> None:
-    over = {key: lines for key, lines in _too_long().items() if key not in ALLOWED}
+    over = _too_long()
     assert not over, f"functions over {MAX_LINES} lines (split them): {over}"
-
-
-def test_the_allow_list_holds_only_functions_still_too_long() -> None:
-    # An entry whose function was split (or renamed) must go, so the list only shrinks.
-    stale = ALLOWED - _too_long().keys()
-    assert not stale, f"remove from ALLOWED, no longer over {MAX_LINES} lines: {sorted(stale)}"
 
 
 @pytest.mark.parametrize(

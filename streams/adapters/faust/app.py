@@ -36,6 +36,7 @@ from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.spec_store import RedisSpecStore
+from streams.core.alerts.sink import AlertSink
 from streams.core.contract.event import RawRecord
 from streams.core.contract.pii import PiiPolicy, has_pii
 from streams.core.contract.registry import SpecRegistry
@@ -111,6 +112,7 @@ def build_worker(
     _add_label_retries(app, settings, services.label_service)
     _add_rebalance_hooks(app, settings, services)
     _add_spec_sync(app, settings, services, file_specs, pii)
+    _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
         app,
         metrics_registry=services.metrics_registry,
@@ -185,6 +187,16 @@ def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelSe
             await label_service.retry_waiting()
         except Exception:
             logger.exception("retrying waiting labels failed; next round will try again")
+
+
+def _close_sink_at_shutdown(app: BatchApp, settings: Settings, sink: AlertSink) -> None:
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # typed (sender, *args)
+    async def close_sink(sender: faust.App, **kwargs: object) -> None:
+        # After the consumer stopped: queued webhook posts get one timeout's grace, the
+        # rest are counted as given up (the alerts topic has them all).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sink.flush(), settings.webhook_timeout_s)
+        await sink.close()
 
 
 def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServices) -> None:

@@ -8,7 +8,9 @@ monitors from Redis and update them (dropping the versions the version cap retir
 their alerts and wait likewise, (4b) keep what the label join needs of each accepted
 prediction (idempotent: a replay does not overwrite), (5) write the monitors' state and
 the batch's last offsets to Redis in one atomic step (deleting retired versions' state),
-(6) return, and only then the agent acks the batch's offsets. A crash before (5) replays the
+(6) return, and only then the agent acks the batch's offsets. Step (4) is the ``AlertSink``'s
+``publish``: the Kafka sink returns once the broker has every alert; sinks after it (a
+webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
 batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
 can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
 applied twice.
@@ -24,25 +26,22 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from streams.adapters.durable import DurableWriter, alert_message
+from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message, rescue
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.quarantine import quarantine
-from streams.adapters.redis.state_store import MonitorUpdate, RawMonitor, RedisMonitorStore
+from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
+from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.event import PredictionEvent, RawRecord
 from streams.core.contract.ingestor import Ingestor, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
-from streams.core.contract.spec import ModelSpec
-from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
-from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
-from streams.core.plain_data import restoring
 
 __all__ = ["IngestionService"]
 
@@ -63,7 +62,7 @@ class IngestionService:
         monitor: Monitor,
         store: RedisMonitorStore,
         dead_letters: faust.TopicT,
-        alerts: faust.TopicT,
+        sink: AlertSink,
         metrics: IngestMetrics,
         liveness: StreamLiveness,
         label_join: RedisLabelJoin | None = None,
@@ -78,7 +77,7 @@ class IngestionService:
         self.monitor = monitor
         self.store = store
         self.dead_letters = dead_letters
-        self.alerts = alerts
+        self.sink = sink
         self.metrics = metrics
         self.liveness = liveness
         self.label_join = label_join
@@ -108,8 +107,7 @@ class IngestionService:
             alerts += self.monitor.process(result.accepted, result.positions)
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
-            if alerts:
-                await self.writer.publish(self.alerts, [alert_message(a) for a in alerts])
+            await self.sink.publish(AlertBatch.of(alerts))
             await keeping
             await self._save_state(records, retired)
             self.metrics.observe_batch(result, time.perf_counter() - started)
@@ -180,39 +178,22 @@ class IngestionService:
         """Adopt the stored monitors of the batch's new model versions; quarantine stored
         state that is malformed (the version then starts fresh) and return its alerts."""
         alerts = []
-        for model_id, model_version in self.monitor.unloaded(accepted):
-            raw = await self.writer.until_done(
-                "redis", functools.partial(self.store.fetch, model_id, model_version)
-            )
-            spec = self.monitor.registry.spec_for(model_id, model_version)
-            if raw is None or spec is None:
+        for key in self.monitor.unloaded(accepted):
+            raw = await self.writer.until_done("redis", functools.partial(self.store.fetch, *key))
+            if raw is None:
                 continue
             try:
-                watcher = self._restored(spec, model_version, raw)
+                stored = raw.parse()
+                self.monitor.restore_stored(key, snapshot=stored.snapshot, profile=stored.profile,
+                                            reference=stored.reference)  # fmt: skip
             except InvalidState as exc:
-                key = (model_id, model_version)
                 at = next(i for i, e in enumerate(accepted) if (e.model_id, e.model_version) == key)
                 trigger = Trigger(accepted[at].event_id, *positions[at], accepted[at].timestamp_ms)
                 alerts.append(
                     await quarantine(self.store, self.writer, self.metrics.state_quarantined,
                                      key, exc, trigger)
                 )  # fmt: skip
-                continue
-            self.monitor.adopt((model_id, model_version), watcher)
         return alerts
-
-    def _restored(self, spec: ModelSpec, model_version: str, raw: RawMonitor) -> ModelMonitor:
-        stored = raw.parse()
-        config = self.monitor.config
-        if stored.snapshot is None:  # a profile registered from training data
-            with restoring(f"profile of {spec.model_id}:{model_version}"):
-                profile = ReferenceProfile.from_dict(stored.profile or {})
-            return ModelMonitor(spec, model_version, config, profile, pii=self.monitor.pii)
-        return ModelMonitor.restore(
-            spec, model_version, config,
-            snapshot=stored.snapshot, profile=stored.profile, reference=stored.reference,
-            pii=self.monitor.pii,
-        )  # fmt: skip
 
     async def _save_state(self, records: list[RawRecord], retired: list[tuple[str, str]]) -> None:
         updates = []

@@ -21,6 +21,8 @@ from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
+from streams.adapters.sinks import worker_sink
+from streams.core.alerts.sink import AlertSink
 from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.ingestor import Ingestor
 from streams.core.contract.pii import PiiPolicy
@@ -53,6 +55,8 @@ class WorkerServices:
     ingestion: IngestionService
     label_service: LabelService
     health: HealthCheck
+    #: Where alerts and retraining requests leave: Kafka, then the extra sinks turned on.
+    sink: AlertSink
     #: Specs inferred from events, not stored in Redis yet (``_sync_specs`` stores them).
     pending: list[ModelSpec] = field(default_factory=list)
 
@@ -81,7 +85,12 @@ def build_services(
         max_early=settings.max_early_labels,
         pii=pii,
     )
-    wiring = _Wiring(settings, topics, registry, metrics, redis_client, pii, dead_letter_limits)
+    # Alerts and retraining requests leave here: Kafka, then the extra sinks the settings
+    # turn on (streams/adapters/sinks.py registers them).
+    sink = worker_sink(settings, alerts=topics.alerts, retrain=topics.retrain, metrics=metrics)
+    wiring = _Wiring(
+        settings, topics, registry, metrics, redis_client, pii, dead_letter_limits, sink
+    )
     return WorkerServices(
         registry=registry,
         metrics_registry=metrics_registry,
@@ -97,6 +106,7 @@ def build_services(
             liveness=liveness,
             progress=progress,
         ),
+        sink=sink,
     )
 
 
@@ -119,6 +129,7 @@ class _Wiring:
     redis_client: aioredis.Redis
     pii: PiiPolicy
     dead_letter_limits: Mapping[str, int]
+    sink: AlertSink
 
     def ingestion(self, label_join: RedisLabelJoin, liveness: StreamLiveness) -> IngestionService:
         settings, registry, redis_client = self.settings, self.registry, self.redis_client
@@ -138,7 +149,7 @@ class _Wiring:
                 ttl_s=settings.state_ttl_s,
             ),
             dead_letters=self.topics.dead_letters,
-            alerts=self.topics.alerts,
+            sink=self.sink,
             metrics=self.metrics,
             liveness=liveness,
             label_join=label_join if settings.label_ttl_s > 0 else None,
@@ -172,8 +183,7 @@ class _Wiring:
                 namespace="performance",
             ),
             dead_letters=self.topics.label_dead_letters,
-            alerts=self.topics.alerts,
-            retrain=self.topics.retrain,
+            sink=self.sink,
             metrics=self.metrics,
             pii=self.pii,
             dead_letter_max_bytes=dead_letter_max_bytes(

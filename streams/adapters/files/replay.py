@@ -1,6 +1,7 @@
 """Embedded replay: a JSONL file through the same core as the worker, with no servers.
 
-Alerts go out as JSON lines, rejected lines to a dead-letter file with their line number and
+Alerts and retraining requests go to an ``AlertSink`` (the CLI's writes JSON lines:
+``files/jsonl_sink.py``), rejected lines to a dead-letter file with their line number and
 reason. ``trigger.offset`` is the 0-based line number; the same file gives the same alerts.
 With a labels file (backtesting), every prediction is read first, then the labels are
 joined in memory in file order and judged by the same performance monitors as the worker's:
@@ -9,22 +10,27 @@ performance, concept-drift and fairness alerts, and retraining requests.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import BinaryIO
 
 import orjson
 
+from streams.core.alerts.alert import Alert
+from streams.core.alerts.retrain_request import RetrainRequest
+from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.event import RawRecord
 from streams.core.contract.ingestor import Ingestor, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidEvent
-from streams.core.labels.labelled import JoinOutcome, LabelledPrediction, MemoryLabelJoin
-from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.labels.labelled import JoinOutcome, MemoryLabelJoin
+from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.core.labels.performance_monitors import LabelledAt, PerformanceMonitors
 
 __all__ = ["REPLAY_DEAD_LETTER_SCHEMA_VERSION", "LabelReplay", "ReplaySummary", "replay"]
 
@@ -53,6 +59,14 @@ class ReplaySummary:
             + self._describe_labels()
         )
 
+    async def publish(
+        self, sink: AlertSink, alerts: list[Alert], requests: Sequence[RetrainRequest] = ()
+    ) -> None:
+        """Hand a batch's alerts and requests to ``sink``, counting them."""
+        self.alerts.update(alert.status for alert in alerts)
+        self.retrain_requests += len(requests)
+        await sink.publish(AlertBatch.of(alerts, requests))
+
     def _describe_labels(self) -> str:
         if not self.labels:
             return ""
@@ -62,13 +76,12 @@ class ReplaySummary:
 
 @dataclass(frozen=True, slots=True)
 class LabelReplay:
-    """A labels file to join after the predictions, and where retraining requests go."""
+    """A labels file to join after the predictions."""
 
     lines: Iterable[bytes]
     source: str
     config: PerformanceConfig = field(default_factory=PerformanceConfig)
     ttl_ms: int | None = None
-    retrain_out: BinaryIO | None = None
 
 
 def replay(
@@ -77,15 +90,40 @@ def replay(
     source: str,
     ingestor: Ingestor,
     monitor: Monitor,
-    alerts_out: BinaryIO,
+    sink: AlertSink,
     dead_letters_out: BinaryIO | None = None,
     batch_size: int = 1000,
     labels: LabelReplay | None = None,
 ) -> ReplaySummary:
     """Run ``lines`` through ingestion and monitoring in batches of ``batch_size``, then
-    ``labels`` through the join and the performance monitors."""
+    ``labels`` through the join and the performance monitors; alerts and retraining
+    requests to ``sink`` (flushed at the end)."""
     summary = ReplaySummary()
     join = None if labels is None else MemoryLabelJoin(ttl_ms=labels.ttl_ms, pii=monitor.pii)
+
+    async def run() -> None:
+        await _replay_predictions(lines, source, ingestor, monitor, sink, join,
+                                  dead_letters_out, summary, batch_size)  # fmt: skip
+        if labels is not None and join is not None:
+            await _replay_labels(labels, join, monitor, sink, dead_letters_out, summary,
+                                 batch_size)  # fmt: skip
+        await sink.flush()
+
+    asyncio.run(run())
+    return summary
+
+
+async def _replay_predictions(
+    lines: Iterable[bytes],
+    source: str,
+    ingestor: Ingestor,
+    monitor: Monitor,
+    sink: AlertSink,
+    join: MemoryLabelJoin | None,
+    dead_letters_out: BinaryIO | None,
+    summary: ReplaySummary,
+    batch_size: int,
+) -> None:
     records = _records(lines, source)
     while batch := list(islice(records, batch_size)):
         result = ingestor.ingest(batch)
@@ -99,29 +137,24 @@ def replay(
             summary.rejected[rejection.reason.value] += 1
             if dead_letters_out is not None:
                 dead_letters_out.write(_dead_letter_line(rejection))
-        for alert in monitor.process(result.accepted, result.positions):
-            summary.alerts[alert.status] += 1
-            alerts_out.write(orjson.dumps(alert.to_dict()) + b"\n")
+        await summary.publish(sink, monitor.process(result.accepted, result.positions))
     summary.unwatched = monitor.unwatched
-    if labels is not None and join is not None:
-        _replay_labels(labels, join, monitor, alerts_out, dead_letters_out, summary, batch_size)
-    return summary
 
 
-def _replay_labels(
+async def _replay_labels(
     labels: LabelReplay,
     join: MemoryLabelJoin,
     monitor: Monitor,
-    alerts_out: BinaryIO,
+    sink: AlertSink,
     dead_letters_out: BinaryIO | None,
     summary: ReplaySummary,
     batch_size: int,
 ) -> None:
     decoder = LabelDecoder()
-    monitors: dict[tuple[str, str], PerformanceMonitor] = {}
+    monitors = PerformanceMonitors(monitor.registry, labels.config, pii=monitor.pii)
     records = _records(labels.lines, labels.source)
     while batch := list(islice(records, batch_size)):
-        groups: dict[tuple[str, str], list[tuple[LabelledPrediction, tuple[int, int]]]] = {}
+        pairs: list[LabelledAt] = []
         for record in batch:
             try:
                 label = decoder.decode(record)
@@ -133,25 +166,11 @@ def _replay_labels(
             outcome, joined = join.join(label)
             summary.labels[outcome.value] += 1
             if outcome is JoinOutcome.JOINED and joined is not None:
-                key = (joined.model_id, joined.model_version)
-                groups.setdefault(key, []).append((joined, (0, record.offset)))
-        for (model_id, version), pairs in groups.items():
-            watcher = monitors.get((model_id, version))
-            spec = monitor.registry.spec_for(model_id, version)
-            if watcher is None and spec is not None:
-                watcher = monitors[model_id, version] = PerformanceMonitor(
-                    monitor.pii.fairness_view(spec), version, labels.config
-                )
-            if watcher is None:
-                summary.labels["unwatched"] += len(pairs)
-                continue
-            for alert in watcher.process([p for p, _ in pairs], [at for _, at in pairs]):
-                summary.alerts[alert.status] += 1
-                alerts_out.write(orjson.dumps(alert.to_dict()) + b"\n")
-            for request in watcher.take_retrain_requests():
-                summary.retrain_requests += 1
-                if labels.retrain_out is not None:
-                    labels.retrain_out.write(orjson.dumps(request.to_dict()) + b"\n")
+                pairs.append((joined, (0, record.offset)))
+        judged = monitors.process(pairs)
+        if unwatched := sum(judged.unwatched.values()):
+            summary.labels["unwatched"] += unwatched
+        await summary.publish(sink, judged.alerts, judged.retrain_requests)
 
 
 def _records(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
@@ -11,6 +12,7 @@ from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.drift.profile import ReferenceProfile
+from streams.core.plain_data import restoring
 
 __all__ = ["UNWATCHED_REASONS", "Monitor"]
 
@@ -102,6 +104,34 @@ class Monitor:
         """Take over a monitor restored from storage."""
         if key in self.monitors or len(self.monitors) < self.max_versions:
             self.monitors[key] = monitor
+
+    def restore_stored(
+        self,
+        key: tuple[str, str],
+        *,
+        snapshot: dict[str, Any] | None,
+        profile: dict[str, Any] | None,
+        reference: list[dict[str, Any]],
+    ) -> ModelMonitor | None:
+        """Adopt the version's monitor from its stored state: ``snapshot`` None means only a
+        profile was registered (from training data), and the monitor starts on it. None if
+        the version has no spec. Raises ``InvalidState`` for malformed state, and then
+        adopts nothing: the next ``process`` starts the monitor fresh."""
+        spec = self.registry.spec_for(*key)
+        if spec is None:
+            return None
+        model_version = key[1]
+        if snapshot is None:
+            with restoring(f"profile of {spec.model_id}:{model_version}"):
+                stored_profile = ReferenceProfile.from_dict(profile or {})
+            monitor = ModelMonitor(spec, model_version, self.config, stored_profile, pii=self.pii)
+        else:
+            monitor = ModelMonitor.restore(
+                spec, model_version, self.config,
+                snapshot=snapshot, profile=profile, reference=reference, pii=self.pii,
+            )  # fmt: skip
+        self.adopt(key, monitor)
+        return monitor
 
     def retire(self, keys: Sequence[tuple[str, str]]) -> None:
         """Drop the monitors of retired model versions (the registry's version cap)."""

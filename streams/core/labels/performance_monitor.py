@@ -9,12 +9,12 @@ against. Every ``evaluate_every`` labels the current window is judged, once it h
 by river (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough
 data a ``fairness`` alert. Each is one episode with the same hysteresis and cooldown as
 drift alerts. A performance or concept-drift episode that persists ``retrain_after``
-evaluations yields one retraining request, then none for ``retrain_cooldown`` evaluations.
+evaluations yields one retraining request, then none for ``retrain_cooldown`` evaluations
+(``retraining.RetrainingPolicy``). Every model version of a stream: ``performance_monitors``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,19 +22,19 @@ from typing import Any
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.alerts.alert import Alert, AlertType, Trigger, Window
+from streams.core.alerts.alert import Alert, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
+from streams.core.alerts.retrain_request import RetrainRequest, finite
 from streams.core.contract.columns import category_of
 from streams.core.contract.spec import ModelSpec
 from streams.core.labels.concept_drift import Detector, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow, confident_gaps
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
+from streams.core.labels.performance_verdict import PerformanceVerdict
+from streams.core.labels.retraining import RetrainingPolicy
 
-__all__ = ["RETRAIN_SCHEMA_VERSION", "PerformanceConfig", "PerformanceMonitor", "RetrainRequest"]
-
-# The major version of schemas/retrain_request.json the requests follow.
-RETRAIN_SCHEMA_VERSION = 1
+__all__ = ["PerformanceConfig", "PerformanceMonitor"]
 
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
@@ -69,41 +69,6 @@ class PerformanceConfig:
             raise ValueError("min_labels cannot exceed window_labels")
 
 
-@dataclass(frozen=True, slots=True)
-class RetrainRequest:
-    """A persistent loss of performance, with the evidence (``schemas/retrain_request.json``)."""
-
-    model_id: str
-    model_version: str
-    evaluation: int
-    alerts: tuple[dict[str, Any], ...]
-    metrics: dict[str, float]
-    reference: dict[str, float]
-    window: Window
-    request_id: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        key = f"{self.model_id}|{self.model_version}|{self.evaluation}"
-        object.__setattr__(self, "request_id", hashlib.sha256(key.encode()).hexdigest()[:32])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema_version": RETRAIN_SCHEMA_VERSION,
-            "request_id": self.request_id,
-            "model_id": self.model_id,
-            "model_version": self.model_version,
-            "reason": sorted({alert["type"] for alert in self.alerts}),
-            "alerts": list(self.alerts),
-            "metrics": _finite(self.metrics),
-            "reference": _finite(self.reference),
-            "window": {
-                "start_ms": self.window.start_ms,
-                "end_ms": self.window.end_ms,
-                "count": self.window.count,
-            },
-        }
-
-
 class PerformanceMonitor:
     """Labels of one model version: windows, reference, detectors and alert rules."""
 
@@ -124,9 +89,9 @@ class PerformanceMonitor:
         self._since_evaluation = 0
         self._concept_detected = False
         self._rules: dict[str, RuleState] = {}
-        self._evidence: dict[str, dict[str, Any]] = {}
-        self._last_request: int | None = None
-        self._requests: list[RetrainRequest] = []
+        self.retraining = RetrainingPolicy(spec.model_id, model_version,
+                                           after=config.retrain_after,
+                                           cooldown=config.retrain_cooldown)  # fmt: skip
         self._tail: list[dict[str, Any]] = []
 
     def process(
@@ -188,14 +153,13 @@ class PerformanceMonitor:
             "window": self.window.snapshot(),
             "reference": self._reference.snapshot() if self.reference_metrics is None else None,
             "reference_metrics": None if self.reference_metrics is None
-            else _finite(self.reference_metrics),
+            else finite(self.reference_metrics),
             "concept": self.concept.snapshot(),
             "concept_detected": self._concept_detected,
             "fairness": {a: w.snapshot() for a, w in self.fairness.items()},
             "counts": [self.labels_seen, self.unusable, self.evaluations, self._since_evaluation],
             "rules": {rule: state.snapshot() for rule, state in self._rules.items()},
-            "evidence": self._evidence,
-            "last_request": self._last_request,
+            **self.retraining.snapshot(),  # "evidence", "last_request"
             "tail": self._tail,
         }  # fmt: skip
 
@@ -239,10 +203,7 @@ class PerformanceMonitor:
          monitor._since_evaluation) = [check.integer(c, "counts") for c in counts]  # fmt: skip
         rules = check.mapping(raw["rules"], "rules")
         monitor._rules = {check.text(r, "rules"): RuleState.restore(s) for r, s in rules.items()}
-        evidence = check.mapping(raw["evidence"], "evidence")
-        monitor._evidence = {check.text(k, "evidence"): dict(check.mapping(v, "evidence"))
-                             for k, v in evidence.items()}  # fmt: skip
-        monitor._last_request = check.optional(check.integer, raw["last_request"], "last_request")
+        monitor.retraining.restore(raw)
         tail = check.listing(raw["tail"], "tail", max_length=_SAMPLE)
         for item in tail:
             check.integer(check.mapping(item, "tail[]")["predicted_at_ms"], "tail.predicted_at_ms")
@@ -250,8 +211,8 @@ class PerformanceMonitor:
         return monitor
 
     def take_retrain_requests(self) -> list[RetrainRequest]:
-        requests, self._requests = self._requests, []
-        return requests
+        """The retraining requests made since the last call."""
+        return self.retraining.take()
 
     def _usable(self, pair: LabelledPrediction) -> bool:
         if not self.regression:
@@ -305,107 +266,84 @@ class PerformanceMonitor:
         self._tail = (self._tail + recent)[-_SAMPLE:]
 
     def _evaluate(self) -> list[Alert]:
-        index, config = self.evaluations, self.config
-        metrics = self.window.metrics()
-        verdicts: list[tuple[AlertType, str, str | None, str, float, float]] = []
-        if self.reference_metrics is not None and metrics["count"] >= config.min_labels:
-            for name in _WATCHED["regression" if self.regression else "classification"]:
-                value, reference = metrics[name], self.reference_metrics[name]
-                if not (np.isfinite(value) and np.isfinite(reference)):
-                    continue
-                if self.regression:
-                    rise = (value - reference) / reference if reference > 0 else 0.0
-                    verdicts.append(("performance", name, None, f"{name}_rise", rise,
-                                     config.max_error_rise))  # fmt: skip
-                else:
-                    verdicts.append(("performance", name, None, f"{name}_drop",
-                                     reference - value, config.max_drop))  # fmt: skip
-            firing = self._rules.get("concept") is not None and self._rules["concept"].firing_since
-            rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
-            verdicts.append(("concept_drift", "concept", None, "error_rate_rise",
-                             float(np.nan_to_num(rise)), self.concept.min_rise))  # fmt: skip
+        index, metrics = self.evaluations, self.window.metrics()
+        verdicts = self._performance_verdicts(metrics)
         for attribute, window in self.fairness.items():
             verdicts += _fairness_verdicts(attribute, window)
         self._concept_detected = False
-        alerts = [a for v in verdicts if (a := self._judge(index, *v, metrics)) is not None]
-        self._consider_retraining(index, metrics)
+        alerts = [a for v in verdicts if (a := self._judge(index, v, metrics)) is not None]
+        self.retraining.consider(index, self._rules, metrics, dict(self.reference_metrics or {}),
+                                 self._window(metrics))  # fmt: skip
         self.evaluations += 1
         return alerts
 
+    def _performance_verdicts(self, metrics: dict[str, float]) -> list[PerformanceVerdict]:
+        config = self.config
+        if self.reference_metrics is None or metrics["count"] < config.min_labels:
+            return []
+        verdicts = []
+        for name in _WATCHED["regression" if self.regression else "classification"]:
+            value, reference = metrics[name], self.reference_metrics[name]
+            if not (np.isfinite(value) and np.isfinite(reference)):
+                continue
+            if self.regression:
+                rise = (value - reference) / reference if reference > 0 else 0.0
+                verdicts.append(PerformanceVerdict("performance", name, None, f"{name}_rise",
+                                                   rise, config.max_error_rise))  # fmt: skip
+            else:
+                verdicts.append(PerformanceVerdict("performance", name, None, f"{name}_drop",
+                                                   reference - value, config.max_drop))  # fmt: skip
+        firing = self._rules.get("concept") is not None and self._rules["concept"].firing_since
+        rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
+        concept = PerformanceVerdict("concept_drift", "concept", None, "error_rate_rise",
+                                     float(np.nan_to_num(rise)), self.concept.min_rise)  # fmt: skip
+        verdicts.append(concept)
+        return verdicts
+
     def _judge(
-        self,
-        index: int,
-        alert_type: AlertType,
-        rule: str,
-        feature: str | None,
-        statistic: str,
-        value: float,
-        threshold: float,
-        metrics: dict[str, float],
+        self, index: int, verdict: PerformanceVerdict, metrics: dict[str, float]
     ) -> Alert | None:
-        state = self._rules.setdefault(rule, RuleState())
+        state = self._rules.setdefault(verdict.rule, RuleState())
         started = state.firing_since
-        transition = state.judge(self.config.rule, index, value, threshold)
+        transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
         if transition is None:
             return None
         firing = transition == "fire"
         last = self._tail[-1]
         alert = Alert(
-            type=alert_type,
+            type=verdict.alert_type,
             status="firing" if firing else "resolved",
             severity="warning" if firing else "info",
             model_id=self.spec.model_id,
             model_version=self.model_version,
-            feature=feature,
-            detector="concept_drift" if alert_type == "concept_drift" else alert_type,
-            statistic_name=statistic,
-            value=value,
-            threshold=threshold,
-            window=Window(
-                self._tail[0]["predicted_at_ms"], last["predicted_at_ms"], int(metrics["count"])
-            ),
+            feature=verdict.feature,
+            detector=verdict.detector,
+            statistic_name=verdict.statistic,
+            value=verdict.value,
+            threshold=verdict.threshold,
+            window=self._window(metrics),
             trigger=Trigger(
                 last["event_id"], last["partition"], last["offset"], last["labelled_at_ms"]
             ),
-            episode=f"{rule}/e{index if firing else started}",
+            episode=f"{verdict.rule}/e{index if firing else started}",
             sample=tuple(
                 {k: s[k] for k in ("event_id", "prediction", "label", "score")} for s in self._tail
             ),
-            message=f"{statistic} {value:.4f} {'>' if firing else 'back under'} "
-            f"{threshold:.4f} over {int(metrics['count'])} labelled predictions",
+            message=f"{verdict.statistic} {verdict.value:.4f} "
+            f"{'>' if firing else 'back under'} {verdict.threshold:.4f} "
+            f"over {int(metrics['count'])} labelled predictions",
         )
-        if firing and alert_type in ("performance", "concept_drift"):
-            self._evidence[rule] = {"alert_id": alert.alert_id, "episode_id": alert.episode_id,
-                                    "type": alert_type, "statistic": statistic,
-                                    "value": value, "threshold": threshold}  # fmt: skip
-        elif not firing:
-            self._evidence.pop(rule, None)
+        self.retraining.noted(verdict, alert)
         return alert
 
-    def _consider_retraining(self, index: int, metrics: dict[str, float]) -> None:
-        config = self.config
-        persistent = [
-            evidence for rule, evidence in self._evidence.items()
-            if (since := self._rules[rule].firing_since) is not None
-            and index - since + 1 >= config.retrain_after
-        ]  # fmt: skip
-        cooled = self._last_request is None or index - self._last_request >= config.retrain_cooldown
-        if not persistent or not cooled:
-            return
-        self._last_request = index
-        window = Window(self._tail[0]["predicted_at_ms"], self._tail[-1]["predicted_at_ms"],
-                        int(metrics["count"]))  # fmt: skip
-        reference = dict(self.reference_metrics or {})
-        request = RetrainRequest(self.spec.model_id, self.model_version, index,
-                                 tuple(persistent), metrics, reference, window)  # fmt: skip
-        self._requests.append(request)
+    def _window(self, metrics: dict[str, float]) -> Window:
+        # The labelled predictions behind a judgement: the kept tail's span, the window's count.
+        return Window(self._tail[0]["predicted_at_ms"], self._tail[-1]["predicted_at_ms"],
+                      int(metrics["count"]))  # fmt: skip
 
 
-def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[tuple[Any, ...]]:
+def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[PerformanceVerdict]:
     rule = f"fairness:{attribute}"
-    return [("fairness", f"{rule}:{metric}", attribute, f"{metric}_lower_bound", value, bound)
+    return [PerformanceVerdict("fairness", f"{rule}:{metric}", attribute,
+                               f"{metric}_lower_bound", value, bound)
             for metric, value, bound in confident_gaps(window)]  # fmt: skip
-
-
-def _finite(values: dict[str, float]) -> dict[str, float | None]:
-    return {k: float(v) if np.isfinite(v) else None for k, v in values.items()}
