@@ -99,7 +99,7 @@ def replay(
             summary.rejected[rejection.reason.value] += 1
             if dead_letters_out is not None:
                 dead_letters_out.write(_dead_letter_line(rejection))
-        for alert in monitor.process(result.accepted, result.positions):
+        for alert in monitor.process(result.accepted, result.positions).alerts:
             summary.alerts[alert.status] += 1
             alerts_out.write(orjson.dumps(alert.to_dict()) + b"\n")
     summary.unwatched = monitor.unwatched

@@ -1,0 +1,59 @@
+"""The detectors: one protocol (``base.Detector``), one module each, registered here.
+
+Each detector watches one column of a model version (a numeric or categorical input, or
+the model's score or prediction) or the whole model, judges it when a window closes, and
+keeps its state as plain data. ``REGISTRY`` is the one list of them: adding a detector is
+its module plus one line here; its config is then reachable by name from
+``DRIFTLINE_DETECTORS`` and from a model spec's ``detectors``.
+"""
+
+from __future__ import annotations
+
+from streams.core.detectors.adwin_mean_shift import AdwinMeanShift
+from streams.core.detectors.anomaly_rate import AnomalyRate
+from streams.core.detectors.base import Detector, DetectorConfig, Target, Verdict, Watched
+from streams.core.detectors.block_means import BlockMeans
+from streams.core.detectors.configs import DetectorConfigs
+from streams.core.detectors.cusum import Cusum
+from streams.core.detectors.missing_rate import MissingRate
+from streams.core.detectors.out_of_range import OutOfRange
+from streams.core.detectors.psi import Psi
+
+__all__ = [
+    "REGISTRY",
+    "BlockMeans",
+    "Detector",
+    "DetectorConfig",
+    "DetectorConfigs",
+    "Verdict",
+    "Watched",
+    "build",
+    "default_configs",
+]
+
+#: Every detector, in the order their verdicts are judged on a column.
+REGISTRY: tuple[type[Detector], ...] = (
+    Psi,
+    MissingRate,
+    OutOfRange,
+    AdwinMeanShift,
+    AnomalyRate,
+    Cusum,
+)
+
+
+def default_configs() -> DetectorConfigs:
+    """Each registered detector's config at its defaults."""
+    return DetectorConfigs({detector.name: detector.Config() for detector in REGISTRY})
+
+
+def build(target: Target, configs: DetectorConfigs, watched: Watched) -> list[Detector]:
+    """The enabled detectors of ``target``, built against ``watched``, in registry order."""
+    built = []
+    for kind in REGISTRY:
+        config = configs[kind.name]
+        if target in kind.watches and config.enabled:
+            detector = kind.watching(config, watched)
+            if detector is not None:
+                built.append(detector)
+    return built
