@@ -37,7 +37,7 @@ def test_restore_of_snapshot_continues_identically():
     expected, got = [], []
     for number, batch in enumerate(batches(9_000)):
         result = ingestor.ingest(batch)
-        expected += uninterrupted.process(result.accepted, result.positions)
+        expected += uninterrupted.process(result.accepted, result.positions).alerts
         if number % 3 == 2:  # a restart every few batches, sometimes mid-reference
             restarted.forget()
         for key in restarted.unloaded(result.accepted):
@@ -51,8 +51,9 @@ def test_restore_of_snapshot_continues_identically():
                         reference=stored["reference"],
                     ),
                 )  # fmt: skip
-        got += restarted.process(result.accepted, result.positions)
-        for key in restarted.touched:
+        outcome = restarted.process(result.accepted, result.positions)
+        got += outcome.alerts
+        for key in outcome.touched:
             monitor = restarted.monitors[key]
             stored["snapshot"] = orjson.dumps(monitor.snapshot())  # must be JSON-serialisable
             stored["reference"] += monitor.take_new_reference()

@@ -22,8 +22,7 @@ def stored():
     profile = None
     for batch in batches(3_500):
         result = ingestor.ingest(batch)
-        monitor.process(result.accepted, result.positions)
-        (key,) = monitor.touched
+        (key,) = monitor.process(result.accepted, result.positions).touched
         profile = monitor.monitors[key].take_new_profile() or profile
     state = orjson.loads(orjson.dumps(monitor.monitors[key].snapshot()))
     return registry.spec_for(*key), key[1], state, profile
@@ -47,10 +46,12 @@ def test_the_stored_state_restores(stored):
         ("version", 1),
         ("window_count", 500),
         ("window_count", "7"),
-        ("windows", 0),
+        ("detectors", 0),
+        ("model_detectors", {"mahalanobis": {"anomalies": 5, "seen": 2}}),
+        ("blocks", {"sums": [], "counts": [], "rows": 3}),
         ("rules", [[1, 2]]),
         ("tail", [[1, 2, 3]]),
-        ("online", {"detectors": "gASVKAAAAAAAAACMCGJ1aWx0aW5zlIwEZXZhbJSTlIwBMZSFlFKULg=="}),
+        ("version", 4),
         ("anomalies", -3),
     ],
 )
@@ -63,8 +64,9 @@ def test_malformed_monitor_state_raises_invalid_state(stored, field, value):
 
 def test_a_window_that_does_not_fit_its_profile_is_refused(stored):
     snapshot = copy.deepcopy(stored[2])
-    name = next(iter(snapshot["windows"]))
-    snapshot["windows"][name]["counts"] = snapshot["windows"][name]["counts"][:-1]
+    name = next(iter(snapshot["detectors"]))
+    psi = snapshot["detectors"][name]["psi"]
+    psi["counts"] = psi["counts"][:-1]
     with pytest.raises(InvalidState):
         _restore(stored, snapshot)
 
