@@ -206,11 +206,13 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
     from streams.core import EventDecoder, Ingestor, SpecRegistry
+    from streams.core.detectors import configs_from_json
     from streams.core.drift.model_monitor import MonitorConfig
     from streams.core.drift.monitor import Monitor
     from streams.core.drift.profile import ReferenceProfile
 
-    pii = _pii_policy(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    pii = _pii_policy(settings)
     specs = load_spec_files(args.spec)
     require_key_for(specs, pii)
     registry = SpecRegistry(
@@ -218,7 +220,11 @@ def _replay(args: argparse.Namespace) -> int:
         unknown_models=args.unknown_models,
         warmup_events=args.warmup_events,
     )
-    config = MonitorConfig(window_events=args.window, reference_events=args.reference_events)
+    config = MonitorConfig(
+        window_events=args.window,
+        reference_events=args.reference_events,
+        detectors=configs_from_json(settings.detectors),
+    )
     profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from streams.core.contract.registry import UnknownModelPolicy
+from streams.core.detectors import configs_from_json
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings"]
@@ -78,6 +79,10 @@ class Settings:
     max_statistic_series: int = 5000
     window_events: int = 1000
     reference_events: int = 5000
+    # Detector settings over their defaults, a JSON object by detector name, e.g.
+    # {"psi": {"threshold": 0.15}, "cusum": {"enabled": true}} (a model spec's own
+    # "detectors" go over these).
+    detectors: str = ""
     state_ttl_s: int = 30 * 86400
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
@@ -146,6 +151,10 @@ class Settings:
             )
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
+        try:
+            configs_from_json(self.detectors)
+        except ValueError as exc:
+            raise ValueError(f"DRIFTLINE_DETECTORS: {exc}") from exc
         self._check_kafka_security()
 
     def _check_kafka_security(self) -> None:

@@ -37,6 +37,7 @@ from streams.core.contract.ingestor import Ingestor
 from streams.core.contract.pii import PiiPolicy, has_pii
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
+from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import StoreUnavailable
@@ -174,7 +175,9 @@ def build_worker(
         monitor=Monitor(
             registry,
             MonitorConfig(
-                window_events=settings.window_events, reference_events=settings.reference_events
+                window_events=settings.window_events,
+                reference_events=settings.reference_events,
+                detectors=configs_from_json(settings.detectors),
             ),
             pii=pii,
             # The registry caps models and versions per model; this guards the rest.

@@ -9,6 +9,8 @@ its module plus one line here; its config is then reachable by name from
 
 from __future__ import annotations
 
+import json
+
 from streams.core.detectors.adwin_mean_shift import AdwinMeanShift
 from streams.core.detectors.anomaly_rate import AnomalyRate
 from streams.core.detectors.base import Detector, DetectorConfig, Target, Verdict, Watched
@@ -28,6 +30,7 @@ __all__ = [
     "Verdict",
     "Watched",
     "build",
+    "configs_from_json",
     "default_configs",
 ]
 
@@ -45,6 +48,19 @@ REGISTRY: tuple[type[Detector], ...] = (
 def default_configs() -> DetectorConfigs:
     """Each registered detector's config at its defaults."""
     return DetectorConfigs({detector.name: detector.Config() for detector in REGISTRY})
+
+
+def configs_from_json(text: str) -> DetectorConfigs:
+    """The defaults overridden by ``text``, a JSON object such as
+    ``{"psi": {"threshold": 0.15}, "cusum": {"enabled": true}}`` (empty: the defaults);
+    ``ValueError`` naming what is wrong."""
+    if not text.strip():
+        return default_configs()
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from exc
+    return default_configs().overridden(raw)
 
 
 def build(target: Target, configs: DetectorConfigs, watched: Watched) -> list[Detector]:

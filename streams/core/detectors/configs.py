@@ -16,6 +16,7 @@ from streams.core.detectors.base import DetectorConfig
 __all__ = ["DetectorConfigs"]
 
 _TYPES: dict[str, tuple[type, ...]] = {"bool": (bool,), "int": (int,), "float": (int, float)}
+_SAYS = {"bool": "true or false", "int": "an integer", "float": "a number"}
 
 
 class DetectorConfigs(Mapping[str, DetectorConfig]):
@@ -69,7 +70,7 @@ def _replaced(name: str, config: DetectorConfig, raw: Any) -> DetectorConfig:
                 f"detector {name!r}: unknown setting {key!r}; known: {', '.join(known)}"
             )
         if type(value) not in _TYPES[known[key]]:
-            raise ValueError(f"detector {name!r}: {key} must be a {known[key]}, got {value!r}")
+            raise ValueError(f"detector {name!r}: {key} must be {_SAYS[known[key]]}, got {value!r}")
     try:
         return dataclasses.replace(config, **raw)
     except ValueError as exc:
