@@ -175,15 +175,15 @@ def test_bad_fairness_settings_say_what_is_wrong(fairness, message):
 )
 def test_detector_settings_are_checked_when_the_spec_is_loaded(detectors, says):
     raw = {"model_id": "m", "features": {"x": {"type": "number"}}}
-    for where in (raw, raw["features"]["x"]):
+    per_feature = {**raw, "features": {"x": {"type": "number", "detectors": detectors}}}
+    for spec in ({**raw, "detectors": detectors}, per_feature):
         with pytest.raises(InvalidSpec, match=says):
-            ModelSpec.from_dict({**raw, "detectors": detectors} if where is raw else
-                                {**raw, "features": {"x": {"type": "number", "detectors": detectors}}})  # fmt: skip
+            ModelSpec.from_dict(spec)
 
 
 def test_detector_settings_round_trip():
-    raw = {"model_id": "m", "detectors": {"psi": {"threshold": 0.2}},
-           "features": {"x": {"type": "number", "detectors": {"cusum": {"enabled": True}}}}}  # fmt: skip
+    feature = {"type": "number", "detectors": {"cusum": {"enabled": True}}}
+    raw = {"model_id": "m", "detectors": {"psi": {"threshold": 0.2}}, "features": {"x": feature}}
     spec = ModelSpec.from_dict(raw)
     assert spec.detectors == {"psi": {"threshold": 0.2}}
     assert spec.features["x"].detectors == {"cusum": {"enabled": True}}
