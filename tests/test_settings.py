@@ -72,3 +72,11 @@ def test_a_secret_and_its_file_together_are_refused(tmp_path, name):
     variable = f"DRIFTLINE_{name.upper()}"
     with pytest.raises(ValueError, match=f"set {variable} or {variable}_FILE, not both"):
         Settings.from_env({variable: "a", f"{variable}_FILE": str(tmp_path / "x")})
+
+
+def test_detector_settings_are_read_as_json_and_checked():
+    text = '{"psi": {"threshold": 0.2}, "cusum": {"enabled": true}}'
+    assert Settings.from_env({"DRIFTLINE_DETECTORS": text}).detectors == text
+    for bad in ('{"psi": {"threshold": -1}}', "psi=0.2", '{"kswin": {}}'):
+        with pytest.raises(ValueError, match="DRIFTLINE_DETECTORS"):
+            Settings.from_env({"DRIFTLINE_DETECTORS": bad})

@@ -38,8 +38,10 @@ class CusumConfig(DetectorConfig):
 class Cusum:
     """Upper and lower cumulative sums of one feature's standardised block means.
 
-    The statistic is the larger of the two. After a window that judged it over the
-    threshold both sums start again from zero, as a CUSUM chart restarts after a signal.
+    The statistic is the larger of the two. Each sum stops at twice the threshold: a
+    drift that persists keeps it there (one episode, not one per restart), and once the
+    drift is over it falls back under the threshold within about ``threshold / k``
+    blocks, so this detector may end the episode it started.
 
     Examples
     --------
@@ -65,7 +67,7 @@ class Cusum:
     alert_type: ClassVar = "data_drift"
     watches: ClassVar = frozenset({"numeric_feature"})
     reads: ClassVar = "block_means"
-    ends_episodes: ClassVar[bool] = False
+    ends_episodes: ClassVar[bool] = True
     Config: ClassVar = CusumConfig
 
     def __init__(self, config: CusumConfig) -> None:
@@ -77,10 +79,10 @@ class Cusum:
         return None if watched.mean is None else cls(config)
 
     def update(self, values: Any) -> None:
-        k, upper, lower = self.config.k, self._upper, self._lower
+        k, cap, upper, lower = self.config.k, 2 * self.config.threshold, self._upper, self._lower
         for value in values:
-            upper = max(0.0, upper + float(value) - k)
-            lower = max(0.0, lower - float(value) - k)
+            upper = min(cap, max(0.0, upper + float(value) - k))
+            lower = min(cap, max(0.0, lower - float(value) - k))
         self._upper, self._lower = upper, lower
 
     def verdict(self) -> Verdict:
@@ -88,13 +90,13 @@ class Cusum:
         return Verdict(self.name, self.statistic, value, self.config.threshold)
 
     def end_window(self) -> None:
-        if max(self._upper, self._lower) > self.config.threshold:
-            self._upper = self._lower = 0.0
+        """An online detector: windows do not reset it."""
 
     def snapshot(self) -> dict[str, Any]:
         return {"upper": self._upper, "lower": self._lower}
 
     def restore(self, snapshot: Any) -> None:
         raw = check.mapping(snapshot, "cusum", ("upper", "lower"))
-        self._upper = check.number(raw["upper"], "cusum.upper", low=0.0)
-        self._lower = check.number(raw["lower"], "cusum.lower", low=0.0)
+        cap = 2 * self.config.threshold
+        self._upper = check.number(raw["upper"], "cusum.upper", low=0.0, high=cap)
+        self._lower = check.number(raw["lower"], "cusum.lower", low=0.0, high=cap)
