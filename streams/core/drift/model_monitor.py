@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -16,28 +15,21 @@ from streams.core.contract.columns import Columns, category_of
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import ModelSpec
-from streams.core.detectors import (
-    BlockMeans,
-    Detector,
-    DetectorConfigs,
-    Verdict,
-    Watched,
-    build,
-    default_configs,
-)
+from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_configs
+from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
 from streams.core.drift.legacy_state import upgrade_v2
 from streams.core.drift.outcome import BatchOutcome
-from streams.core.drift.profile import NumericProfile, ReferenceProfile
+from streams.core.drift.profile import ReferenceProfile
 from streams.core.labels.label_free import LabelFreeEstimator
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
-# Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
-SCORE, PREDICTION = "score", "prediction"
 # 3: each detector's own state (2, one tally per column, is read; 1 held a pickle and is
 # refused).
 STATE_VERSION = 3
 _READABLE_VERSIONS = (2, 3)
+# The detector fields of a monitor still learning its reference (it has none yet).
+_LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
 
 
 class _Sampled(NamedTuple):
@@ -105,9 +97,7 @@ class ModelMonitor:
         self._reference_count = 0
         self.profile: ReferenceProfile | None = None
         self.windows_closed = 0
-        self._detectors: dict[tuple[str, str], list[Detector]] = {}
-        self._model_detectors: list[Detector] = []
-        self._blocks: BlockMeans | None = None
+        self._detectors: DetectorSet | None = None
         self._rules: dict[tuple[str, str | None, str], RuleState] = {}
         self._window_count = 0
         self.anomalies = 0
@@ -155,7 +145,8 @@ class ModelMonitor:
         return BatchOutcome(tuple(alerts), (key,), {key: tuple(verdicts)}, {key: anomalies})
 
     def snapshot(self) -> dict[str, Any]:
-        """The state between batches, JSON-safe and small: detectors, rules, sample.
+        """The state between batches, JSON-safe and small: detectors, rules, sample (a new
+        dict, but sharing parts: to be serialised, not changed).
 
         The profile and the reference window are stored apart (``take_new_profile``,
         ``take_new_reference``), since they are written once, not every batch.
@@ -167,12 +158,7 @@ class ModelMonitor:
             "window_count": self._window_count,
             "window_start_ms": self._window_start_ms,
             "anomalies": self.anomalies,
-            "detectors": {
-                f"{kind}:{name}": {d.name: d.snapshot() for d in detectors}
-                for (kind, name), detectors in self._detectors.items()
-            },
-            "model_detectors": {d.name: d.snapshot() for d in self._model_detectors},
-            "blocks": None if self._blocks is None else self._blocks.snapshot(),
+            **(_LEARNING if self._detectors is None else self._detectors.snapshot()),
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
         }
@@ -218,10 +204,13 @@ class ModelMonitor:
         else:
             chunks = check.listing(reference, "reference")
             monitor._reference = [Columns.from_dict(check.mapping(c, "reference")) for c in chunks]
+        detectors = monitor._detectors
         if raw["version"] == 2:
-            raw = upgrade_v2(raw, None if monitor._blocks is None else monitor._blocks.names)
+            blocks = None if detectors is None or detectors.blocks is None else detectors.blocks
+            raw = upgrade_v2(raw, None if blocks is None else blocks.names)
         monitor._restore_counts(raw, profile is None)
-        monitor._restore_detectors(raw)
+        if detectors is not None:
+            detectors.restore(raw)
         monitor._rules = {}
         for item in check.listing(raw["rules"], "rules", max_length=100_000):
             kind, name, rule, state = check.listing(item, "rules[]", length=4)
@@ -245,14 +234,6 @@ class ModelMonitor:
         )
         self._window_start_ms = check.integer(raw["window_start_ms"], "window_start_ms")
         self.anomalies = check.integer(raw["anomalies"], "anomalies")
-
-    def _restore_detectors(self, raw: Any) -> None:
-        stored = check.mapping(raw["detectors"], "detectors")
-        for (kind, name), detectors in self._detectors.items():
-            _restore_each(detectors, stored[f"{kind}:{name}"], f"detectors.{kind}:{name}")
-        _restore_each(self._model_detectors, raw["model_detectors"], "model_detectors")
-        if self._blocks is not None and raw.get("blocks") is not None:
-            self._blocks.restore(raw["blocks"])
 
     def take_new_reference(self) -> list[dict[str, Any]]:
         """Reference chunks gathered since the last call, JSON-safe, to append to storage."""
@@ -302,28 +283,7 @@ class ModelMonitor:
 
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
-        scorer = profile.anomaly
-        self._blocks = (
-            None if scorer is None else BlockMeans(scorer.names, scorer.mean, scorer.scale)
-        )
-        reference = {} if scorer is None else {
-            name: (float(m), float(s))
-            for name, m, s in zip(scorer.names, scorer.mean, scorer.scale, strict=True)
-        }  # fmt: skip
-        configs = self.config.detectors.overridden(self.spec.detectors)
-        self._detectors = {}
-        for name, column in (*profile.numeric.items(), *profile.categorical.items()):
-            kind, feature = _kind(name), self.spec.features.get(name)
-            own = (
-                configs.overridden(feature.detectors) if kind == "feature" and feature else configs
-            )
-            numeric = isinstance(column, NumericProfile)
-            target: Any = f"{'numeric' if numeric else 'categorical'}_{kind}"
-            mean, scale = reference.get(name, (None, None)) if kind == "feature" else (None, None)
-            self._detectors[kind, name] = build(
-                target, own, Watched(target, name, column, mean, scale)
-            )
-        self._model_detectors = build("model", configs, Watched("model", None, anomaly=scorer))
+        self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
 
     def _accumulate(
         self,
@@ -334,21 +294,9 @@ class ModelMonitor:
         """Feed the chunk to the detectors; return its anomalous events."""
         if self._window_count == 0:
             self._window_start_ms = events[0].timestamp_ms
-        for j, name in enumerate(chunk.numeric_names):
-            self._feed(name, "values", chunk.numeric[:, j])
-        for name, values in chunk.categorical.items():
-            self._feed(name, "values", values)
-        anomalous = 0
-        scorer = self.profile.anomaly if self.profile else None
-        if scorer is not None and self._blocks is not None:
-            rows = _select(chunk, scorer.names)
-            for name, means in self._blocks.add(rows).items():
-                self._feed(name, "block_means", np.array(means))
-            flags = scorer.scores(rows) > scorer.threshold
-            anomalous = int(np.count_nonzero(flags))
-            for detector in self._model_detectors:
-                detector.update(flags)
-            self.anomalies += anomalous
+        assert self._detectors is not None
+        anomalous = self._detectors.add(chunk)
+        self.anomalies += anomalous
         self._window_count += len(chunk)
         keep = max(self.config.sample_size, 1)
         # Only the few kept events are redacted: the sample tail is stored every batch.
@@ -360,50 +308,21 @@ class ModelMonitor:
         self._tail = (self._tail + recent)[-keep:]
         return anomalous
 
-    def _feed(self, name: str, reads: str, values: Any) -> None:
-        for detector in self._detectors.get((_kind(name), name), ()):
-            if detector.reads == reads:
-                detector.update(values)
-
     def _close_window(self, alerts: list[Alert], verdicts: list) -> None:
         index = self.windows_closed
         last = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
         trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
-        judged = [
-            (kind, name, detector, verdict)
-            for (kind, name), detectors in self._detectors.items()
-            for detector, verdict in self._column_verdicts(kind, name, detectors)
-        ]
-        judged += [("model", None, d, d.verdict()) for d in self._model_detectors]
+        assert self._detectors is not None
+        judged = self._detectors.verdicts(self._firing)
         verdicts.extend((name, verdict) for _, name, _, verdict in judged)
         for kind, name, detector, verdict in judged:
             alert = self._judge(index, kind, name, detector, verdict, window, trigger)
             if alert is not None:
                 alerts.append(alert)
-        for detector in (*self._model_detectors, *chain.from_iterable(self._detectors.values())):
-            detector.end_window()
+        self._detectors.end_window()
         self.windows_closed += 1
         self._window_count = 0
-
-    def _column_verdicts(
-        self, kind: str, name: str, detectors: list[Detector]
-    ) -> list[tuple[Detector, Verdict]]:
-        """One verdict per rule: of its detectors, the one furthest over its threshold.
-
-        While a rule's episode fires, only detectors that may end it are heard: ADWIN may
-        start a drift episode, PSI against the reference ends it (ADWIN's estimate forgets a
-        past shift only slowly once it is over).
-        """
-        rules: dict[str, list[tuple[Detector, Verdict]]] = {}
-        for detector in detectors:
-            rules.setdefault(detector.rule, []).append((detector, detector.verdict()))
-        judged = []
-        for rule, heard in rules.items():
-            if len(heard) > 1 and self._firing(kind, name, rule):
-                heard = [h for h in heard if h[0].ends_episodes] or heard
-            judged.append(max(heard, key=lambda h: h[1].value / h[1].threshold))
-        return judged
 
     def _firing(self, kind: str, name: str | None, rule: str) -> bool:
         state = self._rules.get((kind, name, rule))
@@ -465,13 +384,6 @@ class ModelMonitor:
         ]
 
 
-def _restore_each(detectors: list[Detector], raw: Any, where: str) -> None:
-    stored = check.mapping(raw, where)
-    for detector in detectors:
-        if detector.name in stored:
-            detector.restore(stored[detector.name])
-
-
 def _sampled(raw: Any) -> _Sampled:
     event_id, timestamp_ms, features, prediction, partition, offset = check.listing(
         raw, "tail[]", length=6
@@ -484,17 +396,3 @@ def _sampled(raw: Any) -> _Sampled:
         check.integer(partition, "tail.partition"),
         check.integer(offset, "tail.offset"),
     )
-
-
-def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:
-    # The reference may order (or even name) its features otherwise than this spec does;
-    # a feature the batch lacks counts as missing.
-    where = {name: j for j, name in enumerate(chunk.numeric_names)}
-    missing = np.full(len(chunk), np.nan)
-    return np.column_stack(
-        [chunk.numeric[:, where[n]] if n in where else missing for n in names]
-    ).reshape(len(chunk), len(names))
-
-
-def _kind(name: str) -> str:
-    return "prediction" if name in (SCORE, PREDICTION) else "feature"
