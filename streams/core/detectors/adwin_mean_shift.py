@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import DetectorConfig, Verdict, Watched
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched
+from streams.core.errors import InvalidState
 from streams.core.online.adwin import ADWIN
 
 __all__ = ["AdwinMeanShift", "AdwinMeanShiftConfig"]
@@ -58,11 +60,11 @@ class AdwinMeanShift:
     name: ClassVar[str] = "adwin"
     statistic: ClassVar[str] = "adwin_mean_shift"
     rule: ClassVar[str] = "drift"
-    alert_type: ClassVar = "data_drift"
-    watches: ClassVar = frozenset({"numeric_feature"})
-    reads: ClassVar = "block_means"
+    alert_type: ClassVar[AlertType] = "data_drift"
+    watches: ClassVar[frozenset[Target]] = frozenset({"numeric_feature"})
+    reads: ClassVar[Reads] = "block_means"
     ends_episodes: ClassVar[bool] = False
-    Config: ClassVar = AdwinMeanShiftConfig
+    Config: ClassVar[type[DetectorConfig]] = AdwinMeanShiftConfig
 
     def __init__(self, config: AdwinMeanShiftConfig) -> None:
         self.config = config
@@ -96,5 +98,5 @@ class AdwinMeanShift:
     def restore(self, snapshot: Any) -> None:
         adwin = ADWIN.from_snapshot(check.mapping(snapshot, "adwin", ("adwin",))["adwin"])
         if adwin.delta != self.config.delta or adwin.clock != 1:
-            raise check.InvalidState("adwin: taken with other parameters")
+            raise InvalidState("adwin: taken with other parameters")
         self._adwin = adwin

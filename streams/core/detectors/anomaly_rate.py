@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import RateConfig, Verdict, Watched
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import DetectorConfig, RateConfig, Reads, Target, Verdict, Watched
 from streams.core.drift.statistics import rate_threshold
 
 __all__ = ["AnomalyRate", "AnomalyRateConfig"]
@@ -37,11 +38,11 @@ class AnomalyRate:
     name: ClassVar[str] = "mahalanobis"
     statistic: ClassVar[str] = "anomaly_rate"
     rule: ClassVar[str] = "mahalanobis"
-    alert_type: ClassVar = "anomaly"
-    watches: ClassVar = frozenset({"model"})
-    reads: ClassVar = "anomaly_flags"
+    alert_type: ClassVar[AlertType] = "anomaly"
+    watches: ClassVar[frozenset[Target]] = frozenset({"model"})
+    reads: ClassVar[Reads] = "anomaly_flags"
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar = AnomalyRateConfig
+    Config: ClassVar[type[DetectorConfig]] = AnomalyRateConfig
 
     def __init__(self, config: AnomalyRateConfig, *, expected_rate: float) -> None:
         self.config = config

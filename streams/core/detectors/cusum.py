@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import DetectorConfig, Verdict, Watched
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched
 
 __all__ = ["Cusum", "CusumConfig"]
 
@@ -64,11 +65,11 @@ class Cusum:
     name: ClassVar[str] = "cusum"
     statistic: ClassVar[str] = "cusum"
     rule: ClassVar[str] = "drift"
-    alert_type: ClassVar = "data_drift"
-    watches: ClassVar = frozenset({"numeric_feature"})
-    reads: ClassVar = "block_means"
+    alert_type: ClassVar[AlertType] = "data_drift"
+    watches: ClassVar[frozenset[Target]] = frozenset({"numeric_feature"})
+    reads: ClassVar[Reads] = "block_means"
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar = CusumConfig
+    Config: ClassVar[type[DetectorConfig]] = CusumConfig
 
     def __init__(self, config: CusumConfig) -> None:
         self.config = config

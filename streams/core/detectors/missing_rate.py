@@ -6,7 +6,17 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import COLUMNS, RateConfig, Verdict, Watched, missing
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import (
+    COLUMNS,
+    DetectorConfig,
+    RateConfig,
+    Reads,
+    Target,
+    Verdict,
+    Watched,
+    missing,
+)
 from streams.core.drift.profile import CategoricalProfile, NumericProfile
 from streams.core.drift.statistics import rate_threshold
 
@@ -39,11 +49,11 @@ class MissingRate:
     name: ClassVar[str] = "missing_rate"
     statistic: ClassVar[str] = "missing_rate"
     rule: ClassVar[str] = "missing_rate"
-    alert_type: ClassVar = "data_quality"
-    watches: ClassVar = COLUMNS
-    reads: ClassVar = "values"
+    alert_type: ClassVar[AlertType] = "data_quality"
+    watches: ClassVar[frozenset[Target]] = COLUMNS
+    reads: ClassVar[Reads] = "values"
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar = MissingRateConfig
+    Config: ClassVar[type[DetectorConfig]] = MissingRateConfig
 
     def __init__(
         self, config: MissingRateConfig, profile: NumericProfile | CategoricalProfile

@@ -8,7 +8,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import NUMERIC_COLUMNS, RateConfig, Verdict, Watched
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import (
+    NUMERIC_COLUMNS,
+    DetectorConfig,
+    RateConfig,
+    Reads,
+    Target,
+    Verdict,
+    Watched,
+)
 from streams.core.drift.profile import NumericProfile
 from streams.core.drift.statistics import rate_threshold
 
@@ -39,11 +48,11 @@ class OutOfRange:
     name: ClassVar[str] = "out_of_range"
     statistic: ClassVar[str] = "out_of_range_rate"
     rule: ClassVar[str] = "out_of_range"
-    alert_type: ClassVar = "data_quality"
-    watches: ClassVar = NUMERIC_COLUMNS
-    reads: ClassVar = "values"
+    alert_type: ClassVar[AlertType] = "data_quality"
+    watches: ClassVar[frozenset[Target]] = NUMERIC_COLUMNS
+    reads: ClassVar[Reads] = "values"
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar = OutOfRangeConfig
+    Config: ClassVar[type[DetectorConfig]] = OutOfRangeConfig
 
     def __init__(self, config: OutOfRangeConfig, profile: NumericProfile) -> None:
         self.config = config

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.detectors.base import COLUMNS, DetectorConfig, Verdict, Watched
+from streams.core.alerts.alert import AlertType
+from streams.core.detectors.base import COLUMNS, DetectorConfig, Reads, Target, Verdict, Watched
 from streams.core.drift.profile import CategoricalProfile, NumericProfile
 from streams.core.drift.statistics import population_stability_index
 
@@ -49,11 +50,11 @@ class Psi:
     name: ClassVar[str] = "psi"
     statistic: ClassVar[str] = "psi"
     rule: ClassVar[str] = "drift"
-    alert_type: ClassVar = "data_drift"
-    watches: ClassVar = COLUMNS
-    reads: ClassVar = "values"
+    alert_type: ClassVar[AlertType] = "data_drift"
+    watches: ClassVar[frozenset[Target]] = COLUMNS
+    reads: ClassVar[Reads] = "values"
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar = PsiConfig
+    Config: ClassVar[type[DetectorConfig]] = PsiConfig
 
     def __init__(self, config: PsiConfig, profile: NumericProfile | CategoricalProfile) -> None:
         self.config = config

@@ -20,7 +20,7 @@ from streams.core.detectors import (
     Watched,
     build,
 )
-from streams.core.drift.profile import NumericProfile, ReferenceProfile
+from streams.core.drift.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 
 __all__ = ["PREDICTION", "SCORE", "DetectorSet", "Judged", "column_kind"]
 
@@ -49,7 +49,11 @@ class DetectorSet:
         }  # fmt: skip
         configs = configs.overridden(spec.detectors)
         self.columns: dict[tuple[str, str], list[Detector]] = {}
-        for name, column in (*profile.numeric.items(), *profile.categorical.items()):
+        columns: list[tuple[str, NumericProfile | CategoricalProfile]] = [
+            *profile.numeric.items(),
+            *profile.categorical.items(),
+        ]
+        for name, column in columns:
             kind, feature = column_kind(name), spec.features.get(name)
             own = (
                 configs.overridden(feature.detectors) if kind == "feature" and feature else configs

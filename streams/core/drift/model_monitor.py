@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
 from streams.core.drift.legacy_state import upgrade_v2
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
+from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
@@ -197,13 +198,15 @@ class ModelMonitor:
     ) -> ModelMonitor:
         raw = check.mapping(snapshot, "monitor")
         if type(raw.get("version")) is not int or raw["version"] not in _READABLE_VERSIONS:
-            raise check.InvalidState(f"monitor: version {raw.get('version')!r} is not readable")
+            raise InvalidState(f"monitor: version {raw.get('version')!r} is not readable")
         monitor = cls(spec, model_version, config, pii=pii)
         if profile is not None:
             monitor._start_watching(ReferenceProfile.from_dict(check.mapping(profile, "profile")))
         else:
             chunks = check.listing(reference, "reference")
-            monitor._reference = [Columns.from_dict(check.mapping(c, "reference")) for c in chunks]
+            monitor._reference = [
+                Columns.from_dict(dict(check.mapping(c, "reference"))) for c in chunks
+            ]
         detectors = monitor._detectors
         if raw["version"] == 2:
             blocks = None if detectors is None or detectors.blocks is None else detectors.blocks
@@ -220,14 +223,14 @@ class ModelMonitor:
         tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
         monitor._tail = [_sampled(item) for item in tail]
         if monitor._window_count and not monitor._tail:
-            raise check.InvalidState("tail: empty while a window is open")
+            raise InvalidState("tail: empty while a window is open")
         return monitor
 
     def _restore_counts(self, raw: Any, learning: bool) -> None:
         counted = sum(len(chunk) for chunk in self._reference)
         self._reference_count = check.integer(raw["reference_count"], "reference_count")
         if learning and self._reference_count != counted:
-            raise check.InvalidState("reference_count: does not match the reference chunks")
+            raise InvalidState("reference_count: does not match the reference chunks")
         self.windows_closed = check.integer(raw["windows_closed"], "windows_closed")
         self._window_count = check.integer(
             raw["window_count"], "window_count", high=self.config.window_events - 1
@@ -308,7 +311,9 @@ class ModelMonitor:
         self._tail = (self._tail + recent)[-keep:]
         return anomalous
 
-    def _close_window(self, alerts: list[Alert], verdicts: list) -> None:
+    def _close_window(
+        self, alerts: list[Alert], verdicts: list[tuple[str | None, Verdict]]
+    ) -> None:
         index = self.windows_closed
         last = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
@@ -348,11 +353,11 @@ class ModelMonitor:
         alert_type: AlertType = detector.alert_type
         if alert_type == "data_drift" and kind == "prediction":
             alert_type = "prediction_drift"
-        severity = (
+        severity: Literal["info", "warning", "critical"] = (
             "info" if transition == "resolve" else
             "critical" if verdict.value > 2 * verdict.threshold else "warning"
         )  # fmt: skip
-        status = "firing" if transition == "fire" else "resolved"
+        status: Literal["firing", "resolved"] = "firing" if transition == "fire" else "resolved"
         return Alert(
             type=alert_type,
             status=status,
@@ -373,7 +378,7 @@ class ModelMonitor:
             f"over {window.count} events",
         )
 
-    def _sample(self) -> list[dict]:
+    def _sample(self) -> list[dict[str, Any]]:
         return [
             {
                 "event_id": event.event_id,
