@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
+from pathlib import Path
 
 import orjson
 import pytest
 
-from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core import EventDecoder, Ingestor, ModelSpec, SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
@@ -86,3 +88,30 @@ def test_malformed_performance_state_raises_invalid_state(stored, field):
     snapshot[field] = {"river": "gASV"} if field == "concept" else 5
     with pytest.raises(InvalidState):
         PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
+
+
+V2 = Path(__file__).parent / "data" / "monitor_state_v2.json"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", 1),
+        ("windows", 0),
+        ("windows", {"feature:x0": {"counts": [1], "missing": 0, "out_of_range": 0, "seen": 1}}),
+        (
+            "online",
+            {"version": 1, "detectors": "gASVKAAAAAAAAACMCGJ1aWx0aW5zlIwEZXZhbJSTlIwBMZSFlFKULg=="},
+        ),
+        ("window_anomalies", "3"),
+        ("window_anomalies", 10_000),
+    ],
+)
+def test_malformed_version_2_state_raises_invalid_state(field, value):
+    stored = orjson.loads(V2.read_bytes())
+    spec = ModelSpec.from_dict(stored["spec"])
+    restore = functools.partial(ModelMonitor.restore, spec, stored["model_version"], CONFIG,
+                                profile=stored["profile"], reference=[])  # fmt: skip
+    assert restore(snapshot=copy.deepcopy(stored["snapshot"])).windows_closed > 0
+    with pytest.raises(InvalidState):
+        restore(snapshot={**stored["snapshot"], field: value})
