@@ -43,7 +43,7 @@ def monitor(
         records = raw_records(config, chunk)
         started = time.perf_counter()
         result = ingestor.ingest(records)
-        alerts.extend(watcher.process(result.accepted, result.positions))
+        alerts.extend(watcher.process(result.accepted, result.positions).alerts)
         busy += time.perf_counter() - started
         accepted, rejected = accepted + len(result.accepted), rejected + len(result.rejected)
     plan = Plan({config.model_id: count}, warmup_events=registry.warmup_events)

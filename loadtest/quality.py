@@ -188,7 +188,7 @@ class DriftlineRun:
         result = self.ingestor.ingest(records)
         self.accepted += len(result.accepted)
         self.rejected += len(result.rejected)
-        for alert in self.monitor.process(result.accepted, result.positions):
+        for alert in self.monitor.process(result.accepted, result.positions).alerts:
             if alert.status == "firing":
                 feature = alert.feature or MODEL_LEVEL
                 self.detections.append(Detection(feature, alert.trigger.offset, alert.type))

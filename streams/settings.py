@@ -22,6 +22,7 @@ from typing import Any, Literal
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
 from streams.core.contract.spec import ModelSpec
+from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.env_reader import read_env, variable
@@ -111,6 +112,10 @@ class Settings:
     max_statistic_series: int = 5000
     window_events: int = _default(MonitorConfig, "window_events")
     reference_events: int = _default(MonitorConfig, "reference_events")
+    # Detector settings over their defaults, a JSON object by detector name, e.g.
+    # {"psi": {"threshold": 0.15}, "cusum": {"enabled": true}} (a model spec's own
+    # "detectors" go over these).
+    detectors: str = ""
     state_ttl_s: int = 30 * 86400
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
@@ -186,6 +191,10 @@ class Settings:
             )
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
+        try:
+            configs_from_json(self.detectors)
+        except ValueError as exc:
+            raise ValueError(f"DRIFTLINE_DETECTORS: {exc}") from exc
         self._check_kafka_security()
         self._check_webhook()
 
@@ -278,9 +287,13 @@ class Settings:
         )
 
     def monitor_config(self) -> MonitorConfig:
-        """The drift monitors' windows (detector settings: ``MonitorConfig``'s own)."""
-        return MonitorConfig(window_events=self.window_events,
-                             reference_events=self.reference_events)  # fmt: skip
+        """The drift monitors' windows and detector settings (``DRIFTLINE_DETECTORS`` over
+        each detector's defaults; a model spec's own ``detectors`` go over these)."""
+        return MonitorConfig(
+            window_events=self.window_events,
+            reference_events=self.reference_events,
+            detectors=configs_from_json(self.detectors),
+        )
 
     def performance_config(self) -> PerformanceConfig:
         """The performance monitors' margins and retraining policy."""

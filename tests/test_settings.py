@@ -147,3 +147,11 @@ def test_adapter_defaults_are_the_settings_own():
     assert join["wait_s"].default == settings.label_wait_s
     assert join["max_early"].default == settings.max_early_labels
     assert store["ttl_s"].default == settings.state_ttl_s
+
+
+def test_detector_settings_are_read_as_json_and_checked():
+    text = '{"psi": {"threshold": 0.2}, "cusum": {"enabled": true}}'
+    assert Settings.from_env({"DRIFTLINE_DETECTORS": text}).detectors == text
+    for bad in ('{"psi": {"threshold": -1}}', "psi=0.2", '{"kswin": {}}'):
+        with pytest.raises(ValueError, match="DRIFTLINE_DETECTORS"):
+            Settings.from_env({"DRIFTLINE_DETECTORS": bad})

@@ -49,8 +49,8 @@ def test_window_statistics_and_anomalies_are_exported_under_a_label_cap():
     stream = StreamConfig(model_id="m", seed=4, scenarios=(burst,))
     for chunk in generate_events(stream, 2_000):
         result = ingestor.ingest(raw_records(stream, chunk))
-        monitor.process(result.accepted, result.positions)
-        metrics.observe_monitors(monitor)
+        outcome = monitor.process(result.accepted, result.positions)
+        metrics.observe_monitors(monitor, outcome)
 
     exported = [
         s
@@ -71,9 +71,9 @@ def test_accepted_events_no_monitor_judged_are_counted_unwatched_by_reason():
     specs = SpecRegistry(warmup_events=10)
     ingestor, monitor = Ingestor(EventDecoder(), specs), Monitor(specs, MonitorConfig())
     result = ingestor.ingest([record(event_dict(event_id=str(n))) for n in range(3)])
-    monitor.process(result.accepted, result.positions)
+    outcome = monitor.process(result.accepted, result.positions)
     metrics.observe_batch(result, seconds=0.01)
-    metrics.observe_unwatched(monitor)
+    metrics.observe_unwatched(outcome)
 
     def value(name, **labels):
         return registry.get_sample_value(name, labels)
@@ -89,9 +89,9 @@ def test_an_expired_warm_ups_series_are_removed():
     ingestor, monitor = Ingestor(EventDecoder(), specs), Monitor(specs, MonitorConfig())
     batch = [record(event_dict()), record(event_dict(score="x"))]
     result = ingestor.ingest(batch)
-    monitor.process(result.accepted, result.positions)
+    outcome = monitor.process(result.accepted, result.positions)
     metrics.observe_batch(result, seconds=0.01)
-    metrics.observe_unwatched(monitor)
+    metrics.observe_unwatched(outcome)
     assert registry.get_sample_value("driftline_events_processed_total", {"model": "churn"}) == 1
 
     metrics.forget_models(specs.advance(10_000.0))
@@ -118,8 +118,8 @@ def test_each_version_reports_its_reference_and_the_windows_it_closed():
     (whole,) = generate_events(stream, 2_600)
     for start in range(0, 2_600, 100):
         result = ingestor.ingest(raw_records(stream, whole[start : start + 100]))
-        monitor.process(result.accepted, result.positions)
-        metrics.observe_monitors(monitor)
+        outcome = monitor.process(result.accepted, result.positions)
+        metrics.observe_monitors(monitor, outcome)
         labels = {"model": "m", "version": stream.model_version}
         seen.append(
             (

@@ -56,12 +56,12 @@ def test_a_retired_versions_monitor_is_dropped_for_the_new_deployment():
     registry.advance(400.0)
     result = ingestor.ingest(versions("new", start=3))
     assert not result.rejected
-    monitor.process(result.accepted, result.positions)
+    outcome = monitor.process(result.accepted, result.positions)
     retired = registry.take_retired()
     monitor.retire(retired)
     assert retired == [("churn", "old")]
     assert sorted(monitor.monitors) == [("churn", "current"), ("churn", "new")]
-    assert monitor.touched == {("churn", "new")}
+    assert outcome.touched == (("churn", "new"),)
 
 
 def test_warm_up_events_are_counted_unwatched_by_model_and_reason():
@@ -69,15 +69,15 @@ def test_warm_up_events_are_counted_unwatched_by_model_and_reason():
     ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, MonitorConfig())
     records = [record(event_dict(event_id=f"e{n}", model_id="fresh"), offset=n) for n in range(5)]
     result = ingestor.ingest(records)
-    monitor.process(result.accepted, result.positions)
+    outcome = monitor.process(result.accepted, result.positions)
     # The spec was learned during the batch, so the batch's events meet a monitor.
-    assert monitor.batch_unwatched == {}
+    assert outcome.unwatched == {}
 
     registry = SpecRegistry(warmup_events=10)
     ingestor, monitor = Ingestor(EventDecoder(), registry), Monitor(registry, MonitorConfig())
     result = ingestor.ingest(records)
-    monitor.process(result.accepted, result.positions)
-    assert monitor.batch_unwatched == {("fresh", "warmup"): 5}
+    outcome = monitor.process(result.accepted, result.positions)
+    assert outcome.unwatched == {("fresh", "warmup"): 5}
     assert monitor.unwatched == 5
 
 
@@ -85,8 +85,8 @@ def test_events_over_the_monitor_cap_are_counted_unwatched_as_such():
     registry = SpecRegistry([SPEC], max_versions_per_model=5)
     monitor = Monitor(registry, MonitorConfig(), max_versions=1)
     result = Ingestor(EventDecoder(), registry).ingest(versions("a", "b", "b"))
-    monitor.process(result.accepted, result.positions)
-    assert monitor.batch_unwatched == {("churn", "monitor_limit"): 2}
+    outcome = monitor.process(result.accepted, result.positions)
+    assert outcome.unwatched == {("churn", "monitor_limit"): 2}
 
 
 def test_a_version_retired_and_readmitted_in_one_batch_stays_watched():

@@ -27,7 +27,7 @@ def monitor_stream(count: int, *scenarios: Scenario, seed: int = 11, config=DEFA
     for chunk in generate_events(stream, count):
         result = ingestor.ingest(raw_records(stream, chunk))
         assert not result.rejected
-        alerts.extend(monitor.process(result.accepted, result.positions))
+        alerts.extend(monitor.process(result.accepted, result.positions).alerts)
     return alerts
 
 
@@ -47,7 +47,7 @@ def test_an_abrupt_half_sigma_shift_is_caught_within_2000_events():
     assert [(a.feature, a.detector, a.status) for a in drift] == [("x7", "psi", "firing")]
     assert 0 < drift[0].trigger.offset - DRIFT_AT <= 2_000
     assert drift[0].window.count == DEFAULTS.window_events
-    assert drift[0].value > drift[0].threshold == DEFAULTS.detectors.psi_threshold
+    assert drift[0].value > drift[0].threshold == DEFAULTS.detectors["psi"].threshold
 
 
 def test_a_variance_change_is_caught():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 
-from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core import EventDecoder, Ingestor, ModelSpec, SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.drift.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
@@ -37,7 +39,7 @@ def test_restore_of_snapshot_continues_identically():
     expected, got = [], []
     for number, batch in enumerate(batches(9_000)):
         result = ingestor.ingest(batch)
-        expected += uninterrupted.process(result.accepted, result.positions)
+        expected += uninterrupted.process(result.accepted, result.positions).alerts
         if number % 3 == 2:  # a restart every few batches, sometimes mid-reference
             restarted.forget()
         for key in restarted.unloaded(result.accepted):
@@ -51,12 +53,40 @@ def test_restore_of_snapshot_continues_identically():
                         reference=stored["reference"],
                     ),
                 )  # fmt: skip
-        got += restarted.process(result.accepted, result.positions)
-        for key in restarted.touched:
+        outcome = restarted.process(result.accepted, result.positions)
+        got += outcome.alerts
+        for key in outcome.touched:
             monitor = restarted.monitors[key]
             stored["snapshot"] = orjson.dumps(monitor.snapshot())  # must be JSON-serialisable
             stored["reference"] += monitor.take_new_reference()
             stored["profile"] = monitor.take_new_profile() or stored.get("profile")
     assert expected, "the drift must raise alerts for the comparison to mean anything"
     assert {a.status for a in expected} == {"firing", "resolved"}
+    assert as_json(got) == as_json(expected)
+
+
+def test_a_version_2_state_is_read_and_goes_on_as_if_never_stopped():
+    # Written by the monitor before the detector registry (state version 2), 7 batches in.
+    stored = orjson.loads((Path(__file__).parent / "data" / "monitor_state_v2.json").read_bytes())
+    assert stored["snapshot"]["version"] == 2
+    registry = SpecRegistry(warmup_events=100)
+    ingestor, uninterrupted = Ingestor(EventDecoder(), registry), Monitor(registry, CONFIG)
+    later, expected, at_cut = [], [], None
+    for number, batch in enumerate(batches(9_000)):
+        result = ingestor.ingest(batch)
+        outcome = uninterrupted.process(result.accepted, result.positions)
+        if number == stored["batches_applied"] - 1:
+            (key,) = outcome.touched
+            at_cut = orjson.loads(orjson.dumps(uninterrupted.monitors[key].snapshot()))
+        elif number >= stored["batches_applied"]:
+            later.append(result)
+            expected += outcome.alerts
+    restored = ModelMonitor.restore(
+        ModelSpec.from_dict(stored["spec"]), stored["model_version"], CONFIG,
+        snapshot=stored["snapshot"], profile=stored["profile"], reference=[],
+    )  # fmt: skip
+    assert restored.snapshot() == at_cut
+    got = [a for r in later for a in restored.process(r.accepted, r.positions).alerts]
+    # The drift episode open at the cut resolves after it: the restored rules carry it.
+    assert "resolved" in {a.status for a in expected}
     assert as_json(got) == as_json(expected)

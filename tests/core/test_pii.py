@@ -58,7 +58,7 @@ def run(policy: PiiPolicy, count: int = 2_000):
                  for i, e in enumerate(evts[start : start + 250])]  # fmt: skip
         result = ingestor.ingest(batch)
         assert not result.rejected
-        alerts += monitor.process(result.accepted, result.positions)
+        alerts += monitor.process(result.accepted, result.positions).alerts
         watcher = monitor.monitors[pii_stream.MODEL, "v1"]
         stored += [orjson.dumps(x) for x in (watcher.snapshot(), watcher.take_new_reference(),
                                              watcher.take_new_profile())]  # fmt: skip

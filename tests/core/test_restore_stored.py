@@ -19,7 +19,7 @@ def test_restore_stored_continues_identically():
     expected, got = [], []
     for number, batch in enumerate(batches(9_000)):
         result = ingestor.ingest(batch)
-        expected += uninterrupted.process(result.accepted, result.positions)
+        expected += uninterrupted.process(result.accepted, result.positions).alerts
         if number % 3 == 2:
             restarted.forget()
         for key in restarted.unloaded(result.accepted):
@@ -29,8 +29,9 @@ def test_restore_stored_continues_identically():
                                                     profile=stored["profile"],
                                                     reference=stored["reference"])  # fmt: skip
                 assert restarted.monitors[key] is restored
-        got += restarted.process(result.accepted, result.positions)
-        for key in restarted.touched:
+        outcome = restarted.process(result.accepted, result.positions)
+        got += outcome.alerts
+        for key in outcome.touched:
             monitor = restarted.monitors[key]
             stored["snapshot"] = orjson.dumps(monitor.snapshot())
             stored["reference"] += monitor.take_new_reference()

@@ -159,3 +159,33 @@ def test_performance_settings_load_and_round_trip():
 def test_bad_fairness_settings_say_what_is_wrong(fairness, message):
     with pytest.raises(InvalidSpec, match=message):
         ModelSpec.from_dict({**SPEC, "performance": {"fairness": [fairness]}})
+
+
+@pytest.mark.parametrize(
+    ("detectors", "says"),
+    [
+        ({"kswin": {}}, "unknown detector 'kswin'"),
+        ({"psi": {"treshold": 0.2}}, "unknown setting 'treshold'"),
+        ({"psi": {"threshold": "0.2"}}, "threshold must be a number"),
+        ({"psi": {"threshold": -1}}, "threshold must be positive"),
+        ({"adwin": {"min_blocks": 2.5}}, "min_blocks must be an integer"),
+        ({"cusum": {"enabled": 1}}, "enabled must be true or false"),
+        ({"psi": 0.2}, "settings are an object"),
+    ],
+)
+def test_detector_settings_are_checked_when_the_spec_is_loaded(detectors, says):
+    raw = {"model_id": "m", "features": {"x": {"type": "number"}}}
+    per_feature = {**raw, "features": {"x": {"type": "number", "detectors": detectors}}}
+    for spec in ({**raw, "detectors": detectors}, per_feature):
+        with pytest.raises(InvalidSpec, match=says):
+            ModelSpec.from_dict(spec)
+
+
+def test_detector_settings_round_trip():
+    feature = {"type": "number", "detectors": {"cusum": {"enabled": True}}}
+    raw = {"model_id": "m", "detectors": {"psi": {"threshold": 0.2}}, "features": {"x": feature}}
+    spec = ModelSpec.from_dict(raw)
+    assert spec.detectors == {"psi": {"threshold": 0.2}}
+    assert spec.features["x"].detectors == {"cusum": {"enabled": True}}
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    assert "detectors" not in ModelSpec.from_dict({**raw, "detectors": None}).to_dict()

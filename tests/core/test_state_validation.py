@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import functools
+from pathlib import Path
 
 import orjson
 import pytest
 
-from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core import EventDecoder, Ingestor, ModelSpec, SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
@@ -22,8 +24,7 @@ def stored():
     profile = None
     for batch in batches(3_500):
         result = ingestor.ingest(batch)
-        monitor.process(result.accepted, result.positions)
-        (key,) = monitor.touched
+        (key,) = monitor.process(result.accepted, result.positions).touched
         profile = monitor.monitors[key].take_new_profile() or profile
     state = orjson.loads(orjson.dumps(monitor.monitors[key].snapshot()))
     return registry.spec_for(*key), key[1], state, profile
@@ -47,10 +48,12 @@ def test_the_stored_state_restores(stored):
         ("version", 1),
         ("window_count", 500),
         ("window_count", "7"),
-        ("windows", 0),
+        ("detectors", 0),
+        ("model_detectors", {"mahalanobis": {"anomalies": 5, "seen": 2}}),
+        ("blocks", {"sums": [], "counts": [], "rows": 3}),
         ("rules", [[1, 2]]),
         ("tail", [[1, 2, 3]]),
-        ("online", {"detectors": "gASVKAAAAAAAAACMCGJ1aWx0aW5zlIwEZXZhbJSTlIwBMZSFlFKULg=="}),
+        ("version", 4),
         ("anomalies", -3),
     ],
 )
@@ -63,8 +66,9 @@ def test_malformed_monitor_state_raises_invalid_state(stored, field, value):
 
 def test_a_window_that_does_not_fit_its_profile_is_refused(stored):
     snapshot = copy.deepcopy(stored[2])
-    name = next(iter(snapshot["windows"]))
-    snapshot["windows"][name]["counts"] = snapshot["windows"][name]["counts"][:-1]
+    name = next(iter(snapshot["detectors"]))
+    psi = snapshot["detectors"][name]["psi"]
+    psi["counts"] = psi["counts"][:-1]
     with pytest.raises(InvalidState):
         _restore(stored, snapshot)
 
@@ -84,3 +88,30 @@ def test_malformed_performance_state_raises_invalid_state(stored, field):
     snapshot[field] = {"river": "gASV"} if field == "concept" else 5
     with pytest.raises(InvalidState):
         PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
+
+
+V2 = Path(__file__).parent / "data" / "monitor_state_v2.json"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", 1),
+        ("windows", 0),
+        ("windows", {"feature:x0": {"counts": [1], "missing": 0, "out_of_range": 0, "seen": 1}}),
+        (
+            "online",
+            {"version": 1, "detectors": "gASVKAAAAAAAAACMCGJ1aWx0aW5zlIwEZXZhbJSTlIwBMZSFlFKULg=="},
+        ),
+        ("window_anomalies", "3"),
+        ("window_anomalies", 10_000),
+    ],
+)
+def test_malformed_version_2_state_raises_invalid_state(field, value):
+    stored = orjson.loads(V2.read_bytes())
+    spec = ModelSpec.from_dict(stored["spec"])
+    restore = functools.partial(ModelMonitor.restore, spec, stored["model_version"], CONFIG,
+                                profile=stored["profile"], reference=[])  # fmt: skip
+    assert restore(snapshot=copy.deepcopy(stored["snapshot"])).windows_closed > 0
+    with pytest.raises(InvalidState):
+        restore(snapshot={**stored["snapshot"], field: value})

@@ -104,17 +104,18 @@ class IngestionService:
             keeping = self._keep_for_labels(result.accepted)
             await self._dead_letter(result.rejected)
             alerts = await self._load_monitors(result.accepted, result.positions)
-            alerts += self.monitor.process(result.accepted, result.positions)
+            outcome = self.monitor.process(result.accepted, result.positions)
+            alerts += outcome.alerts
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
             await self.sink.publish(AlertBatch.of(alerts))
             await keeping
-            await self._save_state(records, retired)
+            await self._save_state(records, retired, outcome.touched)
             self.metrics.observe_batch(result, time.perf_counter() - started)
-            self.metrics.observe_unwatched(self.monitor)
+            self.metrics.observe_unwatched(outcome)
             self._forget_dropped()
             self.metrics.observe_alerts(alerts)
-            self.metrics.observe_monitors(self.monitor)
+            self.metrics.observe_monitors(self.monitor, outcome)
         self.liveness.batch_done()
 
     async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:
@@ -195,10 +196,17 @@ class IngestionService:
                 )  # fmt: skip
         return alerts
 
-    async def _save_state(self, records: list[RawRecord], retired: list[tuple[str, str]]) -> None:
+    async def _save_state(
+        self,
+        records: list[RawRecord],
+        retired: list[tuple[str, str]],
+        touched: tuple[tuple[str, str], ...],
+    ) -> None:
         updates = []
-        for model_id, model_version in self.monitor.touched:
-            monitor = self.monitor.monitors[model_id, model_version]
+        for model_id, model_version in touched:
+            monitor = self.monitor.monitors.get((model_id, model_version))
+            if monitor is None:  # retired by this batch
+                continue
             updates.append(
                 MonitorUpdate(
                     model_id,

@@ -60,7 +60,7 @@ class ReplaySummary:
         )
 
     async def publish(
-        self, sink: AlertSink, alerts: list[Alert], requests: Sequence[RetrainRequest] = ()
+        self, sink: AlertSink, alerts: Sequence[Alert], requests: Sequence[RetrainRequest] = ()
     ) -> None:
         """Hand a batch's alerts and requests to ``sink``, counting them."""
         self.alerts.update(alert.status for alert in alerts)
@@ -137,7 +137,7 @@ async def _replay_predictions(
             summary.rejected[rejection.reason.value] += 1
             if dead_letters_out is not None:
                 dead_letters_out.write(_dead_letter_line(rejection))
-        await summary.publish(sink, monitor.process(result.accepted, result.positions))
+        await summary.publish(sink, monitor.process(result.accepted, result.positions).alerts)
     summary.unwatched = monitor.unwatched
 
 

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from streams.core.alerts.alert import Alert
 from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.drift.monitor import UNWATCHED_REASONS, Monitor
+from streams.core.drift.outcome import BatchOutcome
 from streams.core.errors import Reason
 
 __all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
@@ -195,21 +196,25 @@ class IngestMetrics:
             registry=registry,
         )
 
-    def observe_monitors(self, monitor: Monitor) -> None:
+    def observe_monitors(self, monitor: Monitor, outcome: BatchOutcome) -> None:
         """Anomaly counts and the latest window statistics of the model versions just fed."""
-        for model_id, model_version in monitor.touched:
-            watched = monitor.monitors[model_id, model_version]
+        for model_id, model_version in outcome.touched:
+            watched = monitor.monitors.get((model_id, model_version))
+            if watched is None:  # retired since
+                continue
+            anomalies = outcome.anomalies.get((model_id, model_version), 0)
+            verdicts = outcome.verdicts.get((model_id, model_version), ())
             # Bounded by the monitor's own cap on versions watched, not the statistics cap.
             ready = 0.0 if watched.profile is None else 1.0
             self.reference_ready.labels(model_id, model_version).set(ready)
             self.windows_closed.labels(model_id, model_version).set(watched.windows_closed)
-            if watched.batch_anomalies:
-                self.anomalous_events.labels(model_id).inc(watched.batch_anomalies)
+            if anomalies:
+                self.anomalous_events.labels(model_id).inc(anomalies)
             # At each closed window (when verdicts come), not every batch.
-            if watched.label_free is not None and watched.batch_verdicts:
+            if watched.label_free is not None and verdicts:
                 estimate = watched.label_free.estimate()
                 self.observe_performance(model_id, model_version, {"estimated": estimate})
-            for feature, verdict in watched.batch_verdicts:
+            for feature, verdict in verdicts:
                 labels = (model_id, model_version, feature or "", verdict.detector)
                 if not self._admit(labels):
                     continue
@@ -224,9 +229,9 @@ class IngestMetrics:
                     continue
                 self.performance.labels(*labels).set(value)
 
-    def observe_unwatched(self, monitor: Monitor) -> None:
-        """Count the last batch's accepted events that no monitor judged."""
-        for (model_id, reason), count in monitor.batch_unwatched.items():
+    def observe_unwatched(self, outcome: BatchOutcome) -> None:
+        """Count a batch's accepted events that no monitor judged."""
+        for (model_id, reason), count in outcome.unwatched.items():
             self.events_unwatched.labels(model_id, reason).inc(count)
 
     def forget_models(self, model_ids: Iterable[str]) -> None:

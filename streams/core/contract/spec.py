@@ -13,6 +13,7 @@ from streams.core.contract.decoder import (
     check_name,
 )
 from streams.core.contract.event import PredictionEvent
+from streams.core.detectors import default_configs
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy
 
@@ -41,6 +42,8 @@ class FeatureSpec:
     max: float | None = None
     categories: frozenset[str] | None = None
     pii: bool = False
+    #: Detector settings for this feature alone, over the model's (``DetectorConfigs``).
+    detectors: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def constrains_values(self) -> bool:
@@ -98,6 +101,7 @@ class FeatureSpec:
             max=bounds[1],
             categories=None if categories is None else frozenset(categories),
             pii=bool(raw.get("pii", False)),
+            detectors=_detectors(raw.get("detectors"), f"feature {name!r}"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +114,8 @@ class FeatureSpec:
         if self.categories is not None:
             out["categories"] = sorted(self.categories)
         out["pii"] = self.pii
+        if self.detectors:
+            out["detectors"] = _plain(self.detectors)
         return out
 
 
@@ -132,6 +138,8 @@ class ModelSpec:
     #: The positive class of a binary classifier, as its JSON text; None: true and 1.
     positive_class: str | None = None
     fairness: tuple[FairnessPolicy, ...] = ()
+    #: Detector settings for every feature of this model, over the worker's settings.
+    detectors: Mapping[str, Mapping[str, Any]] | None = None
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -230,6 +238,7 @@ class ModelSpec:
             source=source,
             positive_class=performance.get("positive_class"),
             fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
+            detectors=_detectors(raw.get("detectors"), model_id),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -252,7 +261,24 @@ class ModelSpec:
             performance["fairness"] = [_policy_fields(p) for p in self.fairness]
         if performance:
             out["performance"] = performance
+        if self.detectors:
+            out["detectors"] = _plain(self.detectors)
         return out
+
+
+def _detectors(raw: Any, where: str) -> Mapping[str, Mapping[str, Any]] | None:
+    """A spec's ``detectors`` object, checked against the registered detectors' settings."""
+    if raw is None:
+        return None
+    try:
+        default_configs().overridden(raw)
+    except ValueError as exc:
+        raise InvalidSpec(f"{where}: detectors: {exc}") from exc
+    return _plain(raw)
+
+
+def _plain(detectors: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: dict(fields) for name, fields in detectors.items()}
 
 
 _POLICY_KEYS = ("attribute", "reference_group", "min_group_size", "max_parity_difference",

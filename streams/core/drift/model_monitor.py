@@ -15,20 +15,22 @@ from streams.core.contract.columns import Columns, category_of
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import ModelSpec
-from streams.core.drift.anomaly import AnomalyScorer
-from streams.core.drift.feature_window import DetectorConfig, FeatureWindow, Verdict
-from streams.core.drift.online_drift import OnlineMeanDrift
+from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_configs
+from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
+from streams.core.drift.legacy_state import upgrade_v2
+from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
-from streams.core.drift.statistics import rate_threshold
+from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
-# Pseudo-feature names of the prediction columns; alerts on them are "prediction_drift".
-SCORE, PREDICTION = "score", "prediction"
-# 2: the online detectors as plain numbers (1 held a pickle and is refused).
-STATE_VERSION = 2
-_DRIFT_DETECTORS = ("psi", "adwin")
+# 3: each detector's own state (2, one tally per column, is read; 1 held a pickle and is
+# refused).
+STATE_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
+# The detector fields of a monitor still learning its reference (it has none yet).
+_LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
 
 
 class _Sampled(NamedTuple):
@@ -49,7 +51,7 @@ class MonitorConfig:
     window_events: int = 1000
     reference_events: int = 5000
     sample_size: int = 5
-    detectors: DetectorConfig = field(default_factory=DetectorConfig)
+    detectors: DetectorConfigs = field(default_factory=default_configs)
     rule: AlertRule = field(default_factory=AlertRule)
 
     def __post_init__(self) -> None:
@@ -64,7 +66,9 @@ class ModelMonitor:
 
     The first ``reference_events`` events become the reference profile unless one is given;
     after that, every ``window_events`` events close a window, each detector judges it, and
-    the alert rule turns verdicts into at most one alert per episode.
+    the alert rule turns verdicts into at most one alert per episode. Which detectors run,
+    and with what settings, is ``config.detectors`` overridden by the spec's ``detectors``
+    (model level, then per feature).
 
     PII features (``pii`` in the spec) are redacted by ``pii`` before anything keeps them:
     hashed, they are watched as categoricals of their hashes (numbers included, see
@@ -94,18 +98,14 @@ class ModelMonitor:
         self._reference_count = 0
         self.profile: ReferenceProfile | None = None
         self.windows_closed = 0
-        self._windows: dict[tuple[str, str], FeatureWindow] = {}
+        self._detectors: DetectorSet | None = None
         self._rules: dict[tuple[str, str | None, str], RuleState] = {}
         self._window_count = 0
-        self._window_anomalies = 0
         self.anomalies = 0
-        self.batch_anomalies = 0
-        self.batch_verdicts: list[tuple[str | None, Verdict]] = []
         self._window_start_ms = 0
         self._tail: list[_Sampled] = []
         self._new_reference: list[Columns] = []
         self._new_profile = False
-        self._online: OnlineMeanDrift | None = None
         # Performance estimated from scores alone, visible before labels arrive. Not in the
         # snapshot: 1,000 scores per model in every batch's state write doubled the CPU per
         # event with 50 models; after a restart it refills within one window.
@@ -118,15 +118,12 @@ class ModelMonitor:
 
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
-    ) -> list[Alert]:
-        """Take a batch of this version's events (in stream order); return the alerts it raised.
-
-        ``batch_anomalies`` and ``batch_verdicts`` then say what this batch scored and judged.
-        """
-        self.batch_anomalies = 0
-        self.batch_verdicts = []
+    ) -> BatchOutcome:
+        """Take a batch of this version's events (in stream order): the alerts it raised,
+        the verdicts of the windows it closed and its anomalous events."""
         alerts: list[Alert] = []
-        start = 0
+        verdicts: list[tuple[str | None, Verdict]] = []
+        anomalies = start = 0
         while start < len(events):
             if self.profile is None:
                 room = self.config.reference_events - self._reference_count
@@ -141,14 +138,16 @@ class ModelMonitor:
             if self.profile is None:
                 self._learn_reference(chunk)
             else:
-                self._accumulate(chunk, events[start:end], positions[start:end])
+                anomalies += self._accumulate(chunk, events[start:end], positions[start:end])
                 if self._window_count == self.config.window_events:
-                    alerts.extend(self._close_window())
+                    self._close_window(alerts, verdicts)
             start = end
-        return alerts
+        key = (self.spec.model_id, self.model_version)
+        return BatchOutcome(tuple(alerts), (key,), {key: tuple(verdicts)}, {key: anomalies})
 
     def snapshot(self) -> dict[str, Any]:
-        """The state between batches, JSON-safe and small: window tallies, rules, sample.
+        """The state between batches, JSON-safe and small: detectors, rules, sample (a new
+        dict, but sharing parts: to be serialised, not changed).
 
         The profile and the reference window are stored apart (``take_new_profile``,
         ``take_new_reference``), since they are written once, not every batch.
@@ -159,12 +158,10 @@ class ModelMonitor:
             "windows_closed": self.windows_closed,
             "window_count": self._window_count,
             "window_start_ms": self._window_start_ms,
-            "window_anomalies": self._window_anomalies,
             "anomalies": self.anomalies,
-            "windows": {f"{k}:{n}": w.snapshot() for (k, n), w in self._windows.items()},
+            **(_LEARNING if self._detectors is None else self._detectors.snapshot()),
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
-            "online": None if self._online is None else self._online.snapshot(),
         }
 
     @classmethod
@@ -182,7 +179,8 @@ class ModelMonitor:
         """A monitor that goes on exactly where the one that wrote these left off.
 
         Raises ``InvalidState`` for anything malformed, of another version, or not fitting
-        ``spec`` (stored state is read from Redis, which others can write).
+        ``spec`` (stored state is read from Redis, which others can write). A detector the
+        state has nothing of (switched on since) starts afresh.
         """
         with check.restoring(f"monitor state of {spec.model_id}:{model_version}"):
             return cls._restore(spec, model_version, config, snapshot, profile, reference, pii)
@@ -198,40 +196,47 @@ class ModelMonitor:
         reference: Any,
         pii: PiiPolicy | None,
     ) -> ModelMonitor:
-        raw = check.version(snapshot, "monitor", STATE_VERSION)
+        raw = check.mapping(snapshot, "monitor")
+        if type(raw.get("version")) is not int or raw["version"] not in _READABLE_VERSIONS:
+            raise InvalidState(f"monitor: version {raw.get('version')!r} is not readable")
         monitor = cls(spec, model_version, config, pii=pii)
         if profile is not None:
             monitor._start_watching(ReferenceProfile.from_dict(check.mapping(profile, "profile")))
         else:
             chunks = check.listing(reference, "reference")
-            monitor._reference = [Columns.from_dict(check.mapping(c, "reference")) for c in chunks]
-        counted = sum(len(chunk) for chunk in monitor._reference)
-        monitor._reference_count = check.integer(raw["reference_count"], "reference_count")
-        if profile is None and monitor._reference_count != counted:
-            raise check.InvalidState("reference_count: does not match the reference chunks")
-        monitor.windows_closed = check.integer(raw["windows_closed"], "windows_closed")
-        monitor._window_count = check.integer(
-            raw["window_count"], "window_count", high=config.window_events - 1
-        )
-        monitor._window_start_ms = check.integer(raw["window_start_ms"], "window_start_ms")
-        monitor._window_anomalies = check.integer(raw["window_anomalies"], "window_anomalies")
-        monitor.anomalies = check.integer(raw["anomalies"], "anomalies")
-        windows = check.mapping(raw["windows"], "windows")
-        for (kind, name), window in monitor._windows.items():
-            window.restore(windows[f"{kind}:{name}"])
+            monitor._reference = [
+                Columns.from_dict(dict(check.mapping(c, "reference"))) for c in chunks
+            ]
+        detectors = monitor._detectors
+        if raw["version"] == 2:
+            blocks = None if detectors is None or detectors.blocks is None else detectors.blocks
+            raw = upgrade_v2(raw, None if blocks is None else blocks.names)
+        monitor._restore_counts(raw, profile is None)
+        if detectors is not None:
+            detectors.restore(raw)
         monitor._rules = {}
         for item in check.listing(raw["rules"], "rules", max_length=100_000):
-            kind, name, detector, state = check.listing(item, "rules[]", length=4)
+            kind, name, rule, state = check.listing(item, "rules[]", length=4)
             key = (check.text(kind, "rules.kind"), check.optional(check.text, name, "rules.name"),
-                   check.text(detector, "rules.detector"))  # fmt: skip
+                   check.text(rule, "rules.detector"))  # fmt: skip
             monitor._rules[key] = RuleState.restore(state)
         tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
         monitor._tail = [_sampled(item) for item in tail]
         if monitor._window_count and not monitor._tail:
-            raise check.InvalidState("tail: empty while a window is open")
-        if monitor._online is not None and raw.get("online") is not None:
-            monitor._online.restore(raw["online"])
+            raise InvalidState("tail: empty while a window is open")
         return monitor
+
+    def _restore_counts(self, raw: Any, learning: bool) -> None:
+        counted = sum(len(chunk) for chunk in self._reference)
+        self._reference_count = check.integer(raw["reference_count"], "reference_count")
+        if learning and self._reference_count != counted:
+            raise InvalidState("reference_count: does not match the reference chunks")
+        self.windows_closed = check.integer(raw["windows_closed"], "windows_closed")
+        self._window_count = check.integer(
+            raw["window_count"], "window_count", high=self.config.window_events - 1
+        )
+        self._window_start_ms = check.integer(raw["window_start_ms"], "window_start_ms")
+        self.anomalies = check.integer(raw["anomalies"], "anomalies")
 
     def take_new_reference(self) -> list[dict[str, Any]]:
         """Reference chunks gathered since the last call, JSON-safe, to append to storage."""
@@ -281,35 +286,20 @@ class ModelMonitor:
 
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
-        scorer = profile.anomaly
-        self._online = (
-            None if scorer is None else OnlineMeanDrift(scorer.names, scorer.mean, scorer.scale)
-        )
-        self._windows = {
-            **{(_kind(n), n): FeatureWindow(p) for n, p in profile.numeric.items()},
-            **{(_kind(n), n): FeatureWindow(p) for n, p in profile.categorical.items()},
-        }
+        self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
 
     def _accumulate(
         self,
         chunk: Columns,
         events: Sequence[PredictionEvent],
         positions: Sequence[tuple[int, int]],
-    ) -> None:
+    ) -> int:
+        """Feed the chunk to the detectors; return its anomalous events."""
         if self._window_count == 0:
             self._window_start_ms = events[0].timestamp_ms
-        for j, name in enumerate(chunk.numeric_names):
-            self._windows[_kind(name), name].add_numeric(chunk.numeric[:, j])
-        for name, values in chunk.categorical.items():
-            self._windows[_kind(name), name].add_categories(values)
-        scorer = self.profile.anomaly if self.profile else None
-        if scorer is not None and self._online is not None:
-            rows = _select(chunk, scorer.names)
-            self._online.add(rows)
-            anomalous = int(np.count_nonzero(scorer.scores(rows) > scorer.threshold))
-            self._window_anomalies += anomalous
-            self.anomalies += anomalous
-            self.batch_anomalies += anomalous
+        assert self._detectors is not None
+        anomalous = self._detectors.add(chunk)
+        self.anomalies += anomalous
         self._window_count += len(chunk)
         keep = max(self.config.sample_size, 1)
         # Only the few kept events are redacted: the sample tail is stored every batch.
@@ -319,73 +309,50 @@ class ModelMonitor:
             for e, position in zip(events[-keep:], positions[-keep:], strict=True)
         ]
         self._tail = (self._tail + recent)[-keep:]
+        return anomalous
 
-    def _close_window(self) -> list[Alert]:
+    def _close_window(
+        self, alerts: list[Alert], verdicts: list[tuple[str | None, Verdict]]
+    ) -> None:
         index = self.windows_closed
         last = self._tail[-1]
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
         trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
-        detectors = self.config.detectors
-        shifts = self._online.shifts() if self._online is not None else {}
-        judged: list[tuple[str, str | None, Verdict]] = []
-        for (kind, name), tallies in self._windows.items():
-            for verdict in tallies.verdicts(detectors):
-                if verdict.detector == "psi" and name in shifts and not self._firing(kind, name):
-                    # ADWIN may start an episode; PSI against the reference ends it (ADWIN's
-                    # estimate forgets a past shift only slowly once it is over).
-                    online = Verdict(
-                        "adwin", "adwin_mean_shift", shifts[name], detectors.adwin_threshold
-                    )
-                    verdict = max(verdict, online, key=lambda v: v.value / v.threshold)
-                judged.append((kind, name, verdict))
-        if self.profile is not None and self.profile.anomaly is not None:
-            judged.append(("model", None, self._anomaly_verdict(self.profile.anomaly)))
-        self.batch_verdicts.extend((name, verdict) for _, name, verdict in judged)
-        alerts = []
-        for kind, feature, verdict in judged:
-            alert = self._judge(index, kind, feature, verdict, window, trigger)
+        assert self._detectors is not None
+        judged = self._detectors.verdicts(self._firing)
+        verdicts.extend((name, verdict) for _, name, _, verdict in judged)
+        for kind, name, detector, verdict in judged:
+            alert = self._judge(index, kind, name, detector, verdict, window, trigger)
             if alert is not None:
                 alerts.append(alert)
-        for tallies in self._windows.values():
-            tallies.reset()
+        self._detectors.end_window()
         self.windows_closed += 1
-        self._window_count = self._window_anomalies = 0
-        return alerts
+        self._window_count = 0
 
-    def _firing(self, kind: str, name: str | None) -> bool:
-        state = self._rules.get((kind, name, "drift"))
+    def _firing(self, kind: str, name: str | None, rule: str) -> bool:
+        state = self._rules.get((kind, name, rule))
         return state is not None and state.firing_since is not None
-
-    def _anomaly_verdict(self, scorer: AnomalyScorer) -> Verdict:
-        # Single outliers are expected (1 - quantile of them); a burst lifts the window's rate.
-        detectors, n = self.config.detectors, self._window_count
-        threshold = rate_threshold(
-            scorer.expected_rate, n, z=detectors.rate_z, min_increase=detectors.rate_min_increase
-        )
-        return Verdict("mahalanobis", "anomaly_rate", self._window_anomalies / n, threshold)
 
     def _judge(
         self,
         index: int,
         kind: str,
         name: str | None,
+        detector: Detector,
         verdict: Verdict,
         window: Window,
         trigger: Trigger,
     ) -> Alert | None:
-        # PSI and ADWIN judge the same thing, a feature's drift: one rule, one episode.
-        rule = "drift" if verdict.detector in _DRIFT_DETECTORS else verdict.detector
+        rule = detector.rule
         state = self._rules.setdefault((kind, name, rule), RuleState())
         firing_since = state.firing_since
         transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
         if transition is None:
             return None
         episode = f"{rule}/w{index if transition == 'fire' else firing_since}"
-        alert_type: AlertType = (
-            "anomaly" if kind == "model" else
-            "data_quality" if rule != "drift" else
-            "prediction_drift" if kind == "prediction" else "data_drift"
-        )  # fmt: skip
+        alert_type: AlertType = detector.alert_type
+        if alert_type == "data_drift" and kind == "prediction":
+            alert_type = "prediction_drift"
         severity: Literal["info", "warning", "critical"] = (
             "info" if transition == "resolve" else
             "critical" if verdict.value > 2 * verdict.threshold else "warning"
@@ -434,17 +401,3 @@ def _sampled(raw: Any) -> _Sampled:
         check.integer(partition, "tail.partition"),
         check.integer(offset, "tail.offset"),
     )
-
-
-def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:
-    # The reference may order (or even name) its features otherwise than this spec does;
-    # a feature the batch lacks counts as missing.
-    where = {name: j for j, name in enumerate(chunk.numeric_names)}
-    missing = np.full(len(chunk), np.nan)
-    return np.column_stack(
-        [chunk.numeric[:, where[n]] if n in where else missing for n in names]
-    ).reshape(len(chunk), len(names))
-
-
-def _kind(name: str) -> str:
-    return "prediction" if name in (SCORE, PREDICTION) else "feature"

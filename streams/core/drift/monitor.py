@@ -6,11 +6,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.plain_data import restoring
 
@@ -26,7 +26,7 @@ class Monitor:
     Events no monitor judged are counted apart, by reason, never as watched: ``warmup`` (the
     model's spec is still being learned: the events taught it, but there is nothing yet to
     judge them against) and ``monitor_limit`` (``max_versions`` monitors exist already).
-    ``unwatched`` is the total, ``batch_unwatched`` the last batch's counts by
+    ``unwatched`` is the total; each batch's ``BatchOutcome`` has its counts by
     (model, reason).
 
     Parameters
@@ -61,14 +61,13 @@ class Monitor:
         self.profiles = dict(profiles or {})
         self.max_versions = max_versions
         self.monitors: dict[tuple[str, str], ModelMonitor] = {}
-        self.touched: set[tuple[str, str]] = set()
         self.unwatched = 0
-        self.batch_unwatched: Counter[tuple[str, str]] = Counter()
 
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
-    ) -> list[Alert]:
-        """Feed a batch (stream order kept per model version); return the alerts raised."""
+    ) -> BatchOutcome:
+        """Feed a batch (stream order kept per model version): the alerts raised, the model
+        versions touched and what they judged, and the events no monitor judged."""
         groups: dict[tuple[str, str], tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
         for event, position in zip(events, positions, strict=True):
             group = groups.get((event.model_id, event.model_version))
@@ -76,19 +75,17 @@ class Monitor:
                 group = groups[event.model_id, event.model_version] = ([], [])
             group[0].append(event)
             group[1].append(position)
-        alerts: list[Alert] = []
-        self.touched = set()
-        self.batch_unwatched = Counter()
+        outcomes = []
+        unwatched: Counter[tuple[str, str]] = Counter()
         for key, (group_events, group_positions) in groups.items():
             monitor = self.monitors.get(key) or self._start(*key)
             if monitor is None:
                 self.unwatched += len(group_events)
                 reason = "warmup" if self.registry.spec_for(*key) is None else "monitor_limit"
-                self.batch_unwatched[key[0], reason] += len(group_events)
+                unwatched[key[0], reason] += len(group_events)
             else:
-                self.touched.add(key)
-                alerts.extend(monitor.process(group_events, group_positions))
-        return alerts
+                outcomes.append(monitor.process(group_events, group_positions))
+        return BatchOutcome.merged(outcomes, unwatched)
 
     def unloaded(self, events: Sequence[PredictionEvent]) -> list[tuple[str, str]]:
         """Model versions in ``events`` that have a spec but no monitor in memory yet: the
@@ -137,12 +134,10 @@ class Monitor:
         """Drop the monitors of retired model versions (the registry's version cap)."""
         for key in keys:
             self.monitors.pop(key, None)
-            self.touched.discard(key)
 
     def forget(self) -> None:
         """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""
         self.monitors.clear()
-        self.touched = set()
 
     def _start(self, model_id: str, model_version: str) -> ModelMonitor | None:
         spec = self.registry.spec_for(model_id, model_version)

@@ -22,9 +22,9 @@ from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
 
-__all__ = ["ErrorRateDrift"]
+__all__ = ["ErrorDetectorName", "ErrorRateDrift"]
 
-Detector = Literal["adwin", "ddm", "eddm"]
+ErrorDetectorName = Literal["adwin", "ddm", "eddm"]
 _DETECTORS: dict[str, type[ADWIN] | type[DDM] | type[EDDM]] = {
     "adwin": ADWIN, "ddm": DDM, "eddm": EDDM
 }  # fmt: skip
@@ -62,7 +62,7 @@ class ErrorRateDrift:
     def __init__(
         self,
         *,
-        detector: Detector = "adwin",
+        detector: ErrorDetectorName = "adwin",
         reference_events: int = 1000,
         min_rise: float = 0.05,
         recent_events: int = 500,

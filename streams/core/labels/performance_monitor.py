@@ -27,7 +27,7 @@ from streams.core.alerts.alert_rule import AlertRule, RuleState
 from streams.core.alerts.retrain_request import RetrainRequest, finite
 from streams.core.contract.columns import category_of
 from streams.core.contract.spec import ModelSpec
-from streams.core.labels.concept_drift import Detector, ErrorRateDrift
+from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow, confident_gaps
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
@@ -53,7 +53,7 @@ class PerformanceConfig:
     max_drop: float = 0.05
     max_error_rise: float = 0.2
     time_window_s: int = 3600
-    concept_detector: Detector = "adwin"
+    concept_detector: ErrorDetectorName = "adwin"
     retrain_after: int = 3
     retrain_cooldown: int = 20
     rule: AlertRule = field(default_factory=AlertRule)
