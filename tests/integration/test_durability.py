@@ -99,6 +99,34 @@ def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(st
     asyncio.run(scenario())
 
 
+def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
+    """A re-forwarded chunk's copies can share a fetched batch with the originals they copy
+    (found by the chaos suite: the stored offset stayed before the copies, two records
+    short of the by-model topic's end, and the harness waited for them forever)."""
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-copies-{time.monotonic_ns()}"
+        store = RedisMonitorStore(client, prefix=prefix, topic="by-model")
+        metrics = IngestMetrics(CollectorRegistry())
+        writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        applied = AppliedOffsets(store, writer, metrics.replayed_skipped)
+        # (source offset, by-model offset): two originals, then their copies.
+        placed = ((5088, 10489), (5330, 10490), (5088, 10491), (5330, 10492))
+        batch = [RawRecord(b"{}", 0, "predictions", 2, src, None, (0, at)) for src, at in placed]
+        try:
+            fresh = await applied.fresh(batch)
+            assert [r.position for r in fresh] == [(0, 10489), (0, 10490)]
+            assert await applied.save([update(1)], fresh)
+            assert await store.applied_offsets([0]) == {0: 10492}
+            assert await store.applied_sources() == {(0, "predictions", 2): 5330}
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_a_dead_letter_is_on_its_topic_before_the_bad_record_is_committed(stack_config, tmp_path):
     """The dead-letter topic is deleted (the broker runs with auto-creation off), so each
     send fails with a retriable error (UNKNOWN_TOPIC_OR_PARTITION until the producer's

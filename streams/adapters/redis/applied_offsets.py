@@ -74,11 +74,13 @@ class AppliedOffsets:
         self.skipped = skipped
         self._applied: dict[int, int] = {}
         self._sources: dict[SourceKey, int] | None = None
+        self._reached: dict[int, int] = {}
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
         self._applied.clear()
         self._sources = None
+        self._reached = {}
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
@@ -92,19 +94,26 @@ class AppliedOffsets:
         fresh = unapplied(records, self._applied, self._sources or {})
         if len(fresh) < len(records):
             self.skipped.inc(len(records) - len(fresh))
+        # Where the batch ends in each partition it moves past, skipped copies included: the
+        # next ``save`` stores these offsets, so copies after a batch's last fresh record are
+        # not read again (and the stored offsets do not stay behind the topic's end).
+        self._reached = {
+            p: offset
+            for p, offset in last_offsets(records)[0].items()
+            if offset > self._applied.get(p, -1)
+        }
         if records and not fresh:
-            await self._move_past(records)
+            await self._move_past()
         return fresh
 
-    async def _move_past(self, records: Sequence[RawRecord]) -> None:
+    async def _move_past(self) -> None:
         """Store the offsets of a batch that held only copies (re-forwarded records the
-        source fence skipped): nothing else will save them, and the stored offsets would
-        stay behind the topic's end for good. The source offsets stay as they are."""
-        offsets, _ = last_offsets(records)
-        if any(offset > self._applied.get(p, -1) for p, offset in offsets.items()):
-            saved = await self.writer.until_done("redis", lambda: self.store.save([], offsets))
+        source fence skipped): nothing else will save them. The source offsets stay."""
+        reached, self._reached = self._reached, {}
+        if reached:
+            saved = await self.writer.until_done("redis", lambda: self.store.save([], reached))
             if saved:
-                self._applied.update(offsets)
+                self._applied.update(reached)
 
     async def save(
         self,
@@ -112,10 +121,14 @@ class AppliedOffsets:
         records: Sequence[RawRecord],
         retired: Sequence[tuple[str, str]] = (),
     ) -> bool:
-        """Write ``updates`` with the last offset of ``records`` per partition (and source),
-        and delete the state of ``retired`` versions, atomically; False when another worker
-        got further (then everything in memory is stale)."""
+        """Write ``updates`` with the last offsets of ``records`` (per partition and source;
+        per partition, the end of the last ``fresh`` batch, skipped copies included) and
+        delete the state of ``retired`` versions, atomically; False when another worker got
+        further (then everything in memory is stale)."""
         offsets, sources = last_offsets(records)
+        # The last ``fresh`` batch's ends: at or past its fresh records' offsets.
+        offsets.update(self._reached)
+        self._reached = {}
         saved = await self.writer.until_done(
             "redis", lambda: self.store.save(updates, offsets, retired, sources)
         )
