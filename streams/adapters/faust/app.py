@@ -24,6 +24,7 @@ from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.routes import add_routes
 from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
+from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
@@ -239,6 +240,11 @@ def build_worker(
         pending.extend(registry.take_inferred())
 
     writer = DurableWriter(metrics.retries, metrics.publish_failures)
+    # The routing stage's copies go through librdkafka: Faust's producer was the worker's
+    # largest cost per event (streams/adapters/kafka/producer.py).
+    producer = KafkaProducer(settings.kafka, timeout_s=settings.producer_timeout_s,
+                             max_message_bytes=PRODUCER_MAX_REQUEST_BYTES)  # fmt: skip
+    app.closing.append(producer.close)
     monitored = [(predictions, watched_predictions, ingest, "ingest"),
                  (labels, watched_labels, label_service.process, "join_labels")]  # fmt: skip
     for source, watched, process, name in monitored:
@@ -248,7 +254,7 @@ def build_worker(
         by_model = app.topic(watched, key_serializer="raw", value_serializer="raw")
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
-        router = Router(by_model, writer, max_bytes=limit, oversized=oversized)
+        router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
     _watch_progress(app, progress, metrics, {settings.topic_predictions, settings.topic_labels,
