@@ -14,20 +14,31 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-import faust
 import orjson
 from prometheus_client import Counter
 
 from streams.adapters.failures import failure_reason
 from streams.core.alerts.alert import Alert
 
-__all__ = ["DurableWriter", "Message", "Rescue", "alert_message"]
+__all__ = ["DurableWriter", "Message", "Rescue", "Topic", "alert_message"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+class Topic(Protocol):
+    """What ``DurableWriter`` uses of a topic: a Faust topic, or a ``ProducedTopic`` of the
+    routing stage's librdkafka producer."""
+
+    def get_topic_name(self) -> str: ...
+
+    async def send(
+        self, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None
+    ) -> Awaitable[Any]: ...
+
 
 #: key, value, headers of one record to publish.
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
@@ -52,7 +63,7 @@ class DurableWriter:
 
     async def publish(
         self,
-        topic: faust.TopicT,
+        topic: Topic,
         messages: list[Message],
         *,
         rescue: Rescue | None = None,
@@ -146,7 +157,7 @@ class _Outage:
                            self.target, self.attempts, time.monotonic() - self.started)  # fmt: skip
 
 
-async def _send_all(topic: faust.TopicT, messages: list[Message]) -> list[BaseException | None]:
+async def _send_all(topic: Topic, messages: list[Message]) -> list[BaseException | None]:
     """Each message's error, or None once the broker has it; sent in order."""
     deliveries: list[Awaitable[object] | BaseException] = []
     for key, value, headers in messages:

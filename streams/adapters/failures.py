@@ -5,14 +5,16 @@ goes away by itself, so waiting and writing again is right. A permanent one (a r
 large for the topic, an invalid topic name, a missing ACL) fails the same way every time:
 retrying it stalls the partition forever. ``DurableWriter`` retries only the first kind.
 
-Faust wraps aiokafka's errors (``ProducerSendError`` from ``MessageSizeTooLargeError``) and
-our stores wrap redis-py's (``StoreUnavailable`` from ``ConnectionError``), so the chain of
-causes is searched for the first error we know.
+librdkafka's (confluent-kafka, the routing stage's producer) come as a ``KafkaException``
+holding a ``KafkaError`` code. Faust wraps aiokafka's errors (``ProducerSendError`` from
+``MessageSizeTooLargeError``) and our stores wrap redis-py's (``StoreUnavailable`` from
+``ConnectionError``), so the chain of causes is searched for the first error we know.
 """
 
 from __future__ import annotations
 
 from aiokafka import errors as kafka_errors
+from confluent_kafka import KafkaError, KafkaException
 from redis import exceptions as redis_errors
 
 __all__ = ["failure_reason", "is_retriable"]
@@ -33,6 +35,28 @@ _PERMANENT_KAFKA: dict[type[BaseException], str] = {
 }
 #: Kafka errors aiokafka does not flag retriable that still pass by themselves.
 _RETRIABLE_KAFKA = (kafka_errors.KafkaTimeoutError, kafka_errors.RequestTimedOutError)
+#: Permanent librdkafka error codes, by reason; any other code is retriable if librdkafka
+#: says so or it is one of ``_RETRIABLE_LIBRDKAFKA``, else permanent ("rejected").
+_PERMANENT_LIBRDKAFKA: dict[int, str] = {
+    KafkaError.MSG_SIZE_TOO_LARGE: "too_large",
+    KafkaError.RECORD_LIST_TOO_LARGE: "too_large",
+    KafkaError.TOPIC_EXCEPTION: "invalid_topic",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "authorization",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "authorization",
+    KafkaError.SASL_AUTHENTICATION_FAILED: "authorization",
+    KafkaError._AUTHENTICATION: "authorization",
+    KafkaError._INVALID_ARG: "configuration",
+}
+#: Local librdkafka outcomes that pass: a record that timed out waiting for a broker, a
+#: topic or partition not (yet) in the metadata, brokers down. A fatal error of the
+#: idempotent producer passes too: the producer is replaced and the records sent again.
+_RETRIABLE_LIBRDKAFKA = frozenset({
+    KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT, KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION, KafkaError._FATAL, KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE, KafkaError.REQUEST_TIMED_OUT, KafkaError.NETWORK_EXCEPTION,
+    KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+})  # fmt: skip
 _PERMANENT_REDIS: dict[type[BaseException], str] = {
     redis_errors.AuthenticationError: "authorization",
     redis_errors.AuthorizationError: "authorization",
@@ -61,6 +85,8 @@ def failure_reason(exc: BaseException) -> str:
         for kind, reason in (*_PERMANENT_KAFKA.items(), *_PERMANENT_REDIS.items()):
             if isinstance(cause, kind):
                 return reason
+        if isinstance(cause, KafkaException) and isinstance(cause.args[0], KafkaError):
+            return _librdkafka_reason(cause.args[0])
         if isinstance(cause, _RETRIABLE_KAFKA):
             return "retriable"
         if isinstance(cause, kafka_errors.KafkaError):
@@ -71,6 +97,15 @@ def failure_reason(exc: BaseException) -> str:
         if isinstance(cause, _RETRIABLE_OTHER):
             return "retriable"
     return "unexpected"
+
+
+def _librdkafka_reason(error: KafkaError) -> str:
+    code = error.code()
+    if code in _PERMANENT_LIBRDKAFKA:
+        return _PERMANENT_LIBRDKAFKA[code]
+    if error.retriable() or error.fatal() or code in _RETRIABLE_LIBRDKAFKA:
+        return "retriable"
+    return "rejected"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

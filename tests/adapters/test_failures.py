@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import errors as kafka_errors
+from confluent_kafka import KafkaError, KafkaException
 from faust.exceptions import ProducerSendError
 from redis import exceptions as redis_errors
 
@@ -69,3 +70,28 @@ def test_the_cause_behind_a_wrapper_decides():
         "authorization"
     )
     assert not is_retriable(StoreUnavailable("no cause at all"))
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (KafkaError.MSG_SIZE_TOO_LARGE, "too_large"),
+        (KafkaError.TOPIC_AUTHORIZATION_FAILED, "authorization"),
+        (KafkaError._AUTHENTICATION, "authorization"),
+        (KafkaError.TOPIC_EXCEPTION, "invalid_topic"),
+        (KafkaError.INVALID_REQUIRED_ACKS, "rejected"),
+        (KafkaError._MSG_TIMED_OUT, "retriable"),
+        (KafkaError._ALL_BROKERS_DOWN, "retriable"),
+        (KafkaError.UNKNOWN_TOPIC_OR_PART, "retriable"),
+        (KafkaError.NOT_LEADER_FOR_PARTITION, "retriable"),
+    ],
+)
+def test_librdkafka_errors_are_sorted_by_code(code, reason):
+    # The routing stage's producer (confluent-kafka) reports a KafkaException with a code.
+    assert failure_reason(KafkaException(KafkaError(code))) == reason
+
+
+def test_a_fatal_librdkafka_error_is_retried_with_a_new_producer():
+    fatal = KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, fatal=True)
+    assert fatal.fatal()
+    assert failure_reason(KafkaException(fatal)) == "retriable"

@@ -32,6 +32,7 @@ from streams.adapters.faust.services import (
     build_services,
 )
 from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
+from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
@@ -161,6 +162,11 @@ def _add_agents(
         pending.extend(registry.take_inferred())
 
     writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
+    # The routing stage's copies go through librdkafka: Faust's producer was the worker's
+    # largest cost per event (streams/adapters/kafka/producer.py).
+    producer = KafkaProducer(settings.kafka, timeout_s=settings.producer_timeout_s,
+                             max_message_bytes=PRODUCER_MAX_REQUEST_BYTES)  # fmt: skip
+    app.closing.append(producer.close)
     liveness, progress, predictions = services.liveness, services.progress, topics.predictions
     monitored = [
         (predictions, topics.watched_predictions, ingest, "ingest"),
@@ -173,7 +179,7 @@ def _add_agents(
         by_model = raw_topic(app, watched)
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
-        router = Router(by_model, writer, max_bytes=limit, oversized=oversized)
+        router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakSet
@@ -74,6 +74,8 @@ class BatchApp(faust.App):
         self.routed_topics: set[str] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
+        self.closing: list[Callable[[], Awaitable[None]]] = []
 
     def batch_channel(
         self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
@@ -141,6 +143,9 @@ class BatchApp(faust.App):
             if pending:
                 logger.warning("shutting down with %d batch(es) unfinished (an outage?): "
                                "their records will be read again", len(pending))  # fmt: skip
+        for close in self.closing:
+            await close()
+        # No await between abandoning and stopping: the fetcher would queue more chunks.
         self.batch_consumer.abandon_unacked()
         await super().on_stop()
 

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-import faust
 import orjson
 
-from streams.adapters.durable import DurableWriter, Message
+from streams.adapters.durable import DurableWriter, Message, Topic
 from streams.adapters.kafka.dead_letter import rescue
 from streams.core.contract.event import RawRecord
 
@@ -79,7 +78,7 @@ class Router:
 
     def __init__(
         self,
-        target: faust.TopicT,
+        target: Topic,
         writer: DurableWriter,
         *,
         max_bytes: int | None = None,
