@@ -112,6 +112,12 @@ class ChaosRun:
             self.ends[partition] = max(self.ends.get(partition, 0), offset + 1)
         return positions
 
+    @property
+    def routed(self) -> bool:
+        """Whether the monitors read a by-model copy of the input (the routing stage)."""
+        settings = self.settings
+        return settings.monitored(settings.topic_predictions) != settings.topic_predictions
+
     def applied(self) -> dict[int, int]:
         """Last applied offset per partition of the input topic, as the workers wrote it to
         Redis: the offsets of the topic the monitors read when it is the input itself, else
@@ -179,8 +185,15 @@ class ChaosRun:
         """Seconds from ``since`` (now) until the applied offset of any of ``partitions``
         (all by default) moves past ``before`` (where it is now): the first progress."""
         started = time.monotonic() if since is None else since
-        chosen = set(self.ends if partitions is None else partitions)
         before = self.applied() if before is None else before
+        # Only partitions with records left to apply can move; none left: nothing to resume.
+        chosen = {
+            p
+            for p in (self.ends if partitions is None else partitions)
+            if before.get(p, -1) < self.ends.get(p, 0) - 1
+        }
+        if not chosen:
+            return 0.0
 
         def moved() -> bool:
             now = self.applied()
