@@ -197,8 +197,8 @@ class Outcome:
         drifted: set[tuple[str, str]] | None = None,
     ) -> None:
         """Fill ``verdict`` from this run against the reference run, for the monitor states
-        and alerts of ``models`` (model ids). ``drifted`` ((model, feature) pairs): compare
-        the episodes of these injected drifts instead of alert ids, for input whose order
+        and alerts of ``models`` (model ids). ``drifted`` ((model, feature) pairs): require
+        these injected drifts caught instead of equal alert ids, for input whose order
         across partitions is arbitrary (a model's events from several partitions meet in an
         order no two runs share, so an episode may open a window earlier or later)."""
         dead = self.dead_offsets
@@ -231,20 +231,20 @@ class Outcome:
         drifted: set[tuple[str, str]] | None,
     ) -> None:
         if drifted is not None:
-            # Only the injected drifts' episodes must match: a borderline window elsewhere (a
-            # score near its threshold, say) may tip either way with the arrival order; the
-            # exact counts above still catch lost or doubled events.
-            verdict.notes.append("alerts compared by the drifted features' episodes")
+            # A model's events from several partitions meet in an order no two runs share, so
+            # which windows trip is not fixed, even on a drifted feature (a window mixing
+            # events from before and after the shift may dip and split an episode). What
+            # must hold: every injected drift caught (the exact counts above catch lost or
+            # doubled events); other differences are printed.
+            verdict.notes.append("alerts judged by the injected drifts being caught")
             episodes, expected = self.episodes(models=models), reference.episodes(models=models)
-            decisive = {e for e in episodes | expected if (e[0], e[2]) in drifted}
-            verdict.alerts_equal = all(episodes[e] == expected[e] for e in decisive)
+            caught = {(e[0], e[2]) for e in episodes if e[1] == "data_drift" and e[3] == "firing"}
+            verdict.alerts_equal = drifted <= caught
             if not verdict.alerts_equal:
-                verdict.fail(f"drift episodes differ: missing {sorted(expected - episodes)}, "
-                             f"extra {sorted(episodes - expected)}")  # fmt: skip
-            elif episodes != expected:
-                verdict.notes.append(f"borderline episodes differ: missing "
-                                     f"{sorted(expected - episodes)}, extra "
-                                     f"{sorted(episodes - expected)}")  # fmt: skip
+                verdict.fail(f"drifts not caught: {sorted(drifted - caught)}")
+            if episodes != expected:
+                verdict.notes.append(f"episodes differ: missing {sorted(expected - episodes)}, "
+                                     f"extra {sorted(episodes - expected)}")  # fmt: skip
         want, got = reference.alert_ids(models=models), self.alert_ids(models=models)
         if drifted is None:
             verdict.alerts_equal = set(want) == set(got)

@@ -148,12 +148,12 @@ class Workload:
         )
 
 
-def workloads(events: int, quick: bool) -> tuple[Workload, ...]:
+def workloads(events: int, quick: bool, *, baselines: bool = True) -> tuple[Workload, ...]:
     small = 800 if quick else 4_000  # per model: fewer than a reference needs
     count = 5 if quick else 50
     return (
-        Workload("1 model", 1, events),
-        Workload(f"{2 if quick else 10} models", 2 if quick else 10, events),
+        Workload("1 model", 1, events, baselines),
+        Workload(f"{2 if quick else 10} models", 2 if quick else 10, events, baselines),
         Workload(
             f"{count} models x {small:,} events: ingestion + reference learning only",
             count,
@@ -284,6 +284,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--naive-events", type=int, default=20_000)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--worker-only",
+        action="store_true",
+        help="the Driftline worker's rows only, no baselines and no latency run (e.g. to "
+        "compare DRIFTLINE_ROUTING=keyed with the default, which the worker reads)",
+    )
     args = parser.parse_args()
     settings: dict[str, str] = {}
     if args.quick:
@@ -293,25 +299,26 @@ def main() -> int:
     stack.up(config, log=lambda line: None)
     started = time.monotonic()
     results: list[Result] = []
-    plans = workloads(args.events, args.quick)
+    plans = workloads(args.events, args.quick, baselines=not args.worker_only)
     with tempfile.TemporaryDirectory() as workdir:
         for workload in plans:
             results += run_workload(config, workload, args.naive_events, Path(workdir), settings)
         # Latency at half the highest rate the worker sustained with its detectors on.
         judged = {w.label for w in plans if not w.reference_only}
         top = max(r.rate for r in results if r.mode == "Driftline worker" and r.workload in judged)
-        latency = (
-            measure_latency(config, top / 2, Path(workdir), **QUICK_LATENCY)
-            if args.quick
-            else measure_latency(config, top / 2, Path(workdir))
-        )
+        latency = None
+        if not args.worker_only:
+            latency = measure_latency(
+                config, top / 2, Path(workdir), **(QUICK_LATENCY if args.quick else {})
+            )
     print("| workload | mode | events | events/s | CPU us/event | peak RSS MiB |")
     print("| --- | --- | --- | --- | --- | --- |")
     for result in results:
         print(result.row())
     for line in verdicts(results):
         print(line)
-    print(latency_line(latency))
+    if latency is not None:
+        print(latency_line(latency))
     print(
         f"command: python -m loadtest.run {' '.join(sys.argv[1:])}; "
         f"{time.monotonic() - started:.0f}s"
