@@ -1,7 +1,9 @@
-"""Driftline's pure core: event contracts, validation and (later) detectors.
+"""Driftline's pure core: the event contract, detectors, drift and label monitors, alerts.
 
 Imports only the standard library, numpy, river and orjson; no Kafka, Redis or Faust, so the
-same code runs under the Faust worker, in ``driftline replay`` and in unit tests.
+same code runs under the Faust worker, in ``driftline replay`` and in unit tests. Grouped by
+what it is about: ``contract/``, ``detectors/``, ``drift/``, ``online/``, ``labels/``,
+``alerts/`` (``docs/ARCHITECTURE.md`` has the map).
 """
 
 from streams.core.contract.decoder import EventDecoder, LabelDecoder
