@@ -265,6 +265,7 @@ def _batch_agent(
     async def agent(chunks: faust.StreamT) -> None:
         try:
             async for chunk in chunks:
+                app.take(chunk)
                 offsets = _offsets(chunk)
                 progress.handed(offsets)
                 if await app.run_batch(process(chunk.records)):
