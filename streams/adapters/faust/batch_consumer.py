@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -76,7 +75,7 @@ class BatchApp(faust.App):
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
         #: Chunks an agent has taken from its channel (the others may be cleared unseen).
-        self._taken: weakref.WeakSet[FetchedChunk] = weakref.WeakSet()
+        self._taken: WeakSet[FetchedChunk] = WeakSet()
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
 
