@@ -67,7 +67,6 @@ class ChaosRun:
         # A time-out, so a hung Redis (the outage scenario) cannot hang the harness.
         self.redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=10)
         self.workers: list[WorkerProcess] = []
-        self.expired_warmups = 0  # processed, then gone from /metrics with their warm-ups
         self.interrupted = 0  # workers killed or stopped mid-stream: counters not exact
         self.published = 0
         self.ends: dict[int, int] = {}
@@ -206,11 +205,12 @@ class ChaosRun:
 
     def outcome(self) -> Outcome:
         """What the run left; the workers' counters count only if none was interrupted."""
-        processed = None
+        processed = forgotten = None
         if not self.interrupted:
-            processed = self.expired_warmups + int(sum(
-                w.metric_total("driftline_events_processed_total") for w in self.live_workers()
-            ))  # fmt: skip
+            processed = int(self._metric_sum("driftline_events_processed_total"))
+            forgotten = int(
+                self._metric_sum("driftline_events_processed_total", model="_forgotten")
+            )
         settings = self.settings
         totals = state_totals(self.redis, settings.redis_prefix, self.stream.window_events)
         return Outcome(
@@ -218,7 +218,11 @@ class ChaosRun:
             dead_letters=self._read_all(settings.topic_dlq),
             alerts=[orjson.loads(r.value) for r in self._read_all(settings.topic_alerts)],
             processed=processed,
+            forgotten=forgotten,
         )
+
+    def _metric_sum(self, name: str, **labels: str) -> float:
+        return sum(w.metric_total(name, **labels) for w in self.live_workers())
 
     def dead_lettered(self) -> set[tuple[int, int]]:
         """(partition, offset) of every input record on the dead-letter topic now."""

@@ -165,6 +165,7 @@ class Outcome:
     dead_letters: list[ReadRecord]
     alerts: list[dict]
     processed: int | None = None  # sum of every worker's counter, when none was killed
+    forgotten: int | None = None  # of them, counted under model "_forgotten" (expired warm-ups)
 
     @property
     def dead_offsets(self) -> Counter[tuple[int, int]]:

@@ -82,7 +82,7 @@ def test_accepted_events_no_monitor_judged_are_counted_unwatched_by_reason():
     assert value("driftline_events_unwatched_total", model="churn", reason="warmup") == 3
 
 
-def test_an_expired_warm_ups_series_are_removed():
+def test_an_expired_warm_ups_series_are_removed_and_its_counts_kept_as_forgotten():
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     specs = SpecRegistry(warmup_events=10)
@@ -101,6 +101,21 @@ def test_an_expired_warm_ups_series_are_removed():
         for sample in family.samples
     }
     assert not any(model == "churn" for _, model in names)
+    # Every record read still shows in the counters' sums: the accepted one (unwatched, in
+    # a warm-up) now under the model label "_forgotten"; the rejected one, of a model not
+    # known then, was always under "_unknown".
+    forgotten = {"model": "_forgotten"}
+    assert registry.get_sample_value("driftline_events_processed_total", forgotten) == 1
+    unwatched = {**forgotten, "reason": "warmup"}
+    assert registry.get_sample_value("driftline_events_unwatched_total", unwatched) == 1
+    rejected = {"model": "_unknown", "reason": "wrong_type"}
+    assert registry.get_sample_value("driftline_events_rejected_total", rejected) == 1
+
+    # A second forgotten model adds to the same series.
+    second = ingestor.ingest([record(event_dict(model_id="other"))])
+    metrics.observe_batch(second, seconds=0.01)
+    metrics.forget_models(specs.advance(20_000.0))
+    assert registry.get_sample_value("driftline_events_processed_total", forgotten) == 2
 
 
 def test_each_version_reports_its_reference_and_the_windows_it_closed():

@@ -1,7 +1,8 @@
 """Every Prometheus metric Driftline exports, on a registry that is passed in.
 
 Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
-``max_models``; the series of a model whose warm-up expired are removed) or ``_unknown``;
+``max_models``; the series of a model whose warm-up expired are folded into ``_forgotten``)
+or ``_unknown``;
 ``reason`` is a ``Reason``; the per-feature statistic gauges stop taking new label sets at
 ``max_statistic_series`` (counted in ``driftline_metric_series_dropped_total``).
 """
@@ -14,13 +15,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.core.alerts.alert import Alert
 from streams.core.contract.ingestor import IngestResult, Rejection
-from streams.core.drift.monitor import UNWATCHED_REASONS, Monitor
+from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
-from streams.core.errors import Reason
 
-__all__ = ["UNKNOWN_MODEL_LABEL", "IngestMetrics"]
+__all__ = ["FORGOTTEN_MODEL_LABEL", "UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
 UNKNOWN_MODEL_LABEL = "_unknown"
+#: Where the event counts of models whose warm-up expired (or was refused) go, so that the
+#: counters' sums still add up to every record read once those models' series are removed.
+FORGOTTEN_MODEL_LABEL = "_forgotten"
 _BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
@@ -30,6 +33,9 @@ class IngestMetrics:
     def __init__(self, registry: CollectorRegistry, *, max_statistic_series: int = 5000) -> None:
         self.max_statistic_series = max_statistic_series
         self._statistic_series: set[tuple[str, ...]] = set()
+        # What each model's event counters hold, to fold them into ``_forgotten`` when the
+        # model is forgotten (prometheus_client offers no public read of one series).
+        self._per_model: dict[str, dict[tuple[Counter, tuple[str, ...]], float]] = {}
         statistic_labels = ["model", "version", "feature", "detector"]
         self.window_statistic = Gauge(
             "driftline_window_statistic",
@@ -232,20 +238,26 @@ class IngestMetrics:
     def observe_unwatched(self, outcome: BatchOutcome) -> None:
         """Count a batch's accepted events that no monitor judged."""
         for (model_id, reason), count in outcome.unwatched.items():
-            self.events_unwatched.labels(model_id, reason).inc(count)
+            self._count(self.events_unwatched, model_id, reason, amount=count)
 
     def forget_models(self, model_ids: Iterable[str]) -> None:
-        """Drop the series of models whose warm-up expired or was refused.
+        """Fold the event counts of models whose warm-up expired or was refused into
+        ``_forgotten`` and drop their series.
 
         Expiring warm-ups let new model ids in all the time; without this each one would
-        leave ``model`` label sets behind for good.
+        leave ``model`` label sets behind for good, and without the fold their events would
+        drop out of the counters' sums.
         """
         for model_id in model_ids:
-            self.events_processed.remove(model_id)
-            for reason in UNWATCHED_REASONS:
-                self.events_unwatched.remove(model_id, reason)
-            for rejected in Reason:
-                self.events_rejected.remove(model_id, rejected.value)
+            for (counter, rest), count in self._per_model.pop(model_id, {}).items():
+                counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)
+                counter.remove(model_id, *rest)
+
+    def _count(self, counter: Counter, model_id: str, *rest: str, amount: float = 1) -> None:
+        """Add to a per-model event counter, remembering the amount for ``forget_models``."""
+        counter.labels(model_id, *rest).inc(amount)
+        tallies = self._per_model.setdefault(model_id, {})
+        tallies[counter, rest] = tallies.get((counter, rest), 0) + amount
 
     def _admit(self, labels: tuple[str, ...]) -> bool:
         """Whether a per-version series may be set: known, or room left under the cap."""
@@ -267,12 +279,12 @@ class IngestMetrics:
             key = (rejection.model_id or UNKNOWN_MODEL_LABEL, rejection.reason.value)
             rejected[key] = rejected.get(key, 0) + 1
         for (model, reason), count in rejected.items():
-            self.events_rejected.labels(model, reason).inc(count)
+            self._count(self.events_rejected, model, reason, amount=count)
 
     def observe_batch(self, result: IngestResult, seconds: float) -> None:
         """Count one processed batch; one increment per (model, reason), not per event."""
         for model, count in result.accepted_per_model().items():
-            self.events_processed.labels(model).inc(count)
+            self._count(self.events_processed, model, amount=count)
         self.observe_rejections(result.rejected)
         self.batch_size.observe(len(result.accepted) + len(result.rejected))
         self.batch_seconds.observe(seconds)
