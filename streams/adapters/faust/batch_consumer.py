@@ -240,10 +240,9 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
                     # A chunk travels where Faust's channels carry events (it is no EventT).
                     put = routes[topic].put(chunk)  # type: ignore[arg-type]
-                    handed = await self.wait_first(put, self.suspend_flow.wait())
-                    if put not in handed.done:
-                        # Not handed over: the flow was suspended for a rebalance (or we
-                        # stop). No agent will ack it, and the rebalance waits for every
+                    if not await self._handed_over(put):
+                        # Not handed over: the flow was suspended for a rebalance, which
+                        # clears the channel (cancelling the put), or we stop. No agent will ack it, and the rebalance waits for every
                         # unacked chunk: drop it; its records are read again from the
                         # committed offset (found by the chaos suite: a survivor of
                         # two_workers_kill waited for such a chunk for ever).
@@ -252,6 +251,28 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             if not self.transport.app.should_stop:
                 raise
             self.log.info("Broker stopped consumer, shutting down...")
+
+    async def _handed_over(self, put: Awaitable[Any]) -> bool:
+        """Await ``put`` (into an agent's channel) unless the flow is suspended or the
+        consumer stops first; whether it went in.
+
+        Faust's ``wait_first`` would do, but a rebalance clears the channels, which cancels
+        a put waiting for room, and ``wait_first`` raises that cancellation as if the fetcher
+        itself had been cancelled: Faust then restarts the fetcher through a supervisor it
+        does not have, and the worker crashed (the chaos suite's two_workers_kill, under
+        load). A cancelled put is only a chunk not handed over.
+        """
+        putting = asyncio.ensure_future(put)
+        waits = [asyncio.ensure_future(e.wait()) for e in (self.suspend_flow, self._stopped)]
+        try:
+            await asyncio.wait([putting, *waits], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pending in (putting, *waits):
+                pending.cancel()  # no-op on the done ones
+        if not putting.done() or putting.cancelled():
+            return False
+        putting.result()  # any other failure of the put is raised
+        return True
 
     async def _fetch(self, routes: dict[str, faust.ChannelT]) -> dict[str, FetchedChunk]:
         # Consumer.getmany, a partition at a time instead of a record at a time.
@@ -275,7 +296,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             if tp.topic not in routes:
                 for record in ordered:
                     message = self._to_message(tp, record)
-                    await self.wait_first(self.callback(message), self.suspend_flow.wait())
+                    await self._handed_over(self.callback(message))
                 continue
             chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
             routed = tp.topic in cast("BatchApp", self.app).routed_topics

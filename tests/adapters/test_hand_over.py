@@ -1,0 +1,68 @@
+"""How the batch consumer hands a fetched chunk to its agent's channel.
+
+A rebalance clears the channels, cancelling a put that waits for room; that must read as
+"not handed over", never as the fetcher itself being cancelled (a worker crashed on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+
+from streams.adapters.faust.batch_consumer import _BatchConsumer
+
+
+def hand_over(put_of, *, suspend_after_s: float | None = None, stop_after_s: float | None = None):
+    """Run ``_handed_over`` on a consumer reduced to the two events it watches."""
+
+    async def run() -> tuple[bool, asyncio.Queue]:
+        consumer = SimpleNamespace(suspend_flow=asyncio.Event(), _stopped=asyncio.Event())
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+        loop = asyncio.get_running_loop()
+        if suspend_after_s is not None:
+            loop.call_later(suspend_after_s, consumer.suspend_flow.set)
+        if stop_after_s is not None:
+            loop.call_later(stop_after_s, consumer._stopped.set)
+        handed = await _BatchConsumer._handed_over(consumer, put_of(queue))  # type: ignore[arg-type]
+        return handed, queue
+
+    return asyncio.run(run())
+
+
+def test_a_put_that_goes_in_is_handed_over():
+    handed, queue = hand_over(lambda q: q.put("chunk"))
+    assert handed and queue.get_nowait() == "chunk"
+
+
+def test_a_put_cancelled_by_a_cleared_channel_is_not_handed_over_and_raises_nothing():
+    async def cancelled_put(queue: asyncio.Queue) -> None:
+        await queue.put("earlier")
+        waiting = asyncio.ensure_future(queue.put("chunk"))  # no room: it waits
+        asyncio.get_running_loop().call_later(0.01, waiting.cancel)  # as a clear() does
+        await waiting
+
+    handed, queue = hand_over(cancelled_put)
+    assert not handed
+    assert queue.qsize() == 1
+
+
+@pytest.mark.parametrize("event", ["suspend", "stop"])
+def test_a_suspended_flow_or_a_stop_gives_up_a_waiting_put(event):
+    async def blocked_put(queue: asyncio.Queue) -> None:
+        await queue.put("earlier")
+        await queue.put("chunk")
+
+    after = {"suspend_after_s": 0.01} if event == "suspend" else {"stop_after_s": 0.01}
+    handed, queue = hand_over(blocked_put, **after)
+    assert not handed
+    assert queue.qsize() == 1  # the chunk never went in
+
+
+def test_any_other_failure_of_the_put_is_raised():
+    async def failing_put(queue: asyncio.Queue) -> None:
+        raise ValueError("channel closed")
+
+    with pytest.raises(ValueError, match="channel closed"):
+        hand_over(failing_put)
