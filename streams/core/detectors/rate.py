@@ -10,16 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
-from streams.core.alerts.alert import AlertType
-from streams.core.detectors.base import (
-    DetectorConfig,
-    RateConfig,
-    Reads,
-    Target,
-    Verdict,
-    Watched,
-    built,
-)
+from streams.core.detectors.base import RateConfig, Verdict, Watched, built
 from streams.core.drift.statistics import rate_threshold
 
 __all__ = ["RateDetector"]
@@ -31,14 +22,10 @@ class RateDetector:
     A subclass gives ``_count`` (a batch's hits and values) and ``_expected_rate``.
     """
 
+    # The rest of what a detector declares (``base.Detector``) each subclass gives.
     name: ClassVar[str]
     statistic: ClassVar[str]
-    rule: ClassVar[str]
-    alert_type: ClassVar[AlertType]
-    watches: ClassVar[frozenset[Target]]
-    reads: ClassVar[Reads]
     ends_episodes: ClassVar[bool] = True
-    Config: ClassVar[type[DetectorConfig]]
     SNAPSHOT_VERSION: ClassVar[None] = None
     _KEYS: ClassVar[tuple[str, str]]
 

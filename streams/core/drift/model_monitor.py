@@ -25,8 +25,7 @@ from streams.core.labels.label_free import LabelFreeEstimator
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
-# Stored versions read: 3, each detector's own state, and 2, one tally per column (1 held a
-# pickle and is refused).
+# Read: 3, each detector's own state; 2, one tally per column (1, a pickle, is refused).
 _READABLE_VERSIONS = (2, 3)
 # The detector fields of a monitor still learning its reference (it has none yet).
 _LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
