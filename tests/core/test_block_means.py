@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from streams.core.detectors.adwin_mean_shift import AdwinMeanShift, AdwinMeanShiftConfig
+from streams.core.detectors.base import Watched
 from streams.core.detectors.block_means import BlockMeans
 
 
@@ -70,9 +71,14 @@ def test_restore_continues_identically():
     first, second = Online(reference), Online(reference)
     data = heavy_tailed(rng, 3_050)
     first.add(data[:1_550])
-    second.blocks.restore(json.loads(json.dumps(first.blocks.snapshot())))
+    blocks = first.blocks
+    second.blocks = BlockMeans.restore(
+        json.loads(json.dumps(blocks.snapshot())), blocks.names, blocks.mean, blocks.scale
+    )
+    watched = Watched("numeric_feature", None, mean=0.0, scale=1.0)
     for name, adwin in first.adwins.items():
-        second.adwins[name].restore(json.loads(json.dumps(adwin.snapshot())))
+        stored = json.loads(json.dumps(adwin.snapshot()))
+        second.adwins[name] = AdwinMeanShift.restore(stored, adwin.config, watched)
     first.add(data[1_550:])
     second.add(data[1_550:])
     assert first.shifts() == second.shifts()

@@ -67,8 +67,7 @@ def test_restore_continues_identically_and_the_input_is_untouched():
     whole.update(first)
     assert np.array_equal(first, kept)
     snapshot = json.loads(json.dumps(whole.snapshot(), allow_nan=False))
-    resumed = ErrorRateDrift()
-    resumed.restore(snapshot)
+    resumed = ErrorRateDrift.restore(snapshot)
     assert detections(whole, second) == detections(resumed, second)
     assert whole.recent_error_rate == resumed.recent_error_rate
 

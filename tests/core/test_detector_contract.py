@@ -117,8 +117,7 @@ def test_restore_of_snapshot_continues_identically(kind, cut):
     feed(uninterrupted, inputs[:cut], close_every=cut)
     feed(restarted, inputs[:cut], close_every=cut)
     stored = json.loads(json.dumps(restarted.snapshot()))  # JSON-serialisable
-    restarted = fresh(kind)
-    restarted.restore(stored)
+    restarted = kind.restore(stored, uninterrupted.config, watched(kind))
     assert restarted.snapshot() == uninterrupted.snapshot()
     assert feed(restarted, inputs[cut:]) == feed(uninterrupted, inputs[cut:])
 
@@ -127,7 +126,7 @@ def test_restore_of_snapshot_continues_identically(kind, cut):
 @pytest.mark.parametrize("garbage", [None, 3, "gASV", [], {}, {"counts": "x", "seen": -1}])
 def test_restore_rejects_garbage(kind, garbage):
     with pytest.raises(InvalidState):
-        fresh(kind).restore(garbage)
+        kind.restore(garbage, kind.Config(), watched(kind))
 
 
 @pytest.mark.parametrize("kind", REGISTRY, ids=names)
@@ -139,7 +138,7 @@ def test_restore_rejects_each_field_spoilt(kind):
         for bad in ("1", -1, None, [1.5]):
             spoilt = {**snapshot, key: bad}
             with pytest.raises(InvalidState):
-                fresh(kind).restore(spoilt)
+                kind.restore(spoilt, detector.config, watched(kind))
 
 
 def test_build_leaves_out_what_is_switched_off_or_has_nothing_to_judge_by():

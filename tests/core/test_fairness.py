@@ -227,7 +227,7 @@ def test_snapshot_is_json_and_restore_continues_identically():
     first = FairnessWindow(policy, window_events=2_500)
     first.add(groups[:3_100], predicted[:3_100], truth[:3_100])
     text = json.dumps(first.snapshot(), allow_nan=False)
-    second = FairnessWindow.restore(policy, json.loads(text))
+    second = FairnessWindow.restore(json.loads(text), policy)
     for start in range(3_100, 6_000, 900):
         end = start + 900
         first.add(groups[start:end], predicted[start:end], truth[start:end])
@@ -245,9 +245,9 @@ def test_restore_refuses_a_snapshot_it_cannot_continue():
     for policy in (FairnessPolicy("plan", "a"), FairnessPolicy("region", "b"),
                    FairnessPolicy("region", "a", max_groups=2)):  # fmt: skip
         with pytest.raises(ValueError):
-            FairnessWindow.restore(policy, snapshot)
+            FairnessWindow.restore(snapshot, policy)
     with pytest.raises(ValueError):
-        FairnessWindow.restore(FairnessPolicy("region", "a"), {**snapshot, "version": 2})
+        FairnessWindow.restore({**snapshot, "version": 2}, FairnessPolicy("region", "a"))
 
 
 @pytest.mark.parametrize(

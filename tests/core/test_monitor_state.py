@@ -47,8 +47,7 @@ def test_restore_of_snapshot_continues_identically():
                 restarted.adopt(
                     key,
                     ModelMonitor.restore(
-                        registry.spec_for(*key), key[1], CONFIG,
-                        snapshot=orjson.loads(stored["snapshot"]),
+                        orjson.loads(stored["snapshot"]), registry.spec_for(*key), key[1], CONFIG,
                         profile=stored.get("profile"),
                         reference=stored["reference"],
                     ),
@@ -82,8 +81,8 @@ def test_a_version_2_state_is_read_and_goes_on_as_if_never_stopped():
             later.append(result)
             expected += outcome.alerts
     restored = ModelMonitor.restore(
-        ModelSpec.from_dict(stored["spec"]), stored["model_version"], CONFIG,
-        snapshot=stored["snapshot"], profile=stored["profile"], reference=[],
+        stored["snapshot"], ModelSpec.from_dict(stored["spec"]), stored["model_version"], CONFIG,
+        profile=stored["profile"], reference=[],
     )  # fmt: skip
     assert restored.snapshot() == at_cut
     got = [a for r in later for a in restored.process(r.accepted, r.positions).alerts]

@@ -137,7 +137,7 @@ def test_restore_continues_identically():
     whole = PerformanceMonitor(FAIR_CLASSIFIER, "v1", PerformanceConfig())
     feed(whole, first)
     snapshot = json.loads(json.dumps(whole.snapshot(), allow_nan=False))
-    resumed = PerformanceMonitor.restore(FAIR_CLASSIFIER, "v1", PerformanceConfig(), snapshot)
+    resumed = PerformanceMonitor.restore(snapshot, FAIR_CLASSIFIER, "v1", PerformanceConfig())
     assert [a.to_dict() for a in feed(whole, second)] == [
         a.to_dict() for a in feed(resumed, second)
     ]

@@ -102,7 +102,7 @@ def test_a_restored_snapshot_continues_identically(make, values):
         first = make()
         _feed(first, values[:cut])
         wire = orjson.loads(orjson.dumps(first.snapshot()))  # JSON-safe, as stored in Redis
-        again = type(first).from_snapshot(wire)
+        again = type(first).restore(wire)
         assert _feed(again, values[cut:]) == _feed(first, values[cut:])
         assert again.snapshot() == first.snapshot()
 
@@ -145,14 +145,14 @@ def _broken(snapshot: dict, path: tuple, value) -> dict:
 )
 def test_malformed_adwin_snapshots_are_refused(path, value):
     with pytest.raises(InvalidState):
-        ADWIN.from_snapshot(_broken(_adwin_snapshot(), path, value))
+        ADWIN.restore(_broken(_adwin_snapshot(), path, value))
 
 
 @pytest.mark.parametrize("raw", [None, 3, "x", [], {"version": 1}, {"detectors": "gASV"}])
 @pytest.mark.parametrize("cls", [ADWIN, DDM, EDDM])
 def test_non_snapshots_are_refused(cls, raw):
     with pytest.raises(InvalidState):
-        cls.from_snapshot(raw)
+        cls.restore(raw)
     assert issubclass(InvalidState, ValueError)
 
 
@@ -172,4 +172,4 @@ def test_malformed_ddm_and_eddm_snapshots_are_refused(cls, path, value):
     detector = cls()
     _feed(detector, (np.arange(500) % 4 == 0).tolist())
     with pytest.raises(InvalidState):
-        cls.from_snapshot(_broken(detector.snapshot(), path, value))
+        cls.restore(_broken(detector.snapshot(), path, value))

@@ -27,7 +27,7 @@ def test_it_keeps_exactly_the_last_rows_across_batches():
 def test_a_snapshot_with_nan_survives_json_and_continues_identically():
     window = ColumnRing(4, DTYPES)
     window.push({"x": np.array([1.0, np.nan, 3.0]), "flag": np.array([True, False, True])})
-    restored = ColumnRing.restore(4, DTYPES, json.loads(json.dumps(window.snapshot())))
+    restored = ColumnRing.restore(json.loads(json.dumps(window.snapshot())), 4, DTYPES)
     for ring_ in (window, restored):
         ring_.push({"x": np.array([4.0, 5.0]), "flag": np.array([False, False])})
     np.testing.assert_array_equal(window.rows()["x"], restored.rows()["x"])
@@ -44,7 +44,7 @@ def test_a_snapshot_with_nan_survives_json_and_continues_identically():
 )
 def test_a_snapshot_that_does_not_fit_is_refused(snapshot):
     with pytest.raises(ValueError):
-        ColumnRing.restore(4, DTYPES, snapshot)
+        ColumnRing.restore(snapshot, 4, DTYPES)
 
 
 def test_a_size_must_be_positive():

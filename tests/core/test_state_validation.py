@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 from pathlib import Path
 
 import orjson
@@ -33,7 +32,7 @@ def stored():
 def _restore(stored, snapshot=None, profile="same"):
     spec, version, state, stored_profile = stored
     return ModelMonitor.restore(
-        spec, version, CONFIG, snapshot=state if snapshot is None else snapshot,
+        state if snapshot is None else snapshot, spec, version, CONFIG,
         profile=stored_profile if profile == "same" else profile, reference=[],
     )  # fmt: skip
 
@@ -84,10 +83,10 @@ def test_malformed_performance_state_raises_invalid_state(stored, field):
     spec, version = stored[0], stored[1]
     snapshot = PerformanceMonitor(spec, version, PerformanceConfig()).snapshot()
     snapshot = orjson.loads(orjson.dumps(snapshot))
-    assert PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
+    assert PerformanceMonitor.restore(snapshot, spec, version, PerformanceConfig())
     snapshot[field] = {"river": "gASV"} if field == "concept" else 5
     with pytest.raises(InvalidState):
-        PerformanceMonitor.restore(spec, version, PerformanceConfig(), snapshot)
+        PerformanceMonitor.restore(snapshot, spec, version, PerformanceConfig())
 
 
 V2 = Path(__file__).parent / "data" / "monitor_state_v2.json"
@@ -110,8 +109,11 @@ V2 = Path(__file__).parent / "data" / "monitor_state_v2.json"
 def test_malformed_version_2_state_raises_invalid_state(field, value):
     stored = orjson.loads(V2.read_bytes())
     spec = ModelSpec.from_dict(stored["spec"])
-    restore = functools.partial(ModelMonitor.restore, spec, stored["model_version"], CONFIG,
-                                profile=stored["profile"], reference=[])  # fmt: skip
+
+    def restore(snapshot):
+        return ModelMonitor.restore(snapshot, spec, stored["model_version"], CONFIG,
+                                    profile=stored["profile"], reference=[])  # fmt: skip
+
     assert restore(snapshot=copy.deepcopy(stored["snapshot"])).windows_closed > 0
     with pytest.raises(InvalidState):
         restore(snapshot={**stored["snapshot"], field: value})

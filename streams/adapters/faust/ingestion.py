@@ -26,19 +26,17 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import StreamLiveness
-from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message, rescue
+from streams.adapters.faust.stage import MonitoringStage
+from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.prometheus.metrics import IngestMetrics
-from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.label_join import RedisLabelJoin
-from streams.adapters.redis.quarantine import quarantine
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.event import PredictionEvent, RawRecord
-from streams.core.contract.ingestor import Ingestor, Rejection
+from streams.core.contract.ingestor import Ingestor
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
@@ -48,7 +46,7 @@ __all__ = ["IngestionService"]
 logger = logging.getLogger(__name__)
 
 
-class IngestionService:
+class IngestionService(MonitoringStage):
     """Process micro-batches; never raise on bad input, never drop a dead letter or alert.
 
     ``dead_letter_max_bytes``: a rejected record's value longer than this is dead-lettered
@@ -73,21 +71,18 @@ class IngestionService:
     ) -> None:
         """``warmup_slots`` shares the model cap's warm-up slots with the other workers
         (None: this worker's alone); ``clock`` gives the wall-clock seconds of each batch."""
+        super().__init__(
+            store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
+            dead_letter_max_bytes=dead_letter_max_bytes,
+            dead_letter=dead_letter_message if dlq_redactor is None else dlq_redactor.message,
+        )  # fmt: skip
         self.ingestor = ingestor
         self.monitor = monitor
-        self.store = store
-        self.dead_letters = dead_letters
-        self.sink = sink
-        self.metrics = metrics
         self.liveness = liveness
         self.label_join = label_join
-        self.dead_letter = dead_letter_message if dlq_redactor is None else dlq_redactor.message
-        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
-        self.dead_letter_max_bytes = dead_letter_max_bytes
         self.warmup_slots = warmup_slots
         self._dropped: list[str] = []
         self.clock = clock
-        self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
 
     def reset(self) -> None:
         """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
@@ -127,12 +122,6 @@ class IngestionService:
         result = self.ingestor.ingest(records)
         await self._dead_letter(result.rejected)
         self.metrics.observe_rejections(result.rejected)
-
-    async def _dead_letter(self, rejected: list[Rejection]) -> None:
-        if rejected:
-            limit = self.dead_letter_max_bytes
-            dead = [self.dead_letter(r, max_value_bytes=limit) for r in rejected]
-            await self.writer.publish(self.dead_letters, dead, rescue=rescue)
 
     async def _share_warmups(self, now: float) -> None:
         registry = self.ingestor.registry
@@ -190,10 +179,7 @@ class IngestionService:
             except InvalidState as exc:
                 at = next(i for i, e in enumerate(accepted) if (e.model_id, e.model_version) == key)
                 trigger = Trigger(accepted[at].event_id, *positions[at], accepted[at].timestamp_ms)
-                alerts.append(
-                    await quarantine(self.store, self.writer, self.metrics.state_quarantined,
-                                     key, exc, trigger)
-                )  # fmt: skip
+                alerts.append(await self._quarantine(key, exc, trigger))
         return alerts
 
     async def _save_state(

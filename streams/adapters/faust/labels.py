@@ -21,12 +21,9 @@ from collections.abc import Sequence
 
 import faust
 
-from streams.adapters.durable import DurableWriter
-from streams.adapters.kafka.dead_letter import dead_letter_message, rescue
+from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
-from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.label_join import JoinResult, RedisLabelJoin
-from streams.adapters.redis.quarantine import quarantine
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
@@ -45,7 +42,7 @@ __all__ = ["LabelService"]
 logger = logging.getLogger(__name__)
 
 
-class LabelService:
+class LabelService(MonitoringStage):
     """Join labels, judge performance; never raise on bad input, never lose an alert.
 
     ``dead_letter_max_bytes`` as for ``IngestionService``.
@@ -65,16 +62,13 @@ class LabelService:
         pii: PiiPolicy | None = None,
         dead_letter_max_bytes: int | None = None,
     ) -> None:
+        super().__init__(
+            store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
+            dead_letter_max_bytes=dead_letter_max_bytes,
+        )  # fmt: skip
         self.decoder = decoder
         self.join = join
         self.registry = registry
-        self.store = store
-        self.dead_letters = dead_letters
-        self.sink = sink
-        self.metrics = metrics
-        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
-        self.dead_letter_max_bytes = dead_letter_max_bytes
-        self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
         self.monitors = PerformanceMonitors(registry, config, pii=pii)
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
@@ -92,10 +86,7 @@ class LabelService:
             if not records:
                 return
             labels, positions, rejected = self._decoded(records)
-            if rejected:
-                limit = self.dead_letter_max_bytes
-                dead = [dead_letter_message(r, max_value_bytes=limit) for r in rejected]
-                await self.writer.publish(self.dead_letters, dead, rescue=rescue)
+            await self._dead_letter(rejected)
             join = self.join
             now_ms = int(time.time() * 1000)
             results = await self.writer.until_done(
@@ -169,10 +160,7 @@ class LabelService:
                     self.monitors.restore_stored(key, stored.snapshot)
             except InvalidState as exc:
                 trigger = Trigger(pair.event_id, partition, offset, pair.labelled_at_ms)
-                alerts.append(
-                    await quarantine(self.store, self.writer, self.metrics.state_quarantined,
-                                     key, exc, trigger)
-                )  # fmt: skip
+                alerts.append(await self._quarantine(key, exc, trigger))
         return alerts
 
     def _count(self, results: list[JoinResult]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from streams.core import plain_data as check
 
@@ -43,6 +43,7 @@ class RuleState:
     """Where one (feature, detector) stands: quiet, firing since a window, or cooling down."""
 
     __slots__ = ("calm", "cooldown", "firing_since")
+    SNAPSHOT_VERSION: ClassVar[None] = None  # a part of its monitor's state
 
     def __init__(self) -> None:
         self.firing_since: int | None = None
@@ -69,7 +70,7 @@ class RuleState:
         return {"firing_since": self.firing_since, "calm": self.calm, "cooldown": self.cooldown}
 
     @classmethod
-    def restore(cls, snapshot: Any) -> RuleState:
+    def restore(cls, snapshot: Any) -> Self:
         """A rule state from ``snapshot``; ``InvalidState`` if it is malformed."""
         raw = check.mapping(snapshot, "rule", ("firing_since", "calm", "cooldown"))
         state = cls()

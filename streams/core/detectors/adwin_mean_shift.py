@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
-from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched
+from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched, built
 from streams.core.errors import InvalidState
 from streams.core.online.adwin import ADWIN
 
@@ -65,6 +65,7 @@ class AdwinMeanShift:
     reads: ClassVar[Reads] = "block_means"
     ends_episodes: ClassVar[bool] = False
     Config: ClassVar[type[DetectorConfig]] = AdwinMeanShiftConfig
+    SNAPSHOT_VERSION: ClassVar[None] = None
 
     def __init__(self, config: AdwinMeanShiftConfig) -> None:
         self.config = config
@@ -95,8 +96,13 @@ class AdwinMeanShift:
     def snapshot(self) -> dict[str, Any]:
         return {"adwin": self._adwin.snapshot()}
 
-    def restore(self, snapshot: Any) -> None:
-        adwin = ADWIN.from_snapshot(check.mapping(snapshot, "adwin", ("adwin",))["adwin"])
-        if adwin.delta != self.config.delta or adwin.clock != 1:
+    @classmethod
+    def restore(
+        cls, snapshot: Any, config: AdwinMeanShiftConfig, watched: Watched
+    ) -> AdwinMeanShift:
+        adwin = ADWIN.restore(check.mapping(snapshot, "adwin", ("adwin",))["adwin"])
+        if adwin.delta != config.delta or adwin.clock != 1:
             raise InvalidState("adwin: taken with other parameters")
-        self._adwin = adwin
+        detector = built(cls.watching, config, watched)
+        detector._adwin = adwin
+        return detector

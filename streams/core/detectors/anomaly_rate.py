@@ -7,10 +7,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
-from streams.core.detectors.base import DetectorConfig, RateConfig, Reads, Target, Verdict, Watched
-from streams.core.drift.statistics import rate_threshold
+from streams.core.detectors.base import DetectorConfig, RateConfig, Reads, Target, Watched
+from streams.core.detectors.rate import RateDetector
 
 __all__ = ["AnomalyRate", "AnomalyRateConfig"]
 
@@ -20,7 +19,7 @@ class AnomalyRateConfig(RateConfig):
     """Fires at ``z`` standard errors above the scorer's expected rate of anomalies."""
 
 
-class AnomalyRate:
+class AnomalyRate(RateDetector):
     """Events of the window whose Mahalanobis score is over the reference's bar.
 
     Single outliers are expected (1 - quantile of them); a burst lifts the window's rate.
@@ -41,38 +40,21 @@ class AnomalyRate:
     alert_type: ClassVar[AlertType] = "anomaly"
     watches: ClassVar[frozenset[Target]] = frozenset({"model"})
     reads: ClassVar[Reads] = "anomaly_flags"
-    ends_episodes: ClassVar[bool] = True
     Config: ClassVar[type[DetectorConfig]] = AnomalyRateConfig
 
+    _KEYS: ClassVar[tuple[str, str]] = ("anomalies", "seen")
+
     def __init__(self, config: AnomalyRateConfig, *, expected_rate: float) -> None:
-        self.config = config
+        super().__init__(config)
         self.expected_rate = expected_rate
-        self._anomalies = self._seen = 0
 
     @classmethod
     def watching(cls, config: AnomalyRateConfig, watched: Watched) -> AnomalyRate | None:
         scorer = watched.anomaly
         return None if scorer is None else cls(config, expected_rate=scorer.expected_rate)
 
-    def update(self, values: Any) -> None:
-        self._anomalies += int(np.count_nonzero(values))
-        self._seen += len(values)
+    def _count(self, values: Any) -> tuple[int, int]:
+        return int(np.count_nonzero(values)), len(values)
 
-    def verdict(self) -> Verdict:
-        n, config = self._seen, self.config
-        threshold = rate_threshold(
-            self.expected_rate, n, z=config.z, min_increase=config.min_increase
-        )
-        return Verdict(self.name, self.statistic, self._anomalies / max(n, 1), threshold)
-
-    def end_window(self) -> None:
-        self._anomalies = self._seen = 0
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"anomalies": self._anomalies, "seen": self._seen}
-
-    def restore(self, snapshot: Any) -> None:
-        raw = check.mapping(snapshot, "mahalanobis", ("anomalies", "seen"))
-        seen = check.integer(raw["seen"], "mahalanobis.seen")
-        self._anomalies = check.integer(raw["anomalies"], "mahalanobis.anomalies", high=seen)
-        self._seen = seen
+    def _expected_rate(self) -> float:
+        return self.expected_rate

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 
 import numpy as np
 
 from streams.core.alerts.alert import AlertType
 from streams.core.drift.anomaly import AnomalyScorer
 from streams.core.drift.profile import CategoricalProfile, NumericProfile
+from streams.core.errors import InvalidState
 
 __all__ = [
     "COLUMNS",
@@ -21,7 +23,10 @@ __all__ = [
     "Target",
     "Verdict",
     "Watched",
+    "built",
 ]
+
+T = TypeVar("T")
 
 #: What a detector watches: one column (a model input, or the score / prediction the model
 #: gave, by its type), or the whole model (every numeric input at once).
@@ -99,8 +104,15 @@ class Detector(Protocol):
 
     ``update`` never mutates its input; ``verdict`` is read when a window closes, then
     ``end_window`` starts the next one (a windowed detector forgets, an online one goes on).
-    ``snapshot`` is JSON-safe plain data; ``restore`` takes it back into a detector built
-    alike, raising ``InvalidState`` for anything malformed.
+
+    State follows the one convention of every state class (docs/ARCHITECTURE.md, "State"):
+    ``snapshot()`` gives JSON-safe plain data; the class-level ``SNAPSHOT_VERSION`` is the
+    ``"version"`` that data carries, or None where the state is a part stored inside a
+    versioned whole (a detector's is part of its monitor's, so None here); the classmethod
+    ``restore(snapshot, <what it is built from>)`` returns a new instance continuing from
+    it, checking every field through ``streams.core.plain_data`` and raising
+    ``InvalidState`` for anything malformed. A detector is built from its ``config`` and
+    what it ``watched``, as ``watching`` builds it.
     """
 
     name: ClassVar[str]
@@ -111,6 +123,10 @@ class Detector(Protocol):
     reads: ClassVar[Reads]
     ends_episodes: ClassVar[bool]
     Config: ClassVar[type[DetectorConfig]]
+    SNAPSHOT_VERSION: ClassVar[None]
+
+    @property
+    def config(self) -> DetectorConfig: ...
 
     @classmethod
     def watching(cls, config: Any, watched: Watched) -> Detector | None:
@@ -125,7 +141,19 @@ class Detector(Protocol):
 
     def snapshot(self) -> dict[str, Any]: ...
 
-    def restore(self, snapshot: Any) -> None: ...
+    @classmethod
+    def restore(cls, snapshot: Any, config: Any, watched: Watched) -> Self:
+        """A detector of ``watched`` under ``config`` continuing from ``snapshot``."""
+        ...
+
+
+def built(watching: Callable[[Any, Watched], T | None], config: Any, watched: Watched) -> T:
+    """A fresh detector from ``watching`` (a detector class's), to restore state into;
+    ``InvalidState`` where it has nothing to watch (state stored for another reference)."""
+    detector = watching(config, watched)
+    if detector is None:
+        raise InvalidState("detector: stored for a column it cannot watch")
+    return detector
 
 
 def missing(values: np.ndarray | list[str | None]) -> int:

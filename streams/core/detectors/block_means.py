@@ -7,7 +7,7 @@ is close to normal whatever the feature, and comes once per block rather than pe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -29,6 +29,8 @@ class BlockMeans:
     block_events
         Events per block.
     """
+
+    SNAPSHOT_VERSION: ClassVar[None] = None  # a part of its monitor's state
 
     def __init__(
         self,
@@ -78,12 +80,23 @@ class BlockMeans:
     def snapshot(self) -> dict[str, Any]:
         return {"sums": self._sums.tolist(), "counts": self._counts.tolist(), "rows": self._rows}
 
-    def restore(self, snapshot: Any) -> None:
-        """Continue from ``snapshot``; ``InvalidState`` if it is malformed."""
+    @classmethod
+    def restore(
+        cls,
+        snapshot: Any,
+        names: tuple[str, ...],
+        mean: np.ndarray,
+        scale: np.ndarray,
+        *,
+        block_events: int = BLOCK_EVENTS,
+    ) -> Self:
+        """Block means continuing from ``snapshot``; ``InvalidState`` if it is malformed."""
         raw = check.mapping(snapshot, "blocks", ("sums", "counts", "rows"))
-        n = len(self.names)
-        rows = check.integer(raw["rows"], "blocks.rows", high=self.block_events - 1)
-        counts = check.numbers(raw["counts"], "blocks.counts", length=n, low=0, high=rows)
-        self._sums = np.asarray(check.numbers(raw["sums"], "blocks.sums", length=n), dtype=float)
-        self._counts = np.asarray(counts, dtype=float)
-        self._rows = rows
+        blocks = cls(names, mean, scale, block_events=block_events)
+        rows = check.integer(raw["rows"], "blocks.rows", high=block_events - 1)
+        counts = check.numbers(raw["counts"], "blocks.counts", length=len(names), low=0, high=rows)
+        sums = check.numbers(raw["sums"], "blocks.sums", length=len(names))
+        blocks._sums = np.asarray(sums, dtype=float)
+        blocks._counts = np.asarray(counts, dtype=float)
+        blocks._rows = rows
+        return blocks

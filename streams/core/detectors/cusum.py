@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
-from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched
+from streams.core.detectors.base import DetectorConfig, Reads, Target, Verdict, Watched, built
 
 __all__ = ["Cusum", "CusumConfig"]
 
@@ -70,6 +70,7 @@ class Cusum:
     reads: ClassVar[Reads] = "block_means"
     ends_episodes: ClassVar[bool] = True
     Config: ClassVar[type[DetectorConfig]] = CusumConfig
+    SNAPSHOT_VERSION: ClassVar[None] = None
 
     def __init__(self, config: CusumConfig) -> None:
         self.config = config
@@ -96,8 +97,11 @@ class Cusum:
     def snapshot(self) -> dict[str, Any]:
         return {"upper": self._upper, "lower": self._lower}
 
-    def restore(self, snapshot: Any) -> None:
+    @classmethod
+    def restore(cls, snapshot: Any, config: CusumConfig, watched: Watched) -> Cusum:
         raw = check.mapping(snapshot, "cusum", ("upper", "lower"))
-        cap = 2 * self.config.threshold
-        self._upper = check.number(raw["upper"], "cusum.upper", low=0.0, high=cap)
-        self._lower = check.number(raw["lower"], "cusum.lower", low=0.0, high=cap)
+        cusum = built(cls.watching, config, watched)
+        cap = 2 * config.threshold
+        cusum._upper = check.number(raw["upper"], "cusum.upper", low=0.0, high=cap)
+        cusum._lower = check.number(raw["lower"], "cusum.lower", low=0.0, high=cap)
+        return cusum

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
 from streams.core.detectors.base import (
     COLUMNS,
@@ -13,12 +12,11 @@ from streams.core.detectors.base import (
     RateConfig,
     Reads,
     Target,
-    Verdict,
     Watched,
     missing,
 )
+from streams.core.detectors.rate import RateDetector
 from streams.core.drift.profile import CategoricalProfile, NumericProfile
-from streams.core.drift.statistics import rate_threshold
 
 __all__ = ["MissingRate", "MissingRateConfig"]
 
@@ -28,7 +26,7 @@ class MissingRateConfig(RateConfig):
     """Fires at ``z`` standard errors above the reference's missing rate."""
 
 
-class MissingRate:
+class MissingRate(RateDetector):
     """Missing values of one column over the window.
 
     Examples
@@ -52,39 +50,22 @@ class MissingRate:
     alert_type: ClassVar[AlertType] = "data_quality"
     watches: ClassVar[frozenset[Target]] = COLUMNS
     reads: ClassVar[Reads] = "values"
-    ends_episodes: ClassVar[bool] = True
     Config: ClassVar[type[DetectorConfig]] = MissingRateConfig
+
+    _KEYS: ClassVar[tuple[str, str]] = ("missing", "seen")
 
     def __init__(
         self, config: MissingRateConfig, profile: NumericProfile | CategoricalProfile
     ) -> None:
-        self.config = config
+        super().__init__(config)
         self.profile = profile
-        self._missing = self._seen = 0
 
     @classmethod
     def watching(cls, config: MissingRateConfig, watched: Watched) -> MissingRate | None:
         return None if watched.profile is None else cls(config, watched.profile)
 
-    def update(self, values: Any) -> None:
-        self._seen += len(values)
-        self._missing += missing(values)
+    def _count(self, values: Any) -> tuple[int, int]:
+        return missing(values), len(values)
 
-    def verdict(self) -> Verdict:
-        n, config = self._seen, self.config
-        threshold = rate_threshold(
-            self.profile.missing_rate, n, z=config.z, min_increase=config.min_increase
-        )
-        return Verdict(self.name, self.statistic, self._missing / max(n, 1), threshold)
-
-    def end_window(self) -> None:
-        self._missing = self._seen = 0
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"missing": self._missing, "seen": self._seen}
-
-    def restore(self, snapshot: Any) -> None:
-        raw = check.mapping(snapshot, "missing_rate", ("missing", "seen"))
-        seen = check.integer(raw["seen"], "missing_rate.seen")
-        self._missing = check.integer(raw["missing"], "missing_rate.missing", high=seen)
-        self._seen = seen
+    def _expected_rate(self) -> float:
+        return self.profile.missing_rate

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
 from streams.core.detectors.base import (
     NUMERIC_COLUMNS,
@@ -15,11 +14,10 @@ from streams.core.detectors.base import (
     RateConfig,
     Reads,
     Target,
-    Verdict,
     Watched,
 )
+from streams.core.detectors.rate import RateDetector
 from streams.core.drift.profile import NumericProfile
-from streams.core.drift.statistics import rate_threshold
 
 __all__ = ["OutOfRange", "OutOfRangeConfig"]
 
@@ -29,7 +27,7 @@ class OutOfRangeConfig(RateConfig):
     """Fires at ``z`` standard errors above the rate a reference-like sample would have."""
 
 
-class OutOfRange:
+class OutOfRange(RateDetector):
     """Present values of one numeric column below the reference minimum or above its maximum.
 
     Examples
@@ -51,41 +49,25 @@ class OutOfRange:
     alert_type: ClassVar[AlertType] = "data_quality"
     watches: ClassVar[frozenset[Target]] = NUMERIC_COLUMNS
     reads: ClassVar[Reads] = "values"
-    ends_episodes: ClassVar[bool] = True
     Config: ClassVar[type[DetectorConfig]] = OutOfRangeConfig
 
+    _KEYS: ClassVar[tuple[str, str]] = ("outside", "present")
+
     def __init__(self, config: OutOfRangeConfig, profile: NumericProfile) -> None:
-        self.config = config
+        super().__init__(config)
         self.profile = profile
-        self._outside = self._present = 0
 
     @classmethod
     def watching(cls, config: OutOfRangeConfig, watched: Watched) -> OutOfRange | None:
         profile = watched.profile
         return cls(config, profile) if isinstance(profile, NumericProfile) else None
 
-    def update(self, values: Any) -> None:
+    def _count(self, values: Any) -> tuple[int, int]:
         present = values[~np.isnan(values)]
         profile = self.profile
-        self._present += present.size
-        self._outside += int(
-            np.count_nonzero((present < profile.minimum) | (present > profile.maximum))
-        )
+        outside = np.count_nonzero((present < profile.minimum) | (present > profile.maximum))
+        return int(outside), present.size
 
-    def verdict(self) -> Verdict:
+    def _expected_rate(self) -> float:
         # A fresh sample exceeds the range of n reference values with probability 2/(n+1).
-        expected, n, config = 2 / (self.profile.count + 1), self._present, self.config
-        threshold = rate_threshold(expected, n, z=config.z, min_increase=config.min_increase)
-        return Verdict(self.name, self.statistic, self._outside / max(n, 1), threshold)
-
-    def end_window(self) -> None:
-        self._outside = self._present = 0
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"outside": self._outside, "present": self._present}
-
-    def restore(self, snapshot: Any) -> None:
-        raw = check.mapping(snapshot, "out_of_range", ("outside", "present"))
-        present = check.integer(raw["present"], "out_of_range.present")
-        self._outside = check.integer(raw["outside"], "out_of_range.outside", high=present)
-        self._present = present
+        return 2 / (self.profile.count + 1)

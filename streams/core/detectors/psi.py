@@ -9,7 +9,15 @@ import numpy as np
 
 from streams.core import plain_data as check
 from streams.core.alerts.alert import AlertType
-from streams.core.detectors.base import COLUMNS, DetectorConfig, Reads, Target, Verdict, Watched
+from streams.core.detectors.base import (
+    COLUMNS,
+    DetectorConfig,
+    Reads,
+    Target,
+    Verdict,
+    Watched,
+    built,
+)
 from streams.core.drift.profile import CategoricalProfile, NumericProfile
 from streams.core.drift.statistics import population_stability_index
 
@@ -55,6 +63,7 @@ class Psi:
     reads: ClassVar[Reads] = "values"
     ends_episodes: ClassVar[bool] = True
     Config: ClassVar[type[DetectorConfig]] = PsiConfig
+    SNAPSHOT_VERSION: ClassVar[None] = None
 
     def __init__(self, config: PsiConfig, profile: NumericProfile | CategoricalProfile) -> None:
         self.config = config
@@ -78,7 +87,10 @@ class Psi:
     def snapshot(self) -> dict[str, Any]:
         return {"counts": self._counts.tolist()}
 
-    def restore(self, snapshot: Any) -> None:
+    @classmethod
+    def restore(cls, snapshot: Any, config: PsiConfig, watched: Watched) -> Psi:
         raw = check.mapping(snapshot, "psi", ("counts",))
-        counts = check.listing(raw["counts"], "psi.counts", length=self.profile.bins)
-        self._counts = np.array([check.integer(c, "psi.counts") for c in counts], np.int64)
+        psi = built(cls.watching, config, watched)
+        counts = check.listing(raw["counts"], "psi.counts", length=psi.profile.bins)
+        psi._counts = np.array([check.integer(c, "psi.counts") for c in counts], np.int64)
+        return psi

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -34,8 +34,11 @@ class DetectorSet:
     """The enabled detectors of each column of ``profile`` and of the whole model.
 
     ``configs`` are the worker's settings; the spec's ``detectors`` go over them for the
-    whole model, a feature's own over those for that feature.
+    whole model, a feature's own over those for that feature. Its state is a part of the
+    monitor's (``SNAPSHOT_VERSION`` None: versioned by the monitor's).
     """
+
+    SNAPSHOT_VERSION: ClassVar[None] = None
 
     def __init__(self, profile: ReferenceProfile, spec: ModelSpec, configs: DetectorConfigs):
         scorer = profile.anomaly
@@ -49,6 +52,7 @@ class DetectorSet:
         }  # fmt: skip
         configs = configs.overridden(spec.detectors)
         self.columns: dict[tuple[str, str], list[Detector]] = {}
+        self._watched: dict[tuple[str, str | None], Watched] = {}
         columns: list[tuple[str, NumericProfile | CategoricalProfile]] = [
             *profile.numeric.items(),
             *profile.categorical.items(),
@@ -61,9 +65,10 @@ class DetectorSet:
             numeric = isinstance(column, NumericProfile)
             target: Any = f"{'numeric' if numeric else 'categorical'}_{kind}"
             mean, scale = reference.get(name, (None, None)) if kind == "feature" else (None, None)
-            watched = Watched(target, name, column, mean, scale)
+            watched = self._watched[kind, name] = Watched(target, name, column, mean, scale)
             self.columns[kind, name] = build(target, own, watched)
-        self.model = build("model", configs, Watched("model", None, anomaly=scorer))
+        watched = self._watched["model", None] = Watched("model", None, anomaly=scorer)
+        self.model = build("model", configs, watched)
 
     def add(self, chunk: Columns) -> int:
         """Feed a chunk to every detector; return its anomalous events."""
@@ -120,26 +125,46 @@ class DetectorSet:
             "blocks": None if self.blocks is None else self.blocks.snapshot(),
         }
 
-    def restore(self, raw: Any) -> None:
-        """Continue from ``snapshot()``'s fields of ``raw``; a detector it has nothing of
-        (switched on since) starts afresh; ``InvalidState`` for anything malformed."""
-        stored = check.mapping(raw["detectors"], "detectors")
-        for (kind, name), detectors in self.columns.items():
-            _restore_each(detectors, stored[f"{kind}:{name}"], f"detectors.{kind}:{name}")
-        _restore_each(self.model, raw["model_detectors"], "model_detectors")
-        if self.blocks is not None and raw.get("blocks") is not None:
-            self.blocks.restore(raw["blocks"])
+    @classmethod
+    def restore(
+        cls, snapshot: Any, profile: ReferenceProfile, spec: ModelSpec, configs: DetectorConfigs
+    ) -> Self:
+        """Continue from ``snapshot()``'s fields of ``snapshot`` (the monitor's); a detector
+        it has nothing of (switched on since) starts afresh; ``InvalidState`` for anything
+        malformed."""
+        detectors = cls(profile, spec, configs)
+        stored = check.mapping(snapshot["detectors"], "detectors")
+        for (kind, name), built in detectors.columns.items():
+            detectors.columns[kind, name] = _restore_each(
+                built, stored[f"{kind}:{name}"], f"detectors.{kind}:{name}",
+                detectors._watched[kind, name],
+            )  # fmt: skip
+        watched = detectors._watched["model", None]
+        detectors.model = _restore_each(
+            detectors.model, snapshot["model_detectors"], "model_detectors", watched
+        )
+        blocks = detectors.blocks
+        if blocks is not None and snapshot.get("blocks") is not None:
+            detectors.blocks = BlockMeans.restore(
+                snapshot["blocks"], blocks.names, blocks.mean, blocks.scale,
+                block_events=blocks.block_events,
+            )  # fmt: skip
+        return detectors
 
 
 def column_kind(name: str) -> str:
     return "prediction" if name in (SCORE, PREDICTION) else "feature"
 
 
-def _restore_each(detectors: list[Detector], raw: Any, where: str) -> None:
+def _restore_each(
+    detectors: list[Detector], raw: Any, where: str, watched: Watched
+) -> list[Detector]:
+    """``detectors`` continuing from their state in ``raw``; one it has none of stays fresh."""
     stored = check.mapping(raw, where)
-    for detector in detectors:
-        if detector.name in stored:
-            detector.restore(stored[detector.name])
+    return [
+        type(d).restore(stored[d.name], d.config, watched) if d.name in stored else d
+        for d in detectors
+    ]
 
 
 def _select(chunk: Columns, names: tuple[str, ...]) -> np.ndarray:

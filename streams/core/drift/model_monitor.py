@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, Self
 
 import numpy as np
 
@@ -25,9 +25,7 @@ from streams.core.labels.label_free import LabelFreeEstimator
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
-# 3: each detector's own state (2, one tally per column, is read; 1 held a pickle and is
-# refused).
-STATE_VERSION = 3
+# Read: 3, each detector's own state; 2, one tally per column (1, a pickle, is refused).
 _READABLE_VERSIONS = (2, 3)
 # The detector fields of a monitor still learning its reference (it has none yet).
 _LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
@@ -74,6 +72,8 @@ class ModelMonitor:
     hashed, they are watched as categoricals of their hashes (numbers included, see
     ``streams.core.contract.pii``); dropped, they are not watched, and samples leave them out.
     """
+
+    SNAPSHOT_VERSION: ClassVar[int] = 3
 
     def __init__(
         self,
@@ -153,7 +153,7 @@ class ModelMonitor:
         ``take_new_reference``), since they are written once, not every batch.
         """
         return {
-            "version": STATE_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "reference_count": self._reference_count,
             "windows_closed": self.windows_closed,
             "window_count": self._window_count,
@@ -167,15 +167,15 @@ class ModelMonitor:
     @classmethod
     def restore(
         cls,
+        snapshot: Any,
         spec: ModelSpec,
         model_version: str,
         config: MonitorConfig,
         *,
-        snapshot: dict[str, Any],
         profile: dict[str, Any] | None,
         reference: list[dict[str, Any]],
         pii: PiiPolicy | None = None,
-    ) -> ModelMonitor:
+    ) -> Self:
         """A monitor that goes on exactly where the one that wrote these left off.
 
         Raises ``InvalidState`` for anything malformed, of another version, or not fitting
@@ -183,19 +183,19 @@ class ModelMonitor:
         state has nothing of (switched on since) starts afresh.
         """
         with check.restoring(f"monitor state of {spec.model_id}:{model_version}"):
-            return cls._restore(spec, model_version, config, snapshot, profile, reference, pii)
+            return cls._restore(snapshot, spec, model_version, config, profile, reference, pii)
 
     @classmethod
     def _restore(
         cls,
+        snapshot: Any,
         spec: ModelSpec,
         model_version: str,
         config: MonitorConfig,
-        snapshot: Any,
         profile: Any,
         reference: Any,
         pii: PiiPolicy | None,
-    ) -> ModelMonitor:
+    ) -> Self:
         raw = check.mapping(snapshot, "monitor")
         if type(raw.get("version")) is not int or raw["version"] not in _READABLE_VERSIONS:
             raise InvalidState(f"monitor: version {raw.get('version')!r} is not readable")
@@ -212,8 +212,8 @@ class ModelMonitor:
             blocks = None if detectors is None or detectors.blocks is None else detectors.blocks
             raw = upgrade_v2(raw, None if blocks is None else blocks.names)
         monitor._restore_counts(raw, profile is None)
-        if detectors is not None:
-            detectors.restore(raw)
+        if monitor.profile is not None:
+            monitor._detectors = DetectorSet.restore(raw, monitor.profile, spec, config.detectors)
         monitor._rules = {}
         for item in check.listing(raw["rules"], "rules", max_length=100_000):
             kind, name, rule, state = check.listing(item, "rules[]", length=4)

@@ -124,8 +124,8 @@ class Monitor:
             monitor = ModelMonitor(spec, model_version, self.config, stored_profile, pii=self.pii)
         else:
             monitor = ModelMonitor.restore(
-                spec, model_version, self.config,
-                snapshot=snapshot, profile=profile, reference=reference, pii=self.pii,
+                snapshot, spec, model_version, self.config,
+                profile=profile, reference=reference, pii=self.pii,
             )  # fmt: skip
         self.adopt(key, monitor)
         return monitor

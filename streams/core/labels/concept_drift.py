@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -28,8 +28,6 @@ ErrorDetectorName = Literal["adwin", "ddm", "eddm"]
 _DETECTORS: dict[str, type[ADWIN] | type[DDM] | type[EDDM]] = {
     "adwin": ADWIN, "ddm": DDM, "eddm": EDDM
 }  # fmt: skip
-# 2: the detector as plain numbers (1 pickled river's detector and is refused).
-SNAPSHOT_VERSION = 2
 
 
 class ErrorRateDrift:
@@ -58,6 +56,9 @@ class ErrorRateDrift:
     >>> drift.drift_detected, round(drift.reference_error_rate, 2)
     (True, 0.1)
     """
+
+    # 2: the detector as plain numbers (1 pickled river's detector and is refused).
+    SNAPSHOT_VERSION: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -122,31 +123,34 @@ class ErrorRateDrift:
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe state: the detector as plain numbers, the reference, the recent rate."""
         return {
-            "version": SNAPSHOT_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "detector": self.detector,
             "state": self._river.snapshot(),
             "reference": [self._reference_errors, self._reference_count],
             "recent": None if np.isnan(self._recent) else self._recent,
         }
 
-    def restore(self, snapshot: Any) -> None:
-        """Continue from ``snapshot``; ``InvalidState`` if it is malformed, of another
-        detector or version (the pickled format of version 1 is refused, never loaded)."""
-        raw = check.version(snapshot, "concept", SNAPSHOT_VERSION)
+    @classmethod
+    def restore(cls, snapshot: Any, **params: Any) -> Self:
+        """A drift built with ``params`` (the constructor's keywords) continuing from
+        ``snapshot``; ``InvalidState`` if it is malformed, of another detector or version
+        (the pickled format of version 1 is refused, never loaded)."""
+        raw = check.version(snapshot, "concept", cls.SNAPSHOT_VERSION)
         check.mapping(raw, "concept", ("detector", "state", "reference", "recent"))
-        if raw["detector"] != self.detector:
+        drift = cls(**params)
+        if raw["detector"] != drift.detector:
             raise check.InvalidState("concept.detector: snapshot of another detector")
-        detector = _DETECTORS[self.detector].from_snapshot(raw["state"])
-        if detector.snapshot()["params"] != self._river.snapshot()["params"]:
+        detector = _DETECTORS[drift.detector].restore(raw["state"])
+        if detector.snapshot()["params"] != drift._river.snapshot()["params"]:
             raise check.InvalidState("concept.state: taken with other parameters")
         errors, count = check.listing(raw["reference"], "concept.reference", length=2)
-        count = check.integer(count, "concept.reference_count", high=self.reference_events)
+        count = check.integer(count, "concept.reference_count", high=drift.reference_events)
         errors = check.integer(errors, "concept.reference_errors", high=count)
         recent = check.optional(check.number, raw["recent"], "concept.recent", low=0, high=1)
-        self._river = detector
-        self._reference_errors, self._reference_count = errors, count
-        self._recent = math.nan if recent is None else recent
-        self._detected = False
+        drift._river = detector
+        drift._reference_errors, drift._reference_count = errors, count
+        drift._recent = math.nan if recent is None else recent
+        return drift
 
 
 def _ewm(start: float, values: np.ndarray, alpha: float) -> float:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.labels.ring import ColumnRing
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
 
 _COLUMNS = {"group": np.int32, "predicted": np.bool_, "truth": np.bool_}
 
-SNAPSHOT_VERSION = 1
 OTHER_GROUP = "__other__"
 _MISSING = -1  # the attribute was absent: such events are not kept
 _NAN = float("nan")
@@ -133,6 +133,8 @@ class FairnessWindow:
     [('demographic_parity_difference', 'b'), ('equal_opportunity_difference', 'b'),
      ('disparate_impact_ratio', 'b')]
     """
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(self, policy: FairnessPolicy, *, window_events: int = 5000) -> None:
         if not isinstance(window_events, int) or window_events < 1:
@@ -249,29 +251,34 @@ class FairnessWindow:
 
     def snapshot(self) -> dict[str, Any]:
         """The window as plain JSON data, for ``restore``."""
-        return {"version": SNAPSHOT_VERSION, "attribute": self.policy.attribute,
+        return {"version": self.SNAPSHOT_VERSION, "attribute": self.policy.attribute,
                 "window_events": self.window_events, "names": list(self._names),
                 **self._ring.snapshot()}  # fmt: skip
 
     @classmethod
-    def restore(cls, policy: FairnessPolicy, snapshot: dict[str, Any]) -> Self:
-        """A window continuing from ``snapshot``, judged under ``policy``.
+    def restore(cls, snapshot: Any, policy: FairnessPolicy) -> Self:
+        """A window continuing from ``snapshot``, judged under ``policy``; ``InvalidState``
+        for anything malformed.
 
         The bounds may change between snapshot and restore; the attribute and reference
         group may not, and ``max_groups`` must still hold the groups already named.
         """
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
+        raw = check.version(snapshot, "fairness", cls.SNAPSHOT_VERSION)
+        with check.restoring("fairness"):
+            return cls._restore(raw, policy)
+
+    @classmethod
+    def _restore(cls, snapshot: Any, policy: FairnessPolicy) -> Self:
         names = snapshot["names"]
         if snapshot["attribute"] != policy.attribute or names[1] != policy.reference_group:
-            raise ValueError("snapshot was taken for another attribute or reference group")
+            raise check.InvalidState("fairness: taken for another attribute or reference group")
         if len(names) > policy.max_groups + 1:
-            raise ValueError("snapshot names more groups than policy.max_groups")
+            raise check.InvalidState("fairness: names more groups than policy.max_groups")
         window = cls(policy, window_events=snapshot["window_events"])
-        window._ring = ColumnRing.restore(window.window_events, _COLUMNS, snapshot)
+        window._ring = ColumnRing.restore(snapshot, window.window_events, _COLUMNS)
         group = window._ring.rows()["group"]
         if group.size and not 0 <= group.min() <= group.max() < len(names):
-            raise ValueError("snapshot has an unknown group code")
+            raise check.InvalidState("fairness: an unknown group code")
         window._names = list(names)
         window._index = {name: i for i, name in enumerate(names)}
         return window

@@ -15,17 +15,17 @@ false positives (or true negatives). It is right on average only under two assum
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.labels.ring import ColumnRing
 
 __all__ = ["LabelFreeEstimator", "ScoreCalibration"]
 
 _COLUMNS = {"score": np.float64, "predicted": np.bool_}
 
-SNAPSHOT_VERSION = 1
 _NAN = float("nan")
 
 
@@ -46,6 +46,7 @@ class ScoreCalibration:
     """
 
     __slots__ = ("values",)
+    VERSION: ClassVar[int] = 1  # of ``to_dict``: reference data, stored within a snapshot
 
     def __init__(self, values: np.ndarray | None) -> None:
         if values is not None:
@@ -93,12 +94,11 @@ class ScoreCalibration:
 
     def to_dict(self) -> dict[str, Any]:
         values = None if self.values is None else self.values.tolist()
-        return {"version": SNAPSHOT_VERSION, "values": values}
+        return {"version": self.VERSION, "values": values}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        if data.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown calibration version {data.get('version')!r}")
+    def from_dict(cls, data: Any) -> Self:
+        data = check.version(data, "calibration", cls.VERSION)
         if data["values"] is None:
             return cls.identity()
         values = np.asarray(data["values"], np.float64)
@@ -133,6 +133,8 @@ class LabelFreeEstimator:
     >>> round(float(truth[predicted].mean()), 3), round(float(predicted[truth].mean()), 3)
     (0.732, 0.702)
     """
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(
         self, *, window_events: int = 1000, calibration: ScoreCalibration | None = None
@@ -185,17 +187,18 @@ class LabelFreeEstimator:
 
     def snapshot(self) -> dict[str, Any]:
         """The window and its calibration as plain JSON data, for ``restore``."""
-        return {"version": SNAPSHOT_VERSION, "window_events": self.window_events,
+        return {"version": self.SNAPSHOT_VERSION, "window_events": self.window_events,
                 "calibration": self.calibration.to_dict(), **self._ring.snapshot()}  # fmt: skip
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> Self:
-        """An estimator continuing from ``snapshot``, as taken by ``snapshot()``."""
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
-        calibration = ScoreCalibration.from_dict(snapshot["calibration"])
-        estimator = cls(window_events=snapshot["window_events"], calibration=calibration)
-        estimator._ring = ColumnRing.restore(estimator.window_events, _COLUMNS, snapshot)
+    def restore(cls, snapshot: Any) -> Self:
+        """An estimator continuing from ``snapshot``, as taken by ``snapshot()``;
+        ``InvalidState`` for anything malformed."""
+        raw = check.version(snapshot, "label_free", cls.SNAPSHOT_VERSION)
+        with check.restoring("label_free"):
+            calibration = ScoreCalibration.from_dict(raw["calibration"])
+            estimator = cls(window_events=raw["window_events"], calibration=calibration)
+        estimator._ring = ColumnRing.restore(raw, estimator.window_events, _COLUMNS)
         return estimator
 
 

@@ -13,11 +13,11 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from streams.core import plain_data as check
 from streams.core.labels.ring import ColumnRing
 
 __all__ = ["ClassificationWindow", "RegressionWindow"]
 
-SNAPSHOT_VERSION = 1
 # Log loss clips scores so that one confident miss costs about 34.5 nats, not infinity.
 _EPSILON = 1e-15
 _NAN = float("nan")
@@ -28,6 +28,7 @@ class _LabelledWindow:
 
     _COLUMNS: ClassVar[dict[str, type]]
     _PARAMS: ClassVar[tuple[str, ...]]
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(self, window_events: int) -> None:
         self.window_events = window_events
@@ -61,15 +62,16 @@ class _LabelledWindow:
     def snapshot(self) -> dict[str, Any]:
         """The window as plain JSON data (NaN as None), for ``restore``."""
         params = {name: getattr(self, name) for name in self._PARAMS}
-        return {"version": SNAPSHOT_VERSION, **params, **self._ring.snapshot()}
+        return {"version": self.SNAPSHOT_VERSION, **params, **self._ring.snapshot()}
 
     @classmethod
-    def restore(cls, snapshot: dict[str, Any]) -> Self:
-        """A window continuing from ``snapshot``, as taken by ``snapshot()``."""
-        if snapshot.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"unknown snapshot version {snapshot.get('version')!r}")
-        window = cls(**{name: snapshot[name] for name in cls._PARAMS})
-        window._ring = ColumnRing.restore(window.window_events, cls._COLUMNS, snapshot)
+    def restore(cls, snapshot: Any) -> Self:
+        """A window continuing from ``snapshot``, as taken by ``snapshot()``; ``InvalidState``
+        for anything malformed."""
+        raw = check.version(snapshot, "window", cls.SNAPSHOT_VERSION)
+        with check.restoring("window"):
+            window = cls(**{name: raw[name] for name in cls._PARAMS})
+        window._ring = ColumnRing.restore(raw, window.window_events, cls._COLUMNS)
         return window
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -38,8 +38,6 @@ __all__ = ["PerformanceConfig", "PerformanceMonitor"]
 
 _WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
-# 2: the concept-drift detector as plain numbers (1 held a pickle and is refused).
-SNAPSHOT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +69,9 @@ class PerformanceConfig:
 
 class PerformanceMonitor:
     """Labels of one model version: windows, reference, detectors and alert rules."""
+
+    # 2: the concept-drift detector as plain numbers (1 held a pickle and is refused).
+    SNAPSHOT_VERSION: ClassVar[int] = 2
 
     def __init__(self, spec: ModelSpec, model_version: str, config: PerformanceConfig) -> None:
         self.spec = spec
@@ -149,7 +150,7 @@ class PerformanceMonitor:
     def snapshot(self) -> dict[str, Any]:
         """All state as JSON-safe data, for ``restore``."""
         return {
-            "version": SNAPSHOT_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "window": self.window.snapshot(),
             "reference": self._reference.snapshot() if self.reference_metrics is None else None,
             "reference_metrics": None if self.reference_metrics is None
@@ -165,20 +166,20 @@ class PerformanceMonitor:
 
     @classmethod
     def restore(
-        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: Any
-    ) -> PerformanceMonitor:
+        cls, snapshot: Any, spec: ModelSpec, model_version: str, config: PerformanceConfig
+    ) -> Self:
         """A monitor continuing from ``snapshot``; fairness policies come from ``spec``.
 
         Raises ``InvalidState`` for anything malformed or of another version.
         """
         with check.restoring(f"performance state of {spec.model_id}:{model_version}"):
-            return cls._restore(spec, model_version, config, snapshot)
+            return cls._restore(snapshot, spec, model_version, config)
 
     @classmethod
     def _restore(
-        cls, spec: ModelSpec, model_version: str, config: PerformanceConfig, snapshot: Any
-    ) -> PerformanceMonitor:
-        raw = check.version(snapshot, "performance", SNAPSHOT_VERSION)
+        cls, snapshot: Any, spec: ModelSpec, model_version: str, config: PerformanceConfig
+    ) -> Self:
+        raw = check.version(snapshot, "performance", cls.SNAPSHOT_VERSION)
         monitor = cls(spec, model_version, config)
         monitor.window = type(monitor.window).restore(raw["window"])
         if raw["reference"] is not None:
@@ -190,20 +191,25 @@ class PerformanceMonitor:
                 for k, v in check.mapping(stored, "reference_metrics").items()
             }
             monitor.reference_metrics = {k: np.nan if v is None else v for k, v in metrics.items()}
-        monitor.concept.restore(raw["concept"])
+        monitor.concept = ErrorRateDrift.restore(
+            raw["concept"], detector=config.concept_detector,
+            reference_events=config.reference_labels,
+        )  # fmt: skip
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
         fairness = check.mapping(raw["fairness"], "fairness")
         for attribute, window in list(monitor.fairness.items()):
             if attribute in fairness:
                 monitor.fairness[attribute] = FairnessWindow.restore(
-                    window.policy, fairness[attribute]
+                    fairness[attribute], window.policy
                 )
         counts = check.listing(raw["counts"], "counts", length=4)
         (monitor.labels_seen, monitor.unusable, monitor.evaluations,
          monitor._since_evaluation) = [check.integer(c, "counts") for c in counts]  # fmt: skip
         rules = check.mapping(raw["rules"], "rules")
         monitor._rules = {check.text(r, "rules"): RuleState.restore(s) for r, s in rules.items()}
-        monitor.retraining.restore(raw)
+        monitor.retraining = RetrainingPolicy.restore(raw, spec.model_id, model_version,
+                                                      after=config.retrain_after,
+                                                      cooldown=config.retrain_cooldown)  # fmt: skip
         tail = check.listing(raw["tail"], "tail", max_length=_SAMPLE)
         for item in tail:
             check.integer(check.mapping(item, "tail[]")["predicted_at_ms"], "tail.predicted_at_ms")

@@ -96,7 +96,7 @@ class PerformanceMonitors:
         if snapshot is None:
             monitor = PerformanceMonitor(spec, key[1], self.config)
         else:
-            monitor = PerformanceMonitor.restore(spec, key[1], self.config, snapshot)
+            monitor = PerformanceMonitor.restore(snapshot, spec, key[1], self.config)
         self.monitors[key] = monitor
         return monitor
 

@@ -9,7 +9,7 @@ keeps what it needs as plain data (``snapshot`` / ``restore``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
 from streams.core.alerts.alert import Alert, Window
@@ -30,6 +30,9 @@ class RetrainingPolicy:
     >>> policy.take(), policy.snapshot()
     ([], {'evidence': {}, 'last_request': None})
     """
+
+    # Its keys are stored among the performance monitor's, versioned by it.
+    SNAPSHOT_VERSION: ClassVar[None] = None
 
     def __init__(self, model_id: str, model_version: str, *, after: int, cooldown: int) -> None:
         self.model_id = model_id
@@ -81,10 +84,16 @@ class RetrainingPolicy:
     def snapshot(self) -> dict[str, Any]:
         return {"evidence": self.evidence, "last_request": self.last_request}
 
-    def restore(self, raw: Mapping[str, Any]) -> None:
-        """Continue from ``snapshot()``'s keys in ``raw``; raises ``InvalidState`` (inside a
-        ``plain_data.restoring`` block) for anything malformed."""
+    @classmethod
+    def restore(
+        cls, snapshot: Any, model_id: str, model_version: str, *, after: int, cooldown: int
+    ) -> Self:
+        """A policy continuing from ``snapshot()``'s keys in ``snapshot``; ``InvalidState``
+        for anything malformed."""
+        raw = check.mapping(snapshot, "retraining", ("evidence", "last_request"))
+        policy = cls(model_id, model_version, after=after, cooldown=cooldown)
         evidence = check.mapping(raw["evidence"], "evidence")
-        self.evidence = {check.text(k, "evidence"): dict(check.mapping(v, "evidence"))
-                         for k, v in evidence.items()}  # fmt: skip
-        self.last_request = check.optional(check.integer, raw["last_request"], "last_request")
+        policy.evidence = {check.text(k, "evidence"): dict(check.mapping(v, "evidence"))
+                           for k, v in evidence.items()}  # fmt: skip
+        policy.last_request = check.optional(check.integer, raw["last_request"], "last_request")
+        return policy

@@ -8,9 +8,11 @@ on order), so a snapshot restored slot for slot continues bit for bit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
+
+from streams.core import plain_data as check
 
 __all__ = ["ColumnRing"]
 
@@ -26,6 +28,8 @@ class ColumnRing:
     >>> len(ring), sorted(ring.rows()["x"].tolist())
     (3, [2.0, 3.0, 4.0])
     """
+
+    SNAPSHOT_VERSION: ClassVar[None] = None  # a part of the window that holds it
 
     def __init__(self, size: int, dtypes: Mapping[str, Any]) -> None:
         if not isinstance(size, int) or size < 1:
@@ -60,16 +64,23 @@ class ColumnRing:
                 "columns": {name: _plain(c) for name, c in self.rows().items()}}  # fmt: skip
 
     @classmethod
-    def restore(cls, size: int, dtypes: Mapping[str, Any], snapshot: Mapping[str, Any]) -> Self:
+    def restore(cls, snapshot: Any, size: int, dtypes: Mapping[str, Any]) -> Self:
+        """A ring of ``size`` rows of ``dtypes`` continuing from ``snapshot``;
+        ``InvalidState`` for anything malformed."""
+        with check.restoring("window rows"):
+            return cls._restore(check.mapping(snapshot, "ring", ("next", "columns")), size, dtypes)
+
+    @classmethod
+    def _restore(cls, snapshot: Mapping[str, Any], size: int, dtypes: Mapping[str, Any]) -> Self:
         ring = cls(size, dtypes)
         columns = {name: np.asarray(snapshot["columns"][name], dtype)
                    for name, dtype in ring.dtypes.items()}  # fmt: skip
         filled, slot = len(next(iter(columns.values()))), snapshot["next"]
         # A ring not yet full fills slots 0..filled-1, so its next slot is its fill.
         if not ((filled == size and 0 <= slot < size) or slot == filled < size):
-            raise ValueError("snapshot does not fit its window")
+            raise check.InvalidState("ring: snapshot does not fit its window")
         if any(len(column) != filled for column in columns.values()):
-            raise ValueError("snapshot columns differ in length")
+            raise check.InvalidState("ring: snapshot columns differ in length")
         for name, column in columns.items():
             ring._columns[name][:filled] = column
         ring._filled, ring._next = filled, slot

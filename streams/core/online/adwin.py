@@ -3,7 +3,7 @@
 It decides as river 0.26.1's ``river.drift.ADWIN`` does, step for step (the same
 floating-point operations in the same order, so the same cuts), but its state is the
 exponential histogram's bucket rows of totals and variances plus a few counters:
-``snapshot()`` gives them as JSON-safe data and ``from_snapshot`` rebuilds from them after
+``snapshot()`` gives them as JSON-safe data and ``restore`` rebuilds from them after
 checking every field, so nothing read back from storage is ever unpickled.
 
 Like river's, the detector starts afresh on the update after the one that detected a drift.
@@ -12,13 +12,12 @@ Like river's, the detector starts afresh on the update after the one that detect
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
 
 __all__ = ["ADWIN"]
 
-SNAPSHOT_VERSION = 1
 # A window holds at most 2**62 values: far past any stream, and exact as a float.
 _MAX_ROWS = 62
 _FIELDS = ("params", "total", "variance", "width", "tick", "n_detections", "drift_detected",
@@ -53,6 +52,8 @@ class ADWIN:
     ...         print(i)
     1023
     """
+
+    SNAPSHOT_VERSION: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -181,9 +182,9 @@ class ADWIN:
             self._variances.pop()
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-safe numbers, for ``from_snapshot``."""
+        """The whole state as JSON-safe numbers, for ``restore``."""
         return {
-            "version": SNAPSHOT_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "params": [self.delta, self.clock, self.max_buckets,
                        self.min_window_length, self.grace_period],
             "total": self.total,
@@ -197,10 +198,10 @@ class ADWIN:
         }  # fmt: skip
 
     @classmethod
-    def from_snapshot(cls, snapshot: Any) -> ADWIN:
+    def restore(cls, snapshot: Any) -> Self:
         """An ADWIN continuing from ``snapshot``; ``InvalidState`` (a ValueError) if any
         field is missing, of the wrong type or size, not finite, or inconsistent."""
-        raw = check.version(snapshot, "adwin", SNAPSHOT_VERSION)
+        raw = check.version(snapshot, "adwin", cls.SNAPSHOT_VERSION)
         check.mapping(raw, "adwin", _FIELDS)
         params = check.listing(raw["params"], "adwin.params", length=5)
         delta, clock, buckets, min_length, grace = params

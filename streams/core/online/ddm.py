@@ -2,22 +2,21 @@
 
 It decides as river 0.26.1's ``river.drift.binary.DDM`` does, step for step, but keeps its
 state as a handful of numbers that ``snapshot()`` gives as JSON-safe data and
-``from_snapshot`` rebuilds from after checking them: nothing stored is unpickled.
+``restore`` rebuilds from after checking them: nothing stored is unpickled.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
+from streams.core.online.binary import BinaryDriftDetector
 
 __all__ = ["DDM"]
 
-SNAPSHOT_VERSION = 1
 
-
-class DDM:
+class DDM(BinaryDriftDetector):
     """Drift detection method (Gama et al., 2004): the error rate plus its standard
     deviation rising ``drift_threshold`` deviations over its lowest point.
 
@@ -39,6 +38,9 @@ class DDM:
     [1033]
     """
 
+    NAME: ClassVar[str] = "ddm"
+    _FIELDS: ClassVar[tuple[str, ...]] = ("n", "p", "min")
+
     def __init__(
         self, *, warm_start: int = 30, warning_threshold: float = 2.0, drift_threshold: float = 3.0
     ) -> None:
@@ -57,14 +59,6 @@ class DDM:
         self._ps_min = math.inf
         self._drift_detected = False
         self._warning_detected = False
-
-    @property
-    def drift_detected(self) -> bool:
-        return self._drift_detected
-
-    @property
-    def warning_detected(self) -> bool:
-        return self._warning_detected
 
     def update(self, x: bool) -> None:
         """Take one value: 1 (True) for an error."""
@@ -86,22 +80,20 @@ class DDM:
             self._warning_detected = False
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-safe numbers, for ``from_snapshot``."""
+        """The whole state as JSON-safe numbers, for ``restore``."""
         return {
-            "version": SNAPSHOT_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "params": [self.warm_start, self.warning_threshold, self.drift_threshold],
             "n": self._n,
             "p": self._p,
             "min": None if self._p_min is None else [self._p_min, self._s_min, self._ps_min],
-            "flags": [self._drift_detected, self._warning_detected],
+            "flags": self._flags(),
         }
 
     @classmethod
-    def from_snapshot(cls, snapshot: Any) -> DDM:
+    def restore(cls, snapshot: Any) -> Self:
         """A DDM continuing from ``snapshot``; ``InvalidState`` if it is malformed."""
-        raw = check.version(snapshot, "ddm", SNAPSHOT_VERSION)
-        check.mapping(raw, "ddm", ("params", "n", "p", "min", "flags"))
-        warm, warning, drift = check.listing(raw["params"], "ddm.params", length=3)
+        raw, (warm, warning, drift) = cls._checked(snapshot)
         ddm = cls(
             warm_start=check.integer(warm, "ddm.warm_start"),
             warning_threshold=check.number(warning, "ddm.warning_threshold", low=1e-9),
@@ -114,7 +106,5 @@ class DDM:
         if raw["min"] is not None:
             p_min, s_min, ps_min = check.numbers(raw["min"], "ddm.min", length=3, low=0.0)
             ddm._p_min, ddm._s_min, ddm._ps_min = p_min, s_min, ps_min
-        flags = check.listing(raw["flags"], "ddm.flags", length=2)
-        ddm._drift_detected = check.flag(flags[0], "ddm.drift_detected")
-        ddm._warning_detected = check.flag(flags[1], "ddm.warning_detected")
+        ddm._restore_flags(raw)
         return ddm

@@ -2,21 +2,20 @@
 
 It decides as river 0.26.1's ``river.drift.binary.EDDM`` does, step for step, but keeps its
 state as a handful of numbers that ``snapshot()`` gives as JSON-safe data and
-``from_snapshot`` rebuilds from after checking them: nothing stored is unpickled.
+``restore`` rebuilds from after checking them: nothing stored is unpickled.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
+from streams.core.online.binary import BinaryDriftDetector
 
 __all__ = ["EDDM"]
 
-SNAPSHOT_VERSION = 1
 
-
-class EDDM:
+class EDDM(BinaryDriftDetector):
     """Early drift detection method (Baena-García et al., 2006): the distance between
     errors, mean plus two deviations, falling below ``beta`` of its highest point.
 
@@ -38,6 +37,9 @@ class EDDM:
     [3401]
     """
 
+    NAME: ClassVar[str] = "eddm"
+    _FIELDS: ClassVar[tuple[str, ...]] = ("counts", "distances", "p2s_prime_max")
+
     def __init__(self, *, warm_start: int = 30, alpha: float = 0.95, beta: float = 0.9) -> None:
         if warm_start < 0 or not 0 < beta <= alpha:
             raise ValueError("warm_start >= 0 and 0 < beta <= alpha")
@@ -57,14 +59,6 @@ class EDDM:
         self._squares = 0.0
         self._drift_detected = False
         self._warning_detected = False
-
-    @property
-    def drift_detected(self) -> bool:
-        return self._drift_detected
-
-    @property
-    def warning_detected(self) -> bool:
-        return self._warning_detected
 
     def update(self, x: bool) -> None:
         """Take one value: 1 (True) for an error."""
@@ -97,22 +91,20 @@ class EDDM:
         self._squares += 1.0 * (distance - old) * (distance - self._mean)
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-safe numbers, for ``from_snapshot``."""
+        """The whole state as JSON-safe numbers, for ``restore``."""
         return {
-            "version": SNAPSHOT_VERSION,
+            "version": self.SNAPSHOT_VERSION,
             "params": [self.warm_start, self.alpha, self.beta],
             "counts": [self._n, self._last_error, self._n_errors],
             "distances": [self._count, self._mean, self._squares],
             "p2s_prime_max": self._p2s_prime_max,
-            "flags": [self._drift_detected, self._warning_detected],
+            "flags": self._flags(),
         }
 
     @classmethod
-    def from_snapshot(cls, snapshot: Any) -> EDDM:
+    def restore(cls, snapshot: Any) -> Self:
         """An EDDM continuing from ``snapshot``; ``InvalidState`` if it is malformed."""
-        raw = check.version(snapshot, "eddm", SNAPSHOT_VERSION)
-        check.mapping(raw, "eddm", ("params", "counts", "distances", "p2s_prime_max", "flags"))
-        warm, alpha, beta = check.listing(raw["params"], "eddm.params", length=3)
+        raw, (warm, alpha, beta) = cls._checked(snapshot)
         eddm = cls(
             warm_start=check.integer(warm, "eddm.warm_start"),
             alpha=check.number(alpha, "eddm.alpha", low=1e-9),
@@ -125,7 +117,5 @@ class EDDM:
         count, mean, squares = check.numbers(raw["distances"], "eddm.distances", length=3, low=0)
         eddm._count, eddm._mean, eddm._squares = count, mean, squares
         eddm._p2s_prime_max = check.number(raw["p2s_prime_max"], "eddm.p2s_prime_max", low=-1)
-        flags = check.listing(raw["flags"], "eddm.flags", length=2)
-        eddm._drift_detected = check.flag(flags[0], "eddm.drift_detected")
-        eddm._warning_detected = check.flag(flags[1], "eddm.warning_detected")
+        eddm._restore_flags(raw)
         return eddm

@@ -1,0 +1,66 @@
+"""What the prediction and label services share: the roads a monitoring batch leaves by.
+
+Both write rejects to a dead-letter topic, alerts to the ``AlertSink`` and state with the
+batch's offsets to Redis (``AppliedOffsets``), every write retried through one
+``DurableWriter``; both quarantine stored state that does not restore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from streams.adapters.durable import DurableWriter
+from streams.adapters.kafka.dead_letter import dead_letter_message, rescue
+from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.applied_offsets import AppliedOffsets
+from streams.adapters.redis.quarantine import quarantine
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.core.alerts.alert import Alert, Trigger
+from streams.core.alerts.sink import AlertSink
+from streams.core.contract.ingestor import Rejection
+from streams.core.errors import InvalidState
+
+__all__ = ["MonitoringStage"]
+
+
+class MonitoringStage:
+    """The outputs of a monitoring service, set up alike for predictions and labels.
+
+    ``dead_letter`` turns a rejection into the dead-letter message (a redactor's, or the
+    plain one); ``dead_letter_max_bytes`` cuts a longer value to a truncated copy.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: RedisMonitorStore,
+        dead_letters: faust.TopicT,
+        sink: AlertSink,
+        metrics: IngestMetrics,
+        dead_letter_max_bytes: int | None,
+        dead_letter: Callable[..., Any] = dead_letter_message,
+    ) -> None:
+        self.store = store
+        self.dead_letters = dead_letters
+        self.sink = sink
+        self.metrics = metrics
+        self.dead_letter = dead_letter
+        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        self.dead_letter_max_bytes = dead_letter_max_bytes
+        self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
+
+    async def _dead_letter(self, rejected: list[Rejection]) -> None:
+        """Publish the rejects and wait until the broker has them."""
+        if rejected:
+            limit = self.dead_letter_max_bytes
+            dead = [self.dead_letter(r, max_value_bytes=limit) for r in rejected]
+            await self.writer.publish(self.dead_letters, dead, rescue=rescue)
+
+    async def _quarantine(self, key: tuple[str, str], exc: InvalidState, trigger: Trigger) -> Alert:
+        """Set malformed stored state aside (the version starts fresh); its alert."""
+        return await quarantine(
+            self.store, self.writer, self.metrics.state_quarantined, key, exc, trigger
+        )

@@ -1,0 +1,112 @@
+"""Every stored state class keeps one convention (docs/ARCHITECTURE.md, "State").
+
+``SNAPSHOT_VERSION`` on the class is the ``"version"`` its snapshot carries (None: a part
+versioned by the whole holding it); ``restore`` is a classmethod taking the snapshot first,
+then what the object is built from, and refuses garbage with ``InvalidState``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streams.core.alerts.alert_rule import RuleState
+from streams.core.contract.spec import FeatureSpec, ModelSpec
+from streams.core.detectors import REGISTRY, BlockMeans
+from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.errors import InvalidState
+from streams.core.labels.concept_drift import ErrorRateDrift
+from streams.core.labels.fairness import FairnessPolicy, FairnessWindow
+from streams.core.labels.label_free import LabelFreeEstimator
+from streams.core.labels.performance import ClassificationWindow, RegressionWindow
+from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.labels.retraining import RetrainingPolicy
+from streams.core.labels.ring import ColumnRing
+from streams.core.online.adwin import ADWIN
+from streams.core.online.ddm import DDM
+from streams.core.online.eddm import EDDM
+from tests.core.test_detector_contract import fresh, watched
+
+SPEC = ModelSpec("churn", {"x": FeatureSpec("number")})
+POLICY = FairnessPolicy("region", "a")
+RING_DTYPES = {"x": np.float64}
+NAMES, MEAN, SCALE = ("a",), np.zeros(1), np.ones(1)
+
+# (an instance, restore's arguments after the snapshot)
+Case = tuple[Callable[[], Any], tuple[Any, ...], dict[str, Any]]
+CASES: dict[str, Case] = {
+    "adwin": (ADWIN, (), {}),
+    "ddm": (DDM, (), {}),
+    "eddm": (EDDM, (), {}),
+    "ring": (lambda: ColumnRing(4, RING_DTYPES), (4, RING_DTYPES), {}),
+    "classification": (ClassificationWindow, (), {}),
+    "regression": (RegressionWindow, (), {}),
+    "label_free": (LabelFreeEstimator, (), {}),
+    "fairness": (lambda: FairnessWindow(POLICY), (POLICY,), {}),
+    "concept": (ErrorRateDrift, (), {}),
+    "retraining": (
+        lambda: RetrainingPolicy("m", "v1", after=3, cooldown=20),
+        ("m", "v1"),
+        {"after": 3, "cooldown": 20},
+    ),
+    "rule": (RuleState, (), {}),
+    "blocks": (lambda: BlockMeans(NAMES, MEAN, SCALE), (NAMES, MEAN, SCALE), {}),
+    "performance": (
+        lambda: PerformanceMonitor(SPEC, "v1", PerformanceConfig()),
+        (SPEC, "v1", PerformanceConfig()),
+        {},
+    ),
+    "model": (
+        lambda: ModelMonitor(SPEC, "v1", MonitorConfig()),
+        (SPEC, "v1", MonitorConfig()),
+        {"profile": None, "reference": []},
+    ),
+}
+for kind in REGISTRY:
+    CASES[f"detector:{kind.name}"] = (
+        lambda kind=kind: fresh(kind),
+        (fresh(kind).config, watched(kind)),
+        {},
+    )
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_snapshot_carries_the_class_version_and_restores(name):
+    make, args, kwargs = CASES[name]
+    state = make()
+    cls = type(state)
+    assert isinstance(inspect.getattr_static(cls, "restore"), classmethod)
+    snapshot = json.loads(json.dumps(state.snapshot()))
+    if cls.SNAPSHOT_VERSION is None:
+        assert "version" not in snapshot
+    else:
+        assert type(cls.SNAPSHOT_VERSION) is int
+        assert snapshot["version"] == cls.SNAPSHOT_VERSION
+    restored = cls.restore(snapshot, *args, **kwargs)
+    assert type(restored) is cls
+    assert json.loads(json.dumps(restored.snapshot())) == snapshot
+
+
+@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("garbage", [None, 3, "gASV", [], {}])
+def test_garbage_is_refused_as_invalid_state(name, garbage):
+    _, args, kwargs = CASES[name]
+    cls = type(CASES[name][0]())
+    with pytest.raises(InvalidState):
+        cls.restore(garbage, *args, **kwargs)
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if not n.startswith("detector:")])
+def test_another_version_is_refused(name):
+    make, args, kwargs = CASES[name]
+    state = make()
+    if type(state).SNAPSHOT_VERSION is None:
+        pytest.skip("versioned by the whole that holds it")
+    snapshot = {**json.loads(json.dumps(state.snapshot())), "version": 99}
+    with pytest.raises(InvalidState):
+        type(state).restore(snapshot, *args, **kwargs)
