@@ -14,10 +14,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import orjson
 
+from streams.cli_parser import USAGE_ERROR, CliParser, input_file, output_file
 from streams.core.contract.pii import PiiPolicy, require_key_for
 from streams.core.errors import DriftlineError
 from streams.env_reader import variable
@@ -39,14 +40,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (DriftlineError, ValueError) as exc:
         print(f"driftline: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # A path the argument checks could not foresee (a --spec folder's file, a race).
+        print(f"driftline: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130  # the shell's code for SIGINT, without a traceback
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="driftline", description="Streaming ML monitoring on Kafka."
-    )
-    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    parser = CliParser(prog="driftline", description="Streaming ML monitoring on Kafka.")
+    parser.add_argument(
+        "--loglevel", default="info", choices=["debug", "info", "warning"],
+        help="the least severe log lines shown",
+    )  # fmt: skip
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_stack(commands)
     _add_worker(commands)
@@ -63,7 +71,7 @@ def _add_stack(commands: _Commands) -> None:
     from streams.stack.config import StackConfig
 
     stack = commands.add_parser("stack", help="start, stop or show the local Kafka and Redis")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("action", choices=["up", "down", "status"], help="what to do")
     stack.add_argument(
         "--secure", action="store_true",
         help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT "
@@ -80,9 +88,12 @@ def _add_worker(commands: _Commands) -> None:
         type=Path,
         action="append",
         default=[],
-        help="model spec JSON file or folder of them (repeatable); stored in Redis for all workers",
+        help="model spec JSON file or folder of them (repeatable); stored in Redis for all "
+        "workers (default: none, and DRIFTLINE_SPECS_DIR if set)",
     )
-    worker.add_argument("--web-port", type=int, help="port of /metrics and /health")
+    worker.add_argument(
+        "--web-port", type=int, help=f"port of /metrics and /health ({_from_setting('web_port')})"
+    )
     worker.set_defaults(run=_worker)
 
 
@@ -91,9 +102,13 @@ def _add_replay(commands: _Commands) -> None:
     replay = commands.add_parser(
         "replay", help="run a JSONL file of events through the detectors, no servers needed"
     )
-    replay.add_argument("events", type=Path, help="one prediction event per line")
-    replay.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
-    replay.add_argument("--dlq", type=Path, help="write rejected lines here (JSON lines)")
+    replay.add_argument("events", type=input_file, help="one prediction event per line")
+    replay.add_argument(
+        "--spec", type=Path, action="append", default=[],
+        help="model spec file or folder (repeatable; default: none, and DRIFTLINE_SPECS_DIR if "
+        "set); models without one are inferred from their first events",
+    )  # fmt: skip
+    replay.add_argument("--dlq", type=output_file, help="write rejected lines here (JSON lines)")
     # Flags default to None: the setting (DRIFTLINE_*, else its default) holds unless given.
     replay.add_argument(
         "--window", type=int, dest="window_events",
@@ -112,15 +127,17 @@ def _add_replay(commands: _Commands) -> None:
         help=_from_setting("unknown_models"),
     )  # fmt: skip
     replay.add_argument(
-        "--profile", type=Path, action="append", default=[],
+        "--profile", type=input_file, action="append", default=[],
         help="reference profile from `driftline profile` (repeatable); others are learned",
     )  # fmt: skip
     replay.add_argument(
-        "--labels", type=Path,
+        "--labels", type=input_file,
         help="label events (JSONL), joined after the predictions: performance, concept drift, "
         "fairness alerts",
     )  # fmt: skip
-    replay.add_argument("--retrain", type=Path, help="write retraining requests here (JSONL)")
+    replay.add_argument(
+        "--retrain", type=output_file, help="write retraining requests here (JSONL)"
+    )
     replay.add_argument(
         "--label-ttl-s", type=int,
         help="a label later than this after its prediction counts as expired "
@@ -134,11 +151,15 @@ def _add_profile(commands: _Commands) -> None:
     profile = commands.add_parser(
         "profile", help="build a model version's reference profile from training data"
     )
-    profile.add_argument("training", type=Path, help="CSV with a header, or JSON lines")
-    profile.add_argument("--model-id", required=True)
-    profile.add_argument("--model-version", default="v1")
-    profile.add_argument("--spec", type=Path, help="model spec giving the feature types")
-    profile.add_argument("--out", type=Path, help="write the profile here (JSON)")
+    profile.add_argument("training", type=input_file, help="CSV with a header, or JSON lines")
+    profile.add_argument("--model-id", required=True, help="the model the profile is of")
+    profile.add_argument("--model-version", default="v1", help="the model version")
+    profile.add_argument(
+        "--spec", type=input_file, help="model spec giving the feature types (default: inferred)"
+    )
+    profile.add_argument(
+        "--out", type=output_file, help="write the profile here (JSON; default: stdout)"
+    )
     profile.add_argument(
         "--store", action="store_true", help="register it in Redis for the workers"
     )
@@ -153,16 +174,21 @@ def _add_simulate(commands: _Commands) -> None:
         "simulate", help="write a synthetic prediction stream with injected drift"
     )
     target = simulate.add_mutually_exclusive_group(required=True)
-    target.add_argument("--out", type=Path, help="JSONL file to write")
+    target.add_argument("--out", type=output_file, help="JSONL file to write")
     target.add_argument(
         "--kafka", action="store_true", help="publish to the predictions topic instead"
     )
-    simulate.add_argument("--events", type=int, default=20_000)
+    simulate.add_argument("--events", type=int, default=20_000, help="how many events")
     # None: the stream's own default (StreamConfig).
-    simulate.add_argument("--model-id", help=f"default: {_field_default(StreamConfig, 'model_id')}")
     simulate.add_argument(
-        "--seed", type=int, help=f"default: {_field_default(StreamConfig, 'seed')}"
+        "--model-id",
+        help=f"the events' model (default: {_field_default(StreamConfig, 'model_id')})",
     )
+    simulate.add_argument(
+        "--seed", type=int,
+        help="the same seed gives the same events "
+        f"(default: {_field_default(StreamConfig, 'seed')})",
+    )  # fmt: skip
     simulate.add_argument(
         "--scenario",
         action="append",
@@ -180,7 +206,7 @@ def _add_redis_acl(commands: _Commands) -> None:
         "redis-acl",
         help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
     )
-    acl.add_argument("--user", default="driftline", help="ACL user name (default: driftline)")
+    acl.add_argument("--user", default="driftline", help="ACL user name")
     acl.add_argument("--prefix", help="key prefix (default: DRIFTLINE_REDIS_PREFIX)")
     acl.add_argument(
         "--aclfile", action="store_true", help="a line for an ACL file instead of ACL SETUSER"
@@ -352,12 +378,18 @@ def _pii_policy(settings: Settings) -> PiiPolicy:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from streams.simulation import StreamConfig, encode_events, generate_events, write_jsonl
+    from streams.simulation import (
+        Scenario,
+        StreamConfig,
+        encode_events,
+        generate_events,
+        write_jsonl,
+    )
 
     given = {name: getattr(args, name) for name in ("model_id", "seed")}
     config = StreamConfig(
         **{name: value for name, value in given.items() if value is not None},
-        scenarios=tuple(_scenario(text) for text in args.scenario),
+        scenarios=tuple(Scenario.from_text(text) for text in args.scenario),
     )
     if args.out:
         write_jsonl(args.out, config, args.events)
@@ -374,21 +406,6 @@ def _simulate(args: argparse.Namespace) -> int:
         publish(settings.kafka, settings.topic_predictions, records)
     print(f"published {args.events} events to {settings.topic_predictions}", file=sys.stderr)
     return 0
-
-
-def _scenario(text: str):
-    from streams.simulation import Scenario
-
-    fields: dict[str, Any] = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        if name in ("start", "duration", "end"):
-            fields[name] = int(value)
-        elif name == "magnitude":
-            fields[name] = float(value)
-        else:
-            fields[name] = value
-    return Scenario(**fields)
 
 
 def _demo(args: argparse.Namespace) -> int:
