@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import orjson
 
@@ -23,6 +23,9 @@ from streams.core.contract.pii import PiiPolicy, require_key_for
 from streams.core.errors import DriftlineError
 from streams.env_reader import variable
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.core.drift.profile import ReferenceProfile
 
 __all__ = ["main"]
 
@@ -124,7 +127,8 @@ def _add_replay(commands: _Commands) -> None:
     )  # fmt: skip
     replay.add_argument(
         "--unknown-models", choices=["auto", "reject"],
-        help=_from_setting("unknown_models"),
+        help="events of a model without a spec: infer its spec from them, or reject them "
+        f"({_from_setting('unknown_models')})",
     )  # fmt: skip
     replay.add_argument(
         "--profile", type=input_file, action="append", default=[],
@@ -308,7 +312,15 @@ def _replay(args: argparse.Namespace) -> int:
     specs = load_spec_files(_spec_paths(args.spec, settings))
     require_key_for(specs, pii)
     registry = settings.spec_registry(specs)
-    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
+    profiles = {
+        path: ReferenceProfile.from_dict(orjson.loads(path.read_bytes())) for path in args.profile
+    }
+    monitor = Monitor(
+        registry,
+        settings.monitor_config(),
+        profiles={(p.model_id, p.model_version): p for p in profiles.values()},
+        pii=pii,
+    )
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
         dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
@@ -327,19 +339,30 @@ def _replay(args: argparse.Namespace) -> int:
             events,
             source=str(args.events),
             ingestor=Ingestor(settings.event_decoder(), registry),
-            monitor=Monitor(
-                registry,
-                settings.monitor_config(),
-                profiles={(p.model_id, p.model_version): p for p in profiles},
-                pii=pii,
-            ),
+            monitor=monitor,
             sink=JsonlAlertSink(sys.stdout.buffer, retrain_out),
             dead_letters_out=dlq,
             batch_size=settings.batch_size,
             labels=labels,
         )
     print(summary.describe(), file=sys.stderr)
+    _warn_unused_profiles(profiles, set(monitor.monitors))
     return 0
+
+
+def _warn_unused_profiles(
+    profiles: dict[Path, ReferenceProfile], judged: set[tuple[str, str]]
+) -> None:
+    """Name a ``--profile`` that no event was judged against, and the models that were."""
+    seen = ", ".join(f"{model} {version}" for model, version in sorted(judged)) or "none"
+    for path, profile in profiles.items():
+        if (profile.model_id, profile.model_version) not in judged:
+            print(
+                f"driftline: warning: --profile {path} is of {profile.model_id} "
+                f"{profile.model_version}, but the events judged were of: {seen}; "
+                "it was not used",
+                file=sys.stderr,
+            )
 
 
 def _spec_paths(flags: list[Path], settings: Settings) -> list[Path]:
@@ -356,10 +379,12 @@ def _profile(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     pii = _pii_policy(settings)
     require_key_for([spec] if spec else [], pii)
-    built = profile_from_file(
+    profile = profile_from_file(
         args.training, model_id=args.model_id, model_version=args.model_version, spec=spec,
         pii=pii,
-    ).to_dict()  # fmt: skip
+    )  # fmt: skip
+    _warn_if_small(profile, args.training, settings.window_events)
+    built = profile.to_dict()
     if args.out:
         args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
         print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")
@@ -369,6 +394,19 @@ def _profile(args: argparse.Namespace) -> int:
     if not (args.out or args.store):
         sys.stdout.buffer.write(orjson.dumps(built) + b"\n")
     return 0
+
+
+def _warn_if_small(profile: ReferenceProfile, path: Path, window_events: int) -> None:
+    """A profile of fewer rows than a window is allowed (a first try), but said to be noise."""
+    parts = [*profile.numeric.values(), *profile.categorical.values()]
+    rows = max((part.count for part in parts), default=0)
+    if rows < window_events:
+        print(
+            f"driftline: warning: {path} has {rows} rows, fewer than one window of "
+            f"{window_events} events ({variable('window_events')}): a profile this small "
+            "is noise, and windows judged against it will drift by chance",
+            file=sys.stderr,
+        )
 
 
 def _pii_policy(settings: Settings) -> PiiPolicy:
