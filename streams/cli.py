@@ -7,19 +7,23 @@ settings): each command hands it to ``Settings.from_env``, its flags as override
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import orjson
 
 from streams.cli_parser import USAGE_ERROR, CliParser, input_file, output_file
-from streams.core.contract.pii import PiiPolicy, require_key_for
+from streams.cli_parser import Commands as _Commands
+from streams.cli_parser import field_default as _field_default
+from streams.cli_parser import from_setting as _from_setting
+from streams.cli_replay import add_replay
+from streams.cli_settings import pii_policy as _pii_policy
+from streams.cli_settings import spec_paths as _spec_paths
+from streams.core.contract.pii import require_key_for
 from streams.core.errors import DriftlineError
 from streams.env_reader import variable
 from streams.settings import Settings
@@ -28,9 +32,6 @@ if TYPE_CHECKING:
     from streams.core.drift.profile import ReferenceProfile
 
 __all__ = ["main"]
-
-# What ``add_subparsers`` returns; each ``_add_<command>`` adds its command to it.
-_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_stack(commands)
     _add_worker(commands)
-    _add_replay(commands)
+    add_replay(commands)
     _add_profile(commands)
     _add_simulate(commands)
     _add_redis_acl(commands)
@@ -98,56 +99,6 @@ def _add_worker(commands: _Commands) -> None:
         "--web-port", type=int, help=f"port of /metrics and /health ({_from_setting('web_port')})"
     )
     worker.set_defaults(run=_worker)
-
-
-def _add_replay(commands: _Commands) -> None:
-    """``driftline replay``."""
-    replay = commands.add_parser(
-        "replay", help="run a JSONL file of events through the detectors, no servers needed"
-    )
-    replay.add_argument("events", type=input_file, help="one prediction event per line")
-    replay.add_argument(
-        "--spec", type=Path, action="append", default=[],
-        help="model spec file or folder (repeatable; default: none, and DRIFTLINE_SPECS_DIR if "
-        "set); models without one are inferred from their first events",
-    )  # fmt: skip
-    replay.add_argument("--dlq", type=output_file, help="write rejected lines here (JSON lines)")
-    # Flags default to None: the setting (DRIFTLINE_*, else its default) holds unless given.
-    replay.add_argument(
-        "--window", type=int, dest="window_events",
-        help=f"events per window ({_from_setting('window_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--reference-events", type=int,
-        help=f"events that form the reference ({_from_setting('reference_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--warmup-events", type=int,
-        help=f"events to infer an unknown model's spec ({_from_setting('warmup_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--unknown-models", choices=["auto", "reject"],
-        help="events of a model without a spec: infer its spec from them, or reject them "
-        f"({_from_setting('unknown_models')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--profile", type=input_file, action="append", default=[],
-        help="reference profile from `driftline profile` (repeatable); others are learned",
-    )  # fmt: skip
-    replay.add_argument(
-        "--labels", type=input_file,
-        help="label events (JSONL), joined after the predictions: performance, concept drift, "
-        "fairness alerts",
-    )  # fmt: skip
-    replay.add_argument(
-        "--retrain", type=output_file, help="write retraining requests here (JSONL)"
-    )
-    replay.add_argument(
-        "--label-ttl-s", type=int,
-        help="a label later than this after its prediction counts as expired "
-        f"({_from_setting('label_ttl_s')})",
-    )  # fmt: skip
-    replay.set_defaults(run=_replay)
 
 
 def _add_profile(commands: _Commands) -> None:
@@ -230,18 +181,6 @@ def _add_demo(commands: _Commands) -> None:
     demo.set_defaults(run=_demo)
 
 
-def _from_setting(name: str) -> str:
-    """``default: DRIFTLINE_<NAME>, else <its default>``, for the help of a flag that
-    overrides a setting."""
-    return f"default: {variable(name)}, else {_field_default(Settings, name)}"
-
-
-def _field_default(cls: type, name: str) -> object:
-    """The default of dataclass field ``name``, shown in help, written only in ``cls``."""
-    (spec,) = [spec for spec in fields(cls) if spec.name == name]
-    return spec.default
-
-
 def _stack(args: argparse.Namespace) -> int:
     from streams import stack
 
@@ -296,80 +235,6 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(args: argparse.Namespace) -> int:
-    from streams.adapters.files.jsonl_sink import JsonlAlertSink
-    from streams.adapters.files.replay import LabelReplay, replay
-    from streams.adapters.files.spec_files import load_spec_files
-    from streams.core import Ingestor
-    from streams.core.drift.monitor import Monitor
-    from streams.core.drift.profile import ReferenceProfile
-
-    # The worker's settings, so DRIFTLINE_* configure a replay as they configure a worker.
-    flags = ("window_events", "reference_events", "warmup_events", "unknown_models",
-             "label_ttl_s")  # fmt: skip
-    settings = Settings.from_env(os.environ, **{name: getattr(args, name) for name in flags})
-    pii = _pii_policy(settings)
-    specs = load_spec_files(_spec_paths(args.spec, settings))
-    require_key_for(specs, pii)
-    registry = settings.spec_registry(specs)
-    profiles = {
-        path: ReferenceProfile.from_dict(orjson.loads(path.read_bytes())) for path in args.profile
-    }
-    monitor = Monitor(
-        registry,
-        settings.monitor_config(),
-        profiles={(p.model_id, p.model_version): p for p in profiles.values()},
-        pii=pii,
-    )
-    with contextlib.ExitStack() as files:
-        events = files.enter_context(args.events.open("rb"))
-        dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
-        labels = None
-        if args.labels:
-            labels = LabelReplay(
-                files.enter_context(args.labels.open("rb")),
-                str(args.labels),
-                config=settings.performance_config(),
-                ttl_ms=settings.label_ttl_s * 1000,
-            )
-        retrain_out = (
-            files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
-        )
-        summary = replay(
-            events,
-            source=str(args.events),
-            ingestor=Ingestor(settings.event_decoder(), registry),
-            monitor=monitor,
-            sink=JsonlAlertSink(sys.stdout.buffer, retrain_out),
-            dead_letters_out=dlq,
-            batch_size=settings.batch_size,
-            labels=labels,
-        )
-    print(summary.describe(), file=sys.stderr)
-    _warn_unused_profiles(profiles, set(monitor.monitors))
-    return 0
-
-
-def _warn_unused_profiles(
-    profiles: dict[Path, ReferenceProfile], judged: set[tuple[str, str]]
-) -> None:
-    """Name a ``--profile`` that no event was judged against, and the models that were."""
-    seen = ", ".join(f"{model} {version}" for model, version in sorted(judged)) or "none"
-    for path, profile in profiles.items():
-        if (profile.model_id, profile.model_version) not in judged:
-            print(
-                f"driftline: warning: --profile {path} is of {profile.model_id} "
-                f"{profile.model_version}, but the events judged were of: {seen}; "
-                "it was not used",
-                file=sys.stderr,
-            )
-
-
-def _spec_paths(flags: list[Path], settings: Settings) -> list[Path]:
-    """The ``--spec`` files and folders, then ``DRIFTLINE_SPECS_DIR`` if set."""
-    return [*flags, *([settings.specs_dir] if settings.specs_dir else [])]
-
-
 def _profile(args: argparse.Namespace) -> int:
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.files.training_data import profile_from_file
@@ -398,8 +263,8 @@ def _profile(args: argparse.Namespace) -> int:
 
 def _warn_if_small(profile: ReferenceProfile, path: Path, window_events: int) -> None:
     """A profile of fewer rows than a window is allowed (a first try), but said to be noise."""
-    parts = [*profile.numeric.values(), *profile.categorical.values()]
-    rows = max((part.count for part in parts), default=0)
+    counts = [part.count for part in profile.numeric.values()]
+    rows = max([*counts, *(part.count for part in profile.categorical.values())], default=0)
     if rows < window_events:
         print(
             f"driftline: warning: {path} has {rows} rows, fewer than one window of "
@@ -407,12 +272,6 @@ def _warn_if_small(profile: ReferenceProfile, path: Path, window_events: int) ->
             "is noise, and windows judged against it will drift by chance",
             file=sys.stderr,
         )
-
-
-def _pii_policy(settings: Settings) -> PiiPolicy:
-    """The PII policy, holding the key (``DRIFTLINE_PII_KEY`` or ``_FILE``)."""
-    key = settings.pii_key.encode() if settings.pii_key else None
-    return PiiPolicy(key=key, mode="drop" if settings.pii == "drop" else "hash")
 
 
 def _simulate(args: argparse.Namespace) -> int:

@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 
-__all__ = ["USAGE_ERROR", "CliParser", "input_file", "output_file"]
+from streams.env_reader import variable
+from streams.settings import Settings
+
+__all__ = [
+    "USAGE_ERROR",
+    "CliParser",
+    "Commands",
+    "field_default",
+    "from_setting",
+    "input_file",
+    "output_file",
+]
 
 #: The exit code of a user error (argparse's own).
 USAGE_ERROR = 2
@@ -38,6 +50,10 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
+
+
+# What ``add_subparsers`` returns; each ``add_<command>`` adds its command to it.
+Commands: TypeAlias = "argparse._SubParsersAction[CliParser]"
 
 
 def input_file(text: str) -> Path:
@@ -70,3 +86,15 @@ def output_file(text: str) -> Path:
     if not path.parent.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
     return path
+
+
+def from_setting(name: str) -> str:
+    """``default: DRIFTLINE_<NAME>, else <its default>``, for the help of a flag that
+    overrides a setting."""
+    return f"default: {variable(name)}, else {field_default(Settings, name)}"
+
+
+def field_default(cls: type, name: str) -> object:
+    """The default of dataclass field ``name``, shown in help, written only in ``cls``."""
+    (spec,) = [spec for spec in fields(cls) if spec.name == name]
+    return spec.default
