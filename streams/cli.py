@@ -195,6 +195,11 @@ def _stack(args: argparse.Namespace) -> int:
     return 0 if args.action == "down" or all(s.running for s in services) else 1
 
 
+def _say(line: str) -> None:
+    """One line of ours on stderr, apart from the log's timestamps and levels."""
+    print(f"driftline: {line}", file=sys.stderr, flush=True)
+
+
 def _redis_acl(args: argparse.Namespace) -> int:
     import secrets
 
@@ -222,10 +227,12 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.adapters.faust.app import build_worker, load_stored_specs
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.kafka.admin import ensure_worker_topics
+    from streams.adapters.kafka.broker_wait import wait_for_broker
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
     pii = _pii_policy(settings)
     file_specs = load_spec_files(_spec_paths(args.spec, settings))
+    wait_for_broker(settings.kafka.bootstrap, say=_say)  # after the files: their errors first
     stored_specs = load_stored_specs(settings)
     require_key_for([*file_specs, *stored_specs], pii)
     limits = ensure_worker_topics(settings)
