@@ -315,6 +315,9 @@ def _simulate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    if args.loglevel != "debug":
+        # The demo tells its own story on stdout; INFO lines (topics created) interleave it.
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(os.environ)
 
 
