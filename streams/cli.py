@@ -51,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130  # the shell's code for SIGINT, without a traceback
+    except BrokenPipeError:
+        # `driftline replay ... | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # the shell's code for SIGPIPE, as `cat` killed by it gives
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -64,3 +64,15 @@ def _read(fd: int) -> bytes:
         return os.read(fd, 65536)
     except OSError:  # the terminal's other end is closed: all read
         return b""
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(events):
+    command = [sys.executable, "-m", "streams.cli", "replay", str(events), "--window", "100"]
+    with subprocess.Popen(command, env=ENVIRON, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          bufsize=0) as replaying:  # fmt: skip
+        assert replaying.stdout is not None and replaying.stderr is not None
+        first = replaying.stdout.readline()  # `| head -1`
+        replaying.stdout.close()
+        err = replaying.stderr.read()
+    assert orjson.loads(first)["alert_id"]
+    assert replaying.returncode == 141 and b"Traceback" not in err, err
