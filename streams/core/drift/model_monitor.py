@@ -60,9 +60,7 @@ class MonitorConfig:
 
     def __post_init__(self) -> None:
         if min(self.window_events, self.reference_events) < MIN_EVENTS:
-            raise ValueError(
-                f"window_events and reference_events must be at least {MIN_EVENTS}"
-            )
+            raise ValueError(f"window_events and reference_events must be at least {MIN_EVENTS}")
         if not 0 <= self.sample_size <= 20:
             raise ValueError("sample_size must be in [0, 20]")
 
