@@ -5,11 +5,16 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint install
 
+# pip's output (and setuptools' warning about editable installs, which --quiet keeps) goes
+# to a log that is shown only if the install fails.
+PIP_LOG := $(VENV)/pip-install.log
+
 $(BIN)/driftline: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "installing Driftline and its dependencies into $(VENV) (log: $(PIP_LOG))"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip > $(PIP_LOG) 2>&1 || { cat $(PIP_LOG); exit 1; }
+	@$(BIN)/pip install --quiet -e '.[dev]' >> $(PIP_LOG) 2>&1 || { cat $(PIP_LOG); exit 1; }
+	@touch $@
 
 install: $(BIN)/driftline
 

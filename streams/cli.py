@@ -7,26 +7,31 @@ settings): each command hands it to ``Settings.from_env``, its flags as override
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING
 
 import orjson
 
-from streams.core.contract.pii import PiiPolicy, require_key_for
+from streams.cli_parser import USAGE_ERROR, CliParser, input_file, output_file
+from streams.cli_parser import Commands as _Commands
+from streams.cli_parser import field_default as _field_default
+from streams.cli_parser import from_setting as _from_setting
+from streams.cli_replay import add_replay
+from streams.cli_settings import pii_policy as _pii_policy
+from streams.cli_settings import spec_paths as _spec_paths
+from streams.core.contract.pii import require_key_for
 from streams.core.errors import DriftlineError
 from streams.env_reader import variable
 from streams.settings import Settings
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from streams.core.drift.profile import ReferenceProfile
 
-# What ``add_subparsers`` returns; each ``_add_<command>`` adds its command to it.
-_Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,18 +44,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (DriftlineError, ValueError) as exc:
         print(f"driftline: {exc}", file=sys.stderr)
-        return 2
+        return USAGE_ERROR
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # A path the argument checks could not foresee (a --spec folder's file, a race).
+        print(f"driftline: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        return 130  # the shell's code for SIGINT, without a traceback
+    except BrokenPipeError:
+        # `driftline replay ... | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # the shell's code for SIGPIPE, as `cat` killed by it gives
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="driftline", description="Streaming ML monitoring on Kafka."
-    )
-    parser.add_argument("--loglevel", default="info", choices=["debug", "info", "warning"])
+    parser = CliParser(prog="driftline", description="Streaming ML monitoring on Kafka.")
+    parser.add_argument(
+        "--loglevel", default="info", choices=["debug", "info", "warning"],
+        help="the least severe log lines shown",
+    )  # fmt: skip
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_stack(commands)
     _add_worker(commands)
-    _add_replay(commands)
+    add_replay(commands)
     _add_profile(commands)
     _add_simulate(commands)
     _add_redis_acl(commands)
@@ -63,7 +80,7 @@ def _add_stack(commands: _Commands) -> None:
     from streams.stack.config import StackConfig
 
     stack = commands.add_parser("stack", help="start, stop or show the local Kafka and Redis")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("action", choices=["up", "down", "status"], help="what to do")
     stack.add_argument(
         "--secure", action="store_true",
         help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT "
@@ -80,53 +97,13 @@ def _add_worker(commands: _Commands) -> None:
         type=Path,
         action="append",
         default=[],
-        help="model spec JSON file or folder of them (repeatable); stored in Redis for all workers",
+        help="model spec JSON file or folder of them (repeatable); stored in Redis for all "
+        "workers (default: none, and DRIFTLINE_SPECS_DIR if set)",
     )
-    worker.add_argument("--web-port", type=int, help="port of /metrics and /health")
+    worker.add_argument(
+        "--web-port", type=int, help=f"port of /metrics and /health ({_from_setting('web_port')})"
+    )
     worker.set_defaults(run=_worker)
-
-
-def _add_replay(commands: _Commands) -> None:
-    """``driftline replay``."""
-    replay = commands.add_parser(
-        "replay", help="run a JSONL file of events through the detectors, no servers needed"
-    )
-    replay.add_argument("events", type=Path, help="one prediction event per line")
-    replay.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
-    replay.add_argument("--dlq", type=Path, help="write rejected lines here (JSON lines)")
-    # Flags default to None: the setting (DRIFTLINE_*, else its default) holds unless given.
-    replay.add_argument(
-        "--window", type=int, dest="window_events",
-        help=f"events per window ({_from_setting('window_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--reference-events", type=int,
-        help=f"events that form the reference ({_from_setting('reference_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--warmup-events", type=int,
-        help=f"events to infer an unknown model's spec ({_from_setting('warmup_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--unknown-models", choices=["auto", "reject"],
-        help=_from_setting("unknown_models"),
-    )  # fmt: skip
-    replay.add_argument(
-        "--profile", type=Path, action="append", default=[],
-        help="reference profile from `driftline profile` (repeatable); others are learned",
-    )  # fmt: skip
-    replay.add_argument(
-        "--labels", type=Path,
-        help="label events (JSONL), joined after the predictions: performance, concept drift, "
-        "fairness alerts",
-    )  # fmt: skip
-    replay.add_argument("--retrain", type=Path, help="write retraining requests here (JSONL)")
-    replay.add_argument(
-        "--label-ttl-s", type=int,
-        help="a label later than this after its prediction counts as expired "
-        f"({_from_setting('label_ttl_s')})",
-    )  # fmt: skip
-    replay.set_defaults(run=_replay)
 
 
 def _add_profile(commands: _Commands) -> None:
@@ -134,11 +111,15 @@ def _add_profile(commands: _Commands) -> None:
     profile = commands.add_parser(
         "profile", help="build a model version's reference profile from training data"
     )
-    profile.add_argument("training", type=Path, help="CSV with a header, or JSON lines")
-    profile.add_argument("--model-id", required=True)
-    profile.add_argument("--model-version", default="v1")
-    profile.add_argument("--spec", type=Path, help="model spec giving the feature types")
-    profile.add_argument("--out", type=Path, help="write the profile here (JSON)")
+    profile.add_argument("training", type=input_file, help="CSV with a header, or JSON lines")
+    profile.add_argument("--model-id", required=True, help="the model the profile is of")
+    profile.add_argument("--model-version", default="v1", help="the model version")
+    profile.add_argument(
+        "--spec", type=input_file, help="model spec giving the feature types (default: inferred)"
+    )
+    profile.add_argument(
+        "--out", type=output_file, help="write the profile here (JSON; default: stdout)"
+    )
     profile.add_argument(
         "--store", action="store_true", help="register it in Redis for the workers"
     )
@@ -153,16 +134,21 @@ def _add_simulate(commands: _Commands) -> None:
         "simulate", help="write a synthetic prediction stream with injected drift"
     )
     target = simulate.add_mutually_exclusive_group(required=True)
-    target.add_argument("--out", type=Path, help="JSONL file to write")
+    target.add_argument("--out", type=output_file, help="JSONL file to write")
     target.add_argument(
         "--kafka", action="store_true", help="publish to the predictions topic instead"
     )
-    simulate.add_argument("--events", type=int, default=20_000)
+    simulate.add_argument("--events", type=int, default=20_000, help="how many events")
     # None: the stream's own default (StreamConfig).
-    simulate.add_argument("--model-id", help=f"default: {_field_default(StreamConfig, 'model_id')}")
     simulate.add_argument(
-        "--seed", type=int, help=f"default: {_field_default(StreamConfig, 'seed')}"
+        "--model-id",
+        help=f"the events' model (default: {_field_default(StreamConfig, 'model_id')})",
     )
+    simulate.add_argument(
+        "--seed", type=int,
+        help="the same seed gives the same events "
+        f"(default: {_field_default(StreamConfig, 'seed')})",
+    )  # fmt: skip
     simulate.add_argument(
         "--scenario",
         action="append",
@@ -180,7 +166,7 @@ def _add_redis_acl(commands: _Commands) -> None:
         "redis-acl",
         help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
     )
-    acl.add_argument("--user", default="driftline", help="ACL user name (default: driftline)")
+    acl.add_argument("--user", default="driftline", help="ACL user name")
     acl.add_argument("--prefix", help="key prefix (default: DRIFTLINE_REDIS_PREFIX)")
     acl.add_argument(
         "--aclfile", action="store_true", help="a line for an ACL file instead of ACL SETUSER"
@@ -200,18 +186,6 @@ def _add_demo(commands: _Commands) -> None:
     demo.set_defaults(run=_demo)
 
 
-def _from_setting(name: str) -> str:
-    """``default: DRIFTLINE_<NAME>, else <its default>``, for the help of a flag that
-    overrides a setting."""
-    return f"default: {variable(name)}, else {_field_default(Settings, name)}"
-
-
-def _field_default(cls: type, name: str) -> object:
-    """The default of dataclass field ``name``, shown in help, written only in ``cls``."""
-    (spec,) = [spec for spec in fields(cls) if spec.name == name]
-    return spec.default
-
-
 def _stack(args: argparse.Namespace) -> int:
     from streams import stack
 
@@ -224,6 +198,11 @@ def _stack(args: argparse.Namespace) -> int:
         for name, value in stack.secure_client_env(config).items():
             print(f"export {name}={value}")
     return 0 if args.action == "down" or all(s.running for s in services) else 1
+
+
+def _say(line: str) -> None:
+    """One line of ours on stderr, apart from the log's timestamps and levels."""
+    print(f"driftline: {line}", file=sys.stderr, flush=True)
 
 
 def _redis_acl(args: argparse.Namespace) -> int:
@@ -253,10 +232,12 @@ def _worker(args: argparse.Namespace) -> int:
     from streams.adapters.faust.app import build_worker, load_stored_specs
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.kafka.admin import ensure_worker_topics
+    from streams.adapters.kafka.broker_wait import wait_for_broker
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
     pii = _pii_policy(settings)
     file_specs = load_spec_files(_spec_paths(args.spec, settings))
+    wait_for_broker(settings.kafka.bootstrap, say=_say)  # after the files: their errors first
     stored_specs = load_stored_specs(settings)
     require_key_for([*file_specs, *stored_specs], pii)
     limits = ensure_worker_topics(settings)
@@ -264,61 +245,6 @@ def _worker(args: argparse.Namespace) -> int:
                           dead_letter_limits=limits)  # fmt: skip
     FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
     return 0
-
-
-def _replay(args: argparse.Namespace) -> int:
-    from streams.adapters.files.jsonl_sink import JsonlAlertSink
-    from streams.adapters.files.replay import LabelReplay, replay
-    from streams.adapters.files.spec_files import load_spec_files
-    from streams.core import Ingestor
-    from streams.core.drift.monitor import Monitor
-    from streams.core.drift.profile import ReferenceProfile
-
-    # The worker's settings, so DRIFTLINE_* configure a replay as they configure a worker.
-    flags = ("window_events", "reference_events", "warmup_events", "unknown_models",
-             "label_ttl_s")  # fmt: skip
-    settings = Settings.from_env(os.environ, **{name: getattr(args, name) for name in flags})
-    pii = _pii_policy(settings)
-    specs = load_spec_files(_spec_paths(args.spec, settings))
-    require_key_for(specs, pii)
-    registry = settings.spec_registry(specs)
-    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
-    with contextlib.ExitStack() as files:
-        events = files.enter_context(args.events.open("rb"))
-        dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
-        labels = None
-        if args.labels:
-            labels = LabelReplay(
-                files.enter_context(args.labels.open("rb")),
-                str(args.labels),
-                config=settings.performance_config(),
-                ttl_ms=settings.label_ttl_s * 1000,
-            )
-        retrain_out = (
-            files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
-        )
-        summary = replay(
-            events,
-            source=str(args.events),
-            ingestor=Ingestor(settings.event_decoder(), registry),
-            monitor=Monitor(
-                registry,
-                settings.monitor_config(),
-                profiles={(p.model_id, p.model_version): p for p in profiles},
-                pii=pii,
-            ),
-            sink=JsonlAlertSink(sys.stdout.buffer, retrain_out),
-            dead_letters_out=dlq,
-            batch_size=settings.batch_size,
-            labels=labels,
-        )
-    print(summary.describe(), file=sys.stderr)
-    return 0
-
-
-def _spec_paths(flags: list[Path], settings: Settings) -> list[Path]:
-    """The ``--spec`` files and folders, then ``DRIFTLINE_SPECS_DIR`` if set."""
-    return [*flags, *([settings.specs_dir] if settings.specs_dir else [])]
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -330,10 +256,12 @@ def _profile(args: argparse.Namespace) -> int:
     settings = Settings.from_env(os.environ)
     pii = _pii_policy(settings)
     require_key_for([spec] if spec else [], pii)
-    built = profile_from_file(
+    profile = profile_from_file(
         args.training, model_id=args.model_id, model_version=args.model_version, spec=spec,
         pii=pii,
-    ).to_dict()  # fmt: skip
+    )  # fmt: skip
+    _warn_if_small(profile, args.training, settings.window_events)
+    built = profile.to_dict()
     if args.out:
         args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
         print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")
@@ -345,19 +273,32 @@ def _profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pii_policy(settings: Settings) -> PiiPolicy:
-    """The PII policy, holding the key (``DRIFTLINE_PII_KEY`` or ``_FILE``)."""
-    key = settings.pii_key.encode() if settings.pii_key else None
-    return PiiPolicy(key=key, mode="drop" if settings.pii == "drop" else "hash")
+def _warn_if_small(profile: ReferenceProfile, path: Path, window_events: int) -> None:
+    """A profile of fewer rows than a window is allowed (a first try), but said to be noise."""
+    counts = [part.count for part in profile.numeric.values()]
+    rows = max([*counts, *(part.count for part in profile.categorical.values())], default=0)
+    if rows < window_events:
+        print(
+            f"driftline: warning: {path} has {rows} rows, fewer than one window of "
+            f"{window_events} events ({variable('window_events')}): a profile this small "
+            "is noise, and windows judged against it will drift by chance",
+            file=sys.stderr,
+        )
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from streams.simulation import StreamConfig, encode_events, generate_events, write_jsonl
+    from streams.simulation import (
+        Scenario,
+        StreamConfig,
+        encode_events,
+        generate_events,
+        write_jsonl,
+    )
 
     given = {name: getattr(args, name) for name in ("model_id", "seed")}
     config = StreamConfig(
         **{name: value for name, value in given.items() if value is not None},
-        scenarios=tuple(_scenario(text) for text in args.scenario),
+        scenarios=tuple(Scenario.from_text(text) for text in args.scenario),
     )
     if args.out:
         write_jsonl(args.out, config, args.events)
@@ -376,24 +317,12 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scenario(text: str):
-    from streams.simulation import Scenario
-
-    fields: dict[str, Any] = {}
-    for part in text.split(","):
-        name, _, value = part.partition("=")
-        if name in ("start", "duration", "end"):
-            fields[name] = int(value)
-        elif name == "magnitude":
-            fields[name] = float(value)
-        else:
-            fields[name] = value
-    return Scenario(**fields)
-
-
 def _demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    if args.loglevel != "debug":
+        # The demo tells its own story on stdout; INFO lines (topics created) interleave it.
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(os.environ)
 
 

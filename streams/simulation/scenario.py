@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any
 
 __all__ = ["FEATURE_KINDS", "KINDS", "NUMERIC_KINDS", "PROBABILITY_KINDS", "Scenario"]
 
@@ -18,6 +20,11 @@ FEATURE_KINDS = NUMERIC_KINDS | PROBABILITY_KINDS
 """Kinds that act on one named feature."""
 
 KINDS = FEATURE_KINDS | {"anomaly_burst", "none"}
+
+# What each ``name=value`` of ``Scenario.from_text`` is parsed as.
+_TEXT_FIELDS: dict[str, Callable[[str], Any]] = {
+    "kind": str, "feature": str, "start": int, "duration": int, "end": int, "magnitude": float,
+}  # fmt: skip
 
 _DURATION_KINDS = frozenset({"gradual", "anomaly_burst"})
 _MAGNITUDE_KINDS = KINDS - {"none"}
@@ -122,6 +129,39 @@ class Scenario:
             raise ValueError(f"magnitude must be positive, got {value!r}")
         if self.kind in PROBABILITY_KINDS and value > 1:
             raise ValueError(f"magnitude is a probability for kind {self.kind!r}, got {value!r}")
+
+    @classmethod
+    def from_text(cls, text: str) -> Scenario:
+        """The scenario a ``--scenario`` flag spells, ``kind=K,feature=F,start=N,...``.
+
+        Raises ``ValueError`` naming the part that is wrong.
+
+        >>> Scenario.from_text("kind=abrupt,feature=x3,start=5000,magnitude=0.5").magnitude
+        0.5
+        >>> Scenario.from_text("garbage")
+        Traceback (most recent call last):
+        ...
+        ValueError: scenario 'garbage': 'garbage' is not name=value (names: duration, end, \
+feature, kind, magnitude, start)
+        """
+        given: dict[str, Any] = {}
+        for part in text.split(","):
+            name, equals, value = part.strip().partition("=")
+            if not equals or name not in _TEXT_FIELDS:
+                raise ValueError(
+                    f"scenario {text!r}: {part!r} is not name=value "
+                    f"(names: {', '.join(sorted(_TEXT_FIELDS))})"
+                )
+            try:
+                given[name] = _TEXT_FIELDS[name](value)
+            except ValueError:
+                raise ValueError(f"scenario {text!r}: {name}={value!r} is not a number") from None
+        if "kind" not in given:
+            raise ValueError(f"scenario {text!r}: kind=... is missing")
+        try:
+            return cls(**given)
+        except ValueError as exc:
+            raise ValueError(f"scenario {text!r}: {exc}") from None
 
     def active_range(self) -> tuple[int, float]:
         """First event index and the index after the last one where the drift acts."""

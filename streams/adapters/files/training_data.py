@@ -18,7 +18,7 @@ import orjson
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
-from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.model_monitor import MIN_EVENTS, ModelMonitor, MonitorConfig
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidSpec
 
@@ -36,10 +36,16 @@ def profile_from_file(
     pii: PiiPolicy | None = None,
 ) -> ReferenceProfile:
     """Profile every row of ``path``; feature types from ``spec``, else from the values.
-    PII features are profiled by their keyed hash under ``pii``, or left out (None: drop)."""
+    PII features are profiled by their keyed hash under ``pii``, or left out (None: drop).
+    Raises ``InvalidSpec`` for a file of fewer than ``MIN_EVENTS`` rows."""
     rows = list(_rows(path))
     if not rows:
         raise InvalidSpec(f"{path}: no rows to profile")
+    if len(rows) < MIN_EVENTS:
+        raise InvalidSpec(
+            f"{path}: {len(rows)} rows; a profile needs at least {MIN_EVENTS} "
+            "(and to mean much, more rows than a window of events)"
+        )
     spec = spec or _infer_spec(model_id, rows)
     events = [
         PredictionEvent(

@@ -46,6 +46,9 @@ def publish(
                 "linger.ms": 5,
                 "enable.idempotence": True,
                 "compression.type": compression,
+                # Errors only: a fresh broker makes librdkafka warn "GETPID ... retrying" on
+                # stderr while it is fine; a real failure still raises PublishFailed.
+                "log_level": 3,
             }
         )
     )

@@ -14,13 +14,25 @@ from streams.core.contract.event import FeatureValue, PredictionEvent
 
 __all__ = ["Columns", "category_of"]
 
+# Beyond 2**53 a float stands for many integers: keep its own text there.
+_EXACT_INTEGERS = 2.0**53
+
 
 def category_of(value: object) -> str | None:
-    """The category a value counts as; booleans and numbers by their JSON text."""
+    """The category a value counts as; booleans and numbers by their JSON text.
+
+    A whole float counts as the integer it equals, so a CSV cell read as ``1.0`` and an
+    event's ``1`` are one category, on every path (profiles, monitors, label joins).
+
+    >>> [category_of(v) for v in (1, 1.0, -0.0, 2.5, True, "1.0", None)]
+    ['1', '1', '0', '2.5', 'true', '1.0', None]
+    """
     if value is None or type(value) is str:
         return value
     if type(value) is bool:
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_INTEGERS:
+        return str(int(value))
     return str(value)
 
 

@@ -42,6 +42,10 @@ class _Sampled(NamedTuple):
     offset: int
 
 
+#: The fewest events a window or a reference holds: below it no statistic means anything.
+MIN_EVENTS = 10
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorConfig:
     """Window sizes and detector settings shared by every model version."""
@@ -53,8 +57,8 @@ class MonitorConfig:
     rule: AlertRule = field(default_factory=AlertRule)
 
     def __post_init__(self) -> None:
-        if self.window_events < 10 or self.reference_events < 10:
-            raise ValueError("window_events and reference_events must be at least 10")
+        if min(self.window_events, self.reference_events) < MIN_EVENTS:
+            raise ValueError(f"window_events and reference_events must be at least {MIN_EVENTS}")
         if not 0 <= self.sample_size <= 20:
             raise ValueError("sample_size must be in [0, 20]")
 
