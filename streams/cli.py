@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     _add_redis_acl(commands)
     _add_demo(commands)
+    _add_report(commands)
     return parser
 
 
@@ -200,6 +201,30 @@ def _add_demo(commands: _Commands) -> None:
     demo.set_defaults(run=_demo)
 
 
+def _add_report(commands: _Commands) -> None:
+    """``driftline report``."""
+    report = commands.add_parser(
+        "report", help="replay a JSONL file and write an HTML drift report per model version"
+    )
+    report.add_argument("events", type=Path, help="one prediction event per line")
+    report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--labels", type=Path, help="label events (JSONL): performance, fairness")
+    report.add_argument(
+        "--profile", type=Path, action="append", default=[],
+        help="reference profile from `driftline profile` (repeatable); others are learned",
+    )  # fmt: skip
+    report.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
+    report.add_argument(
+        "--window", type=int, dest="window_events",
+        help=f"events per window ({_from_setting('window_events')})",
+    )  # fmt: skip
+    report.add_argument(
+        "--reference-events", type=int,
+        help=f"events that form the reference ({_from_setting('reference_events')})",
+    )  # fmt: skip
+    report.set_defaults(run=_report)
+
+
 def _from_setting(name: str) -> str:
     """``default: DRIFTLINE_<NAME>, else <its default>``, for the help of a flag that
     overrides a setting."""
@@ -313,6 +338,35 @@ def _replay(args: argparse.Namespace) -> int:
             labels=labels,
         )
     print(summary.describe(), file=sys.stderr)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        from streams.adapters.files.report.render import write_pages
+    except ImportError as exc:
+        print(f"driftline report needs Plotly ({exc.name}): pip install 'driftline[report]'",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from streams.adapters.files.report.runner import ReportInput, run_report
+    from streams.adapters.files.spec_files import load_spec_files
+    from streams.core.drift.profile import ReferenceProfile
+
+    flags = ("window_events", "reference_events")
+    settings = Settings.from_env(os.environ, **{name: getattr(args, name) for name in flags})
+    pii = _pii_policy(settings)
+    specs = load_spec_files(_spec_paths(args.spec, settings))
+    require_key_for(specs, pii)
+    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
+    source = ReportInput(args.events, args.labels, profiles, specs)
+    run = run_report(source, settings, pii, progress=sys.stderr)
+    print(run.summary.describe(), file=sys.stderr)
+    if not run.pages:
+        print("driftline report: no model version got past its reference: nothing to draw",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    for path in write_pages(run.pages, args.out, source=args.events.name):
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
