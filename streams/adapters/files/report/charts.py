@@ -20,7 +20,7 @@ __all__ = ["column_histogram", "fairness_chart", "overview_heatmap", "performanc
 
 _EPISODE_FILL = "rgba(214, 39, 40, 0.15)"
 _THRESHOLD = {"color": "#d62728", "dash": "dash", "width": 1.5}
-_HOVER = "window %{x}<br>%{text} = %{y:.4g}<extra></extra>"
+_HOVER = "window %{x}<br>%{text}<extra></extra>"
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 40, "b": 40}}
 
 
@@ -60,9 +60,10 @@ def column_histogram(section: ColumnSection) -> go.Figure:
     if hist.peak is not None:
         figure.add_bar(name=f"window {hist.peak_window} (most drifted)", x=list(hist.labels),
                        y=list(hist.peak))  # fmt: skip
-    figure.update_layout(**_LAYOUT, barmode="group", height=300, yaxis_tickformat=".0%",
+    figure.update_layout(**_LAYOUT, barmode="group", height=360, yaxis_tickformat=".0%",
                          title=f"{section.name}: reference vs current",
-                         legend={"orientation": "h", "y": -0.25})  # fmt: skip
+                         legend={"orientation": "h", "y": -0.45})  # fmt: skip
+    figure.update_xaxes(tickangle=-40, tickfont={"size": 10})
     return figure
 
 
@@ -74,18 +75,31 @@ def rule_chart(title: str, series: Sequence[RuleSeries]) -> go.Figure:
     )  # fmt: skip
     last = max((max(s.windows, default=0) for s in series), default=0)
     for row, rule in enumerate(series, start=1):
-        hover = [f"{d}: {st}" for d, st in zip(rule.detectors, rule.statistics, strict=True)]
-        figure.add_scatter(x=list(rule.windows), y=list(rule.values), mode="lines+markers",
+        values, thresholds = _scaled(rule)
+        judged = zip(rule.detectors, rule.statistics, rule.values, rule.thresholds, strict=True)
+        hover = [f"{d}: {st} = {v:.4g} (threshold {t:.4g})" for d, st, v, t in judged]
+        figure.add_scatter(x=list(rule.windows), y=values, mode="lines+markers",
                            name=rule.rule, text=hover, showlegend=False, row=row, col=1,
                            hovertemplate=_HOVER)  # fmt: skip
-        figure.add_scatter(x=list(rule.windows), y=list(rule.thresholds), mode="lines",
+        figure.add_scatter(x=list(rule.windows), y=thresholds, mode="lines",
                            line=_THRESHOLD, line_shape="hv", name="threshold",
-                           showlegend=False, row=row, col=1,
-                           hovertemplate="threshold %{y:.4g}<extra></extra>")  # fmt: skip
+                           showlegend=False, row=row, col=1, hoverinfo="skip")  # fmt: skip
+        if len(set(rule.detectors)) > 1:
+            figure.update_yaxes(title_text="x threshold", row=row, col=1)
         _shade(figure, rule.episodes, last, row)
     figure.update_xaxes(title_text="window", row=len(series), col=1)
     figure.update_layout(**_LAYOUT, height=80 + 170 * len(series), title=title)
     return figure
+
+
+def _scaled(rule: RuleSeries) -> tuple[list[float], list[float]]:
+    """The rule's values and thresholds; when several detectors spoke for it (PSI and ADWIN
+    judge drift on scales of their own) each value as a multiple of its threshold, the
+    threshold then 1: what the alert rule compares either way."""
+    if len(set(rule.detectors)) == 1:
+        return list(rule.values), list(rule.thresholds)
+    ratios = [v / t if t > 0 else 0.0 for v, t in zip(rule.values, rule.thresholds, strict=True)]
+    return ratios, [1.0] * len(ratios)
 
 
 def performance_chart(section: PerformanceSection) -> go.Figure:

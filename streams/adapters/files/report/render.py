@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from streams.adapters.files.report import charts
-from streams.adapters.files.report.page_model import Episode, VersionPage
+from streams.adapters.files.report.page_model import ColumnSection, Episode, VersionPage
 from streams.core.alerts.alert import format_time
 
 __all__ = ["render_page", "write_pages"]
@@ -104,7 +104,7 @@ def _quality(page: VersionPage) -> str:
         [c.name, c.quality.count, _percent(c.quality.reference_missing),
          _percent(c.quality.missing),
          "n/a" if c.quality.out_of_range is None else _percent(c.quality.out_of_range)]
-        for c in sorted(page.columns, key=lambda c: c.name)
+        for c in sorted(page.columns, key=_quality_order)
     ]  # fmt: skip
     columns = _table(["column", "events", "missing (reference)", "missing", "out of range"], rows)
     rejected = [[reason, n] for reason, n in page.rejected.items()]
@@ -119,6 +119,13 @@ def _quality(page: VersionPage) -> str:
         '<section><h2>Data quality</h2><p class="muted">Out of range: outside the reference\'s '
         f"[min, max].</p>{columns}{rejections}</section>"
     )
+
+
+def _quality_order(column: ColumnSection) -> tuple[float, str]:
+    """Columns with more missing (than in the reference) or out-of-range values first."""
+    quality = column.quality
+    worse = quality.missing - quality.reference_missing + (quality.out_of_range or 0)
+    return (-worse, column.name)
 
 
 def _performance(page: VersionPage) -> str:
