@@ -81,5 +81,13 @@ def test_every_alert_stream_episodes_resolve_and_quality_and_labels_show(every_a
     assert performance is not None
     assert "accuracy" in performance.metrics and "accuracy" in performance.reference
     assert list(performance.fairness) == ["group"]
+    group = performance.fairness["group"]
+    assert {"disparate_impact_ratio", "equal_opportunity_difference"} <= set(group)
+    assert {"selection rate: A", "selection rate: B"} <= set(group)
+    assert performance.fairness_bounds == {"group": 0.8}
+    fairness = [e for e in performance.episodes if e.alert_type == "fairness"]
+    assert fairness and all(e.column == "group" for e in fairness)
+    first, last = performance.evaluations[0], performance.evaluations[-1]
+    assert all(first <= e.start <= (e.end or last) <= last for e in performance.episodes)
     assert {e.alert_type for e in performance.episodes} >= {"performance", "fairness"}
     assert performance.evaluations == tuple(sorted(performance.evaluations))

@@ -115,12 +115,12 @@ def performance_chart(section: PerformanceSection) -> go.Figure:
                                name=f"{name} (reference)", showlegend=False)  # fmt: skip
     _shade(figure, section.episodes, x[-1] if x else 0, None)
     figure.update_layout(**_LAYOUT, height=380, title="Performance over time (label window)",
-                         xaxis_title="evaluations")  # fmt: skip
+                         xaxis_title="evaluation")  # fmt: skip
     return figure
 
 
 def fairness_chart(section: PerformanceSection, attribute: str) -> go.Figure:
-    """Disparate impact against its bound and each group's selection rate."""
+    """Disparate impact against its bound, the parity gaps, each group's selection rate."""
     figure = go.Figure()
     x = list(section.evaluations)
     for name, values in section.fairness[attribute].items():
@@ -132,7 +132,7 @@ def fairness_chart(section: PerformanceSection, attribute: str) -> go.Figure:
     own = [e for e in section.episodes if e.alert_type == "fairness" and e.column == attribute]
     _shade(figure, own, x[-1] if x else 0, None)
     figure.update_layout(**_LAYOUT, height=340, title=f"Fairness: {attribute}",
-                         xaxis_title="evaluations")  # fmt: skip
+                         xaxis_title="evaluation")  # fmt: skip
     return figure
 
 

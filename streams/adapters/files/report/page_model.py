@@ -103,7 +103,7 @@ class ColumnSection:
 
 @dataclass(frozen=True, slots=True)
 class PerformanceSection:
-    """The label side after each batch of labels (x: evaluations so far)."""
+    """The label side after each batch of labels (x: the last evaluation the batch reached)."""
 
     evaluations: tuple[int, ...]
     labels: tuple[int, ...]
@@ -265,16 +265,8 @@ def _performance(record: VersionRecord) -> PerformanceSection | None:
     names = [n for n in points[-1].metrics if n != "count"]
     fairness = {
         attribute: {
-            "disparate_impact_ratio": tuple(
-                p.fairness[attribute]["disparate_impact_ratio"] for p in points
-            ),
-            **{
-                f"selection rate: {group}": tuple(
-                    p.fairness[attribute]["selection_rates"].get(group, float("nan"))
-                    for p in points
-                )
-                for group in points[-1].fairness[attribute]["selection_rates"]
-            },
+            name: tuple(p.fairness.get(attribute, {}).get(name, float("nan")) for p in points)
+            for name in dict.fromkeys(n for p in points for n in p.fairness.get(attribute, {}))
         }
         for attribute in points[-1].fairness
     }
@@ -283,13 +275,12 @@ def _performance(record: VersionRecord) -> PerformanceSection | None:
         if a.type not in _DRIFT_SIDE
     )  # fmt: skip
     return PerformanceSection(
-        evaluations=tuple(p.evaluations for p in points),
+        # The last evaluation each batch reached: what episodes are numbered by.
+        evaluations=tuple(p.evaluations - 1 for p in points),
         labels=tuple(p.labels for p in points),
         metrics={n: tuple(p.metrics.get(n, float("nan")) for p in points) for n in names},
         reference=dict(points[-1].reference),
         fairness=fairness,
-        fairness_bounds={
-            a: float(f["min_disparate_impact"]) for a, f in points[-1].fairness.items()
-        },
+        fairness_bounds=dict(points[-1].fairness_bounds),
         episodes=episodes,
     )

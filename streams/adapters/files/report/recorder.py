@@ -73,7 +73,10 @@ class PerformancePoint:
     evaluations: int
     metrics: dict[str, float]
     reference: dict[str, float]
-    fairness: dict[str, dict[str, Any]]
+    #: By attribute: its summary metrics and each group's selection rate.
+    fairness: dict[str, dict[str, float]]
+    #: By attribute: the lowest disparate impact ratio its policy allows.
+    fairness_bounds: dict[str, float]
 
 
 @dataclass(slots=True)
@@ -258,13 +261,15 @@ def _split_verdicts(closed: list[WindowRecord], verdicts: Sequence[tuple[str | N
 
 def _performance_point(monitor: PerformanceMonitor) -> PerformancePoint:
     metrics = monitor.metrics()
-    fairness: dict[str, dict[str, Any]] = {}
+    fairness: dict[str, dict[str, float]] = {}
     for attribute, window in monitor.fairness.items():
         judged = window.judge()
         fairness[attribute] = {
             "disparate_impact_ratio": judged.disparate_impact_ratio,
-            "min_disparate_impact": window.policy.min_disparate_impact,
-            "selection_rates": {g: r.selection_rate for g, r in window.groups().items()},
+            "demographic_parity_difference": judged.demographic_parity_difference,
+            "equal_opportunity_difference": judged.equal_opportunity_difference,
+            **{f"selection rate: {g}": r.selection_rate for g, r in window.groups().items()},
         }
+    bounds = {a: w.policy.min_disparate_impact for a, w in monitor.fairness.items()}
     return PerformancePoint(monitor.labels_seen, monitor.evaluations, metrics["window"],
-                            metrics["reference"], fairness)  # fmt: skip
+                            metrics["reference"], fairness, bounds)  # fmt: skip
