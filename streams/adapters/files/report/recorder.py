@@ -24,7 +24,7 @@ from streams.core.alerts.alert import Alert
 from streams.core.contract.columns import Columns, category_of
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult
-from streams.core.detectors import REGISTRY
+from streams.core.detectors import REGISTRY, Verdict
 from streams.core.drift.detector_set import PREDICTION, SCORE
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
@@ -155,7 +155,7 @@ class ReportRecorder:
         key: Key,
         events: Sequence[PredictionEvent],
         offsets: Sequence[int],
-        verdicts: Sequence[tuple[str | None, Any]],
+        verdicts: Sequence[tuple[str | None, Verdict]],
     ) -> None:
         record = self._version(key)
         monitor = record.monitor = self.monitor.monitors[key]
@@ -244,7 +244,9 @@ def _tally(
         tally.missing += values.count(None)
 
 
-def _split_verdicts(closed: list[WindowRecord], verdicts: Sequence[tuple[str | None, Any]]) -> None:
+def _split_verdicts(
+    closed: list[WindowRecord], verdicts: Sequence[tuple[str | None, Verdict]]
+) -> None:
     """A batch's verdicts are its closed windows', one equal run after another."""
     if not closed:
         return
