@@ -21,6 +21,7 @@ from streams.cli_parser import Commands as _Commands
 from streams.cli_parser import field_default as _field_default
 from streams.cli_parser import from_setting as _from_setting
 from streams.cli_replay import add_replay
+from streams.cli_report import add_report
 from streams.cli_settings import pii_policy as _pii_policy
 from streams.cli_settings import spec_paths as _spec_paths
 from streams.core.contract.pii import require_key_for
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_simulate(commands)
     _add_redis_acl(commands)
     _add_demo(commands)
+    add_report(commands)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Getting a redis-server binary from Debian without getting Debian's Redis service.
+"""Getting binaries from Debian: redis-server without Debian's Redis service, and chromium.
 
 The ``redis-server`` package's postinst enables the distro service for boot
 (``update-rc.d redis-server defaults``, ``deb-systemd-helper enable``) and starts it
@@ -16,7 +16,7 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from streams.stack.errors import StackError
@@ -26,6 +26,8 @@ _POLICY = Path("/usr/sbin/policy-rc.d")
 _DENY_ALL = "#!/bin/sh\n# Written by driftline while apt installs redis-server.\nexit 101\n"
 # env(1) sets the variable for apt without this module touching os.environ.
 _APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"]
+# Other tools (or a sibling's install) may hold dpkg's lock: wait for it instead of failing.
+_WAIT_FOR_LOCK = ["-o", "DPkg::Lock::Timeout=600"]
 
 
 def redis_server(log: Log) -> str:
@@ -54,6 +56,31 @@ def redis_server(log: Log) -> str:
     return found
 
 
+def chromium(log: Log) -> str:
+    """Return the path of a headless-capable ``chromium``, installing Debian's package if
+    needed (it starts no service; the report's browser test and its screenshot use it).
+
+    Raises
+    ------
+    StackError
+        If it is missing and cannot be installed (not root, no apt-get, apt failed).
+    """
+    found = shutil.which("chromium")
+    if found is not None:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise StackError(
+            "chromium: chromium is not installed; install it (e.g. `sudo apt-get install"
+            " chromium`, or put a chromium on PATH) and run again"
+        )
+    log("chromium: installing the Debian package chromium")
+    _apt_install("chromium", who="chromium", options=_WAIT_FOR_LOCK)
+    found = shutil.which("chromium") or shutil.which("chromium", path="/usr/bin")
+    if found is None:
+        raise StackError("chromium: apt installed chromium but no chromium binary is on PATH")
+    return found
+
+
 @contextlib.contextmanager
 def _no_service_starts() -> Iterator[None]:
     if _POLICY.exists():
@@ -68,15 +95,16 @@ def _no_service_starts() -> Iterator[None]:
         _POLICY.unlink(missing_ok=True)
 
 
-def _apt_install(package: str) -> None:
-    done = _run([*_APT, "install", "--no-install-recommends", package])
+def _apt_install(package: str, *, who: str = "redis", options: Sequence[str] = ()) -> None:
+    install = [*_APT, *options, "install", "--no-install-recommends", package]
+    done = _run(install)
     if done.returncode != 0:
         # Most often a fresh machine with no (or stale) package lists.
-        _run([*_APT, "update"])
-        done = _run([*_APT, "install", "--no-install-recommends", package])
+        _run([*_APT, *options, "update"])
+        done = _run(install)
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise StackError(f"redis: `apt-get install {package}` failed:\n{output}")
+        raise StackError(f"{who}: `apt-get install {package}` failed:\n{output}")
 
 
 def _keep_distro_service_off(name: str) -> None:

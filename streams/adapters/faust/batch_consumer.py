@@ -242,13 +242,14 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     put = routes[topic].put(chunk)  # type: ignore[arg-type]
                     if not await self._handed_over(put):
                         # Not handed over: the flow was suspended for a rebalance, which
-                        # clears the channel (cancelling the put), or we stop. No agent will ack it, and the rebalance waits for every
-                        # unacked chunk: drop it; its records are read again from the
-                        # committed offset (found by the chaos suite: a survivor of
-                        # two_workers_kill waited for such a chunk for ever). Not redundant
-                        # with ``forget_untaken``: that runs once, as the rebalance starts
-                        # waiting, while this loop goes on (the fetcher is not stopped) and
-                        # may add a chunk built across the suspension after it ran.
+                        # clears the channel (cancelling the put), or we stop. No agent will
+                        # ack it, and the rebalance waits for every unacked chunk: drop it;
+                        # its records are read again from the committed offset (found by the
+                        # chaos suite: a survivor of two_workers_kill waited for such a chunk
+                        # for ever). Not redundant with ``forget_untaken``: that runs once, as
+                        # the rebalance starts waiting, while this loop goes on (the fetcher
+                        # is not stopped) and may add a chunk built across the suspension
+                        # after it ran.
                         self._unacked_messages.discard(chunk)
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:

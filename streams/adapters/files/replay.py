@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import orjson
 
@@ -24,15 +24,26 @@ from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.event import RawRecord
-from streams.core.contract.ingestor import Ingestor, Rejection
+from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
+from streams.core.drift.outcome import BatchOutcome
 from streams.core.errors import InvalidEvent
 from streams.core.labels.labelled import JoinOutcome, MemoryLabelJoin
 from streams.core.labels.performance_monitor import PerformanceConfig
-from streams.core.labels.performance_monitors import LabelledAt, PerformanceMonitors
+from streams.core.labels.performance_monitors import (
+    LabelledAt,
+    PerformanceMonitors,
+    PerformanceOutcome,
+)
 
-__all__ = ["REPLAY_DEAD_LETTER_SCHEMA_VERSION", "LabelReplay", "ReplaySummary", "replay"]
+__all__ = [
+    "REPLAY_DEAD_LETTER_SCHEMA_VERSION",
+    "LabelReplay",
+    "ReplayObserver",
+    "ReplaySummary",
+    "replay",
+]
 
 # The major version of schemas/replay_dead_letter.json the --dlq lines follow.
 REPLAY_DEAD_LETTER_SCHEMA_VERSION = 1
@@ -74,6 +85,18 @@ class ReplaySummary:
         return f"; labels: {outcomes}; {self.retrain_requests} retraining requests"
 
 
+class ReplayObserver(Protocol):
+    """Sees what each batch did, beside the sink (``driftline report`` draws from it)."""
+
+    def predictions(self, result: IngestResult, outcome: BatchOutcome) -> None:
+        """A batch of predictions: what ingestion kept and rejected, what the monitors did."""
+        ...
+
+    def labels(self, outcome: PerformanceOutcome) -> None:
+        """A batch of labels: what the performance monitors did."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class LabelReplay:
     """A labels file to join after the predictions."""
@@ -94,19 +117,20 @@ def replay(
     dead_letters_out: BinaryIO | None = None,
     batch_size: int = 1000,
     labels: LabelReplay | None = None,
+    observer: ReplayObserver | None = None,
 ) -> ReplaySummary:
     """Run ``lines`` through ingestion and monitoring in batches of ``batch_size``, then
     ``labels`` through the join and the performance monitors; alerts and retraining
-    requests to ``sink`` (flushed at the end)."""
+    requests to ``sink`` (flushed at the end), each batch's outcome to ``observer``."""
     summary = ReplaySummary()
     join = None if labels is None else MemoryLabelJoin(ttl_ms=labels.ttl_ms, pii=monitor.pii)
 
     async def run() -> None:
         await _replay_predictions(lines, source, ingestor, monitor, sink, join,
-                                  dead_letters_out, summary, batch_size)  # fmt: skip
+                                  dead_letters_out, summary, batch_size, observer)  # fmt: skip
         if labels is not None and join is not None:
             await _replay_labels(labels, join, monitor, sink, dead_letters_out, summary,
-                                 batch_size)  # fmt: skip
+                                 batch_size, observer)  # fmt: skip
         await sink.flush()
 
     asyncio.run(run())
@@ -123,6 +147,7 @@ async def _replay_predictions(
     dead_letters_out: BinaryIO | None,
     summary: ReplaySummary,
     batch_size: int,
+    observer: ReplayObserver | None,
 ) -> None:
     records = _records(lines, source)
     while batch := list(islice(records, batch_size)):
@@ -137,7 +162,10 @@ async def _replay_predictions(
             summary.rejected[rejection.reason.value] += 1
             if dead_letters_out is not None:
                 dead_letters_out.write(_dead_letter_line(rejection))
-        await summary.publish(sink, monitor.process(result.accepted, result.positions).alerts)
+        outcome = monitor.process(result.accepted, result.positions)
+        if observer is not None:
+            observer.predictions(result, outcome)
+        await summary.publish(sink, outcome.alerts)
     summary.unwatched = monitor.unwatched
 
 
@@ -149,6 +177,7 @@ async def _replay_labels(
     dead_letters_out: BinaryIO | None,
     summary: ReplaySummary,
     batch_size: int,
+    observer: ReplayObserver | None,
 ) -> None:
     decoder = LabelDecoder()
     monitors = PerformanceMonitors(monitor.registry, labels.config, pii=monitor.pii)
@@ -168,6 +197,8 @@ async def _replay_labels(
             if outcome is JoinOutcome.JOINED and joined is not None:
                 pairs.append((joined, (0, record.offset)))
         judged = monitors.process(pairs)
+        if observer is not None:
+            observer.labels(judged)
         if unwatched := sum(judged.unwatched.values()):
             summary.labels["unwatched"] += unwatched
         await summary.publish(sink, judged.alerts, judged.retrain_requests)
