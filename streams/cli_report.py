@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.cli_parser import USAGE_ERROR, Commands, from_setting, input_file, output_file
+from streams.cli_parser import USAGE_ERROR, Commands, from_setting, input_file
 from streams.cli_settings import pii_policy, spec_paths
 from streams.core.contract.pii import require_key_for
 from streams.settings import Settings
@@ -24,7 +24,9 @@ def add_report(commands: Commands) -> None:
         "report", help="replay a JSONL file and write an HTML drift report per model version"
     )
     report.add_argument("events", type=input_file, help="one prediction event per line")
-    report.add_argument("--out", type=output_file, required=True, help="the HTML file to write")
+    report.add_argument(
+        "--out", type=Path, required=True, help="the HTML file to write (its folder is made)"
+    )
     report.add_argument(
         "--labels", type=input_file, help="label events (JSONL): performance, fairness"
     )

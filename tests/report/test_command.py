@@ -63,6 +63,8 @@ def test_without_plotly_it_says_how_to_install_it(tmp_path, monkeypatch, capsys)
     monkeypatch.setitem(sys.modules, "plotly", None)
     for name in ("charts", "render"):
         monkeypatch.delitem(sys.modules, f"streams.adapters.files.report.{name}", raising=False)
-    assert main(["report", str(tmp_path / "events.jsonl"), "--out", str(tmp_path / "r.html")]) == 2
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"")
+    assert main(["report", str(events), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["driftline report needs Plotly (plotly): pip install 'driftline[report]'"]
