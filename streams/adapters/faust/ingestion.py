@@ -114,8 +114,10 @@ class IngestionService:
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_unwatched(outcome)
             self._forget_dropped()
-            self.metrics.observe_alerts(alerts)
+            now = self.clock()
+            self.metrics.observe_alerts(alerts, now)
             self.metrics.observe_monitors(self.monitor, outcome)
+            self.metrics.observe_events(result.accepted, self.monitor, now)
         self.liveness.batch_done()
 
     async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:

@@ -9,11 +9,15 @@ or ``_unknown``;
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.adapters.prometheus.stream_metrics import StreamMetrics, group_by_version
+from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
+from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
@@ -66,6 +70,9 @@ class IngestMetrics:
         self._add_stream_metrics(registry)
         self._add_batch_metrics(registry)
         self._add_version_metrics(registry)
+        self.stream = StreamMetrics(registry)
+        self.windows = WindowSummaries(max_series=max_statistic_series, dropped=self.series_dropped)
+        registry.register(self.windows)
 
     def _add_record_metrics(self, registry: CollectorRegistry) -> None:
         """What became of each record and each write."""
@@ -248,6 +255,8 @@ class IngestMetrics:
         leave ``model`` label sets behind for good, and without the fold their events would
         drop out of the counters' sums.
         """
+        model_ids = list(model_ids)
+        self.stream.forget_models(model_ids)
         for model_id in model_ids:
             for (counter, rest), count in self._per_model.pop(model_id, {}).items():
                 counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)
@@ -268,9 +277,21 @@ class IngestMetrics:
             self._statistic_series.add(labels)
         return True
 
-    def observe_alerts(self, alerts: list[Alert]) -> None:
+    def observe_alerts(self, alerts: list[Alert], now: float | None = None) -> None:
+        """Count alerts; ``now``: when they were published (default: the clock)."""
         for alert in alerts:
             self.alerts.labels(alert.model_id, alert.type, alert.status).inc()
+        self.stream.observe_alerts(alerts, time.time() if now is None else now)
+
+    def observe_events(
+        self, accepted: Sequence[PredictionEvent], monitor: Monitor, now: float
+    ) -> None:
+        """A batch's accepted events, once its monitors have taken them: their age, the
+        model's latency and scores, and the window summaries of the versions watched."""
+        if accepted:
+            groups = group_by_version(accepted)
+            self.stream.observe_events(groups, now)
+            self.windows.observe(groups, monitor)
 
     def observe_rejections(self, rejections: list[Rejection]) -> None:
         """Count rejected records, one increment per (model, reason)."""
