@@ -1,4 +1,5 @@
-"""Getting a redis-server binary from Debian without getting Debian's Redis service.
+"""Getting a binary from Debian (redis-server; prometheus and promtool) without getting
+Debian's service of it.
 
 The ``redis-server`` package's postinst enables the distro service for boot
 (``update-rc.d redis-server defaults``, ``deb-systemd-helper enable``) and starts it
@@ -23,7 +24,7 @@ from streams.stack.errors import StackError
 from streams.stack.service import Log
 
 _POLICY = Path("/usr/sbin/policy-rc.d")
-_DENY_ALL = "#!/bin/sh\n# Written by driftline while apt installs redis-server.\nexit 101\n"
+_DENY_ALL = "#!/bin/sh\n# Written by driftline while apt installs a package.\nexit 101\n"
 # env(1) sets the variable for apt without this module touching os.environ.
 _APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"]
 
@@ -36,21 +37,44 @@ def redis_server(log: Log) -> str:
     StackError
         If it is missing and cannot be installed (not root, no apt-get, apt failed).
     """
-    found = shutil.which("redis-server")
+    return installed("redis-server", package="redis-server", log=log, name="redis")
+
+
+def promtool(log: Log) -> str:
+    """Return the path of ``promtool``, installing Debian's ``prometheus`` if needed (it
+    brings both; its service stays off, like Redis's). ``StackError`` as ``redis_server``."""
+    return installed("promtool", package="prometheus", log=log, name="prometheus")
+
+
+def prometheus(log: Log) -> str:
+    """Return the path of the ``prometheus`` server binary (see ``promtool``)."""
+    return installed("prometheus", package="prometheus", log=log, name="prometheus")
+
+
+def installed(binary: str, *, package: str, log: Log, name: str) -> str:
+    """The path of ``binary``, from Debian's ``package`` if it is not on PATH yet; ``name``
+    prefixes the messages. The package's system service is kept off.
+
+    Raises
+    ------
+    StackError
+        If it is missing and cannot be installed (not root, no apt-get, apt failed).
+    """
+    found = shutil.which(binary)
     if found is not None:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise StackError(
-            "redis: redis-server is not installed; install it (e.g. `sudo apt-get install"
-            " redis-server`, or put a redis-server on PATH) and run again"
+            f"{name}: {binary} is not installed; install it (e.g. `sudo apt-get install"
+            f" {package}`, or put a {binary} on PATH) and run again"
         )
-    log("redis: installing the Debian package redis-server (its system service stays off)")
+    log(f"{name}: installing the Debian package {package} (its system service stays off)")
     with _no_service_starts():
-        _apt_install("redis-server")
-    _keep_distro_service_off("redis-server")
-    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
+        _apt_install(package, name)
+    _keep_distro_service_off(package)
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/bin")
     if found is None:
-        raise StackError("redis: apt installed redis-server but no redis-server binary is on PATH")
+        raise StackError(f"{name}: apt installed {package} but no {binary} binary is on PATH")
     return found
 
 
@@ -68,7 +92,7 @@ def _no_service_starts() -> Iterator[None]:
         _POLICY.unlink(missing_ok=True)
 
 
-def _apt_install(package: str) -> None:
+def _apt_install(package: str, name: str) -> None:
     done = _run([*_APT, "install", "--no-install-recommends", package])
     if done.returncode != 0:
         # Most often a fresh machine with no (or stale) package lists.
@@ -76,7 +100,7 @@ def _apt_install(package: str) -> None:
         done = _run([*_APT, "install", "--no-install-recommends", package])
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise StackError(f"redis: `apt-get install {package}` failed:\n{output}")
+        raise StackError(f"{name}: `apt-get install {package}` failed:\n{output}")
 
 
 def _keep_distro_service_off(name: str) -> None:
