@@ -132,12 +132,16 @@ def overview() -> dict:
 
 def model() -> dict:
     features = _variable("feature", f"label_values(driftline_feature_stat{{{MV}}}, feature)")
+    counts = f"driftline_alerts_total{{{M}}}"
     alerts = {
         "name": "Driftline alerts",
         "datasource": DS,
         "enable": True,
         "iconColor": "red",
-        "expr": f"sum by (type, status) (changes(driftline_alerts_total{{{M}}}[1m])) > 0",
+        # A label set appears with its first alert (a counter starting at 1, which
+        # changes() misses), so: series new in the last minute, or changed in it.
+        "expr": f"sum by (type, status) (({counts} unless {counts} offset 1m) "
+        f"or changes({counts}[1m]) > 0)",
         "titleFormat": "{{type}} {{status}}",
         "step": "60s",
     }
@@ -201,8 +205,8 @@ def slo() -> dict:
             (f"driftline:{name}_error_budget_remaining:ratio30d", name + " {{model}}")
             for name in ("event_freshness", "availability", "model_latency")]),
         ("Burn rate (1h; 14.4 pages, 6 tickets)", "timeseries", [
-            (f"driftline:{name}_errors:ratio_rate1h / on () group_left "
-             f'(1 - driftline:slo_objective{{slo="{name}"}})', name + " {{model}}")
+            (f"driftline:{name}_errors:ratio_rate1h / scalar(1 - "
+             f'driftline:slo_objective{{slo="{name}"}})', name + " {{model}}")
             for name in ("event_freshness", "availability", "model_latency")]),
     ]  # fmt: skip
     return _dashboard("driftline-slo", "Driftline / SLOs", panels, [])
