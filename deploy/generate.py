@@ -184,6 +184,16 @@ def labels() -> dict:
         ("Performance, concept drift and fairness alerts (1h)", "timeseries", [
             (f'sum by (type, status) (increase(driftline_alerts_total{{{M}, '
              'type=~"performance|concept_drift|fairness"}[1h]))', "{{type}} {{status}}")]),
+        ("Selection rate per group", "timeseries", [
+            (f'driftline_fairness{{{MV}, metric="selection_rate"}}',
+             "{{attribute}}={{group}}")]),
+        ("Disparate impact (worst group; four-fifths line)", "timeseries", [
+            (f'driftline_fairness{{{MV}, metric="disparate_impact_ratio"}}',
+             "{{attribute}}: {{group}}"),
+            ("vector(0.8)", "0.8")]),
+        ("Parity and equal opportunity differences", "timeseries", [
+            (f'driftline_fairness{{{MV}, metric=~".*_difference"}}',
+             "{{attribute}} {{metric}} ({{group}})")]),
         ("Labelled vs predicted (window)", "timeseries", [
             (f'driftline_performance{{{MV}, metric="count"}}', "{{view}}")]),
     ], MODEL_VARIABLES)  # fmt: skip

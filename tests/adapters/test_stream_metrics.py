@@ -157,3 +157,25 @@ def test_health_checks_and_process_metrics_are_exported():
     text = generate_latest(registry).decode()
     assert "python_info{" in text
     assert "process_cpu_seconds_total" in text
+
+
+def test_fairness_windows_export_group_rates_and_the_worst_groups_ratio():
+    from streams.core.labels.fairness import FairnessPolicy, FairnessWindow
+
+    rng = np.random.default_rng(5)
+    group = rng.choice(["a", "b"], 4000)
+    truth = rng.random(4000) < 0.4
+    predicted = rng.random(4000) < np.where(group == "a", 0.6, 0.3)
+    window = FairnessWindow(FairnessPolicy("region", "a"), window_events=2000)
+    window.add(group.tolist(), predicted, truth)
+    registry = CollectorRegistry()
+    IngestMetrics(registry).observe_fairness("m", "v1", {"region": window})
+
+    def value(group, metric):
+        labels = {"model": "m", "version": "v1", "attribute": "region", "group": group}
+        return registry.get_sample_value("driftline_fairness", {**labels, "metric": metric})
+
+    ratio = value("b", "disparate_impact_ratio")
+    assert ratio == pytest.approx(value("b", "selection_rate") / value("a", "selection_rate"))
+    assert ratio < 0.8
+    assert value("a", "selection_rate") == pytest.approx(0.6, abs=0.05)

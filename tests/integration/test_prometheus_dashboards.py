@@ -15,13 +15,18 @@ import json
 import re
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams.adapters.kafka.records import publish
+from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.contract.spec_inference import SpecInference
+from streams.core.labels.fairness import FairnessPolicy
 from streams.settings import Settings
-from streams.simulation import Scenario, StreamConfig, generate_events, keyed_labels
+from streams.simulation import Scenario, StreamConfig, generate_events, keyed_labels, raw_records
 from streams.stack.prometheus import PrometheusServer
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
@@ -47,6 +52,20 @@ STREAM = StreamConfig(
 BUILTINS = {"__rate_interval": "5m", "__interval": "15s", "__range": "5m"}
 
 
+def _write_spec(folder: Path) -> Path:
+    """The stream's spec as inferred from its events, plus a fairness policy on its
+    ``group`` attribute (so the fairness metrics exist)."""
+    inference = SpecInference(STREAM.model_id, events_needed=200)
+    decode = Ingestor(EventDecoder(), SpecRegistry(warmup_events=200)).ingest
+    for chunk in generate_events(STREAM, 200):
+        for event in decode(raw_records(STREAM, chunk)).accepted:
+            inference.observe(event)
+    spec = replace(inference.spec(), fairness=(FairnessPolicy("group", "A"),))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "it-prom.json").write_bytes(orjson.dumps(spec.to_dict()))
+    return folder
+
+
 def _labels(start: int, count: int, flip_rate: float) -> list[tuple[bytes, bytes]]:
     chunks = generate_events(STREAM, count, offset=start)
     return [r for c in chunks for r in keyed_labels(STREAM, c, flip_rate=flip_rate)]
@@ -63,6 +82,7 @@ def live(stack_config, tmp_path_factory):
         "DRIFTLINE_WINDOW_EVENTS": "250",
         "DRIFTLINE_LABEL_RETRY_S": "0.5",
         "DRIFTLINE_WEB_TOKEN": token,
+        "DRIFTLINE_SPECS_DIR": str(_write_spec(home / "specs")),
     }
     settings = Settings.from_env(env)
     web_port = free_port()

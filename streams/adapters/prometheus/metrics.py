@@ -10,7 +10,7 @@ or ``_unknown``;
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -21,6 +21,7 @@ from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
+from streams.core.labels.fairness import FairnessWindow
 
 __all__ = ["FORGOTTEN_MODEL_LABEL", "UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -28,6 +29,8 @@ UNKNOWN_MODEL_LABEL = "_unknown"
 #: Where the event counts of models whose warm-up expired (or was refused) go, so that the
 #: counters' sums still add up to every record read once those models' series are removed.
 FORGOTTEN_MODEL_LABEL = "_forgotten"
+_JUDGED = ("disparate_impact_ratio", "demographic_parity_difference",
+           "equal_opportunity_difference")  # fmt: skip
 _BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
@@ -202,6 +205,16 @@ class IngestMetrics:
             ["model", "version"],
             registry=registry,
         )
+        self.fairness = Gauge(
+            "driftline_fairness",
+            "Per model version and protected attribute (the spec's fairness policies), over "
+            "the fairness window: per group its selection_rate and true_positive_rate, and "
+            "for the worst group against the reference group disparate_impact_ratio "
+            "(bound 0.8 by default), demographic_parity_difference and "
+            "equal_opportunity_difference (group is that group; NaN until judgeable).",
+            ["model", "version", "attribute", "group", "metric"],
+            registry=registry,
+        )
         self.retrain_requests = Counter(
             "driftline_retrain_requests",
             "Retraining requests published, per model.",
@@ -241,6 +254,29 @@ class IngestMetrics:
                 if not self._admit(labels):
                     continue
                 self.performance.labels(*labels).set(value)
+
+    def observe_fairness(
+        self, model_id: str, version: str, windows: Mapping[str, FairnessWindow]
+    ) -> None:
+        """Group rates and the judged ratios of a model version's fairness windows (groups
+        are capped by the policy's ``max_groups``; label sets by the statistics cap)."""
+        for attribute, window in windows.items():
+            values = [
+                (group, metric, value)
+                for group, rates in window.groups().items()
+                for metric, value in (
+                    ("selection_rate", rates.selection_rate),
+                    ("true_positive_rate", rates.true_positive_rate),
+                )
+            ]
+            report = window.judge()
+            for metric in _JUDGED:
+                group = getattr(report, metric.rsplit("_", 1)[0] + "_group") or ""
+                values.append((group, metric, getattr(report, metric)))
+            for group, metric, value in values:
+                labels = (model_id, version, attribute, group, metric)
+                if self._admit(labels):
+                    self.fairness.labels(*labels).set(value)
 
     def observe_unwatched(self, outcome: BatchOutcome) -> None:
         """Count a batch's accepted events that no monitor judged."""
