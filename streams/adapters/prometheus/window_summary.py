@@ -68,13 +68,13 @@ class _Window:
         return len(self.reference) + len(self.numeric) * 4 + len(self.categorical) * 2
 
     def add(self, events: list[PredictionEvent]) -> None:
-        columns = Columns.from_events(events, self.numeric, tuple(self.categorical))
+        # Only the last ``size`` can stay in the ring: read no more (the columns cost most).
+        columns = Columns.from_events(events[-self.size :], self.numeric, tuple(self.categorical))
         tops = [
             np.array([np.nan if v is None else float(v == top) for v in columns.categorical[n]])
             for n, top in self.categorical.items()
         ]
         rows = np.column_stack([columns.numeric, *tops]) if tops else columns.numeric
-        rows = rows[-self.size :]
         ends = (self.at + np.arange(len(rows))) % self.size
         self.ring[ends] = rows
         self.at = int((self.at + len(rows)) % self.size)
