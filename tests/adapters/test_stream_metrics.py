@@ -137,11 +137,15 @@ def test_window_summaries_stay_under_the_series_cap_and_count_what_they_drop():
     assert registry.get_sample_value("driftline_metric_series_dropped_total") > 20
 
 
-def test_a_forgotten_models_histograms_are_removed():
+def test_a_forgotten_models_and_a_retired_versions_histograms_are_removed():
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
     _run(StreamConfig(model_id="m", seed=2), 300, metrics, now=0.0)
     assert _samples(registry, "driftline_event_age_seconds_count")
+    versions = {s.labels["version"] for s in _samples(registry, "driftline_model_score_count")}
+    metrics.stream.forget_versions([("m", v) for v in versions])
+    assert not _samples(registry, "driftline_model_score_count")
+    assert _samples(registry, "driftline_event_age_seconds_count"), "per model, not version"
     metrics.forget_models(["m"])
     assert not _samples(registry, "driftline_event_age_seconds_count")
     assert not _samples(registry, "driftline_model_score_count")
@@ -179,3 +183,13 @@ def test_fairness_windows_export_group_rates_and_the_worst_groups_ratio():
     assert ratio == pytest.approx(value("b", "selection_rate") / value("a", "selection_rate"))
     assert ratio < 0.8
     assert value("a", "selection_rate") == pytest.approx(0.6, abs=0.05)
+
+
+def test_window_summaries_forget_versions_the_worker_no_longer_holds():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    monitor = _run(StreamConfig(model_id="m", seed=2), 2_000, metrics, now=0.0)
+    assert _samples(registry, "driftline_feature_stat")
+    monitor.forget()  # a rebalance: another worker holds the model now
+    metrics.windows.observe({}, monitor)
+    assert not _samples(registry, "driftline_feature_stat")

@@ -110,6 +110,13 @@ class StreamMetrics:
             if name in checks:
                 self.health.labels(name).set(1.0 if checks[name].get("ok") else 0.0)
 
+    def forget_versions(self, versions: Iterable[Version]) -> None:
+        """Drop the per-version series of retired model versions (new versions keep coming;
+        the registry caps how many are live, not how many there ever were)."""
+        gone = set(versions)
+        for histogram in (self.model_latency, self.score):
+            histogram.remove_where(lambda labels: (labels[0], labels[1]) in gone)
+
     def forget_models(self, model_ids: Iterable[str]) -> None:
         gone = set(model_ids)
         for histogram in (self.event_age, self.model_latency, self.score):

@@ -142,7 +142,10 @@ class WindowSummaries(Collector):
         """Add a batch's accepted events (``group_by_version``) of the versions ``monitor``
         watches with a reference; forget versions it no longer holds."""
         held = monitor.monitors
-        self._windows = {key: w for key, w in self._windows.items() if key in held}
+        kept = {key: w for key, w in self._windows.items() if key in held}
+        if len(kept) < len(self._windows):
+            self._refused.clear()  # room freed: refused versions may fit now
+        self._windows = kept
         for key, events in groups.items():
             window = self._windows.get(key) or self._admit(key, held.get(key))
             if window is not None:
