@@ -1,4 +1,5 @@
-"""Getting binaries from Debian: redis-server without Debian's Redis service, and chromium.
+"""Getting a binary from Debian (redis-server; prometheus and promtool; chromium) without
+getting Debian's service of it.
 
 The ``redis-server`` package's postinst enables the distro service for boot
 (``update-rc.d redis-server defaults``, ``deb-systemd-helper enable``) and starts it
@@ -16,18 +17,18 @@ import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from streams.stack.errors import StackError
 from streams.stack.service import Log
 
 _POLICY = Path("/usr/sbin/policy-rc.d")
-_DENY_ALL = "#!/bin/sh\n# Written by driftline while apt installs redis-server.\nexit 101\n"
+_DENY_ALL = "#!/bin/sh\n# Written by driftline while apt installs a package.\nexit 101\n"
 # env(1) sets the variable for apt without this module touching os.environ.
-_APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y"]
-# Other tools (or a sibling's install) may hold dpkg's lock: wait for it instead of failing.
-_WAIT_FOR_LOCK = ["-o", "DPkg::Lock::Timeout=600"]
+# Other tools (or a sibling test's install) may hold dpkg's lock: wait for it, not fail.
+_APT = ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-q", "-y",
+        "-o", "DPkg::Lock::Timeout=600"]  # fmt: skip
 
 
 def redis_server(log: Log) -> str:
@@ -38,46 +39,50 @@ def redis_server(log: Log) -> str:
     StackError
         If it is missing and cannot be installed (not root, no apt-get, apt failed).
     """
-    found = shutil.which("redis-server")
-    if found is not None:
-        return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise StackError(
-            "redis: redis-server is not installed; install it (e.g. `sudo apt-get install"
-            " redis-server`, or put a redis-server on PATH) and run again"
-        )
-    log("redis: installing the Debian package redis-server (its system service stays off)")
-    with _no_service_starts():
-        _apt_install("redis-server")
-    _keep_distro_service_off("redis-server")
-    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
-    if found is None:
-        raise StackError("redis: apt installed redis-server but no redis-server binary is on PATH")
-    return found
+    return installed("redis-server", package="redis-server", log=log, name="redis")
+
+
+def promtool(log: Log) -> str:
+    """Return the path of ``promtool``, installing Debian's ``prometheus`` if needed (it
+    brings both; its service stays off, like Redis's). ``StackError`` as ``redis_server``."""
+    return installed("promtool", package="prometheus", log=log, name="prometheus")
+
+
+def prometheus(log: Log) -> str:
+    """Return the path of the ``prometheus`` server binary (see ``promtool``)."""
+    return installed("prometheus", package="prometheus", log=log, name="prometheus")
 
 
 def chromium(log: Log) -> str:
-    """Return the path of a headless-capable ``chromium``, installing Debian's package if
-    needed (it starts no service; the report's browser test and its screenshot use it).
+    """Return the path of a headless-capable ``chromium`` (the report's browser test and its
+    screenshot use it). ``StackError`` as ``redis_server``."""
+    return installed("chromium", package="chromium", log=log, name="chromium")
+
+
+def installed(binary: str, *, package: str, log: Log, name: str) -> str:
+    """The path of ``binary``, from Debian's ``package`` if it is not on PATH yet; ``name``
+    prefixes the messages. The package's system service is kept off.
 
     Raises
     ------
     StackError
         If it is missing and cannot be installed (not root, no apt-get, apt failed).
     """
-    found = shutil.which("chromium")
+    found = shutil.which(binary)
     if found is not None:
         return found
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise StackError(
-            "chromium: chromium is not installed; install it (e.g. `sudo apt-get install"
-            " chromium`, or put a chromium on PATH) and run again"
+            f"{name}: {binary} is not installed; install it (e.g. `sudo apt-get install"
+            f" {package}`, or put a {binary} on PATH) and run again"
         )
-    log("chromium: installing the Debian package chromium")
-    _apt_install("chromium", who="chromium", options=_WAIT_FOR_LOCK)
-    found = shutil.which("chromium") or shutil.which("chromium", path="/usr/bin")
+    log(f"{name}: installing the Debian package {package} (its system service stays off)")
+    with _no_service_starts():
+        _apt_install(package, name)
+    _keep_distro_service_off(package)
+    found = shutil.which(binary) or shutil.which(binary, path="/usr/bin")
     if found is None:
-        raise StackError("chromium: apt installed chromium but no chromium binary is on PATH")
+        raise StackError(f"{name}: apt installed {package} but no {binary} binary is on PATH")
     return found
 
 
@@ -95,16 +100,15 @@ def _no_service_starts() -> Iterator[None]:
         _POLICY.unlink(missing_ok=True)
 
 
-def _apt_install(package: str, *, who: str = "redis", options: Sequence[str] = ()) -> None:
-    install = [*_APT, *options, "install", "--no-install-recommends", package]
-    done = _run(install)
+def _apt_install(package: str, name: str) -> None:
+    done = _run([*_APT, "install", "--no-install-recommends", package])
     if done.returncode != 0:
         # Most often a fresh machine with no (or stale) package lists.
-        _run([*_APT, *options, "update"])
-        done = _run(install)
+        _run([*_APT, "update"])
+        done = _run([*_APT, "install", "--no-install-recommends", package])
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
-        raise StackError(f"{who}: `apt-get install {package}` failed:\n{output}")
+        raise StackError(f"{name}: `apt-get install {package}` failed:\n{output}")
 
 
 def _keep_distro_service_off(name: str) -> None:

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.batch_consumer import BatchApp, FetchedChunk
-from streams.adapters.faust.health import StreamLiveness
+from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.routes import add_routes
@@ -111,6 +111,7 @@ def build_worker(
     held = {settings.topic_predictions, settings.topic_labels, *settings.internal_topics}
     _watch_progress(app, services.progress, services.metrics, held)
     _add_label_retries(app, settings, services.label_service)
+    _sample_health(app, services.health)
     _add_rebalance_hooks(app, settings, services)
     _add_spec_sync(app, settings, services, file_specs, pii)
     _close_sink_at_shutdown(app, settings, services.sink)
@@ -316,6 +317,18 @@ def _watch_progress(
                 metrics.consumer_lag.labels(topic, str(partition)).set(lag)
             seconds = progress.seconds_since_progress((topic, partition))
             metrics.seconds_since_progress.labels(topic, str(partition)).set(seconds)
+
+
+#: How often the health checks run for ``driftline_health_check_up`` between /health probes.
+HEALTH_SAMPLE_S = 5.0
+
+
+def _sample_health(app: BatchApp, health: HealthCheck) -> None:
+    """Run the /health checks on a timer too, so the gauges move without a prober."""
+
+    @app.timer(HEALTH_SAMPLE_S)
+    async def sample_health() -> None:
+        await health.report()
 
 
 def _highwater(app: BatchApp, tp: TP) -> int | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -59,12 +60,15 @@ class HealthCheck:
         liveness: StreamLiveness,
         progress: PartitionProgress | None = None,
         timeout_s: float = 2.0,
+        on_report: Callable[[dict], None] | None = None,
     ) -> None:
+        """``on_report`` sees every report's checks (the metrics export them)."""
         self._admin = AdminClient(kafka.confluent())
         self._redis = redis_client
         self._liveness = liveness
         self._progress = progress
         self._timeout_s = timeout_s
+        self._on_report = on_report
 
     async def report(self) -> tuple[bool, dict]:
         """``(healthy, details)``, details being JSON-ready."""
@@ -74,6 +78,8 @@ class HealthCheck:
             stalls = [stall.to_dict() for stall in self._progress.stalls()]
             checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,
                                   "stalled": stalls}  # fmt: skip
+        if self._on_report is not None:
+            self._on_report(checks)
         return all(check["ok"] for check in checks.values()), checks
 
     async def _kafka(self) -> dict:

@@ -103,14 +103,17 @@ class IngestionService(MonitoringStage):
             alerts += outcome.alerts
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
+            self.metrics.stream.forget_versions(retired)
             await self.sink.publish(AlertBatch.of(alerts))
             await keeping
             await self._save_state(records, retired, outcome.touched)
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_unwatched(outcome)
             self._forget_dropped()
-            self.metrics.observe_alerts(alerts)
+            now = self.clock()
+            self.metrics.observe_alerts(alerts, now)
             self.metrics.observe_monitors(self.monitor, outcome)
+            self.metrics.observe_events(result.accepted, self.monitor, now)
         self.liveness.batch_done()
 
     async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:

@@ -146,6 +146,7 @@ class LabelService(MonitoringStage):
             return
         for (model_id, version), monitor in outcome.touched.items():
             self.metrics.observe_performance(model_id, version, monitor.metrics())
+            self.metrics.observe_fairness(model_id, version, monitor.fairness)
 
     async def _load_monitors(self, pairs: LabelledBatch) -> list[Alert]:
         """Restore the batch's model versions from Redis before they are fed; malformed

@@ -17,6 +17,7 @@ from streams.adapters.faust.topics import WorkerTopics
 from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESSAGE_BYTES
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
 from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.prometheus.stream_metrics import add_process_collectors
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
@@ -72,6 +73,7 @@ def build_services(
     """The object graph over one Redis client; ``specs``: the registry's first specs."""
     registry = settings.spec_registry(specs)
     metrics_registry = CollectorRegistry()
+    add_process_collectors(metrics_registry)
     metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
     liveness = StreamLiveness()
     progress = PartitionProgress(settings.stall_s)
@@ -105,6 +107,7 @@ def build_services(
             redis_client=redis_client,
             liveness=liveness,
             progress=progress,
+            on_report=metrics.stream.observe_health,
         ),
         sink=sink,
     )

@@ -9,14 +9,19 @@ or ``_unknown``;
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from streams.adapters.prometheus.stream_metrics import StreamMetrics, group_by_version
+from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
+from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
+from streams.core.labels.fairness import FairnessWindow
 
 __all__ = ["FORGOTTEN_MODEL_LABEL", "UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -24,6 +29,8 @@ UNKNOWN_MODEL_LABEL = "_unknown"
 #: Where the event counts of models whose warm-up expired (or was refused) go, so that the
 #: counters' sums still add up to every record read once those models' series are removed.
 FORGOTTEN_MODEL_LABEL = "_forgotten"
+_JUDGED = ("disparate_impact_ratio", "demographic_parity_difference",
+           "equal_opportunity_difference")  # fmt: skip
 _BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 
 
@@ -66,6 +73,9 @@ class IngestMetrics:
         self._add_stream_metrics(registry)
         self._add_batch_metrics(registry)
         self._add_version_metrics(registry)
+        self.stream = StreamMetrics(registry)
+        self.windows = WindowSummaries(max_series=max_statistic_series, dropped=self.series_dropped)
+        registry.register(self.windows)
 
     def _add_record_metrics(self, registry: CollectorRegistry) -> None:
         """What became of each record and each write."""
@@ -195,6 +205,16 @@ class IngestMetrics:
             ["model", "version"],
             registry=registry,
         )
+        self.fairness = Gauge(
+            "driftline_fairness",
+            "Per model version and protected attribute (the spec's fairness policies), over "
+            "the fairness window: per group its selection_rate and true_positive_rate, and "
+            "for the worst group against the reference group disparate_impact_ratio "
+            "(bound 0.8 by default), demographic_parity_difference and "
+            "equal_opportunity_difference (group is that group; NaN until judgeable).",
+            ["model", "version", "attribute", "group", "metric"],
+            registry=registry,
+        )
         self.retrain_requests = Counter(
             "driftline_retrain_requests",
             "Retraining requests published, per model.",
@@ -235,6 +255,29 @@ class IngestMetrics:
                     continue
                 self.performance.labels(*labels).set(value)
 
+    def observe_fairness(
+        self, model_id: str, version: str, windows: Mapping[str, FairnessWindow]
+    ) -> None:
+        """Group rates and the judged ratios of a model version's fairness windows (groups
+        are capped by the policy's ``max_groups``; label sets by the statistics cap)."""
+        for attribute, window in windows.items():
+            values = [
+                (group, metric, value)
+                for group, rates in window.groups().items()
+                for metric, value in (
+                    ("selection_rate", rates.selection_rate),
+                    ("true_positive_rate", rates.true_positive_rate),
+                )
+            ]
+            report = window.judge()
+            for metric in _JUDGED:
+                group = getattr(report, metric.rsplit("_", 1)[0] + "_group") or ""
+                values.append((group, metric, getattr(report, metric)))
+            for group, metric, value in values:
+                labels = (model_id, version, attribute, group, metric)
+                if self._admit(labels):
+                    self.fairness.labels(*labels).set(value)
+
     def observe_unwatched(self, outcome: BatchOutcome) -> None:
         """Count a batch's accepted events that no monitor judged."""
         for (model_id, reason), count in outcome.unwatched.items():
@@ -248,6 +291,8 @@ class IngestMetrics:
         leave ``model`` label sets behind for good, and without the fold their events would
         drop out of the counters' sums.
         """
+        model_ids = list(model_ids)
+        self.stream.forget_models(model_ids)
         for model_id in model_ids:
             for (counter, rest), count in self._per_model.pop(model_id, {}).items():
                 counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)
@@ -268,9 +313,21 @@ class IngestMetrics:
             self._statistic_series.add(labels)
         return True
 
-    def observe_alerts(self, alerts: list[Alert]) -> None:
+    def observe_alerts(self, alerts: list[Alert], now: float | None = None) -> None:
+        """Count alerts; ``now``: when they were published (default: the clock)."""
         for alert in alerts:
             self.alerts.labels(alert.model_id, alert.type, alert.status).inc()
+        self.stream.observe_alerts(alerts, time.time() if now is None else now)
+
+    def observe_events(
+        self, accepted: Sequence[PredictionEvent], monitor: Monitor, now: float
+    ) -> None:
+        """A batch's accepted events, once its monitors have taken them: their age, the
+        model's latency and scores, and the window summaries of the versions watched."""
+        if accepted:
+            groups = group_by_version(accepted)
+            self.stream.observe_events(groups, now)
+            self.windows.observe(groups, monitor)
 
     def observe_rejections(self, rejections: list[Rejection]) -> None:
         """Count rejected records, one increment per (model, reason)."""

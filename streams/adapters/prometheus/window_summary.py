@@ -1,0 +1,185 @@
+"""Per model version and feature, what a person plots against the reference: the mean, p50
+and p95 of a numeric feature, the share of a categorical feature's top reference category,
+and the missing rate, for the last window's worth of events and for the reference.
+
+Exported at scrape time (a custom collector) from a ring of the last ``window_events``
+values per feature, fed once per batch with numpy: no gauge is pushed per event or per
+batch, and nothing is read from the monitors' internals but their profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client import Counter
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from streams.core.contract.columns import Columns
+from streams.core.contract.event import PredictionEvent
+from streams.core.drift.model_monitor import ModelMonitor
+from streams.core.drift.monitor import Monitor
+from streams.core.drift.profile import NumericProfile, ReferenceProfile
+
+__all__ = ["WindowSummaries", "reference_quantile"]
+
+NAME = "driftline_feature_stat"
+NUMERIC_STATS = ("mean", "p50", "p95", "missing_rate")
+CATEGORICAL_STATS = ("top_share", "missing_rate")
+Version = tuple[str, str]
+
+
+def reference_quantile(profile: NumericProfile, q: float) -> float:
+    """The ``q`` quantile of the reference, interpolated on its bins' cumulative shares.
+
+    Examples
+    --------
+    >>> p = NumericProfile.from_values(np.arange(1001, dtype=float))
+    >>> round(reference_quantile(p, 0.5)), round(reference_quantile(p, 0.95))
+    (500, 950)
+    """
+    if np.isnan(profile.minimum):
+        return float("nan")
+    xs = np.concatenate([[profile.minimum], profile.edges, [profile.maximum]])
+    ys = np.concatenate([[0.0], np.cumsum(profile.shares)[:-1], [1.0]])
+    return float(np.interp(q, ys, xs))
+
+
+@dataclass(slots=True)
+class _Window:
+    """The last ``size`` events of one model version: a column per numeric feature, and per
+    categorical one 1.0 where the value is the reference's top category (NaN: missing)."""
+
+    numeric: tuple[str, ...]
+    categorical: dict[str, str]  # feature -> the reference's top category
+    reference: list[tuple[str, str, float]]
+    size: int
+    ring: np.ndarray = field(init=False)
+    filled: int = 0
+    at: int = 0
+
+    def __post_init__(self) -> None:
+        self.ring = np.full((self.size, len(self.numeric) + len(self.categorical)), np.nan)
+
+    @property
+    def series(self) -> int:
+        return len(self.reference) + len(self.numeric) * 4 + len(self.categorical) * 2
+
+    def add(self, events: list[PredictionEvent]) -> None:
+        # Only the last ``size`` can stay in the ring: read no more (the columns cost most).
+        columns = Columns.from_events(events[-self.size :], self.numeric, tuple(self.categorical))
+        tops = [
+            np.array([np.nan if v is None else float(v == top) for v in columns.categorical[n]])
+            for n, top in self.categorical.items()
+        ]
+        rows = np.column_stack([columns.numeric, *tops]) if tops else columns.numeric
+        ends = (self.at + np.arange(len(rows))) % self.size
+        self.ring[ends] = rows
+        self.at = int((self.at + len(rows)) % self.size)
+        self.filled = min(self.size, self.filled + len(rows))
+
+    def stats(self) -> Iterator[tuple[str, str, float]]:
+        data = self.ring[: self.filled]
+        missing = np.isnan(data).mean(axis=0) if self.filled else ()
+        for j, name in enumerate((*self.numeric, *self.categorical)):
+            column = data[:, j]
+            present = column[~np.isnan(column)]
+            yield name, "missing_rate", float(missing[j])
+            if present.size == 0:
+                continue
+            if j >= len(self.numeric):
+                yield name, "top_share", float(present.mean())
+                continue
+            p50, p95 = np.quantile(present, (0.5, 0.95))
+            yield from ((name, "mean", float(present.mean())), (name, "p50", float(p50)),
+                        (name, "p95", float(p95)))  # fmt: skip
+
+
+def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
+    """The window of a watched version, with its reference's values (PII features left out)."""
+    spec = watched.spec.features
+    numeric = tuple(n for n in watched.numeric if n in profile.numeric)
+    categorical = {
+        n: profile.categorical[n].categories[0]
+        for n in watched.categorical
+        if n in profile.categorical and not spec[n].pii and profile.categorical[n].categories
+    }
+    scorer = profile.anomaly
+    means = {} if scorer is None else dict(zip(scorer.names, scorer.mean.tolist(), strict=True))
+    reference = []
+    for name in numeric:
+        column = profile.numeric[name]
+        reference += [(name, "missing_rate", column.missing_rate),
+                      (name, "p50", reference_quantile(column, 0.5)),
+                      (name, "p95", reference_quantile(column, 0.95))]  # fmt: skip
+        if name in means:
+            reference.append((name, "mean", float(means[name])))
+    for name in categorical:
+        shares = profile.categorical[name]
+        reference += [(name, "missing_rate", shares.missing_rate),
+                      (name, "top_share", float(shares.shares[0]))]  # fmt: skip
+    size = watched.config.window_events
+    return _Window(numeric, categorical, reference, size)
+
+
+class WindowSummaries(Collector):
+    """``driftline_feature_stat{model,version,feature,stat,source}``, source being
+    ``window`` (the last ``window_events`` events) or ``reference``.
+
+    A version is admitted while its series fit under ``max_series``; one that does not is
+    not exported and its series are counted once in ``dropped``.
+    """
+
+    def __init__(self, *, max_series: int, dropped: Counter) -> None:
+        self.max_series = max_series
+        self._dropped = dropped
+        self._windows: dict[Version, _Window] = {}
+        self._refused: set[Version] = set()
+
+    def observe(self, groups: Mapping[Version, list[PredictionEvent]], monitor: Monitor) -> None:
+        """Add a batch's accepted events (``group_by_version``) of the versions ``monitor``
+        watches with a reference; forget versions it no longer holds."""
+        held = monitor.monitors
+        kept = {key: w for key, w in self._windows.items() if key in held}
+        if len(kept) < len(self._windows):
+            self._refused.clear()  # room freed: refused versions may fit now
+        self._windows = kept
+        for key, events in groups.items():
+            window = self._windows.get(key) or self._admit(key, held.get(key))
+            if window is not None:
+                window.add(events)
+
+    def _admit(self, key: Version, watched: ModelMonitor | None) -> _Window | None:
+        if watched is None or watched.profile is None or key in self._refused:
+            return None
+        window = _window(watched, watched.profile)
+        used = sum(w.series for w in self._windows.values())
+        if used + window.series > self.max_series:
+            self._refused.add(key)  # bounded by the registry's caps on models and versions
+            self._dropped.inc(window.series)
+            return None
+        self._windows[key] = window
+        return window
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[Metric]:
+        family = self._family()
+        for (model, version), window in self._windows.items():
+            for feature, stat, value in window.reference:
+                family.add_metric([model, version, feature, stat, "reference"], value)
+            for feature, stat, value in window.stats():
+                family.add_metric([model, version, feature, stat, "window"], value)
+        yield family
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            NAME,
+            "Per model version and feature: mean, p50, p95 (numeric), top_share (share of "
+            "the reference's most common category) and missing_rate, over the last window "
+            "of events (source=window) and in the reference (source=reference).",
+            labels=["model", "version", "feature", "stat", "source"],
+        )

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from streams.adapters.prometheus.batch_histogram import BatchHistogram
+from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.prometheus.stream_metrics import add_process_collectors
+from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.drift.model_monitor import MonitorConfig
+from streams.core.drift.monitor import Monitor
+from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
+
+
+def _samples(registry: CollectorRegistry, name: str) -> list:
+    return [s for family in registry.collect() for s in family.samples if s.name == name]
+
+
+def test_a_batch_histogram_exports_what_prometheus_clients_histogram_would():
+    buckets = (0.5, 1.0, 2.0, 5.0)
+    values = np.random.default_rng(3).exponential(1.5, 500)
+    values[::50] = 1.0  # on a bound: le means "at most"
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    batch = BatchHistogram("age_seconds", "Age.", ["model"], buckets=buckets)
+    ours.register(batch)
+    batch.observe(("m",), values[:200])
+    batch.observe(("m",), values[200:])
+    reference = Histogram("age_seconds", "Age.", ["model"], buckets=buckets, registry=theirs)
+    for value in values:
+        reference.labels("m").observe(value)
+
+    def exported(registry):
+        return {(s.name, s.labels.get("le")): s.value for s in _samples_all(registry)}
+
+    got, want = exported(ours), exported(theirs)
+    assert got.keys() == {k for k in want if not k[0].endswith("_created")}
+    for key, value in got.items():
+        assert value == pytest.approx(want[key]), key
+
+
+def _samples_all(registry):
+    return [s for family in registry.collect() for s in family.samples]
+
+
+def test_a_batch_histogram_refuses_bad_buckets_and_forgets_label_sets():
+    with pytest.raises(ValueError):
+        BatchHistogram("x", "X.", [], buckets=(2.0, 1.0))
+    histogram = BatchHistogram("x", "X.", ["model"], buckets=(1.0,))
+    histogram.observe(("a",), np.array([0.5]))
+    histogram.observe(("b",), np.array([np.nan]))  # nothing but NaN: no series
+    assert histogram.series() == 1
+    histogram.remove_where(lambda labels: labels[0] == "a")
+    assert histogram.series() == 0
+
+
+def _run(stream: StreamConfig, events: int, metrics: IngestMetrics, *, now: float) -> Monitor:
+    specs = SpecRegistry(warmup_events=100)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    for chunk in generate_events(stream, events):
+        result = ingestor.ingest(raw_records(stream, chunk))
+        outcome = monitor.process(result.accepted, result.positions)
+        metrics.observe_alerts(list(outcome.alerts), now)
+        metrics.observe_events(result.accepted, monitor, now)
+    return monitor
+
+
+def test_event_age_latency_score_and_alert_latency_are_observed_per_batch():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    drift = Scenario(kind="abrupt", feature="x0", start=2_000, magnitude=3.0)
+    stream = StreamConfig(model_id="m", seed=5, scenarios=(drift,))
+    # The simulation stamps events from its own start time; "now" is an hour after the last.
+    decode = Ingestor(EventDecoder(), SpecRegistry(warmup_events=100)).ingest
+    stamps = [
+        e.timestamp_ms
+        for chunk in generate_events(stream, 4_000)
+        for e in decode(raw_records(stream, chunk)).accepted
+    ]
+    last_ms = max(stamps)
+    now = last_ms / 1000 + 3600
+    _run(stream, 4_000, metrics, now=now)
+
+    def value(name, **labels):
+        return registry.get_sample_value(name, labels)
+
+    assert value("driftline_event_age_seconds_count", model="m") == 4_000
+    # Every event is at least an hour old: none within 60 s, all within a day.
+    assert value("driftline_event_age_seconds_bucket", model="m", le="60.0") == 0
+    assert value("driftline_event_age_seconds_bucket", model="m", le="86400.0") == 4_000
+    versions = {s.labels["version"] for s in _samples(registry, "driftline_model_score_count")}
+    assert versions and all(
+        value("driftline_model_score_count", model="m", version=v) > 0 for v in versions
+    )
+    latency = sum(s.value for s in _samples(registry, "driftline_model_latency_ms_count"))
+    assert latency > 0
+    alerts = sum(s.value for s in _samples(registry, "driftline_alert_latency_seconds_count"))
+    assert alerts >= 1, "the drift of x0 raised an alert, and its latency was observed"
+    # An hour after the newest event: every alert's trigger is at least that late.
+    assert sum(s.value for s in _samples(registry, "driftline_alert_latency_seconds_sum")) >= (
+        3600 * alerts
+    )
+
+
+def test_window_summaries_put_a_drifted_features_window_beside_its_reference():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    drift = Scenario(kind="abrupt", feature="x0", start=2_000, magnitude=3.0)
+    stream = StreamConfig(model_id="m", seed=5, scenarios=(drift,))
+    _run(stream, 4_000, metrics, now=0.0)
+
+    stats = {
+        (s.labels["feature"], s.labels["stat"], s.labels["source"]): s.value
+        for s in _samples(registry, "driftline_feature_stat")
+    }
+    for stat in ("mean", "p50", "p95"):
+        shift = stats["x0", stat, "window"] - stats["x0", stat, "reference"]
+        steady = abs(stats["x1", stat, "window"] - stats["x1", stat, "reference"])
+        assert shift > 5 * max(steady, 0.05), stat
+    assert 0 <= stats["x0", "missing_rate", "window"] <= 1
+    categorical = [f for f, stat, _ in stats if stat == "top_share"]
+    assert categorical, "categorical features export the reference's top category's share"
+    for feature in categorical:
+        window, reference = (
+            stats[feature, "top_share", "window"],
+            stats[feature, "top_share", "reference"],
+        )
+        assert abs(window - reference) < 0.15, feature
+
+
+def test_window_summaries_stay_under_the_series_cap_and_count_what_they_drop():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry, max_statistic_series=20)
+    _run(StreamConfig(model_id="m", seed=2), 2_000, metrics, now=0.0)
+    assert len(_samples(registry, "driftline_feature_stat")) == 0
+    assert registry.get_sample_value("driftline_metric_series_dropped_total") > 20
+
+
+def test_a_forgotten_models_and_a_retired_versions_histograms_are_removed():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    _run(StreamConfig(model_id="m", seed=2), 300, metrics, now=0.0)
+    assert _samples(registry, "driftline_event_age_seconds_count")
+    versions = {s.labels["version"] for s in _samples(registry, "driftline_model_score_count")}
+    metrics.stream.forget_versions([("m", v) for v in versions])
+    assert not _samples(registry, "driftline_model_score_count")
+    assert _samples(registry, "driftline_event_age_seconds_count"), "per model, not version"
+    metrics.forget_models(["m"])
+    assert not _samples(registry, "driftline_event_age_seconds_count")
+    assert not _samples(registry, "driftline_model_score_count")
+
+
+def test_health_checks_and_process_metrics_are_exported():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    add_process_collectors(registry)
+    metrics.stream.observe_health({"kafka": {"ok": True}, "redis": {"ok": False}})
+    assert registry.get_sample_value("driftline_health_check_up", {"check": "kafka"}) == 1
+    assert registry.get_sample_value("driftline_health_check_up", {"check": "redis"}) == 0
+    text = generate_latest(registry).decode()
+    assert "python_info{" in text
+    assert "process_cpu_seconds_total" in text
+
+
+def test_fairness_windows_export_group_rates_and_the_worst_groups_ratio():
+    from streams.core.labels.fairness import FairnessPolicy, FairnessWindow
+
+    rng = np.random.default_rng(5)
+    group = rng.choice(["a", "b"], 4000)
+    truth = rng.random(4000) < 0.4
+    predicted = rng.random(4000) < np.where(group == "a", 0.6, 0.3)
+    window = FairnessWindow(FairnessPolicy("region", "a"), window_events=2000)
+    window.add(group.tolist(), predicted, truth)
+    registry = CollectorRegistry()
+    IngestMetrics(registry).observe_fairness("m", "v1", {"region": window})
+
+    def value(group, metric):
+        labels = {"model": "m", "version": "v1", "attribute": "region", "group": group}
+        return registry.get_sample_value("driftline_fairness", {**labels, "metric": metric})
+
+    ratio = value("b", "disparate_impact_ratio")
+    assert ratio == pytest.approx(value("b", "selection_rate") / value("a", "selection_rate"))
+    assert ratio < 0.8
+    assert value("a", "selection_rate") == pytest.approx(0.6, abs=0.05)
+
+
+def test_window_summaries_forget_versions_the_worker_no_longer_holds():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    monitor = _run(StreamConfig(model_id="m", seed=2), 2_000, metrics, now=0.0)
+    assert _samples(registry, "driftline_feature_stat")
+    monitor.forget()  # a rebalance: another worker holds the model now
+    metrics.windows.observe({}, monitor)
+    assert not _samples(registry, "driftline_feature_stat")
