@@ -41,9 +41,9 @@ class AlertBudget:
     >>> budget = AlertBudget(alpha=0.01, budget_labels=1_000_000, evaluate_every=250,
     ...                      tests_per_look=6)
     >>> round(budget.z(0), 2), round(budget.z(3999), 2), round(budget.z(4000), 2)
-    (4.96, 4.96, 5.09)
+    (5.16, 5.16, 5.41)
     >>> f"{budget.adwin_delta(clock=32):.1e}"
-    '1.0e-07'
+    '1.6e-07'
     """
 
     alpha: float
