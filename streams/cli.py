@@ -140,6 +140,11 @@ def _add_profile(commands: _Commands) -> None:
     profile.add_argument("--spec", type=Path, help="model spec giving the feature types")
     profile.add_argument("--out", type=Path, help="write the profile here (JSON)")
     profile.add_argument(
+        "--labels", type=Path,
+        help="labelled validation set (CSV or JSON lines with prediction, label, score): its "
+        "metrics become the performance reference",
+    )  # fmt: skip
+    profile.add_argument(
         "--store", action="store_true", help="register it in Redis for the workers"
     )
     profile.set_defaults(run=_profile)
@@ -270,6 +275,7 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.jsonl_sink import JsonlAlertSink
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
+    from streams.adapters.files.validation_labels import references_of_profiles
     from streams.core import Ingestor
     from streams.core.drift.monitor import Monitor
     from streams.core.drift.profile import ReferenceProfile
@@ -282,7 +288,8 @@ def _replay(args: argparse.Namespace) -> int:
     specs = load_spec_files(_spec_paths(args.spec, settings))
     require_key_for(specs, pii)
     registry = settings.spec_registry(specs)
-    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
+    raw_profiles = [orjson.loads(p.read_bytes()) for p in args.profile]
+    profiles = [ReferenceProfile.from_dict(raw) for raw in raw_profiles]
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
         dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
@@ -293,6 +300,7 @@ def _replay(args: argparse.Namespace) -> int:
                 str(args.labels),
                 config=settings.performance_config(),
                 ttl_ms=settings.label_ttl_s * 1000,
+                references=references_of_profiles(raw_profiles),
             )
         retrain_out = (
             files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
@@ -324,6 +332,7 @@ def _spec_paths(flags: list[Path], settings: Settings) -> list[Path]:
 def _profile(args: argparse.Namespace) -> int:
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.files.training_data import profile_from_file
+    from streams.adapters.files.validation_labels import PROFILE_KEY, reference_from_file
     from streams.adapters.redis.state_store import register_profile
 
     spec = load_spec_files([args.spec])[0] if args.spec else None
@@ -334,6 +343,10 @@ def _profile(args: argparse.Namespace) -> int:
         args.training, model_id=args.model_id, model_version=args.model_version, spec=spec,
         pii=pii,
     ).to_dict()  # fmt: skip
+    if args.labels:
+        built[PROFILE_KEY] = reference_from_file(
+            args.labels, model_id=args.model_id, model_version=args.model_version, spec=spec
+        ).to_dict()
     if args.out:
         args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
         print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")

@@ -7,14 +7,18 @@ with the profile under ``"labels"``). Plain, versioned data either way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from streams.core import plain_data as check
+from streams.core.contract.spec import ModelSpec
+from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.labelled_columns import labelled_columns, usable
 from streams.core.labels.metric_estimates import Estimate
+from streams.core.labels.performance import ClassificationWindow, RegressionWindow
 
-__all__ = ["LabelReference"]
+__all__ = ["LabelReference", "validation_reference"]
 
 REFERENCE_VERSION = 1
 Task = Literal["classification", "regression"]
@@ -64,3 +68,25 @@ class LabelReference:
         estimates = {name: Estimate.from_dict(stored[name], f"labels reference.{name}")
                      for name in _METRICS[task]}  # fmt: skip
         return cls(task, estimates, source)
+
+
+def validation_reference(spec: ModelSpec, pairs: Sequence[LabelledPrediction]) -> LabelReference:
+    """The reference of a labelled validation set: its metrics over every usable pair.
+
+    Raises ``ValueError`` if no pair is usable.
+
+    >>> from streams.core.contract.spec import FeatureSpec
+    >>> spec = ModelSpec("m", {"x": FeatureSpec("number")})
+    >>> pairs = [LabelledPrediction("m", "v1", str(i), i % 2, i % 3 % 2, None, None, 0, 0)
+    ...          for i in range(600)]
+    >>> reference = validation_reference(spec, pairs)
+    >>> reference.source, reference.count, round(reference.metrics()["accuracy"], 3)
+    ('validation', 600, 0.5)
+    """
+    kept = [pair for pair in pairs if usable(spec, pair)]
+    if not kept:
+        raise ValueError("no labelled pair to build a reference from")
+    window_type = RegressionWindow if spec.task == "regression" else ClassificationWindow
+    window = window_type(window_events=len(kept))
+    window.add(**labelled_columns(spec, kept))
+    return LabelReference(spec.task, window.estimates(), "validation")

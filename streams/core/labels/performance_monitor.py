@@ -36,6 +36,7 @@ from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow, confident_gaps
 from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.labelled_columns import labelled_columns, usable
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
 from streams.core.labels.performance_checks import PerformanceChecks, views_per_look
 from streams.core.labels.performance_verdict import PerformanceVerdict
@@ -60,7 +61,7 @@ class PerformanceConfig:
     reference_labels: int = 5000
     evaluate_every: int = 250
     min_labels: int = 200
-    max_drop: float = 0.02
+    max_drop: float = 0.01
     max_error_rise: float = 0.1
     alpha: float = 0.01
     budget_labels: int = 1_000_000
@@ -277,26 +278,10 @@ class PerformanceMonitor:
         return self.retraining.take()
 
     def _usable(self, pair: LabelledPrediction) -> bool:
-        if not self.regression:
-            return True
-        return all(type(v) in (int, float) for v in (pair.prediction, pair.label))
+        return usable(self.spec, pair)
 
     def _columns(self, pairs: Sequence[LabelledPrediction]) -> dict[str, np.ndarray]:
-        timestamps = np.array([p.predicted_at_ms for p in pairs], dtype=np.int64)
-        if self.regression:
-            predictions = np.array([p.prediction for p in pairs], dtype=float)
-            labels = np.array([p.label for p in pairs], dtype=float)
-            return {"error": predictions - labels, "timestamp_ms": timestamps}
-        predicted = [category_of(p.prediction) for p in pairs]
-        actual = [category_of(p.label) for p in pairs]
-        positive = self._positive
-        return {
-            "correct": np.array([a == b for a, b in zip(predicted, actual, strict=True)]),
-            "true_positive_class": np.array([a in positive for a in actual], dtype=bool),
-            "predicted_positive_class": np.array([b in positive for b in predicted], dtype=bool),
-            "score": np.array([np.nan if p.score is None else p.score for p in pairs]),
-            "timestamp_ms": timestamps,
-        }
+        return labelled_columns(self.spec, pairs)
 
     def _correct(self, columns: dict[str, np.ndarray]) -> np.ndarray | None:
         if not self.regression:
