@@ -23,8 +23,8 @@ def validation_rows(count: int) -> list[dict]:
     rows = []
     for chunk in generate_events(CONFIG, count, offset=100_000):
         labels = [orjson.loads(v)["label"] for _, v in keyed_labels(CONFIG, chunk)]
-        rows += [{"prediction": int(p), "label": y, "score": float(s)}
-                 for p, y, s in zip(chunk.prediction, labels, chunk.score, strict=True)]  # fmt: skip
+        outputs = zip(chunk.prediction.tolist(), labels, chunk.score.tolist(), strict=True)
+        rows += [{"prediction": p, "label": y, "score": s} for p, y, s in outputs]
     return rows
 
 
