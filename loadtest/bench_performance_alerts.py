@@ -153,7 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--healthy", type=int, default=7_000)
+    parser.add_argument("--healthy", type=int, default=12_000)
     parser.add_argument("--after", type=int, default=10_000)
     parser.add_argument("--base-flip", type=float, default=0.278)
     args = parser.parse_args()

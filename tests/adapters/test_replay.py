@@ -40,7 +40,7 @@ def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path, run_repla
 
 def test_replay_with_labels_backtests_performance(tmp_path, run_replay, monkeypatch):
     replay = run_replay
-    # 1,500 healthy labels: a reference of 1,000 of them (the default, 5,000, is larger).
+    # 1,500 healthy labels: a reference of 1,000 of them (the default, 10,000, is larger).
     monkeypatch.setenv("DRIFTLINE_PERFORMANCE_REFERENCE_LABELS", "1000")
     from streams.simulation import generate_events, keyed_labels
 

@@ -72,7 +72,7 @@ def test_profile_labels_without_a_label_column_is_a_user_error(tmp_path):
 
 
 def test_replay_judges_against_the_profiles_reference(tmp_path, run_replay):
-    """3,000 labels, 45% flipped: too few to learn a 5,000-label reference from the stream,
+    """3,000 labels, 45% flipped: too few to learn a 10,000-label reference from the stream,
     but a profile with a validation set's reference catches the fall."""
     events, labels, validation = (tmp_path / n for n in ("e.jsonl", "l.jsonl", "v.csv"))
     write_jsonl(events, CONFIG, 3_000)

@@ -52,11 +52,11 @@ def test_a_stationary_stream_of_50k_labels_raises_nothing():
 @pytest.mark.parametrize("seed", range(3))
 def test_flipped_labels_are_caught_within_1000_labels(seed):
     monitor = PerformanceMonitor(SPEC, "v1", PerformanceConfig())
-    assert feed(monitor, weak_model(seed, 6_000)) == []
-    alerts = feed(monitor, weak_model(seed, 3_000, start=6_000, flip=0.45))
+    assert feed(monitor, weak_model(seed, 11_000)) == []  # the reference: 10,000 labels
+    alerts = feed(monitor, weak_model(seed, 3_000, start=11_000, flip=0.45))
     firing = [a for a in alerts if a.status == "firing"]
     assert firing and firing[0].type in ("performance", "concept_drift")
-    assert firing[0].trigger.offset - 6_000 < 1_000
+    assert firing[0].trigger.offset - 11_000 < 1_000
 
 
 def test_an_alert_spans_the_window_it_judged_not_the_last_batch():
@@ -77,7 +77,7 @@ def test_a_given_reference_is_used_from_the_first_window_and_not_stored():
     reference = validation_reference(SPEC, weak_model(9, 20_000))
     monitor = PerformanceMonitor(SPEC, "v1", PerformanceConfig(), reference)
     alerts = feed(monitor, weak_model(9, 1_500, flip=0.45))
-    assert any(a.type == "performance" for a in alerts)  # no 5,000 labels of learning first
+    assert any(a.type == "performance" for a in alerts)  # no 10,000 labels of learning first
     snapshot = json.loads(json.dumps(monitor.snapshot(), allow_nan=False))
     assert snapshot["label_reference"] is None and snapshot["reference"] is None
     resumed = PerformanceMonitor.restore(SPEC, "v1", PerformanceConfig(), snapshot, reference)

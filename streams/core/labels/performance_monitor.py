@@ -58,7 +58,7 @@ class PerformanceConfig:
 
     window_labels: int = 1000
     long_window_labels: int = 5000
-    reference_labels: int = 5000
+    reference_labels: int = 10_000
     evaluate_every: int = 250
     min_labels: int = 200
     max_drop: float = 0.01
