@@ -61,7 +61,7 @@ class PerformanceConfig:
     reference_labels: int = 10_000
     evaluate_every: int = 250
     min_labels: int = 200
-    max_drop: float = 0.01
+    max_drop: float = 0.005
     max_error_rise: float = 0.1
     alpha: float = 0.01
     budget_labels: int = 1_000_000
