@@ -123,6 +123,11 @@ def _add_profile(commands: _Commands) -> None:
         "--out", type=output_file, help="write the profile here (JSON; default: stdout)"
     )
     profile.add_argument(
+        "--labels", type=input_file,
+        help="labelled validation set (CSV or JSON lines with prediction, label, score): its "
+        "metrics become the performance reference",
+    )  # fmt: skip
+    profile.add_argument(
         "--store", action="store_true", help="register it in Redis for the workers"
     )
     profile.set_defaults(run=_profile)
@@ -252,6 +257,7 @@ def _worker(args: argparse.Namespace) -> int:
 def _profile(args: argparse.Namespace) -> int:
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.files.training_data import profile_from_file
+    from streams.adapters.files.validation_labels import PROFILE_KEY, reference_from_file
     from streams.adapters.redis.state_store import register_profile
 
     spec = load_spec_files([args.spec])[0] if args.spec else None
@@ -264,6 +270,10 @@ def _profile(args: argparse.Namespace) -> int:
     )  # fmt: skip
     _warn_if_small(profile, args.training, settings.window_events)
     built = profile.to_dict()
+    if args.labels:
+        built[PROFILE_KEY] = reference_from_file(
+            args.labels, model_id=args.model_id, model_version=args.model_version, spec=spec
+        ).to_dict()
     if args.out:
         args.out.write_bytes(orjson.dumps(built, option=orjson.OPT_INDENT_2))
         print(f"wrote the profile of {args.model_id} {args.model_version} to {args.out}")

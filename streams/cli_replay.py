@@ -85,6 +85,7 @@ def add_replay(commands: Commands) -> None:
 def run_replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.replay import LabelReplay, replay
     from streams.adapters.files.spec_files import load_spec_files
+    from streams.adapters.files.validation_labels import references_of_profiles
     from streams.core import Ingestor
     from streams.core.drift.monitor import Monitor
     from streams.core.drift.profile import ReferenceProfile
@@ -97,9 +98,8 @@ def run_replay(args: argparse.Namespace) -> int:
     specs = load_spec_files(spec_paths(args.spec, settings))
     require_key_for(specs, pii)
     registry = settings.spec_registry(specs)
-    profiles = {
-        path: ReferenceProfile.from_dict(orjson.loads(path.read_bytes())) for path in args.profile
-    }
+    raw_profiles = {path: orjson.loads(path.read_bytes()) for path in args.profile}
+    profiles = {path: ReferenceProfile.from_dict(raw) for path, raw in raw_profiles.items()}
     monitor = Monitor(
         registry,
         settings.monitor_config(),
@@ -116,6 +116,7 @@ def run_replay(args: argparse.Namespace) -> int:
                 str(args.labels),
                 config=settings.performance_config(),
                 ttl_ms=settings.label_ttl_s * 1000,
+                references=references_of_profiles(list(raw_profiles.values())),
             )
         retrain_out = (
             files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None

@@ -128,7 +128,12 @@ class Settings:
     retrain_after: int = _default(PerformanceConfig, "retrain_after")
     retrain_cooldown: int = _default(PerformanceConfig, "retrain_cooldown")
     # Performance alerts: an accuracy/F1/ROC AUC drop below the reference, or a relative
-    # MAE/RMSE rise above it, judged once the window holds this many labels.
+    # MAE/RMSE rise above it, confidently past the margin, judged once the window holds
+    # this many labels; the reference is the first reference_labels labels unless a
+    # profile brings one; alpha is the chance of any false performance or concept-drift
+    # alert per 1,000,000 labels.
+    performance_reference_labels: int = _default(PerformanceConfig, "reference_labels")
+    performance_alpha: float = _default(PerformanceConfig, "alpha")
     performance_max_drop: float = _default(PerformanceConfig, "max_drop")
     performance_max_error_rise: float = _default(PerformanceConfig, "max_error_rise")
     performance_min_labels: int = _default(PerformanceConfig, "min_labels")
@@ -168,7 +173,8 @@ class Settings:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
                     "commit_interval_s", "producer_timeout_s",
                     "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
-                    "performance_min_labels", "stall_s")  # fmt: skip
+                    "performance_min_labels", "performance_reference_labels",
+                    "stall_s")  # fmt: skip
         caps = ("max_features", "warmup_events", "max_models", "warmup_timeout_s",
                 "max_versions_per_model")  # fmt: skip
         for name in (*positive, *caps, "spec_refresh_s"):
@@ -181,6 +187,8 @@ class Settings:
                              "negative")  # fmt: skip
         if not 0 < self.performance_max_drop < 1:
             raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
+        if not 0 < self.performance_alpha < 1:
+            raise ValueError("DRIFTLINE_PERFORMANCE_ALPHA must be in (0, 1)")
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):
@@ -301,6 +309,8 @@ class Settings:
             max_drop=self.performance_max_drop,
             max_error_rise=self.performance_max_error_rise,
             min_labels=self.performance_min_labels,
+            reference_labels=self.performance_reference_labels,
+            alpha=self.performance_alpha,
             retrain_after=self.retrain_after,
             retrain_cooldown=self.retrain_cooldown,
         )

@@ -38,8 +38,10 @@ def test_replay_reports_the_drift_and_dead_letters_bad_lines(tmp_path, run_repla
     assert again.stdout == done.stdout
 
 
-def test_replay_with_labels_backtests_performance(tmp_path, run_replay):
+def test_replay_with_labels_backtests_performance(tmp_path, run_replay, monkeypatch):
     replay = run_replay
+    # 1,500 healthy labels: a reference of 1,000 of them (the default, 10,000, is larger).
+    monkeypatch.setenv("DRIFTLINE_PERFORMANCE_REFERENCE_LABELS", "1000")
     from streams.simulation import generate_events, keyed_labels
 
     config = StreamConfig(model_id="backtest", seed=5)
@@ -64,7 +66,7 @@ def test_replay_with_labels_backtests_performance(tmp_path, run_replay):
     done = replay(events, *args)
     alerts = [orjson.loads(line) for line in done.stdout.splitlines()]
     performance = [a for a in alerts if a["type"] == "performance" and a["status"] == "firing"]
-    assert "accuracy_drop" in {a["statistic"]["name"] for a in performance}
+    assert "accuracy_drop_lower_bound" in {a["statistic"]["name"] for a in performance}
     assert all(1_500 <= a["trigger"]["offset"] < 3_000 for a in performance)
     requests = (tmp_path / "retrain.jsonl").read_bytes().splitlines()
     assert len(requests) == 1 and orjson.loads(requests[0])["model_id"] == "backtest"

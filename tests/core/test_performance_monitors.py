@@ -15,7 +15,8 @@ from streams.core.labels.performance_monitor import PerformanceConfig, Performan
 from streams.core.labels.performance_monitors import PerformanceMonitors
 from tests.core.test_performance_monitor import classified
 
-CONFIG = PerformanceConfig(retrain_after=2)
+# A reference of 1,000 labels keeps the streams short (the default is 10,000).
+CONFIG = PerformanceConfig(reference_labels=1_000, retrain_after=2)
 SPEC = ModelSpec("m", {"x": FeatureSpec("number")})
 
 

@@ -81,6 +81,8 @@ def test_no_raw_pii_leaves_the_worker(stack_config, tmp_path):
         "DRIFTLINE_WINDOW_EVENTS": "200",
         "DRIFTLINE_LABEL_RETRY_S": "0.5",
         "DRIFTLINE_DLQ_REDACT_PII": "true",
+        # The healthy labels are the performance reference (the default, 10,000, is more).
+        "DRIFTLINE_PERFORMANCE_REFERENCE_LABELS": str(HEALTHY),
     }
     settings = Settings.from_env(env)
 

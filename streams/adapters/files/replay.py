@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import BinaryIO, Protocol
@@ -29,6 +29,7 @@ from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.errors import InvalidEvent
+from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import JoinOutcome, MemoryLabelJoin
 from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.core.labels.performance_monitors import (
@@ -105,6 +106,8 @@ class LabelReplay:
     source: str
     config: PerformanceConfig = field(default_factory=PerformanceConfig)
     ttl_ms: int | None = None
+    #: References given up front (profiles' labelled validation sets), by (model, version).
+    references: Mapping[tuple[str, str], LabelReference] = field(default_factory=dict)
 
 
 def replay(
@@ -180,7 +183,8 @@ async def _replay_labels(
     observer: ReplayObserver | None,
 ) -> None:
     decoder = LabelDecoder()
-    monitors = PerformanceMonitors(monitor.registry, labels.config, pii=monitor.pii)
+    monitors = PerformanceMonitors(monitor.registry, labels.config, pii=monitor.pii,
+                                   references=labels.references)  # fmt: skip
     records = _records(labels.lines, labels.source)
     while batch := list(islice(records, batch_size)):
         pairs: list[LabelledAt] = []

@@ -22,7 +22,7 @@ from streams.core.drift.model_monitor import MIN_EVENTS, ModelMonitor, MonitorCo
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidSpec
 
-__all__ = ["profile_from_file"]
+__all__ = ["profile_from_file", "read_rows"]
 
 _OUTPUTS = ("score", "prediction")
 
@@ -38,7 +38,7 @@ def profile_from_file(
     """Profile every row of ``path``; feature types from ``spec``, else from the values.
     PII features are profiled by their keyed hash under ``pii``, or left out (None: drop).
     Raises ``InvalidSpec`` for a file of fewer than ``MIN_EVENTS`` rows."""
-    rows = list(_rows(path))
+    rows = list(read_rows(path))
     if not rows:
         raise InvalidSpec(f"{path}: no rows to profile")
     if len(rows) < MIN_EVENTS:
@@ -66,7 +66,9 @@ def profile_from_file(
     return watcher.profile
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
+def read_rows(path: Path) -> Iterator[dict[str, Any]]:
+    """The rows of a CSV with a header (numbers parsed, empty cells None) or of JSON lines
+    (a prediction event gives its features, score and prediction)."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="") as file:
             for row in csv.DictReader(file):

@@ -36,13 +36,17 @@ class ErrorRateDrift:
     Parameters
     ----------
     detector
-        ``"adwin"``, ``"ddm"`` or ``"eddm"``, each at river's defaults.
+        ``"adwin"``, ``"ddm"`` or ``"eddm"``, each at river's defaults but ADWIN's ``delta``.
     reference_events
         Labels whose error rate is the reference.
     min_rise
         How far above the reference the recent error rate must be for a detection to count.
     recent_events
         Span of the exponentially weighted recent error rate.
+    delta
+        ADWIN's significance of a cut (the monitor sets it from its false-alarm budget,
+        ``AlertBudget.adwin_delta``); river's default 0.002 cuts a long stationary stream
+        now and then.
 
     Examples
     --------
@@ -67,6 +71,7 @@ class ErrorRateDrift:
         reference_events: int = 1000,
         min_rise: float = 0.05,
         recent_events: int = 500,
+        delta: float = 0.002,
     ) -> None:
         if detector not in _DETECTORS:
             raise ValueError(f"detector must be one of {sorted(_DETECTORS)}, got {detector!r}")
@@ -76,7 +81,8 @@ class ErrorRateDrift:
         self.reference_events = reference_events
         self.min_rise = min_rise
         self.recent_events = recent_events
-        self._river = _DETECTORS[detector]()
+        self.delta = delta
+        self._river = ADWIN(delta=delta) if detector == "adwin" else _DETECTORS[detector]()
         self._reference_errors = 0
         self._reference_count = 0
         self._recent = float("nan")

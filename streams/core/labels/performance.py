@@ -14,6 +14,12 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from streams.core import plain_data as check
+from streams.core.labels.metric_estimates import (
+    Estimate,
+    classification_estimates,
+    regression_estimates,
+    roc_auc,
+)
 from streams.core.labels.ring import ColumnRing
 
 __all__ = ["ClassificationWindow", "RegressionWindow"]
@@ -52,12 +58,23 @@ class _LabelledWindow:
     def _check(self, batch: dict[str, np.ndarray]) -> None:
         """Raise ``ValueError`` if a batch's values are out of range."""
 
-    def _rows(self, since_ms: int | None) -> dict[str, np.ndarray]:
-        rows = self._ring.rows()  # storage order: every metric is order-free
+    def _rows(self, since_ms: int | None, last: int | None = None) -> dict[str, np.ndarray]:
+        # Storage order (every metric is order-free) unless only the newest rows are wanted.
+        rows = self._ring.rows() if last is None else self._ring.last(last)
         if since_ms is None:
             return rows
         recent = rows["timestamp_ms"] >= since_ms
         return {name: column[recent] for name, column in rows.items()}
+
+    def span(self, last: int | None = None) -> tuple[int, int]:
+        """Prediction times of the first and the newest of the newest ``last`` pairs (all
+        if None): the window a judgement covers. (0, 0) when empty."""
+        times = self._ring.last(last)["timestamp_ms"]
+        return (int(times[0]), int(times[-1])) if times.size else (0, 0)
+
+    def extend(self, other: _LabelledWindow) -> None:
+        """Take ``other``'s pairs, oldest first (a window restored at another size)."""
+        self._push(**other._ring.last())
 
     def snapshot(self) -> dict[str, Any]:
         """The window as plain JSON data (NaN as None), for ``restore``."""
@@ -146,14 +163,15 @@ class ClassificationWindow(_LabelledWindow):
         if np.any((batch["score"] < 0) | (batch["score"] > 1)):
             raise ValueError("scores must lie in [0, 1] (NaN for no score)")
 
-    def metrics(self, *, since_ms: int | None = None) -> dict[str, float]:
-        """Metrics over the window, or its pairs with ``timestamp_ms >= since_ms``.
+    def metrics(self, *, since_ms: int | None = None, last: int | None = None) -> dict[str, float]:
+        """Metrics over the window, its newest ``last`` pairs, or its pairs with
+        ``timestamp_ms >= since_ms``.
 
         An undefined metric is NaN. F1 is ``2TP / (2TP + FP + FN)``, so it is 0, not NaN,
         when precision alone is undefined. ROC AUC, log loss and calibration error use the
         pairs with a score.
         """
-        rows = self._rows(since_ms)
+        rows = self._rows(since_ms, last)
         truth, predicted = rows["true_positive_class"], rows["predicted_positive_class"]
         tp = int(np.count_nonzero(truth & predicted))
         fp = int(np.count_nonzero(~truth & predicted))
@@ -166,10 +184,17 @@ class ClassificationWindow(_LabelledWindow):
             "precision": _ratio(tp, tp + fp),
             "recall": _ratio(tp, tp + fn),
             "f1": _ratio(2 * tp, 2 * tp + fp + fn),
-            "roc_auc": _roc_auc(score, outcome),
+            "roc_auc": roc_auc(score, outcome).value,
             "log_loss": _log_loss(score, outcome),
             "calibration_error": _calibration_error(score, outcome, self.calibration_bins),
         }
+
+    def estimates(self, *, last: int | None = None) -> dict[str, Estimate]:
+        """Accuracy, precision, recall, F1 and ROC AUC of the newest ``last`` pairs (all if
+        None), with their uncertainty."""
+        rows = self._rows(None, last)
+        truth, predicted = rows["true_positive_class"], rows["predicted_positive_class"]
+        return classification_estimates(rows["correct"], truth, predicted, rows["score"])
 
 
 class RegressionWindow(_LabelledWindow):
@@ -204,9 +229,14 @@ class RegressionWindow(_LabelledWindow):
         if not np.all(np.isfinite(batch["error"])):
             raise ValueError("errors must be finite")
 
-    def metrics(self, *, since_ms: int | None = None) -> dict[str, float]:
-        """``count``, ``mae`` and ``rmse`` over the window, or its pairs since ``since_ms``."""
-        error = self._rows(since_ms)["error"]
+    def estimates(self, *, last: int | None = None) -> dict[str, Estimate]:
+        """MAE and RMSE of the newest ``last`` pairs (all if None), with their uncertainty."""
+        return regression_estimates(self._rows(None, last)["error"])
+
+    def metrics(self, *, since_ms: int | None = None, last: int | None = None) -> dict[str, float]:
+        """``count``, ``mae`` and ``rmse`` over the window, its newest ``last`` pairs, or its
+        pairs since ``since_ms``."""
+        error = self._rows(since_ms, last)["error"]
         if error.size == 0:
             return {"count": 0, "mae": _NAN, "rmse": _NAN}
         mae = float(np.mean(np.abs(error)))
@@ -215,18 +245,6 @@ class RegressionWindow(_LabelledWindow):
 
 def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else _NAN
-
-
-def _roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
-    positives = int(np.count_nonzero(positive))
-    negatives = positive.size - positives
-    if positives == 0 or negatives == 0:
-        return _NAN
-    # Mann-Whitney U from average ranks: a positive tied with a negative counts one half.
-    _, group, counts = np.unique(score, return_inverse=True, return_counts=True)
-    mean_rank = np.cumsum(counts) - (counts - 1) / 2
-    rank_sum = float(mean_rank[group][positive].sum())
-    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 
 
 def _log_loss(score: np.ndarray, positive: np.ndarray) -> float:

@@ -1,16 +1,20 @@
 """What one model version's labels say: performance, concept drift and fairness, with alerts.
 
-Fed joined (prediction, label) pairs in micro-batches, in label arrival order. The first
-``reference_labels`` pairs are the reference: the metric values later windows are held
-against. Every ``evaluate_every`` labels the current window is judged, once it holds
-``min_labels`` pairs: a classification metric (accuracy, F1, ROC AUC) that fell more than
-``max_drop`` below the reference, or a regression error (MAE, RMSE) that rose more than
-``max_error_rise`` over it, fires a ``performance`` alert; a rise of the error rate caught
-by river (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough
-data a ``fairness`` alert. Each is one episode with the same hysteresis and cooldown as
-drift alerts. A performance or concept-drift episode that persists ``retrain_after``
-evaluations yields one retraining request, then none for ``retrain_cooldown`` evaluations
-(``retraining.RetrainingPolicy``). Every model version of a stream: ``performance_monitors``.
+Fed joined (prediction, label) pairs in micro-batches, in label arrival order. The reference
+is the performance later windows are held against: given up front (a labelled validation
+set stored with the profile), else the first ``reference_labels`` pairs. Every
+``evaluate_every`` labels the window (the last ``long_window_labels`` pairs, and its newest
+``window_labels``) is judged once it holds ``min_labels`` pairs: a classification metric
+(accuracy, F1, ROC AUC) confidently more than ``max_drop`` below the reference, or an error
+(MAE, RMSE) confidently more than ``max_error_rise`` (relative) over it, fires a
+``performance`` alert (``performance_checks``); a rise of the error rate caught by ADWIN
+(``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough data a
+``fairness`` alert. "Confidently" spends the false-alarm budget ``alpha`` per
+``budget_labels`` labels over every look (``alert_budget``). Each is one episode with the
+same hysteresis and cooldown as drift alerts. A performance or concept-drift episode that
+persists ``retrain_after`` evaluations yields one retraining request, then none for
+``retrain_cooldown`` evaluations (``retraining.RetrainingPolicy``). Every model version of
+a stream: ``performance_monitors``.
 """
 
 from __future__ import annotations
@@ -24,20 +28,24 @@ import numpy as np
 from streams.core import plain_data as check
 from streams.core.alerts.alert import Alert, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
-from streams.core.alerts.retrain_request import RetrainRequest, finite
+from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.contract.columns import category_of
 from streams.core.contract.spec import ModelSpec
+from streams.core.labels.alert_budget import AlertBudget
 from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow, confident_gaps
+from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.labelled_columns import labelled_columns, usable
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
+from streams.core.labels.performance_checks import PerformanceChecks, views_per_look
 from streams.core.labels.performance_verdict import PerformanceVerdict
 from streams.core.labels.retraining import RetrainingPolicy
 
 __all__ = ["PerformanceConfig", "PerformanceMonitor"]
 
-_WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae", "rmse")}
 _SAMPLE = 5
+_ADWIN_CLOCK = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +53,14 @@ class PerformanceConfig:
     """Windows, margins and the retraining policy (see the module docstring)."""
 
     window_labels: int = 1000
-    reference_labels: int = 1000
+    long_window_labels: int = 5000
+    reference_labels: int = 10_000
     evaluate_every: int = 250
     min_labels: int = 200
-    max_drop: float = 0.05
-    max_error_rise: float = 0.2
+    max_drop: float = 0.005
+    max_error_rise: float = 0.1
+    alpha: float = 0.01
+    budget_labels: int = 1_000_000
     time_window_s: int = 3600
     concept_detector: ErrorDetectorName = "adwin"
     retrain_after: int = 3
@@ -58,33 +69,58 @@ class PerformanceConfig:
 
     def __post_init__(self) -> None:
         counts = (self.window_labels, self.reference_labels, self.evaluate_every,
-                  self.min_labels, self.time_window_s, self.retrain_after)  # fmt: skip
+                  self.min_labels, self.time_window_s, self.retrain_after,
+                  self.budget_labels)  # fmt: skip
         if min(counts) < 1 or self.retrain_cooldown < 0:
             raise ValueError("label counts, windows and retrain_after must be positive")
-        if not (0 < self.max_drop < 1 and self.max_error_rise > 0):
-            raise ValueError("max_drop must be in (0, 1) and max_error_rise positive")
-        if self.min_labels > self.window_labels:
-            raise ValueError("min_labels cannot exceed window_labels")
+        if not (0 < self.max_drop < 1 and self.max_error_rise > 0 and 0 < self.alpha < 1):
+            raise ValueError("max_drop and alpha must be in (0, 1), max_error_rise positive")
+        if not self.min_labels <= self.window_labels <= self.long_window_labels:
+            raise ValueError("need min_labels <= window_labels <= long_window_labels")
+
+    def budget(self, task: str) -> AlertBudget:
+        """The false-alarm budget of a model of ``task``, spent over its looks."""
+        return AlertBudget(self.alpha, self.budget_labels, self.evaluate_every,
+                           views_per_look(task))  # fmt: skip
+
+    @property
+    def checks(self) -> PerformanceChecks:
+        return PerformanceChecks(self.window_labels, self.min_labels, self.max_drop,
+                                 self.max_error_rise)  # fmt: skip
 
 
 class PerformanceMonitor:
     """Labels of one model version: windows, reference, detectors and alert rules."""
 
-    # 2: the concept-drift detector as plain numbers (1 held a pickle and is refused).
-    SNAPSHOT_VERSION: ClassVar[int] = 2
+    # 3: the reference with its uncertainty ("label_reference"), the long window; 2 is read
+    # (its reference, lacking uncertainty, is learned again; its concept detector, cut at
+    # another delta, starts fresh). 1 held a pickle and is refused.
+    SNAPSHOT_VERSION: ClassVar[int] = 3
 
-    def __init__(self, spec: ModelSpec, model_version: str, config: PerformanceConfig) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        model_version: str,
+        config: PerformanceConfig,
+        reference: LabelReference | None = None,
+    ) -> None:
         self.spec = spec
         self.model_version = model_version
         self.config = config
         self.regression = spec.task == "regression"
         self._positive = spec.positive_classes
         window_type = RegressionWindow if self.regression else ClassificationWindow
-        self.window = window_type(window_events=config.window_labels)
+        self.window = window_type(window_events=config.long_window_labels)
         self._reference = window_type(window_events=config.reference_labels)
-        self.reference_metrics: dict[str, float] | None = None
-        self.concept = ErrorRateDrift(detector=config.concept_detector,
-                                      reference_events=config.reference_labels)  # fmt: skip
+        if reference is not None and reference.task != spec.task:
+            raise ValueError(f"a {reference.task} reference for a {spec.task} model")
+        self.given_reference = reference
+        self.reference = reference
+        self.budget = config.budget(spec.task)
+        self.concept = ErrorRateDrift(
+            detector=config.concept_detector, reference_events=config.reference_labels,
+            delta=self.budget.adwin_delta(clock=_ADWIN_CLOCK),
+        )  # fmt: skip
         self.fairness = {p.attribute: FairnessWindow(p) for p in spec.fairness}
         self.labels_seen = self.unusable = self.evaluations = 0
         self._since_evaluation = 0
@@ -142,19 +178,22 @@ class PerformanceMonitor:
         newest = self._tail[-1]["predicted_at_ms"] if self._tail else 0
         since = newest - self.config.time_window_s * 1000
         return {
-            "window": self.window.metrics(),
+            "window": self.window.metrics(last=self.config.window_labels),
             "recent": self.window.metrics(since_ms=since),
-            "reference": dict(self.reference_metrics or {}),
+            "reference": self.reference_metrics,
         }
+
+    @property
+    def reference_metrics(self) -> dict[str, float]:
+        """The reference's metric values; empty until there is a reference."""
+        return {} if self.reference is None else self.reference.metrics()
 
     def snapshot(self) -> dict[str, Any]:
         """All state as JSON-safe data, for ``restore``."""
         return {
             "version": self.SNAPSHOT_VERSION,
             "window": self.window.snapshot(),
-            "reference": self._reference.snapshot() if self.reference_metrics is None else None,
-            "reference_metrics": None if self.reference_metrics is None
-            else finite(self.reference_metrics),
+            **self._reference_snapshot(),  # "reference", "label_reference"
             "concept": self.concept.snapshot(),
             "concept_detected": self._concept_detected,
             "fairness": {a: w.snapshot() for a, w in self.fairness.items()},
@@ -164,37 +203,55 @@ class PerformanceMonitor:
             "tail": self._tail,
         }  # fmt: skip
 
+    def _reference_snapshot(self) -> dict[str, Any]:
+        # The reference window only while it is being learned; a given reference is not
+        # stored (it comes with the profile again).
+        learned = self.reference is not None and self.reference is not self.given_reference
+        return {
+            "reference": self._reference.snapshot() if self.reference is None else None,
+            "label_reference": self.reference.to_dict() if learned and self.reference else None,
+        }
+
     @classmethod
     def restore(
-        cls, snapshot: Any, spec: ModelSpec, model_version: str, config: PerformanceConfig
+        cls,
+        snapshot: Any,
+        spec: ModelSpec,
+        model_version: str,
+        config: PerformanceConfig,
+        reference: LabelReference | None = None,
     ) -> Self:
-        """A monitor continuing from ``snapshot``; fairness policies come from ``spec``.
+        """A monitor continuing from ``snapshot``; fairness policies come from ``spec``, a
+        given ``reference`` wins over a learned one.
 
-        Raises ``InvalidState`` for anything malformed or of another version.
+        Raises ``InvalidState`` for anything malformed or of an unknown version.
         """
         with check.restoring(f"performance state of {spec.model_id}:{model_version}"):
-            return cls._restore(snapshot, spec, model_version, config)
+            return cls._restore(snapshot, spec, model_version, config, reference)
 
     @classmethod
     def _restore(
-        cls, snapshot: Any, spec: ModelSpec, model_version: str, config: PerformanceConfig
+        cls,
+        snapshot: Any,
+        spec: ModelSpec,
+        model_version: str,
+        config: PerformanceConfig,
+        reference: LabelReference | None,
     ) -> Self:
-        raw = check.version(snapshot, "performance", cls.SNAPSHOT_VERSION)
-        monitor = cls(spec, model_version, config)
-        monitor.window = type(monitor.window).restore(raw["window"])
-        if raw["reference"] is not None:
-            monitor._reference = type(monitor._reference).restore(raw["reference"])
-        stored = raw["reference_metrics"]
-        if stored is not None:
-            metrics = {
-                check.text(k, "reference_metrics"): check.optional(check.number, v, "metric")
-                for k, v in check.mapping(stored, "reference_metrics").items()
-            }
-            monitor.reference_metrics = {k: np.nan if v is None else v for k, v in metrics.items()}
-        monitor.concept = ErrorRateDrift.restore(
-            raw["concept"], detector=config.concept_detector,
-            reference_events=config.reference_labels,
-        )  # fmt: skip
+        raw = check.mapping(snapshot, "performance")
+        version = raw.get("version")
+        if version not in (2, cls.SNAPSHOT_VERSION) or type(version) is not int:
+            raise check.InvalidState(f"performance: version {version!r} is not 2 or 3")
+        monitor = cls(spec, model_version, config, reference)
+        monitor.window.extend(type(monitor.window).restore(raw["window"]))
+        monitor._restore_reference(raw, version)
+        if version == cls.SNAPSHOT_VERSION:  # 2's detector was cut at another delta
+            concept = monitor.concept
+            monitor.concept = ErrorRateDrift.restore(
+                raw["concept"], detector=concept.detector,
+                reference_events=concept.reference_events, min_rise=concept.min_rise,
+                recent_events=concept.recent_events, delta=concept.delta,
+            )  # fmt: skip
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
         fairness = check.mapping(raw["fairness"], "fairness")
         for attribute, window in list(monitor.fairness.items()):
@@ -216,31 +273,23 @@ class PerformanceMonitor:
         monitor._tail = [dict(item) for item in tail]
         return monitor
 
+    def _restore_reference(self, raw: Any, version: int) -> None:
+        # Version 2 stored a finished reference without its uncertainty: learn it again.
+        if raw["reference"] is not None:
+            self._reference.extend(type(self._reference).restore(raw["reference"]))
+        stored = raw.get("label_reference") if version == self.SNAPSHOT_VERSION else None
+        if stored is not None and self.given_reference is None:
+            self.reference = LabelReference.from_dict(stored)
+
     def take_retrain_requests(self) -> list[RetrainRequest]:
         """The retraining requests made since the last call."""
         return self.retraining.take()
 
     def _usable(self, pair: LabelledPrediction) -> bool:
-        if not self.regression:
-            return True
-        return all(type(v) in (int, float) for v in (pair.prediction, pair.label))
+        return usable(self.spec, pair)
 
     def _columns(self, pairs: Sequence[LabelledPrediction]) -> dict[str, np.ndarray]:
-        timestamps = np.array([p.predicted_at_ms for p in pairs], dtype=np.int64)
-        if self.regression:
-            predictions = np.array([p.prediction for p in pairs], dtype=float)
-            labels = np.array([p.label for p in pairs], dtype=float)
-            return {"error": predictions - labels, "timestamp_ms": timestamps}
-        predicted = [category_of(p.prediction) for p in pairs]
-        actual = [category_of(p.label) for p in pairs]
-        positive = self._positive
-        return {
-            "correct": np.array([a == b for a, b in zip(predicted, actual, strict=True)]),
-            "true_positive_class": np.array([a in positive for a in actual], dtype=bool),
-            "predicted_positive_class": np.array([b in positive for b in predicted], dtype=bool),
-            "score": np.array([np.nan if p.score is None else p.score for p in pairs]),
-            "timestamp_ms": timestamps,
-        }
+        return labelled_columns(self.spec, pairs)
 
     def _correct(self, columns: dict[str, np.ndarray]) -> np.ndarray | None:
         if not self.regression:
@@ -248,7 +297,7 @@ class PerformanceMonitor:
         # A regression "error", for concept drift: off by more than twice the reference's
         # mean absolute error (about one prediction in nine for normal errors). None until
         # the reference exists.
-        mae = (self.reference_metrics or {}).get("mae", np.nan)
+        mae = self.reference_metrics.get("mae", np.nan)
         if not (np.isfinite(mae) and mae > 0):
             return None
         correct: np.ndarray = np.abs(columns["error"]) <= 2 * mae
@@ -256,11 +305,13 @@ class PerformanceMonitor:
 
     def _learn_reference(self, columns: dict[str, np.ndarray]) -> None:
         room = self.config.reference_labels - len(self._reference)
-        if self.reference_metrics is not None or room <= 0:
+        if self.reference is not None or room <= 0:
             return
         self._reference.add(**{name: column[:room] for name, column in columns.items()})
         if len(self._reference) >= self.config.reference_labels:
-            self.reference_metrics = self._reference.metrics()
+            self.reference = LabelReference(self.spec.task, self._reference.estimates())
+            # Its rows are no longer needed: a fresh (empty) window keeps the state small.
+            self._reference = type(self._reference)(window_events=self.config.reference_labels)
 
     def _remember(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
         recent = [
@@ -273,42 +324,27 @@ class PerformanceMonitor:
 
     def _evaluate(self) -> list[Alert]:
         index, metrics = self.evaluations, self.window.metrics()
-        verdicts = self._performance_verdicts(metrics)
+        whole = self._window()
+        judged = self._performance_verdicts(index)
         for attribute, window in self.fairness.items():
-            verdicts += _fairness_verdicts(attribute, window)
+            judged += [(v, whole) for v in _fairness_verdicts(attribute, window)]
         self._concept_detected = False
-        alerts = [a for v in verdicts if (a := self._judge(index, v, metrics)) is not None]
-        self.retraining.consider(index, self._rules, metrics, dict(self.reference_metrics or {}),
-                                 self._window(metrics))  # fmt: skip
+        alerts = [a for v, w in judged if (a := self._judge(index, v, w)) is not None]
+        self.retraining.consider(index, self._rules, metrics, self.reference_metrics, whole)
         self.evaluations += 1
         return alerts
 
-    def _performance_verdicts(self, metrics: dict[str, float]) -> list[PerformanceVerdict]:
-        config = self.config
-        if self.reference_metrics is None or metrics["count"] < config.min_labels:
+    def _performance_verdicts(self, index: int) -> list[tuple[PerformanceVerdict, Window]]:
+        if self.reference is None or len(self.window) < self.config.min_labels:
             return []
-        verdicts = []
-        for name in _WATCHED["regression" if self.regression else "classification"]:
-            value, reference = metrics[name], self.reference_metrics[name]
-            if not (np.isfinite(value) and np.isfinite(reference)):
-                continue
-            if self.regression:
-                rise = (value - reference) / reference if reference > 0 else 0.0
-                verdicts.append(PerformanceVerdict("performance", name, None, f"{name}_rise",
-                                                   rise, config.max_error_rise))  # fmt: skip
-            else:
-                verdicts.append(PerformanceVerdict("performance", name, None, f"{name}_drop",
-                                                   reference - value, config.max_drop))  # fmt: skip
+        verdicts = self.config.checks.verdicts(self.window, self.reference, self.budget.z(index))
         firing = self._rules.get("concept") is not None and self._rules["concept"].firing_since
         rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
         concept = PerformanceVerdict("concept_drift", "concept", None, "error_rate_rise",
                                      float(np.nan_to_num(rise)), self.concept.min_rise)  # fmt: skip
-        verdicts.append(concept)
-        return verdicts
+        return [*verdicts, (concept, self._window())]
 
-    def _judge(
-        self, index: int, verdict: PerformanceVerdict, metrics: dict[str, float]
-    ) -> Alert | None:
+    def _judge(self, index: int, verdict: PerformanceVerdict, window: Window) -> Alert | None:
         state = self._rules.setdefault(verdict.rule, RuleState())
         started = state.firing_since
         transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
@@ -327,7 +363,7 @@ class PerformanceMonitor:
             statistic_name=verdict.statistic,
             value=verdict.value,
             threshold=verdict.threshold,
-            window=self._window(metrics),
+            window=window,
             trigger=Trigger(
                 last["event_id"], last["partition"], last["offset"], last["labelled_at_ms"]
             ),
@@ -337,15 +373,16 @@ class PerformanceMonitor:
             ),
             message=f"{verdict.statistic} {verdict.value:.4f} "
             f"{'>' if firing else 'back under'} {verdict.threshold:.4f} "
-            f"over {int(metrics['count'])} labelled predictions",
+            f"over {window.count} labelled predictions",
         )
         self.retraining.noted(verdict, alert)
         return alert
 
-    def _window(self, metrics: dict[str, float]) -> Window:
-        # The labelled predictions behind a judgement: the kept tail's span, the window's count.
-        return Window(self._tail[0]["predicted_at_ms"], self._tail[-1]["predicted_at_ms"],
-                      int(metrics["count"]))  # fmt: skip
+    def _window(self) -> Window:
+        # The labelled predictions behind a judgement: from the window's first label's
+        # prediction to its newest (not the last batch's span).
+        start, end = self.window.span()
+        return Window(start, end, len(self.window))
 
 
 def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[PerformanceVerdict]:

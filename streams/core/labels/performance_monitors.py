@@ -4,7 +4,7 @@ the worker and ``replay`` share (the mirror of ``streams/core/drift/monitor.py``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
+from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 
@@ -51,14 +52,23 @@ class PerformanceMonitors:
         Windows, margins and the retraining policy of every monitor.
     pii
         How PII attributes are seen (dropped when None).
+    references
+        Reference performance given up front (from a profile's labelled validation set),
+        by (model, version); other versions learn theirs from their first labels.
     """
 
     def __init__(
-        self, registry: SpecRegistry, config: PerformanceConfig, *, pii: PiiPolicy | None = None
+        self,
+        registry: SpecRegistry,
+        config: PerformanceConfig,
+        *,
+        pii: PiiPolicy | None = None,
+        references: Mapping[Key, LabelReference] | None = None,
     ) -> None:
         self.registry = registry
         self.config = config
         self.pii = pii or PiiPolicy(mode="drop")
+        self.references = dict(references or {})
         self.monitors: dict[Key, PerformanceMonitor] = {}
 
     def process(self, pairs: LabelledBatch) -> PerformanceOutcome:
@@ -93,10 +103,11 @@ class PerformanceMonitors:
         spec = self._spec(key)
         if spec is None:
             return None
+        reference = self.references.get(key)
         if snapshot is None:
-            monitor = PerformanceMonitor(spec, key[1], self.config)
+            monitor = PerformanceMonitor(spec, key[1], self.config, reference)
         else:
-            monitor = PerformanceMonitor.restore(snapshot, spec, key[1], self.config)
+            monitor = PerformanceMonitor.restore(snapshot, spec, key[1], self.config, reference)
         self.monitors[key] = monitor
         return monitor
 

@@ -58,6 +58,18 @@ class ColumnRing:
         """The filled rows, in storage order (views: do not write to them)."""
         return {name: column[: self._filled] for name, column in self._columns.items()}
 
+    def last(self, count: int | None = None) -> dict[str, np.ndarray]:
+        """The newest ``count`` rows (all if None), oldest first: arrival order.
+
+        >>> ring = ColumnRing(3, {"x": np.int64})
+        >>> ring.push({"x": np.arange(5)})
+        >>> ring.last()["x"].tolist(), ring.last(2)["x"].tolist()
+        ([2, 3, 4], [3, 4])
+        """
+        taken = self._filled if count is None else min(count, self._filled)
+        slots = (self._next - taken + np.arange(taken)) % self.size
+        return {name: column[slots] for name, column in self._columns.items()}
+
     def snapshot(self) -> dict[str, Any]:
         """JSON-safe: the filled rows (NaN as None) and the write position."""
         return {"next": self._next,
