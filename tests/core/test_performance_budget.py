@@ -80,7 +80,7 @@ def test_a_given_reference_is_used_from_the_first_window_and_not_stored():
     assert any(a.type == "performance" for a in alerts)  # no 10,000 labels of learning first
     snapshot = json.loads(json.dumps(monitor.snapshot(), allow_nan=False))
     assert snapshot["label_reference"] is None and snapshot["reference"] is None
-    resumed = PerformanceMonitor.restore(SPEC, "v1", PerformanceConfig(), snapshot, reference)
+    resumed = PerformanceMonitor.restore(snapshot, SPEC, "v1", PerformanceConfig(), reference)
     assert resumed.reference is reference
 
 
@@ -88,7 +88,7 @@ def test_a_learned_reference_survives_a_snapshot():
     monitor = PerformanceMonitor(SPEC, "v1", PerformanceConfig(reference_labels=1_000))
     feed(monitor, weak_model(4, 1_500))
     snapshot = json.loads(json.dumps(monitor.snapshot(), allow_nan=False))
-    resumed = PerformanceMonitor.restore(SPEC, "v1", PerformanceConfig(), snapshot)
+    resumed = PerformanceMonitor.restore(snapshot, SPEC, "v1", PerformanceConfig())
     assert resumed.reference == monitor.reference and resumed.reference is not None
     pairs = weak_model(4, 3_000, start=1_500, flip=0.3)
     assert [a.to_dict() for a in feed(monitor, pairs)] == [
@@ -111,7 +111,7 @@ def test_a_version_2_snapshot_is_read_and_its_reference_learned_again():
         "fairness": {}, "counts": [1_200, 0, 4, 200], "rules": {}, "evidence": {},
         "last_request": None, "tail": [{"predicted_at_ms": 1}],
     }  # fmt: skip
-    resumed = PerformanceMonitor.restore(SPEC, "v1", PerformanceConfig(), v2)
+    resumed = PerformanceMonitor.restore(v2, SPEC, "v1", PerformanceConfig())
     assert len(resumed.window) == 1_000 and resumed.reference is None
     np.testing.assert_equal(resumed.window.span(), (200 * MS_PER_LABEL, 1_199 * MS_PER_LABEL))
     assert resumed.labels_seen == 1_200
