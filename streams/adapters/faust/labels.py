@@ -20,8 +20,10 @@ import time
 from collections.abc import Sequence
 
 import faust
+import orjson
 
 from streams.adapters.faust.stage import MonitoringStage
+from streams.adapters.files.validation_labels import references_of_profiles
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
 from streams.adapters.redis.label_join import JoinResult, RedisLabelJoin
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
@@ -61,6 +63,7 @@ class LabelService(MonitoringStage):
         metrics: IngestMetrics,
         pii: PiiPolicy | None = None,
         dead_letter_max_bytes: int | None = None,
+        profiles: RedisMonitorStore | None = None,
     ) -> None:
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
@@ -70,6 +73,9 @@ class LabelService(MonitoringStage):
         self.join = join
         self.registry = registry
         self.monitors = PerformanceMonitors(registry, config, pii=pii)
+        #: Where registered profiles are (the predictions' store): one made with
+        #: ``driftline profile --labels`` gives its version's performance reference.
+        self.profiles = profiles
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
         self._lock = asyncio.Lock()
@@ -154,6 +160,7 @@ class LabelService(MonitoringStage):
         starts fresh."""
         alerts = []
         for key, (pair, (partition, offset)) in self.monitors.unloaded(pairs).items():
+            await self._take_given_reference(key)
             raw = await self.writer.until_done("redis", functools.partial(self.store.fetch, *key))
             try:
                 stored = None if raw is None else raw.parse()
@@ -163,6 +170,21 @@ class LabelService(MonitoringStage):
                 trigger = Trigger(pair.event_id, partition, offset, pair.labelled_at_ms)
                 alerts.append(await self._quarantine(key, exc, trigger))
         return alerts
+
+    async def _take_given_reference(self, key: tuple[str, str]) -> None:
+        """The labelled reference of the version's registered profile, if it has one, for
+        its monitor to start from (a malformed one is logged and the reference learned)."""
+        if self.profiles is None:
+            return
+        fetch = functools.partial(self.profiles.fetch_profile, *key)
+        raw = await self.writer.until_done("redis", fetch)
+        if raw is None:
+            return
+        try:
+            self.monitors.references.update(references_of_profiles([orjson.loads(raw)]))
+        except (ValueError, TypeError, KeyError) as exc:  # InvalidState is a ValueError
+            logger.warning("the labelled reference of %s:%s is unusable (%s): learning one",
+                           *key, exc)  # fmt: skip
 
     def _count(self, results: list[JoinResult]) -> None:
         counts: dict[tuple[str, str], int] = {}

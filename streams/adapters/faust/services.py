@@ -192,4 +192,10 @@ class _Wiring:
             dead_letter_max_bytes=dead_letter_max_bytes(
                 self.dead_letter_limits, settings.topic_labels_dlq
             ),
+            profiles=RedisMonitorStore(
+                self.redis_client,
+                prefix=settings.redis_prefix,
+                topic=self.topics.watched_predictions,
+                ttl_s=settings.state_ttl_s,
+            ),
         )

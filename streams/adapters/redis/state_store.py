@@ -225,6 +225,15 @@ class RedisMonitorStore:
             raw_reference = []
         return RawMonitor(raw_state, raw_profile, list(raw_reference))
 
+    async def fetch_profile(self, model_id: str, model_version: str) -> bytes | str | None:
+        """The stored profile of a model version, unparsed; None if there is none."""
+        _, profile, _ = self._keys(model_id, model_version)
+        try:
+            raw: bytes | str | None = await self.client.get(profile)
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {profile}: {exc}") from exc
+        return raw
+
     async def quarantine(self, model_id: str, model_version: str) -> list[Quarantined]:
         """Move every stored key of this model version aside, to
         ``<key>:quarantined:<unix seconds>`` with the TTL; return those that existed."""
