@@ -173,8 +173,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--budget", type=float, default=0.01,
-                        help="false-alarm probability per model per --events (default 0.01)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=0.01,
+        help="false-alarm probability per model per --events (default 0.01)",
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--features", type=int, default=20, help="numeric features per model")
     parser.add_argument("--reference", type=int, default=5000, help="reference events")
