@@ -24,6 +24,10 @@ How ``k`` and ``h`` (``threshold``) were chosen (``python -m loadtest.cusum_cali
   helps (1.0: 10.0, the same delays). k = 0.8 is half a shift of 1.6 standard errors per
   block (0.16 sigma), the smallest this budget lets a slow drift be told from the
   reference's own error.
+- The calibration is for the default reference of 5,000 events: a smaller one
+  (``DRIFTLINE_REFERENCE_EVENTS``) errs more than k covers (with 2,000, 0.22 standard errors:
+  a feature off by 3 of them sat at the cap for 4,000 events after its drift was over);
+  rerun it with ``--reference`` and set ``k`` and ``threshold``.
 """
 
 from __future__ import annotations
@@ -59,7 +63,9 @@ class Cusum:
     The statistic is the larger of the two. Each sum stops at twice the threshold: a
     drift that persists keeps it there (one episode, not one per restart), and once the
     drift is over it falls back under the threshold within about ``threshold / k``
-    blocks, so this detector may end the episode it started.
+    blocks, so this detector may end the episode it started (under the alert rule's
+    half-threshold bar after ``1.5 threshold / k`` blocks: 27, or 2,700 events, at the
+    defaults, so an episode it held ends that much after PSI alone would end it).
 
     Examples
     --------
