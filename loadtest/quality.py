@@ -293,6 +293,10 @@ def _score(
 
 def _wanted(setup: str, case: Case) -> str | None:
     # A rise of the missing rate is a data_quality alert; only that one means Driftline saw it.
+    # A drift detector alone is scored by drift alerts only: out_of_range (data_quality) sees
+    # a variance change too, and would stand in for it.
+    if setup in ALONE:
+        return "data_drift"
     return "data_quality" if setup == DRIFTLINE and case.name == "missing_rate" else None
 
 
