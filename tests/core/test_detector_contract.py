@@ -151,15 +151,14 @@ def test_build_leaves_out_what_is_switched_off_or_has_nothing_to_judge_by():
             "numeric_feature", configs, Watched("numeric_feature", "n", profile, 0.0, 1.0)
         )
     ]
-    assert numeric == ["psi", "missing_rate", "out_of_range", "adwin"]  # cusum is off by default
+    assert numeric == ["psi", "missing_rate", "out_of_range", "adwin", "cusum"]
     no_mean = build("numeric_feature", configs, Watched("numeric_feature", "n", profile))
     assert [d.name for d in no_mean] == ["psi", "missing_rate", "out_of_range"]
-    tuned = configs.overridden({"cusum": {"enabled": True}, "out_of_range": {"enabled": False}})
+    tuned = configs.overridden({"adwin": {"enabled": False}, "out_of_range": {"enabled": False}})
     watched_n = Watched("numeric_feature", "n", profile, 0.0, 1.0)
     assert [d.name for d in build("numeric_feature", tuned, watched_n)] == [
         "psi",
         "missing_rate",
-        "adwin",
         "cusum",
     ]
     assert build("model", configs, Watched("model", None)) == []

@@ -44,10 +44,12 @@ def test_an_abrupt_half_sigma_shift_is_caught_within_2000_events():
         DRIFT_AT + 3_000, Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=0.5)
     )
     drift = [a for a in alerts if a.type == "data_drift"]
-    assert [(a.feature, a.detector, a.status) for a in drift] == [("x7", "psi", "firing")]
+    # PSI or CUSUM, whichever is further over its threshold when the window closes.
+    assert [(a.feature, a.status) for a in drift] == [("x7", "firing")]
+    assert drift[0].detector in ("psi", "cusum")
     assert 0 < drift[0].trigger.offset - DRIFT_AT <= 2_000
     assert drift[0].window.count == DEFAULTS.window_events
-    assert drift[0].value > drift[0].threshold == DEFAULTS.detectors["psi"].threshold
+    assert drift[0].value > drift[0].threshold == DEFAULTS.detectors[drift[0].detector].threshold
 
 
 def test_a_variance_change_is_caught():
