@@ -27,8 +27,10 @@ def test_log_returns_promptly_while_kafka_is_down_and_counts_every_event_as_drop
         started = time.perf_counter()
         ids.append(logger.log("churn", "v3", {"age": 30 + i % 40, "plan": "gold"}, i % 2))
         durations.append(time.perf_counter() - started)
-    # Generous for a busy 2-core machine: the point is microseconds, not a network wait.
-    assert statistics.median(durations) < 0.001 and max(durations) < 0.1
+    # Generous for a busy 2-core machine (one call took over 0.1 s in a loaded CI-sized
+    # run): the point is microseconds, not a network wait, which would be the 1 s
+    # delivery time-out or more.
+    assert statistics.median(durations) < 0.001 and max(durations) < 0.5
     assert len(set(ids)) == CALLS
     assert logger.dropped_by_reason == {"queue_full": CALLS - QUEUE}
     deadline = time.monotonic() + 10  # the queued ones time out after delivery_timeout_s
