@@ -98,3 +98,25 @@ def field_default(cls: type, name: str) -> object:
     """The default of dataclass field ``name``, shown in help, written only in ``cls``."""
     (spec,) = [spec for spec in fields(cls) if spec.name == name]
     return spec.default
+
+
+def add_judging_options(command: argparse.ArgumentParser) -> None:
+    """What ``replay`` and ``report`` share: the models' specs and profiles, the window and
+    the reference size (flags default to None: the setting holds unless given)."""
+    command.add_argument(
+        "--spec", type=Path, action="append", default=[],
+        help="model spec file or folder (repeatable; default: none, and DRIFTLINE_SPECS_DIR if "
+        "set); models without one are inferred from their first events",
+    )  # fmt: skip
+    command.add_argument(
+        "--profile", type=input_file, action="append", default=[],
+        help="reference profile from `driftline profile` (repeatable); others are learned",
+    )  # fmt: skip
+    command.add_argument(
+        "--window", type=int, dest="window_events",
+        help=f"events per window ({from_setting('window_events')})",
+    )  # fmt: skip
+    command.add_argument(
+        "--reference-events", type=int,
+        help=f"events that form the reference ({from_setting('reference_events')})",
+    )  # fmt: skip

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import orjson
 
-from streams.cli_parser import Commands, from_setting, input_file, output_file
+from streams.cli_parser import (
+    Commands,
+    add_judging_options,
+    from_setting,
+    input_file,
+    output_file,
+)
 from streams.cli_settings import pii_policy, spec_paths
 from streams.core.contract.pii import require_key_for
 from streams.settings import Settings
@@ -33,21 +39,9 @@ def add_replay(commands: Commands) -> None:
         "replay", help="run a JSONL file of events through the detectors, no servers needed"
     )
     replay.add_argument("events", type=input_file, help="one prediction event per line")
-    replay.add_argument(
-        "--spec", type=Path, action="append", default=[],
-        help="model spec file or folder (repeatable; default: none, and DRIFTLINE_SPECS_DIR if "
-        "set); models without one are inferred from their first events",
-    )  # fmt: skip
+    add_judging_options(replay)
     replay.add_argument("--dlq", type=output_file, help="write rejected lines here (JSON lines)")
     # Flags default to None: the setting (DRIFTLINE_*, else its default) holds unless given.
-    replay.add_argument(
-        "--window", type=int, dest="window_events",
-        help=f"events per window ({from_setting('window_events')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--reference-events", type=int,
-        help=f"events that form the reference ({from_setting('reference_events')})",
-    )  # fmt: skip
     replay.add_argument(
         "--warmup-events", type=int,
         help=f"events to infer an unknown model's spec ({from_setting('warmup_events')})",
@@ -56,10 +50,6 @@ def add_replay(commands: Commands) -> None:
         "--unknown-models", choices=["auto", "reject"],
         help="events of a model without a spec: infer its spec from them, or reject them "
         f"({from_setting('unknown_models')})",
-    )  # fmt: skip
-    replay.add_argument(
-        "--profile", type=input_file, action="append", default=[],
-        help="reference profile from `driftline profile` (repeatable); others are learned",
     )  # fmt: skip
     replay.add_argument(
         "--labels", type=input_file,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from streams.cli_parser import USAGE_ERROR, Commands, from_setting, input_file
+from streams.cli_parser import USAGE_ERROR, Commands, add_judging_options, input_file
 from streams.cli_settings import pii_policy, spec_paths
 from streams.core.contract.pii import require_key_for
 from streams.settings import Settings
@@ -30,19 +30,7 @@ def add_report(commands: Commands) -> None:
     report.add_argument(
         "--labels", type=input_file, help="label events (JSONL): performance, fairness"
     )
-    report.add_argument(
-        "--profile", type=input_file, action="append", default=[],
-        help="reference profile from `driftline profile` (repeatable); others are learned",
-    )  # fmt: skip
-    report.add_argument("--spec", type=Path, action="append", default=[], help="model spec(s)")
-    report.add_argument(
-        "--window", type=int, dest="window_events",
-        help=f"events per window ({from_setting('window_events')})",
-    )  # fmt: skip
-    report.add_argument(
-        "--reference-events", type=int,
-        help=f"events that form the reference ({from_setting('reference_events')})",
-    )  # fmt: skip
+    add_judging_options(report)
     report.set_defaults(run=_report)
 
 
