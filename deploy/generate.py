@@ -166,10 +166,11 @@ def model() -> dict:
         ("Anomaly share", "timeseries", [
             (f"sum(rate(driftline_anomalous_events_total{{{M}}}[{RATE}])) "
              f"/ sum(rate(driftline_events_processed_total{{{M}}}[{RATE}]))", "anomalous")]),
-        ("Model latency_ms", "timeseries", [
-            (f"histogram_quantile({q}, sum by (le) "
-             f"(rate(driftline_model_latency_ms_bucket{{{MV}}}[{RATE}])))", f"p{q[2:]}")
-            for q in ("0.5", "0.99")]),
+        ("Model latency_ms (and its SLO objective)", "timeseries", [
+            *[(f"histogram_quantile({q}, sum by (le) "
+               f"(rate(driftline_model_latency_ms_bucket{{{MV}}}[{RATE}])))", f"p{q[2:]}")
+              for q in ("0.5", "0.99")],
+            (f"driftline_model_latency_objective_ms{{{MV}}}", "objective")]),
     ], [*MODEL_VARIABLES, features], [alerts])  # fmt: skip
 
 
@@ -209,8 +210,14 @@ def slo() -> dict:
         for name, title in slos
     ]  # fmt: skip
     panels += [
-        ("Model latency_ms <= 250 ms: SLI per model", "timeseries", [
+        ("Model latency_ms within its objective: SLI per model", "timeseries", [
             ("1 - driftline:model_latency_errors:ratio_rate5m", "{{model}} 5m")]),
+        # The objective comes from each model's spec (or the worker's default).
+        ("Model latency_ms p99 and objective", "timeseries", [
+            ("histogram_quantile(0.99, sum by (le, model) "
+             f"(rate(driftline_model_latency_ms_bucket[{RATE}])))", "{{model}} p99"),
+            ("max by (model) (driftline_model_latency_objective_ms)",
+             "{{model}} objective")]),
         ("Error budget left (30 days)", "bargauge", [
             (f"driftline:{name}_error_budget_remaining:ratio30d", name + " {{model}}")
             for name in ("event_freshness", "availability", "model_latency")]),

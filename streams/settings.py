@@ -21,7 +21,11 @@ from typing import Any, Literal
 
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
-from streams.core.contract.spec import ModelSpec
+from streams.core.contract.spec import (
+    DEFAULT_LATENCY_OBJECTIVE_MS,
+    MAX_LATENCY_OBJECTIVE_MS,
+    ModelSpec,
+)
 from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.labels.performance_monitor import PerformanceConfig
@@ -158,6 +162,9 @@ class Settings:
     dlq_redact_pii: bool = False
     # A partition with lag and no progress for this long makes /health fail (503).
     stall_s: float = 60.0
+    # The model latency SLO's objective (ms) for models whose spec sets no
+    # latency_objective_ms: the worker exports each model's, the rules judge against it.
+    latency_objective_ms: float = DEFAULT_LATENCY_OBJECTIVE_MS
     specs_dir: Path | None = None
     # Faust keeps small bookkeeping files here (in the working directory unless told).
     data_dir: Path = Path("~/.local/state/driftline/faust")
@@ -185,6 +192,10 @@ class Settings:
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "
                              "_RETRAIN_COOLDOWN and _VERSION_IDLE_S must not be "
                              "negative")  # fmt: skip
+        if not 0 < self.latency_objective_ms <= MAX_LATENCY_OBJECTIVE_MS:
+            raise ValueError(
+                f"DRIFTLINE_LATENCY_OBJECTIVE_MS must be in (0, {MAX_LATENCY_OBJECTIVE_MS}]"
+            )
         if not 0 < self.performance_max_drop < 1:
             raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
         if not 0 < self.performance_alpha < 1:

@@ -35,6 +35,8 @@ def test_environment_and_overrides():
     assert settings.specs_dir == Path("/specs")
     assert settings.web_port == 7100
     assert settings.batch_size == 1000
+    assert settings.latency_objective_ms == 250.0
+    assert Settings.from_env({"DRIFTLINE_LATENCY_OBJECTIVE_MS": "80"}).latency_objective_ms == 80
 
 
 @pytest.mark.parametrize(
@@ -49,6 +51,9 @@ def test_environment_and_overrides():
         ({"DRIFTLINE_WARMUP_TIMEOUT_S": "0"}, "DRIFTLINE_WARMUP_TIMEOUT_S must be positive"),
         ({"DRIFTLINE_MAX_VERSIONS_PER_MODEL": "0"}, "DRIFTLINE_MAX_VERSIONS_PER_MODEL must be"),
         ({"DRIFTLINE_VERSION_IDLE_S": "-5"}, "_VERSION_IDLE_S must not be negative"),
+        ({"DRIFTLINE_LATENCY_OBJECTIVE_MS": "0"}, "DRIFTLINE_LATENCY_OBJECTIVE_MS must be in"),
+        ({"DRIFTLINE_LATENCY_OBJECTIVE_MS": "nan"}, "DRIFTLINE_LATENCY_OBJECTIVE_MS must be in"),
+        ({"DRIFTLINE_LATENCY_OBJECTIVE_MS": "1e9"}, "DRIFTLINE_LATENCY_OBJECTIVE_MS must be in"),
     ],
 )
 def test_bad_values_name_their_variable(environ, message):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -8,6 +10,8 @@ from streams.adapters.prometheus.batch_histogram import BatchHistogram
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
 from streams.core import EventDecoder, Ingestor, SpecRegistry
+from streams.core.contract.spec import ModelSpec
+from streams.core.contract.spec_inference import SpecInference
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
@@ -193,3 +197,42 @@ def test_window_summaries_forget_versions_the_worker_no_longer_holds():
     monitor.forget()  # a rebalance: another worker holds the model now
     metrics.windows.observe({}, monitor)
     assert not _samples(registry, "driftline_feature_stat")
+
+
+def _inferred(stream: StreamConfig) -> ModelSpec:
+    inference = SpecInference(stream.model_id, events_needed=200)
+    decode = Ingestor(EventDecoder(), SpecRegistry(warmup_events=200)).ingest
+    for chunk in generate_events(stream, 200):
+        for event in decode(raw_records(stream, chunk)).accepted:
+            inference.observe(event)
+    return inference.spec()
+
+
+def test_each_versions_latency_objective_comes_from_its_spec_else_the_default():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry, latency_objective_ms=12.0)
+    tight, loose = StreamConfig(model_id="tight", seed=3), StreamConfig(model_id="loose", seed=4)
+    specs = SpecRegistry(warmup_events=100)
+    specs.register(replace(_inferred(tight), latency_objective_ms=5.0))
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    want = {}
+    for stream, objective in ((tight, 5.0), (loose, 12.0)):  # loose: warm-up, then inferred
+        over = 0
+        for chunk in generate_events(stream, 1_500):
+            result = ingestor.ingest(raw_records(stream, chunk))
+            monitor.process(result.accepted, result.positions)
+            metrics.observe_events(result.accepted, monitor, 0.0)
+            over += int(np.count_nonzero(chunk.latency_ms > objective))
+        assert 0 < over < 1_500
+        want[stream.model_id] = (objective, over)
+    for model, (objective, over) in want.items():
+        labels = {"model": model, "version": tight.model_version}
+        got = registry.get_sample_value("driftline_model_latency_objective_ms", labels)
+        assert got == objective
+        got = registry.get_sample_value("driftline_model_latency_over_objective_total", labels)
+        assert got == over, "exact: every event over its own objective, none other"
+    metrics.stream.forget_versions([("tight", tight.model_version)])
+    metrics.forget_models(["loose"])
+    assert not _samples(registry, "driftline_model_latency_objective_ms")
+    assert not _samples(registry, "driftline_model_latency_over_objective_total")

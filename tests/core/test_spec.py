@@ -189,3 +189,17 @@ def test_detector_settings_round_trip():
     assert spec.features["x"].detectors == {"cusum": {"enabled": True}}
     assert ModelSpec.from_dict(spec.to_dict()) == spec
     assert "detectors" not in ModelSpec.from_dict({**raw, "detectors": None}).to_dict()
+
+
+def test_a_latency_objective_loads_round_trips_and_is_optional():
+    spec = ModelSpec.from_dict({**SPEC, "latency_objective_ms": 50})
+    assert spec.latency_objective_ms == 50.0
+    assert ModelSpec.from_dict(spec.to_dict()) == spec
+    assert ModelSpec.from_dict(SPEC).latency_objective_ms is None
+    assert "latency_objective_ms" not in ModelSpec.from_dict(SPEC).to_dict()
+
+
+@pytest.mark.parametrize("objective", [0, -5, "50", True, float("inf"), float("nan"), 3_600_001])
+def test_a_bad_latency_objective_says_what_is_wrong(objective):
+    with pytest.raises(InvalidSpec, match="latency_objective_ms must be a number in"):
+        ModelSpec.from_dict({**SPEC, "latency_objective_ms": objective})

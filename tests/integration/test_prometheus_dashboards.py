@@ -18,6 +18,7 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
@@ -48,6 +49,8 @@ STREAM = StreamConfig(
         Scenario(kind="anomaly_burst", start=2_000, duration=200, magnitude=8.0),
     ),
 )
+#: The spec's latency objective: under the simulation's median of 8 ms, so many are over.
+LATENCY_OBJECTIVE_MS = 6.0
 #: Grafana's own variables, as the panels' time range would set them.
 BUILTINS = {"__rate_interval": "5m", "__interval": "15s", "__range": "5m"}
 
@@ -60,7 +63,11 @@ def _write_spec(folder: Path) -> Path:
     for chunk in generate_events(STREAM, 200):
         for event in decode(raw_records(STREAM, chunk)).accepted:
             inference.observe(event)
-    spec = replace(inference.spec(), fairness=(FairnessPolicy("group", "A"),))
+    spec = replace(
+        inference.spec(),
+        fairness=(FairnessPolicy("group", "A"),),
+        latency_objective_ms=LATENCY_OBJECTIVE_MS,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "it-prom.json").write_bytes(orjson.dumps(spec.to_dict()))
     return folder
@@ -81,6 +88,8 @@ def live(stack_config, tmp_path_factory):
         "DRIFTLINE_REFERENCE_EVENTS": "1000",
         "DRIFTLINE_WINDOW_EVENTS": "250",
         "DRIFTLINE_LABEL_RETRY_S": "0.5",
+        # The stream's first 1,000 labels are right (the default, 10,000, is more than it has).
+        "DRIFTLINE_PERFORMANCE_REFERENCE_LABELS": "1000",
         "DRIFTLINE_WEB_TOKEN": token,
         "DRIFTLINE_SPECS_DIR": str(_write_spec(home / "specs")),
     }
@@ -144,6 +153,16 @@ def test_the_drift_alerting_rule_fires(live):
     _wait(lambda: bool(firing()), timeout_s=30, what="DriftlineDriftAlertFiring")
     labels = firing()[0]["labels"]
     assert labels["model"] == STREAM.model_id and labels["type"].endswith("drift")
+
+
+def test_the_latency_slo_counts_the_events_over_the_specs_objective(live):
+    prometheus, _ = live
+    model = f'{{model="{STREAM.model_id}"}}'
+    (objective,) = prometheus.query(f"driftline_model_latency_objective_ms{model}")
+    assert float(objective["value"][1]) == LATENCY_OBJECTIVE_MS
+    latencies = np.concatenate([c.latency_ms for c in generate_events(STREAM, EVENTS)])
+    (over,) = prometheus.query(f"sum(driftline_model_latency_over_objective_total{model})")
+    assert float(over["value"][1]) == np.count_nonzero(latencies > LATENCY_OBJECTIVE_MS)
 
 
 def dashboards() -> dict[str, dict]:

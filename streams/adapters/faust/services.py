@@ -74,7 +74,11 @@ def build_services(
     registry = settings.spec_registry(specs)
     metrics_registry = CollectorRegistry()
     add_process_collectors(metrics_registry)
-    metrics = IngestMetrics(metrics_registry, max_statistic_series=settings.max_statistic_series)
+    metrics = IngestMetrics(
+        metrics_registry,
+        max_statistic_series=settings.max_statistic_series,
+        latency_objective_ms=settings.latency_objective_ms,
+    )
     liveness = StreamLiveness()
     progress = PartitionProgress(settings.stall_s)
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)

@@ -19,6 +19,7 @@ from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult, Rejection
+from streams.core.contract.spec import DEFAULT_LATENCY_OBJECTIVE_MS, ModelSpec
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.labels.fairness import FairnessWindow
@@ -37,8 +38,16 @@ _BATCH_SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 class IngestMetrics:
     """Counters and histograms of the ingestion step."""
 
-    def __init__(self, registry: CollectorRegistry, *, max_statistic_series: int = 5000) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_statistic_series: int = 5000,
+        latency_objective_ms: float = DEFAULT_LATENCY_OBJECTIVE_MS,
+    ) -> None:
         self.max_statistic_series = max_statistic_series
+        #: The latency objective of model versions whose spec sets none.
+        self.latency_objective_ms = latency_objective_ms
         self._statistic_series: set[tuple[str, ...]] = set()
         # What each model's event counters hold, to fold them into ``_forgotten`` when the
         # model is forgotten (prometheus_client offers no public read of one series).
@@ -323,11 +332,19 @@ class IngestMetrics:
         self, accepted: Sequence[PredictionEvent], monitor: Monitor, now: float
     ) -> None:
         """A batch's accepted events, once its monitors have taken them: their age, the
-        model's latency and scores, and the window summaries of the versions watched."""
+        model's latency (against its objective, from the spec ``monitor`` checks them
+        against) and scores, and the window summaries of the versions watched."""
         if accepted:
             groups = group_by_version(accepted)
-            self.stream.observe_events(groups, now)
+            spec_for = monitor.registry.spec_for
+            objectives = {key: self._latency_objective(spec_for(*key)) for key in groups}
+            self.stream.observe_events(groups, now, objectives)
             self.windows.observe(groups, monitor)
+
+    def _latency_objective(self, spec: ModelSpec | None) -> float:
+        if spec is None or spec.latency_objective_ms is None:
+            return self.latency_objective_ms
+        return spec.latency_objective_ms
 
     def observe_rejections(self, rejections: list[Rejection]) -> None:
         """Count rejected records, one increment per (model, reason)."""

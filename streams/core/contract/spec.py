@@ -17,7 +17,13 @@ from streams.core.detectors import default_configs
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy
 
-__all__ = ["FeatureSpec", "FeatureType", "ModelSpec"]
+__all__ = [
+    "DEFAULT_LATENCY_OBJECTIVE_MS",
+    "MAX_LATENCY_OBJECTIVE_MS",
+    "FeatureSpec",
+    "FeatureType",
+    "ModelSpec",
+]
 
 FeatureType = Literal["number", "string", "boolean"]
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -29,6 +35,10 @@ _TASKS = ("classification", "regression")
 _SOURCES = ("registered", "inferred")
 _MAX_CACHED_SHAPES = 64
 _DEFAULT_POSITIVE = frozenset({"true", "1"})
+#: The latency objective of a model whose spec sets none (``DRIFTLINE_LATENCY_OBJECTIVE_MS``).
+DEFAULT_LATENCY_OBJECTIVE_MS = 250.0
+#: The largest latency objective a spec may set (an hour, in ms), as the schema says.
+MAX_LATENCY_OBJECTIVE_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +150,9 @@ class ModelSpec:
     fairness: tuple[FairnessPolicy, ...] = ()
     #: Detector settings for every feature of this model, over the worker's settings.
     detectors: Mapping[str, Mapping[str, Any]] | None = None
+    #: The model's latency SLO: its events' ``latency_ms`` should be at or below this (p99);
+    #: None: the worker's default (``DRIFTLINE_LATENCY_OBJECTIVE_MS``).
+    latency_objective_ms: float | None = None
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -239,6 +252,7 @@ class ModelSpec:
             positive_class=performance.get("positive_class"),
             fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
             detectors=_detectors(raw.get("detectors"), model_id),
+            latency_objective_ms=_latency_objective(raw.get("latency_objective_ms"), model_id),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -263,7 +277,21 @@ class ModelSpec:
             out["performance"] = performance
         if self.detectors:
             out["detectors"] = _plain(self.detectors)
+        if self.latency_objective_ms is not None:
+            out["latency_objective_ms"] = self.latency_objective_ms
         return out
+
+
+def _latency_objective(raw: object, model_id: str) -> float | None:
+    """A spec's ``latency_objective_ms``: a number in (0, ``MAX_LATENCY_OBJECTIVE_MS``]."""
+    if raw is None:
+        return None
+    if not _is_finite(raw) or not 0 < cast(float, raw) <= MAX_LATENCY_OBJECTIVE_MS:
+        raise InvalidSpec(
+            f"{model_id}: latency_objective_ms must be a number in "
+            f"(0, {MAX_LATENCY_OBJECTIVE_MS}], got {raw!r}"
+        )
+    return float(cast(float, raw))
 
 
 def _detectors(raw: Any, where: str) -> Mapping[str, Mapping[str, Any]] | None:
