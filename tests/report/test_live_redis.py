@@ -5,6 +5,7 @@ and shows the label side, and it renders in Chromium without console messages.""
 from __future__ import annotations
 
 import pytest
+import redis
 
 from streams.adapters.kafka.records import publish
 from streams.cli import main
@@ -33,6 +34,16 @@ STREAM = StreamConfig(
 )
 
 
+def stored_values(settings: Settings) -> dict[bytes, bytes | None]:
+    """Every key of the run's prefix with its serialised value."""
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        keys = sorted(client.scan_iter(f"{settings.redis_prefix}:*"))
+        return {key: client.dump(key) for key in keys}
+    finally:
+        client.close()
+
+
 def test_the_live_page_names_the_drifted_feature_as_firing(
     stack_config, chromium, tmp_path, monkeypatch, capsys
 ):
@@ -59,8 +70,11 @@ def test_the_live_page_names_the_drifted_feature_as_firing(
         if name.startswith("DRIFTLINE_"):
             monkeypatch.setenv(name, value)
     out = tmp_path / "live.html"
+    stored = stored_values(settings)
 
     assert main(["report", "--from-redis", STREAM.model_id, "v1", "--out", str(out)]) == 0
+
+    assert stored_values(settings) == stored  # read, never written
 
     assert f"wrote {out}" in capsys.readouterr().err
     html = out.read_text()

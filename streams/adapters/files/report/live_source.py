@@ -60,7 +60,7 @@ async def _load(
             raise NotStored(f"no spec for model {key[0]} version {key[1]} (in Redis or --spec)")
         # The topic only names offset keys, which are not read here.
         store = RedisMonitorStore(client, prefix=settings.redis_prefix, topic="")
-        raw = await store.fetch(*key)
+        raw = await store.fetch(*key, tidy=False)
         if raw is None:
             raise NotStored(f"no stored state for model {key[0]} version {key[1]} in Redis "
                             f"(prefix {settings.redis_prefix!r})")  # fmt: skip
@@ -86,7 +86,7 @@ async def _performance(
     """The label side's monitor if the worker stored one (namespace "performance")."""
     store = RedisMonitorStore(client, prefix=settings.redis_prefix, topic="",
                               namespace="performance")  # fmt: skip
-    raw = await store.fetch(*key)
+    raw = await store.fetch(*key, tidy=False)
     if raw is None or raw.state is None:
         return None
     # As the worker does: a registered profile may carry the labelled reference.
