@@ -89,7 +89,8 @@ def _live_summary(page: LivePage) -> str:
     return (
         f'<section><h2>Firing now</h2><div class="tiles">{tile_html}</div>{table}'
         '<p class="muted">Redis holds the current state only: statistics are the open '
-        "window's, as if it closed now; for history, see the alerts topic or Grafana.</p>"
+        "window's so far, as if it closed now (noisy while it holds few events: the worker "
+        "judges full windows only); for history, see the alerts topic or Grafana.</p>"
         "</section>"
     )
 
