@@ -1,5 +1,6 @@
 """``driftline report``: a JSONL file of events (and labels) replayed into an HTML page per
-model version, drawn without Grafana."""
+model version, drawn without Grafana; or, ``--from-redis``, the live page of one model
+version from the state its worker stored."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import orjson
 
 from streams.cli_parser import USAGE_ERROR, Commands, add_judging_options, input_file
 from streams.cli_settings import pii_policy, spec_paths
-from streams.core.contract.pii import require_key_for
+from streams.core.contract.pii import PiiPolicy, require_key_for
+from streams.core.contract.spec import ModelSpec
 from streams.settings import Settings
 
 __all__ = ["add_report"]
@@ -21,9 +24,15 @@ __all__ = ["add_report"]
 def add_report(commands: Commands) -> None:
     """``driftline report``."""
     report = commands.add_parser(
-        "report", help="replay a JSONL file and write an HTML drift report per model version"
-    )
-    report.add_argument("events", type=input_file, help="one prediction event per line")
+        "report", help="replay a JSONL file and write an HTML drift report per model version "
+        "(or --from-redis: a live model version's page)",
+    )  # fmt: skip
+    report.add_argument("events", type=input_file, nargs="?", help="one prediction event per line")
+    report.add_argument(
+        "--from-redis", nargs=2, metavar=("MODEL", "VERSION"),
+        help="instead of EVENTS: the page of a live model version from its state in Redis "
+        "(DRIFTLINE_REDIS_URL, DRIFTLINE_REDIS_PREFIX)",
+    )  # fmt: skip
     report.add_argument(
         "--out", type=Path, required=True, help="the HTML file to write (its folder is made)"
     )
@@ -35,6 +44,10 @@ def add_report(commands: Commands) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    problem = _source_problem(args)
+    if problem:
+        print(f"driftline report: {problem}", file=sys.stderr)
+        return USAGE_ERROR
     try:
         from streams.adapters.files.report.render import write_pages
     except ImportError as exc:
@@ -50,6 +63,8 @@ def _report(args: argparse.Namespace) -> int:
     pii = pii_policy(settings)
     specs = load_spec_files(spec_paths(args.spec, settings))
     require_key_for(specs, pii)
+    if args.from_redis:
+        return _live(args, settings, pii, specs)
     profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
     source = ReportInput(args.events, args.labels, profiles, specs)
     run = run_report(source, settings, pii, progress=sys.stderr)
@@ -61,3 +76,42 @@ def _report(args: argparse.Namespace) -> int:
     for path in write_pages(run.pages, args.out, source=args.events.name):
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _source_problem(args: argparse.Namespace) -> str | None:
+    """Why the arguments name no single source (None when they do)."""
+    if (args.events is None) == (args.from_redis is None):
+        return "give exactly one of EVENTS or --from-redis MODEL VERSION"
+    if args.from_redis and (args.labels or args.profile):
+        return "--labels and --profile replay files: not with --from-redis"
+    return None
+
+
+def _live(args: argparse.Namespace, settings: Settings, pii: PiiPolicy,
+          specs: list[ModelSpec]) -> int:  # fmt: skip
+    from streams.adapters.files.report.live import live_page
+    from streams.adapters.files.report.live_source import NotStored, load_live
+    from streams.adapters.files.report.render import render_live_page
+
+    model_id, version = args.from_redis
+    try:
+        live = load_live(settings, pii, (model_id, version), specs)
+    except NotStored as exc:
+        print(f"driftline report: {exc}", file=sys.stderr)
+        return 1
+    page = live_page(live.drift, live.performance)
+    if page is None:
+        print(f"driftline report: model {model_id} version {version} is still learning its "
+              "reference: nothing to draw yet", file=sys.stderr)  # fmt: skip
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_live_page(page, source=f"live from {_where(settings)}"),
+                        encoding="utf-8")  # fmt: skip
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _where(settings: Settings) -> str:
+    """Redis's host and port, never its credentials (the URL may carry a password)."""
+    url = urlsplit(settings.redis_url)
+    return f"redis {url.hostname}:{url.port or 6379}, prefix {settings.redis_prefix}"

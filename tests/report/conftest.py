@@ -12,6 +12,7 @@ from streams.adapters.files.spec_files import load_spec_files
 from streams.core.contract.pii import PiiPolicy
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, write_jsonl
+from streams.stack import debian
 from tests.adapters import test_replay_contracts as every_alert
 
 # Defaults: a 5,000-event reference, then windows of 1,000 events.
@@ -23,6 +24,12 @@ def replay_for_report(events: Path, labels: Path | None = None, spec: Path | Non
     specs = load_spec_files([spec]) if spec else []
     source = ReportInput(events, labels, specs=specs)
     return run_report(source, Settings.from_env({}), PiiPolicy(mode="drop"))
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's headless Chromium (installed on first use, as the stack installs servers)."""
+    return debian.chromium(print)
 
 
 @pytest.fixture(scope="session")

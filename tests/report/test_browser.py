@@ -3,19 +3,11 @@ drawn, and a screenshot that is not blank."""
 
 from __future__ import annotations
 
-import pytest
-
 from streams.cli import main
-from streams.stack import debian
 from tests.report.browser import distinct_bytes, render
 
 # A blank page's pixel stream has a handful of byte values; the report's has ~256.
 NOT_BLANK = 64
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    return debian.chromium(print)
 
 
 def test_the_report_renders_in_chromium_without_console_errors(

@@ -68,3 +68,16 @@ def test_without_plotly_it_says_how_to_install_it(tmp_path, monkeypatch, capsys)
     assert main(["report", str(events), "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["driftline report needs Plotly (plotly): pip install 'driftline[report]'"]
+
+
+def test_exactly_one_source_or_a_one_line_usage_error(tmp_path, capsys):
+    events = tmp_path / "events.jsonl"
+    write_jsonl(events, StreamConfig(seed=1), 100)
+    out = tmp_path / "report.html"
+    both = ["report", str(events), "--from-redis", "m", "v1", "--out", str(out)]
+    labelled = ["report", "--from-redis", "m", "v1", "--labels", str(events), "--out", str(out)]
+    for argv in (["report", "--out", str(out)], both, labelled):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("driftline report: "), err
+    assert not out.exists()

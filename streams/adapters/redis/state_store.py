@@ -205,9 +205,12 @@ class RedisMonitorStore:
             applied[int(partition), topic, int(source_partition)] = int(value)
         return applied
 
-    async def fetch(self, model_id: str, model_version: str) -> RawMonitor | None:
+    async def fetch(
+        self, model_id: str, model_version: str, *, tidy: bool = True
+    ) -> RawMonitor | None:
         """The stored values, unparsed (parsing is the caller's, so that a malformed value
-        is quarantined rather than retried as if Redis had failed); None if there are none."""
+        is quarantined rather than retried as if Redis had failed); None if there are none.
+        ``tidy=False`` only reads (a reader that does not own the state, the live report)."""
         state, profile, reference = self._keys(model_id, model_version)
         try:
             async with self.client.pipeline(transaction=True) as pipe:
@@ -221,7 +224,8 @@ class RedisMonitorStore:
             return None
         if raw_profile is not None and raw_reference:
             # Left from before the profile existed; never read once it does.
-            await self._delete(reference)
+            if tidy:
+                await self._delete(reference)
             raw_reference = []
         return RawMonitor(raw_state, raw_profile, list(raw_reference))
 

@@ -53,6 +53,8 @@ class Psi:
     >>> psi.update(rng.normal(0.5, 1, 1000))
     >>> psi.verdict().value > 0.1
     True
+    >>> int(psi.counts.sum())  # the window's bin counts so far, a copy
+    1000
     """
 
     name: ClassVar[str] = "psi"
@@ -73,6 +75,11 @@ class Psi:
     @classmethod
     def watching(cls, config: PsiConfig, watched: Watched) -> Psi | None:
         return None if watched.profile is None else cls(config, watched.profile)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """The window's count per reference bin so far (a copy: reading changes nothing)."""
+        return self._counts.copy()
 
     def update(self, values: Any) -> None:
         self._counts += self.profile.bin_counts(values)

@@ -18,6 +18,7 @@ from streams.core.contract.spec import ModelSpec
 from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_configs
 from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
 from streams.core.drift.legacy_state import upgrade_v2
+from streams.core.drift.open_window import OpenWindow, open_window
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
@@ -241,6 +242,14 @@ class ModelMonitor:
         )
         self._window_start_ms = check.integer(raw["window_start_ms"], "window_start_ms")
         self.anomalies = check.integer(raw["anomalies"], "anomalies")
+
+    def open_window(self) -> OpenWindow | None:
+        """The window being filled, judged as if it closed now (reads, changes nothing);
+        None while the reference is still being learned."""
+        if self._detectors is None:
+            return None
+        return open_window(self._detectors, self._rules, index=self.windows_closed,
+                           events=self._window_count, start_ms=self._window_start_ms)  # fmt: skip
 
     def take_new_reference(self) -> list[dict[str, Any]]:
         """Reference chunks gathered since the last call, JSON-safe, to append to storage."""

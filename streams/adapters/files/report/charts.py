@@ -15,8 +15,8 @@ from streams.adapters.files.report.page_model import (
     VersionPage,
 )
 
-__all__ = ["column_histogram", "fairness_chart", "overview_heatmap", "performance_chart",
-           "rule_chart"]  # fmt: skip
+__all__ = ["column_histogram", "fairness_chart", "live_ratios", "overview_heatmap",
+           "performance_chart", "rule_chart"]  # fmt: skip
 
 _EPISODE_FILL = "rgba(214, 39, 40, 0.15)"
 _THRESHOLD = {"color": "#d62728", "dash": "dash", "width": 1.5}
@@ -51,12 +51,13 @@ def overview_heatmap(page: VersionPage) -> go.Figure | None:
     return figure
 
 
-def column_histogram(section: ColumnSection) -> go.Figure:
-    """Shares per reference bin: reference, every monitored event, the most drifted window."""
+def column_histogram(section: ColumnSection, current: str = "after the reference") -> go.Figure:
+    """Shares per reference bin: reference, the monitored events (``current`` names them),
+    the most drifted window."""
     hist = section.histogram
     figure = go.Figure()
     figure.add_bar(name="reference", x=list(hist.labels), y=list(hist.reference))
-    figure.add_bar(name="after the reference", x=list(hist.labels), y=list(hist.monitored))
+    figure.add_bar(name=current, x=list(hist.labels), y=list(hist.monitored))
     if hist.peak is not None:
         figure.add_bar(name=f"window {hist.peak_window} (most drifted)", x=list(hist.labels),
                        y=list(hist.peak))  # fmt: skip
@@ -64,6 +65,21 @@ def column_histogram(section: ColumnSection) -> go.Figure:
                          title=f"{section.name}: reference vs current",
                          legend={"orientation": "h", "y": -0.45})  # fmt: skip
     figure.update_xaxes(tickangle=-40, tickfont={"size": 10})
+    return figure
+
+
+def live_ratios(columns: Sequence[tuple[str, float, bool]]) -> go.Figure:
+    """Each column's worst statistic on the open window as a multiple of its threshold (the
+    line at 1), firing columns red: ``(name, ratio, firing)`` rows, worst first."""
+    figure = go.Figure()
+    figure.add_bar(
+        x=[name for name, _, _ in columns], y=[ratio for _, ratio, _ in columns],
+        marker_color=["#d62728" if firing else "#1f77b4" for _, _, firing in columns],
+        hovertemplate="%{x}: %{y:.2f} x threshold<extra></extra>",
+    )  # fmt: skip
+    figure.add_hline(y=1.0, line=_THRESHOLD)
+    figure.update_layout(**_LAYOUT, height=340, yaxis_title="statistic / threshold",
+                         title="Open window: each column's worst rule (red: firing)")  # fmt: skip
     return figure
 
 

@@ -27,6 +27,8 @@ __all__ = [
     "QualityRow",
     "RuleSeries",
     "VersionPage",
+    "bin_labels",
+    "bin_shares",
     "build_pages",
 ]
 
@@ -225,10 +227,10 @@ def _column(record: VersionRecord, name: str, series: list[RuleSeries]) -> Colum
         ratios = np.array(drift[0].values) / np.maximum(np.array(drift[0].thresholds), 1e-12)
         peak = drift[0].windows[int(np.argmax(ratios))]
     histogram = Histogram(
-        labels=_bin_labels(profile),
+        labels=bin_labels(profile),
         reference=tuple(float(s) for s in profile.shares),
-        monitored=_shares(tally.bins),
-        peak=None if peak is None else _shares(record.windows[peak].bins[name]),
+        monitored=bin_shares(tally.bins),
+        peak=None if peak is None else bin_shares(record.windows[peak].bins[name]),
         peak_window=peak,
     )
     numeric = isinstance(profile, NumericProfile)
@@ -243,12 +245,14 @@ def _column(record: VersionRecord, name: str, series: list[RuleSeries]) -> Colum
     return ColumnSection(name, column_kind(name), histogram, tuple(series), quality)
 
 
-def _shares(counts: np.ndarray) -> tuple[float, ...]:
+def bin_shares(counts: np.ndarray) -> tuple[float, ...]:
+    """Each bin's share of the counts (all 0 without any)."""
     total = max(int(counts.sum()), 1)
     return tuple(float(c) / total for c in counts)
 
 
-def _bin_labels(profile: NumericProfile | CategoricalProfile) -> tuple[str, ...]:
+def bin_labels(profile: NumericProfile | CategoricalProfile) -> tuple[str, ...]:
+    """The reference's bins as a person reads them: ranges, or categories and the rest."""
     if isinstance(profile, CategoricalProfile):
         return (*profile.categories, "(other)")
     edges = [f"{e:.4g}" for e in profile.edges]

@@ -4,6 +4,7 @@ inlined, no request at view time), and an index when the file held several versi
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -14,10 +15,11 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from streams.adapters.files.report import charts
+from streams.adapters.files.report.live import LivePage
 from streams.adapters.files.report.page_model import ColumnSection, Episode, VersionPage
 from streams.core.alerts.alert import format_time
 
-__all__ = ["render_page", "write_pages"]
+__all__ = ["render_live_page", "render_page", "write_pages"]
 
 _CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -52,6 +54,87 @@ def render_page(page: VersionPage, *, source: str) -> str:
          *_columns(page), _model(page)]
     )  # fmt: skip
     return _fill(title, subtitle, body)
+
+
+def render_live_page(page: LivePage, *, source: str) -> str:
+    """The live page of one model version: the open window its worker holds now."""
+    window = page.window
+    title = f"Live drift report: {page.model_id} {page.model_version}"
+    since = f" since {format_time(window.start_ms)}" if window.events else ""
+    subtitle = (
+        f"{source} · {page.task} · window {window.index} open: {window.events} of "
+        f"{page.window_events} events{since} · reference of {page.reference_events} events"
+    )
+    body = "\n".join(
+        [_live_summary(page), _live_rules(page),
+         f"<section><h2>Data quality (open window)</h2>{_quality_table(page.columns)}</section>",
+         _live_performance(page), *_live_columns(page)]
+    )  # fmt: skip
+    return _fill(title, subtitle, body)
+
+
+def _live_summary(page: LivePage) -> str:
+    tiles = [("windows closed", page.window.index), ("events in the open window",
+             page.window.events), ("episodes firing now", len(page.firing))]  # fmt: skip
+    tile_html = "".join(f'<div class="tile"><b>{v}</b>{html.escape(k)}</div>' for k, v in tiles)
+    rows = [
+        [j.column or "(whole model)", j.rule, f"window {j.firing_since}", j.verdict.statistic,
+         f"{j.verdict.value:.4g}", f"{j.verdict.threshold:.4g}"]
+        for j in page.firing
+    ]  # fmt: skip
+    table = (
+        _table(["column", "rule", "firing since", "statistic", "now", "threshold"], rows)
+        if rows else '<p class="muted">No episode is firing now.</p>'
+    )  # fmt: skip
+    return (
+        f'<section><h2>Firing now</h2><div class="tiles">{tile_html}</div>{table}'
+        '<p class="muted">Redis holds the current state only: statistics are the open '
+        "window's so far, as if it closed now (noisy while it holds few events: the worker "
+        "judges full windows only); for history, see the alerts topic or Grafana.</p>"
+        "</section>"
+    )
+
+
+def _live_rules(page: LivePage) -> str:
+    ratios = [(c.section.name, c.worst_ratio, c.firing) for c in page.live]
+    rows = [
+        [j.column or "(whole model)", j.rule, j.verdict.detector, j.verdict.statistic,
+         f"{j.verdict.value:.4g}", f"{j.verdict.threshold:.4g}",
+         "over" if j.over else "under",
+         "" if j.firing_since is None else f"window {j.firing_since}"]
+        for j in (*(j for c in page.live for j in c.judgements), *page.model)
+    ]  # fmt: skip
+    head = ["column", "rule", "detector", "statistic", "now", "threshold", "", "firing since"]
+    chart = _div(charts.live_ratios(ratios)) if ratios else ""
+    return f"<section><h2>Statistics vs thresholds</h2>{chart}{_table(head, rows)}</section>"
+
+
+def _live_performance(page: LivePage) -> str:
+    section = page.performance
+    if section is None:
+        return ""
+    windows = list(section.metrics)
+    names = sorted({n for metrics in section.metrics.values() for n in metrics})
+    rows = [[n, *(_number(section.metrics[w].get(n)) for w in windows)] for n in names]
+    return (
+        f"<section><h2>Performance (labels)</h2><p>{section.labels} labels joined, "
+        f"{section.evaluations} evaluations.</p>{_table(['metric', *windows], rows)}</section>"
+    )
+
+
+def _live_columns(page: LivePage) -> Iterable[str]:
+    for column in page.live:
+        section = column.section
+        alerting = ' <span class="alerting">firing</span>' if column.firing else ""
+        figure = charts.column_histogram(section, current=f"window {page.window.index} so far")
+        yield (
+            f"<section><h2>{html.escape(section.kind)}: {html.escape(section.name)}{alerting}"
+            f"</h2>{_div(figure)}</section>"
+        )
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.4g}"
 
 
 def _fill(title: str, subtitle: str, body: str, *, charts: bool = True) -> str:
@@ -100,13 +183,7 @@ def _overview(page: VersionPage) -> str:
 
 
 def _quality(page: VersionPage) -> str:
-    rows = [
-        [c.name, c.quality.count, _percent(c.quality.reference_missing),
-         _percent(c.quality.missing),
-         "n/a" if c.quality.out_of_range is None else _percent(c.quality.out_of_range)]
-        for c in sorted(page.columns, key=_quality_order)
-    ]  # fmt: skip
-    columns = _table(["column", "events", "missing (reference)", "missing", "out of range"], rows)
+    columns = _quality_table(page.columns)
     rejected = [[reason, n] for reason, n in page.rejected.items()]
     rejected += [
         [f"{reason} (no known model)", n] for reason, n in page.rejected_unattributed.items()
@@ -119,6 +196,16 @@ def _quality(page: VersionPage) -> str:
         '<section><h2>Data quality</h2><p class="muted">Out of range: outside the reference\'s '
         f"[min, max].</p>{columns}{rejections}</section>"
     )
+
+
+def _quality_table(sections: Sequence[ColumnSection]) -> str:
+    rows = [
+        [c.name, c.quality.count, _percent(c.quality.reference_missing),
+         _percent(c.quality.missing),
+         "n/a" if c.quality.out_of_range is None else _percent(c.quality.out_of_range)]
+        for c in sorted(sections, key=_quality_order)
+    ]  # fmt: skip
+    return _table(["column", "events", "missing (reference)", "missing", "out of range"], rows)
 
 
 def _quality_order(column: ColumnSection) -> tuple[float, str]:
@@ -184,7 +271,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]], *, raw: bool =
 
 
 def _percent(share: float) -> str:
-    return f"{100 * share:.2f}%"
+    return "n/a" if math.isnan(share) else f"{100 * share:.2f}%"
 
 
 def _safe(name: str) -> str:
