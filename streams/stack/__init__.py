@@ -84,10 +84,13 @@ def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
         Kafka's and Redis's status afterwards.
     """
     with _exclusive(config):
-        # Whichever broker `up` started, plain or secure (each has its own pid file).
-        other = kafka.service(dataclasses.replace(config, secure=not config.secure))
-        if process.live_pid(other.pid_file, other.marker) is not None:
-            service.stop(other, log)
+        # Whichever Kafka `up` started, one node plain or secure or a cluster of any size
+        # (each has its own pid files).
+        for secure in (False, True):
+            single = dataclasses.replace(config, secure=secure, kafka_brokers=1)
+            other = kafka.service(single)
+            if single != config and process.live_pid(other.pid_file, other.marker) is not None:
+                service.stop(other, log)
         service.stop_all(kafka.stray_nodes(config), log)
         return service.stop_all(_services(config), log)
 
