@@ -81,7 +81,7 @@ def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
     Returns
     -------
     list[ServiceStatus]
-        Kafka's and Redis's status afterwards.
+        Each Kafka node's status afterwards, then Redis's.
     """
     with _exclusive(config):
         # Whichever Kafka `up` started, one node plain or secure or a cluster of any size
