@@ -7,6 +7,7 @@ settings): each command hands it to ``Settings.from_env``, its flags as override
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -87,6 +88,12 @@ def _add_stack(commands: _Commands) -> None:
         "--secure", action="store_true",
         help="add a SASL_SSL listener (SCRAM-SHA-512) on DRIFTLINE_KAFKA_SECURE_PORT "
         f"({_field_default(StackConfig, 'kafka_secure_port')})",
+    )  # fmt: skip
+    stack.add_argument(
+        "--brokers", type=int, choices=(1, 3, 5), default=None,
+        help="KRaft nodes to run (default DRIFTLINE_KAFKA_BROKERS, else "
+        f"{_field_default(StackConfig, 'kafka_brokers')}); nodes 2 and up listen on "
+        f"DRIFTLINE_KAFKA_NODE_PORTS ({_field_default(StackConfig, 'kafka_node_ports')}) and up",
     )  # fmt: skip
     stack.set_defaults(run=_stack)
 
@@ -197,6 +204,8 @@ def _stack(args: argparse.Namespace) -> int:
     from streams import stack
 
     config = stack.StackConfig.from_env(os.environ, secure=args.secure)
+    if args.brokers is not None:
+        config = dataclasses.replace(config, kafka_brokers=args.brokers)
     action = {"up": stack.up, "down": stack.down}.get(args.action)
     services = action(config, log=print) if action else stack.status(config)
     for service in services:

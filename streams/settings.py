@@ -97,6 +97,11 @@ class Settings:
     topic_by_model: str = ""
     topic_labels_by_model: str = ""
     partitions: int = 4
+    # Replicas of each topic the worker creates, and how many must hold a record before
+    # acks=all succeeds. 0: from the brokers that answer at creation, min(3, brokers) and
+    # 2 when that is 3 or more, else 1. Topics that exist already are left as they are.
+    replication_factor: int = 0
+    min_insync_replicas: int = 0
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     # When set, /metrics answers only requests with "Authorization: Bearer <token>". A secret.
@@ -200,6 +205,12 @@ class Settings:
             raise ValueError("DRIFTLINE_PERFORMANCE_MAX_DROP must be in (0, 1)")
         if not 0 < self.performance_alpha < 1:
             raise ValueError("DRIFTLINE_PERFORMANCE_ALPHA must be in (0, 1)")
+        if min(self.replication_factor, self.min_insync_replicas) < 0:
+            raise ValueError("DRIFTLINE_REPLICATION_FACTOR and _MIN_INSYNC_REPLICAS must not be "
+                             "negative (0: derived from the brokers)")  # fmt: skip
+        if 0 < self.replication_factor < self.min_insync_replicas:
+            raise ValueError("DRIFTLINE_MIN_INSYNC_REPLICAS must not exceed "
+                             "DRIFTLINE_REPLICATION_FACTOR: no write could succeed")  # fmt: skip
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):

@@ -82,5 +82,6 @@ def test_the_stack_reads_its_variables_through_it(tmp_path):
 def test_every_stack_variable_keeps_its_name():
     named = {variable(f.name) for f in fields(StackConfig) if f.name != "secure"}
     names = ("HOST", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_SECURE_PORT", "REDIS_PORT",
-             "CACHE_DIR", "STATE_DIR", "KAFKA_VERSION", "KAFKA_HEAP")  # fmt: skip
+             "CACHE_DIR", "STATE_DIR", "KAFKA_VERSION", "KAFKA_HEAP", "KAFKA_BROKERS",
+             "KAFKA_NODE_PORTS")  # fmt: skip
     assert named == {f"DRIFTLINE_{name}" for name in names}

@@ -1,4 +1,4 @@
-"""A local Kafka broker (KRaft, single node) and Redis server for development and tests.
+"""A local Kafka (KRaft: one node, or a cluster of 3 or 5) and Redis for development and tests.
 
 Both run as plain processes on ``StackConfig.host``: Kafka from jars fetched once from
 Maven Central into ``cache_dir``, Redis from the ``redis-server`` binary (installed from
@@ -10,6 +10,10 @@ a server somebody else runs on the same port is used and left alone.
 CA and certificates made with openssl) in a data dir of its own, ``state_dir/kafka-secure``:
 SCRAM users can only be added when a data dir is formatted. Run ``down`` before switching
 between a plain and a secure ``up`` (both use the same plain and controller ports).
+
+``kafka_brokers`` 3 (or 5) runs that many nodes, each its own process, port and data dir
+(``state_dir/kafka-3brokers/node-K``); ``up`` launches them all before waiting for any, as
+the quorum answers only once a majority runs. ``down`` stops the nodes of any cluster size.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ def up(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
     Returns
     -------
     list[ServiceStatus]
-        Kafka's and Redis's status, in that order.
+        Each Kafka node's status, node 1 first, then Redis's.
 
     Raises
     ------
@@ -60,7 +64,8 @@ def up(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
         names the server and its log, with the log's last lines.
     """
     with _exclusive(config):
-        return [service.start(s, log) for s in _services(config)]
+        return [*service.start_all(kafka.services(config), log),
+                service.start(redis.service(config), log)]  # fmt: skip
 
 
 def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
@@ -76,14 +81,18 @@ def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
     Returns
     -------
     list[ServiceStatus]
-        Kafka's and Redis's status afterwards.
+        Each Kafka node's status afterwards, then Redis's.
     """
     with _exclusive(config):
-        # Whichever broker `up` started, plain or secure (each has its own pid file).
-        other = kafka.service(dataclasses.replace(config, secure=not config.secure))
-        if process.live_pid(other.pid_file, other.marker) is not None:
-            service.stop(other, log)
-        return [service.stop(s, log) for s in _services(config)]
+        # Whichever Kafka `up` started, one node plain or secure or a cluster of any size
+        # (each has its own pid files).
+        for secure in (False, True):
+            single = dataclasses.replace(config, secure=secure, kafka_brokers=1)
+            other = kafka.service(single)
+            if single != config and process.live_pid(other.pid_file, other.marker) is not None:
+                service.stop(other, log)
+        service.stop_all(kafka.stray_nodes(config), log)
+        return service.stop_all(_services(config), log)
 
 
 def status(config: StackConfig) -> list[ServiceStatus]:
@@ -92,9 +101,10 @@ def status(config: StackConfig) -> list[ServiceStatus]:
     Returns
     -------
     list[ServiceStatus]
-        Kafka's and Redis's status, in that order.
+        Each Kafka node's status, node 1 first, then Redis's, then those of the live
+        nodes of a cluster of another size (``kafka.stray_nodes``).
     """
-    return [service.status(s) for s in _services(config)]
+    return [service.status(s) for s in [*_services(config), *kafka.stray_nodes(config)]]
 
 
 def secure_client_env(config: StackConfig) -> dict[str, str]:
@@ -114,7 +124,7 @@ def secure_client_env(config: StackConfig) -> dict[str, str]:
 
 
 def _services(config: StackConfig) -> list[Service]:
-    return [kafka.service(config), redis.service(config)]
+    return [*kafka.services(config), redis.service(config)]
 
 
 @contextlib.contextmanager

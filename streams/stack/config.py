@@ -17,6 +17,17 @@ _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 # The version ends up in a pom, a directory name and a classpath, so keep it to version-ish text.
 _VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([.-][0-9A-Za-z]+)*$")
 _HEAP = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+# Every node is a voter: an even count tolerates no more failures than one node fewer.
+_BROKER_COUNTS = (1, 3, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaNode:
+    """One KRaft node (broker and controller in one process) of the local cluster."""
+
+    node_id: int
+    port: int
+    controller_port: int
 
 
 def _default_dir(*parts: str) -> Path:
@@ -29,7 +40,7 @@ def _where(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StackConfig:
-    """Settings of the local single-node Kafka broker and Redis server.
+    """Settings of the local Kafka (one KRaft node, or a cluster of 3 or 5) and Redis server.
 
     Parameters
     ----------
@@ -45,6 +56,14 @@ class StackConfig:
         Apache Kafka release fetched from Maven Central.
     kafka_heap
         JVM heap of the broker, e.g. ``"512m"`` (used for both -Xms and -Xmx).
+    kafka_brokers
+        KRaft nodes to run: 1 (the default), 3 or 5. Each is a broker and a controller in
+        one process; all are voters, so a 3-node cluster keeps its quorum and serves every
+        partition with one node down. Node 1 uses ``kafka_port`` and
+        ``kafka_controller_port``; node ``k >= 2`` uses ``kafka_node_ports + 2 * (k - 2)``
+        and the port after it. Not with ``secure``.
+    kafka_node_ports
+        First of the ``2 * (kafka_brokers - 1)`` consecutive ports of nodes 2 and up.
     secure
         Give the broker a SASL_SSL listener (SCRAM-SHA-512) on ``kafka_secure_port`` beside
         the plain one; its data lives apart (``state_dir/kafka-secure``), see
@@ -60,6 +79,8 @@ class StackConfig:
     state_dir: Path = field(default_factory=lambda: _default_dir(".local", "state"))
     kafka_version: str = "4.1.1"
     kafka_heap: str = "512m"
+    kafka_brokers: int = 1
+    kafka_node_ports: int = 9095
     secure: bool = False
 
     def __post_init__(self) -> None:
@@ -79,6 +100,35 @@ class StackConfig:
             raise ValueError(
                 f"{_where('kafka_heap')}: {self.kafka_heap!r} is not a JVM size such as 512m or 1g"
             )
+        self._check_nodes()
+
+    def _check_nodes(self) -> None:
+        if self.kafka_brokers not in _BROKER_COUNTS:
+            raise ValueError(
+                f"{_where('kafka_brokers')}={self.kafka_brokers!r}: expected 1, 3 or 5"
+            )
+        if self.kafka_brokers == 1:
+            return
+        if self.secure:
+            raise ValueError(f"{_where('kafka_brokers')}: a secure stack has one broker")
+        extra = range(self.kafka_node_ports, self.kafka_node_ports + 2 * (self.kafka_brokers - 1))
+        _check_port("kafka_node_ports", extra.stop - 1)
+        _check_port("kafka_node_ports", extra.start)
+        taken = [n for n in _PORTS if getattr(self, n) in extra]
+        if taken:
+            raise ValueError(
+                f"{_where('kafka_node_ports')}: ports {extra.start}-{extra.stop - 1} of nodes 2-"
+                f"{self.kafka_brokers} overlap {', '.join(_where(n) for n in taken)}"
+            )
+
+    @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        """The KRaft nodes, node 1 first (ports as documented under ``kafka_brokers``)."""
+        nodes = [KafkaNode(1, self.kafka_port, self.kafka_controller_port)]
+        for k in range(2, self.kafka_brokers + 1):
+            port = self.kafka_node_ports + 2 * (k - 2)
+            nodes.append(KafkaNode(k, port, port + 1))
+        return nodes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, secure: bool = False) -> StackConfig:
@@ -106,8 +156,11 @@ class StackConfig:
 
     @property
     def kafka_bootstrap(self) -> str:
-        """``host:port`` for Kafka clients' ``bootstrap.servers``."""
-        return f"{self.host}:{self.kafka_port}"
+        """``host:port,...`` of every node, for Kafka clients' ``bootstrap.servers``.
+
+        All of them, so a client that starts while one node is down still finds the others.
+        """
+        return ",".join(f"{self.host}:{node.port}" for node in self.kafka_nodes)
 
     @property
     def redis_password(self) -> str:

@@ -113,6 +113,11 @@ def stop(pid: int, timeout: float = 20.0) -> bool:
     return graceful
 
 
+def terminate(pid: int) -> None:
+    """SIGTERM the process group of ``pid`` without waiting (``stop`` then waits)."""
+    _signal_group(pid, signal.SIGTERM)
+
+
 def tail(path: Path, lines: int = 20) -> str:
     """Last ``lines`` lines of ``path`` ("" if it cannot be read), without Java stack frames.
 

@@ -113,6 +113,27 @@ def start(service: Service, log: Log) -> ServiceStatus:
     StackError
         If it cannot be started or does not answer within ``service.start_timeout``.
     """
+    return start_all([service], log)[0]
+
+
+def start_all(services: list[Service], log: Log) -> list[ServiceStatus]:
+    """``start`` each of ``services``, launching them all before waiting for any.
+
+    The nodes of a KRaft quorum answer only once a majority of them runs, so waiting for
+    the first before launching the second would wait in vain.
+
+    Raises
+    ------
+    StackError
+        As ``start``, for the first one that fails.
+    """
+    launched = [(s, *_launch(s, log)) for s in services]
+    return [_settle(s, pid, fresh, log) for s, pid, fresh in launched]
+
+
+def _launch(service: Service, log: Log) -> tuple[int | None, bool]:
+    """Our process of ``service`` to wait for (None when something already answers), and
+    whether it was started just now."""
     pid = process.live_pid(service.pid_file, service.marker)
     if service.answers(_STATUS_TIMEOUT):
         problem = service.problem(_STATUS_TIMEOUT)
@@ -120,25 +141,38 @@ def start(service: Service, log: Log) -> ServiceStatus:
             owner = "not started by driftline; using it" if pid is None else f"pid {pid}"
             warning = f"; warning: it {problem}" if problem else ""
             log(f"{service.name}: already running on {service.address} ({owner}{warning})")
-            return status(service)
+            return None, False
         log(f"{service.name}: pid {pid} {problem}; restarting it")
         process.stop(pid)
         process.remove_pid_file(service.pid_file)
         pid = None
     if pid is not None:
+        # It may be a server still starting, or one dying (killed a moment ago): the first
+        # answers while alive; the second is replaced by ``_settle``.
         log(f"{service.name}: pid {pid} is ours but does not answer yet; waiting")
-        # It may be a server still starting, or one dying (killed a moment ago): only the
-        # first answers; for the second, start a new one.
-        if _answers_while_alive(service, pid):
-            log(f"{service.name}: answering on {service.address}")
-            return status(service)
-        log(f"{service.name}: pid {pid} exited without answering; starting a new one")
+        return pid, False
+    return _spawn(service, log), True
+
+
+def _spawn(service: Service, log: Log) -> int:
     _check_port_free(service)
     argv = service.prepare(log)
     pid = process.spawn(argv, service.log_file, service.pid_file)
     log(f"{service.name}: started pid {pid} on {service.address}; log: {service.log_file}")
+    return pid
+
+
+def _settle(service: Service, pid: int | None, fresh: bool, log: Log) -> ServiceStatus:
+    """Wait for the process ``_launch`` gave; an old one that exits is replaced once."""
+    if pid is None:
+        return status(service)
     if not _answers_while_alive(service, pid):
-        raise _failure(service, f"exited before answering on {service.address}")
+        if fresh:
+            raise _failure(service, f"exited before answering on {service.address}")
+        log(f"{service.name}: pid {pid} exited without answering; starting a new one")
+        pid = _spawn(service, log)
+        if not _answers_while_alive(service, pid):
+            raise _failure(service, f"exited before answering on {service.address}")
     log(f"{service.name}: answering on {service.address}")
     return status(service)
 
@@ -155,6 +189,26 @@ def stop(service: Service, log: Log) -> ServiceStatus:
         log(f"{service.name}: not running")
     process.remove_pid_file(service.pid_file)
     return status(service)
+
+
+def stop_all(services: list[Service], log: Log) -> list[ServiceStatus]:
+    """``stop`` each of ``services``, signalling all of ours before waiting for any.
+
+    A KRaft node stopping alone waits for a quorum whose other members are stopping too.
+    """
+    pids = [process.live_pid(each.pid_file, each.marker) for each in services]
+    for pid in pids:
+        if pid is not None:
+            process.terminate(pid)
+    statuses = []
+    for each, pid in zip(services, pids, strict=True):
+        if pid is not None and not process.is_alive(pid):
+            log(f"{each.name}: stopped pid {pid}")
+            process.remove_pid_file(each.pid_file)
+            statuses.append(status(each))
+        else:
+            statuses.append(stop(each, log))
+    return statuses
 
 
 def port_open(host: str, port: int, timeout: float) -> bool:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakSet
@@ -352,5 +352,15 @@ def _raw_records(tp: TP, records: Sequence[Any], routed: bool) -> list[RawRecord
     ]
 
 
+class _IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's producer (alerts, dead letters, retrain requests) with ``acks=all`` and
+    idempotence: a batch retried while a broker fails over is written once, and only once
+    every in-sync replica has it (Faust turns idempotence on only inside transactions)."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
 class _BatchTransport(faust_aiokafka.Transport):
     Consumer = _BatchConsumer
+    Producer = _IdempotentProducer

@@ -31,6 +31,7 @@ __all__ = [
     "connect_admin",
     "ensure_topics",
     "ensure_worker_topics",
+    "replication_for",
     "topic_configs",
     "wait_for_leaders",
 ]
@@ -42,6 +43,27 @@ DLQ_HEADER_ROOM = 64 * 1024
 #: The broker's ``message.max.bytes`` unless configured: a topic's limit when none is known.
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 _MAX_MESSAGE_BYTES = "max.message.bytes"
+_MIN_INSYNC = "min.insync.replicas"
+
+
+def replication_for(brokers: int, factor: int = 0, min_insync: int = 0) -> tuple[int, int]:
+    """``(replicas, min.insync.replicas)`` of a new topic on a cluster of ``brokers``.
+
+    A value of 0 is derived: 3 replicas where 3 brokers answer (fewer on a smaller
+    cluster), and 2 of them in sync, so one broker may fail without refusing acks=all
+    writes or losing an acknowledged one; a single replica needs only itself.
+
+    >>> replication_for(1)
+    (1, 1)
+    >>> replication_for(3)
+    (3, 2)
+    >>> replication_for(5, 0, 3)
+    (3, 3)
+    >>> replication_for(2)
+    (2, 1)
+    """
+    replicas = factor or max(1, min(3, brokers))
+    return replicas, min_insync or (2 if replicas >= 3 else 1)
 
 
 def connect_admin(kafka: KafkaConfig, *, timeout_s: float = 30.0) -> AdminClient:
@@ -103,9 +125,16 @@ def ensure_topics(
     *,
     partitions: int,
     configs: Mapping[str, Mapping[str, str]] | None = None,
+    replication_factor: int = 0,
+    min_insync_replicas: int = 0,
     timeout_s: float = 30.0,
 ) -> list[str]:
     """Create those of ``topics`` that do not exist yet; return the names created.
+
+    New topics get ``replication_factor`` replicas and ``min.insync.replicas``; 0 derives
+    them from the brokers that answer now (``replication_for``). Existing topics keep theirs:
+    raising min.insync.replicas above a topic's replica count would refuse every acks=all
+    write to it.
 
     ``configs`` maps a topic name to its topic-level configuration (``max.message.bytes``...),
     applied when the topic is created. A topic that exists already is altered where its value
@@ -120,18 +149,22 @@ def ensure_topics(
         The broker refused to create a topic.
     """
     admin = connect_admin(kafka, timeout_s=timeout_s)
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    metadata = admin.list_topics(timeout=timeout_s)
+    existing = set(metadata.topics)
     configs = configs or {}
     names = list(dict.fromkeys(topics))
     raise_configs(admin, {n: configs[n] for n in names if n in existing and n in configs},
                   timeout_s=timeout_s)  # fmt: skip
+    if all(name in existing for name in names):
+        return []
+    replicas, in_sync = replication_for(len(metadata.brokers), replication_factor,
+                                        min_insync_replicas)  # fmt: skip
     wanted = [
-        NewTopic(name, partitions, 1, config=dict(configs.get(name, {})))
+        NewTopic(name, partitions, replicas,
+                 config={**configs.get(name, {}), _MIN_INSYNC: str(in_sync)})
         for name in names
         if name not in existing
-    ]
-    if not wanted:
-        return []
+    ]  # fmt: skip
     created = []
     for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
         try:
@@ -141,7 +174,8 @@ def ensure_topics(
                 raise PublishFailed(f"could not create topic {name!r}: {exc}") from exc
         else:
             created.append(name)
-            logger.info("created topic %s with %d partitions", name, partitions)
+            logger.info("created topic %s with %d partitions, %d replicas, min.insync.replicas "
+                        "%d", name, partitions, replicas, in_sync)  # fmt: skip
     wait_for_leaders(admin, created, deadline=time.monotonic() + timeout_s)
     return created
 
@@ -242,8 +276,9 @@ def ensure_worker_topics(settings: Settings, *, timeout_s: float = 30.0) -> dict
                settings.topic_labels_dlq: settings.topic_labels,
                **settings.internal_topics}  # fmt: skip
     others = [name for name in settings.topics if name not in sources]
-    ensure_topics(settings.kafka, others, partitions=settings.partitions,
-                  timeout_s=timeout_s)  # fmt: skip
+    factor, in_sync = settings.replication_factor, settings.min_insync_replicas
+    ensure_topics(settings.kafka, others, partitions=settings.partitions, timeout_s=timeout_s,
+                  replication_factor=factor, min_insync_replicas=in_sync)  # fmt: skip
     admin = connect_admin(settings.kafka, timeout_s=timeout_s)
     limits = topic_configs(admin, set(sources.values()), timeout_s=timeout_s)
     ensure_topics(
@@ -255,6 +290,8 @@ def ensure_worker_topics(settings: Settings, *, timeout_s: float = 30.0) -> dict
             for dlq, source in sources.items()
         },
         timeout_s=timeout_s,
+        replication_factor=factor,
+        min_insync_replicas=in_sync,
     )
     applied = topic_configs(admin, sources, timeout_s=timeout_s)
     return {dlq: _limit(config) for dlq, config in applied.items()}

@@ -44,7 +44,9 @@ def publish(
             {
                 "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
                 "linger.ms": 5,
+                # Written once to all in-sync replicas, so a broker's death loses none.
                 "enable.idempotence": True,
+                "acks": "all",
                 "compression.type": compression,
                 # Errors only: a fresh broker makes librdkafka warn "GETPID ... retrying" on
                 # stderr while it is fine; a real failure still raises PublishFailed.
