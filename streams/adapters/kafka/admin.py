@@ -183,17 +183,35 @@ def ensure_topics(
 def topic_configs(
     admin: AdminClient, topics: Iterable[str], *, timeout_s: float = 30.0
 ) -> dict[str, dict[str, str]]:
-    """Each topic's effective configuration (overrides and the broker's defaults)."""
-    resources = [ConfigResource(ResourceType.TOPIC, name) for name in topics]
-    if not resources:
-        return {}
-    found = {}
-    for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items():
-        try:
-            entries = future.result()
-        except KafkaException as exc:
-            raise PublishFailed(f"could not read the configuration of {resource.name}") from exc
-        found[resource.name] = {name: entry.value for name, entry in entries.items()}
+    """Each topic's effective configuration (overrides and the broker's defaults).
+
+    A topic created a moment ago may not be known yet to the broker asked (with several
+    brokers its metadata reaches them one by one): such a topic is asked again until
+    ``timeout_s``.
+    """
+    pending = list(dict.fromkeys(topics))
+    deadline = time.monotonic() + timeout_s
+    found: dict[str, dict[str, str]] = {}
+    while pending:
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in pending]
+        pending = []
+        for resource, future in admin.describe_configs(
+            resources, request_timeout=timeout_s
+        ).items():
+            try:
+                entries = future.result()
+            except KafkaException as exc:
+                error = exc.args[0]
+                not_yet = error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART or error.retriable()
+                if not not_yet or time.monotonic() > deadline:
+                    raise PublishFailed(
+                        f"could not read the configuration of {resource.name}: {exc}"
+                    ) from exc
+                pending.append(resource.name)
+                continue
+            found[resource.name] = {name: entry.value for name, entry in entries.items()}
+        if pending:
+            time.sleep(0.2)
     return found
 
 
