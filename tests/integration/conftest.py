@@ -80,6 +80,14 @@ def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 6
         time.sleep(0.25)
 
 
+def wait_for_labels(worker: WorkerProcess, outcome: str, count: int, timeout_s: float = 60) -> None:
+    """Until the worker has counted ``count`` labels of ``outcome`` (joined, duplicate...)."""
+    deadline = time.monotonic() + timeout_s
+    while worker.metric_total("driftline_labels_total", outcome=outcome) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} {outcome} labels in time"
+        time.sleep(0.25)
+
+
 def read_all(settings: Settings, topic: str) -> list[ReadRecord]:
     """Every record on ``topic`` now: up to its end offsets, read to the last one.
 

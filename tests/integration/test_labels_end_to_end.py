@@ -3,8 +3,6 @@ outcome, a degraded model raises performance alerts and one retraining request."
 
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 
@@ -18,6 +16,7 @@ from tests.integration.conftest import (
     publish_stream,
     read_alerts,
     read_all,
+    wait_for_labels,
     wait_until_processed,
 )
 
@@ -30,13 +29,6 @@ STREAM = StreamConfig(model_id="it-labels", seed=31)
 def labels(start: int, count: int, flip_rate: float) -> list[tuple[bytes, bytes]]:
     chunks = generate_events(STREAM, count, offset=start)
     return [r for chunk in chunks for r in keyed_labels(STREAM, chunk, flip_rate=flip_rate)]
-
-
-def wait_for_labels(worker: WorkerProcess, outcome: str, count: int) -> None:
-    deadline = time.monotonic() + 60
-    while worker.metric_total("driftline_labels_total", outcome=outcome) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} {outcome} labels in time"
-        time.sleep(0.25)
 
 
 def test_labels_join_and_a_degraded_model_is_caught(stack_config, tmp_path):

@@ -9,7 +9,6 @@ import json
 import secrets
 import subprocess
 import sys
-import time
 
 import numpy as np
 import orjson
@@ -20,7 +19,13 @@ from streams.adapters.kafka.records import publish
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess
 from tests import pii_stream
-from tests.integration.conftest import free_port, isolated_env, read_all, wait_until_processed
+from tests.integration.conftest import (
+    free_port,
+    isolated_env,
+    read_all,
+    wait_for_labels,
+    wait_until_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -103,10 +108,7 @@ def test_no_raw_pii_leaves_the_worker(stack_config, tmp_path):
         publish(settings.kafka, settings.topic_predictions, records)
         wait_until_processed(worker, EVENTS)
         publish(settings.kafka, settings.topic_labels, labels(evts))
-        deadline = time.monotonic() + 90
-        while worker.metric_total("driftline_labels_total", outcome="joined") < EVENTS:
-            assert time.monotonic() < deadline, "the labels were not joined in time"
-            time.sleep(0.25)
+        wait_for_labels(worker, "joined", EVENTS, timeout_s=90)
         alerts = read_all(settings, settings.topic_alerts)
         requests = read_all(settings, settings.topic_retrain)
         dead = read_all(settings, settings.topic_dlq)

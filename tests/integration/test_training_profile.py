@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import orjson
 import pytest
@@ -19,6 +18,7 @@ from tests.integration.conftest import (
     isolated_env,
     publish_stream,
     read_alerts,
+    wait_for_labels,
     wait_until_processed,
 )
 
@@ -80,10 +80,7 @@ def test_the_worker_judges_labels_against_the_profiles_validation_reference(stac
         chunks = generate_events(config, 3_000)
         degraded = [r for c in chunks for r in keyed_labels(config, c, flip_rate=0.45)]
         publish(settings.kafka, settings.topic_labels, degraded)
-        deadline = time.monotonic() + 60
-        while worker.metric_total("driftline_labels_total", outcome="joined") < 3_000:
-            assert time.monotonic() < deadline, "the labels were not joined in time"
-            time.sleep(0.25)
+        wait_for_labels(worker, "joined", 3_000)
         reference = worker.metric_total(
             "driftline_performance", metric="accuracy", view="reference"
         )
