@@ -17,10 +17,10 @@ from tests.integration.conftest import (
     free_port,
     isolated_env,
     publish_stream,
+    wait_for_labels,
     wait_until_processed,
 )
 from tests.integration.conftest import stack_config as stack_config  # the real servers' fixture
-from tests.integration.test_labels_end_to_end import wait_for_labels
 from tests.report.browser import distinct_bytes, render
 from tests.report.test_browser import NOT_BLANK
 
