@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import orjson
 from prometheus_client import Counter
@@ -22,16 +22,20 @@ from prometheus_client import Counter
 from streams.adapters.failures import failure_reason
 from streams.core.alerts.alert import Alert
 
-__all__ = ["DurableWriter", "Message", "Rescue", "Topic", "alert_message"]
+__all__ = ["BatchTopic", "DurableWriter", "Message", "Rescue", "Topic", "alert_message"]
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
+#: key, value, headers of one record to publish.
+Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+
+
 class Topic(Protocol):
-    """What ``DurableWriter`` uses of a topic: a Faust topic, or a ``ProducedTopic`` of the
-    routing stage's librdkafka producer."""
+    """What ``DurableWriter`` uses of a Faust topic (the dead letters, alerts): one record
+    at a time, each with its own delivery future."""
 
     def get_topic_name(self) -> str: ...
 
@@ -40,8 +44,16 @@ class Topic(Protocol):
     ) -> Awaitable[Any]: ...
 
 
-#: key, value, headers of one record to publish.
-Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
+@runtime_checkable
+class BatchTopic(Protocol):
+    """A topic that sends a whole chunk and reports each record's error at once: the routing
+    stage's ``ProducedTopic``, on the hot path."""
+
+    def get_topic_name(self) -> str: ...
+
+    async def send_all(self, messages: Sequence[Message]) -> list[Exception | None]: ...
+
+
 #: What to publish instead of a message that failed permanently (None: nothing).
 Rescue = Callable[[Message, BaseException], Message | None]
 
@@ -63,7 +75,7 @@ class DurableWriter:
 
     async def publish(
         self,
-        topic: Topic,
+        topic: Topic | BatchTopic,
         messages: list[Message],
         *,
         rescue: Rescue | None = None,
@@ -157,8 +169,12 @@ class _Outage:
                            self.target, self.attempts, time.monotonic() - self.started)  # fmt: skip
 
 
-async def _send_all(topic: Topic, messages: list[Message]) -> list[BaseException | None]:
+async def _send_all(
+    topic: Topic | BatchTopic, messages: list[Message]
+) -> list[BaseException | None]:
     """Each message's error, or None once the broker has it; sent in order."""
+    if isinstance(topic, BatchTopic):
+        return list(await topic.send_all(messages))
     deliveries: list[Awaitable[object] | BaseException] = []
     for key, value, headers in messages:
         try:

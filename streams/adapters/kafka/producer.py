@@ -7,10 +7,11 @@ own threads for a few microseconds per record. Its idempotent mode (``enable.ide
 also keeps each partition in order and free of duplicates across its internal retries, which
 the routing fence relies on.
 
-A ``ProducedTopic`` has the two methods ``DurableWriter`` uses of a Faust topic
-(``get_topic_name`` and ``send``), so it publishes through the same retries and rescues.
-A thread polls the producer for delivery reports and settles each record's future on the
-loop, a handful at a time.
+A ``ProducedTopic`` is a ``BatchTopic`` for ``DurableWriter`` (``get_topic_name`` and
+``send_all``), so it publishes through the same retries and rescues. A chunk of records is
+awaited as one: a thread polls the producer for delivery reports, each report fills in its
+record's outcome, and the last one of a chunk settles the chunk's single future on the loop.
+A future and a loop wake-up per record cost more than the produce call itself.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ import logging
 import threading
 from collections.abc import Sequence
 from functools import partial
+from typing import cast
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
+from streams.adapters.durable import Message
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["KafkaProducer", "ProducedTopic"]
@@ -31,8 +34,7 @@ logger = logging.getLogger(__name__)
 _POLL_S = 0.05
 #: How long ``send`` waits for room when librdkafka's queue is full, between attempts.
 _QUEUE_FULL_WAIT_S = 0.01
-
-Headers = Sequence[tuple[str, bytes]] | None
+_Headers = list[tuple[str, str | bytes | None]] | None
 
 
 class KafkaProducer:
@@ -63,7 +65,7 @@ class KafkaProducer:
         )
         self._producer = Producer(self._config)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._settled: list[tuple[asyncio.Future[None], KafkaError | None]] = []
+        self._settled: list[_Chunk] = []
         self._lock = threading.Lock()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -72,28 +74,33 @@ class KafkaProducer:
     def topic(self, name: str) -> ProducedTopic:
         return ProducedTopic(self, name)
 
-    async def send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
-    ) -> asyncio.Future[None]:
-        """Queue one record; the returned future settles once the broker has it (or it failed).
-
-        Raises ``KafkaException`` if librdkafka refuses it outright (e.g. too large).
-        """
+    async def send_all(self, topic: str, messages: Sequence[Message]) -> list[Exception | None]:
+        """Queue ``messages`` in order; once the broker has each (or it failed), the error of
+        each, None where it was delivered. A record librdkafka refuses outright (e.g. too
+        large) gets its ``KafkaException`` at once."""
         self._start()
         assert self._loop is not None
         if self._fatal:
             self._replace()
-        future: asyncio.Future[None] = self._loop.create_future()
-        report = partial(self._delivered, future)
-        sent: list[tuple[str, str | bytes | None]] | None = (
-            [(name, data) for name, data in headers] if headers else None
-        )
-        while True:
-            try:
-                self._producer.produce(topic, value, key, headers=sent, on_delivery=report)
-                return future
-            except BufferError:  # its queue is full: let the poll thread drain it
-                await asyncio.sleep(_QUEUE_FULL_WAIT_S)
+        chunk = _Chunk(self._loop.create_future(), len(messages))
+        for index, (key, value, headers) in enumerate(messages):
+            report = partial(self._delivered, chunk, index)
+            sent = cast(_Headers, headers)  # list is invariant: bytes values are what it takes
+            while True:
+                try:
+                    self._producer.produce(topic, value, key, headers=sent, on_delivery=report)
+                    break
+                except BufferError:  # its queue is full: let the poll thread drain it
+                    await asyncio.sleep(_QUEUE_FULL_WAIT_S)
+                except KafkaException as exc:
+                    with self._lock:
+                        last = chunk.report(index, exc)
+                    if last:
+                        chunk.future.set_result(None)
+                    break
+        if messages:
+            await chunk.future
+        return chunk.errors
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Deliver what is queued (up to ``timeout_s``), then stop the poll thread."""
@@ -130,14 +137,14 @@ class KafkaProducer:
             if settled and self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(_settle, settled)
 
-    def _delivered(
-        self, future: asyncio.Future[None], error: KafkaError | None, message: Message
-    ) -> None:
-        # Runs in the poll thread (inside ``poll``); the loop settles the future.
+    def _delivered(self, chunk: _Chunk, index: int, error: KafkaError | None, _: object) -> None:
+        # Runs in the poll thread (inside ``poll``); the loop settles the chunk's future.
         if error is not None and error.fatal():
             self._fatal = True
+        failure = KafkaException(error) if error is not None else None
         with self._lock:
-            self._settled.append((future, error))
+            if chunk.report(index, failure):
+                self._settled.append(chunk)
 
     def _on_error(self, error: KafkaError) -> None:
         # Connection-level errors; librdkafka retries by itself. A fatal one (the idempotent
@@ -149,8 +156,7 @@ class KafkaProducer:
 
 
 class ProducedTopic:
-    """A topic written through a ``KafkaProducer``, shaped like the Faust topic API
-    ``DurableWriter`` uses."""
+    """A topic written through a ``KafkaProducer``: a ``BatchTopic`` for ``DurableWriter``."""
 
     def __init__(self, producer: KafkaProducer, name: str) -> None:
         self.producer = producer
@@ -159,17 +165,28 @@ class ProducedTopic:
     def get_topic_name(self) -> str:
         return self.name
 
-    async def send(
-        self, *, key: bytes | None, value: bytes | None, headers: Headers = None
-    ) -> asyncio.Future[None]:
-        return await self.producer.send(self.name, key, value, headers)
+    async def send_all(self, messages: Sequence[Message]) -> list[Exception | None]:
+        return await self.producer.send_all(self.name, messages)
 
 
-def _settle(settled: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
-    for future, error in settled:
-        if future.done():
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(KafkaException(error))
+class _Chunk:
+    """The outcome of each record of one ``send_all``; its future settles with the last."""
+
+    __slots__ = ("errors", "future", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], size: int) -> None:
+        self.future = future
+        self.errors: list[Exception | None] = [None] * size
+        self.remaining = size
+
+    def report(self, index: int, error: Exception | None) -> bool:
+        """Record one outcome (under the producer's lock); True if it was the last."""
+        self.errors[index] = error
+        self.remaining -= 1
+        return self.remaining == 0
+
+
+def _settle(settled: list[_Chunk]) -> None:
+    for chunk in settled:
+        if not chunk.future.done():  # cancelled while waiting: shutting down
+            chunk.future.set_result(None)

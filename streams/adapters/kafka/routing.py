@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 
-from streams.adapters.durable import DurableWriter, Message, Topic
+from streams.adapters.durable import BatchTopic, DurableWriter, Message
 from streams.adapters.kafka.dead_letter import rescue
 from streams.core.contract.event import RawRecord
 
@@ -49,8 +49,14 @@ def model_key(value: bytes | None, *, max_bytes: int | None = None) -> bytes:
 
 def source_headers(record: RawRecord) -> list[tuple[str, bytes]]:
     """Where ``record`` was read: its topic, partition, offset, timestamp (and key)."""
-    values = (record.source, str(record.partition), str(record.offset), str(record.timestamp_ms))
-    headers = [(name, value.encode()) for name, value in zip(SOURCE_HEADERS, values, strict=True)]
+    # Once per forwarded record: bytes formatting, not str() then encode().
+    topic, partition, offset, timestamp = SOURCE_HEADERS
+    headers = [
+        (topic, record.source.encode()),
+        (partition, b"%d" % record.partition),
+        (offset, b"%d" % record.offset),
+        (timestamp, b"%d" % record.timestamp_ms),
+    ]
     if record.key is not None:
         headers.append((_KEY, record.key))
     return headers
@@ -78,7 +84,7 @@ class Router:
 
     def __init__(
         self,
-        target: Topic,
+        target: BatchTopic,
         writer: DurableWriter,
         *,
         max_bytes: int | None = None,
