@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, ClassVar, Literal, NamedTuple, Self
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 _READABLE_VERSIONS = (2, 3)
 # The detector fields of a monitor still learning its reference (it has none yet).
 _LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
+_SCORE, _PREDICTION = attrgetter("score"), attrgetter("prediction")
 
 
 class _Sampled(NamedTuple):
@@ -137,9 +139,11 @@ class ModelMonitor:
             end = min(len(events), start + room)
             chunk = self._columns(events[start:end])
             if self.label_free is not None:
-                predicted = [p in self.spec.positive_classes for p in chunk.categorical[PREDICTION]]
+                predictions = chunk.categorical[PREDICTION]
+                positive = self.spec.positive_classes.__contains__
+                predicted = np.fromiter(map(positive, predictions), bool, len(predictions))
                 score = chunk.numeric[:, chunk.numeric_names.index(SCORE)]
-                self.label_free.add(score, np.array(predicted, dtype=bool))
+                self.label_free.add(score, predicted)
             if self.profile is None:
                 self._learn_reference(chunk)
             else:
@@ -267,8 +271,8 @@ class ModelMonitor:
         columns = Columns.from_events(events, self.numeric, self.categorical)
         for name in self._hashed:
             columns.categorical[name] = self.pii.redact_column(columns.categorical[name])
-        scores = np.array([e.score for e in events], dtype=float).reshape(-1, 1)
-        predictions = [category_of(e.prediction) for e in events]
+        scores = np.array(list(map(_SCORE, events)), dtype=float).reshape(-1, 1)
+        predictions = list(map(category_of, map(_PREDICTION, events)))
         if self.spec.task == "regression":
             regressions = np.array(predictions, dtype=float).reshape(-1, 1)
             numeric = np.hstack([columns.numeric, scores, regressions])
