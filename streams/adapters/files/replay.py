@@ -50,7 +50,7 @@ __all__ = [
 REPLAY_DEAD_LETTER_SCHEMA_VERSION = 1
 _MAX_DLQ_VALUE_CHARS = 1000
 # Bytes read from a replayed file at once.
-_CHUNK_BYTES = 1 << 22
+_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
