@@ -49,6 +49,8 @@ __all__ = [
 # The major version of schemas/replay_dead_letter.json the --dlq lines follow.
 REPLAY_DEAD_LETTER_SCHEMA_VERSION = 1
 _MAX_DLQ_VALUE_CHARS = 1000
+# Bytes read from a replayed file at once.
+_CHUNK_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -210,8 +212,29 @@ async def _replay_labels(
 
 def _records(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:
     # Without a record time, an event without a timestamp gets 0: replays stay deterministic.
-    for number, line in enumerate(lines):
+    for number, line in enumerate(_lines(lines)):
         yield RawRecord(line.rstrip(b"\r\n"), 0, source, 0, number)
+
+
+def _lines(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a file read in big chunks (one call per line cost ~1 us each), else of
+    ``lines`` as given; split on b"\n" as a file's iteration splits them."""
+    read = getattr(lines, "read", None)
+    if read is None:
+        yield from lines
+        return
+    rest: list[bytes] = []  # the unfinished line's chunks (a line may span several)
+    while chunk := read(_CHUNK_BYTES):
+        if b"\n" not in chunk:
+            rest.append(chunk)
+            continue
+        pieces = chunk.split(b"\n")
+        rest.append(pieces[0])
+        pieces[0] = b"".join(rest)
+        rest = [pieces.pop()]
+        yield from pieces
+    if last := b"".join(rest):
+        yield last
 
 
 def _dead_letter_line(rejection: Rejection) -> bytes:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, NamedTuple, Self
+from operator import attrgetter
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from streams.core.drift.legacy_state import upgrade_v2
 from streams.core.drift.open_window import OpenWindow, open_window
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
+from streams.core.drift.sampled import Sampled
 from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
 
@@ -30,17 +32,7 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 _READABLE_VERSIONS = (2, 3)
 # The detector fields of a monitor still learning its reference (it has none yet).
 _LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
-
-
-class _Sampled(NamedTuple):
-    """An event kept for an alert's sample and trigger."""
-
-    event_id: str
-    timestamp_ms: int
-    features: dict[str, Any]
-    prediction: Any
-    partition: int
-    offset: int
+_SCORE, _PREDICTION = attrgetter("score"), attrgetter("prediction")
 
 
 #: The fewest events a window or a reference holds: below it no statistic means anything.
@@ -108,7 +100,7 @@ class ModelMonitor:
         self._window_count = 0
         self.anomalies = 0
         self._window_start_ms = 0
-        self._tail: list[_Sampled] = []
+        self._tail: list[Sampled] = []
         self._new_reference: list[Columns] = []
         self._new_profile = False
         # Performance estimated from scores alone, visible before labels arrive. Not in the
@@ -137,9 +129,11 @@ class ModelMonitor:
             end = min(len(events), start + room)
             chunk = self._columns(events[start:end])
             if self.label_free is not None:
-                predicted = [p in self.spec.positive_classes for p in chunk.categorical[PREDICTION]]
+                predictions = chunk.categorical[PREDICTION]
+                positive = self.spec.positive_classes.__contains__
+                predicted = np.fromiter(map(positive, predictions), bool, len(predictions))
                 score = chunk.numeric[:, chunk.numeric_names.index(SCORE)]
-                self.label_free.add(score, np.array(predicted, dtype=bool))
+                self.label_free.add(score, predicted)
             if self.profile is None:
                 self._learn_reference(chunk)
             else:
@@ -226,7 +220,7 @@ class ModelMonitor:
                    check.text(rule, "rules.detector"))  # fmt: skip
             monitor._rules[key] = RuleState.restore(state)
         tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
-        monitor._tail = [_sampled(item) for item in tail]
+        monitor._tail = [Sampled.restore(item) for item in tail]
         if monitor._window_count and not monitor._tail:
             raise InvalidState("tail: empty while a window is open")
         return monitor
@@ -267,8 +261,8 @@ class ModelMonitor:
         columns = Columns.from_events(events, self.numeric, self.categorical)
         for name in self._hashed:
             columns.categorical[name] = self.pii.redact_column(columns.categorical[name])
-        scores = np.array([e.score for e in events], dtype=float).reshape(-1, 1)
-        predictions = [category_of(e.prediction) for e in events]
+        scores = np.array(list(map(_SCORE, events)), dtype=float).reshape(-1, 1)
+        predictions = list(map(category_of, map(_PREDICTION, events)))
         if self.spec.task == "regression":
             regressions = np.array(predictions, dtype=float).reshape(-1, 1)
             numeric = np.hstack([columns.numeric, scores, regressions])
@@ -318,7 +312,7 @@ class ModelMonitor:
         # Only the few kept events are redacted: the sample tail is stored every batch.
         redact, pii = self.pii.redact_fields, self._pii
         recent = [
-            _Sampled(e.event_id, e.timestamp_ms, redact(e.features, pii), e.prediction, *position)
+            Sampled(e.event_id, e.timestamp_ms, redact(e.features, pii), e.prediction, *position)
             for e, position in zip(events[-keep:], positions[-keep:], strict=True)
         ]
         self._tail = (self._tail + recent)[-keep:]
@@ -400,17 +394,3 @@ class ModelMonitor:
             }
             for event in self._tail[-self.config.sample_size :]
         ]
-
-
-def _sampled(raw: Any) -> _Sampled:
-    event_id, timestamp_ms, features, prediction, partition, offset = check.listing(
-        raw, "tail[]", length=6
-    )
-    return _Sampled(
-        check.text(event_id, "tail.event_id"),
-        check.integer(timestamp_ms, "tail.timestamp_ms"),
-        dict(check.mapping(features, "tail.features")),
-        prediction,
-        check.integer(partition, "tail.partition"),
-        check.integer(offset, "tail.offset"),
-    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from streams.core.contract.event import PredictionEvent
@@ -18,6 +19,7 @@ __all__ = ["UNWATCHED_REASONS", "Monitor"]
 
 # Why an accepted event met no monitor (a metric label: keep the set small and fixed).
 UNWATCHED_REASONS = ("warmup", "monitor_limit")
+_KEY = attrgetter("model_id", "model_version")
 
 
 class Monitor:
@@ -68,16 +70,9 @@ class Monitor:
     ) -> BatchOutcome:
         """Feed a batch (stream order kept per model version): the alerts raised, the model
         versions touched and what they judged, and the events no monitor judged."""
-        groups: dict[tuple[str, str], tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
-        for event, position in zip(events, positions, strict=True):
-            group = groups.get((event.model_id, event.model_version))
-            if group is None:
-                group = groups[event.model_id, event.model_version] = ([], [])
-            group[0].append(event)
-            group[1].append(position)
         outcomes = []
         unwatched: Counter[tuple[str, str]] = Counter()
-        for key, (group_events, group_positions) in groups.items():
+        for key, (group_events, group_positions) in _grouped(events, positions).items():
             monitor = self.monitors.get(key) or self._start(*key)
             if monitor is None:
                 self.unwatched += len(group_events)
@@ -151,3 +146,23 @@ class Monitor:
             pii=self.pii,
         )
         return monitor
+
+
+def _grouped(
+    events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+) -> Mapping[tuple[str, str], tuple[Sequence[PredictionEvent], Sequence[tuple[int, int]]]]:
+    """The batch by (model, version), stream order kept in each group."""
+    if len(events) != len(positions):
+        raise ValueError("events and positions differ in length")
+    keys = list(map(_KEY, events))
+    # Most batches are of one model version: no Python step per event to split them.
+    if keys and keys.count(keys[0]) == len(keys):
+        return {keys[0]: (events, positions)}
+    groups: dict[tuple[str, str], tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
+    for key, event, position in zip(keys, events, positions, strict=True):
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[0].append(event)
+        group[1].append(position)
+    return groups

@@ -147,22 +147,22 @@ class ADWIN:
         delta_prime = math.log(2.0 * math.log(width) / self.delta)
         per_value = self.variance / width
         third = 2.0 / 3.0 * delta_prime
+        # Whole numbers below 2**53, so n - minimum + 1.0 is exactly n - shift.
+        shift, sqrt = minimum - 1.0, math.sqrt
         n0, n1, u0, u1 = 0.0, width, 0.0, self.total
-        for i in range(len(self._totals) - 1, -1, -1):
+        totals = self._totals
+        # Oldest bucket first; the newest (last of row 0) splits nothing off, river stops there.
+        for i in range(len(totals) - 1, -1, -1):
             size = float(1 << i)
-            row = self._totals[i]
-            last = len(row) - 1
-            for k, bucket_total in enumerate(row):
+            for bucket_total in totals[i] if i else totals[0][:-1]:
                 n0 += size
                 n1 -= size
                 u0 += bucket_total
                 u1 -= bucket_total
-                if i == 0 and k == last:
-                    return False
                 if n1 < minimum or n0 < minimum:
                     continue
-                m_recip = 1.0 / (n0 - minimum + 1.0) + 1.0 / (n1 - minimum + 1.0)
-                epsilon = math.sqrt(2.0 * m_recip * per_value * delta_prime) + third * m_recip
+                m_recip = 1.0 / (n0 - shift) + 1.0 / (n1 - shift)
+                epsilon = sqrt(2.0 * m_recip * per_value * delta_prime) + third * m_recip
                 if abs(u0 / n0 - u1 / n1) > epsilon:
                     self._drop_oldest()
                     return True
