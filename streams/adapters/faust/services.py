@@ -104,8 +104,8 @@ def build_services(
         liveness=liveness,
         progress=progress,
         spec_store=spec_store,
-        ingestion=wiring.ingestion(label_join, liveness),
-        label_service=wiring.label_service(label_join),
+        ingestion=(ingestion := wiring.ingestion(label_join, liveness)),
+        label_service=wiring.label_service(label_join, ingestion.monitor),
         health=HealthCheck(
             kafka=settings.kafka,
             redis_client=redis_client,
@@ -175,7 +175,7 @@ class _Wiring:
             ),
         )
 
-    def label_service(self, label_join: RedisLabelJoin) -> LabelService:
+    def label_service(self, label_join: RedisLabelJoin, drift: Monitor) -> LabelService:
         settings = self.settings
         return LabelService(
             decoder=LabelDecoder(),
@@ -202,4 +202,5 @@ class _Wiring:
                 topic=self.topics.watched_predictions,
                 ttl_s=settings.state_ttl_s,
             ),
+            drift=drift,
         )

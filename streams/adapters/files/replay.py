@@ -205,7 +205,8 @@ async def _replay_labels(
             observer.labels(judged)
         if unwatched := sum(judged.unwatched.values()):
             summary.labels["unwatched"] += unwatched
-        await summary.publish(sink, judged.alerts, judged.retrain_requests)
+        alerts = monitor.explained(judged.alerts)
+        await summary.publish(sink, alerts, judged.retrain_requests)
 
 
 def _records(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:
