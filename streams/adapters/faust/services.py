@@ -18,6 +18,7 @@ from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESS
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
+from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
@@ -171,6 +172,13 @@ class _Wiring:
                     redis_client, prefix=settings.redis_prefix, timeout_s=settings.warmup_timeout_s
                 )
                 if settings.unknown_models == "auto"
+                else None
+            ),
+            duplicates=(
+                RedisDuplicates(
+                    redis_client, prefix=settings.redis_prefix, ttl_s=settings.dedup_ttl_s
+                )
+                if settings.dedup_ttl_s
                 else None
             ),
         )

@@ -24,7 +24,7 @@ from streams.core import plain_data as check
 from streams.core.alerts.alert import Explanation
 from streams.core.drift.anomaly import AnomalyScorer
 
-__all__ = ["AnomalyContributions", "TOP_FEATURES"]
+__all__ = ["TOP_FEATURES", "AnomalyContributions"]
 
 #: Features an explanation names, the largest shares first.
 TOP_FEATURES = 5
@@ -75,7 +75,9 @@ class AnomalyContributions:
 
     def as_explanation(self) -> Explanation | None:
         """``explanation()`` as an alert carries it (None when nothing was anomalous)."""
-        features = tuple((name, share, {}) for name, share in self.explanation())
+        features: tuple[tuple[str, float, dict[str, Any]], ...] = tuple(
+            (name, share, {}) for name, share in self.explanation()
+        )
         return Explanation("mahalanobis_share", features) if features else None
 
     def end_window(self) -> None:

@@ -86,8 +86,8 @@ class DriftedFeatures:
         if index < 0:
             return None
         found: dict[str, tuple[float, str, list[str]]] = {}
-        for label, window in (("same", self._windows[index]),
-                              ("previous", self._windows[index - 1] if index else None)):  # fmt: skip
+        previous = self._windows[index - 1] if index else None
+        for label, window in (("same", self._windows[index]), ("previous", previous)):
             for name, detector, ratio in () if window is None else window.drifted:
                 ratio_, detector_, windows = found.get(name, (0.0, detector, []))
                 if ratio > ratio_:
@@ -118,6 +118,6 @@ class DriftedFeatures:
                 kept.append((check.text(name, "drifted.name"),
                              check.text(detector, "drifted.detector"),
                              check.number(ratio, "drifted.ratio", low=0.0)))  # fmt: skip
-            drifted._windows.append(_Window(check.integer(start, "drifted.start"),
-                                            check.integer(end, "drifted.end"), tuple(kept)))  # fmt: skip
+            start, end = check.integer(start, "drifted.start"), check.integer(end, "drifted.end")
+            drifted._windows.append(_Window(start, end, tuple(kept)))
         return drifted
