@@ -77,6 +77,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.spec_files import load_spec_files
     from streams.adapters.files.validation_labels import references_of_profiles
     from streams.core import Ingestor
+    from streams.core.contract.duplicates import MemoryDuplicates
     from streams.core.drift.monitor import Monitor
     from streams.core.drift.profile import ReferenceProfile
 
@@ -120,6 +121,11 @@ def run_replay(args: argparse.Namespace) -> int:
             dead_letters_out=dlq,
             batch_size=settings.batch_size,
             labels=labels,
+            duplicates=(
+                MemoryDuplicates(ttl_ms=settings.dedup_ttl_s * 1000)
+                if settings.dedup_ttl_s
+                else None
+            ),
         )
     print(summary.describe(), file=sys.stderr)
     _warn_unused_profiles(profiles, set(monitor.monitors))

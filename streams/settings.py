@@ -131,6 +131,9 @@ class Settings:
     label_ttl_s: int = 7 * 86400
     label_wait_s: int = 600
     max_early_labels: int = 100_000
+    # Duplicate event ids (producer retries) within this many seconds are counted and
+    # skipped (0: off).
+    dedup_ttl_s: int = 600
     label_retry_s: float = 5.0
     # Retraining requests: after this many evaluations (250 labels each) of a persisting
     # performance or concept-drift episode, then none for the cooldown's evaluations.
@@ -192,6 +195,8 @@ class Settings:
         for name in (*positive, *caps, "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{variable(name)} must be positive")
+        if self.dedup_ttl_s < 0:
+            raise ValueError("DRIFTLINE_DEDUP_TTL_S must not be negative")
         if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
                self.retrain_cooldown, self.version_idle_s) < 0:  # fmt: skip
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "

@@ -17,8 +17,15 @@ CONFIG = MonitorConfig(window_events=500, reference_events=2000)
 # afresh where the uninterrupted one has summed since the reference, so compare without it.
 BEFORE_CUSUM = MonitorConfig(
     window_events=500, reference_events=2000,
-    detectors=configs_from_json('{"cusum": {"enabled": false}}'),
+    detectors=configs_from_json('{"cusum": {"enabled": false}, "unseen_categories": '
+                                '{"enabled": false}, "type_change": {"enabled": false}}'),
 )  # fmt: skip
+# What a version 2 state cannot hold: the explanations' memory (added since, starting empty).
+EXPLAINING = ("drifted", "contributions")
+
+
+def unexplained(alerts):
+    return [orjson.dumps({**a.to_dict(), "explanation": None}) for a in alerts]
 
 
 def batches(count: int, size: int = 700):
@@ -93,8 +100,8 @@ def test_a_version_2_state_is_read_and_goes_on_as_if_never_stopped():
         stored["snapshot"], ModelSpec.from_dict(stored["spec"]), stored["model_version"],
         BEFORE_CUSUM, profile=stored["profile"], reference=[],
     )  # fmt: skip
-    assert restored.snapshot() == at_cut
+    assert restored.snapshot() | dict.fromkeys(EXPLAINING) == at_cut | dict.fromkeys(EXPLAINING)
     got = [a for r in later for a in restored.process(r.accepted, r.positions).alerts]
     # The drift episode open at the cut resolves after it: the restored rules carry it.
     assert "resolved" in {a.status for a in expected}
-    assert as_json(got) == as_json(expected)
+    assert unexplained(got) == unexplained(expected)

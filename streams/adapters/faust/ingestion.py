@@ -2,7 +2,8 @@
 
 Checkpoint order, per batch: (0) drop records Redis says were applied already, (1) decode
 and validate in the core (the registry's clock set and the warm-up slots of every worker read
-from Redis before, this batch's new slots claimed after: ``RedisWarmupSlots``), (2) publish
+from Redis before, this batch's new slots claimed after: ``RedisWarmupSlots``), then skip
+the copies of events seen within the TTL at another offset (``RedisDuplicates``), (2) publish
 every rejected record to the dead-letter topic and wait until the broker has them, (3) load
 monitors from Redis and update them (dropping the versions the version cap retired), (4) publish
 their alerts and wait likewise, (4b) keep what the label join needs of each accepted
@@ -30,13 +31,15 @@ from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
+from streams.core.contract.duplicates import keep
 from streams.core.contract.event import PredictionEvent, RawRecord
-from streams.core.contract.ingestor import Ingestor
+from streams.core.contract.ingestor import Ingestor, IngestResult
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
@@ -67,10 +70,12 @@ class IngestionService(MonitoringStage):
         dlq_redactor: DeadLetterRedactor | None = None,
         dead_letter_max_bytes: int | None = None,
         warmup_slots: RedisWarmupSlots | None = None,
+        duplicates: RedisDuplicates | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``warmup_slots`` shares the model cap's warm-up slots with the other workers
-        (None: this worker's alone); ``clock`` gives the wall-clock seconds of each batch."""
+        (None: this worker's alone); ``duplicates`` finds copies of events (None: no
+        check); ``clock`` gives the wall-clock seconds of each batch."""
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
             dead_letter_max_bytes=dead_letter_max_bytes,
@@ -81,6 +86,7 @@ class IngestionService(MonitoringStage):
         self.liveness = liveness
         self.label_join = label_join
         self.warmup_slots = warmup_slots
+        self.duplicates = duplicates
         self._dropped: list[str] = []
         self.clock = clock
 
@@ -96,6 +102,7 @@ class IngestionService(MonitoringStage):
             await self._share_warmups(self.clock())
             result = self.ingestor.ingest(records)
             await self._claim_warmups()
+            await self._skip_duplicates(result)
             keeping = self._keep_for_labels(result.accepted)
             await self._dead_letter(result.rejected)
             alerts = await self._load_monitors(result.accepted, result.positions)
@@ -146,6 +153,20 @@ class IngestionService(MonitoringStage):
         )
         registry.refuse(refused)
         self._dropped.extend(refused)
+
+    async def _skip_duplicates(self, result: IngestResult) -> None:
+        # Before the monitors and the label join: a copy neither counts nor joins twice.
+        found = self.duplicates
+        if found is None or not result.accepted:
+            return
+        now = self.clock()
+        flags = await self.writer.until_done(
+            "redis", lambda: found.duplicates(result.accepted, result.positions, now_s=now)
+        )
+        if any(flags):
+            copies = [e for e, f in zip(result.accepted, flags, strict=True) if f]
+            self.metrics.observe_duplicates(copies)
+            result.accepted, result.positions = keep(result.accepted, result.positions, flags)
 
     def _forget_dropped(self) -> None:
         # Expired or refused warm-ups: their model ids leave the metric labels, unless the

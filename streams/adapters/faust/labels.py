@@ -34,6 +34,7 @@ from streams.core.contract.event import LabelEvent, RawRecord
 from streams.core.contract.ingestor import Rejection
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
+from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidEvent, InvalidState
 from streams.core.labels.labelled import JoinOutcome
 from streams.core.labels.performance_monitor import PerformanceConfig
@@ -64,6 +65,7 @@ class LabelService(MonitoringStage):
         pii: PiiPolicy | None = None,
         dead_letter_max_bytes: int | None = None,
         profiles: RedisMonitorStore | None = None,
+        drift: Monitor | None = None,
     ) -> None:
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
@@ -76,6 +78,9 @@ class LabelService(MonitoringStage):
         #: Where registered profiles are (the predictions' store): one made with
         #: ``driftline profile --labels`` gives its version's performance reference.
         self.profiles = profiles
+        #: The drift monitors of this worker: they explain performance alerts (the inputs
+        #: that drifted meanwhile) for the versions whose predictions this worker watches.
+        self.drift = drift
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
         self._lock = asyncio.Lock()
@@ -138,7 +143,8 @@ class LabelService(MonitoringStage):
         outcome = self.monitors.process(pairs)
         for model_id, count in outcome.unwatched.items():
             self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(count)
-        alerts = quarantined + outcome.alerts
+        judged = outcome.alerts if self.drift is None else self.drift.explained(outcome.alerts)
+        alerts = quarantined + judged
         await self.sink.publish(AlertBatch.of(alerts, outcome.retrain_requests))
         if alerts:
             self.metrics.observe_alerts(alerts)

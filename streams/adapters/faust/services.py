@@ -18,6 +18,7 @@ from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESS
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
+from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
@@ -104,8 +105,8 @@ def build_services(
         liveness=liveness,
         progress=progress,
         spec_store=spec_store,
-        ingestion=wiring.ingestion(label_join, liveness),
-        label_service=wiring.label_service(label_join),
+        ingestion=(ingestion := wiring.ingestion(label_join, liveness)),
+        label_service=wiring.label_service(label_join, ingestion.monitor),
         health=HealthCheck(
             kafka=settings.kafka,
             redis_client=redis_client,
@@ -173,9 +174,16 @@ class _Wiring:
                 if settings.unknown_models == "auto"
                 else None
             ),
+            duplicates=(
+                RedisDuplicates(
+                    redis_client, prefix=settings.redis_prefix, ttl_s=settings.dedup_ttl_s
+                )
+                if settings.dedup_ttl_s
+                else None
+            ),
         )
 
-    def label_service(self, label_join: RedisLabelJoin) -> LabelService:
+    def label_service(self, label_join: RedisLabelJoin, drift: Monitor) -> LabelService:
         settings = self.settings
         return LabelService(
             decoder=LabelDecoder(),
@@ -202,4 +210,5 @@ class _Wiring:
                 topic=self.topics.watched_predictions,
                 ttl_s=settings.state_ttl_s,
             ),
+            drift=drift,
         )

@@ -23,6 +23,7 @@ from streams.core.alerts.alert import Alert
 from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.decoder import LabelDecoder
+from streams.core.contract.duplicates import MemoryDuplicates, keep
 from streams.core.contract.event import RawRecord
 from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
@@ -62,6 +63,7 @@ class ReplaySummary:
     unwatched: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     retrain_requests: int = 0
+    duplicates: int = 0
 
     def describe(self) -> str:
         rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items()))
@@ -70,6 +72,7 @@ class ReplaySummary:
             f"{sum(self.rejected.values())} rejected{f' ({rejected})' if rejected else ''}, "
             f"{self.unwatched} before a spec existed; alerts: "
             f"{self.alerts['firing']} firing, {self.alerts['resolved']} resolved"
+            + (f"; {self.duplicates} duplicate events skipped" if self.duplicates else "")
             + self._describe_labels()
         )
 
@@ -123,16 +126,19 @@ def replay(
     batch_size: int = 1000,
     labels: LabelReplay | None = None,
     observer: ReplayObserver | None = None,
+    duplicates: MemoryDuplicates | None = None,
 ) -> ReplaySummary:
     """Run ``lines`` through ingestion and monitoring in batches of ``batch_size``, then
     ``labels`` through the join and the performance monitors; alerts and retraining
-    requests to ``sink`` (flushed at the end), each batch's outcome to ``observer``."""
+    requests to ``sink`` (flushed at the end), each batch's outcome to ``observer``.
+    ``duplicates`` skips (and counts) events seen before at another line."""
     summary = ReplaySummary()
     join = None if labels is None else MemoryLabelJoin(ttl_ms=labels.ttl_ms, pii=monitor.pii)
 
     async def run() -> None:
         await _replay_predictions(lines, source, ingestor, monitor, sink, join,
-                                  dead_letters_out, summary, batch_size, observer)  # fmt: skip
+                                  dead_letters_out, summary, batch_size, observer,
+                                  duplicates)  # fmt: skip
         if labels is not None and join is not None:
             await _replay_labels(labels, join, monitor, sink, dead_letters_out, summary,
                                  batch_size, observer)  # fmt: skip
@@ -153,10 +159,15 @@ async def _replay_predictions(
     summary: ReplaySummary,
     batch_size: int,
     observer: ReplayObserver | None,
+    duplicates: MemoryDuplicates | None,
 ) -> None:
     records = _records(lines, source)
     while batch := list(islice(records, batch_size)):
         result = ingestor.ingest(batch)
+        if duplicates is not None:
+            flags = duplicates.duplicates(result.accepted, result.positions)
+            summary.duplicates += sum(flags)
+            result.accepted, result.positions = keep(result.accepted, result.positions, flags)
         if join is not None:
             join.keep(
                 result.accepted, pii_attributes_by_model(result.accepted, monitor.registry.spec_for)
@@ -207,7 +218,8 @@ async def _replay_labels(
             observer.labels(judged)
         if unwatched := sum(judged.unwatched.values()):
             summary.labels["unwatched"] += unwatched
-        await summary.publish(sink, judged.alerts, judged.retrain_requests)
+        alerts = monitor.explained(judged.alerts)
+        await summary.publish(sink, alerts, judged.retrain_requests)
 
 
 def _records(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:

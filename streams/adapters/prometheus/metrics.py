@@ -10,6 +10,7 @@ or ``_unknown``;
 from __future__ import annotations
 
 import time
+from collections import Counter as Tally
 from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -145,6 +146,13 @@ class IngestMetrics:
             "Stored keys that did not parse or failed validation, moved aside to "
             "<key>:quarantined:<unix seconds>; kind is state, profile, reference or performance.",
             ["kind"],
+            registry=registry,
+        )
+        self.duplicate_events = Counter(
+            "driftline_duplicate_events",
+            "Events skipped as copies of one with the same model version and event_id seen "
+            "within DRIFTLINE_DEDUP_TTL_S at another offset (producer retries), per model.",
+            ["model"],
             registry=registry,
         )
         self.replayed_skipped = Counter(
@@ -354,6 +362,11 @@ class IngestMetrics:
             rejected[key] = rejected.get(key, 0) + 1
         for (model, reason), count in rejected.items():
             self._count(self.events_rejected, model, reason, amount=count)
+
+    def observe_duplicates(self, duplicates: Sequence[PredictionEvent]) -> None:
+        """Count the events a batch skipped as duplicates, one increment per model."""
+        for model, count in Tally(e.model_id for e in duplicates).items():
+            self._count(self.duplicate_events, model, amount=count)
 
     def observe_batch(self, result: IngestResult, seconds: float) -> None:
         """Count one processed batch; one increment per (model, reason), not per event."""

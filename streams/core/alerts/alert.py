@@ -11,6 +11,7 @@ __all__ = [
     "ALERT_SCHEMA_VERSION",
     "Alert",
     "AlertType",
+    "Explanation",
     "Trigger",
     "Window",
     "format_time",
@@ -50,6 +51,26 @@ class Trigger:
 
 
 @dataclass(frozen=True, slots=True)
+class Explanation:
+    """Which features lie behind an alert, most first: ``features`` are (name, contribution,
+    detail) with ``method`` saying what a contribution is: ``mahalanobis_share`` (the
+    feature's share of the anomalous events' squared distance) or ``drift_ratio`` (a drifted
+    feature's statistic over its threshold, detail naming the detector and the windows)."""
+
+    method: Literal["mahalanobis_share", "drift_ratio"]
+    features: tuple[tuple[str, float, dict[str, Any]], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "features": [
+                {"name": name, "contribution": round(contribution, 6), **detail}
+                for name, contribution, detail in self.features
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A firing or resolved alert for one (model, version, feature, detector).
 
@@ -73,6 +94,8 @@ class Alert:
     episode: str
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    #: The features behind it (anomaly, prediction drift, performance), when known.
+    explanation: Explanation | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
@@ -85,7 +108,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
-        return {
+        record = {
             "schema_version": ALERT_SCHEMA_VERSION,
             "alert_id": self.alert_id,
             "episode_id": self.episode_id,
@@ -116,6 +139,9 @@ class Alert:
             "message": self.message,
             "created_at": format_time(self.trigger.timestamp_ms),
         }
+        if self.explanation is not None:
+            record["explanation"] = self.explanation.to_dict()
+        return record
 
 
 def state_quarantined(

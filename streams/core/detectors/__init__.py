@@ -20,6 +20,8 @@ from streams.core.detectors.cusum import Cusum
 from streams.core.detectors.missing_rate import MissingRate
 from streams.core.detectors.out_of_range import OutOfRange
 from streams.core.detectors.psi import Psi
+from streams.core.detectors.type_change import TypeChange
+from streams.core.detectors.unseen_categories import UnseenCategories
 
 __all__ = [
     "REGISTRY",
@@ -42,6 +44,8 @@ REGISTRY: tuple[type[Detector], ...] = (
     AdwinMeanShift,
     AnomalyRate,
     Cusum,
+    UnseenCategories,
+    TypeChange,
 )
 
 

@@ -20,6 +20,7 @@ from streams.core.detectors import (
     Watched,
     build,
 )
+from streams.core.drift.anomaly_contributions import AnomalyContributions
 from streams.core.drift.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 
 __all__ = ["PREDICTION", "SCORE", "DetectorSet", "Judged", "column_kind"]
@@ -46,6 +47,8 @@ class DetectorSet:
         self.blocks = (
             None if scorer is None else BlockMeans(scorer.names, scorer.mean, scorer.scale)
         )
+        #: The anomalous events' distance per feature, explaining an ``anomaly`` alert.
+        self.contributions = None if scorer is None else AnomalyContributions(scorer)
         reference = {} if scorer is None else {
             name: (float(m), float(s))
             for name, m, s in zip(scorer.names, scorer.mean, scorer.scale, strict=True)
@@ -82,6 +85,8 @@ class DetectorSet:
         for name, means in self.blocks.add(rows).items():
             self._feed(name, "block_means", np.array(means))
         flags = self.scorer.scores(rows) > self.scorer.threshold
+        if self.contributions is not None:
+            self.contributions.add(rows, flags)
         for detector in self.model:
             detector.update(flags)
         return int(np.count_nonzero(flags))
@@ -112,6 +117,8 @@ class DetectorSet:
         return judged
 
     def end_window(self) -> None:
+        if self.contributions is not None:
+            self.contributions.end_window()
         for detector in chain(self.model, *self.columns.values()):
             detector.end_window()
 
@@ -123,7 +130,9 @@ class DetectorSet:
             },
             "model_detectors": {d.name: d.snapshot() for d in self.model},
             "blocks": None if self.blocks is None else self.blocks.snapshot(),
-        }
+            **({} if self.contributions is None else
+               {"contributions": self.contributions.snapshot()}),
+        }  # fmt: skip
 
     @classmethod
     def restore(
@@ -149,6 +158,10 @@ class DetectorSet:
                 snapshot["blocks"], blocks.names, blocks.mean, blocks.scale,
                 block_events=blocks.block_events,
             )  # fmt: skip
+        if detectors.scorer is not None and snapshot.get("contributions") is not None:
+            detectors.contributions = AnomalyContributions.restore(
+                snapshot["contributions"], detectors.scorer
+            )
         return detectors
 
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 
 from streams.core import plain_data as check
-from streams.core.alerts.alert import Alert, AlertType, Trigger, Window
+from streams.core.alerts.alert import Alert, AlertType, Explanation, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
 from streams.core.contract.columns import Columns, category_of
 from streams.core.contract.event import PredictionEvent
@@ -18,6 +18,7 @@ from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import ModelSpec
 from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_configs
 from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
+from streams.core.drift.drifted_features import DriftedFeatures
 from streams.core.drift.legacy_state import upgrade_v2
 from streams.core.drift.open_window import OpenWindow, open_window
 from streams.core.drift.outcome import BatchOutcome
@@ -103,6 +104,8 @@ class ModelMonitor:
         self._tail: list[Sampled] = []
         self._new_reference: list[Columns] = []
         self._new_profile = False
+        #: The features drifted in the last windows, explaining prediction drift/performance.
+        self.drifted = DriftedFeatures()
         # Performance estimated from scores alone, visible before labels arrive. Not in the
         # snapshot: 1,000 scores per model in every batch's state write doubled the CPU per
         # event with 50 models; after a restart it refills within one window.
@@ -161,6 +164,7 @@ class ModelMonitor:
             **(_LEARNING if self._detectors is None else self._detectors.snapshot()),
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
+            "drifted": self.drifted.snapshot(),
         }
 
     @classmethod
@@ -221,6 +225,8 @@ class ModelMonitor:
             monitor._rules[key] = RuleState.restore(state)
         tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
         monitor._tail = [Sampled.restore(item) for item in tail]
+        if raw.get("drifted") is not None:  # absent in state written before explanations
+            monitor.drifted = DriftedFeatures.restore(raw["drifted"])
         if monitor._window_count and not monitor._tail:
             raise InvalidState("tail: empty while a window is open")
         return monitor
@@ -328,6 +334,7 @@ class ModelMonitor:
         assert self._detectors is not None
         judged = self._detectors.verdicts(self._firing)
         verdicts.extend((name, verdict) for _, name, _, verdict in judged)
+        self.drifted.record(window.start_ms, window.end_ms, ((k, n, v) for k, n, _, v in judged))
         for kind, name, detector, verdict in judged:
             alert = self._judge(index, kind, name, detector, verdict, window, trigger)
             if alert is not None:
@@ -380,10 +387,19 @@ class ModelMonitor:
             trigger=trigger,
             episode=episode,
             sample=tuple(self._sample()),
+            explanation=self._explanation(alert_type),
             message=f"{name or 'all numeric features'}: {verdict.statistic} {verdict.value:.4f} "
             f"{'>' if status == 'firing' else 'back under'} {verdict.threshold:.4f} "
             f"over {window.count} events",
         )
+
+    def _explanation(self, alert_type: AlertType) -> Explanation | None:
+        """Anomaly: the features behind the anomalous distance; prediction drift: the
+        inputs drifted in this window and the last."""
+        contributions = None if self._detectors is None else self._detectors.contributions
+        if alert_type == "anomaly" and contributions is not None:
+            return contributions.as_explanation()
+        return self.drifted.latest() if alert_type == "prediction_drift" else None
 
     def _sample(self) -> list[dict[str, Any]]:
         return [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
+from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
@@ -124,6 +126,19 @@ class Monitor:
             )  # fmt: skip
         self.adopt(key, monitor)
         return monitor
+
+    def explained(self, alerts: Sequence[Alert]) -> list[Alert]:
+        """``alerts`` with each ``performance`` alert explained by the input features that
+        drifted when the predictions it judged were made (the drift window holding its
+        window's end, and the one before), as far as this process watches that version."""
+        explained = []
+        for alert in alerts:
+            monitor = self.monitors.get((alert.model_id, alert.model_version))
+            if alert.type == "performance" and alert.explanation is None and monitor:
+                why = monitor.drifted.at(alert.window.end_ms)
+                alert = alert if why is None else dataclasses.replace(alert, explanation=why)
+            explained.append(alert)
+        return explained
 
     def retire(self, keys: Sequence[tuple[str, str]]) -> None:
         """Drop the monitors of retired model versions (the registry's version cap)."""

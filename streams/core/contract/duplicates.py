@@ -1,0 +1,87 @@
+"""Duplicate events: the same event id of one model version sent again (a producer retry).
+
+A producer that retries a send it thought lost publishes the event twice, under two
+offsets. Counted twice it would weigh twice in every window, and be kept twice for the label
+join. An event is a duplicate when an event of the same (model id, version, event id) was
+seen within the TTL at ANOTHER position: the same record read again (a batch replayed after
+a crash, before its offsets were saved) is not a duplicate, so nothing is lost by a replay.
+The id includes the version: the same request scored by two versions (shadow traffic) is
+two events.
+
+``MemoryDuplicates`` is the in-memory filter replay uses, bounded by the TTL (event time, so
+a replay is deterministic) and by a number of ids; the worker keeps the ids in Redis
+(``streams/adapters/redis/duplicates.py``) and shares ``keep`` with it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from streams.core.contract.event import PredictionEvent
+
+__all__ = ["MemoryDuplicates", "Position", "keep"]
+
+Position = tuple[int, int]
+
+
+def keep(
+    events: Sequence[PredictionEvent], positions: Sequence[Position], duplicate: Sequence[bool]
+) -> tuple[list[PredictionEvent], list[Position]]:
+    """The events (and their positions) that are not ``duplicate``."""
+    kept = [(e, p) for e, p, d in zip(events, positions, duplicate, strict=True) if not d]
+    return [e for e, _ in kept], [p for _, p in kept]
+
+
+class MemoryDuplicates:
+    """Event ids seen within ``ttl_ms`` of event time, at most ``max_ids`` of them.
+
+    Examples
+    --------
+    >>> from streams.core.contract.event import PredictionEvent
+    >>> def event(event_id, at):
+    ...     return PredictionEvent(event_id, "m", "v1", at, {}, "yes", 0.9)
+    >>> seen = MemoryDuplicates(ttl_ms=60_000)
+    >>> seen.duplicates([event("a", 0), event("b", 1), event("a", 2)], [(0, 0), (0, 1), (0, 2)])
+    [False, False, True]
+    >>> seen.duplicates([event("a", 3)], [(0, 0)])  # the first "a" read again: not a copy
+    [False]
+    >>> seen.duplicates([event("a", 70_000)], [(0, 9)])  # past the TTL: a new event
+    [False]
+    """
+
+    def __init__(self, *, ttl_ms: int, max_ids: int = 1_000_000) -> None:
+        if ttl_ms <= 0 or max_ids <= 0:
+            raise ValueError("ttl_ms and max_ids must be positive")
+        self.ttl_ms = ttl_ms
+        self.max_ids = max_ids
+        #: (model id, version, event id) -> (event time, position), oldest first
+        self._seen: OrderedDict[tuple[str, str, str], tuple[int, Position]] = OrderedDict()
+        self._newest_ms = 0
+
+    def duplicates(
+        self, events: Sequence[PredictionEvent], positions: Sequence[Position]
+    ) -> list[bool]:
+        """Whether each event is a copy of one seen before (remembering the new ones)."""
+        flags = []
+        for event, position in zip(events, positions, strict=True):
+            self._newest_ms = max(self._newest_ms, event.timestamp_ms)
+            self._expire()
+            key = (event.model_id, event.model_version, event.event_id)
+            seen = self._seen.get(key)
+            flags.append(seen is not None and seen[1] != position)
+            if seen is None:
+                self._seen[key] = (event.timestamp_ms, position)
+                if len(self._seen) > self.max_ids:
+                    self._seen.popitem(last=False)
+        return flags
+
+    def _expire(self) -> None:
+        # Oldest first by arrival; event time is nearly in order, and a late one only
+        # stays a little longer than its TTL.
+        horizon = self._newest_ms - self.ttl_ms
+        while self._seen:
+            at, _ = next(iter(self._seen.values()))
+            if at >= horizon:
+                return
+            self._seen.popitem(last=False)
