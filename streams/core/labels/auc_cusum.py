@@ -47,7 +47,7 @@ class AucCusum:
     Examples
     --------
     A reference at ROC AUC ~0.7, then the same model, then 45% of its labels flipped (ROC
-    AUC ~0.52): quiet on the first 20,000 labels, over h within 150 after the fall.
+    AUC ~0.52): quiet on the first 20,000 labels, over h within 400 labels after the fall.
 
     >>> rng = np.random.default_rng(3)
     >>> def pairs(n, flip=0.0):
@@ -65,7 +65,7 @@ class AucCusum:
     ...     cusum.update(*pairs(50, flip=0.45), look=0)
     ...     labels += 50
     >>> labels, cusum.threshold(look=0)
-    (150, 62.49)
+    (400, 62.49)
     """
 
     SNAPSHOT_VERSION: ClassVar[None] = None  # a part of its performance monitor's state
