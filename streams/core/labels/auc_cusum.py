@@ -78,6 +78,12 @@ class AucCusum:
         self.value = 0.0
         self._thresholds: dict[int, float] = {}
 
+    @classmethod
+    def of(cls, reference: PlacementReference | None, budget: AlertBudget) -> AucCusum | None:
+        """The test of a reference, or None without one or when it is not ``usable``."""
+        cusum = None if reference is None else cls(reference, budget)
+        return cusum if cusum is not None and cusum.usable else None
+
     @property
     def usable(self) -> bool:
         """False when the reference is too small for ``k`` to cover its error: no threshold
@@ -112,9 +118,7 @@ class AucCusum:
         return {"value": self.value}
 
     @classmethod
-    def restore(
-        cls, snapshot: Any, reference: PlacementReference, budget: AlertBudget
-    ) -> AucCusum:
+    def restore(cls, snapshot: Any, reference: PlacementReference, budget: AlertBudget) -> AucCusum:
         """A CUSUM continuing from ``snapshot()``; ``InvalidState`` if it is malformed."""
         raw = check.mapping(snapshot, "auc_cusum", ("value",))
         cusum = cls(reference, budget)

@@ -80,7 +80,9 @@ class LabelReference:
 
     @classmethod
     def of_window(
-        cls, window: ClassificationWindow | RegressionWindow, source: Literal["stream", "validation"]
+        cls,
+        window: ClassificationWindow | RegressionWindow,
+        source: Literal["stream", "validation"],
     ) -> LabelReference:
         """The reference of a filled window: its estimates and, for classification, the
         scores behind the AUC's placement values."""

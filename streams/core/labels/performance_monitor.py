@@ -10,12 +10,12 @@ set stored with the profile), else the first ``reference_labels`` pairs. Every
 ``performance`` alert (``performance_checks``); a rise of the error rate caught by ADWIN
 (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough data a
 ``fairness`` alert. A downward CUSUM on the ROC AUC placement values (``auc_cusum``), label
-by label, fires a ``performance`` alert of detector ``auc_cusum``. "Confidently" spends the false-alarm budget ``alpha`` per
-``budget_labels`` labels over every look (``alert_budget``). Each is one episode with the
-same hysteresis and cooldown as drift alerts. A performance or concept-drift episode that
-persists ``retrain_after`` evaluations yields one retraining request, then none for
-``retrain_cooldown`` evaluations (``retraining.RetrainingPolicy``). Every model version of
-a stream: ``performance_monitors``.
+by label, fires a ``performance`` alert of detector ``auc_cusum``. "Confidently" spends the
+false-alarm budget ``alpha`` per ``budget_labels`` labels over every look
+(``alert_budget``). Each is one episode with the same hysteresis and cooldown as drift
+alerts. A performance or concept-drift episode that persists ``retrain_after`` evaluations
+yields one retraining request, then none for ``retrain_cooldown`` evaluations
+(``retraining.RetrainingPolicy``). Every model version of a stream: ``performance_monitors``.
 """
 
 from __future__ import annotations
@@ -311,9 +311,7 @@ class PerformanceMonitor:
             self.reference = LabelReference.from_dict(stored)
 
     def _auc_cusum(self) -> AucCusum | None:
-        placements = None if self.reference is None else self.reference.placements
-        cusum = None if placements is None else AucCusum(placements, self.budget)
-        return cusum if cusum is not None and cusum.usable else None
+        return AucCusum.of(self.reference.placements if self.reference else None, self.budget)
 
     def _restore_auc_cusum(self, stored: Any) -> None:
         # A snapshot from before the CUSUM (or taken while the reference was being learned)
