@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from streams.core.online.siegmund import siegmund_arl
+
 __all__ = ["Reference", "false_alarm_probability", "ramp_delays", "simulated_false_alarms",
            "threshold_for"]  # fmt: skip
 
-SIEGMUND_OVERSHOOT = 1.166  # 2 x 0.583, the expected overshoot of a normal random walk
 HEAVY_KURTOSIS = 26.5  # the simulated lognormal feature's (sigma 0.75): the widest scale error
 
 
@@ -61,14 +62,6 @@ class Reference:
         return math.sqrt((self.kurtosis - 1) / (4 * self.reference_events))
 
 
-def _arl(mu: np.ndarray, h: np.ndarray | float) -> np.ndarray:
-    """Siegmund's ARL of a one-sided CUSUM over N(mu, 1) increments with threshold h."""
-    b = h + SIEGMUND_OVERSHOOT
-    mu = np.where(np.abs(mu) < 1e-6, 1e-6, mu)
-    with np.errstate(over="ignore"):
-        return (np.exp(np.minimum(-2 * mu * b, 700)) + 2 * mu * b - 1) / (2 * mu**2)
-
-
 def false_alarm_probability(k: float, h: float, blocks: int, reference: Reference) -> float:
     """P(a two-sided CUSUM (k, h) alarms within ``blocks``), over the reference's errors."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(80)
@@ -78,7 +71,7 @@ def false_alarm_probability(k: float, h: float, blocks: int, reference: Referenc
     # Three-point rule for r ~ N(1, s): nodes 1 +- sqrt(3) s, weights 1/6, 2/3, 1/6.
     for factor, weight in ((-math.sqrt(3), 1 / 6), (0.0, 2 / 3), (math.sqrt(3), 1 / 6)):
         r = 1 + factor * reference.scale_error
-        rate = 1 / _arl((d - k) / r, h / r) + 1 / _arl((-d - k) / r, h / r)
+        rate = 1 / siegmund_arl((d - k) / r, h / r) + 1 / siegmund_arl((-d - k) / r, h / r)
         total += weight * float(np.sum(weights * -np.expm1(-blocks * rate)))
     return total
 

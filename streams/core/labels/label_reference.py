@@ -17,6 +17,7 @@ from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.labelled_columns import labelled_columns, usable
 from streams.core.labels.metric_estimates import Estimate
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
+from streams.core.labels.placements import PlacementReference
 
 __all__ = ["LabelReference", "validation_reference"]
 
@@ -41,6 +42,8 @@ class LabelReference:
     task: Task
     estimates: Mapping[str, Estimate]
     source: Literal["stream", "validation"] = "stream"
+    #: The scores per class behind ROC AUC's placement values (classification, with scores).
+    placements: PlacementReference | None = None
 
     @property
     def count(self) -> int:
@@ -52,8 +55,11 @@ class LabelReference:
         return {name: estimate.value for name, estimate in self.estimates.items()}
 
     def to_dict(self) -> dict[str, Any]:
+        # "placements" is optional (a reference stored before it existed has none).
+        extra = {} if self.placements is None else {"placements": self.placements.to_dict()}
         return {"version": REFERENCE_VERSION, "task": self.task, "source": self.source,
-                "estimates": {n: e.to_dict() for n, e in self.estimates.items()}}  # fmt: skip
+                "estimates": {n: e.to_dict() for n, e in self.estimates.items()},
+                **extra}  # fmt: skip
 
     @classmethod
     def from_dict(cls, raw: Any) -> LabelReference:
@@ -67,7 +73,23 @@ class LabelReference:
                                _METRICS[task])  # fmt: skip
         estimates = {name: Estimate.from_dict(stored[name], f"labels reference.{name}")
                      for name in _METRICS[task]}  # fmt: skip
-        return cls(task, estimates, source)
+        stored_placements = data.get("placements")
+        placements = (None if stored_placements is None
+                      else PlacementReference.from_dict(stored_placements))  # fmt: skip
+        return cls(task, estimates, source, placements)
+
+    @classmethod
+    def of_window(
+        cls,
+        window: ClassificationWindow | RegressionWindow,
+        source: Literal["stream", "validation"],
+    ) -> LabelReference:
+        """The reference of a filled window: its estimates and, for classification, the
+        scores behind the AUC's placement values."""
+        if isinstance(window, RegressionWindow):
+            return cls("regression", window.estimates(), source)
+        return cls("classification", window.estimates(), source,
+                   PlacementReference.from_scores(*window.scored()))  # fmt: skip
 
 
 def validation_reference(spec: ModelSpec, pairs: Sequence[LabelledPrediction]) -> LabelReference:
@@ -89,4 +111,4 @@ def validation_reference(spec: ModelSpec, pairs: Sequence[LabelledPrediction]) -
     window_type = RegressionWindow if spec.task == "regression" else ClassificationWindow
     window = window_type(window_events=len(kept))
     window.add(**labelled_columns(spec, kept))
-    return LabelReference(spec.task, window.estimates(), "validation")
+    return LabelReference.of_window(window, "validation")

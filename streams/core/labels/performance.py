@@ -196,6 +196,12 @@ class ClassificationWindow(_LabelledWindow):
         truth, predicted = rows["true_positive_class"], rows["predicted_positive_class"]
         return classification_estimates(rows["correct"], truth, predicted, rows["score"])
 
+    def scored(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair's score (NaN if none) and whether it is of the positive class, oldest
+        first: what the ROC AUC placement reference is built from."""
+        rows = self._ring.last()
+        return rows["score"], rows["true_positive_class"]
+
 
 class RegressionWindow(_LabelledWindow):
     """Mean absolute and root mean squared error of a regression model.

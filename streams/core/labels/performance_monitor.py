@@ -9,12 +9,13 @@ set stored with the profile), else the first ``reference_labels`` pairs. Every
 (MAE, RMSE) confidently more than ``max_error_rise`` (relative) over it, fires a
 ``performance`` alert (``performance_checks``); a rise of the error rate caught by ADWIN
 (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough data a
-``fairness`` alert. "Confidently" spends the false-alarm budget ``alpha`` per
-``budget_labels`` labels over every look (``alert_budget``). Each is one episode with the
-same hysteresis and cooldown as drift alerts. A performance or concept-drift episode that
-persists ``retrain_after`` evaluations yields one retraining request, then none for
-``retrain_cooldown`` evaluations (``retraining.RetrainingPolicy``). Every model version of
-a stream: ``performance_monitors``.
+``fairness`` alert. A downward CUSUM on the ROC AUC placement values (``auc_cusum``), label
+by label, fires a ``performance`` alert of detector ``auc_cusum``. "Confidently" spends the
+false-alarm budget ``alpha`` per ``budget_labels`` labels over every look
+(``alert_budget``). Each is one episode with the same hysteresis and cooldown as drift
+alerts. A performance or concept-drift episode that persists ``retrain_after`` evaluations
+yields one retraining request, then none for ``retrain_cooldown`` evaluations
+(``retraining.RetrainingPolicy``). Every model version of a stream: ``performance_monitors``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.contract.columns import category_of
 from streams.core.contract.spec import ModelSpec
 from streams.core.labels.alert_budget import AlertBudget
+from streams.core.labels.auc_cusum import AucCusum
 from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow, confident_gaps
 from streams.core.labels.label_reference import LabelReference
@@ -46,6 +48,10 @@ __all__ = ["PerformanceConfig", "PerformanceMonitor"]
 
 _SAMPLE = 5
 _ADWIN_CLOCK = 32
+# Labels between two looks at the ROC AUC CUSUM between evaluations: a crossing fires then,
+# not up to ``evaluate_every`` labels later (it can only fire there; resolving waits for
+# the evaluations).
+_CUSUM_CLOCK = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,7 @@ class PerformanceMonitor:
         self.given_reference = reference
         self.reference = reference
         self.budget = config.budget(spec.task)
+        self.auc_cusum = self._auc_cusum()
         self.concept = ErrorRateDrift(
             detector=config.concept_detector, reference_events=config.reference_labels,
             delta=self.budget.adwin_delta(clock=_ADWIN_CLOCK),
@@ -145,19 +152,39 @@ class PerformanceMonitor:
         start = 0
         while start < len(usable):
             room = self.config.evaluate_every - self._since_evaluation
+            if self.auc_cusum is not None:
+                room = min(room, _CUSUM_CLOCK - self._since_evaluation % _CUSUM_CLOCK)
             part = usable[start : start + room]
             start += len(part)
             self._take(part)
             if self._since_evaluation >= self.config.evaluate_every:
                 self._since_evaluation = 0
                 alerts += self._evaluate()
+            elif self._since_evaluation % _CUSUM_CLOCK == 0:
+                alerts += self._early_auc_cusum()
         return alerts
+
+    def _early_auc_cusum(self) -> list[Alert]:
+        # Only a quiet rule out of its cooldown is judged between evaluations (the rule
+        # counts calm and cooldown windows in evaluations).
+        state = self._rules.get(AucCusum.name)
+        if self.auc_cusum is None or (state and (state.firing_since is not None or state.cooldown)):
+            return []
+        verdict = self.auc_cusum.verdict(look=self.evaluations)
+        if verdict.value <= verdict.threshold or len(self.window) < self.config.min_labels:
+            return []
+        alert = self._judge(self.evaluations, verdict, self._window())
+        return [] if alert is None else [alert]
 
     def _take(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
         kept = [p for p, _ in usable]
         columns = self._columns(kept)
-        self._learn_reference(columns)
+        learned = self._learn_reference(columns)
         self.window.add(**columns)
+        if self.auc_cusum is not None:  # labels past the reference only
+            self.auc_cusum.update(columns["score"][learned:],
+                                  columns["true_positive_class"][learned:],
+                                  look=self.evaluations)  # fmt: skip
         correct = self._correct(columns)
         if correct is not None:
             self.concept.update(correct)
@@ -195,6 +222,7 @@ class PerformanceMonitor:
             "window": self.window.snapshot(),
             **self._reference_snapshot(),  # "reference", "label_reference"
             "concept": self.concept.snapshot(),
+            "auc_cusum": None if self.auc_cusum is None else self.auc_cusum.snapshot(),
             "concept_detected": self._concept_detected,
             "fairness": {a: w.snapshot() for a, w in self.fairness.items()},
             "counts": [self.labels_seen, self.unusable, self.evaluations, self._since_evaluation],
@@ -252,6 +280,7 @@ class PerformanceMonitor:
                 reference_events=concept.reference_events, min_rise=concept.min_rise,
                 recent_events=concept.recent_events, delta=concept.delta,
             )  # fmt: skip
+        monitor._restore_auc_cusum(raw.get("auc_cusum"))
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
         fairness = check.mapping(raw["fairness"], "fairness")
         for attribute, window in list(monitor.fairness.items()):
@@ -281,6 +310,16 @@ class PerformanceMonitor:
         if stored is not None and self.given_reference is None:
             self.reference = LabelReference.from_dict(stored)
 
+    def _auc_cusum(self) -> AucCusum | None:
+        return AucCusum.of(self.reference.placements if self.reference else None, self.budget)
+
+    def _restore_auc_cusum(self, stored: Any) -> None:
+        # A snapshot from before the CUSUM (or taken while the reference was being learned)
+        # has none: it starts at 0.
+        self.auc_cusum = self._auc_cusum()
+        if self.auc_cusum is not None and stored is not None:
+            self.auc_cusum = AucCusum.restore(stored, self.auc_cusum.reference, self.budget)
+
     def take_retrain_requests(self) -> list[RetrainRequest]:
         """The retraining requests made since the last call."""
         return self.retraining.take()
@@ -303,15 +342,18 @@ class PerformanceMonitor:
         correct: np.ndarray = np.abs(columns["error"]) <= 2 * mae
         return correct
 
-    def _learn_reference(self, columns: dict[str, np.ndarray]) -> None:
+    def _learn_reference(self, columns: dict[str, np.ndarray]) -> int:
+        """Add the rows the reference still needs; return how many it took."""
         room = self.config.reference_labels - len(self._reference)
         if self.reference is not None or room <= 0:
-            return
+            return 0
         self._reference.add(**{name: column[:room] for name, column in columns.items()})
         if len(self._reference) >= self.config.reference_labels:
-            self.reference = LabelReference(self.spec.task, self._reference.estimates())
+            self.reference = LabelReference.of_window(self._reference, "stream")
+            self.auc_cusum = self._auc_cusum()
             # Its rows are no longer needed: a fresh (empty) window keeps the state small.
             self._reference = type(self._reference)(window_events=self.config.reference_labels)
+        return min(room, len(next(iter(columns.values()), ())))
 
     def _remember(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
         recent = [
@@ -342,6 +384,8 @@ class PerformanceMonitor:
         rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
         concept = PerformanceVerdict("concept_drift", "concept", None, "error_rate_rise",
                                      float(np.nan_to_num(rise)), self.concept.min_rise)  # fmt: skip
+        if self.auc_cusum is not None:
+            verdicts.append((self.auc_cusum.verdict(look=index), self._window()))
         return [*verdicts, (concept, self._window())]
 
     def _judge(self, index: int, verdict: PerformanceVerdict, window: Window) -> Alert | None:

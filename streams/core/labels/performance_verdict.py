@@ -25,8 +25,10 @@ class PerformanceVerdict:
     statistic: str
     value: float
     threshold: float
+    name: str | None = None
 
     @property
     def detector(self) -> str:
-        """The alert's ``detector`` field: the label side names it after the alert type."""
-        return self.alert_type
+        """The alert's ``detector`` field: ``name`` if given (a sequential test, e.g.
+        ``auc_cusum``), else the label side names it after the alert type."""
+        return self.name or self.alert_type
