@@ -24,14 +24,36 @@ from streams.core.errors import StoreUnavailable
 __all__ = ["RedisDuplicates"]
 
 # KEYS: this bucket, the one before; ARGV: expiry (s), then id, position pairs.
-# Returns 1 per copy seen before at another position, else 0.
+# Returns 1 per copy seen before at another position, else 0. One HMGET per bucket and one
+# HSET for the new ids (in slices: unpack's stack limit), not three calls per id.
 _SEEN = """
-local out = {}
+local ids, ats = {}, {}
 for i = 2, #ARGV, 2 do
-  local id, at = ARGV[i], ARGV[i + 1]
-  local old = redis.call('HGET', KEYS[2], id) or redis.call('HGET', KEYS[1], id)
-  if not old then redis.call('HSET', KEYS[1], id, at) end
-  out[#out + 1] = (old and old ~= at) and 1 or 0
+  ids[#ids + 1] = ARGV[i]
+  ats[#ats + 1] = ARGV[i + 1]
+end
+local function lookup(key)
+  local found = {}
+  for first = 1, #ids, 4000 do
+    local last = math.min(first + 3999, #ids)
+    local part = redis.call('HMGET', key, unpack(ids, first, last))
+    for j = 1, #part do found[first + j - 1] = part[j] end
+  end
+  return found
+end
+local before, current = lookup(KEYS[2]), lookup(KEYS[1])
+local out, fresh, added = {}, {}, {}
+for i = 1, #ids do
+  local old = before[i] or current[i] or added[ids[i]]
+  if not old then
+    added[ids[i]] = ats[i]
+    fresh[#fresh + 1] = ids[i]
+    fresh[#fresh + 1] = ats[i]
+  end
+  out[i] = (old and old ~= ats[i]) and 1 or 0
+end
+for first = 1, #fresh, 4000 do
+  redis.call('HSET', KEYS[1], unpack(fresh, first, math.min(first + 3999, #fresh)))
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return out
