@@ -11,6 +11,7 @@ __all__ = [
     "ALERT_SCHEMA_VERSION",
     "Alert",
     "AlertType",
+    "Segment",
     "Trigger",
     "Window",
     "format_time",
@@ -50,6 +51,15 @@ class Trigger:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """The segment a per-segment check judged: an attribute and its value ("other" for the
+    pooled rest; the keyed hash when the attribute is PII)."""
+
+    attribute: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A firing or resolved alert for one (model, version, feature, detector).
 
@@ -73,11 +83,14 @@ class Alert:
     episode: str
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    segment: Segment | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         key = "|".join((self.model_id, self.model_version, self.feature or "", self.episode))
+        if self.segment is not None:  # a segment's episode is its own (global ids unchanged)
+            key += f"|{self.segment.attribute}={self.segment.value}"
         episode_id = hashlib.sha256(key.encode()).hexdigest()[:16]
         alert_id = hashlib.sha256(f"{episode_id}|{self.status}".encode()).hexdigest()[:32]
         object.__setattr__(self, "episode_id", episode_id)
@@ -115,7 +128,10 @@ class Alert:
             "sample": list(self.sample),
             "message": self.message,
             "created_at": format_time(self.trigger.timestamp_ms),
-        }
+            **({} if self.segment is None else {"segment": {
+                "attribute": self.segment.attribute, "value": self.segment.value,
+            }}),
+        }  # fmt: skip
 
 
 def state_quarantined(
