@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from functools import lru_cache
 from statistics import NormalDist
 
 from streams.core.detectors import DetectorConfig, DetectorConfigs
@@ -55,6 +56,8 @@ def split_z(z: float, parts: int) -> float:
     return -_NORMAL.inv_cdf(tail / parts)
 
 
+# Every model version with segments asks for the same few splits (CUSUM's takes ~0.1 s).
+@lru_cache(maxsize=64)
 def split_configs(
     configs: DetectorConfigs, parts: int, *, window_events: int, reference_events: int
 ) -> DetectorConfigs:
