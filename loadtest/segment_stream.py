@@ -12,14 +12,24 @@ core can be driven at its own speed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
+from streams.core.alerts.alert import format_time
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.spec import ModelSpec
 
-__all__ = ["REGIONS", "SHARES", "segment_events", "segment_spec"]
+__all__ = [
+    "REGIONS",
+    "SHARES",
+    "segment_events",
+    "segment_records",
+    "segment_spec",
+    "write_segment_jsonl",
+]
 
 REGIONS = tuple(f"r{i}" for i in range(10))
 _WEIGHTS = np.array([0.0, 20, 17, 15, 13, 11, 9, 7, 5, 3])
@@ -75,3 +85,22 @@ def segment_events(
                 zip(*x.T.tolist(), plan.tolist(), score.tolist(), region.tolist(), strict=True)
             )
         ]
+
+
+def segment_records(count: int, **options: Any) -> list[bytes]:
+    """``segment_events(count, **options)`` as JSON prediction events."""
+    return [orjson.dumps(_plain(e)) for events in segment_events(count, **options) for e in events]
+
+
+def write_segment_jsonl(path: Path, count: int, **options: Any) -> None:
+    """``segment_records(count, **options)``, one JSON line each."""
+    path.write_bytes(b"".join(line + b"\n" for line in segment_records(count, **options)))
+
+
+def _plain(event: PredictionEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id, "model_id": event.model_id,
+        "model_version": event.model_version, "timestamp": format_time(event.timestamp_ms),
+        "features": event.features, "prediction": event.prediction, "score": event.score,
+        "attributes": event.attributes,
+    }  # fmt: skip

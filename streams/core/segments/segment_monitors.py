@@ -38,6 +38,7 @@ from streams.core.segments.top_k import SpaceSaving
 
 if TYPE_CHECKING:
     from streams.core.drift.model_monitor import ModelMonitor
+    from streams.core.segments.segment_monitor import SegmentMonitor
 
 __all__ = ["OTHER", "SegmentMonitors"]
 
@@ -54,8 +55,7 @@ class SegmentMonitors:
     """Per-segment monitors of one model version, fed the chunks its global monitor judges.
 
     Built from the global ``monitor`` (watching: its profile is the reference segments
-    count their own on): its spec, version, config and PII policy, and its class, which
-    each segment runs.
+    count their own on): its spec, version, config and PII policy.
     """
 
     SNAPSHOT_VERSION: ClassVar[None] = None
@@ -65,7 +65,6 @@ class SegmentMonitors:
         if monitor.profile is None:
             raise ValueError("segments are watched once the global reference exists")
         self.model_version, self.profile, self.pii = monitor.model_version, monitor.profile, pii
-        self._kind = type(monitor)
         self.spec = dataclasses.replace(spec, segments=())
         self.attributes = tuple(
             a for a in spec.segments if a not in spec.pii_attributes or pii.hashes
@@ -83,7 +82,7 @@ class SegmentMonitors:
         self._counting = {a: SpaceSaving(capacity) for a in self.attributes}
         self._settled: dict[str, frozenset[str]] | None = None
         self._references: dict[SegmentKey, SegmentReference] = {}
-        self.monitors: dict[SegmentKey, ModelMonitor] = {}
+        self.monitors: dict[SegmentKey, SegmentMonitor] = {}
 
     @property
     def settled(self) -> dict[str, frozenset[str]] | None:
@@ -98,7 +97,7 @@ class SegmentMonitors:
     ) -> list[Alert]:
         """Feed a chunk the global monitor judged (its columns, events and positions, in
         stream order); return the segments' alerts."""
-        values = {a: [self._value(e, a) for e in events] for a in self.attributes}
+        values = {a: self._values(events, a) for a in self.attributes}
         start = 0
         if self._settled is None:
             start = min(len(events), self.settle_events - self._seen)
@@ -120,11 +119,9 @@ class SegmentMonitors:
                 alerts += self._feed((attribute, value), rows, chunk, events, positions)
         return alerts
 
-    def _value(self, event: PredictionEvent, attribute: str) -> str | None:
-        raw = None if event.attributes is None else event.attributes.get(attribute)
-        if attribute in self.spec.pii_attributes:
-            return self.pii.redact(raw)
-        return category_of(raw)
+    def _values(self, events: Sequence[PredictionEvent], attribute: str) -> list[str | None]:
+        of = self.pii.redact if attribute in self.spec.pii_attributes else category_of
+        return [of(None if e.attributes is None else e.attributes.get(attribute)) for e in events]
 
     def _settle(self) -> None:
         self._settled = {a: frozenset(top.top(self.top_k)) for a, top in self._counting.items()}
@@ -151,15 +148,22 @@ class SegmentMonitors:
             monitor = self.monitors[key] = self._monitor(reference.profile_of())
         if not rows:
             return []
-        outcome = monitor.process([events[i] for i in rows], [positions[i] for i in rows])
+        outcome = monitor.feed(
+            _rows(chunk, rows), [events[i] for i in rows], [positions[i] for i in rows]
+        )
         segment = Segment(key[0], OTHER if key[1] is None else key[1])
         return [_tagged(alert, segment) for alert in outcome.alerts]
 
-    def _monitor(self, profile: ReferenceProfile, snapshot: Any = None) -> ModelMonitor:
+    def _monitor(self, profile: ReferenceProfile, snapshot: Any = None) -> SegmentMonitor:
+        # Here, not at the top: SegmentMonitor is a ModelMonitor, whose module imports this one.
+        from streams.core.segments.segment_monitor import SegmentMonitor
+
         if snapshot is None:
-            monitor = self._kind(self.spec, self.model_version, self.config, profile, pii=self.pii)
+            monitor = SegmentMonitor(
+                self.spec, self.model_version, self.config, profile, pii=self.pii
+            )
         else:
-            monitor = self._kind.restore(
+            monitor = SegmentMonitor.restore(
                 snapshot, self.spec, self.model_version, self.config,
                 profile=profile.to_dict(), reference=[], pii=self.pii,
             )  # fmt: skip
@@ -219,7 +223,7 @@ class SegmentMonitors:
             self.monitors[key] = self._monitor(restored.profile_of(), monitor)
 
 
-def _monitor_snapshot(monitor: ModelMonitor | None) -> dict[str, Any] | None:
+def _monitor_snapshot(monitor: SegmentMonitor | None) -> dict[str, Any] | None:
     return None if monitor is None else monitor.snapshot()
 
 
