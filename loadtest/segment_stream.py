@@ -55,19 +55,20 @@ def segment_events(
     seed: int = 5,
     drift_at: int | None = None,
     shift: float = 1.0,
+    region: int = 0,
     chunk: int = 5000,
 ) -> Iterator[list[PredictionEvent]]:
-    """``count`` events in lists of ``chunk``; with ``drift_at``, ``x1`` of region ``r0``
-    shifted by ``shift`` from that event on."""
+    """``count`` events in lists of ``chunk``; with ``drift_at``, ``x1`` of ``region``
+    (``r0`` by default) shifted by ``shift`` from that event on."""
     rng = np.random.default_rng(seed)
     for lo in range(0, count, chunk):
         n = min(chunk, count - lo)
-        region = rng.choice(len(REGIONS), size=n, p=SHARES)
+        where = rng.choice(len(REGIONS), size=n, p=SHARES)
         x = rng.normal(0.0, 1.0, (n, 4))
-        x[:, 0] += 0.2 * region
+        x[:, 0] += 0.2 * where
         if drift_at is not None:
             index = np.arange(lo, lo + n)
-            x[:, 1] += shift * ((region == 0) & (index >= drift_at))
+            x[:, 1] += shift * ((where == region) & (index >= drift_at))
         plan = _PLANS[rng.integers(0, 3, n)]
         score = 1 / (1 + np.exp(-x[:, 0]))
         yield [
@@ -82,7 +83,7 @@ def segment_events(
                 attributes={"region": REGIONS[r]},
             )
             for i, (a, b, c, d, p, s, r) in enumerate(
-                zip(*x.T.tolist(), plan.tolist(), score.tolist(), region.tolist(), strict=True)
+                zip(*x.T.tolist(), plan.tolist(), score.tolist(), where.tolist(), strict=True)
             )
         ]
 
