@@ -186,6 +186,11 @@ class SegmentMonitors:
     @classmethod
     def restore(cls, snapshot: Any, monitor: ModelMonitor) -> Self:
         """Continue from ``snapshot()``; ``InvalidState`` for anything malformed."""
+        with check.restoring("segment monitors"):
+            return cls._restore(snapshot, monitor)
+
+    @classmethod
+    def _restore(cls, snapshot: Any, monitor: ModelMonitor) -> Self:
         raw = check.mapping(snapshot, "segments", ("seen", "counting", "settled", "segments"))
         monitors = cls(monitor)
         monitors._seen = check.integer(raw["seen"], "segments.seen", high=monitors.settle_events)

@@ -109,6 +109,11 @@ class SegmentReference:
 
     @classmethod
     def restore(cls, snapshot: Any, profile: ReferenceProfile) -> Self:
+        with check.restoring("segment reference"):
+            return cls._restore(snapshot, profile)
+
+    @classmethod
+    def _restore(cls, snapshot: Any, profile: ReferenceProfile) -> Self:
         raw = check.mapping(snapshot, "segment_reference", ("count", "numeric", "categorical"))
         reference = cls(profile)
         reference.count = check.integer(raw["count"], "segment_reference.count")
