@@ -100,3 +100,19 @@ def test_other_pools_the_values_beyond_top_k():
     counts = {key: ref.count for key, ref in monitor.segments._references.items()}
     assert set(counts) == {("region", v) for v in ("r1", "r2", "r3", None)}
     assert counts["region", None] == 1000  # r0 and r4-r9, half the traffic: full first
+
+
+def test_a_change_of_the_specs_segments_starts_them_afresh_and_keeps_the_rest():
+    spec = segment_spec()
+    monitor = ModelMonitor(spec, "v1", CONFIG)
+    offset = 0
+    for events in segment_events(4000, chunk=1000):
+        monitor.process(events, [(0, offset + i) for i in range(len(events))])
+        offset += len(events)
+    stored = json.loads(json.dumps(monitor.snapshot()))
+    profile = monitor.profile.to_dict()
+    changed = dataclasses.replace(spec, segments_top_k=3)
+    again = ModelMonitor.restore(stored, changed, "v1", CONFIG, profile=profile, reference=[])
+    assert again.segments.settled is None and again.windows_closed == monitor.windows_closed
+    same = ModelMonitor.restore(stored, spec, "v1", CONFIG, profile=profile, reference=[])
+    assert same.segments.snapshot() == monitor.segments.snapshot()

@@ -172,6 +172,7 @@ class SegmentMonitors:
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "watching": [list(self.attributes), self.top_k],
             "seen": self._seen,
             "counting": {a: top.snapshot() for a, top in self._counting.items()},
             "settled": None
@@ -185,14 +186,19 @@ class SegmentMonitors:
 
     @classmethod
     def restore(cls, snapshot: Any, monitor: ModelMonitor) -> Self:
-        """Continue from ``snapshot()``; ``InvalidState`` for anything malformed."""
+        """Continue from ``snapshot()``; ``InvalidState`` for anything malformed. State
+        taken under other segment attributes or another top K (the spec changed) is set
+        aside: the segments start afresh, the global monitor goes on."""
         with check.restoring("segment monitors"):
             return cls._restore(snapshot, monitor)
 
     @classmethod
     def _restore(cls, snapshot: Any, monitor: ModelMonitor) -> Self:
-        raw = check.mapping(snapshot, "segments", ("seen", "counting", "settled", "segments"))
+        keys = ("watching", "seen", "counting", "settled", "segments")
+        raw = check.mapping(snapshot, "segments", keys)
         monitors = cls(monitor)
+        if raw["watching"] != [list(monitors.attributes), monitors.top_k]:
+            return monitors  # the spec's segments changed since: they start afresh
         monitors._seen = check.integer(raw["seen"], "segments.seen", high=monitors.settle_events)
         if raw["settled"] is None:
             counting = check.mapping(raw["counting"], "segments.counting", monitors.attributes)
