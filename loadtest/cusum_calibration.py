@@ -30,65 +30,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from streams.core.online.siegmund import siegmund_arl
+from streams.core.detectors.cusum_budget import (
+    Reference,
+    false_alarm_probability,
+    threshold_for,
+)
 
 __all__ = ["Reference", "false_alarm_probability", "ramp_delays", "simulated_false_alarms",
            "threshold_for"]  # fmt: skip
-
-HEAVY_KURTOSIS = 26.5  # the simulated lognormal feature's (sigma 0.75): the widest scale error
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    """How the block means are standardised: block size, reference size, the features'
-    worst kurtosis (how uncertain the reference's standard deviation is)."""
-
-    block_events: int = 100
-    reference_events: int = 5000
-    kurtosis: float = HEAVY_KURTOSIS
-
-    @property
-    def mean_error(self) -> float:
-        """Standard deviation of the reference mean's error, in block standard errors."""
-        return math.sqrt(self.block_events / self.reference_events)
-
-    @property
-    def scale_error(self) -> float:
-        """Standard deviation of (true / estimated standard deviation) around 1."""
-        return math.sqrt((self.kurtosis - 1) / (4 * self.reference_events))
-
-
-def false_alarm_probability(k: float, h: float, blocks: int, reference: Reference) -> float:
-    """P(a two-sided CUSUM (k, h) alarms within ``blocks``), over the reference's errors."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(80)
-    d = reference.mean_error * nodes
-    weights = weights / weights.sum()
-    total = 0.0
-    # Three-point rule for r ~ N(1, s): nodes 1 +- sqrt(3) s, weights 1/6, 2/3, 1/6.
-    for factor, weight in ((-math.sqrt(3), 1 / 6), (0.0, 2 / 3), (math.sqrt(3), 1 / 6)):
-        r = 1 + factor * reference.scale_error
-        rate = 1 / siegmund_arl((d - k) / r, h / r) + 1 / siegmund_arl((-d - k) / r, h / r)
-        total += weight * float(np.sum(weights * -np.expm1(-blocks * rate)))
-    return total
-
-
-def threshold_for(k: float, alpha: float, blocks: int, reference: Reference) -> float | None:
-    """The smallest h (to 0.01) whose false-alarm probability is at most ``alpha``; None
-    if no h up to 100 reaches it (k does not cover the reference's error)."""
-    low, high = 0.5, 100.0
-    if false_alarm_probability(k, high, blocks, reference) > alpha:
-        return None
-    while high - low > 0.01:
-        middle = (low + high) / 2
-        if false_alarm_probability(k, middle, blocks, reference) > alpha:
-            low = middle
-        else:
-            high = middle
-    return math.ceil(high * 100) / 100
 
 
 def _reference_errors(

@@ -16,9 +16,11 @@ import numpy as np
 import pytest
 
 from streams.core.alerts.alert_rule import RuleState
+from streams.core.contract.columns import Columns
 from streams.core.contract.spec import FeatureSpec, ModelSpec
 from streams.core.detectors import REGISTRY, BlockMeans
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
 from streams.core.labels.concept_drift import ErrorRateDrift
 from streams.core.labels.fairness import FairnessPolicy, FairnessWindow
@@ -30,6 +32,8 @@ from streams.core.labels.ring import ColumnRing
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
+from streams.core.segments import SegmentMonitors, SpaceSaving
+from streams.core.segments.segment_reference import SegmentReference
 from tests.core.test_detector_contract import fresh, watched
 
 SPEC = ModelSpec("churn", {"x": FeatureSpec("number")})
@@ -67,6 +71,15 @@ CASES: dict[str, Case] = {
         {"profile": None, "reference": []},
     ),
 }
+# Per-segment state, built on a monitor watching against a profile.
+SEGMENTED = ModelMonitor(
+    ModelSpec("churn", {"x": FeatureSpec("number")}, segments=("region",)), "v1", MonitorConfig(),
+    ReferenceProfile.from_columns("churn", "v1", Columns(("x",), np.ones((20, 1)), {}),
+                                  anomaly_columns=1),
+)  # fmt: skip
+CASES["space_saving"] = (lambda: SpaceSaving(4), (4,), {})
+CASES["segment_reference"] = (lambda: SegmentReference(SEGMENTED.profile), (SEGMENTED.profile,), {})
+CASES["segment_monitors"] = (lambda: SegmentMonitors(SEGMENTED), (SEGMENTED,), {})
 for kind in REGISTRY:
     CASES[f"detector:{kind.name}"] = (
         lambda kind=kind: fresh(kind),

@@ -12,6 +12,7 @@ __all__ = [
     "Alert",
     "AlertType",
     "Explanation",
+    "Segment",
     "Trigger",
     "Window",
     "format_time",
@@ -71,6 +72,15 @@ class Explanation:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """The segment a per-segment check judged: an attribute and its value ("other" for the
+    pooled rest; the keyed hash when the attribute is PII)."""
+
+    attribute: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A firing or resolved alert for one (model, version, feature, detector).
 
@@ -96,11 +106,14 @@ class Alert:
     message: str = ""
     #: The features behind it (anomaly, prediction drift, performance), when known.
     explanation: Explanation | None = None
+    segment: Segment | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         key = "|".join((self.model_id, self.model_version, self.feature or "", self.episode))
+        if self.segment is not None:  # a segment's episode is its own (global ids unchanged)
+            key += f"|{self.segment.attribute}={self.segment.value}"
         episode_id = hashlib.sha256(key.encode()).hexdigest()[:16]
         alert_id = hashlib.sha256(f"{episode_id}|{self.status}".encode()).hexdigest()[:32]
         object.__setattr__(self, "episode_id", episode_id)
@@ -141,6 +154,8 @@ class Alert:
         }
         if self.explanation is not None:
             record["explanation"] = self.explanation.to_dict()
+        if self.segment is not None:
+            record["segment"] = {"attribute": self.segment.attribute, "value": self.segment.value}
         return record
 
 

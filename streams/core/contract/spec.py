@@ -153,6 +153,10 @@ class ModelSpec:
     #: The model's latency SLO: its events' ``latency_ms`` should be at or below this (p99);
     #: None: the worker's default (``DRIFTLINE_LATENCY_OBJECTIVE_MS``).
     latency_objective_ms: float | None = None
+    #: Attributes whose values are segments, each watched per value (``core/segments``).
+    segments: tuple[str, ...] = ()
+    #: Segment values watched on their own per attribute; the rest pooled as "other".
+    segments_top_k: int = 20
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -253,6 +257,8 @@ class ModelSpec:
             fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
             detectors=_detectors(raw.get("detectors"), model_id),
             latency_objective_ms=_latency_objective(raw.get("latency_objective_ms"), model_id),
+            segments=_segments(raw.get("segments"), model_id),
+            segments_top_k=_bounded_int(raw, "segments_top_k", 20, 1, 100),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,6 +285,9 @@ class ModelSpec:
             out["detectors"] = _plain(self.detectors)
         if self.latency_objective_ms is not None:
             out["latency_objective_ms"] = self.latency_objective_ms
+        if self.segments:
+            out["segments"] = list(self.segments)
+            out["segments_top_k"] = self.segments_top_k
         return out
 
 
@@ -292,6 +301,22 @@ def _latency_objective(raw: object, model_id: str) -> float | None:
             f"(0, {MAX_LATENCY_OBJECTIVE_MS}], got {raw!r}"
         )
     return float(cast(float, raw))
+
+
+def _segments(raw: object, model_id: str) -> tuple[str, ...]:
+    """A spec's ``segments``: at most 4 distinct attribute names."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > 4 or len(set(map(str, raw))) != len(raw):
+        raise InvalidSpec(f"{model_id}: segments is a list of at most 4 distinct attribute names")
+    for name in raw:
+        if not isinstance(name, str):
+            raise InvalidSpec(f"{model_id}: segments: {name!r} is not an attribute name")
+        try:
+            check_name(name, "segments")
+        except InvalidEvent as exc:
+            raise InvalidSpec(f"{model_id}: segments: {exc}") from exc
+    return tuple(raw)
 
 
 def _detectors(raw: Any, where: str) -> Mapping[str, Mapping[str, Any]] | None:

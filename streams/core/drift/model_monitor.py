@@ -26,6 +26,7 @@ from streams.core.drift.profile import ReferenceProfile
 from streams.core.drift.sampled import Sampled
 from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
+from streams.core.segments.segment_monitors import SegmentMonitors
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
@@ -106,6 +107,8 @@ class ModelMonitor:
         self._new_profile = False
         #: The features drifted in the last windows, explaining prediction drift/performance.
         self.drifted = DriftedFeatures()
+        # Per-segment monitors (the spec's ``segments``), once the global reference exists.
+        self.segments: SegmentMonitors | None = None
         # Performance estimated from scores alone, visible before labels arrive. Not in the
         # snapshot: 1,000 scores per model in every batch's state write doubled the CPU per
         # event with 50 models; after a restart it refills within one window.
@@ -141,6 +144,8 @@ class ModelMonitor:
                 self._learn_reference(chunk)
             else:
                 anomalies += self._accumulate(chunk, events[start:end], positions[start:end])
+                if self.segments is not None:
+                    alerts += self.segments.add(chunk, events[start:end], positions[start:end])
                 if self._window_count == self.config.window_events:
                     self._close_window(alerts, verdicts)
             start = end
@@ -165,6 +170,7 @@ class ModelMonitor:
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
             "drifted": self.drifted.snapshot(),
+            **({} if self.segments is None else {"segments": self.segments.snapshot()}),
         }
 
     @classmethod
@@ -217,6 +223,8 @@ class ModelMonitor:
         monitor._restore_counts(raw, profile is None)
         if monitor.profile is not None:
             monitor._detectors = DetectorSet.restore(raw, monitor.profile, spec, config.detectors)
+        if monitor.segments is not None and "segments" in raw:
+            monitor.segments = SegmentMonitors.restore(raw["segments"], monitor)
         monitor._rules = {}
         for item in check.listing(raw["rules"], "rules", max_length=100_000):
             kind, name, rule, state = check.listing(item, "rules[]", length=4)
@@ -300,6 +308,7 @@ class ModelMonitor:
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
         self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
+        self.segments = SegmentMonitors(self) if self.spec.segments else None
 
     def _accumulate(
         self,

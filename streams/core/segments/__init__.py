@@ -1,0 +1,16 @@
+"""Per-segment checks: the drift checks of one model version run per value of a segment
+attribute (``segments`` in the model spec) as well as globally.
+
+``top_k`` picks the values watched on their own (bounded memory, the rest pooled as
+"other"), ``budget`` raises each detector's threshold so the segments share the global
+false-alarm budget, ``segment_reference`` learns a segment's reference on the global
+reference's bins, and ``segment_monitors`` runs one monitor per segment.
+"""
+
+from __future__ import annotations
+
+from streams.core.segments.budget import split_configs
+from streams.core.segments.segment_monitors import SegmentMonitors
+from streams.core.segments.top_k import SpaceSaving
+
+__all__ = ["SegmentMonitors", "SpaceSaving", "split_configs"]
