@@ -52,13 +52,10 @@ def test_a_retried_event_is_replayed_once(tmp_path, run_replay):
     assert without_positions(twice.stdout) == without_positions(once.stdout)
 
 
-def test_a_never_seen_category_is_its_own_data_quality_alert_once_turned_on(
-    tmp_path, run_replay, monkeypatch
-):
+def test_a_never_seen_category_is_its_own_data_quality_alert(tmp_path, run_replay):
     events = tmp_path / "events.jsonl"
     new = Scenario(kind="categorical", feature="c0", start=SHIFT_AT, magnitude=0.5)
     write_jsonl(events, StreamConfig(seed=3, scenarios=(new,)), 10_000)
-    monkeypatch.setenv("DRIFTLINE_DETECTORS", '{"unseen_categories": {"enabled": true}}')
     alerts = [orjson.loads(line) for line in run_replay(events).stdout.splitlines()]
     unseen = [a for a in alerts if a["detector"] == "unseen_categories"]
     assert [(a["type"], a["feature"], a["status"]) for a in unseen] == [

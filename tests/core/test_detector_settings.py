@@ -25,11 +25,9 @@ def creep(magnitude: float, duration: int, end: int | None = None) -> Scenario:
                     magnitude=magnitude, end=None if end is None else DRIFT_AT + end)  # fmt: skip
 
 
-def test_every_detector_is_on_by_default_but_the_opt_in_data_quality_ones():
-    # unseen_categories and type_change would add alerts to streams already watched.
+def test_every_detector_is_on_by_default():
     configs = default_configs()
-    off = [name for name, config in configs.items() if not config.enabled]
-    assert off == ["unseen_categories", "type_change"]
+    assert [name for name, config in configs.items() if not config.enabled] == []
     assert MonitorConfig().detectors == configs == configs_from_json("")
 
 

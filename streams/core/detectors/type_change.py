@@ -36,10 +36,6 @@ class TypeChangeConfig(RateConfig):
     categories (whose kinds it does not know), never for less than ``min_increase`` more;
     the false-alarm budget is ``UnseenCategoriesConfig``'s."""
 
-    # Off by default: on, they would add alerts to streams already watched (a new category
-    # also moves PSI). Turn on with DRIFTLINE_DETECTORS or a spec's "detectors".
-    enabled: bool = False
-
 
 class TypeChange(RateDetector):
     """Present values of one categorical column whose kind none of the reference's had.

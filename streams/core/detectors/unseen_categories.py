@@ -30,10 +30,6 @@ class UnseenCategoriesConfig(RateConfig):
     empty (its expected rate 0).
     """
 
-    # Off by default: on, they would add alerts to streams already watched (a new category
-    # also moves PSI). Turn on with DRIFTLINE_DETECTORS or a spec's "detectors".
-    enabled: bool = False
-
 
 class UnseenCategories(RateDetector):
     """Present values of one categorical column that are none of the reference's categories.
