@@ -148,6 +148,8 @@ class _Wiring:
                 pii=self.pii,
                 # The registry caps models and versions per model; this guards the rest.
                 max_versions=max(500, settings.max_models * settings.max_versions_per_model),
+                new_version_reference=settings.new_version_reference,
+                rollouts=settings.rollouts(),
             ),
             store=RedisMonitorStore(
                 redis_client,

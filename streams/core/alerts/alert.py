@@ -22,7 +22,7 @@ ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
-    "concept_drift", "fairness", "internal",
+    "concept_drift", "fairness", "internal", "canary",
 ]  # fmt: skip
 
 
@@ -73,6 +73,8 @@ class Alert:
     episode: str
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    # A canary alert's verdict, evidence and sample sizes (streams/core/rollout/canary.py).
+    canary: dict[str, Any] | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
@@ -85,7 +87,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
-        return {
+        out = {
             "schema_version": ALERT_SCHEMA_VERSION,
             "alert_id": self.alert_id,
             "episode_id": self.episode_id,
@@ -116,6 +118,9 @@ class Alert:
             "message": self.message,
             "created_at": format_time(self.trigger.timestamp_ms),
         }
+        if self.canary is not None:
+            out["canary"] = self.canary
+        return out
 
 
 def state_quarantined(
