@@ -22,6 +22,7 @@ from streams.core.rollout.tally import Tally
 __all__ = ["Check", "Outcome", "kolmogorov_p", "latency_check", "rate_check", "score_check"]
 
 Outcome = Literal["pass", "fail", "inconclusive"]
+_EQUIVALENCE_ALPHA = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +82,15 @@ def rate_check(name: str, base: tuple[int, int], cand: tuple[int, int], *, min_e
         return Check(name, "inconclusive", "difference", math.nan, tolerance,
                      {"events": sizes, "reason": "too few events"})  # fmt: skip
     rates = (base[0] / base[1], cand[0] / cand[1])
-    low, high = difference_interval(Estimate(rates[1], cand[1]), Estimate(rates[0], base[1]),
-                                    NormalDist().inv_cdf(1 - alpha / 2))  # fmt: skip
+    estimates = (Estimate(rates[1], cand[1]), Estimate(rates[0], base[1]))
+    low, high = difference_interval(*estimates, NormalDist().inv_cdf(1 - alpha / 2))
+    # Equivalence (two one-sided tests at 5%): the 90% interval within the tolerance.
+    near = difference_interval(*estimates, NormalDist().inv_cdf(1 - _EQUIVALENCE_ALPHA / 2))
     difference = rates[1] - rates[0]
     clear = low > 0 or high < 0
     outcome: Outcome = (
         "fail" if clear and abs(difference) > tolerance else
-        "pass" if -tolerance <= low and high <= tolerance else "inconclusive"
+        "pass" if -tolerance <= near[0] and near[1] <= tolerance else "inconclusive"
     )  # fmt: skip
     return Check(name, outcome, "difference", difference, tolerance,
                  {"events": sizes, "baseline": rates[0], "candidate": rates[1],
