@@ -70,8 +70,10 @@ class _Pair:
         self.checks: list[dict[str, Any]] = []
 
     def snapshot(self) -> dict[str, Any]:
-        return {"baseline": self.baseline.snapshot(), "candidate": self.candidate.snapshot(),
-                "windows": self.windows, "verdict": self.verdict, "checks": self.checks}  # fmt: skip
+        return {
+            "baseline": self.baseline.snapshot(), "candidate": self.candidate.snapshot(),
+            "windows": self.windows, "verdict": self.verdict, "checks": self.checks,
+        }  # fmt: skip
 
     @classmethod
     def restore(cls, raw: Any) -> _Pair:
@@ -198,7 +200,9 @@ class ModelRollout:
         """Score distribution and positive rate first (a pass needs both), then the rest."""
         c, b, cfg = pair.candidate, pair.baseline, self.config
         n = cfg.min_events
-        rate = {"min_events": n, "alpha": cfg.alpha, "tolerance": cfg.max_rate_difference}
+        rate: dict[str, Any] = {
+            "min_events": n, "alpha": cfg.alpha, "tolerance": cfg.max_rate_difference
+        }  # fmt: skip
         checks = [
             score_check(b, c, min_events=n, alpha=cfg.alpha, tolerance=cfg.max_score_shift),
             rate_check("positive_rate", (b.positives, b.events), (c.positives, c.events), **rate),

@@ -52,7 +52,7 @@ def kolmogorov_p(d: float, n: float) -> float:
     if lam < 0.2:
         return 1.0
     terms = (2 * (-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam) for k in range(1, 101))
-    return min(1.0, max(0.0, sum(terms)))
+    return min(1.0, max(0.0, float(sum(terms))))
 
 
 def score_check(base: Tally, cand: Tally, *, min_events: int, alpha: float,

@@ -41,10 +41,10 @@ class Rollouts:
             group[0].append(event)
             group[1].append(position)
         alerts = []
-        for model_id, (group, at) in groups.items():
-            spec = spec_for(model_id, group[-1].model_version)
+        for model_id, (batch, at) in groups.items():
+            spec = spec_for(model_id, batch[-1].model_version)
             positive = None if spec is None or spec.task == "regression" else spec.positive_classes
-            alerts += self._rollout(model_id).observe(group, at, positive)
+            alerts += self._rollout(model_id).observe(batch, at, positive)
             self._touched[model_id] = None
         return alerts
 

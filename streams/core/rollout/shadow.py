@@ -24,7 +24,7 @@ _SUMS = 8
 class _Waiting(NamedTuple):
     version: str
     timestamp_ms: int
-    prediction: str
+    prediction: str | None
     score: float
 
 
@@ -49,7 +49,7 @@ class ShadowJoin:
         self._sums: dict[tuple[str, str], list[float]] = {}
         self._latest = 0
 
-    def add(self, event_id: str, version: str, timestamp_ms: int, prediction: str,
+    def add(self, event_id: str, version: str, timestamp_ms: int, prediction: str | None,
             score: float) -> None:  # fmt: skip
         """One event (``score`` NaN when it has none)."""
         self._latest = max(self._latest, timestamp_ms)
@@ -81,7 +81,8 @@ class ShadowJoin:
     def summary(self, a: str, b: str) -> dict[str, Any]:
         """Pairs seen, prediction agreement and Pearson's score correlation (None when
         undefined) between versions ``a`` and ``b``."""
-        n, agree, m, sx, sy, sxx, syy, sxy = self._sums.get(tuple(sorted((a, b))), [0.0] * _SUMS)
+        key = (a, b) if a <= b else (b, a)
+        n, agree, m, sx, sy, sxx, syy, sxy = self._sums.get(key, [0.0] * _SUMS)
         spread = (m * sxx - sx * sx) * (m * syy - sy * sy)
         return {
             "pairs": int(n),
