@@ -1,23 +1,21 @@
 """A rollout on the real broker and Redis: a candidate v2 on 10% of a model's traffic.
 
 One worker run for the module: a model whose v2 shifts its scores and a model whose v2 is
-healthy, 9,000 events each (v2 from event 2,000 on, 10 s canary windows at 100 events/s of
-event time). The shifted v2 inherits v1's reference (prediction_drift) and gets a ``fail``
-verdict, the healthy one ``pass``; ``driftline canary`` reads them from Redis with its exit
-codes.
+healthy, 6,000 and 8,000 events (v2 from event 1,200 on, 10 s canary windows at 100
+events/s of event time, verdicts from 300 events of each version; a pass needs the positive
+rates shown equivalent, so it takes longer than a fail: tests/core/test_rollout.py). The
+shifted v2 inherits v1's reference (prediction_drift) and gets a ``fail`` verdict, the
+healthy one ``pass``; ``driftline canary`` reads them from Redis with its exit codes.
 """
 
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
 
 import jsonschema
 import orjson
 import pytest
 
 from streams.adapters.kafka.records import publish
+from streams.cli import main
 from streams.settings import Settings
 from streams.simulation.rollout import rollout_events
 from streams.stack.worker import WorkerProcess
@@ -25,8 +23,9 @@ from tests.integration.conftest import free_port, isolated_env, read_alerts, wai
 
 pytestmark = pytest.mark.integration
 
-EVENTS, START = 9000, 2000
-SCHEMA = orjson.loads(open("schemas/alert.json", "rb").read())
+START = 1200
+with open("schemas/alert.json", "rb") as schema:
+    SCHEMA = orjson.loads(schema.read())
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +34,14 @@ def rollout(stack_config, tmp_path_factory):
     env = isolated_env(stack_config, tmp / "faust") | {
         "DRIFTLINE_WARMUP_EVENTS": "100",
         "DRIFTLINE_REFERENCE_EVENTS": "1000",
-        "DRIFTLINE_WINDOW_EVENTS": "500",
+        "DRIFTLINE_WINDOW_EVENTS": "250",
         "DRIFTLINE_CANARY_WINDOW_S": "10",
+        "DRIFTLINE_CANARY_MIN_EVENTS": "300",
     }
     settings = Settings.from_env(env)
     records = []
-    for model_id, shift in (("it-canary-bad", 0.15), ("it-canary-ok", 0.0)):
-        events = rollout_events(EVENTS, model_id=model_id, score_shift=shift,
+    for model_id, shift, count in (("it-canary-bad", 0.15, 6000), ("it-canary-ok", 0.0, 8000)):
+        events = rollout_events(count, model_id=model_id, score_shift=shift,
                                 candidate_after=START, seed=0)  # fmt: skip
         records += [(model_id.encode(), orjson.dumps(e)) for e in events]
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp / "worker.log")
@@ -55,10 +55,20 @@ def rollout(stack_config, tmp_path_factory):
     return env, alerts
 
 
-def canary(env, model_id, *flags):
-    command = [sys.executable, "-m", "streams.cli", "canary", model_id, *flags]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
-                          cwd=os.getcwd(), check=False)  # fmt: skip
+@pytest.fixture
+def canary(rollout, monkeypatch, capsys):
+    """``driftline canary`` in this process, with the worker's environment: (exit code,
+    stdout)."""
+    env, _ = rollout
+    for name, value in env.items():
+        if name.startswith("DRIFTLINE_"):
+            monkeypatch.setenv(name, value)
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = main(["canary", *argv])
+        return code, capsys.readouterr().out
+
+    return run
 
 
 def test_the_shifted_candidate_fails_and_the_healthy_one_passes(rollout):
@@ -77,16 +87,11 @@ def test_the_shifted_candidate_raises_prediction_drift_against_the_inherited_ref
     assert not [d for d in drift if d[:2] == ("it-canary-ok", "v2")]
 
 
-def test_driftline_canary_exit_codes_from_redis(rollout):
-    env, _ = rollout
-    bad = canary(env, "it-canary-bad", "--baseline", "v1", "--candidate", "v2")
-    assert bad.returncode == 1, bad.stderr
-    assert "fail" in bad.stdout and "score_distribution: fail" in bad.stdout
-    ok = canary(env, "it-canary-ok", "--baseline", "v1", "--candidate", "v2", "--json")
-    assert ok.returncode == 0, ok.stderr
-    report = orjson.loads(ok.stdout)
-    assert report["verdict"] == "pass" and report["events"]["candidate"] >= 500
-    never = canary(env, "it-canary-ok", "--baseline", "v2", "--candidate", "v1")
-    assert never.returncode == 3, never.stderr
-    unknown = canary(env, "no-such-model", "--baseline", "v1", "--candidate", "v2")
-    assert unknown.returncode == 3, unknown.stderr
+def test_driftline_canary_exit_codes_from_redis(canary):
+    code, out = canary("it-canary-bad", "--baseline", "v1", "--candidate", "v2")
+    assert code == 1 and "v2 vs v1: fail" in out and "score_distribution: fail" in out
+    code, out = canary("it-canary-ok", "--baseline", "v1", "--candidate", "v2", "--json")
+    report = orjson.loads(out)
+    assert code == 0 and report["verdict"] == "pass" and report["events"]["candidate"] >= 300
+    assert canary("it-canary-ok", "--baseline", "v2", "--candidate", "v1")[0] == 3  # never ran
+    assert canary("no-such-model", "--baseline", "v1", "--candidate", "v2")[0] == 3
