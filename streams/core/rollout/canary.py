@@ -177,13 +177,15 @@ class ModelRollout:
             pair.baseline.merge(self.open[baseline])
             pair.candidate.merge(self.open[candidate])
             pair.windows += 1
-            alert = self._judge(baseline, candidate, pair, trigger)
+            count = self.open[baseline].events + self.open[candidate].events
+            alert = self._judge(baseline, candidate, pair, count, trigger)
             if alert is not None:
                 alerts.append(alert)
         self.open = {}
         return alerts
 
-    def _judge(self, baseline: str, candidate: str, pair: _Pair, trigger: Trigger) -> Alert | None:
+    def _judge(self, baseline: str, candidate: str, pair: _Pair, count: int,
+               trigger: Trigger) -> Alert | None:  # fmt: skip
         checks = self._checks(pair)
         outcomes = {c.outcome for c in checks}
         verdict: Outcome = (
@@ -194,7 +196,7 @@ class ModelRollout:
         changed, pair.verdict = verdict != pair.verdict, verdict
         if not changed or verdict == "inconclusive":
             return None
-        return self._alert(baseline, candidate, pair, checks, trigger)
+        return self._alert(baseline, candidate, pair, checks, count, trigger)
 
     def _checks(self, pair: _Pair) -> list[Check]:
         """Score distribution and positive rate first (a pass needs both), then the rest."""
@@ -222,11 +224,12 @@ class ModelRollout:
         }  # fmt: skip
 
     def _alert(self, baseline: str, candidate: str, pair: _Pair, checks: list[Check],
-               trigger: Trigger) -> Alert:  # fmt: skip
+               count: int, trigger: Trigger) -> Alert:  # fmt: skip
+        """The alert of a verdict's change: its window is the one that just closed (``count``
+        events of the pair); the sample sizes of the whole comparison are in ``canary``."""
         lead = next((c for c in checks if c.outcome == pair.verdict), checks[0])
         assert self.window is not None
         start = self.window * self.config.window_ms
-        events = pair.baseline.events + pair.candidate.events
         return Alert(
             type="canary",
             status="firing" if pair.verdict == "fail" else "resolved",
@@ -238,7 +241,7 @@ class ModelRollout:
             statistic_name=f"{lead.name}.{lead.statistic}",
             value=lead.value,
             threshold=lead.threshold,
-            window=Window(start, start + self.config.window_ms - 1, events),
+            window=Window(start, start + self.config.window_ms - 1, count),
             trigger=trigger,
             episode=f"canary/{baseline}/{pair.verdict}/w{self.window}",
             message=f"canary {candidate} vs {baseline}: {pair.verdict} ({lead.name} "
