@@ -23,7 +23,7 @@ from streams.core.alerts.alert import Alert, Trigger, Window
 from streams.core.contract.columns import category_of
 from streams.core.contract.event import PredictionEvent
 from streams.core.rollout.checks import Check, Outcome, latency_check, rate_check, score_check
-from streams.core.rollout.shadow import ShadowJoin
+from streams.core.rollout.shadow import ShadowJoin, Waiting
 from streams.core.rollout.tally import Tally
 
 __all__ = ["CanaryConfig", "ModelRollout"]
@@ -122,9 +122,8 @@ class ModelRollout:
                 alerts += self._close(_trigger(events[start], positions[start]))
                 self.window = wid
             # A late event (an earlier window's) counts in the open window.
-            end = start + 1
-            while end < len(events) and windows[end] <= self.window:
-                end += 1
+            later = np.flatnonzero(windows[start:] > self.window)
+            end = len(events) if later.size == 0 else start + int(later[0])
             self._add(events[start:end], positive)
             start = end
         return alerts
@@ -151,21 +150,26 @@ class ModelRollout:
         self.shadow.forget(set(self.versions))
 
     def _add(self, events: Sequence[PredictionEvent], positive: frozenset[str] | None) -> None:
-        for event in events:
-            self.shadow.add(event.event_id, event.model_version, event.timestamp_ms,
-                            category_of(event.prediction), _nan(event.score))  # fmt: skip
-        by_version: dict[str, list[PredictionEvent]] = {}
-        for event in events:
-            by_version.setdefault(event.model_version, []).append(event)
-        for version, group in by_version.items():
+        """Count a run of one window's events: per event only what numpy cannot do."""
+        by_version: dict[str, list[int]] = {}
+        for i, event in enumerate(events):
+            by_version.setdefault(event.model_version, []).append(i)
+        for version in by_version:
             self._see(version)
-            scores = np.array([_nan(e.score) for e in group], dtype=float)
-            latencies = np.array([_nan(e.latency_ms) for e in group], dtype=float)
-            positives = 0 if positive is None else sum(
-                category_of(e.prediction) in positive for e in group
-            )  # fmt: skip
+        predictions = [category_of(e.prediction) for e in events]
+        if len(self.versions) > 1:  # a model with one version has no twins to join
+            self.shadow.add_many(
+                (e.event_id, Waiting(e.model_version, e.timestamp_ms, p, _nan(e.score)))
+                for e, p in zip(events, predictions, strict=True)
+            )
+        # None becomes NaN in a float array.
+        scores = np.array([e.score for e in events], dtype=float)
+        latencies = np.array([e.latency_ms for e in events], dtype=float)
+        hits = np.array([positive is not None and p in positive for p in predictions], dtype=bool)
+        for version, at in by_version.items():
+            rows = slice(None) if len(by_version) == 1 else np.array(at)
             tally = self.open.setdefault(version, Tally())
-            tally.add(scores, positives=positives, latencies=latencies)
+            tally.add(scores[rows], positives=int(hits[rows].sum()), latencies=latencies[rows])
 
     def _close(self, trigger: Trigger) -> list[Alert]:
         """Pair the open window's versions with their baselines and judge each pair."""

@@ -35,13 +35,8 @@ class Rollouts:
         spec_for: Callable[[str, str], ModelSpec | None],
     ) -> list[Alert]:
         """Feed a batch (stream order kept per model): the canary alerts it raised."""
-        groups: dict[str, tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
-        for event, position in zip(events, positions, strict=True):
-            group = groups.setdefault(event.model_id, ([], []))
-            group[0].append(event)
-            group[1].append(position)
         alerts = []
-        for model_id, (batch, at) in groups.items():
+        for model_id, (batch, at) in _by_model(events, positions).items():
             spec = spec_for(model_id, batch[-1].model_version)
             positive = None if spec is None or spec.task == "regression" else spec.positive_classes
             alerts += self._rollout(model_id).observe(batch, at, positive)
@@ -72,3 +67,18 @@ class Rollouts:
         while len(self.models) > self.max_models:
             self.models.pop(next(iter(self.models)))
         return rollout
+
+
+def _by_model(
+    events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+) -> dict[str, tuple[Sequence[PredictionEvent], Sequence[tuple[int, int]]]]:
+    """The batch split by model, stream order kept (one model: the batch itself)."""
+    models = {e.model_id for e in events}
+    if len(models) == 1:  # the usual batch of a by-model partition
+        return {models.pop(): (events, positions)}
+    groups: dict[str, tuple[list[PredictionEvent], list[tuple[int, int]]]] = {}
+    for event, position in zip(events, positions, strict=True):
+        group = groups.setdefault(event.model_id, ([], []))
+        group[0].append(event)
+        group[1].append(position)
+    return dict(groups)

@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, ClassVar, NamedTuple, Self
 
 from streams.core import plain_data as check
 
-__all__ = ["ShadowJoin"]
+__all__ = ["ShadowJoin", "Waiting"]
 
 # n, agreeing predictions, scored pairs, sums of x, y, x*x, y*y, x*y (x the earlier version).
 _SUMS = 8
 
 
-class _Waiting(NamedTuple):
+class Waiting(NamedTuple):
+    """An event waiting for its twin of another version."""
+
     version: str
     timestamp_ms: int
     prediction: str | None
@@ -45,19 +48,26 @@ class ShadowJoin:
     def __init__(self, *, ttl_ms: int, max_pending: int) -> None:
         self.ttl_ms = ttl_ms
         self.max_pending = max_pending
-        self._pending: OrderedDict[str, _Waiting] = OrderedDict()
+        self._pending: OrderedDict[str, Waiting] = OrderedDict()
         self._sums: dict[tuple[str, str], list[float]] = {}
         self._latest = 0
 
     def add(self, event_id: str, version: str, timestamp_ms: int, prediction: str | None,
             score: float) -> None:  # fmt: skip
         """One event (``score`` NaN when it has none)."""
-        self._latest = max(self._latest, timestamp_ms)
-        waiting = self._pending.pop(event_id, None)
-        if waiting is not None and waiting.version != version:
-            self._count(waiting, _Waiting(version, timestamp_ms, prediction, score))
-            return
-        self._pending[event_id] = _Waiting(version, timestamp_ms, prediction, score)
+        self.add_many([(event_id, Waiting(version, timestamp_ms, prediction, score))])
+
+    def add_many(self, events: Iterable[tuple[str, Waiting]]) -> None:
+        """Events in stream order, as (event id, what waits); expired ones go afterwards."""
+        pending, latest = self._pending, self._latest
+        for event_id, event in events:
+            latest = max(latest, event.timestamp_ms)
+            waiting = pending.pop(event_id, None)
+            if waiting is not None and waiting.version != event.version:
+                self._count(waiting, event)
+            else:
+                pending[event_id] = event
+        self._latest = latest
         self._expire()
 
     def _expire(self) -> None:
@@ -67,7 +77,7 @@ class ShadowJoin:
         while self._pending and next(iter(self._pending.values())).timestamp_ms < horizon:
             self._pending.popitem(last=False)
 
-    def _count(self, first: _Waiting, second: _Waiting) -> None:
+    def _count(self, first: Waiting, second: Waiting) -> None:
         if first.version > second.version:
             first, second = second, first
         sums = self._sums.setdefault((first.version, second.version), [0.0] * _SUMS)
