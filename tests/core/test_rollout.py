@@ -164,3 +164,15 @@ def test_malformed_rollout_state_is_refused():
     tally = Tally().snapshot()
     with pytest.raises(InvalidState):
         Tally.restore({**tally, "scores": [1] * 50})  # more scores than events
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [{"DRIFTLINE_NEW_VERSION_REFERENCE": "latest"}, {"DRIFTLINE_CANARY_WINDOW_S": "0"},
+     {"DRIFTLINE_CANARY_MIN_EVENTS": "5"}],
+)  # fmt: skip
+def test_rollout_settings_are_checked(environ):
+    from streams.settings import Settings
+
+    with pytest.raises(ValueError, match=next(iter(environ))):
+        Settings.from_env(environ)
