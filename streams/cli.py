@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from streams.cli_canary import add_canary
 from streams.cli_parser import USAGE_ERROR, CliParser, input_file, output_file
 from streams.cli_parser import Commands as _Commands
 from streams.cli_parser import field_default as _field_default
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_redis_acl(commands)
     _add_demo(commands)
     add_report(commands)
+    add_canary(commands)
     return parser
 
 

@@ -96,6 +96,8 @@ def run_replay(args: argparse.Namespace) -> int:
         settings.monitor_config(),
         profiles={(p.model_id, p.model_version): p for p in profiles.values()},
         pii=pii,
+        new_version_reference=settings.new_version_reference,
+        rollouts=settings.rollouts(),
     )
     with contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))

@@ -29,6 +29,7 @@ from streams.core.contract.spec import (
 from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.core.rollout import CanaryConfig, Rollouts
 from streams.env_reader import read_env, variable
 from streams.kafka_config import KafkaConfig
 
@@ -183,6 +184,13 @@ class Settings:
     webhook_retries: int = 3
     # Sent as "Authorization: Bearer <token>". A secret.
     webhook_token: str | None = field(default=None, repr=False)
+    # A new model version's reference: "inherit" the previous version's (a release that
+    # shifts every score raises prediction_drift) or learn its "own" from its first events.
+    new_version_reference: str = "inherit"
+    # Canary verdicts: two versions of a model compared on the same event-time windows of
+    # this length, judged once each has this many events (streams/core/rollout/canary.py).
+    canary_window_s: float = _default(CanaryConfig, "window_s")
+    canary_min_events: int = _default(CanaryConfig, "min_events")
 
     def __post_init__(self) -> None:
         positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
@@ -232,6 +240,14 @@ class Settings:
             raise ValueError(f"DRIFTLINE_DETECTORS: {exc}") from exc
         self._check_kafka_security()
         self._check_webhook()
+        self._check_rollouts()
+
+    def _check_rollouts(self) -> None:
+        if self.new_version_reference not in ("inherit", "own"):
+            raise ValueError("DRIFTLINE_NEW_VERSION_REFERENCE must be 'inherit' or 'own'")
+        if self.canary_window_s <= 0 or self.canary_min_events < 10:
+            raise ValueError("DRIFTLINE_CANARY_WINDOW_S must be positive and "
+                             "DRIFTLINE_CANARY_MIN_EVENTS at least 10")  # fmt: skip
 
     def _check_webhook(self) -> None:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
@@ -329,6 +345,14 @@ class Settings:
             reference_events=self.reference_events,
             detectors=configs_from_json(self.detectors),
         )
+
+    def canary_config(self) -> CanaryConfig:
+        """How a model's versions are compared (canary verdicts, shadow traffic)."""
+        return CanaryConfig(window_s=self.canary_window_s, min_events=self.canary_min_events)
+
+    def rollouts(self) -> Rollouts:
+        """The canary and shadow state of every model, empty."""
+        return Rollouts(self.canary_config(), max_models=self.max_models)
 
     def performance_config(self) -> PerformanceConfig:
         """The performance monitors' margins and retraining policy."""

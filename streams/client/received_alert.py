@@ -58,6 +58,8 @@ class ReceivedAlert:
     feature: str | None = None
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    #: Only on ``canary`` alerts: the verdict, its checks and sample sizes.
+    canary: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: bytes | None) -> ReceivedAlert:
@@ -91,6 +93,7 @@ class ReceivedAlert:
                 feature=document.get("feature"),
                 sample=tuple(document.get("sample", ())),
                 message=str(document.get("message", "")),
+                canary=document.get("canary"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an alert: missing or malformed {exc}") from exc

@@ -32,6 +32,9 @@ from streams.core.labels.ring import ColumnRing
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
+from streams.core.rollout.canary import CanaryConfig, ModelRollout
+from streams.core.rollout.shadow import ShadowJoin
+from streams.core.rollout.tally import Tally
 from streams.core.segments import SegmentMonitors, SpaceSaving
 from streams.core.segments.segment_reference import SegmentReference
 from tests.core.test_detector_contract import fresh, watched
@@ -70,6 +73,9 @@ CASES: dict[str, Case] = {
         (SPEC, "v1", MonitorConfig()),
         {"profile": None, "reference": []},
     ),
+    "tally": (Tally, (), {}),
+    "shadow": (lambda: ShadowJoin(ttl_ms=10, max_pending=5), (), {"ttl_ms": 10, "max_pending": 5}),
+    "rollout": (lambda: ModelRollout("m", CanaryConfig()), ("m", CanaryConfig()), {}),
 }
 # Per-segment state, built on a monitor watching against a profile.
 SEGMENTED = ModelMonitor(

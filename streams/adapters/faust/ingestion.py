@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import faust
+import orjson
 
 from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.stage import MonitoringStage
@@ -33,6 +34,7 @@ from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_m
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
@@ -42,7 +44,8 @@ from streams.core.contract.event import PredictionEvent, RawRecord
 from streams.core.contract.ingestor import Ingestor, IngestResult
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
-from streams.core.errors import InvalidState
+from streams.core.drift.profile import ReferenceProfile
+from streams.core.errors import InvalidSpec, InvalidState
 
 __all__ = ["IngestionService"]
 
@@ -71,11 +74,13 @@ class IngestionService(MonitoringStage):
         dead_letter_max_bytes: int | None = None,
         warmup_slots: RedisWarmupSlots | None = None,
         duplicates: RedisDuplicates | None = None,
+        rollout_store: RedisRolloutStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``warmup_slots`` shares the model cap's warm-up slots with the other workers
         (None: this worker's alone); ``duplicates`` finds copies of events (None: no
-        check); ``clock`` gives the wall-clock seconds of each batch."""
+        check); ``rollout_store`` keeps the monitor's rollout state (canary verdicts) when
+        it has one; ``clock`` gives the wall-clock seconds of each batch."""
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
             dead_letter_max_bytes=dead_letter_max_bytes,
@@ -87,6 +92,7 @@ class IngestionService(MonitoringStage):
         self.label_join = label_join
         self.warmup_slots = warmup_slots
         self.duplicates = duplicates
+        self.rollout_store = rollout_store
         self._dropped: list[str] = []
         self.clock = clock
 
@@ -105,6 +111,7 @@ class IngestionService(MonitoringStage):
             await self._skip_duplicates(result)
             keeping = self._keep_for_labels(result.accepted)
             await self._dead_letter(result.rejected)
+            await self._load_rollouts(result.accepted)
             alerts = await self._load_monitors(result.accepted, result.positions)
             outcome = self.monitor.process(result.accepted, result.positions)
             alerts += outcome.alerts
@@ -114,6 +121,7 @@ class IngestionService(MonitoringStage):
             await self.sink.publish(AlertBatch.of(alerts))
             await keeping
             await self._save_state(records, retired, outcome.touched)
+            await self._save_rollouts()
             self.metrics.observe_batch(result, time.perf_counter() - started)
             self.metrics.observe_unwatched(outcome)
             self._forget_dropped()
@@ -195,6 +203,7 @@ class IngestionService(MonitoringStage):
         for key in self.monitor.unloaded(accepted):
             raw = await self.writer.until_done("redis", functools.partial(self.store.fetch, *key))
             if raw is None:
+                await self._offer_reference(key)
                 continue
             try:
                 stored = raw.parse()
@@ -205,6 +214,51 @@ class IngestionService(MonitoringStage):
                 trigger = Trigger(accepted[at].event_id, *positions[at], accepted[at].timestamp_ms)
                 alerts.append(await self._quarantine(key, exc, trigger))
         return alerts
+
+    async def _offer_reference(self, key: tuple[str, str]) -> None:
+        """A new version that inherits a reference, with no earlier version in memory: offer
+        the stored profile of the model's latest other version (known from its stored
+        rollout state and from this worker's version slots)."""
+        if not self.monitor.needs_reference(key):
+            return
+        model_id, version = key
+        rollouts = self.monitor.rollouts
+        seen = [] if rollouts is None or model_id not in rollouts.models else (
+            rollouts.models[model_id].versions
+        )  # fmt: skip
+        watched = self.ingestor.registry.versions.watched(model_id)
+        for other in reversed(list(dict.fromkeys([*seen, *watched]))):
+            fetch = functools.partial(self.store.fetch_profile, model_id, other)
+            raw = None if other == version else await self.writer.until_done("redis", fetch)
+            try:
+                profile = None if raw is None else ReferenceProfile.from_dict(orjson.loads(raw))
+            except (InvalidSpec, InvalidState, ValueError, KeyError, TypeError):
+                continue  # unreadable: the version's own loader quarantines it
+            if profile is not None:
+                self.monitor.offer_reference(profile)
+                return
+
+    async def _load_rollouts(self, accepted: Sequence[PredictionEvent]) -> None:
+        """Adopt the stored rollout state of the batch's models not in memory."""
+        rollouts, store = self.monitor.rollouts, self.rollout_store
+        if rollouts is None or store is None:
+            return
+        for model_id in rollouts.unloaded(accepted):
+            try:
+                stored = await self.writer.until_done(
+                    "redis", functools.partial(store.fetch, model_id)
+                )
+                if stored is not None:
+                    rollouts.adopt(model_id, stored)
+            except (InvalidState, orjson.JSONDecodeError) as exc:
+                logger.warning("rollout state of %s unreadable, starting afresh: %s", model_id, exc)
+
+    async def _save_rollouts(self) -> None:
+        rollouts, store = self.monitor.rollouts, self.rollout_store
+        if rollouts is None or store is None:
+            return
+        touched = rollouts.take_touched()
+        await self.writer.until_done("redis", functools.partial(store.save, touched))
 
     async def _save_state(
         self,

@@ -20,6 +20,7 @@ from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
@@ -149,6 +150,8 @@ class _Wiring:
                 pii=self.pii,
                 # The registry caps models and versions per model; this guards the rest.
                 max_versions=max(500, settings.max_models * settings.max_versions_per_model),
+                new_version_reference=settings.new_version_reference,
+                rollouts=settings.rollouts(),
             ),
             store=RedisMonitorStore(
                 redis_client,
@@ -160,6 +163,9 @@ class _Wiring:
             sink=self.sink,
             metrics=self.metrics,
             liveness=liveness,
+            rollout_store=RedisRolloutStore(
+                redis_client, prefix=settings.redis_prefix, ttl_s=settings.state_ttl_s
+            ),
             label_join=label_join if settings.label_ttl_s > 0 else None,
             dlq_redactor=DeadLetterRedactor(registry, self.pii)
             if settings.dlq_redact_pii

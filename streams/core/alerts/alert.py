@@ -24,7 +24,7 @@ ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
-    "concept_drift", "fairness", "internal",
+    "concept_drift", "fairness", "internal", "canary",
 ]  # fmt: skip
 
 
@@ -107,6 +107,8 @@ class Alert:
     #: The features behind it (anomaly, prediction drift, performance), when known.
     explanation: Explanation | None = None
     segment: Segment | None = None
+    # A canary alert's verdict, evidence and sample sizes (streams/core/rollout/canary.py).
+    canary: dict[str, Any] | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
@@ -156,6 +158,8 @@ class Alert:
             record["explanation"] = self.explanation.to_dict()
         if self.segment is not None:
             record["segment"] = {"attribute": self.segment.attribute, "value": self.segment.value}
+        if self.canary is not None:
+            record["canary"] = self.canary
         return record
 
 

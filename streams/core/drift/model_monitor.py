@@ -118,6 +118,9 @@ class ModelMonitor:
         )  # fmt: skip
         if profile is not None:
             self._start_watching(profile)
+            # Inherited from another version (streams/core/rollout/reference.py): stored
+            # as this version's, so that a restart does not start learning one.
+            self._new_profile = profile.model_version != model_version
 
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]

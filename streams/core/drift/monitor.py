@@ -16,6 +16,8 @@ from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.plain_data import restoring
+from streams.core.rollout.reference import MODES, inherited
+from streams.core.rollout.rollouts import Rollouts
 
 __all__ = ["UNWATCHED_REASONS", "Monitor"]
 
@@ -48,6 +50,12 @@ class Monitor:
         the others are learned from each version's first events.
     pii
         How PII features are redacted before they are kept (dropped when None).
+    new_version_reference
+        ``inherit``: a version with no profile given starts from the reference of the
+        model's most recent version that has one (in memory, or offered from storage
+        through ``offer_reference``); ``own``: it learns its own (streams/core/rollout/).
+    rollouts
+        Canary verdicts and shadow joins between a model's versions (None: not compared).
     """
 
     def __init__(
@@ -58,7 +66,11 @@ class Monitor:
         max_versions: int = 500,
         profiles: Mapping[tuple[str, str], ReferenceProfile] | None = None,
         pii: PiiPolicy | None = None,
+        new_version_reference: str = "inherit",
+        rollouts: Rollouts | None = None,
     ) -> None:
+        if new_version_reference not in MODES:
+            raise ValueError(f"new_version_reference is one of {MODES}")
         self.registry = registry
         self.pii = pii or PiiPolicy(mode="drop")
         self.config = config
@@ -66,6 +78,10 @@ class Monitor:
         self.max_versions = max_versions
         self.monitors: dict[tuple[str, str], ModelMonitor] = {}
         self.unwatched = 0
+        self.inherits = new_version_reference == "inherit"
+        self.rollouts = rollouts
+        # A reference found in storage for a model's next new version, by model id.
+        self._offered: dict[str, ReferenceProfile] = {}
 
     def process(
         self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
@@ -82,6 +98,9 @@ class Monitor:
                 unwatched[key[0], reason] += len(group_events)
             else:
                 outcomes.append(monitor.process(group_events, group_positions))
+        if self.rollouts is not None:
+            canary = self.rollouts.observe(events, positions, self.registry.spec_for)
+            outcomes.append(BatchOutcome(alerts=tuple(canary)))
         return BatchOutcome.merged(outcomes, unwatched)
 
     def unloaded(self, events: Sequence[PredictionEvent]) -> list[tuple[str, str]]:
@@ -148,19 +167,40 @@ class Monitor:
     def forget(self) -> None:
         """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""
         self.monitors.clear()
+        self._offered.clear()
+        if self.rollouts is not None:
+            self.rollouts.forget()
+
+    def needs_reference(self, key: tuple[str, str]) -> bool:
+        """Whether a new version ``key`` (no stored state) would inherit a reference but
+        none is in memory: the caller may ``offer_reference`` a stored one first."""
+        return (
+            self.inherits and key not in self.profiles and key[0] not in self._offered
+            and self._inheritable(key[0]) is None
+        )  # fmt: skip
+
+    def offer_reference(self, profile: ReferenceProfile) -> None:
+        """A previous version's stored reference, for the model's next new version."""
+        self._offered[profile.model_id] = profile
 
     def _start(self, model_id: str, model_version: str) -> ModelMonitor | None:
         spec = self.registry.spec_for(model_id, model_version)
         if spec is None or len(self.monitors) >= self.max_versions:
             return None
+        profile = self.profiles.get((model_id, model_version))
+        if profile is None and self.inherits:
+            profile = self._inheritable(model_id)
+            profile = None if profile is None else inherited(spec, [profile])
         monitor = self.monitors[model_id, model_version] = ModelMonitor(
-            spec,
-            model_version,
-            self.config,
-            self.profiles.get((model_id, model_version)),
-            pii=self.pii,
+            spec, model_version, self.config, profile, pii=self.pii
         )
         return monitor
+
+    def _inheritable(self, model_id: str) -> ReferenceProfile | None:
+        """The reference of the model's most recently started version that has one."""
+        built = [m.profile for (m_id, _), m in self.monitors.items() if m_id == model_id]
+        found = [p for p in built if p is not None]
+        return found[-1] if found else self._offered.get(model_id)
 
 
 def _grouped(
