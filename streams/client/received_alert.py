@@ -60,6 +60,10 @@ class ReceivedAlert:
     message: str = ""
     #: Only on ``canary`` alerts: the verdict, its checks and sample sizes.
     canary: dict[str, Any] | None = None
+    #: The features behind an anomaly, prediction drift or performance alert, when known.
+    explanation: dict[str, Any] | None = None
+    #: The segment (attribute and value) a per-segment check judged; None for the global one.
+    segment: dict[str, str] | None = None
 
     @classmethod
     def from_json(cls, value: bytes | None) -> ReceivedAlert:
@@ -94,6 +98,8 @@ class ReceivedAlert:
                 sample=tuple(document.get("sample", ())),
                 message=str(document.get("message", "")),
                 canary=document.get("canary"),
+                explanation=document.get("explanation"),
+                segment=document.get("segment"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an alert: missing or malformed {exc}") from exc
