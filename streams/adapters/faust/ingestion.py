@@ -1,19 +1,19 @@
 """A batch of Kafka events through the core under Faust: rejects to the DLQ, alerts out.
 
-Checkpoint order, per batch: (0) drop records Redis says were applied already, (1) decode
-and validate in the core (the registry's clock set and the warm-up slots of every worker read
-from Redis before, this batch's new slots claimed after: ``RedisWarmupSlots``), (2) publish
-every rejected record to the dead-letter topic and wait until the broker has them, (3) load
-monitors from Redis and update them (dropping the versions the version cap retired), (4) publish
-their alerts and wait likewise, (4b) keep what the label join needs of each accepted
-prediction (idempotent: a replay does not overwrite), (5) write the monitors' state and
-the batch's last offsets to Redis in one atomic step (deleting retired versions' state),
-(6) return, and only then the agent acks the batch's offsets. Step (4) is the ``AlertSink``'s
-``publish``: the Kafka sink returns once the broker has every alert; sinks after it (a
-webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
-batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
-can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
-applied twice.
+Checkpoint order, per batch: (0) drop records Redis says were applied already (by every model
+before decoding, by the event's own model after), (1) decode and validate in the core (the
+registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
+new slots claimed after: ``RedisWarmupSlots``), (2) publish every rejected record to the
+dead-letter topic and wait until the broker has them, (3) load monitors from Redis and update
+them (dropping the versions the version cap retired), (4) publish their alerts and wait
+likewise, (4b) keep what the label join needs of each accepted prediction (idempotent: a replay
+does not overwrite), (5) write the monitors' state and the batch's last offsets to Redis in one
+atomic step (deleting retired versions' state), (6) return, and only then the agent acks the
+batch's offsets. Step (4) is the ``AlertSink``'s ``publish``: the Kafka sink returns once the
+broker has every alert; sinks after it (a webhook) only queue (streams/adapters/sinks.py). A
+crash before (5) replays the batch: dead letters and alerts may be sent twice (alert ids are
+deterministic, so a consumer can tell), never lost; after (5) the replayed records are skipped
+at (0), so no event is applied twice.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.event import PredictionEvent, RawRecord
-from streams.core.contract.ingestor import Ingestor
+from streams.core.contract.ingestor import Ingestor, IngestResult
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidState
@@ -94,7 +94,7 @@ class IngestionService(MonitoringStage):
         records = await self.applied.fresh(batch)
         if records:
             await self._share_warmups(self.clock())
-            result = self.ingestor.ingest(records)
+            result = await self._unapplied(self.ingestor.ingest(records), records)
             await self._claim_warmups()
             keeping = self._keep_for_labels(result.accepted)
             await self._dead_letter(result.rejected)
@@ -115,6 +115,16 @@ class IngestionService(MonitoringStage):
             self.metrics.observe_monitors(self.monitor, outcome)
             self.metrics.observe_events(result.accepted, self.monitor, now)
         self.liveness.batch_done()
+
+    async def _unapplied(self, result: IngestResult, records: list[RawRecord]) -> IngestResult:
+        """``result`` without the events their model's fence covers (applied already)."""
+        models = [event.model_id for event in result.accepted]
+        keep = await self.applied.fresh_events(models, result.positions, records)
+        if len(keep) == len(models):
+            return result
+        return IngestResult(accepted=[result.accepted[i] for i in keep],
+                            rejected=result.rejected,
+                            positions=[result.positions[i] for i in keep])  # fmt: skip
 
     async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:
         """Refuse records over the size limit where they are first read: the routing stage
