@@ -69,7 +69,9 @@ async def run_scripts(client: aioredis.Redis, calls: Sequence[ScriptCall]) -> li
         return []
     async with client.pipeline(transaction=False) as pipe:
         for call in calls:
-            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+            # ``execute_command``: redis-py refuses ``pipe.evalsha`` on a cluster, yet routes
+            # EVALSHA by its keys like any command (all of one call in one slot).
+            pipe.execute_command("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args)
         replies = list(await pipe.execute(raise_on_error=False))
     for i, (call, reply) in enumerate(zip(calls, replies, strict=True)):
         if _no_script(reply):
