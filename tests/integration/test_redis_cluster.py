@@ -61,10 +61,12 @@ def _drive(cluster: LocalCluster, env: dict[str, str], settings: Settings, home)
         wait_until_processed(first, FIRST)
         # Not the URL's node: a client connecting later must find the cluster through it.
         victim = next(p for p in cluster.masters() if p != cluster.ports[0])
+        killed = time.monotonic()
         cluster.kill(victim)
         publish_stream(settings, STREAM, SECOND, offset=FIRST)
         pause = cluster.wait_failover(victim)
         wait_until_processed(first, FIRST + SECOND)
+        caught_up = time.monotonic() - killed
         counts = {
             "first": first.metric_total("driftline_events_processed_total"),
             "first_skipped": first.metric_total("driftline_replayed_records_skipped_total"),
@@ -80,6 +82,8 @@ def _drive(cluster: LocalCluster, env: dict[str, str], settings: Settings, home)
         alerts = [orjson.loads(a.value) for a in read_alerts(settings)]
     finally:
         assert second.stop() == 0
+    print(f"failover: replica promoted after {pause:.1f} s, worker caught up {caught_up:.1f} s"
+          " after the kill")  # fmt: skip
     return {"counts": counts, "alerts": alerts, "failover_s": pause}
 
 

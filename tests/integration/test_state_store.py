@@ -17,6 +17,8 @@ pytestmark = pytest.mark.integration
 
 CHUNK = {"numeric_names": ["x"], "numeric": [[1.0]], "categorical": {}}
 PROFILE = {"model_id": "m", "model_version": "v1", "numeric": {}}
+# The model's own fence and the topic's low-water mark.
+FENCES = ("{m}:offsets:t", "offsets:t")
 
 
 @pytest.fixture
@@ -47,11 +49,11 @@ def keys(stack_config, prefix) -> set[str]:
 def test_the_batch_that_completes_the_reference_leaves_no_chunks(stack_config, prefix):
     gathering = MonitorUpdate("m", "v1", {"n": 1}, None, [CHUNK])
     run(stack_config, prefix, lambda store: store.save([gathering], {0: 1}))
-    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:reference:v1", "{m}:offsets:t", "offsets:t"}
+    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:reference:v1", *FENCES}
     # The last chunk is in the profile built from it: it must not be pushed after the DEL.
     done = MonitorUpdate("m", "v1", {"n": 2}, PROFILE, [CHUNK])
     run(stack_config, prefix, lambda store: store.save([done], {0: 2}))
-    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:profile:v1", "{m}:offsets:t", "offsets:t"}
+    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:profile:v1", *FENCES}
 
 
 def test_a_registered_profile_drops_the_chunks_gathered_so_far(stack_config, prefix):
