@@ -74,20 +74,30 @@ def test_a_cluster_is_named_by_its_scheme(url: str, plain: str | None) -> None:
 def test_a_models_fence_skips_only_its_own_applied_events() -> None:
     records = [RawRecord(b"", 0, "t", p, o) for p, o in [(0, 10), (0, 11), (1, 3), (1, 4)]]
     models = ["a", "b", "a", "b"]
-    positions = [r.position for r in records]
+    positions = [(r.partition, r.offset) for r in records]
     fences = {"a": ({0: 10, 1: 3}, {}), "b": ({0: 5}, {})}
     assert unapplied_events(models, positions, records, fences) == [1, 3]
 
 
 def test_a_routed_copy_is_fenced_by_its_models_source_offsets() -> None:
-    # Two copies of source record (src, 0, 7), re-forwarded at by-model offsets 20 and 21.
+    # Two copies of source record (src, 0, 7), re-forwarded at by-model offsets 20 and 21;
+    # the decoder gives each event its source position.
     records = [RawRecord(b"", 0, "src", 0, 7, read_at=(2, o)) for o in (20, 21)]
-    positions = [r.position for r in records]
+    positions = [(0, 7), (0, 7)]
     assert unapplied_events(["a", "a"], positions, records, {}) == [0]
     fenced = {"a": ({}, {(2, "src", 0): 7})}
     assert unapplied_events(["a", "a"], positions, records, fenced) == []
     # Another model's source fence does not apply.
     assert unapplied_events(["b", "b"], positions, records, fenced) == [0]
+
+
+def test_a_routed_record_is_fenced_by_where_it_was_read_not_its_source() -> None:
+    records = [RawRecord(b"", 0, "src", 0, o, read_at=(2, 100 + o)) for o in (1, 2, 3)]
+    positions = [(0, 1), (0, 3)]  # the record at source offset 2 was rejected
+    fences = {"a": ({2: 101}, {}), "b": ({0: 50}, {})}
+    assert unapplied_events(["a", "a"], positions, records, fences) == [1]
+    # A fence on partition 0 of the by-model topic says nothing of source partition 0.
+    assert unapplied_events(["b", "b"], positions, records, fences) == [0, 1]
 
 
 @pytest.mark.parametrize(

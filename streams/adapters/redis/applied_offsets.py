@@ -63,22 +63,22 @@ def unapplied_events(
     records: Sequence[RawRecord],
     fences: Mapping[str, Fence],
 ) -> list[int]:
-    """Indexes of the decoded events (``models[i]`` read at ``positions[i]``, one of
-    ``records``) that their model's fence does not cover: the ones to apply.
+    """Indexes of the decoded events (``models[i]`` decoded from the record of ``records``
+    at ``positions[i]``, its ``(partition, offset)`` as the decoder gives it: the source's
+    for a routed record) that their model's fence does not cover: the ones to apply.
 
     >>> r = [RawRecord(b"", 0, "t", 0, o) for o in (5, 6)]
     >>> unapplied_events(["a", "b"], [(0, 5), (0, 6)], r, {"a": ({0: 5}, {}), "b": ({}, {})})
     [1]
     """
-    by_position = {record.position: record for record in records}
     seen = {model: dict(sources) for model, (_, sources) in fences.items()}
     keep = []
-    for i, (model, (partition, offset)) in enumerate(zip(models, positions, strict=True)):
+    for i, (model, record) in enumerate(zip(models, _records_of(positions, records), strict=True)):
         applied, _ = fences.get(model, ({}, {}))
+        partition, offset = record.position
         if offset <= applied.get(partition, -1):
             continue
-        record = by_position.get((partition, offset))
-        if record is not None and record.read_at is not None:
+        if record.read_at is not None:
             key = (partition, record.source, record.partition)
             model_seen = seen.setdefault(model, {})
             if record.offset <= model_seen.get(key, -1):
@@ -86,6 +86,26 @@ def unapplied_events(
             model_seen[key] = record.offset
         keep.append(i)
     return keep
+
+
+def _records_of(
+    positions: Sequence[tuple[int, int]], records: Sequence[RawRecord]
+) -> list[RawRecord]:
+    """The record each position was decoded from. The decoded events keep the records'
+    order, so each is matched to the next record at its position: copies of one routed
+    record (same source position) are told apart by their order."""
+    found, at = [], 0
+    for position in positions:
+        start = at
+        while at < len(records) and (records[at].partition, records[at].offset) != position:
+            at += 1
+        if at == len(records):  # not in order after all: the first record there
+            at = start
+            found.append(next(r for r in records if (r.partition, r.offset) == position))
+            continue
+        found.append(records[at])
+        at += 1
+    return found
 
 
 def last_offsets(records: Sequence[RawRecord]) -> tuple[dict[int, int], dict[SourceKey, int]]:
