@@ -4,7 +4,6 @@ with exact counts, and a restarted worker resumes from the cluster's state."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import orjson
@@ -30,15 +29,15 @@ STREAM = StreamConfig(
     seed=11,
     scenarios=(Scenario(kind="abrupt", feature="x7", start=DRIFT_AT, magnitude=1.0),),
 )
-# DRIFTLINE_REDIS_CLUSTER_PORT: the first of six ports (each cluster bus on port + 10000).
-FIRST_PORT = int(os.environ.get("DRIFTLINE_REDIS_CLUSTER_PORT", "26120"))
 
 
 @pytest.fixture(scope="module")
 def run(stack_config, tmp_path_factory):
     """One worker through a failover, then a second one after a restart: what they saw."""
     home = tmp_path_factory.mktemp("redis-cluster")
-    cluster = LocalCluster(home, range(FIRST_PORT, FIRST_PORT + 6))
+    # The six ports after the stack's Redis (each cluster bus on port + 10000).
+    first = stack_config.redis_port + 1
+    cluster = LocalCluster(home, range(first, first + 6))
     cluster.start()
     env = isolated_env(stack_config, home / "faust") | {
         "DRIFTLINE_REDIS_URL": cluster.url,
