@@ -120,3 +120,16 @@ def test_state_stored_under_the_old_names_is_read_then_moved(stack_config, prefi
     # Read again: from the new keys.
     again = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
     assert again == stored
+
+
+def test_a_server_that_lost_its_scripts_gets_them_again(stack_config, prefix):
+    # As a replica promoted by a failover, or a restarted server: EVALSHA answers NOSCRIPT.
+    async def flushed_then_saved(store):
+        first = MonitorUpdate("m", "v1", {"n": 1}, None, [])
+        assert await store.save([first], {0: 1})
+        await store.client.script_flush()
+        return await store.save([MonitorUpdate("m", "v1", {"n": 2}, None, [])], {0: 2})
+
+    assert run(stack_config, prefix, flushed_then_saved)
+    stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
+    assert stored.snapshot == {"n": 2}
