@@ -13,7 +13,7 @@ from streams.adapters.redis.acl import COMMANDS, acl_rules, aclfile_line, setuse
 
 ADAPTERS = Path(streams.adapters.__file__).parent
 # redis-py's method names where they differ from the command's.
-_METHOD_COMMANDS = {"delete": "del"}
+_METHOD_COMMANDS = {"delete": "del", "script_load": "script|load", "execute_command": "evalsha"}
 
 
 def adapter_sources() -> str:

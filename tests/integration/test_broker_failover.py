@@ -148,7 +148,7 @@ def _stored_events(stack_config: stack.StackConfig, settings: Settings) -> int:
 
     client = redis.Redis.from_url(stack_config.redis_url)
     try:
-        [key] = client.keys(f"{settings.redis_prefix}:state:{STREAM.model_id}:*")
+        [key] = client.keys(f"{settings.redis_prefix}:{{{STREAM.model_id}}}:state:*")
         state = orjson.loads(client.get(key))
     finally:
         client.close()

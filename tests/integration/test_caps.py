@@ -160,9 +160,9 @@ def test_versions_past_the_cap_are_dead_lettered_and_idle_ones_retired(stack_con
         assert (processed, rejected) == (3, 27)
         assert processed + len(reasons) == len(records)
         client = redis.Redis.from_url(settings.redis_url)
-        states = f"{settings.redis_prefix}:state:{model}:*"
+        states = f"{settings.redis_prefix}:{{{model}}}:state:*"
         assert sorted(client.scan_iter(states)) == [
-            f"{settings.redis_prefix}:state:{model}:v{n}".encode() for n in range(3)
+            f"{settings.redis_prefix}:{{{model}}}:state:v{n}".encode() for n in range(3)
         ]
 
         # Once the old versions are idle, a new deployment retires the least recently seen.

@@ -56,7 +56,7 @@ def test_planted_and_garbage_state_is_quarantined_and_the_worker_goes_on(stack_c
     settings = Settings.from_env(env)
     client = redis.Redis.from_url(settings.redis_url)
     marker = tmp_path / "pwned"
-    state_key = f"{settings.redis_prefix}:state:{{}}:v1"
+    state_key = f"{settings.redis_prefix}:{{{{{{}}}}}}:state:v1"  # P:{M}:state:v1
     client.set(state_key.format(PICKLED.model_id), _old_format_state(str(marker)), ex=3600)
     client.set(state_key.format(GARBAGE.model_id), b"\x80\x04\x95garbage\xff{", ex=3600)
 

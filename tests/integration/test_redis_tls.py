@@ -139,7 +139,7 @@ def stored(server, settings: Settings) -> dict:
     """What Redis holds for the stream's model: its profile, windows closed, offsets sum."""
     prefix = settings.redis_prefix
     with server.admin() as admin:
-        [state_key] = admin.keys(f"{prefix}:state:{STREAM.model_id}:*")
+        [state_key] = admin.keys(f"{prefix}:{{{STREAM.model_id}}}:state:*")
         profile = admin.get(state_key.replace(b":state:", b":profile:"))
         state = orjson.loads(admin.get(state_key))
         offsets = admin.hgetall(

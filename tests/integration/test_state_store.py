@@ -1,5 +1,6 @@
 """The monitor store's atomic step on a real Redis: no reference chunks beside a profile,
-retired versions' state deleted with the batch's offsets."""
+retired versions' state deleted with the batch's offsets, each model fenced on its own, and
+state stored under the key names of before read and moved."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ pytestmark = pytest.mark.integration
 
 CHUNK = {"numeric_names": ["x"], "numeric": [[1.0]], "categorical": {}}
 PROFILE = {"model_id": "m", "model_version": "v1", "numeric": {}}
+# The model's own fence and the topic's low-water mark.
+FENCES = ("{m}:offsets:t", "offsets:t")
 
 
 @pytest.fixture
@@ -46,27 +49,27 @@ def keys(stack_config, prefix) -> set[str]:
 def test_the_batch_that_completes_the_reference_leaves_no_chunks(stack_config, prefix):
     gathering = MonitorUpdate("m", "v1", {"n": 1}, None, [CHUNK])
     run(stack_config, prefix, lambda store: store.save([gathering], {0: 1}))
-    assert keys(stack_config, prefix) == {"state:m:v1", "reference:m:v1", "offsets:t"}
+    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:reference:v1", *FENCES}
     # The last chunk is in the profile built from it: it must not be pushed after the DEL.
     done = MonitorUpdate("m", "v1", {"n": 2}, PROFILE, [CHUNK])
     run(stack_config, prefix, lambda store: store.save([done], {0: 2}))
-    assert keys(stack_config, prefix) == {"state:m:v1", "profile:m:v1", "offsets:t"}
+    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:profile:v1", *FENCES}
 
 
 def test_a_registered_profile_drops_the_chunks_gathered_so_far(stack_config, prefix):
     gathering = MonitorUpdate("m", "v1", {"n": 1}, None, [CHUNK, CHUNK])
     run(stack_config, prefix, lambda store: store.save([gathering], {0: 1}))
     run(stack_config, prefix, lambda store: store.register_profile(PROFILE))
-    assert "reference:m:v1" not in keys(stack_config, prefix)
+    assert "{m}:reference:v1" not in keys(stack_config, prefix)
 
 
 def test_loading_a_monitor_clears_chunks_left_beside_its_profile(stack_config, prefix):
     client = redis.Redis.from_url(stack_config.redis_url)
-    client.set(f"{prefix}:profile:m:v1", b'{"model_id": "m"}')
-    client.rpush(f"{prefix}:reference:m:v1", b"{}")
+    client.set(f"{prefix}:{{m}}:profile:v1", b'{"model_id": "m"}')
+    client.rpush(f"{prefix}:{{m}}:reference:v1", b"{}")
     stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
     assert stored.profile == {"model_id": "m"} and stored.reference == []
-    assert keys(stack_config, prefix) == {"profile:m:v1"}
+    assert keys(stack_config, prefix) == {"{m}:profile:v1"}
 
 
 def test_retired_versions_lose_state_and_chunks_in_the_same_step(stack_config, prefix):
@@ -77,11 +80,56 @@ def test_retired_versions_lose_state_and_chunks_in_the_same_step(stack_config, p
     retired = [("m", "old"), ("m", "built")]
     # A stale writer (offset behind) changes nothing, deletions included.
     assert not run(stack_config, prefix, lambda store: store.save([new], {0: 1}, retired))
-    assert "state:m:old" in keys(stack_config, prefix)
+    assert "{m}:state:old" in keys(stack_config, prefix)
     assert run(stack_config, prefix, lambda store: store.save([new], {0: 2}, retired))
     assert keys(stack_config, prefix) == {
-        "state:m:new",
-        "reference:m:new",
-        "profile:m:built",
+        "{m}:state:new",
+        "{m}:reference:new",
+        "{m}:profile:built",
+        "{m}:offsets:t",
         "offsets:t",
     }
+
+
+def test_each_model_is_fenced_on_its_own(stack_config, prefix):
+    a, b = (MonitorUpdate(m, "v1", {"n": 1}, None, []) for m in "ab")
+    assert run(stack_config, prefix, lambda store: store.save([a, b], {0: 5, 1: 3}))
+    # A stale writer of model a is refused; model b, which it did not touch, is not held up.
+    assert not run(stack_config, prefix, lambda store: store.save([a], {0: 5}))
+    assert run(stack_config, prefix, lambda store: store.save([b], {0: 6}))
+    fences = run(stack_config, prefix, lambda store: store.model_fences(["a", "b", "c"]))
+    assert fences == {"a": ({0: 5, 1: 3}, {}), "b": ({0: 6, 1: 3}, {}), "c": ({}, {})}
+    # The low-water mark is raised, never lowered.
+    assert run(stack_config, prefix, lambda store: store.applied_offsets([0, 1])) == {0: 6, 1: 3}
+
+
+def test_state_stored_under_the_old_names_is_read_then_moved(stack_config, prefix):
+    # As the store of before wrote it: P:state:M:V with a TTL, a registered profile without
+    # one, and the topic's fence P:offsets:T.
+    client = redis.Redis.from_url(stack_config.redis_url)
+    client.set(f"{prefix}:state:m:v1", b'{"n": 7}', ex=600)
+    client.set(f"{prefix}:profile:m:v1", b'{"model_id": "m"}')
+    client.hset(f"{prefix}:offsets:t", mapping={"0": 41})
+    applied = run(stack_config, prefix, lambda store: store.applied_offsets([0]))
+    assert applied == {0: 41}, "the old fence still covers every model"
+    stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
+    assert stored.snapshot == {"n": 7} and stored.profile == {"model_id": "m"}
+    assert keys(stack_config, prefix) == {"{m}:state:v1", "{m}:profile:v1", "offsets:t"}
+    assert 0 < client.ttl(f"{prefix}:{{m}}:state:v1") <= 600
+    assert client.ttl(f"{prefix}:{{m}}:profile:v1") == -1
+    # Read again: from the new keys.
+    again = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
+    assert again == stored
+
+
+def test_a_server_that_lost_its_scripts_gets_them_again(stack_config, prefix):
+    # As a replica promoted by a failover, or a restarted server: EVALSHA answers NOSCRIPT.
+    async def flushed_then_saved(store):
+        first = MonitorUpdate("m", "v1", {"n": 1}, None, [])
+        assert await store.save([first], {0: 1})
+        await store.client.script_flush()
+        return await store.save([MonitorUpdate("m", "v1", {"n": 2}, None, [])], {0: 2})
+
+    assert run(stack_config, prefix, flushed_then_saved)
+    stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
+    assert stored.snapshot == {"n": 2}

@@ -86,7 +86,7 @@ def test_the_live_page_names_the_drifted_feature_as_firing(
     assert "Live drift report: it-live v1" in html
     # What the worker stored (the warm-up's events are monitored only if the spec came in
     # time, so the counts are read, not computed).
-    state = orjson.loads(stored[f"{settings.redis_prefix}:state:it-live:v1".encode()][0])
+    state = orjson.loads(stored[f"{settings.redis_prefix}:{{it-live}}:state:v1".encode()][0])
     assert 0 < state["window_count"] < WINDOW and state["windows_closed"] >= 4
     opened = f"window {state['windows_closed']} open: {state['window_count']} of {WINDOW} events"
     assert opened in html

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import faust
-import redis.asyncio as aioredis
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
@@ -36,6 +35,7 @@ from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.client import connect
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.core.alerts.sink import AlertSink
 from streams.core.contract.event import RawRecord
@@ -68,7 +68,7 @@ def load_stored_specs(settings: Settings) -> list[ModelSpec]:
     """The specs in Redis now, before the worker starts; none if Redis does not answer."""
 
     async def load() -> list[ModelSpec]:
-        client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        client = connect(settings.redis_url, socket_timeout=5)
         try:
             return await RedisSpecStore(client, prefix=settings.redis_prefix).load()
         finally:

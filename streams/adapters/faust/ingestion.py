@@ -1,17 +1,18 @@
 """A batch of Kafka events through the core under Faust: rejects to the DLQ, alerts out.
 
-Checkpoint order, per batch: (0) drop records Redis says were applied already, (1) decode
-and validate in the core (the registry's clock set and the warm-up slots of every worker read
-from Redis before, this batch's new slots claimed after: ``RedisWarmupSlots``), then skip
-the copies of events seen within the TTL at another offset (``RedisDuplicates``), (2) publish
-every rejected record to the dead-letter topic and wait until the broker has them, (3) load
-monitors from Redis and update them (dropping the versions the version cap retired), (4) publish
-their alerts and wait likewise, (4b) keep what the label join needs of each accepted
-prediction (idempotent: a replay does not overwrite), (5) write the monitors' state and
-the batch's last offsets to Redis in one atomic step (deleting retired versions' state),
-(6) return, and only then the agent acks the batch's offsets. Step (4) is the ``AlertSink``'s
-``publish``: the Kafka sink returns once the broker has every alert; sinks after it (a
-webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
+Checkpoint order, per batch: (0) drop records Redis says were applied already (by every model
+before decoding, by the event's own model after), (1) decode and validate in the core (the
+registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
+new slots claimed after: ``RedisWarmupSlots``), then skip the copies of events seen within the
+TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the
+dead-letter topic and wait until the broker has them, (3) load monitors from Redis and update
+them (dropping the versions the version cap retired), (4) publish their alerts and wait
+likewise, (4b) keep what the label join needs of each accepted prediction (idempotent: a replay
+does not overwrite), (5) write each model's state with its fence (the batch's last offsets) in
+one atomic step per model, all in one pipeline (deleting retired versions' state), then raise
+the low-water marks, (6) return, and only then the agent acks the batch's offsets. Step (4) is
+the ``AlertSink``'s ``publish``: the Kafka sink returns once the broker has every alert; sinks
+after it (a webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
 batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
 can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
 applied twice.
@@ -106,7 +107,7 @@ class IngestionService(MonitoringStage):
         records = await self.applied.fresh(batch)
         if records:
             await self._share_warmups(self.clock())
-            result = self.ingestor.ingest(records)
+            result = await self._unapplied(self.ingestor.ingest(records), records)
             await self._claim_warmups()
             await self._skip_duplicates(result)
             keeping = self._keep_for_labels(result.accepted)
@@ -130,6 +131,16 @@ class IngestionService(MonitoringStage):
             self.metrics.observe_monitors(self.monitor, outcome)
             self.metrics.observe_events(result.accepted, self.monitor, now)
         self.liveness.batch_done()
+
+    async def _unapplied(self, result: IngestResult, records: list[RawRecord]) -> IngestResult:
+        """``result`` without the events their model's fence covers (applied already)."""
+        models = [event.model_id for event in result.accepted]
+        keep = await self.applied.fresh_events(models, result.positions, records)
+        if len(keep) == len(models):
+            return result
+        return IngestResult(accepted=[result.accepted[i] for i in keep],
+                            rejected=result.rejected,
+                            positions=[result.positions[i] for i in keep])  # fmt: skip
 
     async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:
         """Refuse records over the size limit where they are first read: the routing stage

@@ -97,6 +97,8 @@ class LabelService(MonitoringStage):
             if not records:
                 return
             labels, positions, rejected = self._decoded(records)
+            keep = await self.applied.fresh_events([x.model_id for x in labels], positions, records)
+            labels, positions = [labels[i] for i in keep], [positions[i] for i in keep]
             await self._dead_letter(rejected)
             join = self.join
             now_ms = int(time.time() * 1000)

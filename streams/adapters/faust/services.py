@@ -18,6 +18,7 @@ from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESS
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
+from streams.adapters.redis.client import connect
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.rollout_store import RedisRolloutStore
@@ -83,7 +84,7 @@ def build_services(
     )
     liveness = StreamLiveness()
     progress = PartitionProgress(settings.stall_s)
-    redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    redis_client = connect(settings.redis_url, socket_timeout=5)
     spec_store = RedisSpecStore(redis_client, prefix=settings.redis_prefix)
     label_join = RedisLabelJoin(
         redis_client,

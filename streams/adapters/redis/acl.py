@@ -14,6 +14,9 @@ in it, and the TLS integration test runs a worker under exactly this rule):
   ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
   ``PEXPIRE``; the quarantine's ``EXISTS`` and ``RENAME`` (within the prefix: a key is
   renamed to ``<key>:quarantined:<ts>``)
+- ``PTTL`` (state stored under the key names of before is moved with its TTL:
+  ``legacy_keys.py``); ``CLUSTER SLOTS`` and ``COMMAND``, which redis-py's ``RedisCluster``
+  sends on connect to learn the slot map and the key positions (unused on one server)
 - ``SELECT`` (a URL naming a database other than 0) and ``DISCARD`` (redis-py ends a failed
   transaction with it)
 
@@ -34,6 +37,7 @@ COMMANDS: tuple[str, ...] = (
     "get", "set", "del", "exists", "rename", "expire", "pexpire", "rpush", "lrange",
     "hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hexists",
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
+    "pttl", "cluster|slots", "command",
 )  # fmt: skip
 
 # A user name goes into an ACL line as one token; keep it to plain characters.

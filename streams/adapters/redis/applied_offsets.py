@@ -1,8 +1,11 @@
 """Which input records were applied already, as Redis records it: replays are skipped.
 
 After a crash Faust redelivers from its last commit, which may be behind what was applied;
-the state store saves each batch's last offsets with its state in one atomic step, and this
-reads them back once per partition to drop what is already in the state.
+the state store saves each batch's last offsets with each model's state in one atomic step
+(the model's fence), and this reads them back to drop what is already in the state, in two
+steps: before decoding, by the low-water marks (offsets every model has applied: one read
+per partition), then, once each record's model is known, by that model's own fence (one
+read per model; ``unapplied_events``).
 
 Records read from the by-model topic (``RawRecord.read_at`` set) are fenced twice: by their
 offset in that topic, as above, and by their SOURCE offset. A routing stage that crashed
@@ -23,10 +26,12 @@ from streams.adapters.durable import DurableWriter
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.contract.event import RawRecord
 
-__all__ = ["AppliedOffsets", "SourceKey", "last_offsets", "unapplied"]
+__all__ = ["AppliedOffsets", "Fence", "SourceKey", "last_offsets", "unapplied", "unapplied_events"]
 
 #: ``(partition read from, source topic, source partition)``.
 SourceKey = tuple[int, str, int]
+#: A model's fence: applied offsets per partition read from, and source offsets.
+Fence = tuple[dict[int, int], dict[SourceKey, int]]
 
 
 def unapplied(
@@ -52,6 +57,57 @@ def unapplied(
     return fresh
 
 
+def unapplied_events(
+    models: Sequence[str],
+    positions: Sequence[tuple[int, int]],
+    records: Sequence[RawRecord],
+    fences: Mapping[str, Fence],
+) -> list[int]:
+    """Indexes of the decoded events (``models[i]`` decoded from the record of ``records``
+    at ``positions[i]``, its ``(partition, offset)`` as the decoder gives it: the source's
+    for a routed record) that their model's fence does not cover: the ones to apply.
+
+    >>> r = [RawRecord(b"", 0, "t", 0, o) for o in (5, 6)]
+    >>> unapplied_events(["a", "b"], [(0, 5), (0, 6)], r, {"a": ({0: 5}, {}), "b": ({}, {})})
+    [1]
+    """
+    seen = {model: dict(sources) for model, (_, sources) in fences.items()}
+    keep = []
+    for i, (model, record) in enumerate(zip(models, _records_of(positions, records), strict=True)):
+        applied, _ = fences.get(model, ({}, {}))
+        partition, offset = record.position
+        if offset <= applied.get(partition, -1):
+            continue
+        if record.read_at is not None:
+            key = (partition, record.source, record.partition)
+            model_seen = seen.setdefault(model, {})
+            if record.offset <= model_seen.get(key, -1):
+                continue
+            model_seen[key] = record.offset
+        keep.append(i)
+    return keep
+
+
+def _records_of(
+    positions: Sequence[tuple[int, int]], records: Sequence[RawRecord]
+) -> list[RawRecord]:
+    """The record each position was decoded from. The decoded events keep the records'
+    order, so each is matched to the next record at its position: copies of one routed
+    record (same source position) are told apart by their order."""
+    found, at = [], 0
+    for position in positions:
+        start = at
+        while at < len(records) and (records[at].partition, records[at].offset) != position:
+            at += 1
+        if at == len(records):  # not in order after all: the first record there
+            at = start
+            found.append(next(r for r in records if (r.partition, r.offset) == position))
+            continue
+        found.append(records[at])
+        at += 1
+    return found
+
+
 def last_offsets(records: Sequence[RawRecord]) -> tuple[dict[int, int], dict[SourceKey, int]]:
     """The last offset per partition read from, and per source of the routed records."""
     offsets: dict[int, int] = {}
@@ -75,12 +131,33 @@ class AppliedOffsets:
         self._applied: dict[int, int] = {}
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
+        self._fences: dict[str, Fence] = {}
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
         self._applied.clear()
         self._sources = None
         self._reached = {}
+        self._fences.clear()
+
+    async def fresh_events(
+        self,
+        models: Sequence[str],
+        positions: Sequence[tuple[int, int]],
+        records: Sequence[RawRecord],
+    ) -> list[int]:
+        """Indexes of the decoded events their model has not applied yet (``fresh`` has
+        dropped what every model applied); the fences of models new to this worker are read
+        first, in one round trip per Redis node."""
+        unknown = set(models) - self._fences.keys()
+        if unknown:
+            store = self.store
+            read = await self.writer.until_done("redis", lambda: store.model_fences(unknown))
+            self._fences.update(read)
+        keep = unapplied_events(models, positions, records, self._fences)
+        if len(keep) < len(models):
+            self.skipped.inc(len(models) - len(keep))
+        return keep
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
@@ -136,4 +213,8 @@ class AppliedOffsets:
             self._applied.update(offsets)
             if sources:
                 self._sources = {**(self._sources or {}), **sources}
+            for model_id in {update.model_id for update in updates}:
+                applied, seen = self._fences.setdefault(model_id, ({}, {}))
+                applied.update(offsets)
+                seen.update(sources)
         return saved

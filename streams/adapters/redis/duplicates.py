@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streams.adapters.redis.keys import model_base
 from streams.core.contract.event import PredictionEvent
 from streams.core.errors import StoreUnavailable
 
@@ -72,7 +73,7 @@ class RedisDuplicates:
         self._seen = client.register_script(_SEEN)
 
     def _key(self, model_id: str, bucket: int) -> str:
-        return f"{self.prefix}:{{{model_id}}}:dup:{bucket}"
+        return f"{model_base(self.prefix, model_id)}:dup:{bucket}"
 
     async def duplicates(
         self,

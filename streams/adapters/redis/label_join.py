@@ -27,6 +27,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streams.adapters.redis.client import ScriptCall, run_scripts
+from streams.adapters.redis.keys import model_base
 from streams.core.contract.event import LabelEvent, PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.errors import StoreUnavailable
@@ -185,7 +187,7 @@ class RedisLabelJoin:
         self._retry = client.register_script(_RETRY)
 
     def _base(self, model_id: str) -> str:
-        return f"{self.prefix}:{{{model_id}}}"
+        return model_base(self.prefix, model_id)
 
     async def keep(
         self,
@@ -206,11 +208,10 @@ class RedisLabelJoin:
         seen_s = 2 * self.ttl_s + 86400  # a day more: buckets are whole days
         try:
             # One round trip for all models: a batch of 50 models' events, 50 scripts.
-            async with self.client.pipeline(transaction=False) as pipe:
-                for model_id, args in by_model.items():
-                    keys, args = [self._base(model_id)], [self.ttl_s * 1000, seen_s, *args]
-                    await self._keep(keys=keys, args=args, client=pipe)
-                await pipe.execute()
+            await run_scripts(self.client, [
+                ScriptCall(self._keep, [self._base(model_id)], [self.ttl_s * 1000, seen_s, *args])
+                for model_id, args in by_model.items()
+            ])  # fmt: skip
         except RedisError as exc:
             raise StoreUnavailable(f"keeping predictions for their labels failed: {exc}") from exc
 

@@ -1,6 +1,7 @@
 """Each model's rollout state (canary pairs, shadow sums) in Redis: one JSON value per model.
 
-Key (``P`` the prefix, ``M`` the model id): ``P:canary:M``, with the state TTL. It is
+Key (``P`` the prefix, ``M`` the model id): ``P:{M}:canary`` (in the model's hash slot), with
+the state TTL. It is
 written after the batch's monitor state and offsets (``state_store``'s Lua step), not in
 it: a crash between the two loses that batch's canary counts (the verdict waits a little
 longer), never counts a batch twice. A value that does not parse or that the core refuses
@@ -16,6 +17,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streams.adapters.redis.keys import model_base
 from streams.core.errors import StoreUnavailable
 from streams.settings import setting_default
 
@@ -31,7 +33,7 @@ class RedisRolloutStore:
         self.ttl_s = ttl_s
 
     def key(self, model_id: str) -> str:
-        return f"{self.prefix}:canary:{model_id}"
+        return f"{model_base(self.prefix, model_id)}:canary"
 
     async def fetch(self, model_id: str) -> Any:
         """The model's stored state as JSON (None if none; ``orjson.JSONDecodeError`` if it
@@ -53,4 +55,4 @@ class RedisRolloutStore:
                     pipe.set(self.key(model_id), orjson.dumps(snapshot), ex=self.ttl_s)
                 await pipe.execute()
         except RedisError as exc:
-            raise StoreUnavailable(f"could not write {self.prefix}:canary:*: {exc}") from exc
+            raise StoreUnavailable(f"could not write the canary state: {exc}") from exc

@@ -1,23 +1,37 @@
 """Monitor state in Redis, written with the last applied offsets in one atomic step.
 
-Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic):
+Keys (``P`` the prefix, ``M:V`` model and version, ``T`` the input topic). ``{M}`` is a hash
+tag: every key of one model, all its versions, shares one Redis Cluster slot, so one script
+may touch them all (``streams/adapters/redis/client.py``):
 
-- ``P:state:M:V``      the monitor's small per-batch snapshot (JSON), with a TTL
-- ``P:profile:M:V``    its reference profile (JSON), once built, with a TTL
-- ``P:reference:M:V``  reference chunks gathered so far (list of JSON), until the profile exists
-- ``P:offsets:T``      hash partition -> last applied offset
-- ``P:sources:T``      hash ``partition|source topic|source partition`` -> last applied
+- ``P:{M}:state:V``      the monitor's small per-batch snapshot (JSON), with a TTL
+- ``P:{M}:profile:V``    its reference profile (JSON), once built, with a TTL
+- ``P:{M}:reference:V``  reference chunks gathered so far (list of JSON), until the profile exists
+- ``P:{M}:offsets:T``    the model's fence: hash partition -> last offset applied to its state
+- ``P:{M}:sources:T``    hash ``partition|source topic|source partition`` -> last applied
   source offset, for the records a worker reads from its by-model topic (``T`` then):
   a re-forwarded copy has a new offset in ``T`` but its old source offset
+- ``P:offsets:T``, ``P:sources:T``  low-water marks: every model has applied the partition up
+  to there (raised, never lowered, after all of a batch's models are saved); records at or
+  below them are skipped before decoding, the rest by their own model's fence after
+
+A store with a namespace (``NS``, the performance monitors) puts it before the kind:
+``P:{M}:NS:state:V``.
+
+Before Redis Cluster support the keys were ``P:state:M:V``, ``P:profile:M:V`` and
+``P:reference:M:V`` with one fence per topic, ``P:offsets:T``: the fence is the low-water mark
+now (it covers every model, as it did), and a version found only under the old names is
+copied to the new ones on its first read (then the old keys are deleted).
 
 A stored value that does not parse, or that the core refuses (``InvalidState``), is moved
 aside by ``quarantine`` to ``<key>:quarantined:<unix seconds>`` (RENAME, with the TTL), so
 the monitor starts fresh and a restart does not meet it again; it is never loaded as code.
 
-One Lua script per batch checks that no stored offset of the batch's partitions is at or past
-the batch's own (else another worker got ahead: a stale writer after a rebalance) and only
-then writes every snapshot, profile, reference chunk, offset and source offset, and deletes
-the state and reference chunks of retired versions (the version cap): all or nothing. A
+Per batch, one Lua script per model (all pipelined: one round trip per Redis node) checks
+that no fence offset of the batch's partitions is at or past the batch's own (else another
+worker got ahead: a stale writer after a rebalance) and only then writes that model's
+snapshots, profiles, reference chunks, fence and source offsets, and deletes the state and
+reference chunks of its retired versions (the version cap): all or nothing per model. A
 retired version's profile is left to its TTL (a registered one, which has none, stays): if
 the version comes back it starts from its profile with fresh windows.
 
@@ -39,6 +53,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streams.adapters.redis import scripts
+from streams.adapters.redis.client import ScriptCall, connect, run_scripts
+from streams.adapters.redis.keys import model_base
+from streams.adapters.redis.legacy_keys import LegacyKeys
 from streams.core.errors import InvalidState, StoreUnavailable
 from streams.settings import setting_default
 
@@ -50,63 +68,6 @@ __all__ = [
     "StoredMonitor",
     "register_profile",
 ]
-
-# Renames each existing key of KEYS[2i-1] to KEYS[2i] and gives it the TTL: all or nothing.
-_QUARANTINE = """
-local moved = {}
-for i = 1, #KEYS, 2 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    redis.call('RENAME', KEYS[i], KEYS[i + 1])
-    redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[1]))
-    table.insert(moved, KEYS[i])
-  end
-end
-return moved
-"""
-
-_SAVE = """
-local ttl = tonumber(ARGV[1])
-local partitions = tonumber(ARGV[2])
-for i = 1, partitions do
-  local stored = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i - 1])
-  if stored and tonumber(stored) >= tonumber(ARGV[2 + 2 * i]) then
-    return 0
-  end
-end
-local arg = 3 + 2 * partitions
-local sources = tonumber(ARGV[arg])
-local first_source = arg + 1
-arg = arg + 1 + 2 * sources
-local updates = tonumber(ARGV[arg])
-arg = arg + 1
-for k = 3, 2 + 3 * updates, 3 do
-  redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
-  local chunks = tonumber(ARGV[arg + 2])
-  if ARGV[arg + 1] ~= '' then
-    -- The profile holds the reference, this batch's last chunks included: drop the chunks.
-    redis.call('SET', KEYS[k + 1], ARGV[arg + 1], 'EX', ttl)
-    redis.call('DEL', KEYS[k + 2])
-  else
-    for c = 1, chunks do
-      redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
-    end
-    if chunks > 0 then
-      redis.call('EXPIRE', KEYS[k + 2], ttl)
-    end
-  end
-  arg = arg + 3 + chunks
-end
-for k = 3 + 3 * updates, #KEYS do
-  redis.call('DEL', KEYS[k])
-end
-for i = 1, partitions do
-  redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
-end
-for i = 0, sources - 1 do
-  redis.call('HSET', KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
-end
-return 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,24 +127,36 @@ class RedisMonitorStore:
         ttl_s: int = setting_default("state_ttl_s"),
         namespace: str | None = None,
     ) -> None:
-        """``namespace`` keeps another kind of state apart: ``P:NS:state:M:V``."""
+        """``namespace`` keeps another kind of state apart: ``P:{M}:NS:state:V``."""
         self.client = client
-        self.prefix = prefix if namespace is None else f"{prefix}:{namespace}"
+        self.prefix = prefix
+        self.topic = topic
+        self.namespace = "" if namespace is None else f"{namespace}:"
+        self.legacy = LegacyKeys(prefix if namespace is None else f"{prefix}:{namespace}")
         self.offsets_key = f"{prefix}:offsets:{topic}"
         self.sources_key = f"{prefix}:sources:{topic}"
         self.ttl_s = ttl_s
         #: What this store's state key holds, as the quarantine counter's ``kind``.
         self.state_kind = "state" if namespace is None else namespace
-        self._save = client.register_script(_SAVE)
-        self._quarantine = client.register_script(_QUARANTINE)
+        self._scripts = {name: client.register_script(getattr(scripts, name))
+                         for name in scripts.__all__}  # fmt: skip
+
+    def model_base(self, model_id: str) -> str:
+        """``P:{M}``: the start of every key of ``model_id`` (its hash tag)."""
+        return model_base(self.prefix, model_id)
 
     def _keys(self, model_id: str, model_version: str) -> tuple[str, str, str]:
-        suffix = f"{model_id}:{model_version}"
-        p = self.prefix
-        return f"{p}:state:{suffix}", f"{p}:profile:{suffix}", f"{p}:reference:{suffix}"
+        base = f"{self.model_base(model_id)}:{self.namespace}"
+        return (f"{base}state:{model_version}", f"{base}profile:{model_version}",
+                f"{base}reference:{model_version}")  # fmt: skip
+
+    def fence_keys(self, model_id: str) -> tuple[str, str]:
+        """The model's fence: its applied offsets and source offsets for this topic."""
+        base = self.model_base(model_id)
+        return f"{base}:offsets:{self.topic}", f"{base}:sources:{self.topic}"
 
     async def applied_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
-        """Last applied offset of each partition that has one."""
+        """Low-water mark of each partition that has one: every model applied it so far."""
         partitions = list(partitions)
         try:
             values = await self.client.hmget(self.offsets_key, [str(p) for p in partitions])
@@ -192,40 +165,58 @@ class RedisMonitorStore:
         return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
 
     async def applied_sources(self) -> dict[tuple[int, str, int], int]:
-        """Last applied source offset per ``(partition, source topic, source partition)``."""
+        """Low-water source offset per ``(partition, source topic, source partition)``."""
         try:
-            values = await self.client.hgetall(self.sources_key)
+            return _sources(await self.client.hgetall(self.sources_key))
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.sources_key}: {exc}") from exc
-        applied = {}
-        for field_, value in values.items():
-            # Kafka topic names cannot hold "|".
-            name = field_.decode() if isinstance(field_, bytes) else field_
-            partition, topic, source_partition = name.split("|")
-            applied[int(partition), topic, int(source_partition)] = int(value)
-        return applied
+
+    async def model_fences(
+        self, models: Iterable[str]
+    ) -> dict[str, tuple[dict[int, int], dict[tuple[int, str, int], int]]]:
+        """Each model's fence: applied offsets per partition and source offsets; one round
+        trip per node for all of them."""
+        models = list(models)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for model_id in models:
+                    offsets, sources = self.fence_keys(model_id)
+                    pipe.hgetall(offsets)
+                    pipe.hgetall(sources)
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read the fences of {len(models)} models: {exc}"
+                                   ) from exc  # fmt: skip
+        return {
+            model_id: ({int(p): int(v) for p, v in replies[2 * i].items()},
+                       _sources(replies[2 * i + 1]))
+            for i, model_id in enumerate(models)
+        }  # fmt: skip
 
     async def fetch(
         self, model_id: str, model_version: str, *, tidy: bool = True
     ) -> RawMonitor | None:
         """The stored values, unparsed (parsing is the caller's, so that a malformed value
         is quarantined rather than retried as if Redis had failed); None if there are none.
-        ``tidy=False`` only reads (a reader that does not own the state, the live report)."""
-        state, profile, reference = self._keys(model_id, model_version)
+        ``tidy=False`` only reads (a reader that does not own the state, the live report).
+        A version stored under the keys of before (``LegacyKeys``) is moved to the new ones
+        when ``tidy``."""
+        keys = self._keys(model_id, model_version)
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.get(state)
-                pipe.get(profile)
-                pipe.lrange(reference, 0, -1)
-                raw_state, raw_profile, raw_reference = await pipe.execute()
+            raw_state, raw_profile, raw_reference = await self._scripts["FETCH"](keys=keys)
+            if raw_state is None and raw_profile is None:
+                legacy = await self.legacy.read(self.client, model_id, model_version)
+                if legacy is None:
+                    return None
+                raw_state, raw_profile, raw_reference = legacy.values
+                if tidy:
+                    await self.legacy.adopt(self.client, legacy, keys)
         except RedisError as exc:
-            raise StoreUnavailable(f"could not read {state}: {exc}") from exc
-        if raw_state is None and raw_profile is None:
-            return None
+            raise StoreUnavailable(f"could not read {keys[0]}: {exc}") from exc
         if raw_profile is not None and raw_reference:
             # Left from before the profile existed; never read once it does.
             if tidy:
-                await self._delete(reference)
+                await self._delete(keys[2])
             raw_reference = []
         return RawMonitor(raw_state, raw_profile, list(raw_reference))
 
@@ -234,6 +225,8 @@ class RedisMonitorStore:
         _, profile, _ = self._keys(model_id, model_version)
         try:
             raw: bytes | str | None = await self.client.get(profile)
+            if raw is None:
+                raw = await self.client.get(self.legacy.keys(model_id, model_version)[1])
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {profile}: {exc}") from exc
         return raw
@@ -246,7 +239,7 @@ class RedisMonitorStore:
                          (self.state_kind, "profile", "reference"), strict=True))  # fmt: skip
         keys = [name for key in kinds for name in (key, f"{key}:quarantined:{stamp}")]
         try:
-            moved = await self._quarantine(keys=keys, args=[self.ttl_s])
+            moved = await self._scripts["QUARANTINE"](keys=keys, args=[self.ttl_s])
         except RedisError as exc:
             raise StoreUnavailable(
                 f"could not quarantine {model_id}:{model_version}: {exc}"
@@ -258,10 +251,7 @@ class RedisMonitorStore:
         """Store a profile from training data (no TTL): the version's monitor starts from it."""
         _, key, reference = self._keys(profile["model_id"], profile["model_version"])
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.set(key, orjson.dumps(profile))
-                pipe.delete(reference)
-                await pipe.execute()
+            await self._scripts["REGISTER"](keys=[key, reference], args=[orjson.dumps(profile)])
         except RedisError as exc:
             raise StoreUnavailable(f"could not write {key}: {exc}") from exc
 
@@ -278,40 +268,79 @@ class RedisMonitorStore:
         retired: Iterable[tuple[str, str]] = (),
         sources: dict[tuple[int, str, int], int] | None = None,
     ) -> bool:
-        """Write ``updates``, ``offsets`` and ``sources`` (source offsets, as
-        ``applied_sources`` reads them) and delete the state of ``retired`` versions
-        atomically; False (nothing written) if a stored offset is ahead."""
-        keys = [self.offsets_key, self.sources_key]
-        args: list[Any] = [self.ttl_s, len(offsets)]
-        for partition, offset in offsets.items():
-            args += [partition, offset]
-        sources = sources or {}
-        args.append(len(sources))
-        for (partition, topic, source_partition), offset in sources.items():
-            args += [f"{partition}|{topic}|{source_partition}", offset]
-        args.append(len(updates))
+        """Write each model's ``updates`` with ``offsets`` and ``sources`` (source offsets,
+        as ``applied_sources`` reads them) as its fence, and delete the state of ``retired``
+        versions, atomically per model; False if a model's fence is ahead (that model is
+        left as it was). When every model is saved, the low-water marks are raised."""
+        fence = _fence_args(offsets, sources or {})
+        by_model: dict[str, tuple[list[str], list[Any], list[str]]] = {}
         for update in updates:
+            keys, args, _ = by_model.setdefault(update.model_id, ([], [], []))
             keys += self._keys(update.model_id, update.model_version)
-            args += [
-                orjson.dumps(update.snapshot),
-                b"" if update.profile is None else orjson.dumps(update.profile),
-                len(update.reference),
-                *(orjson.dumps(chunk) for chunk in update.reference),
-            ]
+            args += _update_args(update)
         for model_id, model_version in retired:
             state, _, reference = self._keys(model_id, model_version)
-            keys += [state, reference]
+            by_model.setdefault(model_id, ([], [], []))[2].extend((state, reference))
+        calls = [
+            ScriptCall(self._scripts["SAVE"], [*self.fence_keys(m), *keys, *drop],
+                       [self.ttl_s, *fence, len(keys) // 3, *args])
+            for m, (keys, args, drop) in by_model.items()
+        ]  # fmt: skip
         try:
-            return bool(await self._save(keys=keys, args=args))
+            if not all(await run_scripts(self.client, calls)):
+                return False
+            await run_scripts(self.client, self._low_water(offsets, sources or {}))
         except RedisError as exc:
             raise StoreUnavailable(f"could not write monitor state: {exc}") from exc
+        return True
+
+    def _low_water(
+        self, offsets: dict[int, int], sources: dict[tuple[int, str, int], int]
+    ) -> list[ScriptCall]:
+        raise_ = self._scripts["RAISE"]
+        calls = []
+        if offsets:
+            pairs = [v for item in offsets.items() for v in item]
+            calls.append(ScriptCall(raise_, [self.offsets_key], pairs))
+        if sources:
+            fields = [v for (p, t, s), o in sources.items() for v in (f"{p}|{t}|{s}", o)]
+            calls.append(ScriptCall(raise_, [self.sources_key], fields))
+        return calls
+
+
+def _update_args(update: MonitorUpdate) -> list[Any]:
+    """The SAVE script's arguments of one version: snapshot, profile, counted chunks."""
+    profile = b"" if update.profile is None else orjson.dumps(update.profile)
+    chunks = [orjson.dumps(chunk) for chunk in update.reference]
+    return [orjson.dumps(update.snapshot), profile, len(chunks), *chunks]
+
+
+def _fence_args(offsets: dict[int, int], sources: dict[tuple[int, str, int], int]) -> list[Any]:
+    """The SAVE script's fence arguments: counted offsets, then counted source offsets."""
+    args: list[Any] = [len(offsets)]
+    for partition, offset in offsets.items():
+        args += [partition, offset]
+    args.append(len(sources))
+    for (partition, topic, source_partition), offset in sources.items():
+        # Kafka topic names cannot hold "|".
+        args += [f"{partition}|{topic}|{source_partition}", offset]
+    return args
+
+
+def _sources(values: dict[Any, Any]) -> dict[tuple[int, str, int], int]:
+    applied = {}
+    for field_, value in values.items():
+        name = field_.decode() if isinstance(field_, bytes) else field_
+        partition, topic, source_partition = name.split("|")
+        applied[int(partition), topic, int(source_partition)] = int(value)
+    return applied
 
 
 def register_profile(redis_url: str, prefix: str, profile: dict[str, Any]) -> None:
     """Store ``profile`` from outside a worker (the CLI), with a client of its own."""
 
     async def register() -> None:
-        client = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+        client = connect(redis_url, socket_timeout=5)
         try:
             # The topic only names the offsets key, which this does not touch.
             await RedisMonitorStore(client, prefix=prefix, topic="").register_profile(profile)

@@ -57,7 +57,8 @@ class RedisWarmupSlots:
     async def view(self, now: float) -> dict[str, float]:
         """Slots held now (model -> start); expired ones are dropped first."""
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
+            # Not a transaction: a slot dropped between the two is dropped either way.
+            async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zremrangebyscore(self.key, "-inf", now - self.timeout_s)
                 pipe.zrange(self.key, 0, -1, withscores=True)
                 _, held = await pipe.execute()

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from streams.adapters.files.validation_labels import references_of_profiles
+from streams.adapters.redis.client import connect
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.core.contract.pii import PiiPolicy
@@ -52,7 +53,7 @@ def load_live(
 async def _load(
     settings: Settings, pii: PiiPolicy, key: tuple[str, str], specs: list[ModelSpec]
 ) -> LiveMonitors:
-    client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    client = connect(settings.redis_url, socket_timeout=5)
     try:
         stored_specs = await RedisSpecStore(client, prefix=settings.redis_prefix).load()
         registry = settings.spec_registry([*stored_specs, *specs])

@@ -1,0 +1,16 @@
+"""Where a model's keys live: every key of one model (all its versions, its fence, label
+join, duplicate ids, rollout state) starts with ``P:{M}``, the model id as a hash tag, so a
+Redis Cluster keeps them in one slot and a Lua script may touch them together."""
+
+from __future__ import annotations
+
+__all__ = ["model_base"]
+
+
+def model_base(prefix: str, model_id: str) -> str:
+    """``P:{M}``: the start of every key of ``model_id`` under ``prefix``.
+
+    >>> model_base("driftline", "credit-risk")
+    'driftline:{credit-risk}'
+    """
+    return f"{prefix}:{{{model_id}}}"

@@ -1,0 +1,88 @@
+"""The state store's Lua scripts; each touches the keys of one model (one hash slot) only."""
+
+from __future__ import annotations
+
+__all__ = ["FETCH", "QUARANTINE", "RAISE", "REGISTER", "SAVE"]
+
+# Renames each existing key of KEYS[2i-1] to KEYS[2i] and gives it the TTL: all or nothing.
+QUARANTINE = """
+local moved = {}
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('RENAME', KEYS[i], KEYS[i + 1])
+    redis.call('EXPIRE', KEYS[i + 1], tonumber(ARGV[1]))
+    table.insert(moved, KEYS[i])
+  end
+end
+return moved
+"""
+
+SAVE = """
+local ttl = tonumber(ARGV[1])
+local partitions = tonumber(ARGV[2])
+for i = 1, partitions do
+  local stored = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i - 1])
+  if stored and tonumber(stored) >= tonumber(ARGV[2 + 2 * i]) then
+    return 0
+  end
+end
+local arg = 3 + 2 * partitions
+local sources = tonumber(ARGV[arg])
+local first_source = arg + 1
+arg = arg + 1 + 2 * sources
+local updates = tonumber(ARGV[arg])
+arg = arg + 1
+for k = 3, 2 + 3 * updates, 3 do
+  redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
+  local chunks = tonumber(ARGV[arg + 2])
+  if ARGV[arg + 1] ~= '' then
+    -- The profile holds the reference, this batch's last chunks included: drop the chunks.
+    redis.call('SET', KEYS[k + 1], ARGV[arg + 1], 'EX', ttl)
+    redis.call('DEL', KEYS[k + 2])
+  else
+    for c = 1, chunks do
+      redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
+    end
+    if chunks > 0 then
+      redis.call('EXPIRE', KEYS[k + 2], ttl)
+    end
+  end
+  arg = arg + 3 + chunks
+end
+for k = 3 + 3 * updates, #KEYS do
+  redis.call('DEL', KEYS[k])
+end
+for i = 1, partitions do
+  redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
+end
+for i = 0, sources - 1 do
+  redis.call('HSET', KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
+end
+return 1
+"""
+
+
+# A model version's state, profile and reference chunks, read at one instant.
+FETCH = """
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]),
+        redis.call('LRANGE', KEYS[3], 0, -1)}
+"""
+
+# A profile from training data (no TTL) replaces the reference chunks it makes useless.
+REGISTER = """
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# Raises each field ARGV[2i-1] of hash KEYS[1] to ARGV[2i], never lowers it (a low-water
+# mark that a slower worker must not move back).
+RAISE = """
+for i = 1, #ARGV, 2 do
+  local stored = redis.call('HGET', KEYS[1], ARGV[i])
+  if not stored or tonumber(stored) < tonumber(ARGV[i + 1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+return 1
+"""

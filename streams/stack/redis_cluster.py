@@ -1,0 +1,132 @@
+"""A local Redis Cluster from Debian's redis-server: 3 masters, 3 replicas, for tests.
+
+Each node runs in ``<home>/<port>/`` (config ``nodes.conf``, data, log) with
+``--cluster-enabled yes`` on loopback (the cluster bus on port + 10000); ``redis-cli
+--cluster create ... --cluster-replicas 1`` joins them. No password: it listens on
+loopback only and lives as long as a test module. ``DRIFTLINE_REDIS_URL`` for it is
+``url``: ``redis+cluster://host:first port``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from streams.stack import debian
+from streams.stack.errors import StackError
+
+__all__ = ["LocalCluster"]
+
+
+@dataclass
+class LocalCluster:
+    """Redis nodes on ``ports`` under ``home``: ``start`` them, ``stop`` them."""
+
+    home: Path
+    ports: Sequence[int]
+    host: str = "127.0.0.1"
+    replicas: int = 1
+    _processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://{self.host}:{self.ports[0]}"
+
+    def start(self, *, log: Callable[[str], None] = print, timeout_s: float = 30.0) -> None:
+        """Start every node, create the cluster, wait until every slot is served."""
+        binary = debian.redis_server(log)
+        for port in self.ports:
+            node = self.home / str(port)
+            shutil.rmtree(node, ignore_errors=True)  # a fresh cluster: no old nodes.conf
+            node.mkdir(parents=True)
+            args = [binary, "--port", str(port), "--bind", self.host, "--cluster-enabled",
+                    "yes", "--cluster-config-file", str(node / "nodes.conf"), "--dir",
+                    str(node), "--logfile", str(node / "redis.log"), "--appendonly", "no",
+                    "--save", "", "--cluster-node-timeout", "1000"]  # fmt: skip
+            self._processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        self._wait(lambda: all(self._answers(p) for p in self.ports), timeout_s, "nodes")
+        cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        nodes = [f"{self.host}:{port}" for port in self.ports]
+        subprocess.run([cli, "--cluster", "create", *nodes, "--cluster-replicas",
+                        str(self.replicas), "--cluster-yes"],
+                       check=True, capture_output=True, timeout=timeout_s)  # fmt: skip
+        self._wait(self.healthy, timeout_s, "cluster")
+        log(f"redis cluster up on {', '.join(nodes)}")
+
+    def healthy(self) -> bool:
+        """Every slot served and every node's view agrees (``cluster_state:ok``)."""
+        alive = [p for p in self.alive() if self._answers(p)]
+        try:
+            return all(
+                _client(self.host, p).cluster("info").get("cluster_state") == "ok" for p in alive
+            )
+        except (redis.RedisError, OSError):
+            return False
+
+    def masters(self) -> list[int]:
+        """Ports of the nodes that are masters now."""
+        client = RedisCluster(host=self.host, port=self.alive()[0], socket_timeout=2)
+        try:
+            return sorted(node.port for node in client.get_primaries())
+        finally:
+            client.close()
+
+    def alive(self) -> list[int]:
+        return [p for p, proc in self._processes.items() if proc.poll() is None]
+
+    def kill(self, port: int) -> None:
+        """Kill one node at once (SIGKILL): its replica must take over."""
+        process = self._processes[port]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def wait_failover(self, port: int, *, timeout_s: float = 30.0) -> float:
+        """Wait until a replica has replaced the killed master ``port``; the seconds it took."""
+        started = time.monotonic()
+        self._wait(lambda: self._replaced(port) and self.healthy(), timeout_s, "failover")
+        return time.monotonic() - started
+
+    def _replaced(self, port: int) -> bool:
+        try:
+            return port not in self.masters()
+        except (redis.RedisError, OSError):
+            return False  # the survivors' view is still settling
+
+    def stop(self) -> None:
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _answers(self, port: int) -> bool:
+        try:
+            return bool(_client(self.host, port).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def _wait(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise StackError(f"the redis cluster's {what} did not come up in {timeout_s}s")
+            time.sleep(0.1)
+
+
+def _client(host: str, port: int) -> redis.Redis:
+    # No retries: redis-py's default retry with backoff turns "nothing listens" into seconds.
+    return redis.Redis(host=host, port=port, socket_timeout=1, socket_connect_timeout=1,
+                       retry=Retry(NoBackoff(), 0))  # fmt: skip
