@@ -22,7 +22,7 @@ ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
-    "concept_drift", "fairness", "internal",
+    "concept_drift", "fairness", "internal", "adversarial",
 ]  # fmt: skip
 
 
@@ -73,6 +73,8 @@ class Alert:
     episode: str
     sample: tuple[dict[str, Any], ...] = ()
     message: str = ""
+    #: ``adversarial`` alerts: the source (hashed), the pattern and the evidence.
+    adversarial: dict[str, Any] | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
@@ -85,7 +87,7 @@ class Alert:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form; ``created_at`` is the decision's event time, so replays agree."""
-        return {
+        out: dict[str, Any] = {
             "schema_version": ALERT_SCHEMA_VERSION,
             "alert_id": self.alert_id,
             "episode_id": self.episode_id,
@@ -116,6 +118,9 @@ class Alert:
             "message": self.message,
             "created_at": format_time(self.trigger.timestamp_ms),
         }
+        if self.adversarial is not None:
+            out["adversarial"] = self.adversarial
+        return out
 
 
 def state_quarantined(

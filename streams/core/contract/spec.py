@@ -153,6 +153,9 @@ class ModelSpec:
     #: The model's latency SLO: its events' ``latency_ms`` should be at or below this (p99);
     #: None: the worker's default (``DRIFTLINE_LATENCY_OBJECTIVE_MS``).
     latency_objective_ms: float | None = None
+    #: The attribute naming who sent an event (``client_id``): sources are tracked for
+    #: probing and abuse (``streams.core.abuse``); None: not tracked.
+    source_attribute: str | None = None
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -253,6 +256,7 @@ class ModelSpec:
             fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
             detectors=_detectors(raw.get("detectors"), model_id),
             latency_objective_ms=_latency_objective(raw.get("latency_objective_ms"), model_id),
+            source_attribute=_source_attribute(raw.get("source_attribute"), model_id),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -279,7 +283,22 @@ class ModelSpec:
             out["detectors"] = _plain(self.detectors)
         if self.latency_objective_ms is not None:
             out["latency_objective_ms"] = self.latency_objective_ms
+        if self.source_attribute is not None:
+            out["source_attribute"] = self.source_attribute
         return out
+
+
+def _source_attribute(raw: object, model_id: str) -> str | None:
+    """A spec's ``source_attribute``: an attribute name, or None."""
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str):
+            raise InvalidEvent(Reason.INVALID_VALUE, "not a text", field="source_attribute")
+        check_name(raw, "source_attribute")
+    except InvalidEvent as error:
+        raise InvalidSpec(f"{model_id}: source_attribute must be an attribute name") from error
+    return raw
 
 
 def _latency_objective(raw: object, model_id: str) -> float | None:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal, NamedTuple, Self
 import numpy as np
 
 from streams.core import plain_data as check
+from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
 from streams.core.alerts.alert import Alert, AlertType, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
 from streams.core.contract.columns import Columns, category_of
@@ -56,6 +57,7 @@ class MonitorConfig:
     sample_size: int = 5
     detectors: DetectorConfigs = field(default_factory=default_configs)
     rule: AlertRule = field(default_factory=AlertRule)
+    abuse: AbuseConfig = field(default_factory=AbuseConfig)
 
     def __post_init__(self) -> None:
         if min(self.window_events, self.reference_events) < MIN_EVENTS:
@@ -104,6 +106,8 @@ class ModelMonitor:
         self.profile: ReferenceProfile | None = None
         self.windows_closed = 0
         self._detectors: DetectorSet | None = None
+        #: Probing and abuse by source (``spec.source_attribute``, with a PII key).
+        self.abuse: AbuseTracker | None = None
         self._rules: dict[tuple[str, str | None, str], RuleState] = {}
         self._window_count = 0
         self.anomalies = 0
@@ -144,6 +148,8 @@ class ModelMonitor:
                 self._learn_reference(chunk)
             else:
                 anomalies += self._accumulate(chunk, events[start:end], positions[start:end])
+                if self.abuse is not None:
+                    alerts.extend(self.abuse.add(chunk, events[start:end], positions[start:end]))
                 if self._window_count == self.config.window_events:
                     self._close_window(alerts, verdicts)
             start = end
@@ -167,6 +173,7 @@ class ModelMonitor:
             **(_LEARNING if self._detectors is None else self._detectors.snapshot()),
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
+            **({} if self.abuse is None else {"abuse": self.abuse.snapshot()}),
         }
 
     @classmethod
@@ -229,6 +236,8 @@ class ModelMonitor:
         monitor._tail = [_sampled(item) for item in tail]
         if monitor._window_count and not monitor._tail:
             raise InvalidState("tail: empty while a window is open")
+        if monitor.abuse is not None and "abuse" in raw:
+            monitor.abuse = monitor.abuse.restored(raw["abuse"])
         return monitor
 
     def _restore_counts(self, raw: Any, learning: bool) -> None:
@@ -300,6 +309,10 @@ class ModelMonitor:
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
         self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
+        self.abuse = AbuseTracker.start(
+            self.spec, self.model_version, profile, self.config.abuse, self.pii,
+            numeric=self.numeric, categorical=self.categorical,
+        )  # fmt: skip
 
     def _accumulate(
         self,
