@@ -13,6 +13,8 @@ Examples
 >>> events = probing_events(config, 0, 1000)
 >>> sum(e.attributes["client_id"] == PROBER for e in events) > 400
 True
+>>> probing_events(config, 500, 1500)[:2] == events[500:502]
+True
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ FEATURES = ("f0", "f1", "f2", "f3", "f4")
 PROBER = "client-prober"
 _WEIGHTS = np.array([1.2, -0.8, 0.5, 0.9, -0.4])
 _START_MS = 1_767_225_600_000  # 2026-01-01
+_BLOCK = 1000  # events drawn together: any slice of the stream gives the same events
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +52,12 @@ class ProbingConfig:
 
 def probing_events(config: ProbingConfig, start: int, stop: int) -> list[PredictionEvent]:
     """Events ``start`` to ``stop`` of the stream (the same indices give the same events)."""
-    rng = np.random.default_rng([config.seed, start])
-    n = stop - start
+    first, last = start // _BLOCK, (stop - 1) // _BLOCK + 1
+    blocks = [_block(config, b) for b in range(first, last)]
+    cut = slice(start - first * _BLOCK, stop - first * _BLOCK)
+    features, clients, draws = (np.concatenate(parts)[cut] for parts in zip(*blocks, strict=True))
     index = np.arange(start, stop)
-    features = rng.standard_normal((n, len(FEATURES)))
-    weights = 1 / np.arange(1, config.clients + 1) ** 0.6
-    clients = rng.choice(config.clients, size=n, p=weights / weights.sum())
-    probing = (index >= config.attack_start) & (rng.random(n) < config.attack_share)
+    probing = (index >= config.attack_start) & (draws < config.attack_share)
     features[probing] = _probes(config, index[probing])
     score = 1 / (1 + np.exp(-(features @ _WEIGHTS)))
     return [
@@ -78,6 +80,15 @@ def probing_events(config: ProbingConfig, start: int, stop: int) -> list[Predict
             strict=True,
         )
     ]
+
+
+def _block(config: ProbingConfig, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Block ``block`` of the stream's random draws: features, clients, attack draws."""
+    rng = np.random.default_rng([config.seed, block])
+    features = rng.standard_normal((_BLOCK, len(FEATURES)))
+    weights = 1 / np.arange(1, config.clients + 1) ** 0.6
+    clients = rng.choice(config.clients, size=_BLOCK, p=weights / weights.sum())
+    return features, clients, rng.random(_BLOCK)
 
 
 def _probes(config: ProbingConfig, index: np.ndarray) -> np.ndarray:
