@@ -167,7 +167,7 @@ class AbuseTracker:
             entry = self.heavy.offer(source)
             entry.hits[0] += near[i]
             entry.hits[1] += odd[i]
-            entry.compare(tuple(keys[i]))
+            entry.compare(keys[i])
             self.window_count += 1
             if self.window_count == window:
                 event = events[i]

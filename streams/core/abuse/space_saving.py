@@ -11,7 +11,6 @@ its rates are true rates over the events seen while tracked.
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
@@ -20,9 +19,17 @@ __all__ = ["SpaceSaving", "Tracked"]
 
 
 class Tracked:
-    """One tracked source: its counts since it took its counter, and its recent keys."""
+    """One tracked source: its counts since it took its counter, and its recent keys.
 
-    __slots__ = ("count", "duplicates", "error", "hits", "keys", "matched", "memory", "seen")
+    The recent keys are two generations of sets: ``recent`` fills with the keys of up to
+    ``half`` events, then becomes ``older`` (the previous ``older`` forgotten). An event is
+    compared with the last ``half`` to ``2 * half`` events of the source: two set look-ups
+    per key, done in C (``isdisjoint``), where a sliding window kept as key counts cost
+    ~3x more per event.
+    """
+
+    __slots__ = ("count", "duplicates", "error", "half", "hits", "matched", "older",
+                 "older_events", "recent", "recent_events", "seen")  # fmt: skip
 
     def __init__(self, count: int, error: int, patterns: int, masks: int, memory: int) -> None:
         self.count = count
@@ -34,53 +41,64 @@ class Tracked:
         self.seen = 0
         #: near-duplicates by the mask that matched first (which features differed)
         self.matched = [0] * masks
-        self.memory: deque[tuple[int, ...]] = deque(maxlen=memory)
-        self.keys: dict[int, int] = {}
+        self.half = max(1, memory // 2)
+        self.recent: set[int] = set()
+        self.older: set[int] = set()
+        self.recent_events = self.older_events = 0
 
     def reset(self, count: int) -> None:
         """Start over as a new source inheriting ``count`` (an evicted entry, reused: most
         events of a long tail of sources evict one, and allocating anew cost ~3 us)."""
         self.count = self.error = count
-        self.hits = [0] * len(self.hits)
-        self.duplicates = self.seen = 0
-        self.matched = [0] * len(self.matched)
-        self.memory.clear()
-        self.keys.clear()
+        if any(self.hits):
+            self.hits = [0] * len(self.hits)
+        if self.duplicates:
+            self.duplicates = 0
+            self.matched = [0] * len(self.matched)
+        self.seen = self.recent_events = self.older_events = 0
+        self.recent.clear()
+        self.older.clear()
 
     @property
     def events(self) -> int:
         """Events since the source was tracked."""
         return self.count - self.error
 
-    def compare(self, keys: tuple[int, ...]) -> None:
+    def compare(self, keys: list[int]) -> None:
         """Count ``keys`` (one event's) against the recent events', then remember them."""
-        known = self.keys
+        known = self.recent_events + self.older_events
         if known:
-            self.seen += len(self.memory)
-            for mask, key in enumerate(keys):
-                if key in known:
-                    self.duplicates += 1
-                    self.matched[mask] += 1
-                    break
+            self.seen += known
+            recent, older = self.recent, self.older
+            if not (recent.isdisjoint(keys) and older.isdisjoint(keys)):
+                self.duplicates += 1
+                mask = next(m for m, key in enumerate(keys) if key in recent or key in older)
+                self.matched[mask] += 1
         self.remember(keys)
 
-    def remember(self, keys: tuple[int, ...]) -> None:
-        """Keep ``keys`` as the newest of the recent events' (forgetting the oldest)."""
-        known, memory = self.keys, self.memory
-        if len(memory) == memory.maxlen:
-            for key in memory[0]:
-                left = known[key] - 1
-                if left:
-                    known[key] = left
-                else:
-                    del known[key]
-        memory.append(keys)
-        for key in keys:
-            known[key] = known.get(key, 0) + 1
+    def remember(self, keys: list[int]) -> None:
+        """Keep ``keys`` among the recent events' (a full generation becomes the older)."""
+        self.recent.update(keys)
+        self.recent_events += 1
+        if self.recent_events == self.half:
+            self.older, self.recent = self.recent, self.older
+            self.recent.clear()
+            self.older_events, self.recent_events = self.recent_events, 0
 
     def snapshot(self) -> list[Any]:
+        memory = [self.older_events, sorted(self.older), self.recent_events, sorted(self.recent)]
         return [self.count, self.error, self.hits, self.duplicates, self.seen, self.matched,
-                [list(keys) for keys in self.memory]]  # fmt: skip
+                memory]  # fmt: skip
+
+    def restore_memory(self, raw: Any, masks: int) -> None:
+        """Take the recent keys from ``snapshot()``'s last item (checked)."""
+        older_events, older, recent_events, recent = check.listing(raw, "tracked.memory", length=4)
+        self.older_events = check.integer(older_events, "tracked.older_events", high=self.half)
+        self.recent_events = check.integer(
+            recent_events, "tracked.recent_events", high=self.half - 1
+        )
+        self.older.update(_keys(older, "older", self.older_events * masks))
+        self.recent.update(_keys(recent, "recent", self.recent_events * masks))
 
 
 class SpaceSaving:
@@ -114,7 +132,11 @@ class SpaceSaving:
         self.capacity = capacity
         self.patterns, self.masks, self.memory = patterns, masks, memory
         self.tracked: dict[str, Tracked] = {}
-        # (count, source) items, some stale: a source's current count is always among them.
+        # One (count, source) item per tracked source, its count possibly behind the source's:
+        # an eviction pushes a stale item back with its true count (pushing on every
+        # increment instead cost more than the rest of the counting). The item popped with
+        # its true count is then the smallest (count, source): the choice does not depend on
+        # when the items were pushed, so a restored heap evicts the same sources.
         self._heap: list[tuple[int, str]] = []
 
     def offer(self, source: str) -> Tracked:
@@ -127,10 +149,8 @@ class SpaceSaving:
             else:
                 entry = Tracked(0, 0, self.patterns, self.masks, self.memory)
             tracked[source] = entry
+            heapq.heappush(self._heap, (entry.count + 1, source))
         entry.count += 1
-        heapq.heappush(self._heap, (entry.count, source))
-        if len(self._heap) > 8 * self.capacity + 64:
-            self._compact()
         return entry
 
     def top(self) -> list[tuple[str, Tracked]]:
@@ -146,11 +166,12 @@ class SpaceSaving:
         tracked, heap = self.tracked, self._heap
         while True:
             count, source = heapq.heappop(heap)
-            entry = tracked.get(source)
-            if entry is not None and entry.count == count:
+            entry = tracked[source]
+            if entry.count == count:
                 del tracked[source]
                 entry.reset(count)
                 return entry
+            heapq.heappush(heap, (entry.count, source))
 
     def _compact(self) -> None:
         self._heap = [(entry.count, source) for source, entry in self.tracked.items()]
@@ -182,15 +203,13 @@ class SpaceSaving:
             entry.seen = check.integer(seen, "tracked.seen")
             entry.matched = [check.integer(m, "tracked.matched") for m in
                              check.listing(matched, "tracked.matched", length=masks)]  # fmt: skip
-            for keys in check.listing(recent, "tracked.memory", max_length=memory):
-                entry.remember(_keys(keys, masks))
+            entry.restore_memory(recent, masks)
             out.tracked[check.text(source, "tracked.source", max_length=256)] = entry
         out._compact()
         return out
 
 
-def _keys(raw: Any, masks: int) -> tuple[int, ...]:
-    return tuple(
-        check.integer(k, "tracked.memory[]", high=2**64 - 1)
-        for k in check.listing(raw, "tracked.memory[]", length=masks)
-    )
+def _keys(raw: Any, name: str, most: int) -> list[int]:
+    """Stored keys (64-bit) of one generation, at most ``most`` of them."""
+    keys = check.listing(raw, f"tracked.{name}", max_length=most)
+    return [check.integer(key, f"tracked.{name}[]", high=2**64 - 1) for key in keys]
