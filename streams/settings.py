@@ -26,6 +26,7 @@ from streams.core.contract.spec import (
     MAX_LATENCY_OBJECTIVE_MS,
     ModelSpec,
 )
+from streams.core.abuse.abuse_tracker import AbuseConfig
 from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.labels.performance_monitor import PerformanceConfig
@@ -125,6 +126,9 @@ class Settings:
     # {"psi": {"threshold": 0.15}, "cusum": {"enabled": true}} (a model spec's own
     # "detectors" go over these).
     detectors: str = ""
+    # Events per window of the adversarial patterns (models whose spec names a
+    # source_attribute): enough that a source with a few % of the traffic shows a pattern.
+    abuse_window_events: int = _default(AbuseConfig, "window_events")
     state_ttl_s: int = 30 * 86400
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
@@ -192,6 +196,8 @@ class Settings:
         for name in (*positive, *caps, "spec_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{variable(name)} must be positive")
+        if self.abuse_window_events < 100:
+            raise ValueError("DRIFTLINE_ABUSE_WINDOW_EVENTS must be at least 100")
         if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
                self.retrain_cooldown, self.version_idle_s) < 0:  # fmt: skip
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "
@@ -323,6 +329,7 @@ class Settings:
             window_events=self.window_events,
             reference_events=self.reference_events,
             detectors=configs_from_json(self.detectors),
+            abuse=AbuseConfig(window_events=self.abuse_window_events),
         )
 
     def performance_config(self) -> PerformanceConfig:

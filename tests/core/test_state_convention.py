@@ -15,10 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
+from streams.core.abuse.space_saving import SpaceSaving
 from streams.core.alerts.alert_rule import RuleState
+from streams.core.contract.columns import Columns
+from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
 from streams.core.detectors import REGISTRY, BlockMeans
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
 from streams.core.labels.concept_drift import ErrorRateDrift
 from streams.core.labels.fairness import FairnessPolicy, FairnessWindow
@@ -36,6 +41,21 @@ SPEC = ModelSpec("churn", {"x": FeatureSpec("number")})
 POLICY = FairnessPolicy("region", "a")
 RING_DTYPES = {"x": np.float64}
 NAMES, MEAN, SCALE = ("a",), np.zeros(1), np.ones(1)
+
+
+def abuse_cases() -> dict[str, Case]:
+    """The abuse tracker of a model with a source attribute, and its counters."""
+    spec = ModelSpec("m", {"x": FeatureSpec("number")}, source_attribute="client")
+    columns = Columns(("x",), np.arange(20.0).reshape(-1, 1), {})
+    profile = ReferenceProfile.from_columns("m", "v1", columns, anomaly_columns=1)
+    built = (spec, "v1", profile, AbuseConfig(), PiiPolicy(key=b"k" * 16))
+    names = {"numeric": ("x",), "categorical": ()}
+    sizes = {"patterns": 2, "masks": 1, "memory": 8}
+    return {
+        "abuse": (lambda: AbuseTracker(*built, **names), built, names),
+        "space_saving": (lambda: SpaceSaving(4, **sizes), (4,), sizes),
+    }
+
 
 # (an instance, restore's arguments after the snapshot)
 Case = tuple[Callable[[], Any], tuple[Any, ...], dict[str, Any]]
@@ -67,6 +87,7 @@ CASES: dict[str, Case] = {
         {"profile": None, "reference": []},
     ),
 }
+CASES.update(abuse_cases())
 for kind in REGISTRY:
     CASES[f"detector:{kind.name}"] = (
         lambda kind=kind: fresh(kind),
