@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from streams.core.abuse.abuse_tracker import AbuseConfig
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
 from streams.core.contract.spec import (
@@ -26,7 +27,6 @@ from streams.core.contract.spec import (
     MAX_LATENCY_OBJECTIVE_MS,
     ModelSpec,
 )
-from streams.core.abuse.abuse_tracker import AbuseConfig
 from streams.core.detectors import configs_from_json
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.labels.performance_monitor import PerformanceConfig
