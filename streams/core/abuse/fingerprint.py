@@ -5,9 +5,11 @@ a range. Quantised on the reference's quantile bins, its events then agree on ev
 feature. For each event and each *mask* (one feature, or a pair of features, left out)
 the key is a hash of the quantised values of the features not masked: two events share a
 key for some mask exactly when they differ at most in that mask's features (up to a hash
-collision, ~2**-64 per pair). The hash is linear in the codes, so all keys of a batch are
+collision). The hash is linear in the codes, so all keys of a batch are
 a few numpy operations: ``sum_j w_j c_j`` minus the masked terms, plus a salt per mask (so
-the keys of two different masks never meet).
+the keys of two different masks never meet). A key keeps the hash's top 32 bits: a source's
+events are compared with at most a few dozen keys, so a chance match is ~1e-8 per event,
+while the counters' stored keys take half the room of 64-bit ones.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Fingerprint:
         return tuple(self.names[j] for j in self.masks[mask])
 
     def keys(self, chunk: Columns) -> np.ndarray:
-        """One row of keys per event (uint64, a column per mask); needs the columns of
+        """One row of 32-bit keys per event (a column per mask); needs the columns of
         ``names`` in ``chunk``."""
         codes = self._codes(chunk)
         count = len(self.names)
@@ -112,7 +114,7 @@ class Fingerprint:
         with np.errstate(over="ignore"):
             terms = codes * weights
             total = terms.sum(axis=1, dtype=np.uint64)
-            keys: np.ndarray = total[:, None] - terms @ selector + salts
+            keys: np.ndarray = (total[:, None] - terms @ selector + salts) >> np.uint64(32)
         return keys
 
     def _codes(self, chunk: Columns) -> np.ndarray:

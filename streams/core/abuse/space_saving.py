@@ -210,6 +210,6 @@ class SpaceSaving:
 
 
 def _keys(raw: Any, name: str, most: int) -> list[int]:
-    """Stored keys (64-bit) of one generation, at most ``most`` of them."""
+    """Stored keys (32-bit) of one generation, at most ``most`` of them."""
     keys = check.listing(raw, f"tracked.{name}", max_length=most)
-    return [check.integer(key, f"tracked.{name}[]", high=2**64 - 1) for key in keys]
+    return [check.integer(key, f"tracked.{name}[]", high=2**32 - 1) for key in keys]
