@@ -11,7 +11,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
+from streams.core.abuse.fingerprint import Fingerprint
 from streams.core.abuse.space_saving import SpaceSaving
+from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
@@ -155,3 +157,18 @@ def test_the_spec_takes_a_source_attribute():
     for bad in (3, "", "a\nb"):
         with pytest.raises(InvalidSpec):
             ModelSpec.from_dict({**raw, "source_attribute": bad})
+
+
+def test_with_two_differing_features_a_pair_walk_still_shares_a_key():
+    edges = (np.array([1.0, 2.0, 3.0]),) * 4
+    rows = np.array([[0.5, 0.5, 0.5, 0.5], [0.5, 2.5, 3.5, 0.5], [2.5, 2.5, 3.5, 3.5]])
+    columns = Columns(("a", "b", "c", "d"), rows, {})
+    one, two = (Fingerprint(("a", "b", "c", "d"), edges, differing=d) for d in (1, 2))
+    assert len(two.masks) == 4 + 6
+    shared = [
+        [len(set(keys[0]) & set(keys[i])) for i in (1, 2)]
+        for keys in (one.keys(columns).tolist(), two.keys(columns).tolist())
+    ]
+    assert shared == [[0, 0], [1, 0]]  # rows 0 and 1 differ in b and c only
+    [mask] = [m for m, key in enumerate(two.keys(columns)[0]) if key == two.keys(columns)[1][m]]
+    assert two.features_of(mask) == ("b", "c")
