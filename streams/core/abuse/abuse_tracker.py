@@ -14,7 +14,10 @@ With a spec's ``source_attribute`` (e.g. ``client_id``), each event's source is 
 The false-alarm budget: ``alpha`` is the chance of any false ``adversarial`` alert of the
 model version per ``budget_events`` events, spread over its windows and, in each window,
 over ``counters`` sources times three patterns (``AlertBudget``: Bonferroni, with later
-blocks of windows given shrinking shares so the total holds on a stream of any length).
+blocks of windows given shrinking shares so the total holds on a stream of any length;
+``AlertBudget`` spends half of ``alpha`` on these looks, so the budget holds with room). The
+others' rate is estimated from the window itself (thousands of events): the ``min_ratio``
+and ``min_hits`` floors keep its error from turning into alarms.
 A source and pattern over the budget opens an episode (one ``firing`` alert); a later
 window that no longer finds it closes the episode (``resolved``).
 """
