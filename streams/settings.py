@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from streams.core.abuse.abuse_tracker import AbuseConfig
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.registry import SpecRegistry, UnknownModelPolicy
 from streams.core.contract.spec import (
@@ -126,6 +127,9 @@ class Settings:
     # {"psi": {"threshold": 0.15}, "cusum": {"enabled": true}} (a model spec's own
     # "detectors" go over these).
     detectors: str = ""
+    # Events per window of the adversarial patterns (models whose spec names a
+    # source_attribute): enough that a source with a few % of the traffic shows a pattern.
+    abuse_window_events: int = _default(AbuseConfig, "window_events")
     state_ttl_s: int = 30 * 86400
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
@@ -205,6 +209,8 @@ class Settings:
                 raise ValueError(f"{variable(name)} must be positive")
         if self.dedup_ttl_s < 0:
             raise ValueError("DRIFTLINE_DEDUP_TTL_S must not be negative")
+        if self.abuse_window_events < 100:
+            raise ValueError("DRIFTLINE_ABUSE_WINDOW_EVENTS must be at least 100")
         if min(self.label_ttl_s, self.label_wait_s, self.max_early_labels,
                self.retrain_cooldown, self.version_idle_s) < 0:  # fmt: skip
             raise ValueError("DRIFTLINE_LABEL_TTL_S, _LABEL_WAIT_S, _MAX_EARLY_LABELS, "
@@ -344,6 +350,7 @@ class Settings:
             window_events=self.window_events,
             reference_events=self.reference_events,
             detectors=configs_from_json(self.detectors),
+            abuse=AbuseConfig(window_events=self.abuse_window_events),
         )
 
     def canary_config(self) -> CanaryConfig:

@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
+from streams.core.abuse.space_saving import SpaceSaving
 from streams.core.alerts.alert_rule import RuleState
 from streams.core.contract.columns import Columns
+from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
 from streams.core.detectors import REGISTRY, BlockMeans
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
@@ -35,7 +38,8 @@ from streams.core.online.eddm import EDDM
 from streams.core.rollout.canary import CanaryConfig, ModelRollout
 from streams.core.rollout.shadow import ShadowJoin
 from streams.core.rollout.tally import Tally
-from streams.core.segments import SegmentMonitors, SpaceSaving
+from streams.core.segments import SegmentMonitors
+from streams.core.segments.top_k import SpaceSaving as SegmentCounts
 from streams.core.segments.segment_reference import SegmentReference
 from tests.core.test_detector_contract import fresh, watched
 
@@ -43,6 +47,21 @@ SPEC = ModelSpec("churn", {"x": FeatureSpec("number")})
 POLICY = FairnessPolicy("region", "a")
 RING_DTYPES = {"x": np.float64}
 NAMES, MEAN, SCALE = ("a",), np.zeros(1), np.ones(1)
+
+
+def abuse_cases() -> dict[str, Case]:
+    """The abuse tracker of a model with a source attribute, and its counters."""
+    spec = ModelSpec("m", {"x": FeatureSpec("number")}, source_attribute="client")
+    columns = Columns(("x",), np.arange(20.0).reshape(-1, 1), {})
+    profile = ReferenceProfile.from_columns("m", "v1", columns, anomaly_columns=1)
+    built = (spec, "v1", profile, AbuseConfig(), PiiPolicy(key=b"k" * 16))
+    names = {"numeric": ("x",), "categorical": ()}
+    sizes = {"patterns": 2, "masks": 1, "memory": 8}
+    return {
+        "abuse": (lambda: AbuseTracker(*built, **names), built, names),
+        "space_saving": (lambda: SpaceSaving(4, **sizes), (4,), sizes),
+    }
+
 
 # (an instance, restore's arguments after the snapshot)
 Case = tuple[Callable[[], Any], tuple[Any, ...], dict[str, Any]]
@@ -83,9 +102,10 @@ SEGMENTED = ModelMonitor(
     ReferenceProfile.from_columns("churn", "v1", Columns(("x",), np.ones((20, 1)), {}),
                                   anomaly_columns=1),
 )  # fmt: skip
-CASES["space_saving"] = (lambda: SpaceSaving(4), (4,), {})
+CASES["segment_counts"] = (lambda: SegmentCounts(4), (4,), {})
 CASES["segment_reference"] = (lambda: SegmentReference(SEGMENTED.profile), (SEGMENTED.profile,), {})
 CASES["segment_monitors"] = (lambda: SegmentMonitors(SEGMENTED), (SEGMENTED,), {})
+CASES.update(abuse_cases())
 for kind in REGISTRY:
     CASES[f"detector:{kind.name}"] = (
         lambda kind=kind: fresh(kind),

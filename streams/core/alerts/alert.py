@@ -24,7 +24,7 @@ ALERT_SCHEMA_VERSION = 1
 
 AlertType = Literal[
     "data_drift", "prediction_drift", "data_quality", "anomaly", "performance",
-    "concept_drift", "fairness", "internal", "canary",
+    "concept_drift", "fairness", "internal", "canary", "adversarial",
 ]  # fmt: skip
 
 
@@ -109,6 +109,8 @@ class Alert:
     segment: Segment | None = None
     # A canary alert's verdict, evidence and sample sizes (streams/core/rollout/canary.py).
     canary: dict[str, Any] | None = None
+    #: ``adversarial`` alerts: the source (hashed), the pattern and the evidence.
+    adversarial: dict[str, Any] | None = None
     episode_id: str = field(init=False)
     alert_id: str = field(init=False)
 
@@ -160,6 +162,8 @@ class Alert:
             record["segment"] = {"attribute": self.segment.attribute, "value": self.segment.value}
         if self.canary is not None:
             record["canary"] = self.canary
+        if self.adversarial is not None:
+            record["adversarial"] = self.adversarial
         return record
 
 

@@ -157,6 +157,9 @@ class ModelSpec:
     segments: tuple[str, ...] = ()
     #: Segment values watched on their own per attribute; the rest pooled as "other".
     segments_top_k: int = 20
+    #: The attribute naming who sent an event (``client_id``): sources are tracked for
+    #: probing and abuse (``streams.core.abuse``); None: not tracked.
+    source_attribute: str | None = None
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
     _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
@@ -259,6 +262,7 @@ class ModelSpec:
             latency_objective_ms=_latency_objective(raw.get("latency_objective_ms"), model_id),
             segments=_segments(raw.get("segments"), model_id),
             segments_top_k=_bounded_int(raw, "segments_top_k", 20, 1, 100),
+            source_attribute=_source_attribute(raw.get("source_attribute"), model_id),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,7 +292,22 @@ class ModelSpec:
         if self.segments:
             out["segments"] = list(self.segments)
             out["segments_top_k"] = self.segments_top_k
+        if self.source_attribute is not None:
+            out["source_attribute"] = self.source_attribute
         return out
+
+
+def _source_attribute(raw: object, model_id: str) -> str | None:
+    """A spec's ``source_attribute``: an attribute name, or None."""
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, str):
+            raise InvalidEvent(Reason.INVALID_VALUE, "not a text", field="source_attribute")
+        check_name(raw, "source_attribute")
+    except InvalidEvent as error:
+        raise InvalidSpec(f"{model_id}: source_attribute must be an attribute name") from error
+    return raw
 
 
 def _latency_objective(raw: object, model_id: str) -> float | None:

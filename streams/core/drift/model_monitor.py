@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 
 from streams.core import plain_data as check
+from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
 from streams.core.alerts.alert import Alert, AlertType, Explanation, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
 from streams.core.contract.columns import Columns, category_of
@@ -50,6 +51,7 @@ class MonitorConfig:
     sample_size: int = 5
     detectors: DetectorConfigs = field(default_factory=default_configs)
     rule: AlertRule = field(default_factory=AlertRule)
+    abuse: AbuseConfig = field(default_factory=AbuseConfig)
 
     def __post_init__(self) -> None:
         if min(self.window_events, self.reference_events) < MIN_EVENTS:
@@ -98,6 +100,8 @@ class ModelMonitor:
         self.profile: ReferenceProfile | None = None
         self.windows_closed = 0
         self._detectors: DetectorSet | None = None
+        #: Probing and abuse by source (``spec.source_attribute``, with a PII key).
+        self.abuse: AbuseTracker | None = None
         self._rules: dict[tuple[str, str | None, str], RuleState] = {}
         self._window_count = 0
         self.anomalies = 0
@@ -149,6 +153,8 @@ class ModelMonitor:
                 anomalies += self._accumulate(chunk, events[start:end], positions[start:end])
                 if self.segments is not None:
                     alerts += self.segments.add(chunk, events[start:end], positions[start:end])
+                if self.abuse is not None:
+                    alerts.extend(self.abuse.add(chunk, events[start:end], positions[start:end]))
                 if self._window_count == self.config.window_events:
                     self._close_window(alerts, verdicts)
             start = end
@@ -174,6 +180,7 @@ class ModelMonitor:
             "tail": [list(sampled) for sampled in self._tail],
             "drifted": self.drifted.snapshot(),
             **({} if self.segments is None else {"segments": self.segments.snapshot()}),
+            **({} if self.abuse is None else {"abuse": self.abuse.snapshot()}),
         }
 
     @classmethod
@@ -240,6 +247,8 @@ class ModelMonitor:
             monitor.drifted = DriftedFeatures.restore(raw["drifted"])
         if monitor._window_count and not monitor._tail:
             raise InvalidState("tail: empty while a window is open")
+        if monitor.abuse is not None and "abuse" in raw:
+            monitor.abuse = monitor.abuse.restored(raw["abuse"])
         return monitor
 
     def _restore_counts(self, raw: Any, learning: bool) -> None:
@@ -312,6 +321,10 @@ class ModelMonitor:
         self.profile = profile
         self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
         self.segments = SegmentMonitors(self) if self.spec.segments else None
+        self.abuse = AbuseTracker.start(
+            self.spec, self.model_version, profile, self.config.abuse, self.pii,
+            numeric=self.numeric, categorical=self.categorical,
+        )  # fmt: skip
 
     def _accumulate(
         self,
