@@ -12,13 +12,13 @@ from jsonschema import Draft202012Validator
 
 from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
 from streams.core.abuse.fingerprint import Fingerprint
-from streams.core.abuse.space_saving import SpaceSaving
 from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.errors import InvalidSpec, InvalidState
+from streams.core.online.space_saving import SpaceSaving
 from streams.simulation.probing import FEATURES, PROBER, ProbingConfig, probing_events
 
 KEY = b"k" * 16

@@ -16,8 +16,14 @@ from streams.core.contract.spec import ModelSpec
 from streams.core.detectors import default_configs
 from streams.core.detectors.cusum_budget import Reference, false_alarm_probability
 from streams.core.errors import InvalidSpec, InvalidState
-from streams.core.segments import SpaceSaving, split_configs
+from streams.core.segments import split_configs
 from streams.core.segments.budget import split_z
+from streams.core.segments.top_k import (
+    count_values,
+    top_values,
+    value_counter,
+    value_counter_restored,
+)
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
 
@@ -27,22 +33,24 @@ def test_space_saving_finds_the_heavy_values_of_a_long_tail_in_bounded_memory():
     heavy = [f"h{i}" for i in range(5)]
     stream = [*heavy * 400, *(f"tail{i}" for i in rng.integers(0, 50_000, 8000))]
     order = rng.permutation(len(stream))
-    top = SpaceSaving(capacity=50)
-    top.add([stream[i] for i in order])
-    assert sorted(top.top(5)) == heavy
-    assert len(top.snapshot()["counts"]) == 50
-    assert top.total == len(stream)
+    top = value_counter(50)
+    count_values(top, (stream[i] for i in order))
+    assert sorted(top_values(top, 5)) == heavy
+    assert len(top.snapshot()["tracked"]) == 50
+    # Space-Saving's invariant: the counts add up to the events counted.
+    assert sum(entry.count for entry in top.tracked.values()) == len(stream)
 
 
 def test_space_saving_restores_and_refuses_garbage():
-    top = SpaceSaving(capacity=3)
-    top.add(list("aabbbcd"))
-    again = SpaceSaving.restore(json.loads(json.dumps(top.snapshot())), 3)
-    top.add(list("ddd"))
-    again.add(list("ddd"))
+    top = value_counter(3)
+    count_values(top, "aabbbcd")
+    again = value_counter_restored(json.loads(json.dumps(top.snapshot())), 3)
+    count_values(top, "ddd")
+    count_values(again, "ddd")
     assert again.snapshot() == top.snapshot()
+    assert top_values(again, 3) == top_values(top, 3)
     with pytest.raises(InvalidState):
-        SpaceSaving.restore({"total": 1, "counts": [["a", 5, 0]]}, 3)  # count over total
+        value_counter_restored({"tracked": [["a", 5, 9, [], 0, 0, [], [0, [], 0, []]]]}, 3)
 
 
 def test_one_part_keeps_every_threshold():

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
-from streams.core.abuse.space_saving import SpaceSaving
 from streams.core.alerts.alert_rule import RuleState
 from streams.core.contract.columns import Columns
 from streams.core.contract.pii import PiiPolicy
@@ -35,11 +34,11 @@ from streams.core.labels.ring import ColumnRing
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
+from streams.core.online.space_saving import SpaceSaving
 from streams.core.rollout.canary import CanaryConfig, ModelRollout
 from streams.core.rollout.shadow import ShadowJoin
 from streams.core.rollout.tally import Tally
 from streams.core.segments import SegmentMonitors
-from streams.core.segments.top_k import SpaceSaving as SegmentCounts
 from streams.core.segments.segment_reference import SegmentReference
 from tests.core.test_detector_contract import fresh, watched
 
@@ -102,7 +101,6 @@ SEGMENTED = ModelMonitor(
     ReferenceProfile.from_columns("churn", "v1", Columns(("x",), np.ones((20, 1)), {}),
                                   anomaly_columns=1),
 )  # fmt: skip
-CASES["segment_counts"] = (lambda: SegmentCounts(4), (4,), {})
 CASES["segment_reference"] = (lambda: SegmentReference(SEGMENTED.profile), (SEGMENTED.profile,), {})
 CASES["segment_monitors"] = (lambda: SegmentMonitors(SEGMENTED), (SEGMENTED,), {})
 CASES.update(abuse_cases())

@@ -1,6 +1,7 @@
 """Adversarial probing and abuse: patterns across one source's events, in bounded memory.
 
-``space_saving`` (the heavy hitters of a window and each one's counts), ``fingerprint``
+``streams/core/online/space_saving.py`` (the heavy hitters of a window and each one's
+counts, shared with the segments' choice of values), ``fingerprint``
 (quantised feature vectors and their all-but-one/two keys), ``tail_bounds`` (Chernoff
 bounds on binomial and Poisson tails), ``source_verdict`` (one source's patterns judged
 against the rest of the population) and ``abuse_tracker`` (one model version: windows,

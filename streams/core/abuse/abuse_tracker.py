@@ -34,7 +34,6 @@ import numpy as np
 from streams.core import plain_data as check
 from streams.core.abuse.fingerprint import Fingerprint
 from streams.core.abuse.source_verdict import PATTERNS, Finding, Totals, judge_source
-from streams.core.abuse.space_saving import SpaceSaving
 from streams.core.alerts.alert import Alert, Trigger, Window
 from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
@@ -43,6 +42,7 @@ from streams.core.contract.spec import ModelSpec
 from streams.core.drift.detector_set import SCORE
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.labels.alert_budget import AlertBudget
+from streams.core.online.space_saving import SpaceSaving
 
 __all__ = ["AbuseConfig", "AbuseTracker"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streams.core.abuse.space_saving import Tracked
 from streams.core.abuse.tail_bounds import binomial_tail_log10, poisson_tail_log10
+from streams.core.online.space_saving import Tracked
 
 __all__ = ["EVENT_PATTERNS", "PATTERNS", "Finding", "Totals", "judge_source"]
 

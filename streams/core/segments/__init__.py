@@ -11,6 +11,5 @@ from __future__ import annotations
 
 from streams.core.segments.budget import split_configs
 from streams.core.segments.segment_monitors import SegmentMonitors
-from streams.core.segments.top_k import SpaceSaving
 
-__all__ = ["SegmentMonitors", "SpaceSaving", "split_configs"]
+__all__ = ["SegmentMonitors", "split_configs"]

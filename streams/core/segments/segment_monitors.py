@@ -34,7 +34,12 @@ from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
 from streams.core.segments.budget import split_configs
 from streams.core.segments.segment_reference import SegmentReference
-from streams.core.segments.top_k import SpaceSaving
+from streams.core.segments.top_k import (
+    count_values,
+    top_values,
+    value_counter,
+    value_counter_restored,
+)
 
 if TYPE_CHECKING:
     from streams.core.drift.model_monitor import ModelMonitor
@@ -79,7 +84,7 @@ class SegmentMonitors:
         self.settle_events = config.reference_events
         self._seen = 0
         capacity = self.top_k * _CAPACITY_PER_SEGMENT
-        self._counting = {a: SpaceSaving(capacity) for a in self.attributes}
+        self._counting = {a: value_counter(capacity) for a in self.attributes}
         self._settled: dict[str, frozenset[str]] | None = None
         self._references: dict[SegmentKey, SegmentReference] = {}
         self.monitors: dict[SegmentKey, SegmentMonitor] = {}
@@ -102,7 +107,9 @@ class SegmentMonitors:
         if self._settled is None:
             start = min(len(events), self.settle_events - self._seen)
             for attribute, column in values.items():
-                self._counting[attribute].add([v for v in column[:start] if v is not None])
+                count_values(
+                    self._counting[attribute], (v for v in column[:start] if v is not None)
+                )
             self._seen += start
             if self._seen >= self.settle_events:
                 self._settle()
@@ -124,7 +131,9 @@ class SegmentMonitors:
         return [of(None if e.attributes is None else e.attributes.get(attribute)) for e in events]
 
     def _settle(self) -> None:
-        self._settled = {a: frozenset(top.top(self.top_k)) for a, top in self._counting.items()}
+        self._settled = {
+            a: frozenset(top_values(top, self.top_k)) for a, top in self._counting.items()
+        }
         self._counting = {}
 
     def _feed(
@@ -204,7 +213,7 @@ class SegmentMonitors:
             counting = check.mapping(raw["counting"], "segments.counting", monitors.attributes)
             capacity = monitors.top_k * _CAPACITY_PER_SEGMENT
             monitors._counting = {
-                a: SpaceSaving.restore(counting[a], capacity) for a in monitors.attributes
+                a: value_counter_restored(counting[a], capacity) for a in monitors.attributes
             }
         else:
             monitors._restore_settled(raw["settled"])
