@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import orjson
 
 from streams.core.contract.event import FeatureValue, LabelEvent, PredictionEvent, RawRecord
+from streams.core.contract.timestamps import SecondCache, timestamp_ms
 from streams.core.errors import InvalidEvent, Reason
 
 __all__ = ["EventDecoder", "LabelDecoder", "check_name"]
@@ -28,11 +28,6 @@ DEFAULT_MAX_FEATURES = 1000
 _T = TypeVar("_T")
 _ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _NAME = re.compile(r"[^\x00-\x1f]{1,128}")
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MILLISECOND = timedelta(milliseconds=1)
 _FIELDS = frozenset(
     {
         "event_id",
@@ -48,6 +43,7 @@ _FIELDS = frozenset(
     }
 )
 _REQUIRED = ("event_id", "model_id", "model_version", "features", "prediction")
+_REQUIRED_SET = frozenset(_REQUIRED)
 _LABEL_REQUIRED = ("event_id", "model_id", "label")
 _LABEL_FIELDS = frozenset({*_LABEL_REQUIRED, "model_version", "timestamp"})
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity", b"-Infinity")
@@ -81,9 +77,78 @@ class EventDecoder:
             raise ValueError(f"max_features must be positive, got {max_features}")
         self.max_message_bytes = max_message_bytes
         self.max_features = max_features
+        self._seconds = SecondCache()
 
     def decode(self, record: RawRecord) -> PredictionEvent:
         """Return the event in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
+        value = record.value
+        if value and len(value) <= self.max_message_bytes:
+            try:
+                document = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                document = None
+            if type(document) is dict:
+                event = self._plain_event(document, record.timestamp_ms, len(value))
+                if event is not None:
+                    return event
+        return self._decode_checking_each_rule(record)
+
+    def _plain_event(
+        self, document: dict[str, Any], record_time_ms: int, message_bytes: int
+    ) -> PredictionEvent | None:
+        """The event, if ``document`` is plainly valid; None if any rule needs a closer look.
+
+        The rules of ``_decode_checking_each_rule`` inlined, in its order, for events that
+        pass them all: a record this refuses is decoded again the long way, so every
+        rejection keeps its reason and text. What may raise here (the timestamp, the
+        attributes, the trace id) raises exactly as the long way, the rules before it passed.
+        """
+        keys = document.keys()
+        if not (keys >= _REQUIRED_SET and keys <= _FIELDS):
+            return None
+        stamp = document.get("timestamp")
+        if stamp is not None and type(stamp) is str:
+            timestamp = self._seconds(stamp)
+        elif "timestamp" in document:
+            return None
+        else:
+            timestamp = record_time_ms
+        event_id, features = document["event_id"], document["features"]
+        if type(event_id) is not str or not 0 < len(event_id) <= _MAX_TEXT_ID:
+            return None
+        model_id, version = document["model_id"], document["model_version"]
+        if type(model_id) is not str or type(version) is not str:
+            return None
+        if not (_is_identifier(model_id) and _is_identifier(version)):
+            return None
+        if type(features) is not dict or len(features) > self.max_features:
+            return None
+        fine = _SCALAR_OR_TEXT_TYPES if message_bytes <= _MAX_FEATURE_STRING else _SCALAR_TYPES
+        if not fine.issuperset(map(type, features.values())):
+            return None
+        prediction = document["prediction"]
+        kind = type(prediction)
+        if kind not in _OUTCOME_TYPES or (kind is str and len(prediction) > _MAX_PREDICTION_STRING):
+            return None
+        score = document.get("score", 0.0)
+        latency = document.get("latency_ms", 0.0)
+        if type(score) not in _NUMBER_TYPES or type(latency) not in _NUMBER_TYPES or latency < 0:
+            return None
+        return PredictionEvent(
+            event_id,
+            model_id,
+            version,
+            timestamp,
+            features,
+            prediction,
+            float(score) if "score" in document else None,
+            float(latency) if "latency_ms" in document else None,
+            _optional(document, "attributes", _attributes),
+            _optional(document, "trace_id", _trace_id),
+        )
+
+    def _decode_checking_each_rule(self, record: RawRecord) -> PredictionEvent:
+        # The long way: one rule after another, raising for the first one broken.
         document = _parse(record.value, self.max_message_bytes)
         _check_fields(document, _REQUIRED, _FIELDS, "prediction")
         timestamp = _optional(document, "timestamp", _timestamp_ms)
@@ -119,6 +184,8 @@ class EventDecoder:
 
 _SCALAR_TYPES = frozenset({int, float, bool, type(None)})
 _SCALAR_OR_TEXT_TYPES = _SCALAR_TYPES | {str}
+_OUTCOME_TYPES = frozenset({int, float, bool, str})
+_NUMBER_TYPES = frozenset({int, float})
 
 
 class LabelDecoder:
@@ -276,19 +343,7 @@ def _is_identifier(value: str) -> bool:
 def _timestamp_ms(value: object) -> int:
     if type(value) is not str:
         raise _wrong_type("timestamp", "an RFC 3339 date-time string", value)
-    # The pattern is the RFC 3339 check (fromisoformat alone accepts more); fromisoformat in C
-    # then converts, at a third of the cost of converting the regex's groups in Python.
-    if _RFC3339.fullmatch(value) is None:
-        raise InvalidEvent(
-            Reason.INVALID_VALUE,
-            f"{value[:40]!r} is not an RFC 3339 date-time like 2026-01-31T12:00:00Z",
-            field="timestamp",
-        )
-    try:
-        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows "t" and "z"
-    except ValueError as exc:  # e.g. February 30th, or a leap second
-        raise InvalidEvent(Reason.INVALID_VALUE, str(exc), field="timestamp") from exc
-    return (parsed - _EPOCH) // _MILLISECOND
+    return timestamp_ms(value)
 
 
 def _prediction(value: object) -> float | int | str | bool:
