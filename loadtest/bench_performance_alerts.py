@@ -18,6 +18,7 @@ every label taken by its monitor (none unusable), the reference built from the s
 evaluations due done, and each fall caught; otherwise ``WorkNotDone``.
 
 Run: .venv/bin/python -m loadtest.bench_performance_alerts [--labels 1000000] [--seeds 10]
+[--first-seed 0]
 """
 
 from __future__ import annotations
@@ -153,12 +154,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds from this one on")
     parser.add_argument("--healthy", type=int, default=12_000)
     parser.add_argument("--after", type=int, default=10_000)
     parser.add_argument("--base-flip", type=float, default=0.278)
     args = parser.parse_args()
     false_alarms = 0
-    for seed in range(args.seeds):
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    for seed in seeds:
         run, elapsed = stationary(seed, args.labels, args.base_flip)
         events = sum(run.alerts.values()) + run.retrain_requests
         false_alarms += events
@@ -170,9 +173,7 @@ def main() -> int:
     limits = {"auc": 1_000, "accuracy": 5_000}
     missed = []
     for kind, limit in limits.items():
-        found = [
-            fall(seed, args.healthy, args.after, kind, args.base_flip) for seed in range(args.seeds)
-        ]
+        found = [fall(seed, args.healthy, args.after, kind, args.base_flip) for seed in seeds]
         delays = [delay for delay, _ in found]
         flips = ", ".join(f"{flip:.3f}" for _, flip in found)
         print(f"{kind} fall, flip rates {flips}: delay in labels {_spread(delays)}; "
