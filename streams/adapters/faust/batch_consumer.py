@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -297,6 +298,10 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             ordered = await self._in_order(tp, records)
             if not ordered:
                 continue
+            # What Faust's per-record stream notes on each event: without it, its liveness
+            # check logs "Stream has not started processing" at ERROR for every partition
+            # with a backlog, every few seconds, while the chunks flow.
+            self.app.monitor.stream_inbound_time[tp] = time.monotonic()
             if tp.topic not in routes:
                 for record in ordered:
                     message = self._to_message(tp, record)
