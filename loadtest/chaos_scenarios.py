@@ -15,6 +15,7 @@ import orjson
 from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
+from streams.adapters.redis.keys import model_base
 from streams.samples import sample_events
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
@@ -322,7 +323,7 @@ def corrupt_state(ctx: Context) -> Verdict:
         run.wait_fraction(0.5)
         # SIGKILL, not SIGTERM: sigterm_restart shows a SIGTERM loses state on its own.
         run.kill(run.live_workers()[0])
-        key = f"{run.settings.redis_prefix}:state:{victim}:v1"
+        key = f"{model_base(run.settings.redis_prefix, victim)}:state:v1"
         seen["before"] = orjson.loads(run.redis.get(key))
         seen["alerts"] = {a["alert_id"] for a in run.outcome().alerts if a["model_id"] == victim}
         run.redis.set(key, b"\x80\x04\x95garbage\xff{", ex=3600)

@@ -115,7 +115,8 @@ class ChaosStream:
 def state_totals(client: redis.Redis, prefix: str, window_events: int) -> dict[str, int]:
     """Events each model version's stored monitor has taken in: reference + windows."""
     totals: dict[str, int] = {}
-    for key in client.scan_iter(f"{prefix}:state:*", count=1000):
+    # P:{model}:state:version (every key of a model under its hash tag).
+    for key in client.scan_iter(f"{prefix}:{{*}}:state:*", count=1000):
         name = key.decode()
         if ":quarantined:" in name:
             continue
@@ -125,7 +126,8 @@ def state_totals(client: redis.Redis, prefix: str, window_events: int) -> dict[s
             continue
         if not isinstance(state, dict) or "windows_closed" not in state:
             continue
-        model = name[len(prefix) + len(":state:") :]
+        model_id, version = name[len(prefix) + 2 :].split("}:state:", 1)
+        model = f"{model_id}:{version}"
         # Closed windows held ``window_events`` each (the same setting in every run).
         windows = state["windows_closed"] * window_events + state["window_count"]
         totals[model] = state["reference_count"] + windows

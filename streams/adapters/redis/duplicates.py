@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from streams.adapters.redis.client import ScriptCall, run_scripts
 from streams.adapters.redis.keys import model_base
 from streams.core.contract.event import PredictionEvent
 from streams.core.errors import StoreUnavailable
@@ -90,19 +91,17 @@ class RedisDuplicates:
             return []
         bucket = int(now_s // self.ttl_s)
         flags = [False] * len(events)
+        calls = []
+        for model_id, indices in by_model.items():
+            args: list[str | int] = [2 * self.ttl_s]
+            for i in indices:
+                event, (partition, offset) = events[i], positions[i]
+                args += [f"{event.model_version}\0{event.event_id}", f"{partition}:{offset}"]
+            keys = [self._key(model_id, bucket), self._key(model_id, bucket - 1)]
+            calls.append(ScriptCall(self._seen, keys, args))
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for model_id, indices in by_model.items():
-                    args: list[str | int] = [2 * self.ttl_s]
-                    for i in indices:
-                        event, (partition, offset) = events[i], positions[i]
-                        args += [
-                            f"{event.model_version}\0{event.event_id}",
-                            f"{partition}:{offset}",
-                        ]
-                    keys = [self._key(model_id, bucket), self._key(model_id, bucket - 1)]
-                    await self._seen(keys=keys, args=args, client=pipe)
-                replies = await pipe.execute()
+            # One script per model (its keys in its slot), all in one pipeline.
+            replies = await run_scripts(self.client, calls)
         except RedisError as exc:
             raise StoreUnavailable(f"looking up duplicate event ids failed: {exc}") from exc
         for indices, reply in zip(by_model.values(), replies, strict=True):
