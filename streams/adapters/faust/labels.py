@@ -146,7 +146,7 @@ class LabelService(MonitoringStage):
         for model_id, count in outcome.unwatched.items():
             self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(count)
         judged = outcome.alerts if self.drift is None else self.drift.explained(outcome.alerts)
-        alerts = quarantined + judged
+        alerts = quarantined + judged + self._canary(pairs)
         await self.sink.publish(AlertBatch.of(alerts, outcome.retrain_requests))
         if alerts:
             self.metrics.observe_alerts(alerts)
@@ -161,6 +161,12 @@ class LabelService(MonitoringStage):
         for (model_id, version), monitor in outcome.touched.items():
             self.metrics.observe_performance(model_id, version, monitor.metrics())
             self.metrics.observe_fairness(model_id, version, monitor.fairness)
+
+    def _canary(self, pairs: LabelledBatch) -> list[Alert]:
+        """The pairs' labels counted in the canaries of this worker's models in memory (their
+        state is saved with the prediction side's next batch): the verdicts they changed."""
+        rollouts = None if self.drift is None else self.drift.rollouts
+        return [] if rollouts is None else rollouts.label(pairs, self.registry.spec_for)
 
     async def _load_monitors(self, pairs: LabelledBatch) -> list[Alert]:
         """Restore the batch's model versions from Redis before they are fed; malformed
