@@ -42,7 +42,7 @@ from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.duplicates import keep
 from streams.core.contract.event import PredictionEvent, RawRecord
-from streams.core.contract.ingestor import Ingestor, IngestResult
+from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import ReferenceProfile
@@ -112,9 +112,9 @@ class IngestionService(MonitoringStage):
             await self._skip_duplicates(result)
             keeping = self._keep_for_labels(result.accepted)
             await self._dead_letter(result.rejected)
-            await self._load_rollouts(result.accepted)
+            await self._load_rollouts(result.accepted, result.rejected)
             alerts = await self._load_monitors(result.accepted, result.positions)
-            outcome = self.monitor.process(result.accepted, result.positions)
+            outcome = self.monitor.process(result.accepted, result.positions, result.rejected)
             alerts += outcome.alerts
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
@@ -249,12 +249,14 @@ class IngestionService(MonitoringStage):
                 self.monitor.offer_reference(profile)
                 return
 
-    async def _load_rollouts(self, accepted: Sequence[PredictionEvent]) -> None:
+    async def _load_rollouts(
+        self, accepted: Sequence[PredictionEvent], rejected: Sequence[Rejection]
+    ) -> None:
         """Adopt the stored rollout state of the batch's models not in memory."""
         rollouts, store = self.monitor.rollouts, self.rollout_store
         if rollouts is None or store is None:
             return
-        for model_id in rollouts.unloaded(accepted):
+        for model_id in rollouts.unloaded(accepted, rejected):
             try:
                 stored = await self.writer.until_done(
                     "redis", functools.partial(store.fetch, model_id)

@@ -26,6 +26,7 @@ from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.files.validation_labels import references_of_profiles
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
 from streams.adapters.redis.label_join import JoinResult, RedisLabelJoin
+from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
@@ -66,6 +67,7 @@ class LabelService(MonitoringStage):
         dead_letter_max_bytes: int | None = None,
         profiles: RedisMonitorStore | None = None,
         drift: Monitor | None = None,
+        rollout_store: RedisRolloutStore | None = None,
     ) -> None:
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
@@ -81,6 +83,8 @@ class LabelService(MonitoringStage):
         #: The drift monitors of this worker: they explain performance alerts (the inputs
         #: that drifted meanwhile) for the versions whose predictions this worker watches.
         self.drift = drift
+        #: Where the canaries' state goes once labels have changed it.
+        self.rollout_store = rollout_store
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
         self._lock = asyncio.Lock()
@@ -146,7 +150,7 @@ class LabelService(MonitoringStage):
         for model_id, count in outcome.unwatched.items():
             self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(count)
         judged = outcome.alerts if self.drift is None else self.drift.explained(outcome.alerts)
-        alerts = quarantined + judged
+        alerts = quarantined + judged + await self._canary(pairs)
         await self.sink.publish(AlertBatch.of(alerts, outcome.retrain_requests))
         if alerts:
             self.metrics.observe_alerts(alerts)
@@ -161,6 +165,18 @@ class LabelService(MonitoringStage):
         for (model_id, version), monitor in outcome.touched.items():
             self.metrics.observe_performance(model_id, version, monitor.metrics())
             self.metrics.observe_fairness(model_id, version, monitor.fairness)
+
+    async def _canary(self, pairs: LabelledBatch) -> list[Alert]:
+        """The pairs' labels counted in the canaries of the models whose predictions this
+        worker holds in memory (saved at once): the verdicts they changed."""
+        rollouts = None if self.drift is None else self.drift.rollouts
+        if rollouts is None or not pairs:
+            return []
+        alerts = rollouts.label(pairs, self.registry.spec_for)
+        if self.rollout_store is not None:
+            touched, store = rollouts.take_touched(), self.rollout_store
+            await self.writer.until_done("redis", functools.partial(store.save, touched))
+        return alerts
 
     async def _load_monitors(self, pairs: LabelledBatch) -> list[Alert]:
         """Restore the batch's model versions from Redis before they are fed; malformed

@@ -218,4 +218,7 @@ class _Wiring:
                 ttl_s=settings.state_ttl_s,
             ),
             drift=drift,
+            rollout_store=RedisRolloutStore(
+                self.redis_client, prefix=settings.redis_prefix, ttl_s=settings.state_ttl_s
+            ),
         )

@@ -178,7 +178,7 @@ async def _replay_predictions(
             summary.rejected[rejection.reason.value] += 1
             if dead_letters_out is not None:
                 dead_letters_out.write(_dead_letter_line(rejection))
-        outcome = monitor.process(result.accepted, result.positions)
+        outcome = monitor.process(result.accepted, result.positions, result.rejected)
         if observer is not None:
             observer.predictions(result, outcome)
         await summary.publish(sink, outcome.alerts)
@@ -219,6 +219,8 @@ async def _replay_labels(
         if unwatched := sum(judged.unwatched.values()):
             summary.labels["unwatched"] += unwatched
         alerts = monitor.explained(judged.alerts)
+        if monitor.rollouts is not None:
+            alerts += monitor.rollouts.label(pairs, monitor.registry.spec_for)
         await summary.publish(sink, alerts, judged.retrain_requests)
 
 

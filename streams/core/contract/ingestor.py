@@ -21,7 +21,10 @@ logger = logging.getLogger(__name__)
 class Rejection:
     """A record that will not be applied, and why.
 
-    ``model_id`` is set only for models the registry knows, so it is safe as a metric label.
+    ``model_id`` is set only for models the registry knows, so it is safe as a metric label;
+    ``model_version`` (the decoded event's) only with it. A version is not bounded by the
+    registry: it feeds the canary's rejection rate (which counts only versions it has
+    seen events of), never a metric label.
     """
 
     record: RawRecord
@@ -30,6 +33,7 @@ class Rejection:
     error_class: str
     field: str | None = None
     model_id: str | None = None
+    model_version: str | None = None
 
     @classmethod
     def of(cls, record: RawRecord, exc: InvalidEvent, model_id: str | None = None) -> Rejection:
@@ -95,6 +99,9 @@ class Ingestor:
         exc: Exception,
         field: str | None = None,
     ) -> Rejection:
-        model_id = event.model_id if event and self.registry.knows(event.model_id) else None
+        known = event is not None and self.registry.knows(event.model_id)
+        model_id, version = (
+            (event.model_id, event.model_version) if event and known else (None, None)
+        )
         error_class = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        return Rejection(record, reason, detail, error_class, field, model_id)
+        return Rejection(record, reason, detail, error_class, field, model_id, version)

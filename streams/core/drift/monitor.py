@@ -10,6 +10,7 @@ from typing import Any
 
 from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
+from streams.core.contract.ingestor import Rejection
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
@@ -84,10 +85,14 @@ class Monitor:
         self._offered: dict[str, ReferenceProfile] = {}
 
     def process(
-        self, events: Sequence[PredictionEvent], positions: Sequence[tuple[int, int]]
+        self,
+        events: Sequence[PredictionEvent],
+        positions: Sequence[tuple[int, int]],
+        rejected: Sequence[Rejection] = (),
     ) -> BatchOutcome:
         """Feed a batch (stream order kept per model version): the alerts raised, the model
-        versions touched and what they judged, and the events no monitor judged."""
+        versions touched and what they judged, and the events no monitor judged. The
+        batch's ``rejected`` records count in the canaries' rejection rates."""
         outcomes = []
         unwatched: Counter[tuple[str, str]] = Counter()
         for key, (group_events, group_positions) in _grouped(events, positions).items():
@@ -100,6 +105,7 @@ class Monitor:
                 outcomes.append(monitor.process(group_events, group_positions))
         if self.rollouts is not None:
             canary = self.rollouts.observe(events, positions, self.registry.spec_for)
+            self.rollouts.reject(rejected)
             outcomes.append(BatchOutcome(alerts=tuple(canary)))
         return BatchOutcome.merged(outcomes, unwatched)
 

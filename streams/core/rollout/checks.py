@@ -10,7 +10,7 @@ or a difference beyond the tolerance that chance could still explain) it is inco
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Any, Literal
 
@@ -19,7 +19,15 @@ import numpy as np
 from streams.core.labels.metric_estimates import Estimate, difference_interval
 from streams.core.rollout.tally import Tally
 
-__all__ = ["Check", "Outcome", "kolmogorov_p", "latency_check", "rate_check", "score_check"]
+__all__ = [
+    "Check",
+    "Outcome",
+    "accuracy_check",
+    "kolmogorov_p",
+    "latency_check",
+    "rate_check",
+    "score_check",
+]
 
 Outcome = Literal["pass", "fail", "inconclusive"]
 _EQUIVALENCE_ALPHA = 0.1
@@ -95,6 +103,26 @@ def rate_check(name: str, base: tuple[int, int], cand: tuple[int, int], *, min_e
     return Check(name, outcome, "difference", difference, tolerance,
                  {"events": sizes, "baseline": rates[0], "candidate": rates[1],
                   "interval": [low, high]})  # fmt: skip
+
+
+def accuracy_check(base: Tally, cand: Tally, *, min_labels: int, alpha: float,
+                   tolerance: float) -> Check:  # fmt: skip
+    """Accuracy on the labelled predictions, candidate minus baseline (Newcombe's interval):
+    only a drop fails, and a gain beyond the tolerance is inconclusive, never a pass.
+
+    >>> base, cand = Tally(), Tally()
+    >>> base.labelled, base.correct, cand.labelled, cand.correct = 1000, 900, 1000, 620
+    >>> found = accuracy_check(base, cand, min_labels=200, alpha=0.001, tolerance=0.05)
+    >>> found.outcome, round(found.value, 2)
+    ('fail', -0.28)
+    >>> accuracy_check(cand, base, min_labels=200, alpha=0.001, tolerance=0.05).outcome
+    'inconclusive'
+    """
+    found = rate_check("accuracy", (base.correct, base.labelled), (cand.correct, cand.labelled),
+                       min_events=min_labels, alpha=alpha, tolerance=tolerance)  # fmt: skip
+    if found.outcome == "fail" and found.value > 0:
+        return replace(found, outcome="inconclusive")
+    return found
 
 
 def latency_check(base: Tally, cand: Tally, *, min_events: int, max_ratio: float) -> Check:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from streams.core.alerts.alert import Alert
 from streams.core.contract.event import PredictionEvent
+from streams.core.contract.ingestor import Rejection
 from streams.core.contract.spec import ModelSpec
+from streams.core.labels.labelled import LabelledPrediction
 from streams.core.rollout.canary import CanaryConfig, ModelRollout
 
 __all__ = ["Rollouts"]
@@ -43,9 +46,47 @@ class Rollouts:
             self._touched[model_id] = None
         return alerts
 
-    def unloaded(self, events: Sequence[PredictionEvent]) -> list[str]:
-        """Models in ``events`` with no rollout in memory: the ones to ``adopt`` first."""
-        return [m for m in dict.fromkeys(e.model_id for e in events) if m not in self.models]
+    def reject(self, rejected: Sequence[Rejection]) -> None:
+        """Count rejected records per (model, version) in their rollout's open window: only
+        versions it has seen events of, so a flood of invalid records naming made-up
+        versions cannot push the real ones out."""
+        counts = Counter(
+            (r.model_id, r.model_version) for r in rejected if r.model_id and r.model_version
+        )
+        for (model_id, version), count in counts.items():
+            rollout = self.models.get(model_id or "")
+            if model_id and rollout is not None and version in rollout.versions:
+                rollout.reject(version, count)
+                self._touched[model_id] = None
+
+    def label(
+        self,
+        pairs: Sequence[tuple[LabelledPrediction, tuple[int, int]]],
+        spec_for: Callable[[str, str], ModelSpec | None],
+    ) -> list[Alert]:
+        """Count joined (prediction, label) pairs toward their versions' accuracy (models
+        with a rollout in memory, classification only): the canary alerts they raised."""
+        groups: dict[str, tuple[list[LabelledPrediction], list[tuple[int, int]]]] = {}
+        for pair, at in pairs:
+            if pair.model_id in self.models:
+                group = groups.setdefault(pair.model_id, ([], []))
+                group[0].append(pair)
+                group[1].append(at)
+        alerts = []
+        for model_id, (batch, where) in groups.items():
+            spec = spec_for(model_id, batch[-1].model_version)
+            if spec is not None and spec.task != "regression":
+                alerts += self.models[model_id].label(batch, where)
+                self._touched[model_id] = None
+        return alerts
+
+    def unloaded(
+        self, events: Sequence[PredictionEvent], rejected: Sequence[Rejection] = ()
+    ) -> list[str]:
+        """Models in ``events`` (or named by ``rejected``) with no rollout in memory: the
+        ones to ``adopt`` first."""
+        named = [e.model_id for e in events] + [r.model_id for r in rejected if r.model_id]
+        return [m for m in dict.fromkeys(named) if m not in self.models]
 
     def adopt(self, model_id: str, snapshot: Any) -> None:
         """Take over a model's stored state (``InvalidState`` if malformed: nothing adopted,

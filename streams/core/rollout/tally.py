@@ -23,7 +23,8 @@ _LATENCY_BINS = LATENCY_EDGES.size + 1
 
 
 class Tally:
-    """Events, positives, rejections and the score and latency histograms of one version.
+    """Events, positives, rejections, labelled predictions (and how many were right) and the
+    score and latency histograms of one version.
 
     >>> t = Tally()
     >>> t.add(np.array([0.1, 0.9, np.nan]), positives=1, latencies=np.array([5.0, 7.0, 9.0]))
@@ -37,6 +38,8 @@ class Tally:
         self.events = 0
         self.positives = 0
         self.rejected = 0
+        self.labelled = 0
+        self.correct = 0
         self.scores = np.zeros(SCORE_BINS, dtype=np.int64)
         self.latencies = np.zeros(_LATENCY_BINS, dtype=np.int64)
 
@@ -57,6 +60,8 @@ class Tally:
         self.events += other.events
         self.positives += other.positives
         self.rejected += other.rejected
+        self.labelled += other.labelled
+        self.correct += other.correct
         self.scores += other.scores
         self.latencies += other.latencies
 
@@ -72,6 +77,7 @@ class Tally:
 
     def snapshot(self) -> dict[str, Any]:
         return {"events": self.events, "positives": self.positives, "rejected": self.rejected,
+                "labelled": self.labelled, "correct": self.correct,
                 "scores": self.scores.tolist(), "latencies": self.latencies.tolist()}  # fmt: skip
 
     @classmethod
@@ -82,6 +88,9 @@ class Tally:
         tally.events = check.integer(raw["events"], "tally.events")
         tally.positives = check.integer(raw["positives"], "tally.positives", high=tally.events)
         tally.rejected = check.integer(raw["rejected"], "tally.rejected")
+        # Absent from state stored before labels were counted.
+        tally.labelled = check.integer(raw.get("labelled", 0), "tally.labelled")
+        tally.correct = check.integer(raw.get("correct", 0), "tally.correct", high=tally.labelled)
         tally.scores = _counts(raw["scores"], "tally.scores", SCORE_BINS)
         tally.latencies = _counts(raw["latencies"], "tally.latencies", _LATENCY_BINS)
         if tally.scores.sum() > tally.events:
