@@ -30,8 +30,8 @@ from streams.core.labels.label_free import LabelFreeEstimator
 from streams.core.labels.performance import ClassificationWindow, RegressionWindow
 from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 from streams.core.labels.retraining import RetrainingPolicy
-from streams.core.labels.segment_performance import SegmentedPerformanceMonitor, SegmentPerformance
 from streams.core.labels.ring import ColumnRing
+from streams.core.labels.segment_performance import SegmentedPerformanceMonitor, SegmentPerformance
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
