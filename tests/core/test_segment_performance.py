@@ -89,3 +89,19 @@ def test_a_restored_state_goes_on_with_the_same_alerts():
     after = run(pairs[14_000:], second)
     assert [a.to_dict() for a in before + after] == [a.to_dict() for a in expected]
     assert any(a.segment is not None for a in expected)
+
+
+def test_many_values_keep_top_k_monitors_and_pool_the_rest_as_other():
+    spec = ModelSpec("m", {"x": FeatureSpec("number")}, segments=("region",), segments_top_k=2)
+    rng = np.random.default_rng(3)
+    where = np.where(rng.random(8_000) < 0.5, rng.integers(0, 2, 8_000),
+                     rng.integers(2, 500, 8_000))  # fmt: skip
+    pairs = [
+        (LabelledPrediction("m", "v1", f"e{i}", True, True, 0.9, {"region": f"v{r}"}, i, i), (0, i))
+        for i, r in enumerate(where.tolist())
+    ]
+    monitors = PerformanceMonitors(SpecRegistry([spec]), CONFIG)
+    run(pairs, monitors)
+    segments = monitors.monitors[("m", "v1")].segments
+    assert segments.settled == {"region": frozenset({"v0", "v1"})}
+    assert set(segments.monitors) == {("region", "v0"), ("region", "v1"), ("region", None)}

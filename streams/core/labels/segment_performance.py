@@ -64,6 +64,11 @@ class SegmentPerformance:
         self._settled: dict[str, frozenset[str]] | None = None
         self.monitors: dict[SegmentKey, PerformanceMonitor] = {}
 
+    @property
+    def settled(self) -> dict[str, frozenset[str]] | None:
+        """The values watched on their own, per attribute, once settled."""
+        return self._settled
+
     def process(
         self, pairs: Sequence[LabelledPrediction], positions: Sequence[tuple[int, int]]
     ) -> list[Alert]:
