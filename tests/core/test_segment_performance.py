@@ -9,6 +9,7 @@ import json
 import numpy as np
 
 from streams.core import SpecRegistry
+from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import FeatureSpec, ModelSpec
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.performance_monitor import PerformanceConfig
@@ -105,3 +106,16 @@ def test_many_values_keep_top_k_monitors_and_pool_the_rest_as_other():
     segments = monitors.monitors[("m", "v1")].segments
     assert segments.settled == {"region": frozenset({"v0", "v1"})}
     assert set(segments.monitors) == {("region", "v0"), ("region", "v1"), ("region", None)}
+
+
+def test_a_pii_attribute_is_segmented_when_hashed_and_not_when_dropped():
+    raw = {"model_id": "m", "features": {"x": {"type": "number"}}, "segments": ["region"],
+           "attributes": {"region": {"pii": True}}}  # fmt: skip
+    registry = SpecRegistry([ModelSpec.from_dict(raw)])
+    dropped = PerformanceMonitors(registry, CONFIG, pii=PiiPolicy(mode="drop"))
+    hashed = PerformanceMonitors(registry, CONFIG, pii=PiiPolicy(key=b"k" * 16))
+    pairs = regional(3_000, seed=4)
+    run(pairs, dropped)
+    run(pairs, hashed)
+    assert not isinstance(dropped.monitors[("m", "v1")], SegmentedPerformanceMonitor)
+    assert isinstance(hashed.monitors[("m", "v1")], SegmentedPerformanceMonitor)

@@ -130,7 +130,9 @@ class PerformanceMonitors:
             return None
         # A PII attribute dropped from the pairs has no values to segment by.
         kept = tuple(a for a in spec.segments if a not in spec.pii_attributes or self.pii.hashes)
-        return self.pii.fairness_view(replace(spec, segments=kept))
+        if kept != spec.segments:
+            spec = replace(spec, segments=kept)
+        return self.pii.fairness_view(spec)
 
 
 def _grouped(pairs: LabelledBatch) -> dict[Key, list[LabelledAt]]:
