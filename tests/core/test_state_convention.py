@@ -31,6 +31,7 @@ from streams.core.labels.performance import ClassificationWindow, RegressionWind
 from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 from streams.core.labels.retraining import RetrainingPolicy
 from streams.core.labels.ring import ColumnRing
+from streams.core.labels.segment_performance import SegmentedPerformanceMonitor, SegmentPerformance
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
@@ -103,6 +104,17 @@ SEGMENTED = ModelMonitor(
 )  # fmt: skip
 CASES["segment_reference"] = (lambda: SegmentReference(SEGMENTED.profile), (SEGMENTED.profile,), {})
 CASES["segment_monitors"] = (lambda: SegmentMonitors(SEGMENTED), (SEGMENTED,), {})
+SEGMENTED_SPEC = ModelSpec("churn", {"x": FeatureSpec("number")}, segments=("region",))
+CASES["segment_performance"] = (
+    lambda: SegmentPerformance(SEGMENTED_SPEC, "v1", PerformanceConfig()),
+    (SEGMENTED_SPEC, "v1", PerformanceConfig()),
+    {},
+)
+CASES["segmented_performance"] = (
+    lambda: SegmentedPerformanceMonitor(SEGMENTED_SPEC, "v1", PerformanceConfig()),
+    (SEGMENTED_SPEC, "v1", PerformanceConfig()),
+    {},
+)
 CASES.update(abuse_cases())
 for kind in REGISTRY:
     CASES[f"detector:{kind.name}"] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from streams.core.alerts.alert import Alert
@@ -16,6 +16,7 @@ from streams.core.contract.spec import ModelSpec
 from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
+from streams.core.labels.segment_performance import SegmentedPerformanceMonitor
 
 __all__ = ["LabelledBatch", "PerformanceMonitors", "PerformanceOutcome"]
 
@@ -104,10 +105,12 @@ class PerformanceMonitors:
         if spec is None:
             return None
         reference = self.references.get(key)
+        # A spec with segments is judged per segment too (``segment_performance``).
+        kind = SegmentedPerformanceMonitor if spec.segments else PerformanceMonitor
         if snapshot is None:
-            monitor = PerformanceMonitor(spec, key[1], self.config, reference)
+            monitor = kind(spec, key[1], self.config, reference)
         else:
-            monitor = PerformanceMonitor.restore(snapshot, spec, key[1], self.config, reference)
+            monitor = kind.restore(snapshot, spec, key[1], self.config, reference)
         self.monitors[key] = monitor
         return monitor
 
@@ -123,7 +126,13 @@ class PerformanceMonitors:
 
     def _spec(self, key: Key) -> ModelSpec | None:
         spec = self.registry.spec_for(*key)
-        return None if spec is None else self.pii.fairness_view(spec)
+        if spec is None:
+            return None
+        # A PII attribute dropped from the pairs has no values to segment by.
+        kept = tuple(a for a in spec.segments if a not in spec.pii_attributes or self.pii.hashes)
+        if kept != spec.segments:
+            spec = replace(spec, segments=kept)
+        return self.pii.fairness_view(spec)
 
 
 def _grouped(pairs: LabelledBatch) -> dict[Key, list[LabelledAt]]:

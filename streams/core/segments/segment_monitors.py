@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from streams.core.drift.model_monitor import ModelMonitor
     from streams.core.segments.segment_monitor import SegmentMonitor
 
-__all__ = ["OTHER", "SegmentMonitors"]
+__all__ = ["OTHER", "SegmentMonitors", "tagged"]
 
 #: The value alerts name for the pooled rest of an attribute's values.
 OTHER = "other"
@@ -161,7 +161,7 @@ class SegmentMonitors:
             _rows(chunk, rows), [events[i] for i in rows], [positions[i] for i in rows]
         )
         segment = Segment(key[0], OTHER if key[1] is None else key[1])
-        return [_tagged(alert, segment) for alert in outcome.alerts]
+        return [tagged(alert, segment) for alert in outcome.alerts]
 
     def _monitor(self, profile: ReferenceProfile, snapshot: Any = None) -> SegmentMonitor:
         # Here, not at the top: SegmentMonitor is a ModelMonitor, whose module imports this one.
@@ -255,6 +255,6 @@ def _rows(chunk: Columns, rows: list[int]) -> Columns:
     )
 
 
-def _tagged(alert: Alert, segment: Segment) -> Alert:
+def tagged(alert: Alert, segment: Segment) -> Alert:
     where = f"{segment.attribute}={segment.value}"
     return dataclasses.replace(alert, segment=segment, message=f"{where}: {alert.message}")
