@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.core.online.siegmund import siegmund_arl
+from streams.core.online.siegmund import siegmund_arl, smallest_threshold
 
 __all__ = ["HEAVY_KURTOSIS", "Reference", "false_alarm_probability", "threshold_for"]
 
@@ -61,13 +61,6 @@ def false_alarm_probability(k: float, h: float, blocks: int, reference: Referenc
 def threshold_for(k: float, alpha: float, blocks: int, reference: Reference) -> float | None:
     """The smallest h (to 0.01) whose false-alarm probability is at most ``alpha``; None
     if no h up to 100 reaches it (k does not cover the reference's error)."""
-    low, high = 0.5, 100.0
-    if false_alarm_probability(k, high, blocks, reference) > alpha:
-        return None
-    while high - low > 0.01:
-        middle = (low + high) / 2
-        if false_alarm_probability(k, middle, blocks, reference) > alpha:
-            low = middle
-        else:
-            high = middle
-    return math.ceil(high * 100) / 100
+    return smallest_threshold(
+        lambda h: false_alarm_probability(k, h, blocks, reference), alpha, high=100.0, step=0.01
+    )

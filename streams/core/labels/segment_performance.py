@@ -33,6 +33,7 @@ from streams.core.labels.performance_monitor import PerformanceConfig, Performan
 from streams.core.segments.segment_monitors import OTHER, tagged
 from streams.core.segments.top_k import (
     count_values,
+    settled_restored,
     top_values,
     value_counter,
     value_counter_restored,
@@ -157,15 +158,8 @@ class SegmentPerformance:
         return segments
 
     def _restore_settled(self, raw: Any) -> None:
-        settled = check.mapping(raw, "segments.settled", self.attributes)
         self._counting = {}
-        self._settled = {
-            a: frozenset(
-                check.text(v, "segments.settled[]", max_length=256)
-                for v in check.listing(settled[a], "segments.settled", max_length=self.top_k)
-            )
-            for a in self.attributes
-        }
+        self._settled = settled_restored(raw, self.attributes, self.top_k)
 
 
 class SegmentedPerformanceMonitor(PerformanceMonitor):

@@ -11,10 +11,17 @@ expected overshoot of a normal random walk, twice 0.583, corrects for the sum's 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["SIEGMUND_OVERSHOOT", "one_sided_false_alarm", "one_sided_threshold", "siegmund_arl"]
+__all__ = [
+    "SIEGMUND_OVERSHOOT",
+    "one_sided_false_alarm",
+    "one_sided_threshold",
+    "siegmund_arl",
+    "smallest_threshold",
+]
 
 SIEGMUND_OVERSHOOT = 1.166
 _NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
@@ -54,12 +61,26 @@ def one_sided_threshold(k: float, alpha: float, steps: int, mean_error: float) -
     >>> one_sided_threshold(0.25, 4e-4, 1_000_000, 0.01)
     38.46
     """
-    low, high = 0.5, 1000.0
-    if one_sided_false_alarm(k, high, steps, mean_error) > alpha:
+    return smallest_threshold(
+        lambda h: one_sided_false_alarm(k, h, steps, mean_error), alpha, high=1000.0, step=0.005
+    )
+
+
+def smallest_threshold(
+    false_alarm: Callable[[float], float], alpha: float, *, high: float, step: float
+) -> float | None:
+    """The smallest h (bisected to ``step``, rounded up to 0.01) whose ``false_alarm(h)`` is
+    at most ``alpha``; None if not even ``high`` reaches it. ``false_alarm`` falls with h.
+
+    >>> smallest_threshold(lambda h: 1 / h, 0.1, high=100.0, step=0.001)
+    10.01
+    """
+    low = 0.5
+    if false_alarm(high) > alpha:
         return None
-    while high - low > 0.005:
+    while high - low > step:
         middle = (low + high) / 2
-        if one_sided_false_alarm(k, middle, steps, mean_error) > alpha:
+        if false_alarm(middle) > alpha:
             low = middle
         else:
             high = middle

@@ -36,6 +36,7 @@ from streams.core.segments.budget import split_configs
 from streams.core.segments.segment_reference import SegmentReference
 from streams.core.segments.top_k import (
     count_values,
+    settled_restored,
     top_values,
     value_counter,
     value_counter_restored,
@@ -223,15 +224,8 @@ class SegmentMonitors:
         return monitors
 
     def _restore_settled(self, raw: Any) -> None:
-        settled = check.mapping(raw, "segments.settled", self.attributes)
         self._counting = {}
-        self._settled = {
-            a: frozenset(
-                check.text(v, "segments.settled[]", max_length=256)
-                for v in check.listing(settled[a], "segments.settled", max_length=self.top_k)
-            )
-            for a in self.attributes
-        }
+        self._settled = settled_restored(raw, self.attributes, self.top_k)
 
     def _restore_segment(self, item: Any) -> None:
         attribute, value, reference, monitor = check.listing(item, "segments[]", length=4)

@@ -7,9 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from streams.core import plain_data as check
 from streams.core.online.space_saving import SpaceSaving
 
-__all__ = ["count_values", "top_values", "value_counter", "value_counter_restored"]
+__all__ = [
+    "count_values",
+    "settled_restored",
+    "top_values",
+    "value_counter",
+    "value_counter_restored",
+]
 
 
 def value_counter(capacity: int) -> SpaceSaving:
@@ -41,3 +48,17 @@ def top_values(counter: SpaceSaving, k: int) -> list[str]:
     value so every worker settles on the same list."""
     ranked = sorted(counter.tracked.items(), key=lambda item: (-item[1].events, item[0]))
     return [value for value, _ in ranked[:k]]
+
+
+def settled_restored(
+    raw: Any, attributes: tuple[str, ...], top_k: int
+) -> dict[str, frozenset[str]]:
+    """The values settled per attribute, as stored; ``InvalidState`` for malformed data."""
+    settled = check.mapping(raw, "segments.settled", attributes)
+    return {
+        a: frozenset(
+            check.text(v, "segments.settled[]", max_length=256)
+            for v in check.listing(settled[a], "segments.settled", max_length=top_k)
+        )
+        for a in attributes
+    }
