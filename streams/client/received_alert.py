@@ -64,6 +64,8 @@ class ReceivedAlert:
     explanation: dict[str, Any] | None = None
     #: The segment (attribute and value) a per-segment check judged; None for the global one.
     segment: dict[str, str] | None = None
+    #: Only on ``adversarial`` alerts: the source (hashed), the pattern and the evidence.
+    adversarial: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: bytes | None) -> ReceivedAlert:
@@ -100,6 +102,7 @@ class ReceivedAlert:
                 canary=document.get("canary"),
                 explanation=document.get("explanation"),
                 segment=document.get("segment"),
+                adversarial=document.get("adversarial"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an alert: missing or malformed {exc}") from exc
