@@ -34,14 +34,13 @@ from streams.core.segments.segment_monitors import OTHER, tagged
 from streams.core.segments.top_k import (
     count_values,
     settled_restored,
-    top_values,
-    value_counter,
-    value_counter_restored,
+    settled_values,
+    value_counters,
+    value_counters_restored,
 )
 
 __all__ = ["SegmentPerformance", "SegmentedPerformanceMonitor"]
 
-_CAPACITY_PER_SEGMENT = 10
 #: (attribute, value); value None is the pooled rest.
 SegmentKey = tuple[str, str | None]
 Positioned = list[tuple[LabelledPrediction, tuple[int, int]]]
@@ -60,8 +59,7 @@ class SegmentPerformance:
         self.config = dataclasses.replace(config, alpha=config.alpha / self.parts)
         self.settle_labels = config.reference_labels
         self._seen = 0
-        capacity = self.top_k * _CAPACITY_PER_SEGMENT
-        self._counting = {a: value_counter(capacity) for a in self.attributes}
+        self._counting = value_counters(self.attributes, self.top_k)
         self._settled: dict[str, frozenset[str]] | None = None
         self.monitors: dict[SegmentKey, PerformanceMonitor] = {}
 
@@ -83,8 +81,7 @@ class SegmentPerformance:
                 count_values(counter, (v for v in values if v is not None))
             self._seen += start
             if self._seen >= self.settle_labels:
-                self._settled = {a: frozenset(top_values(c, self.top_k))
-                                 for a, c in self._counting.items()}  # fmt: skip
+                self._settled = settled_values(self._counting, self.top_k)
                 self._counting = {}
         if self._settled is None:
             return []
@@ -142,10 +139,9 @@ class SegmentPerformance:
             return segments  # the spec's segments changed since: they start afresh
         segments._seen = check.integer(raw["seen"], "segments.seen", high=segments.settle_labels)
         if raw["settled"] is None:
-            counting = check.mapping(raw["counting"], "segments.counting", segments.attributes)
-            capacity = segments.top_k * _CAPACITY_PER_SEGMENT
-            segments._counting = {a: value_counter_restored(counting[a], capacity)
-                                  for a in segments.attributes}  # fmt: skip
+            segments._counting = value_counters_restored(
+                raw["counting"], segments.attributes, segments.top_k
+            )
         else:
             segments._restore_settled(raw["settled"])
         stored = check.listing(raw["segments"], "segments.segments", max_length=segments.parts)

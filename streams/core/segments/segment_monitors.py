@@ -37,9 +37,9 @@ from streams.core.segments.segment_reference import SegmentReference
 from streams.core.segments.top_k import (
     count_values,
     settled_restored,
-    top_values,
-    value_counter,
-    value_counter_restored,
+    settled_values,
+    value_counters,
+    value_counters_restored,
 )
 
 if TYPE_CHECKING:
@@ -50,8 +50,6 @@ __all__ = ["OTHER", "SegmentMonitors", "tagged"]
 
 #: The value alerts name for the pooled rest of an attribute's values.
 OTHER = "other"
-#: Counters Space-Saving keeps per top-K value while settling.
-_CAPACITY_PER_SEGMENT = 10
 
 #: (attribute, value); value None is the pooled rest.
 SegmentKey = tuple[str, str | None]
@@ -84,8 +82,7 @@ class SegmentMonitors:
         ))  # fmt: skip
         self.settle_events = config.reference_events
         self._seen = 0
-        capacity = self.top_k * _CAPACITY_PER_SEGMENT
-        self._counting = {a: value_counter(capacity) for a in self.attributes}
+        self._counting = value_counters(self.attributes, self.top_k)
         self._settled: dict[str, frozenset[str]] | None = None
         self._references: dict[SegmentKey, SegmentReference] = {}
         self.monitors: dict[SegmentKey, SegmentMonitor] = {}
@@ -132,9 +129,7 @@ class SegmentMonitors:
         return [of(None if e.attributes is None else e.attributes.get(attribute)) for e in events]
 
     def _settle(self) -> None:
-        self._settled = {
-            a: frozenset(top_values(top, self.top_k)) for a, top in self._counting.items()
-        }
+        self._settled = settled_values(self._counting, self.top_k)
         self._counting = {}
 
     def _feed(
@@ -211,11 +206,9 @@ class SegmentMonitors:
             return monitors  # the spec's segments changed since: they start afresh
         monitors._seen = check.integer(raw["seen"], "segments.seen", high=monitors.settle_events)
         if raw["settled"] is None:
-            counting = check.mapping(raw["counting"], "segments.counting", monitors.attributes)
-            capacity = monitors.top_k * _CAPACITY_PER_SEGMENT
-            monitors._counting = {
-                a: value_counter_restored(counting[a], capacity) for a in monitors.attributes
-            }
+            monitors._counting = value_counters_restored(
+                raw["counting"], monitors.attributes, monitors.top_k
+            )
         else:
             monitors._restore_settled(raw["settled"])
         stored = check.listing(raw["segments"], "segments.segments", max_length=monitors.parts)

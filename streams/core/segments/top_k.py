@@ -11,12 +11,19 @@ from streams.core import plain_data as check
 from streams.core.online.space_saving import SpaceSaving
 
 __all__ = [
+    "COUNTERS_PER_VALUE",
     "count_values",
     "settled_restored",
+    "settled_values",
     "top_values",
     "value_counter",
     "value_counter_restored",
+    "value_counters",
+    "value_counters_restored",
 ]
+
+#: Counters Space-Saving keeps per top-K value while the values settle.
+COUNTERS_PER_VALUE = 10
 
 
 def value_counter(capacity: int) -> SpaceSaving:
@@ -62,3 +69,21 @@ def settled_restored(
         )
         for a in attributes
     }
+
+
+def value_counters(attributes: tuple[str, ...], top_k: int) -> dict[str, SpaceSaving]:
+    """A ``value_counter`` per attribute, sized for its ``top_k`` values."""
+    return {a: value_counter(top_k * COUNTERS_PER_VALUE) for a in attributes}
+
+
+def value_counters_restored(
+    raw: Any, attributes: tuple[str, ...], top_k: int
+) -> dict[str, SpaceSaving]:
+    """``value_counters``' state as stored; ``InvalidState`` for malformed data."""
+    counting = check.mapping(raw, "segments.counting", attributes)
+    return {a: value_counter_restored(counting[a], top_k * COUNTERS_PER_VALUE) for a in attributes}
+
+
+def settled_values(counting: dict[str, SpaceSaving], top_k: int) -> dict[str, frozenset[str]]:
+    """The values watched on their own, per attribute: each counter's ``top_k``."""
+    return {a: frozenset(top_values(counter, top_k)) for a, counter in counting.items()}
