@@ -52,7 +52,8 @@ class LocalCluster:
             args = [binary, "--port", str(port), "--bind", self.host, "--cluster-enabled",
                     "yes", "--cluster-config-file", str(node / "nodes.conf"), "--dir",
                     str(node), "--logfile", str(node / "redis.log"), "--appendonly", "no",
-                    "--save", "", "--cluster-node-timeout", "1000"]  # fmt: skip
+                    "--save", "", "--cluster-node-timeout", "1000",
+                    "--repl-diskless-sync-delay", "0"]  # fmt: skip
             self._processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         self._wait(lambda: all(self._answers(p) for p in self.ports), timeout_s, "nodes")
         cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -60,7 +61,9 @@ class LocalCluster:
         subprocess.run([cli, "--cluster", "create", *nodes, "--cluster-replicas",
                         str(self.replicas), "--cluster-yes"],
                        check=True, capture_output=True, timeout=timeout_s)  # fmt: skip
-        self._wait(self.healthy, timeout_s, "cluster")
+        # A replica that never finished its first sync refuses to take over ("disconnected from
+        # master for longer than allowed"): the cluster is up once every replica is in sync.
+        self._wait(lambda: self.healthy() and self._replicas_in_sync(), timeout_s, "cluster")
         log(f"redis cluster up on {', '.join(nodes)}")
 
     def healthy(self) -> bool:
@@ -111,6 +114,15 @@ class LocalCluster:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+    def _replicas_in_sync(self) -> bool:
+        try:
+            roles = [_client(self.host, p).info("replication") for p in self.alive()]
+        except (redis.RedisError, OSError):
+            return False
+        replicas = [r for r in roles if r.get("role") == "slave"]
+        in_sync = all(r.get("master_link_status") == "up" for r in replicas)
+        return in_sync and len(replicas) == self.replicas * (len(roles) - len(replicas))
 
     def _answers(self, port: int) -> bool:
         try:
