@@ -34,6 +34,7 @@ import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from loadtest.producer import interleave, kafka_from_env, produce
+from loadtest.progress import wait_taken
 from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
 from streams.adapters.kafka.records import end_offsets
@@ -100,12 +101,6 @@ def _wait_for(condition, timeout_s: float, what: str) -> None:
         time.sleep(0.2)
 
 
-def _taken(worker: WorkerProcess) -> float:
-    return worker.metric_total("driftline_events_processed_total") + worker.metric_total(
-        "driftline_events_rejected_total"
-    )
-
-
 def drift_alerts(arrived: list[tuple[float, dict]], drifts: int) -> int:
     """Firing drift alerts on the shifted features: the ones the workload must raise."""
     shifted = {f"x{k}" for k in range(drifts)}
@@ -158,7 +153,7 @@ def measure_latency(
     try:
         worker.wait_for_partitions()  # else the first alerts include the group's join time
         produce(kafka, topic, interleave(streams, lead))
-        _wait_for(lambda: _taken(worker) >= plan.events, 600, "the reference phase not taken")
+        wait_taken(worker.events_taken, plan.events, timeout_s=600, what="latency's reference")
         from_metrics(worker.metrics()).check(plan, "latency, reference phase")
         collector.start()
         if not ready.wait(60):
@@ -166,7 +161,7 @@ def measure_latency(
         _publish_at(kafka, topic, timed, rate, sent)
         due = models * drifts
         _wait_for(lambda: drift_alerts(arrived, drifts) >= due, 120, f"{due} drift alerts")
-        _wait_for(lambda: _taken(worker) >= plan.events + len(timed), 120, "all events taken")
+        wait_taken(worker.events_taken, plan.events + len(timed), timeout_s=120, what="latency")
         rejected = worker.metric_total("driftline_events_rejected_total")
         if rejected:
             raise WorkNotDone(f"latency: {rejected:.0f} events rejected")

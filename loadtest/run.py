@@ -44,7 +44,8 @@ from confluent_kafka import Consumer
 from loadtest.latency import QUICK_LATENCY, latency_line, measure_latency
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
-from loadtest.work_done import Plan, WorkNotDone, from_metrics
+from loadtest.progress import wait_taken
+from loadtest.work_done import Plan, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
@@ -171,21 +172,10 @@ def driftline(env: dict[str, str], plan: Plan, log: Path) -> tuple[float, float,
     assert worker.pid is not None
     probe = ProcessProbe(worker.pid)
     try:
-        started, done = None, 0.0
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            done = worker.metric_total("driftline_events_processed_total") + worker.metric_total(
-                "driftline_events_rejected_total"
-            )
-            if done and started is None:
-                started = time.monotonic()
-            if done >= plan.events:
-                ended = time.monotonic()
-                cpu, rss = probe.between(started or ended, ended)
-                from_metrics(worker.metrics()).check(plan, f"Driftline worker, {log.stem}")
-                return ended - (started or ended), cpu, rss
-            time.sleep(0.1)
-        raise WorkNotDone(f"Driftline took {done:.0f} of {plan.events} events in 600 s")
+        taken = wait_taken(worker.events_taken, plan.events, timeout_s=600, what="Driftline")
+        cpu, rss = probe.between(taken.started, taken.ended)
+        from_metrics(worker.metrics()).check(plan, f"Driftline worker, {log.stem}")
+        return taken.seconds, cpu, rss
     finally:
         probe.stop()
         worker.stop()

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
+from loadtest.progress import wait_taken
 from loadtest.work_done import Observed, Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
@@ -58,14 +59,6 @@ def settled(workers: list[WorkerProcess], partitions: int, timeout_s: float = 12
             steady_since = None
         time.sleep(0.2)
     raise WorkNotDone(f"{len(workers)} workers did not settle on {partitions} partitions")
-
-
-def taken(workers: list[WorkerProcess]) -> list[int]:
-    return [
-        int(w.metric_total("driftline_events_processed_total")
-            + w.metric_total("driftline_events_rejected_total"))
-        for w in workers
-    ]  # fmt: skip
 
 
 def merged(observed: list[Observed]) -> Observed:
@@ -102,21 +95,15 @@ def run(config: stack.StackConfig, count: int, args: argparse.Namespace, workdir
         probes = [ProcessProbe(w.pid) for w in workers if w.pid is not None]
         records = encode_workload(args.events, args.models)
         produce(kafka, topic, records)
-        started, deadline = None, time.monotonic() + 900
-        while sum(done := taken(workers)) < len(records):
-            if time.monotonic() > deadline:
-                raise WorkNotDone(f"{count} workers took {sum(done):,} of {len(records):,}")
-            if started is None and sum(done):
-                started = time.monotonic()
-            time.sleep(0.1)
-        ended = time.monotonic()
-        started = started or ended
-        cpu = sum(probe.between(started, ended)[0] for probe in probes)
+        taken = wait_taken(lambda: sum(w.events_taken() for w in workers), len(records),
+                           timeout_s=900, what=f"{count} workers")  # fmt: skip
+        cpu = sum(probe.between(taken.started, taken.ended)[0] for probe in probes)
         for probe in probes:
             probe.stop()
         plan = Plan({f"bench-m{i}": len(records) // args.models for i in range(args.models)})
         merged([from_metrics(w.metrics()) for w in workers]).check(plan, f"{count} workers")
-        return Row(count, len(records), ended - started, cpu, tuple(done))
+        split = tuple(w.events_taken() for w in workers)
+        return Row(count, len(records), taken.seconds, cpu, split)
     finally:
         for worker in workers:
             worker.stop()

@@ -31,7 +31,6 @@ from streams.simulation import StreamConfig
 from streams.stack.worker import WorkerProcess, free_port, run_names
 
 PARTITIONS = 4
-_TAKEN = ("driftline_events_processed_total", "driftline_events_rejected_total")
 SLICE_PER_MODEL = 2_000
 
 
@@ -40,16 +39,12 @@ def taken(worker: WorkerProcess, *, attempts: int = 12) -> int:
     keep /metrics waiting for seconds, and one slow answer must not end a 25-minute run."""
     for _ in range(attempts - 1):
         try:
-            return _taken(worker.metrics())
+            return worker.events_taken()
         except OSError:  # urllib's time-outs and refused connections
             if not worker.running():
                 raise
             time.sleep(5)
-    return _taken(worker.metrics())
-
-
-def _taken(metrics: dict) -> int:
-    return int(sum(value for (name, _), value in metrics.items() if name in _TAKEN))
+    return worker.events_taken()
 
 
 def drain(worker: WorkerProcess, published: int) -> None:

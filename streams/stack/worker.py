@@ -18,6 +18,8 @@ from streams.core.errors import DriftlineError
 
 __all__ = ["WorkerProcess", "free_port", "run_names"]
 
+_TAKEN = ("driftline_events_processed_total", "driftline_events_rejected_total")
+
 
 class WorkerProcess:
     """Start, watch and stop one worker; read its /health and /metrics.
@@ -120,6 +122,10 @@ class WorkerProcess:
             for family in text_string_to_metric_families(text)
             for sample in family.samples
         }
+
+    def events_taken(self) -> int:
+        """Events processed or rejected so far, from one scrape of /metrics."""
+        return int(sum(v for (name, _), v in self.metrics().items() if name in _TAKEN))
 
     def metric_total(self, name: str, **labels: str) -> float:
         """Sum of ``name`` over the samples whose labels include ``labels``."""
