@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -13,7 +12,8 @@ from streams.core import plain_data as check
 from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
 from streams.core.alerts.alert import Alert, AlertType, Explanation, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
-from streams.core.contract.columns import Columns, category_of
+from streams.core.alerts.transition_alert import transition_alert
+from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.spec import ModelSpec
@@ -21,6 +21,7 @@ from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_c
 from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
 from streams.core.drift.drifted_features import DriftedFeatures
 from streams.core.drift.legacy_state import upgrade_v2
+from streams.core.drift.model_columns import model_columns
 from streams.core.drift.open_window import OpenWindow, open_window
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
@@ -35,7 +36,6 @@ __all__ = ["ModelMonitor", "MonitorConfig"]
 _READABLE_VERSIONS = (2, 3)
 # The detector fields of a monitor still learning its reference (it has none yet).
 _LEARNING: dict[str, Any] = {"detectors": {}, "model_detectors": {}, "blocks": None}
-_SCORE, _PREDICTION = attrgetter("score"), attrgetter("prediction")
 
 
 #: The fewest events a window or a reference holds: below it no statistic means anything.
@@ -284,19 +284,8 @@ class ModelMonitor:
         return self.profile.to_dict()
 
     def _columns(self, events: Sequence[PredictionEvent]) -> Columns:
-        columns = Columns.from_events(events, self.numeric, self.categorical)
-        for name in self._hashed:
-            columns.categorical[name] = self.pii.redact_column(columns.categorical[name])
-        scores = np.array(list(map(_SCORE, events)), dtype=float).reshape(-1, 1)
-        predictions = list(map(category_of, map(_PREDICTION, events)))
-        if self.spec.task == "regression":
-            regressions = np.array(predictions, dtype=float).reshape(-1, 1)
-            numeric = np.hstack([columns.numeric, scores, regressions])
-            return Columns((*columns.numeric_names, SCORE, PREDICTION), numeric,
-                           columns.categorical)  # fmt: skip
-        numeric = np.hstack([columns.numeric, scores])
-        categorical = {**columns.categorical, PREDICTION: predictions}
-        return Columns((*columns.numeric_names, SCORE), numeric, categorical)
+        return model_columns(events, self.numeric, self.categorical, hashed=self._hashed,
+                             pii=self.pii, regression=self.spec.task == "regression")  # fmt: skip
 
     def _learn_reference(self, chunk: Columns) -> None:
         self._reference.append(chunk)
@@ -388,35 +377,18 @@ class ModelMonitor:
         transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
         if transition is None:
             return None
-        episode = f"{rule}/w{index if transition == 'fire' else firing_since}"
+        fired = transition == "fire"
         alert_type: AlertType = detector.alert_type
         if alert_type == "data_drift" and kind == "prediction":
             alert_type = "prediction_drift"
-        severity: Literal["info", "warning", "critical"] = (
-            "info" if transition == "resolve" else
-            "critical" if verdict.value > 2 * verdict.threshold else "warning"
+        return transition_alert(
+            fired, verdict, alert_type=alert_type, model=(self.spec.model_id, self.model_version),
+            feature=name, window=window, trigger=trigger,
+            episode=f"{rule}/w{index if fired else firing_since}",
+            severity="critical" if verdict.value > 2 * verdict.threshold else "warning",
+            sample=tuple(self._sample()), explanation=self._explanation(alert_type),
+            subject=f"{name or 'all numeric features'}: ", counted="events",
         )  # fmt: skip
-        status: Literal["firing", "resolved"] = "firing" if transition == "fire" else "resolved"
-        return Alert(
-            type=alert_type,
-            status=status,
-            severity=severity,
-            model_id=self.spec.model_id,
-            model_version=self.model_version,
-            feature=name,
-            detector=verdict.detector,
-            statistic_name=verdict.statistic,
-            value=verdict.value,
-            threshold=verdict.threshold,
-            window=window,
-            trigger=trigger,
-            episode=episode,
-            sample=tuple(self._sample()),
-            explanation=self._explanation(alert_type),
-            message=f"{name or 'all numeric features'}: {verdict.statistic} {verdict.value:.4f} "
-            f"{'>' if status == 'firing' else 'back under'} {verdict.threshold:.4f} "
-            f"over {window.count} events",
-        )
 
     def _explanation(self, alert_type: AlertType) -> Explanation | None:
         """Anomaly: the features behind the anomalous distance; prediction drift: the

@@ -30,12 +30,13 @@ from streams.core import plain_data as check
 from streams.core.alerts.alert import Alert, Trigger, Window
 from streams.core.alerts.alert_rule import AlertRule, RuleState
 from streams.core.alerts.retrain_request import RetrainRequest
-from streams.core.contract.columns import category_of
+from streams.core.alerts.transition_alert import transition_alert
 from streams.core.contract.spec import ModelSpec
 from streams.core.labels.alert_budget import AlertBudget
 from streams.core.labels.auc_cusum import AucCusum
 from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
-from streams.core.labels.fairness import FairnessWindow, confident_gaps
+from streams.core.labels.fairness import FairnessWindow
+from streams.core.labels.fairness_checks import add_labelled, fairness_verdicts, restore_windows
 from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.labelled_columns import labelled_columns, usable
@@ -190,12 +191,7 @@ class PerformanceMonitor:
             self.concept.update(correct)
             self._concept_detected |= self.concept.drift_detected
         if not self.regression:
-            for attribute, window in self.fairness.items():
-                groups = [None if p.attributes is None else p.attributes.get(attribute)
-                          for p in kept]  # fmt: skip
-                window.add([None if g is None else category_of(g) for g in groups],
-                           columns["predicted_positive_class"],
-                           columns["true_positive_class"])  # fmt: skip
+            add_labelled(self.fairness, kept, columns)
         self.labels_seen += len(kept)
         self._since_evaluation += len(kept)
         self._remember(usable)
@@ -282,12 +278,7 @@ class PerformanceMonitor:
             )  # fmt: skip
         monitor._restore_auc_cusum(raw.get("auc_cusum"))
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
-        fairness = check.mapping(raw["fairness"], "fairness")
-        for attribute, window in list(monitor.fairness.items()):
-            if attribute in fairness:
-                monitor.fairness[attribute] = FairnessWindow.restore(
-                    fairness[attribute], window.policy
-                )
+        monitor.fairness = restore_windows(monitor.fairness, raw["fairness"])
         counts = check.listing(raw["counts"], "counts", length=4)
         (monitor.labels_seen, monitor.unusable, monitor.evaluations,
          monitor._since_evaluation) = [check.integer(c, "counts") for c in counts]  # fmt: skip
@@ -368,8 +359,7 @@ class PerformanceMonitor:
         index, metrics = self.evaluations, self.window.metrics()
         whole = self._window()
         judged = self._performance_verdicts(index)
-        for attribute, window in self.fairness.items():
-            judged += [(v, whole) for v in _fairness_verdicts(attribute, window)]
+        judged += [(v, whole) for v in fairness_verdicts(self.fairness)]
         self._concept_detected = False
         alerts = [a for v, w in judged if (a := self._judge(index, v, w)) is not None]
         self.retraining.consider(index, self._rules, metrics, self.reference_metrics, whole)
@@ -394,31 +384,19 @@ class PerformanceMonitor:
         transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
         if transition is None:
             return None
-        firing = transition == "fire"
+        fired = transition == "fire"
         last = self._tail[-1]
-        alert = Alert(
-            type=verdict.alert_type,
-            status="firing" if firing else "resolved",
-            severity="warning" if firing else "info",
-            model_id=self.spec.model_id,
-            model_version=self.model_version,
-            feature=verdict.feature,
-            detector=verdict.detector,
-            statistic_name=verdict.statistic,
-            value=verdict.value,
-            threshold=verdict.threshold,
+        alert = transition_alert(
+            fired, verdict, alert_type=verdict.alert_type,
+            model=(self.spec.model_id, self.model_version), feature=verdict.feature,
             window=window,
-            trigger=Trigger(
-                last["event_id"], last["partition"], last["offset"], last["labelled_at_ms"]
-            ),
-            episode=f"{verdict.rule}/e{index if firing else started}",
-            sample=tuple(
-                {k: s[k] for k in ("event_id", "prediction", "label", "score")} for s in self._tail
-            ),
-            message=f"{verdict.statistic} {verdict.value:.4f} "
-            f"{'>' if firing else 'back under'} {verdict.threshold:.4f} "
-            f"over {window.count} labelled predictions",
-        )
+            trigger=Trigger(last["event_id"], last["partition"], last["offset"],
+                            last["labelled_at_ms"]),
+            episode=f"{verdict.rule}/e{index if fired else started}", severity="warning",
+            sample=tuple({k: s[k] for k in ("event_id", "prediction", "label", "score")}
+                         for s in self._tail),
+            counted="labelled predictions",
+        )  # fmt: skip
         self.retraining.noted(verdict, alert)
         return alert
 
@@ -427,10 +405,3 @@ class PerformanceMonitor:
         # prediction to its newest (not the last batch's span).
         start, end = self.window.span()
         return Window(start, end, len(self.window))
-
-
-def _fairness_verdicts(attribute: str, window: FairnessWindow) -> list[PerformanceVerdict]:
-    rule = f"fairness:{attribute}"
-    return [PerformanceVerdict("fairness", f"{rule}:{metric}", attribute,
-                               f"{metric}_lower_bound", value, bound)
-            for metric, value, bound in confident_gaps(window)]  # fmt: skip
