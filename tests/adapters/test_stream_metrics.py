@@ -236,3 +236,32 @@ def test_each_versions_latency_objective_comes_from_its_spec_else_the_default():
     metrics.forget_models(["loose"])
     assert not _samples(registry, "driftline_model_latency_objective_ms")
     assert not _samples(registry, "driftline_model_latency_over_objective_total")
+
+
+def test_window_statistics_are_numpys_mean_and_quantiles_of_each_columns_present_values():
+    from streams.adapters.prometheus.window_summary import _Window
+
+    rng = np.random.default_rng(8)
+    window = _Window(("a", "b", "c", "d"), {"e": "top"}, [], size=300)
+    window.ring[:] = rng.normal(size=(300, 5))
+    window.ring[rng.random((300, 5)) < 0.2] = np.nan
+    window.ring[:, 2] = np.nan  # nothing present
+    window.ring[:, 3] = np.nan
+    window.ring[7, 3] = 4.5  # one value
+    window.ring[:, 4] = (rng.random(300) < 0.3).astype(float)
+    window.filled = 250
+    got = {(name, stat): value for name, stat, value in window.stats()}
+    data = window.ring[:250]
+    for j, name in enumerate("abcde"):
+        column = data[:, j]
+        present = column[~np.isnan(column)]
+        assert got[name, "missing_rate"] == pytest.approx(np.isnan(column).mean())
+        if present.size == 0:
+            assert {stat for n, stat in got if n == name} == {"missing_rate"}
+        elif name == "e":
+            assert got[name, "top_share"] == pytest.approx(present.mean())
+        else:
+            assert got[name, "mean"] == pytest.approx(present.mean(), rel=1e-12)
+            for stat, q in (("p50", 0.5), ("p95", 0.95)):
+                assert got[name, stat] == pytest.approx(np.quantile(present, q), rel=1e-12)
+    assert got["d", "p95"] == 4.5

@@ -81,20 +81,38 @@ class _Window:
         self.filled = min(self.size, self.filled + len(rows))
 
     def stats(self) -> Iterator[tuple[str, str, float]]:
+        # Every column at once (a scrape reads every version's window): a column's mean
+        # and quantiles over its present values, as np.mean and np.quantile give them.
         data = self.ring[: self.filled]
-        missing = np.isnan(data).mean(axis=0) if self.filled else ()
+        absent = np.isnan(data)
+        counts = len(data) - absent.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(absent, 0.0, data).sum(axis=0) / counts
+        p50, p95 = _column_quantiles(data, counts, 0.5), _column_quantiles(data, counts, 0.95)
+        missing = absent.mean(axis=0)
         for j, name in enumerate((*self.numeric, *self.categorical)):
-            column = data[:, j]
-            present = column[~np.isnan(column)]
             yield name, "missing_rate", float(missing[j])
-            if present.size == 0:
+            if counts[j] == 0:
                 continue
             if j >= len(self.numeric):
-                yield name, "top_share", float(present.mean())
+                yield name, "top_share", float(means[j])
                 continue
-            p50, p95 = np.quantile(present, (0.5, 0.95))
-            yield from ((name, "mean", float(present.mean())), (name, "p50", float(p50)),
-                        (name, "p95", float(p95)))  # fmt: skip
+            yield from ((name, "mean", float(means[j])), (name, "p50", float(p50[j])),
+                        (name, "p95", float(p95[j])))  # fmt: skip
+
+
+def _column_quantiles(data: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each column's present values (np.quantile's linear method);
+    NaN where a column has none. One sort for all columns: NaN sorts last."""
+    ordered = np.sort(data, axis=0)
+    last = np.maximum(counts - 1, 0)
+    position = q * last
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, last)
+    columns = np.arange(data.shape[1])
+    low, high = ordered[below, columns], ordered[above, columns]
+    with np.errstate(invalid="ignore"):
+        return np.where(counts > 0, low + (high - low) * (position - below), np.nan)
 
 
 def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
