@@ -36,21 +36,25 @@ class Taken:
 def wait_taken(read: Callable[[], int], total: int, *, timeout_s: float, what: str) -> Taken:
     """Poll ``read`` (events taken so far) until it reaches ``total``."""
     deadline = time.monotonic() + timeout_s
-    started: float | None = None
+    first: tuple[float, int] | None = None  # when events were first seen taken, and how many
     while (taken := read()) < total:
         now = time.monotonic()
         if now > deadline:
             raise WorkNotDone(f"{what} took {taken:,} of {total:,} events in {timeout_s:.0f} s")
-        if started is None and taken:
-            started = now
-        time.sleep(_pause(taken, total, now - started if started else 0.0))
+        if first is None and taken:
+            first = (now, taken)
+        time.sleep(_pause(taken, total, first, now))
     ended = time.monotonic()
-    return Taken(started or ended, ended, taken)
+    return Taken(first[0] if first else ended, ended, taken)
 
 
-def _pause(taken: int, total: int, elapsed: float) -> float:
-    """Quick before the first event and when the rest is due within ~2 s; else ~1 s."""
-    if not taken or elapsed <= 0:
+def _pause(taken: int, total: int, first: tuple[float, int] | None, now: float) -> float:
+    """Quick until the first event, and when the rest is due within ~2 s at the rate seen
+    since (not since 0: the count may start high); else up to ~1 s."""
+    if first is None:
         return _QUICK_S
-    seconds_left = (total - taken) / (taken / elapsed)
+    elapsed, progress = now - first[0], taken - first[1]
+    if progress <= 0:  # no rate yet: the pause grows with the time waited
+        return min(_SLOW_S, max(_QUICK_S, elapsed))
+    seconds_left = (total - taken) * elapsed / progress
     return min(_SLOW_S, max(_QUICK_S, seconds_left / 2))

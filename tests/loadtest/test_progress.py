@@ -11,10 +11,19 @@ from loadtest.work_done import WorkNotDone
 
 
 def test_the_wait_asks_quickly_before_the_first_event_and_near_the_end():
-    assert _pause(0, 1_000, 0.0) == 0.05
-    assert _pause(100, 100_000, 1.0) == 1.0  # ~999 s left at 100 events/s
-    assert _pause(99_900, 100_000, 10.0) == 0.05  # 0.01 s left
-    assert 0.05 < _pause(9_000, 10_000, 9.0) < 1.0  # 1 s left: half of it
+    assert _pause(0, 1_000, None, 5.0) == 0.05
+    assert _pause(100, 100_000, (0.0, 0), 1.0) == 1.0  # ~999 s left at 100 events/s
+    assert _pause(99_900, 100_000, (0.0, 0), 10.0) == 0.05  # 0.01 s left
+    assert 0.05 < _pause(9_000, 10_000, (0.0, 0), 9.0) < 1.0  # 1 s left: half of it
+
+
+def test_the_rate_is_the_one_seen_since_the_first_reading_not_since_zero():
+    # 500,000 taken before the wait began, 1,000/s since: 99 s left, not a moment.
+    assert _pause(501_000, 600_000, (0.0, 500_000), 1.0) == 1.0
+    # No progress since the first reading: no rate, the pause grows with the wait.
+    assert _pause(500_000, 600_000, (0.0, 500_000), 0.0) == 0.05
+    assert _pause(500_000, 600_000, (0.0, 500_000), 0.3) == 0.3
+    assert _pause(500_000, 600_000, (0.0, 500_000), 4.0) == 1.0
 
 
 def test_the_wait_returns_when_every_event_is_taken():
