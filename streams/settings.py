@@ -109,6 +109,9 @@ class Settings:
     # When set, /metrics answers only requests with "Authorization: Bearer <token>". A secret.
     web_token: str | None = field(default=None, repr=False)
     batch_size: int = 1000
+    # Under a backlog, fetched chunks waiting for the busy worker are joined into one batch
+    # of at most this many records (what a batch costs per model is then paid once).
+    batch_max_records: int = 5000
     max_message_bytes: int = _default(EventDecoder, "max_message_bytes")
     max_features: int = _default(EventDecoder, "max_features")
     unknown_models: UnknownModelPolicy = _UNKNOWN_MODELS
@@ -197,7 +200,8 @@ class Settings:
     canary_min_events: int = _default(CanaryConfig, "min_events")
 
     def __post_init__(self) -> None:
-        positive = ("partitions", "batch_size", "max_message_bytes", "session_timeout_s",
+        positive = ("partitions", "batch_size", "batch_max_records", "max_message_bytes",
+                    "session_timeout_s",
                     "commit_interval_s", "producer_timeout_s",
                     "state_ttl_s", "label_retry_s", "retrain_after", "performance_max_error_rise",
                     "performance_min_labels", "performance_reference_labels",

@@ -98,6 +98,7 @@ def build_worker(
     """
     pii = pii or PiiPolicy(mode="drop")
     app = _build_app(settings)
+    app.max_chunk_records = settings.batch_max_records
     topics = declare_topics(app, settings)
     services = build_services(
         settings,

@@ -79,6 +79,8 @@ class BatchApp(faust.App):
         self._taken: WeakSet[FetchedChunk] = WeakSet()
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
+        #: Chunks waiting for a busy agent are joined up to this many records (settings).
+        self.max_chunk_records = 5000
 
     def batch_channel(
         self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
@@ -189,6 +191,11 @@ class _BatchConsumer(faust_aiokafka.Consumer):
     #: Faust's own Messages, and the chunks that stand in for theirs (``refcount``).
     _unacked_messages: WeakSet[Any]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: Per routed topic, the chunk last put on its channel and the generation it is of.
+        self._waiting: dict[str, tuple[FetchedChunk, int]] = {}
+
     def _new_consumer_thread(self) -> _BatchConsumerThread:
         return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -238,6 +245,8 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     break
                 chunks = await self._fetch(routes)
                 for topic, chunk in chunks.items():
+                    if self._joined_waiting(topic, chunk):
+                        continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
                     # A chunk travels where Faust's channels carry events (it is no EventT).
                     put = routes[topic].put(chunk)  # type: ignore[arg-type]
@@ -252,10 +261,38 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                         # is not stopped) and may add a chunk built across the suspension
                         # after it ran.
                         self._unacked_messages.discard(chunk)
+                    else:
+                        self._waiting[topic] = (chunk, self.app.consumer_generation_id)
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
             self.log.info("Broker stopped consumer, shutting down...")
+
+    def _joined_waiting(self, topic: str, chunk: FetchedChunk) -> bool:
+        """Append ``chunk`` to the last chunk put on its channel if no agent has taken that
+        one yet (a backlog: the agent is busy) and both fit in ``max_chunk_records``.
+
+        Under load one batch then holds several fetches, and what a batch costs per model
+        (detector calls, the state snapshot and its write) is paid once for all of them;
+        an idle agent takes each chunk at once, so nothing waits to be joined. Safe without
+        a lock: no await between the checks and the append, and an agent reads a chunk's
+        records only after ``BatchApp.take``, which ends the joining. A chunk a rebalance
+        dropped (``forget_untaken``) or of an older generation is never joined.
+        """
+        app = cast("BatchApp", self.app)
+        waiting, generation = self._waiting.get(topic, (None, None))
+        if (
+            waiting is None
+            or generation != app.consumer_generation_id
+            or waiting in app._taken
+            or waiting not in self._unacked_messages
+            or len(waiting.records) + len(chunk.records) > app.max_chunk_records
+        ):
+            return False
+        waiting.records += chunk.records
+        for tp, offsets in chunk.offsets.items():
+            waiting.offsets.setdefault(tp, []).extend(offsets)
+        return True
 
     async def _handed_over(self, put: Awaitable[Any]) -> bool:
         """Await ``put`` (into an agent's channel) unless the flow is suspended or the
