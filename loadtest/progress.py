@@ -1,8 +1,8 @@
 """Waiting for workers to take a workload, without the waiting costing them CPU.
 
 Progress is read from the workers' /metrics, and a scrape is not free: the page grows with
-models and features (with 10 models a scrape took ~15 % of the worker's samples under
-py-spy when the harnesses asked twice every 0.1 s). Prometheus asks every 15-30 s. So the
+models and features (with 10 models, serving the harnesses' two scrapes every 0.1 s took a
+third of the worker's busy time under py-spy). Prometheus asks every 15-30 s. So the
 wait below asks quickly only until the first event is taken and again as the end nears,
 and about once a second in between: the clock's error stays under ~50 ms at both ends.
 """

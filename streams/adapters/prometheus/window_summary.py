@@ -88,7 +88,7 @@ class _Window:
         counts = len(data) - absent.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(absent, 0.0, data).sum(axis=0) / counts
-        p50, p95 = _column_quantiles(data, counts, 0.5), _column_quantiles(data, counts, 0.95)
+        p50, p95 = _column_quantiles(data, counts, (0.5, 0.95))
         missing = absent.mean(axis=0)
         for j, name in enumerate((*self.numeric, *self.categorical)):
             yield name, "missing_rate", float(missing[j])
@@ -101,12 +101,12 @@ class _Window:
                         (name, "p95", float(p95[j])))  # fmt: skip
 
 
-def _column_quantiles(data: np.ndarray, counts: np.ndarray, q: float) -> np.ndarray:
-    """The ``q`` quantile of each column's present values (np.quantile's linear method);
-    NaN where a column has none. One sort for all columns: NaN sorts last."""
+def _column_quantiles(data: np.ndarray, counts: np.ndarray, qs: tuple[float, ...]) -> np.ndarray:
+    """Row ``i``: the ``qs[i]`` quantile of each column's present values (np.quantile's
+    linear method); NaN where a column has none. One sort for all: NaN sorts last."""
     ordered = np.sort(data, axis=0)
     last = np.maximum(counts - 1, 0)
-    position = q * last
+    position = np.multiply.outer(qs, last)
     below = np.floor(position).astype(int)
     above = np.minimum(below + 1, last)
     columns = np.arange(data.shape[1])
