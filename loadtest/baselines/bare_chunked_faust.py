@@ -6,12 +6,17 @@ bare Faust's per-record path.
 
 from __future__ import annotations
 
+import os
+
 from faust.worker import Worker
 
 from loadtest.baselines.faust_common import Progress, make_app
 from streams.adapters.faust.batch_consumer import BatchApp
+from streams.settings import Settings
 
-app, topic = make_app("bare-chunked", BatchApp)
+# Fetches waiting for the agent are joined as the worker's are (DRIFTLINE_BATCH_MAX_RECORDS).
+joined = Settings.from_env(os.environ).batch_max_records
+app, topic = make_app("bare-chunked", BatchApp, max_chunk_records=joined)
 chunks = app.batch_channel(topic)
 progress = Progress()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import faust
 import orjson
@@ -15,13 +16,16 @@ import orjson
 from streams.settings import Settings
 
 
-def make_app(name: str, app_class: type[faust.App] = faust.App) -> tuple[faust.App, faust.TopicT]:
+def make_app(
+    name: str, app_class: type[faust.App] = faust.App, **app_options: Any
+) -> tuple[faust.App, faust.TopicT]:
     app = app_class(
         os.environ["BENCH_GROUP"],
         # Through Driftline's one client config: a secured cluster's DRIFTLINE_KAFKA_* apply.
         **Settings.from_env(
             os.environ, kafka_bootstrap=os.environ["BENCH_BOOTSTRAP"]
         ).kafka.faust_options(),
+        **app_options,
         store="memory://",
         autodiscover=False,
         consumer_auto_offset_reset="earliest",

@@ -98,7 +98,6 @@ def build_worker(
     """
     pii = pii or PiiPolicy(mode="drop")
     app = _build_app(settings)
-    app.max_chunk_records = settings.batch_max_records
     topics = declare_topics(app, settings)
     services = build_services(
         settings,
@@ -132,6 +131,7 @@ def _build_app(settings: Settings) -> BatchApp:
     data_dir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return BatchApp(
         settings.app_id,
+        max_chunk_records=settings.batch_max_records,
         **settings.kafka.faust_options(),
         store="memory://",
         datadir=str(data_dir),

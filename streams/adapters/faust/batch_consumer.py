@@ -68,8 +68,10 @@ class FetchedChunk:
 class BatchApp(faust.App):
     """A ``faust.App`` that can route a topic's fetched chunks to a channel."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_chunk_records: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Chunks waiting for a busy agent are joined up to this many records.
+        self.max_chunk_records = max_chunk_records
         self.batch_routes: dict[str, faust.ChannelT] = {}
         #: Internal by-model topics: their records carry their source's place in headers.
         self.routed_topics: set[str] = set()
@@ -79,8 +81,6 @@ class BatchApp(faust.App):
         self._taken: WeakSet[FetchedChunk] = WeakSet()
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
-        #: Chunks waiting for a busy agent are joined up to this many records (settings).
-        self.max_chunk_records = 5000
 
     def batch_channel(
         self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
