@@ -34,18 +34,25 @@ class Taken:
 
 
 def wait_taken(read: Callable[[], int], total: int, *, timeout_s: float, what: str) -> Taken:
-    """Poll ``read`` (events taken so far) until it reaches ``total``."""
-    deadline = time.monotonic() + timeout_s
+    """Poll ``read`` (events taken so far) until it reaches ``total``.
+
+    The work started after the last reading of none (or, if no reading saw none, before the
+    first one): a work done between two readings still takes a positive time.
+    """
+    began = time.monotonic()
+    deadline = began + timeout_s
+    idle_until = began  # the last reading of no events taken
     first: tuple[float, int] | None = None  # when events were first seen taken, and how many
     while (taken := read()) < total:
         now = time.monotonic()
         if now > deadline:
             raise WorkNotDone(f"{what} took {taken:,} of {total:,} events in {timeout_s:.0f} s")
-        if first is None and taken:
+        if not taken:
+            idle_until = now
+        elif first is None:
             first = (now, taken)
         time.sleep(_pause(taken, total, first, now))
-    ended = time.monotonic()
-    return Taken(first[0] if first else ended, ended, taken)
+    return Taken(idle_until, time.monotonic(), taken)
 
 
 def _pause(taken: int, total: int, first: tuple[float, int] | None, now: float) -> float:
