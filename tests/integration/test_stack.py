@@ -62,7 +62,10 @@ def test_kafka_round_trip(config: StackConfig) -> None:
 
     # ~2 MB: the broker must take messages above Kafka's ~1 MB default.
     big = os.urandom(2 * 1024 * 1024)
-    producer = Producer({"bootstrap.servers": config.kafka_bootstrap, "message.max.bytes": 4194304})
+    # Idempotent: a retried first send (the new topic's leader not known yet) cannot land
+    # behind the second (CI saw the two swapped once).
+    producer = Producer({"bootstrap.servers": config.kafka_bootstrap, "message.max.bytes": 4194304,
+                         "enable.idempotence": True})  # fmt: skip
     producer.produce(topic, key=b"k", value=b"hello")
     producer.produce(topic, key=b"big", value=big)
     assert producer.flush(30) == 0
