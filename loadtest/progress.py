@@ -22,7 +22,8 @@ _QUICK_S, _SLOW_S = 0.05, 1.0
 
 @dataclass(frozen=True)
 class Taken:
-    """When the first and the last of ``events`` were seen taken (``time.monotonic``)."""
+    """When the work began (the last reading of none taken) and when all ``events`` were
+    seen taken (``time.monotonic``)."""
 
     started: float
     ended: float
