@@ -3,6 +3,10 @@ carried in headers, and the fence that skips re-forwarded copies."""
 
 from __future__ import annotations
 
+import random
+
+import orjson
+
 from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
 from streams.adapters.redis.applied_offsets import last_offsets, unapplied
 from streams.core.contract.event import RawRecord
@@ -13,6 +17,34 @@ def test_the_key_is_the_model_id_or_the_empty_key():
     for value in (None, b"", b"not json", b"[1]", b'{"model_id": 3}', b'{"model_id": ""}'):
         assert model_key(value) == NO_MODEL
     assert model_key(b'{"model_id": "m1"}', max_bytes=5) == NO_MODEL
+
+
+def test_the_key_is_the_top_level_id_wherever_else_the_name_appears():
+    event = {"model_id": "m.1_x-2", "features": {"f": 1.0}, "attributes": {"a": "b"}}
+    look_alikes = [
+        {"features": {"model_id": 1.0}},  # a feature named so
+        {"attributes": {"note": "model_id"}},  # the name as a value
+        {"attributes": {"note": '"model_id": "other"'}},  # quoted inside a string
+        {"event_id": "model_id"},
+    ]
+    for extra in [{}, *look_alikes]:
+        for options in (0, orjson.OPT_INDENT_2, orjson.OPT_SORT_KEYS):
+            value = orjson.dumps({**event, **extra}, option=options)
+            assert model_key(value) == b"m.1_x-2", value
+    for model_id in ("with space", "ünï", "x" * 65, 'q"uote'):  # not plain: parsed
+        assert model_key(orjson.dumps({"model_id": model_id})) == model_id.encode()
+    assert model_key(b'{"model_id" :\t"m1" , "model_id": "m2"}') == b"m2"  # as parsed: the last
+    assert model_key(b'{"model\\u005fid": "m1"}') == b"m1"
+
+
+def test_the_key_of_any_valid_event_is_its_parsed_model_id():
+    rng = random.Random(7)
+    alphabet = 'abcAZ09._- "\\:{}'
+    for _ in range(2000):
+        model_id = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 70)))
+        event = {"model_id": model_id, "features": {rng.choice(alphabet): rng.choice(alphabet)}}
+        value = orjson.dumps(event)
+        assert model_key(value) == model_id.encode(), value
 
 
 def test_a_routed_record_keeps_its_source_place_and_key():

@@ -15,6 +15,7 @@ is dead-lettered there by the decoder. The chunk is acked once the broker has ev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
@@ -39,12 +40,26 @@ def model_key(value: bytes | None, *, max_bytes: int | None = None) -> bytes:
     then rejects anyway: not worth parsing)."""
     if not value or (max_bytes is not None and len(value) > max_bytes):
         return NO_MODEL
+    # Parsing the whole record is most of a router's work per record; the id is usually the
+    # only "model_id" in it, as a plain string. Then it is the top-level id of any event the
+    # decoder accepts; a record that it finds elsewhere is rejected downstream, and needs
+    # only a key that is the same each time it is forwarded.
+    at = value.find(_MODEL_ID_NAME)
+    if at >= 0 and value.find(_MODEL_ID_NAME, at + len(_MODEL_ID_NAME)) < 0:
+        plain = _PLAIN_ID_VALUE.match(value, at + len(_MODEL_ID_NAME))
+        if plain is not None:
+            return plain[1]
     try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError:
         return NO_MODEL
     model_id = event.get("model_id") if isinstance(event, dict) else None
     return model_id.encode() if isinstance(model_id, str) and model_id else NO_MODEL
+
+
+_MODEL_ID_NAME = b'"model_id"'
+# A colon and a string of the decoder's identifier characters, JSON whitespace around.
+_PLAIN_ID_VALUE = re.compile(rb'[ \t\n\r]*:[ \t\n\r]*"([A-Za-z0-9._-]{1,64})"')
 
 
 def source_headers(record: RawRecord) -> list[tuple[str, bytes]]:
