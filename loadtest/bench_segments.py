@@ -1,11 +1,12 @@
 """Per-segment drift checks: false alarms on a stationary stream, and drift in one region.
 
 A model whose spec segments by ``region`` (ten regions, ``r0`` 5% of the traffic, each with
-its own mean of ``x0``: ``loadtest/segment_stream.py``) runs through ``ModelMonitor`` at the
-default settings, no servers. ``--events`` stationary events (default 1,000,000) count the
-segment and global alerts (the false-alarm budget is shared over the 21 segment slots, so
-none is expected); then a 1 sigma shift of ``x1`` in ``r0`` alone (0.05 sigma of the whole
-stream) from event ``--drift-at`` must be caught in ``r0``'s segment and not globally.
+its own mean of ``x0``: ``loadtest/segment_stream.py``) runs through a
+``SegmentedModelMonitor`` at the default settings, no servers. ``--events`` stationary
+events (default 1,000,000) count the segment and global alerts (the false-alarm budget is
+shared over the 21 segment slots, so none is expected); then a 1 sigma shift of ``x1`` in
+``r0`` alone (0.05 sigma of the whole stream) from event ``--drift-at`` must be caught in
+``r0``'s segment and not globally.
 Also reported: microseconds per event with and without segments, and the state's size.
 
 Run: .venv/bin/python -m loadtest.bench_segments [--events 1000000] [--drift-events 400000]
@@ -22,14 +23,15 @@ import time
 from loadtest.segment_stream import segment_events, segment_spec
 from streams.core.alerts.alert import Alert
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.segments.segmented_model_monitor import SegmentedModelMonitor
 
 
 def run(count: int, *, segments: bool = True, drift_at: int | None = None):
     """Alerts, seconds in the monitor, state bytes and the monitor after ``count`` events."""
-    spec = segment_spec()
+    spec, kind = segment_spec(), SegmentedModelMonitor
     if not segments:
-        spec = dataclasses.replace(spec, segments=())
-    monitor = ModelMonitor(spec, "v1", MonitorConfig())
+        spec, kind = dataclasses.replace(spec, segments=()), ModelMonitor
+    monitor = kind(spec, "v1", MonitorConfig())
     alerts: list[Alert] = []
     spent, offset = 0.0, 0
     for events in segment_events(count, drift_at=drift_at):

@@ -11,9 +11,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from loadtest.segment_stream import segment_events, segment_spec
+from streams.core import SpecRegistry
 from streams.core.alerts.alert import Segment
 from streams.core.contract.pii import PiiPolicy
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
+from streams.core.drift.monitor import Monitor
+from streams.core.segments.segmented_model_monitor import SegmentedModelMonitor
 
 SCHEMAS = Path(__file__).parents[2] / "schemas"
 ALERT_SCHEMA = Draft202012Validator(json.loads((SCHEMAS / "alert.json").read_text()))
@@ -27,13 +30,13 @@ KEY = b"k" * 16
 def run(spec, *, pii=None, break_at=None):
     """Alerts of the stream; with ``break_at``, the monitor is snapshotted (through JSON)
     and restored there, as a worker restart would."""
-    monitor = ModelMonitor(spec, "v1", CONFIG, pii=pii)
+    monitor = SegmentedModelMonitor(spec, "v1", CONFIG, pii=pii)
     alerts, offset = [], 0
     for events in segment_events(EVENTS, drift_at=DRIFT_AT, chunk=2000):
         if offset == break_at:
             stored = json.loads(json.dumps(monitor.snapshot()))
             profile = monitor.take_new_profile() or monitor.profile.to_dict()
-            monitor = ModelMonitor.restore(
+            monitor = SegmentedModelMonitor.restore(
                 stored, spec, "v1", CONFIG, profile=profile, reference=[], pii=pii
             )
         positions = [(0, offset + i) for i in range(len(events))]
@@ -80,18 +83,22 @@ def test_restored_mid_stream_with_a_pii_attribute_it_goes_on_alike_and_hashes(pl
     assert '"r0"' not in state and '"r1"' not in state
 
 
-def test_a_spec_without_segments_stores_nothing_of_them():
-    spec = dataclasses.replace(segment_spec(), segments=())
-    monitor = ModelMonitor(spec, "v1", CONFIG)
-    for events in segment_events(3000, chunk=3000):
-        monitor.process(events, [(0, i) for i in range(len(events))])
-    assert monitor.segments is None
-    assert "segments" not in monitor.snapshot()
+def test_only_a_spec_with_segments_gets_them_watched_and_stored():
+    registry = SpecRegistry()
+    registry.register(segment_spec())
+    registry.register(dataclasses.replace(segment_spec("flat"), segments=()))
+    monitor = Monitor(registry, CONFIG)
+    for model_id in ("regional", "flat"):
+        for events in segment_events(3000, model_id=model_id, chunk=3000):
+            monitor.process(events, [(0, i) for i in range(len(events))])
+    segmented, flat = monitor.monitors["regional", "v1"], monitor.monitors["flat", "v1"]
+    assert type(segmented) is SegmentedModelMonitor and type(flat) is ModelMonitor
+    assert "segments" in segmented.snapshot() and "segments" not in flat.snapshot()
 
 
 def test_other_pools_the_values_beyond_top_k():
     spec = segment_spec(top_k=3)
-    monitor = ModelMonitor(spec, "v1", CONFIG)
+    monitor = SegmentedModelMonitor(spec, "v1", CONFIG)
     offset = 0
     for events in segment_events(5000, chunk=1000):
         monitor.process(events, [(0, offset + i) for i in range(len(events))])
@@ -104,7 +111,7 @@ def test_other_pools_the_values_beyond_top_k():
 
 def test_a_change_of_the_specs_segments_starts_them_afresh_and_keeps_the_rest():
     spec = segment_spec()
-    monitor = ModelMonitor(spec, "v1", CONFIG)
+    monitor = SegmentedModelMonitor(spec, "v1", CONFIG)
     offset = 0
     for events in segment_events(4000, chunk=1000):
         monitor.process(events, [(0, offset + i) for i in range(len(events))])
@@ -112,7 +119,9 @@ def test_a_change_of_the_specs_segments_starts_them_afresh_and_keeps_the_rest():
     stored = json.loads(json.dumps(monitor.snapshot()))
     profile = monitor.profile.to_dict()
     changed = dataclasses.replace(spec, segments_top_k=3)
-    again = ModelMonitor.restore(stored, changed, "v1", CONFIG, profile=profile, reference=[])
+    again = SegmentedModelMonitor.restore(
+        stored, changed, "v1", CONFIG, profile=profile, reference=[]
+    )
     assert again.segments.settled is None and again.windows_closed == monitor.windows_closed
-    same = ModelMonitor.restore(stored, spec, "v1", CONFIG, profile=profile, reference=[])
+    same = SegmentedModelMonitor.restore(stored, spec, "v1", CONFIG, profile=profile, reference=[])
     assert same.segments.snapshot() == monitor.segments.snapshot()

@@ -41,6 +41,7 @@ from streams.core.rollout.shadow import ShadowJoin
 from streams.core.rollout.tally import Tally
 from streams.core.segments import SegmentMonitors
 from streams.core.segments.segment_reference import SegmentReference
+from streams.core.segments.segmented_model_monitor import SegmentedModelMonitor
 from tests.core.test_detector_contract import fresh, watched
 
 SPEC = ModelSpec("churn", {"x": FeatureSpec("number")})
@@ -105,6 +106,11 @@ SEGMENTED = ModelMonitor(
 CASES["segment_reference"] = (lambda: SegmentReference(SEGMENTED.profile), (SEGMENTED.profile,), {})
 CASES["segment_monitors"] = (lambda: SegmentMonitors(SEGMENTED), (SEGMENTED,), {})
 SEGMENTED_SPEC = ModelSpec("churn", {"x": FeatureSpec("number")}, segments=("region",))
+CASES["segmented_model"] = (
+    lambda: SegmentedModelMonitor(SEGMENTED_SPEC, "v1", MonitorConfig(), SEGMENTED.profile),
+    (SEGMENTED_SPEC, "v1", MonitorConfig()),
+    {"profile": SEGMENTED.profile.to_dict(), "reference": []},
+)
 CASES["segment_performance"] = (
     lambda: SegmentPerformance(SEGMENTED_SPEC, "v1", PerformanceConfig()),
     (SEGMENTED_SPEC, "v1", PerformanceConfig()),

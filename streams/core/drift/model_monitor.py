@@ -28,7 +28,6 @@ from streams.core.drift.profile import ReferenceProfile
 from streams.core.drift.sampled import Sampled
 from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
-from streams.core.segments.segment_monitors import SegmentMonitors
 
 __all__ = ["ModelMonitor", "MonitorConfig"]
 
@@ -67,7 +66,8 @@ class ModelMonitor:
     after that, every ``window_events`` events close a window, each detector judges it, and
     the alert rule turns verdicts into at most one alert per episode. Which detectors run,
     and with what settings, is ``config.detectors`` overridden by the spec's ``detectors``
-    (model level, then per feature).
+    (model level, then per feature). A spec's ``segments`` are watched by the subclass
+    ``segments.SegmentedModelMonitor``.
 
     PII features (``pii`` in the spec) are redacted by ``pii`` before anything keeps them:
     hashed, they are watched as categoricals of their hashes (numbers included, see
@@ -111,8 +111,6 @@ class ModelMonitor:
         self._new_profile = False
         #: The features drifted in the last windows, explaining prediction drift/performance.
         self.drifted = DriftedFeatures()
-        # Per-segment monitors (the spec's ``segments``), once the global reference exists.
-        self.segments: SegmentMonitors | None = None
         # Performance estimated from scores alone, visible before labels arrive. Not in the
         # snapshot: 1,000 scores per model in every batch's state write doubled the CPU per
         # event with 50 models; after a restart it refills within one window.
@@ -151,10 +149,7 @@ class ModelMonitor:
                 self._learn_reference(chunk)
             else:
                 anomalies += self._accumulate(chunk, events[start:end], positions[start:end])
-                if self.segments is not None:
-                    alerts += self.segments.add(chunk, events[start:end], positions[start:end])
-                if self.abuse is not None:
-                    alerts.extend(self.abuse.add(chunk, events[start:end], positions[start:end]))
+                alerts += self._side_checks(chunk, events[start:end], positions[start:end])
                 if self._window_count == self.config.window_events:
                     self._close_window(alerts, verdicts)
             start = end
@@ -179,7 +174,6 @@ class ModelMonitor:
             "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
             "tail": [list(sampled) for sampled in self._tail],
             "drifted": self.drifted.snapshot(),
-            **({} if self.segments is None else {"segments": self.segments.snapshot()}),
             **({} if self.abuse is None else {"abuse": self.abuse.snapshot()}),
         }
 
@@ -233,8 +227,6 @@ class ModelMonitor:
         monitor._restore_counts(raw, profile is None)
         if monitor.profile is not None:
             monitor._detectors = DetectorSet.restore(raw, monitor.profile, spec, config.detectors)
-        if monitor.segments is not None and "segments" in raw:
-            monitor.segments = SegmentMonitors.restore(raw["segments"], monitor)
         monitor._rules = {}
         for item in check.listing(raw["rules"], "rules", max_length=100_000):
             kind, name, rule, state = check.listing(item, "rules[]", length=4)
@@ -309,7 +301,6 @@ class ModelMonitor:
     def _start_watching(self, profile: ReferenceProfile) -> None:
         self.profile = profile
         self._detectors = DetectorSet(profile, self.spec, self.config.detectors)
-        self.segments = SegmentMonitors(self) if self.spec.segments else None
         self.abuse = AbuseTracker.start(
             self.spec, self.model_version, profile, self.config.abuse, self.pii,
             numeric=self.numeric, categorical=self.categorical,
@@ -337,6 +328,15 @@ class ModelMonitor:
         ]
         self._tail = (self._tail + recent)[-keep:]
         return anomalous
+
+    def _side_checks(
+        self,
+        chunk: Columns,
+        events: Sequence[PredictionEvent],
+        positions: Sequence[tuple[int, int]],
+    ) -> list[Alert]:
+        """Feed the chunk the detectors took to the checks beside them (abuse): their alerts."""
+        return [] if self.abuse is None else self.abuse.add(chunk, events, positions)
 
     def _close_window(
         self, alerts: list[Alert], verdicts: list[tuple[str | None, Verdict]]

@@ -13,12 +13,14 @@ from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import Rejection
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
+from streams.core.contract.spec import ModelSpec
 from streams.core.drift.model_monitor import ModelMonitor, MonitorConfig
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.plain_data import restoring
 from streams.core.rollout.reference import MODES, inherited
 from streams.core.rollout.rollouts import Rollouts
+from streams.core.segments.segmented_model_monitor import SegmentedModelMonitor
 
 __all__ = ["UNWATCHED_REASONS", "Monitor"]
 
@@ -139,13 +141,13 @@ class Monitor:
         spec = self.registry.spec_for(*key)
         if spec is None:
             return None
-        model_version = key[1]
+        model_version, kind = key[1], _kind(spec)
         if snapshot is None:
             with restoring(f"profile of {spec.model_id}:{model_version}"):
                 stored_profile = ReferenceProfile.from_dict(profile or {})
-            monitor = ModelMonitor(spec, model_version, self.config, stored_profile, pii=self.pii)
+            monitor = kind(spec, model_version, self.config, stored_profile, pii=self.pii)
         else:
-            monitor = ModelMonitor.restore(
+            monitor = kind.restore(
                 snapshot, spec, model_version, self.config,
                 profile=profile, reference=reference, pii=self.pii,
             )  # fmt: skip
@@ -197,7 +199,7 @@ class Monitor:
         if profile is None and self.inherits:
             profile = self._inheritable(model_id)
             profile = None if profile is None else inherited(spec, [profile])
-        monitor = self.monitors[model_id, model_version] = ModelMonitor(
+        monitor = self.monitors[model_id, model_version] = _kind(spec)(
             spec, model_version, self.config, profile, pii=self.pii
         )
         return monitor
@@ -207,6 +209,11 @@ class Monitor:
         built = [m.profile for (m_id, _), m in self.monitors.items() if m_id == model_id]
         found = [p for p in built if p is not None]
         return found[-1] if found else self._offered.get(model_id)
+
+
+def _kind(spec: ModelSpec) -> type[ModelMonitor]:
+    """The monitor a version of ``spec`` gets: with its segments watched when it has some."""
+    return SegmentedModelMonitor if spec.segments else ModelMonitor
 
 
 def _grouped(

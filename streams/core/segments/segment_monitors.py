@@ -23,16 +23,18 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from streams.core import plain_data as check
 from streams.core.alerts.alert import Alert, Segment
 from streams.core.contract.columns import Columns, category_of
 from streams.core.contract.event import PredictionEvent
 from streams.core.detectors.anomaly_rate import AnomalyRate
+from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidState
 from streams.core.segments.budget import split_configs
+from streams.core.segments.segment_monitor import SegmentMonitor
 from streams.core.segments.segment_reference import SegmentReference
 from streams.core.segments.top_k import (
     count_values,
@@ -41,10 +43,6 @@ from streams.core.segments.top_k import (
     value_counters,
     value_counters_restored,
 )
-
-if TYPE_CHECKING:
-    from streams.core.drift.model_monitor import ModelMonitor
-    from streams.core.segments.segment_monitor import SegmentMonitor
 
 __all__ = ["OTHER", "SegmentMonitors", "tagged"]
 
@@ -160,9 +158,6 @@ class SegmentMonitors:
         return [tagged(alert, segment) for alert in outcome.alerts]
 
     def _monitor(self, profile: ReferenceProfile, snapshot: Any = None) -> SegmentMonitor:
-        # Here, not at the top: SegmentMonitor is a ModelMonitor, whose module imports this one.
-        from streams.core.segments.segment_monitor import SegmentMonitor
-
         if snapshot is None:
             monitor = SegmentMonitor(
                 self.spec, self.model_version, self.config, profile, pii=self.pii
