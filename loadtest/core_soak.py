@@ -22,13 +22,12 @@ from collections import Counter
 
 from loadtest.process_probe import rss_bytes
 from loadtest.producer import interleave
+from loadtest.soak import SLICE_PER_MODEL
 from streams.core import Ingestor
 from streams.core.contract.event import RawRecord
 from streams.core.drift.monitor import Monitor
 from streams.settings import Settings
 from streams.simulation import StreamConfig
-
-SLICE_PER_MODEL = 2_000
 
 
 def census() -> Counter[str]:
