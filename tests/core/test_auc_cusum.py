@@ -17,7 +17,7 @@ from streams.core.labels.performance_monitor import PerformanceConfig, Performan
 from streams.core.labels.placements import PlacementReference
 from tests.core.test_performance_budget import SPEC, feed, weak_model
 
-BUDGET = AlertBudget(0.01, 1_000_000, 250, 7)
+BUDGET = AlertBudget(0.01, 1_000_000, 250, 8)
 
 
 def brute_placements(score, positive, ref_score, ref_positive):
@@ -94,12 +94,12 @@ def test_the_threshold_grows_with_the_budget_block_and_is_off_for_a_tiny_referen
 def test_a_monitor_alerts_auc_cusum_as_performance_and_asks_for_retraining():
     monitor = PerformanceMonitor(SPEC, "v1", PerformanceConfig())
     assert feed(monitor, weak_model(0, 30_000)) == []
-    assert monitor.auc_cusum is not None and monitor.reference is not None
+    assert "auc_cusum" in monitor.cusums and monitor.reference is not None
     alerts = feed(monitor, weak_model(0, 3_000, start=30_000, flip=0.45), batch=100)
     cusum = [a for a in alerts if a.detector == "auc_cusum" and a.status == "firing"]
     assert cusum and cusum[0].type == "performance"
     assert cusum[0].statistic_name == "auc_placement_cusum"
-    assert cusum[0].value > cusum[0].threshold == monitor.auc_cusum.threshold(look=0)
+    assert cusum[0].value > cusum[0].threshold == monitor.cusums["auc_cusum"].threshold(look=0)
     assert cusum[0].trigger.offset - 30_000 < 1_000
     requests = monitor.take_retrain_requests()
     assert any(e["statistic"] == "auc_placement_cusum" for r in requests for e in r.alerts)
@@ -120,7 +120,7 @@ def test_a_restart_mid_stream_continues_identically():
     assert any(a.detector == "auc_cusum" for a in expected)
     # The CUSUM and its rule continue exactly (the window's ring layout and the concept
     # detector's running mean may differ in storage order and last bits after a restore).
-    assert second.auc_cusum.value == whole.auc_cusum.value > 0
+    assert second.cusums["auc_cusum"].value == whole.cusums["auc_cusum"].value > 0
     assert second.snapshot()["rules"] == whole.snapshot()["rules"]
     assert second.snapshot()["evidence"]["auc_cusum"] == whole.snapshot()["evidence"]["auc_cusum"]
 
@@ -134,7 +134,7 @@ def test_the_placement_reference_round_trips_and_refuses_garbage():
     with pytest.raises(InvalidState):
         PlacementReference.from_dict({**raw, "negatives": raw["negatives"][::-1]})
     with pytest.raises(InvalidState):
-        AucCusum.restore({"value": -1}, placements, BUDGET)
+        AucCusum(placements, BUDGET).restored({"value": -1})
     # A reference stored before placements existed still loads, without them.
     stored = _reference_dict(scored_pairs(rng, 500))
     assert LabelReference.from_dict(stored).placements is not None

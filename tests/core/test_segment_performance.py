@@ -55,9 +55,11 @@ def test_a_stationary_labelled_stream_raises_no_segment_alert():
     assert isinstance(monitor, SegmentedPerformanceMonitor)
     assert set(monitor.segments.monitors) == {("region", r) for r in REGIONS}
     assert all(m.reference is not None for m in monitor.segments.monitors.values())
-    # Each segment's ROC AUC CUSUM is held to its share of the budget: a higher h.
-    h = monitor.auc_cusum.threshold(look=0)
-    assert all(m.auc_cusum.threshold(look=0) > h for m in monitor.segments.monitors.values())
+    # Each segment's CUSUMs are held to its share of the budget: a higher h.
+    for name in ("auc_cusum", "calibration_cusum"):
+        h = monitor.cusums[name].threshold(look=0)
+        segments = monitor.segments.monitors.values()
+        assert all(m.cusums[name].threshold(look=0) > h for m in segments)
     assert [a for a in alerts if a.segment is not None] == []
 
 

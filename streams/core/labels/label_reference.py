@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from streams.core import plain_data as check
 from streams.core.contract.spec import ModelSpec
+from streams.core.labels.calibration import CalibrationReference
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.labelled_columns import labelled_columns, usable
 from streams.core.labels.metric_estimates import Estimate
@@ -44,6 +45,8 @@ class LabelReference:
     source: Literal["stream", "validation"] = "stream"
     #: The scores per class behind ROC AUC's placement values (classification, with scores).
     placements: PlacementReference | None = None
+    #: Each score bin's positive rate, behind the calibration CUSUM (likewise).
+    calibration: CalibrationReference | None = None
 
     @property
     def count(self) -> int:
@@ -55,8 +58,10 @@ class LabelReference:
         return {name: estimate.value for name, estimate in self.estimates.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        # "placements" is optional (a reference stored before it existed has none).
-        extra = {} if self.placements is None else {"placements": self.placements.to_dict()}
+        # "placements" and "calibration" are optional (a reference stored before they
+        # existed has none).
+        parts = {"placements": self.placements, "calibration": self.calibration}
+        extra = {name: part.to_dict() for name, part in parts.items() if part is not None}
         return {"version": REFERENCE_VERSION, "task": self.task, "source": self.source,
                 "estimates": {n: e.to_dict() for n, e in self.estimates.items()},
                 **extra}  # fmt: skip
@@ -73,10 +78,12 @@ class LabelReference:
                                _METRICS[task])  # fmt: skip
         estimates = {name: Estimate.from_dict(stored[name], f"labels reference.{name}")
                      for name in _METRICS[task]}  # fmt: skip
-        stored_placements = data.get("placements")
-        placements = (None if stored_placements is None
-                      else PlacementReference.from_dict(stored_placements))  # fmt: skip
-        return cls(task, estimates, source, placements)
+        placements, calibration = data.get("placements"), data.get("calibration")
+        if placements is not None:
+            placements = PlacementReference.from_dict(placements)
+        if calibration is not None:
+            calibration = CalibrationReference.from_dict(calibration)
+        return cls(task, estimates, source, placements, calibration)
 
     @classmethod
     def of_window(
@@ -85,11 +92,13 @@ class LabelReference:
         source: Literal["stream", "validation"],
     ) -> LabelReference:
         """The reference of a filled window: its estimates and, for classification, the
-        scores behind the AUC's placement values."""
+        scores behind the AUC's placement values and the calibration."""
         if isinstance(window, RegressionWindow):
             return cls("regression", window.estimates(), source)
+        scored = window.scored()
         return cls("classification", window.estimates(), source,
-                   PlacementReference.from_scores(*window.scored()))  # fmt: skip
+                   PlacementReference.from_scores(*scored),
+                   CalibrationReference.from_scores(*scored))  # fmt: skip
 
 
 def validation_reference(spec: ModelSpec, pairs: Sequence[LabelledPrediction]) -> LabelReference:

@@ -26,8 +26,9 @@ WATCHED = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("mae"
 
 def views_per_look(task: str) -> int:
     """One-sided tests at each look: every watched metric over both views and, for
-    classification, the ROC AUC CUSUM (``auc_cusum``), which spends one test's share."""
-    return 2 * len(WATCHED[task]) + (task == "classification")
+    classification, the two label-by-label CUSUMs (``auc_cusum``, ``calibration_cusum``),
+    each spending one test's share."""
+    return 2 * len(WATCHED[task]) + 2 * (task == "classification")
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ set stored with the profile), else the first ``reference_labels`` pairs. Every
 (MAE, RMSE) confidently more than ``max_error_rise`` (relative) over it, fires a
 ``performance`` alert (``performance_checks``); a rise of the error rate caught by ADWIN
 (``ErrorRateDrift``) a ``concept_drift`` alert; a fairness bound broken on enough data a
-``fairness`` alert. A downward CUSUM on the ROC AUC placement values (``auc_cusum``), label
-by label, fires a ``performance`` alert of detector ``auc_cusum``. "Confidently" spends the
+``fairness`` alert. Two CUSUMs, label by label, on the ROC AUC placement values
+(``auc_cusum``) and on the labels' likelihood against the reference's calibration
+(``calibration_cusum``), fire ``performance`` alerts of those detectors. "Confidently" spends the
 false-alarm budget ``alpha`` per ``budget_labels`` labels over every look
 (``alert_budget``). Each is one episode with the same hysteresis and cooldown as drift
 alerts. A performance or concept-drift episode that persists ``retrain_after`` evaluations
@@ -33,10 +34,10 @@ from streams.core.alerts.retrain_request import RetrainRequest
 from streams.core.alerts.transition_alert import transition_alert
 from streams.core.contract.spec import ModelSpec
 from streams.core.labels.alert_budget import AlertBudget
-from streams.core.labels.auc_cusum import AucCusum
 from streams.core.labels.concept_drift import ErrorDetectorName, ErrorRateDrift
 from streams.core.labels.fairness import FairnessWindow
 from streams.core.labels.fairness_checks import add_labelled, fairness_verdicts, restore_windows
+from streams.core.labels.label_cusums import LabelCusums
 from streams.core.labels.label_reference import LabelReference
 from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.labelled_columns import labelled_columns, usable
@@ -49,7 +50,7 @@ __all__ = ["PerformanceConfig", "PerformanceMonitor"]
 
 _SAMPLE = 5
 _ADWIN_CLOCK = 32
-# Labels between two looks at the ROC AUC CUSUM between evaluations: a crossing fires then,
+# Labels between two looks at the CUSUMs between evaluations: a crossing fires then,
 # not up to ``evaluate_every`` labels later (it can only fire there; resolving waits for
 # the evaluations).
 _CUSUM_CLOCK = 50
@@ -124,7 +125,7 @@ class PerformanceMonitor:
         self.given_reference = reference
         self.reference = reference
         self.budget = config.budget(spec.task)
-        self.auc_cusum = self._auc_cusum()
+        self.cusums = LabelCusums(reference, self.budget)
         self.concept = ErrorRateDrift(
             detector=config.concept_detector, reference_events=config.reference_labels,
             delta=self.budget.adwin_delta(clock=_ADWIN_CLOCK),
@@ -153,7 +154,7 @@ class PerformanceMonitor:
         start = 0
         while start < len(usable):
             room = self.config.evaluate_every - self._since_evaluation
-            if self.auc_cusum is not None:
+            if self.cusums:
                 room = min(room, _CUSUM_CLOCK - self._since_evaluation % _CUSUM_CLOCK)
             part = usable[start : start + room]
             start += len(part)
@@ -162,30 +163,24 @@ class PerformanceMonitor:
                 self._since_evaluation = 0
                 alerts += self._evaluate()
             elif self._since_evaluation % _CUSUM_CLOCK == 0:
-                alerts += self._early_auc_cusum()
+                alerts += self._early_cusum_alerts()
         return alerts
 
-    def _early_auc_cusum(self) -> list[Alert]:
-        # Only a quiet rule out of its cooldown is judged between evaluations (the rule
-        # counts calm and cooldown windows in evaluations).
-        state = self._rules.get(AucCusum.name)
-        if self.auc_cusum is None or (state and (state.firing_since is not None or state.cooldown)):
+    def _early_cusum_alerts(self) -> list[Alert]:
+        if len(self.window) < self.config.min_labels:
             return []
-        verdict = self.auc_cusum.verdict(look=self.evaluations)
-        if verdict.value <= verdict.threshold or len(self.window) < self.config.min_labels:
-            return []
-        alert = self._judge(self.evaluations, verdict, self._window())
-        return [] if alert is None else [alert]
+        crossed = self.cusums.crossed(self._rules, look=self.evaluations)
+        judged = [self._judge(self.evaluations, v, self._window()) for v in crossed]
+        return [alert for alert in judged if alert is not None]
 
     def _take(self, usable: list[tuple[LabelledPrediction, tuple[int, int]]]) -> None:
         kept = [p for p, _ in usable]
         columns = self._columns(kept)
         learned = self._learn_reference(columns)
         self.window.add(**columns)
-        if self.auc_cusum is not None:  # labels past the reference only
-            self.auc_cusum.update(columns["score"][learned:],
-                                  columns["true_positive_class"][learned:],
-                                  look=self.evaluations)  # fmt: skip
+        if self.cusums:  # labels past the reference only
+            score, positive = columns["score"][learned:], columns["true_positive_class"][learned:]
+            self.cusums.update(score, positive, look=self.evaluations)
         correct = self._correct(columns)
         if correct is not None:
             self.concept.update(correct)
@@ -218,7 +213,7 @@ class PerformanceMonitor:
             "window": self.window.snapshot(),
             **self._reference_snapshot(),  # "reference", "label_reference"
             "concept": self.concept.snapshot(),
-            "auc_cusum": None if self.auc_cusum is None else self.auc_cusum.snapshot(),
+            **self.cusums.snapshot(),  # "auc_cusum", "calibration_cusum"
             "concept_detected": self._concept_detected,
             "fairness": {a: w.snapshot() for a, w in self.fairness.items()},
             "counts": [self.labels_seen, self.unusable, self.evaluations, self._since_evaluation],
@@ -276,7 +271,8 @@ class PerformanceMonitor:
                 reference_events=concept.reference_events, min_rise=concept.min_rise,
                 recent_events=concept.recent_events, delta=concept.delta,
             )  # fmt: skip
-        monitor._restore_auc_cusum(raw.get("auc_cusum"))
+        monitor.cusums = LabelCusums(monitor.reference, monitor.budget)
+        monitor.cusums.restore(raw)
         monitor._concept_detected = check.flag(raw["concept_detected"], "concept_detected")
         monitor.fairness = restore_windows(monitor.fairness, raw["fairness"])
         counts = check.listing(raw["counts"], "counts", length=4)
@@ -300,16 +296,6 @@ class PerformanceMonitor:
         stored = raw.get("label_reference") if version == self.SNAPSHOT_VERSION else None
         if stored is not None and self.given_reference is None:
             self.reference = LabelReference.from_dict(stored)
-
-    def _auc_cusum(self) -> AucCusum | None:
-        return AucCusum.of(self.reference.placements if self.reference else None, self.budget)
-
-    def _restore_auc_cusum(self, stored: Any) -> None:
-        # A snapshot from before the CUSUM (or taken while the reference was being learned)
-        # has none: it starts at 0.
-        self.auc_cusum = self._auc_cusum()
-        if self.auc_cusum is not None and stored is not None:
-            self.auc_cusum = AucCusum.restore(stored, self.auc_cusum.reference, self.budget)
 
     def take_retrain_requests(self) -> list[RetrainRequest]:
         """The retraining requests made since the last call."""
@@ -341,7 +327,7 @@ class PerformanceMonitor:
         self._reference.add(**{name: column[:room] for name, column in columns.items()})
         if len(self._reference) >= self.config.reference_labels:
             self.reference = LabelReference.of_window(self._reference, "stream")
-            self.auc_cusum = self._auc_cusum()
+            self.cusums = LabelCusums(self.reference, self.budget)
             # Its rows are no longer needed: a fresh (empty) window keeps the state small.
             self._reference = type(self._reference)(window_events=self.config.reference_labels)
         return min(room, len(next(iter(columns.values()), ())))
@@ -374,8 +360,7 @@ class PerformanceMonitor:
         rise = self.concept.rise if (self._concept_detected or firing is not None) else 0.0
         concept = PerformanceVerdict("concept_drift", "concept", None, "error_rate_rise",
                                      float(np.nan_to_num(rise)), self.concept.min_rise)  # fmt: skip
-        if self.auc_cusum is not None:
-            verdicts.append((self.auc_cusum.verdict(look=index), self._window()))
+        verdicts += [(v, self._window()) for v in self.cusums.verdicts(look=index)]
         return [*verdicts, (concept, self._window())]
 
     def _judge(self, index: int, verdict: PerformanceVerdict, window: Window) -> Alert | None:
