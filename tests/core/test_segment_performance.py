@@ -55,11 +55,13 @@ def test_a_stationary_labelled_stream_raises_no_segment_alert():
     assert isinstance(monitor, SegmentedPerformanceMonitor)
     assert set(monitor.segments.monitors) == {("region", r) for r in REGIONS}
     assert all(m.reference is not None for m in monitor.segments.monitors.values())
-    # Each segment's CUSUMs are held to its share of the budget: a higher h.
-    for name in ("auc_cusum", "calibration_cusum"):
-        h = monitor.cusums[name].threshold(look=0)
-        segments = monitor.segments.monitors.values()
-        assert all(m.cusums[name].threshold(look=0) > h for m in segments)
+    # Each segment's CUSUMs are held to its share of the budget: a higher h than the same
+    # reference would get with the whole budget.
+    for segment in monitor.segments.monitors.values():
+        assert set(segment.cusums) == {"auc_cusum", "calibration_cusum"}
+        for cusum in segment.cusums.values():
+            whole = type(cusum)(cusum.reference, monitor.budget)
+            assert cusum.threshold(look=0) > whole.threshold(look=0)
     assert [a for a in alerts if a.segment is not None] == []
 
 
