@@ -60,14 +60,21 @@ def test_the_worker_with_no_kafka_says_it_once_and_nothing_else_repeats(tmp_path
     }
     err = tmp_path / "stderr"
     with err.open("wb") as out:
+        # Ctrl-C as a terminal sends it: a shell's background job (CI's runner, say) starts
+        # its children with SIGINT ignored, and Python then never raises KeyboardInterrupt.
         worker = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"], env=environ, stderr=out,
             stdout=subprocess.DEVNULL,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
-        time.sleep(12)  # start-up, then ~5 polls a broker-less client would have retried 200 times
-        still_waiting = worker.poll() is None
-        worker.send_signal(signal.SIGINT)
-        code = worker.wait(timeout=10)
+        try:
+            # Start-up, then ~5 polls a broker-less client would have retried 200 times.
+            time.sleep(12)
+            still_waiting = worker.poll() is None
+            worker.send_signal(signal.SIGINT)
+            code = worker.wait(timeout=10)
+        finally:
+            worker.kill()  # never left behind, whatever failed
     lines = err.read_text().splitlines()
     assert still_waiting, lines
     ours = [line for line in lines if "does not answer" in line]
