@@ -107,6 +107,19 @@ def test_a_restored_snapshot_continues_identically(make, values):
         assert again.snapshot() == first.snapshot()
 
 
+def test_an_adwin_snapshot_is_kept_until_the_next_update_and_never_changed_by_it():
+    detector = ADWIN(clock=4)
+    _feed(detector, [float(i % 5) for i in range(300)])
+    first = detector.snapshot()
+    as_taken = copy.deepcopy(first)
+    assert detector.snapshot() is first  # no update since: the same copy
+    detector.update(7.0)
+    assert first == as_taken  # an earlier snapshot does not follow the state
+    second = detector.snapshot()
+    assert second != first and second["width"] == first["width"] + 1
+    assert ADWIN.restore(orjson.loads(orjson.dumps(second))).snapshot() == second
+
+
 def _adwin_snapshot() -> dict:
     detector = ADWIN(clock=1)
     _feed(detector, [float(i % 5) for i in range(300)])

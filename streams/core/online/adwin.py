@@ -85,6 +85,7 @@ class ADWIN:
         self._totals: list[list[float]] = [[]]
         self._variances: list[list[float]] = [[]]
         self._drift_detected = False
+        self._saved: dict[str, Any] | None = None
 
     @property
     def drift_detected(self) -> bool:
@@ -98,6 +99,7 @@ class ADWIN:
 
     def update(self, x: float) -> None:
         """Add one value and check for a cut (every ``clock`` updates)."""
+        self._saved = None
         if self._drift_detected:
             self._reset()
         self._insert(float(x))
@@ -182,7 +184,15 @@ class ADWIN:
             self._variances.pop()
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON-safe numbers, for ``restore``."""
+        """The whole state as JSON-safe numbers, for ``restore``: the same object until the
+        next ``update`` (read it, do not change it)."""
+        # A monitor's state is saved every batch, while its ADWINs take one value per block
+        # of events: most saves find the last copy of the bucket rows still current.
+        if self._saved is None:
+            self._saved = self._state()
+        return self._saved
+
+    def _state(self) -> dict[str, Any]:
         return {
             "version": self.SNAPSHOT_VERSION,
             "params": [self.delta, self.clock, self.max_buckets,
