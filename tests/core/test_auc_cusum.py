@@ -1,5 +1,6 @@
-"""The ROC AUC placement CUSUM: placements against a brute-force computation, quiet on a
-stationary stream, quick on a fall, and a restart mid-stream that continues identically."""
+"""The ROC AUC placement CUSUM: placements against a brute-force computation, its threshold,
+and a restart mid-stream that continues both label CUSUMs identically (quiet on a
+stationary stream and quick on a fall: test_calibration_cusum.py)."""
 
 from __future__ import annotations
 
@@ -66,22 +67,6 @@ def test_placements_from_quantiles_stay_within_their_resolution_of_the_brute_for
     assert np.max(np.abs(got - expected)) < 2 / 256
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_the_cusum_stays_quiet_when_stationary_and_fires_on_a_fall(seed):
-    rng = np.random.default_rng(seed)
-    cusum = AucCusum(PlacementReference.from_scores(*scored_pairs(rng, 10_000)), BUDGET)
-    highest = 0.0
-    for _ in range(100):  # 100,000 stationary labels
-        cusum.update(*scored_pairs(rng, 1000), look=0)
-        highest = max(highest, cusum.value)
-    assert highest < cusum.threshold(look=0) / 2
-    labels = 0
-    while cusum.value <= cusum.threshold(look=0):
-        cusum.update(*scored_pairs(rng, 25, flip=0.45), look=0)
-        labels += 25
-    assert labels <= 1000
-
-
 def test_the_threshold_grows_with_the_budget_block_and_is_off_for_a_tiny_reference():
     rng = np.random.default_rng(2)
     cusum = AucCusum(PlacementReference.from_scores(*scored_pairs(rng, 10_000)), BUDGET)
@@ -112,15 +97,16 @@ def test_a_restart_mid_stream_continues_identically():
     first = PerformanceMonitor(SPEC, "v1", PerformanceConfig())
     got = feed(first, pairs[:14_100], batch=333)
     snapshot = json.loads(json.dumps(first.snapshot()))
-    assert snapshot["auc_cusum"]["value"] > 0
-    assert "placements" in snapshot["label_reference"]
+    assert snapshot["auc_cusum"]["value"] > 0 and snapshot["calibration_cusum"]["value"] > 0
+    assert {"placements", "calibration"} <= set(snapshot["label_reference"])
     second = PerformanceMonitor.restore(snapshot, SPEC, "v1", PerformanceConfig())
     got += feed(second, pairs[14_100:], batch=333)
     assert [a.to_dict() for a in got] == [a.to_dict() for a in expected]
     assert any(a.detector == "auc_cusum" for a in expected)
-    # The CUSUM and its rule continue exactly (the window's ring layout and the concept
+    # The CUSUMs and their rules continue exactly (the window's ring layout and the concept
     # detector's running mean may differ in storage order and last bits after a restore).
-    assert second.cusums["auc_cusum"].value == whole.cusums["auc_cusum"].value > 0
+    for name in ("auc_cusum", "calibration_cusum"):
+        assert second.cusums[name].value == whole.cusums[name].value > 0
     assert second.snapshot()["rules"] == whole.snapshot()["rules"]
     assert second.snapshot()["evidence"]["auc_cusum"] == whole.snapshot()["evidence"]["auc_cusum"]
 
