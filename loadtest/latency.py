@@ -38,6 +38,7 @@ from loadtest.progress import wait_taken
 from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
 from streams.adapters.kafka.records import end_offsets
+from streams.adapters.kafka.routing import SOURCE_HEADERS
 from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.worker import WorkerProcess, free_port, run_names
@@ -78,8 +79,9 @@ def _publish_at(kafka: KafkaConfig, topic: str, records, rate: float, sent: dict
 
 
 def _collect_alerts(
-    kafka: KafkaConfig, topic: str, stop: threading.Event, ready: threading.Event, arrived: list
-) -> None:
+    kafka: KafkaConfig, topic: str, stop: threading.Event, ready: threading.Event, arrived: list,
+    created: dict,
+) -> None:  # fmt: skip
     consumer = Consumer(kafka.confluent({"group.id": f"lat-{uuid.uuid4()}"}))
     # Assigned, not subscribed: joining a group takes seconds, and an alert that arrived
     # meanwhile would be timed late.
@@ -89,7 +91,11 @@ def _collect_alerts(
     while not stop.is_set():
         message = consumer.poll(0.05)
         if message is not None and not message.error():
-            arrived.append((time.time() * 1000, orjson.loads(message.value())))
+            alert = orjson.loads(message.value())
+            arrived.append((time.time() * 1000, alert))
+            trigger = alert.get("trigger") or {}
+            created.setdefault((trigger.get("partition"), trigger.get("offset")),
+                               message.timestamp()[1])  # fmt: skip
     consumer.close()
 
 
@@ -148,8 +154,10 @@ def measure_latency(
     worker.start()
     sent: dict[tuple[int, int], int] = {}
     arrived: list[tuple[float, dict]] = []
+    created: dict[tuple[int, int], int] = {}  # trigger -> the first alert's CreateTime
     stop, ready = threading.Event(), threading.Event()
-    collector = threading.Thread(target=_collect_alerts, args=(kafka, alerts, stop, ready, arrived))
+    collector = threading.Thread(target=_collect_alerts,
+                                 args=(kafka, alerts, stop, ready, arrived, created))  # fmt: skip
     try:
         worker.wait_for_partitions()  # else the first alerts include the group's join time
         produce(kafka, topic, interleave(streams, lead))
@@ -185,7 +193,54 @@ def measure_latency(
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": float(np.percentile(latencies, 99)),
         "max_ms": float(max(latencies)),
+        **_stages(kafka, env, created),
     }
+
+
+def _stages(kafka: KafkaConfig, env: dict[str, str], created: dict) -> dict:
+    """Where the time went, from the records themselves (the routing stage only): each
+    trigger's by-model copy against its source record's timestamp, and the alert against
+    the copy (CreateTimes, set where each record was produced)."""
+    if env.get("DRIFTLINE_ROUTING", "repartition") != "repartition":
+        return {}
+    copies = {}
+    for message in _read_all(kafka, f"{env['DRIFTLINE_APP_ID']}-predictions-by-model"):
+        headers = dict(message.headers() or [])
+        place = (int(headers[SOURCE_HEADERS[1]]), int(headers[SOURCE_HEADERS[2]]))
+        if place in created:
+            copies[place] = (int(headers[SOURCE_HEADERS[3]]), message.timestamp()[1])
+    return stage_split(created, copies)
+
+
+def stage_split(created: dict, copies: dict) -> dict:
+    """p50 and p99 (ms) of the routing hop (copy - source) and the monitor side (alert -
+    copy) over the triggers found in both.
+
+    >>> stage_split({(0, 1): 300, (0, 2): 500}, {(0, 1): (100, 150), (0, 2): (200, 210)})
+    {'routing_ms': (30.0, 49.6), 'monitor_ms': (220.0, 288.6)}
+    """
+    rows = [(copies[t][0], copies[t][1], at) for t, at in created.items() if t in copies]
+    if not rows:
+        return {}
+    source, copy, alert = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    parts = {"routing_ms": copy - source, "monitor_ms": alert - copy}
+    return {name: tuple(round(float(np.percentile(part, q)), 1) for q in (50, 99))
+            for name, part in parts.items()}  # fmt: skip
+
+
+def _read_all(kafka: KafkaConfig, topic: str) -> list:
+    consumer = Consumer(kafka.confluent({"group.id": f"lat-{uuid.uuid4()}"}))
+    ends = end_offsets(kafka, topic)
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    messages, left = [], {p: end for p, end in ends.items() if end > 0}
+    while left:
+        for message in consumer.consume(10_000, timeout=1.0):
+            if message.error() is None:
+                messages.append(message)
+                if message.offset() + 1 >= left.get(message.partition(), 0):
+                    left.pop(message.partition(), None)
+    consumer.close()
+    return messages
 
 
 def latency_line(result: dict) -> str:
@@ -195,7 +250,10 @@ def latency_line(result: dict) -> str:
         f"{result['alerts']} alerts from {result['windows']} windows in steady state: "
         f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms, "
         f"max {result['max_ms']:.0f} ms"
-    )
+        + ("" if "routing_ms" not in result else
+           "; routing hop p50 / p99 {:.0f} / {:.0f} ms, monitor side {:.0f} / {:.0f} ms".format(
+               *result["routing_ms"], *result["monitor_ms"]))
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest import bench_false_alarms, quality
-from loadtest.latency import drift_alerts
+from loadtest.latency import drift_alerts, stage_split
 from loadtest.work_done import (
     Observed,
     Plan,
@@ -136,3 +136,12 @@ def test_the_latency_benchmark_counts_only_the_drift_alerts_it_caused():
     require_alerts(500, 500, "latency")
     with pytest.raises(WorkNotDone, match="15 alerts, at least 500 expected"):
         require_alerts(15, 500, "latency")
+
+
+def test_the_latency_split_takes_each_trigger_found_in_both_records():
+    created = {(0, 1): 300, (0, 2): 500, (1, 9): 900}  # (1, 9): no copy read, left out
+    copies = {(0, 1): (100, 150), (0, 2): (200, 210), (0, 3): (0, 1)}
+    split = stage_split(created, copies)
+    assert split["routing_ms"][0] == 30.0 and split["monitor_ms"][0] == 220.0
+    assert split["routing_ms"][1] <= 50 and split["monitor_ms"][1] <= 290
+    assert stage_split(created, {}) == {}
