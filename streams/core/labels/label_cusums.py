@@ -50,8 +50,8 @@ class LabelCusums(Mapping[str, LabelCusum[Any]]):
         """The verdicts over their threshold whose rule is quiet and out of its cooldown:
         those worth judging between evaluations (the rules count calm and cooldown
         windows in evaluations)."""
-        quiet = [v for v in self.verdicts(look=look) if v.value > v.threshold]
-        return [v for v in quiet if not _busy(rules.get(v.rule))]
+        over = [v for v in self.verdicts(look=look) if v.value > v.threshold]
+        return [v for v in over if not _busy(rules.get(v.rule))]
 
     def snapshot(self) -> dict[str, Any]:
         return {name: test.snapshot() for name, test in self._tests.items()}
