@@ -37,7 +37,7 @@ from loadtest.producer import interleave, kafka_from_env, produce
 from loadtest.progress import wait_taken
 from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
-from streams.adapters.kafka.records import end_offsets
+from streams.adapters.kafka.records import end_offsets, read_from
 from streams.adapters.kafka.routing import SOURCE_HEADERS
 from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
@@ -203,12 +203,15 @@ def _stages(kafka: KafkaConfig, env: dict[str, str], created: dict) -> dict:
     the copy (CreateTimes, set where each record was produced)."""
     if env.get("DRIFTLINE_ROUTING", "repartition") != "repartition":
         return {}
+    topic = f"{env['DRIFTLINE_APP_ID']}-predictions-by-model"
+    ends = end_offsets(kafka, topic)
     copies = {}
-    for message in _read_all(kafka, f"{env['DRIFTLINE_APP_ID']}-predictions-by-model"):
-        headers = dict(message.headers() or [])
+    for record in read_from(kafka, topic, dict.fromkeys(ends, 0), count=sum(ends.values()),
+                            timeout_s=120):  # fmt: skip
+        headers = record.headers
         place = (int(headers[SOURCE_HEADERS[1]]), int(headers[SOURCE_HEADERS[2]]))
         if place in created:
-            copies[place] = (int(headers[SOURCE_HEADERS[3]]), message.timestamp()[1])
+            copies[place] = (int(headers[SOURCE_HEADERS[3]]), record.timestamp_ms)
     return stage_split(created, copies)
 
 
@@ -226,21 +229,6 @@ def stage_split(created: dict, copies: dict) -> dict:
     parts = {"routing_ms": copy - source, "monitor_ms": alert - copy}
     return {name: tuple(round(float(np.percentile(part, q)), 1) for q in (50, 99))
             for name, part in parts.items()}  # fmt: skip
-
-
-def _read_all(kafka: KafkaConfig, topic: str) -> list:
-    consumer = Consumer(kafka.confluent({"group.id": f"lat-{uuid.uuid4()}"}))
-    ends = end_offsets(kafka, topic)
-    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-    messages, left = [], {p: end for p, end in ends.items() if end > 0}
-    while left:
-        for message in consumer.consume(10_000, timeout=1.0):
-            if message.error() is None:
-                messages.append(message)
-                if message.offset() + 1 >= left.get(message.partition(), 0):
-                    left.pop(message.partition(), None)
-    consumer.close()
-    return messages
 
 
 def latency_line(result: dict) -> str:

@@ -26,6 +26,8 @@ class ReadRecord:
     key: bytes | None
     value: bytes | None
     headers: dict[str, bytes]
+    #: The record's timestamp (CreateTime unless the topic says otherwise), ms.
+    timestamp_ms: int = 0
 
 
 def publish(
@@ -152,4 +154,5 @@ def _read_record(message: Message) -> ReadRecord:
         message.key(),
         message.value(),
         {name: value for name, value in headers},
+        message.timestamp()[1],
     )
