@@ -14,6 +14,9 @@ between a plain and a secure ``up`` (both use the same plain and controller port
 ``kafka_brokers`` 3 (or 5) runs that many nodes, each its own process, port and data dir
 (``state_dir/kafka-3brokers/node-K``); ``up`` launches them all before waiting for any, as
 the quorum answers only once a majority runs. ``down`` stops the nodes of any cluster size.
+
+The servers' modules are imported where they are used: they import the Kafka and Redis
+clients (~0.1 s), and every ``driftline`` command reads ``StackConfig`` for its help.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import dataclasses
 import fcntl
 from collections.abc import Iterator
 
-from streams.stack import kafka, process, redis, service
+from streams.stack import process, service
 from streams.stack.config import StackConfig
 from streams.stack.errors import StackError
 from streams.stack.service import Log, Service, ServiceStatus
@@ -63,6 +66,8 @@ def up(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
         If a server cannot be set up, started, or does not answer in time; the message
         names the server and its log, with the log's last lines.
     """
+    from streams.stack import kafka, redis
+
     with _exclusive(config):
         return [*service.start_all(kafka.services(config), log),
                 service.start(redis.service(config), log)]  # fmt: skip
@@ -83,6 +88,8 @@ def down(config: StackConfig, log: Log = print) -> list[ServiceStatus]:
     list[ServiceStatus]
         Each Kafka node's status afterwards, then Redis's.
     """
+    from streams.stack import kafka
+
     with _exclusive(config):
         # Whichever Kafka `up` started, one node plain or secure or a cluster of any size
         # (each has its own pid files).
@@ -104,6 +111,8 @@ def status(config: StackConfig) -> list[ServiceStatus]:
         Each Kafka node's status, node 1 first, then Redis's, then those of the live
         nodes of a cluster of another size (``kafka.stray_nodes``).
     """
+    from streams.stack import kafka
+
     return [service.status(s) for s in [*_services(config), *kafka.stray_nodes(config)]]
 
 
@@ -112,6 +121,8 @@ def secure_client_env(config: StackConfig) -> dict[str, str]:
 
     The password is given by file (``_PASSWORD_FILE``), so printing these shows no secret.
     """
+    from streams.stack import kafka
+
     ca_pem, password_file = kafka.secure_client_files(config)
     return {
         "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_secure_bootstrap,
@@ -124,6 +135,8 @@ def secure_client_env(config: StackConfig) -> dict[str, str]:
 
 
 def _services(config: StackConfig) -> list[Service]:
+    from streams.stack import kafka, redis
+
     return [*kafka.services(config), redis.service(config)]
 
 

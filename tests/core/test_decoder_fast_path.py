@@ -33,6 +33,10 @@ _STAMPS = [
     "2026-11-23T08:00:00", "2026-11-23 08:00:00Z", "٢٠٢٦-11-23T08:00:00Z",
     "2026-11-23T08:00:00.Z", "2026-11-23T08:00:00+25:00", "2026-11-23T08:00:00-00:00",
     "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z",
+    # The cache's millisecond form with something else where its digits go:
+    "2026-11-23T08:00:00.1a3Z", "2026-11-23T08:00:00.\u0661\u0662\u0663Z",
+    "2026-11-23T08:00:00.\u00b2\u00b3\u00b9Z", "2026-11-23T08:00:00.+12Z",
+    "2026-11-23T08:00:00 123Z", "2026-11-23T08:00:00.123z",
 ]  # fmt: skip
 _KEYS = ["event_id", "model_id", "model_version", "timestamp", "features", "prediction",
          "score", "latency_ms", "attributes", "trace_id", "predicton", "extra"]  # fmt: skip
@@ -106,6 +110,10 @@ def test_second_cache_gives_the_plain_conversion_or_its_error():
     stamps = _STAMPS + [
         f"2026-11-23T08:00:{rng.randrange(60):02d}.{rng.randrange(10**6):0{rng.randrange(1, 7)}d}Z"
         for _ in range(300)
+    ]
+    # Milliseconds within two seconds: the cache's quick form, over and over.
+    stamps += [
+        f"2026-11-23T08:00:0{rng.randrange(2)}.{rng.randrange(1000):03d}Z" for _ in range(100)
     ]
     for stamp in stamps * 2:
         expected = _outcome(timestamp_ms, stamp)

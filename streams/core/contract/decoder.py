@@ -391,7 +391,15 @@ def _attributes(value: object) -> Mapping[str, FeatureValue]:
         raise InvalidEvent(
             Reason.INVALID_VALUE, f"more than {_MAX_ATTRIBUTES} attributes", field="attributes"
         )
-    for name in value:
-        check_name(name, "attributes")
-    _check_values(value, "attributes", _MAX_ATTRIBUTE_STRING)
+    if not _are_names(tuple(value)):
+        for name in value:
+            check_name(name, "attributes")
+    if not _SCALAR_TYPES.issuperset(map(type, value.values())):
+        _check_values(value, "attributes", _MAX_ATTRIBUTE_STRING)
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _are_names(names: tuple[str, ...]) -> bool:
+    # Cached: producers send the same few attribute names event after event.
+    return all(_NAME.fullmatch(name) for name in names)

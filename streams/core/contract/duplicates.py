@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import accumulate
 
 from streams.core.contract.event import PredictionEvent
 
@@ -29,12 +30,18 @@ def keep(
     events: Sequence[PredictionEvent], positions: Sequence[Position], duplicate: Sequence[bool]
 ) -> tuple[list[PredictionEvent], list[Position]]:
     """The events (and their positions) that are not ``duplicate``."""
+    if len(events) == len(positions) == len(duplicate) and not any(duplicate):
+        return list(events), list(positions)
     kept = [(e, p) for e, p, d in zip(events, positions, duplicate, strict=True) if not d]
     return [e for e, _ in kept], [p for _, p in kept]
 
 
 class MemoryDuplicates:
     """Event ids seen within ``ttl_ms`` of event time, at most ``max_ids`` of them.
+
+    An id is remembered until the newest event time seen is more than ``ttl_ms`` past its
+    own; the oldest ids are forgotten first once there are more than ``max_ids`` (checked
+    once per batch, so a batch may hold up to its own length more for a moment).
 
     Examples
     --------
@@ -63,25 +70,34 @@ class MemoryDuplicates:
         self, events: Sequence[PredictionEvent], positions: Sequence[Position]
     ) -> list[bool]:
         """Whether each event is a copy of one seen before (remembering the new ones)."""
-        flags = []
-        for event, position in zip(events, positions, strict=True):
-            self._newest_ms = max(self._newest_ms, event.timestamp_ms)
-            self._expire()
+        if len(events) != len(positions):
+            raise ValueError(f"{len(events)} events but {len(positions)} positions")
+        times = [event.timestamp_ms for event in events]
+        # The TTL's edge as of each event: the newest event time up to it, less the TTL.
+        edges = accumulate(times, max, initial=self._newest_ms)
+        next(edges)
+        seen, ttl_ms, flags = self._seen, self.ttl_ms, []
+        flag = flags.append
+        for event, at, position, newest in zip(events, times, positions, edges, strict=True):
             key = (event.model_id, event.model_version, event.event_id)
-            seen = self._seen.get(key)
-            flags.append(seen is not None and seen[1] != position)
-            if seen is None:
-                self._seen[key] = (event.timestamp_ms, position)
-                if len(self._seen) > self.max_ids:
-                    self._seen.popitem(last=False)
+            earlier = seen.get(key)
+            if earlier is None or earlier[0] < newest - ttl_ms:
+                seen[key] = (at, position)
+                seen.move_to_end(key)  # an expired id seen anew is the newest entry
+                flag(False)
+            else:
+                flag(earlier[1] != position)
+        if times:
+            self._newest_ms = max(self._newest_ms, max(times))
+        self._forget_old()
         return flags
 
-    def _expire(self) -> None:
-        # Oldest first by arrival; event time is nearly in order, and a late one only
-        # stays a little longer than its TTL.
-        horizon = self._newest_ms - self.ttl_ms
-        while self._seen:
-            at, _ = next(iter(self._seen.values()))
-            if at >= horizon:
+    def _forget_old(self) -> None:
+        # Oldest first by arrival; event time is nearly in order, so the few late ids behind
+        # a newer one are dropped with it, and the lookup above treats them as gone already.
+        seen, horizon = self._seen, self._newest_ms - self.ttl_ms
+        while seen:
+            at, _ = next(iter(seen.values()))
+            if at >= horizon and len(seen) <= self.max_ids:
                 return
-            self._seen.popitem(last=False)
+            seen.popitem(last=False)
