@@ -44,6 +44,7 @@ __all__ = [
     "LabelReplay",
     "ReplayObserver",
     "ReplaySummary",
+    "records_of",
     "replay",
 ]
 
@@ -161,7 +162,7 @@ async def _replay_predictions(
     observer: ReplayObserver | None,
     duplicates: MemoryDuplicates | None,
 ) -> None:
-    records = _records(lines, source)
+    records = records_of(lines, source)
     while batch := list(islice(records, batch_size)):
         result = ingestor.ingest(batch)
         if duplicates is not None:
@@ -198,7 +199,7 @@ async def _replay_labels(
     decoder = LabelDecoder()
     monitors = PerformanceMonitors(monitor.registry, labels.config, pii=monitor.pii,
                                    references=labels.references)  # fmt: skip
-    records = _records(labels.lines, labels.source)
+    records = records_of(labels.lines, labels.source)
     while batch := list(islice(records, batch_size)):
         pairs: list[LabelledAt] = []
         for record in batch:
@@ -224,7 +225,8 @@ async def _replay_labels(
         await summary.publish(sink, alerts, judged.retrain_requests)
 
 
-def _records(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:
+def records_of(lines: Iterable[bytes], source: str) -> Iterator[RawRecord]:
+    """The records of a file's lines (or of ``lines``), numbered from 0 as its offsets."""
     # Without a record time, an event without a timestamp gets 0: replays stay deterministic.
     for number, line in enumerate(_lines(lines)):
         yield RawRecord(line.rstrip(b"\r\n"), 0, source, 0, number)
