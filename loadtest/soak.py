@@ -41,7 +41,7 @@ def taken(worker: WorkerProcess, *, attempts: int = 12) -> int:
         try:
             return worker.events_taken()
         except OSError:  # urllib's time-outs and refused connections
-            if not worker.running():
+            if not worker.running:
                 raise
             time.sleep(5)
     return worker.events_taken()
