@@ -76,7 +76,8 @@ class MemoryDuplicates:
         # The TTL's edge as of each event: the newest event time up to it, less the TTL.
         edges = accumulate(times, max, initial=self._newest_ms)
         next(edges)
-        seen, ttl_ms, flags = self._seen, self.ttl_ms, []
+        seen, ttl_ms = self._seen, self.ttl_ms
+        flags: list[bool] = []
         flag = flags.append
         for event, at, position, newest in zip(events, times, positions, edges, strict=True):
             key = (event.model_id, event.model_version, event.event_id)
