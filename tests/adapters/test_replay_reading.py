@@ -24,11 +24,11 @@ def test_chunked_reading_gives_the_records_of_line_by_line(monkeypatch, chunk):
     rng = random.Random(chunk)
     for _ in range(500):
         data = bytes(rng.choice(b"ab\r\n") for _ in range(rng.randrange(0, 40)))
-        got = list(replay_module._records(io.BytesIO(data), "f"))
+        got = list(replay_module.records_of(io.BytesIO(data), "f"))
         assert got == _line_by_line(data), data
 
 
 def test_lines_given_as_a_list_are_read_as_given():
     lines = [b'{"a": 1}\n', b"\r\n", b"last"]
-    got = [r.value for r in replay_module._records(lines, "f")]
+    got = [r.value for r in replay_module.records_of(lines, "f")]
     assert got == [b'{"a": 1}', b"", b"last"]
