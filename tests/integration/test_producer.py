@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import zlib
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
@@ -12,6 +13,7 @@ from streams.adapters.durable import DurableWriter
 from streams.adapters.failures import failure_reason
 from streams.adapters.kafka.admin import ensure_topics
 from streams.adapters.kafka.producer import KafkaProducer
+from streams.adapters.kafka.routing import NO_MODEL
 from streams.adapters.kafka.records import read_from
 
 pytestmark = pytest.mark.integration
@@ -61,3 +63,28 @@ def test_a_record_too_large_is_refused_permanently_and_rescued(settings):
     # The copy goes in the next round of sends, after the records that went through.
     assert sorted(r.value for r in records) == [b"small", b"truncated"]
     assert failures.labels(topic, "too_large")._value.get() == 1
+
+
+def test_records_without_a_model_id_all_go_to_one_partition(settings):
+    # The routing fence finds a re-forwarded copy only in its original's partition; the
+    # router keys a record whose model id cannot be read with NO_MODEL (b""), which
+    # librdkafka's default partitioner ("consistent_random") would scatter at random.
+    topic = f"producer-{uuid.uuid4().hex[:8]}"
+    ensure_topics(settings.kafka, [topic], partitions=4)
+    messages = [(NO_MODEL, f"not json {i}".encode(), None) for i in range(200)]
+    messages += [(b"model-a", b"{}", None), (b"model-b", b"{}", None)]
+
+    async def send() -> None:
+        producer = KafkaProducer(settings.kafka, timeout_s=30, max_message_bytes=1_000_000)
+        await writer()[0].publish(producer.topic(topic), messages, in_order=True)
+        await producer.close()
+
+    asyncio.run(send())
+    records = read_from(settings.kafka, topic, dict.fromkeys(range(4), 0), count=202, timeout_s=10)
+    assert len(records) == 202
+    unkeyed = {r.partition for r in records if r.key in (None, NO_MODEL)}
+    assert len(unkeyed) == 1, f"records with no model id spread over partitions {unkeyed}"
+    # Keys that are not empty still map as librdkafka's CRC32 partitioner maps them.
+    for record in records:
+        if record.key:
+            assert record.partition == zlib.crc32(record.key) % 4

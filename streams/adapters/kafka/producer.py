@@ -56,6 +56,11 @@ class KafkaProducer:
             {
                 "enable.idempotence": True,
                 "acks": "all",
+                # CRC32 of the key, as the default ("consistent_random") for other keys, but
+                # an empty key to one partition, not a random one: the router keys records
+                # with no readable model id so, and the routing fence finds a re-forwarded
+                # copy only in the partition of the original.
+                "partitioner": "consistent",
                 "linger.ms": 5,
                 "delivery.timeout.ms": int(timeout_s * 1000),
                 "message.max.bytes": max_message_bytes,
