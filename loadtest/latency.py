@@ -38,7 +38,7 @@ from loadtest.progress import wait_taken
 from loadtest.work_done import Plan, WorkNotDone, from_metrics, require_alerts
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, read_from
-from streams.adapters.kafka.routing import SOURCE_HEADERS
+from streams.adapters.kafka.routing import routed_records
 from streams.kafka_config import KafkaConfig
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.worker import WorkerProcess, free_port, run_names
@@ -208,10 +208,12 @@ def _stages(kafka: KafkaConfig, env: dict[str, str], created: dict) -> dict:
     copies = {}
     for record in read_from(kafka, topic, dict.fromkeys(ends, 0), count=sum(ends.values()),
                             timeout_s=120):  # fmt: skip
-        headers = record.headers
-        place = (int(headers[SOURCE_HEADERS[1]]), int(headers[SOURCE_HEADERS[2]]))
-        if place in created:
-            copies[place] = (int(headers[SOURCE_HEADERS[3]]), record.timestamp_ms)
+        held = routed_records(topic, record.partition, record.offset, record.timestamp_ms,
+                              record.value, record.key, list(record.headers.items()))  # fmt: skip
+        for source in held:
+            place = (source.partition, source.offset)
+            if place in created:
+                copies[place] = (source.timestamp_ms, record.timestamp_ms)
     return stage_split(created, copies)
 
 

@@ -42,6 +42,8 @@ SASL_MECHANISMS: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 #: Settings that are secrets: kept out of ``repr``, and each also read from a file named by
 #: ``DRIFTLINE_<NAME>_FILE`` (how Kubernetes mounts Secrets), not both.
 SECRETS: tuple[str, ...] = ("kafka_sasl_password", "web_token", "pii_key", "webhook_token")
+#: A bundle and its headers stay under Kafka's default record limit (1,048,588 bytes).
+MAX_ROUTING_BUNDLE_BYTES = 1_000_000
 
 
 def _default(owner: type, name: str) -> Any:
@@ -98,6 +100,10 @@ class Settings:
     # "<app_id>-labels-by-model").
     topic_by_model: str = ""
     topic_labels_by_model: str = ""
+    # "repartition" sends the records bound for one by-model partition together, in bundles
+    # of up to this many bytes; 0: a copy per record, which workers of versions before
+    # bundles can read (set it while such workers still run, e.g. in a rolling upgrade).
+    routing_bundle_bytes: int = 262_144
     partitions: int = 4
     # Replicas of each topic the worker creates, and how many must hold a record before
     # acks=all succeeds. 0: from the brokers that answer at creation, min(3, brokers) and
@@ -238,6 +244,10 @@ class Settings:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):
             raise ValueError(f"DRIFTLINE_PII must be 'hash' or 'drop', not {self.pii!r}")
+        if not 0 <= self.routing_bundle_bytes <= MAX_ROUTING_BUNDLE_BYTES:
+            raise ValueError(
+                f"DRIFTLINE_ROUTING_BUNDLE_BYTES must be in [0, {MAX_ROUTING_BUNDLE_BYTES}]"
+            )
         if self.routing not in ("repartition", "keyed"):
             raise ValueError(
                 f"DRIFTLINE_ROUTING must be 'repartition' or 'keyed', not {self.routing!r}"

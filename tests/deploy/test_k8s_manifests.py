@@ -160,9 +160,12 @@ def test_both_autoscalers_scale_the_worker_on_the_lag_of_the_topics_it_consumes(
     assert {m["metric"]["name"] for m in metrics} == {"driftline_consumer_lag"}
     assert "driftline_consumer_lag" in exported_names()
     assert {m["metric"]["selector"]["matchLabels"]["topic"] for m in metrics} == consumed
-    # The same lag per worker on both roads.
-    thresholds = {int(t["lagThreshold"]) for t in triggers}
-    assert thresholds == {int(m["target"]["averageValue"]) for m in metrics}
+    # The same lag per worker on both roads, topic by topic.
+    thresholds = {t["topic"]: int(t["lagThreshold"]) for t in triggers}
+    assert thresholds == {
+        m["metric"]["selector"]["matchLabels"]["topic"]: int(m["target"]["averageValue"])
+        for m in metrics
+    }
 
 
 def test_the_probes_hit_pages_the_worker_serves_on_its_port():

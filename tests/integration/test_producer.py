@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 import zlib
 
@@ -13,8 +14,9 @@ from streams.adapters.durable import DurableWriter
 from streams.adapters.failures import failure_reason
 from streams.adapters.kafka.admin import ensure_topics
 from streams.adapters.kafka.producer import KafkaProducer
-from streams.adapters.kafka.routing import NO_MODEL
-from streams.adapters.kafka.records import read_from
+from streams.adapters.kafka.records import end_offsets, read_from
+from streams.adapters.kafka.routing import NO_MODEL, Router, model_key, routed_records
+from streams.core.contract.event import RawRecord
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +90,47 @@ def test_records_without_a_model_id_all_go_to_one_partition(settings):
     for record in records:
         if record.key:
             assert record.partition == zlib.crc32(record.key) % 4
+
+
+def _source(rng: random.Random, i: int) -> RawRecord:
+    value = b'{"model_id": "m%d", "n": %d, "pad": "%s"}' % (
+        rng.randrange(9),
+        i,
+        b"p" * rng.randrange(400),
+    )
+    return RawRecord(value, 1_000 + i, "predictions", i % 3, i, b"request-%d" % i)
+
+
+def _place(r: RawRecord) -> tuple:
+    return r.value, r.timestamp_ms, r.source, r.partition, r.offset, r.key
+
+
+def test_the_router_bundles_a_chunk_by_partition_and_it_reads_back_whole(settings):
+    topic = f"producer-{uuid.uuid4().hex[:8]}"
+    ensure_topics(settings.kafka, [topic], partitions=4)
+    rng = random.Random(5)
+    records = [_source(rng, i) for i in range(3000)]
+    records[100] = RawRecord(b"x" * 9000, 5, "predictions", 0, 100)  # larger than a bundle
+
+    async def forward() -> None:
+        producer = KafkaProducer(settings.kafka, timeout_s=30, max_message_bytes=1_000_000)
+        router = Router(producer.topic(topic), writer()[0], bundle_bytes=8192)
+        await router.forward(records[:1500])
+        await router.forward(records[1500:])
+        await producer.close()
+
+    asyncio.run(forward())
+    ends = end_offsets(settings.kafka, topic)
+    assert sum(ends.values()) < 400, "bundles, not a copy per record"
+    read = read_from(settings.kafka, topic, dict.fromkeys(range(4), 0), count=sum(ends.values()))
+    held: dict[int, list[RawRecord]] = {}
+    for r in read:
+        headers = list(r.headers.items())
+        copies = routed_records(
+            topic, r.partition, r.offset, r.timestamp_ms, r.value, r.key, headers
+        )
+        held.setdefault(r.partition, []).extend(copies)
+    for partition, copies in held.items():
+        expected = [s for s in records if zlib.crc32(model_key(s.value)) % 4 == partition]
+        assert list(map(_place, copies)) == list(map(_place, expected)), "each in its order"
+    assert sum(map(len, held.values())) == 3000

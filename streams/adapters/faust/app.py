@@ -181,7 +181,8 @@ def _add_agents(
         by_model = raw_topic(app, watched)
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
-        router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized)
+        router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
+                        bundle_bytes=settings.routing_bundle_bytes)  # fmt: skip
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
 

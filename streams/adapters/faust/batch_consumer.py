@@ -38,7 +38,7 @@ from faust.types.tuples import ack_lock
 from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.utils.futures import notify
 
-from streams.adapters.kafka.routing import routed_record
+from streams.adapters.kafka.routing import routed_records
 from streams.core.contract.event import RawRecord
 
 __all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
@@ -89,7 +89,7 @@ class BatchApp(faust.App):
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
         is the backpressure on fetching. ``routed``: an internal by-model topic, whose
-        records become ``RawRecord``s of their source (``routing.routed_record``); headers
+        records become ``RawRecord``s of their source (``routing.routed_records``); headers
         of any other topic are never trusted.
         """
         channel = self.channel(maxsize=maxsize)
@@ -385,8 +385,11 @@ def _raw_records(tp: TP, records: Sequence[Any], routed: bool) -> list[RawRecord
     topic, partition = tp.topic, tp.partition
     if routed:
         return [
-            routed_record(topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers)
+            copy
             for r in records
+            for copy in routed_records(
+                topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers
+            )
         ]
     return [
         RawRecord(record.value, record.timestamp, topic, partition, record.offset, record.key)

@@ -79,21 +79,39 @@ class KafkaProducer:
     def topic(self, name: str) -> ProducedTopic:
         return ProducedTopic(self, name)
 
-    async def send_all(self, topic: str, messages: Sequence[Message]) -> list[Exception | None]:
-        """Queue ``messages`` in order; once the broker has each (or it failed), the error of
-        each, None where it was delivered. A record librdkafka refuses outright (e.g. too
-        large) gets its ``KafkaException`` at once."""
+    async def partition_count(self, topic: str, timeout_s: float = 10.0) -> int | None:
+        """How many partitions ``topic`` has, from the brokers; None if they do not say."""
+        try:
+            metadata = await asyncio.to_thread(self._producer.list_topics, topic, timeout_s)
+        except KafkaException as exc:
+            logger.warning("no partition count for %s: %s", topic, exc)
+            return None
+        found = metadata.topics.get(topic)
+        if found is None or found.error is not None or not found.partitions:
+            return None
+        return len(found.partitions)
+
+    async def send_all(
+        self, topic: str, messages: Sequence[Message], partition: int | None = None
+    ) -> list[Exception | None]:
+        """Queue ``messages`` in order (to ``partition``, else where their key maps); once the
+        broker has each (or it failed), the error of each, None where it was delivered. A
+        record librdkafka refuses outright (e.g. too large) gets its ``KafkaException`` at
+        once."""
         self._start()
         assert self._loop is not None
         if self._fatal:
             self._replace()
         chunk = _Chunk(self._loop.create_future(), len(messages))
+        # librdkafka's "unassigned" partition: where the partitioner maps the key.
+        where = -1 if partition is None else partition
         for index, (key, value, headers) in enumerate(messages):
             report = partial(self._delivered, chunk, index)
             sent = cast(_Headers, headers)  # list is invariant: bytes values are what it takes
             while True:
                 try:
-                    self._producer.produce(topic, value, key, headers=sent, on_delivery=report)
+                    self._producer.produce(topic, value, key, where, headers=sent,
+                                           on_delivery=report)  # fmt: skip
                     break
                 except BufferError:  # its queue is full: let the poll thread drain it
                     await asyncio.sleep(_QUEUE_FULL_WAIT_S)
@@ -161,17 +179,25 @@ class KafkaProducer:
 
 
 class ProducedTopic:
-    """A topic written through a ``KafkaProducer``: a ``BatchTopic`` for ``DurableWriter``."""
+    """A topic written through a ``KafkaProducer``: a ``BatchTopic`` for ``DurableWriter``;
+    ``at(p)`` is the same topic with every record sent to partition ``p``."""
 
-    def __init__(self, producer: KafkaProducer, name: str) -> None:
+    def __init__(self, producer: KafkaProducer, name: str, partition: int | None = None) -> None:
         self.producer = producer
         self.name = name
+        self.partition = partition
 
     def get_topic_name(self) -> str:
         return self.name
 
+    def at(self, partition: int) -> ProducedTopic:
+        return ProducedTopic(self.producer, self.name, partition)
+
+    async def partition_count(self) -> int | None:
+        return await self.producer.partition_count(self.name)
+
     async def send_all(self, messages: Sequence[Message]) -> list[Exception | None]:
-        return await self.producer.send_all(self.name, messages)
+        return await self.producer.send_all(self.name, messages, self.partition)
 
 
 class _Chunk:

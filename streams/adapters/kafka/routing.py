@@ -7,24 +7,39 @@ monitor the input topic itself: for each fetched chunk it reads only each record
 labels) with the model id as key (Faust's ``group_by``, on the batch route). The monitoring
 stage consumes that topic; the owner of a by-model partition owns its models' state.
 
-Each forwarded record carries its source coordinates in headers (``SOURCE_HEADERS``), which
-dead letters report and which fence re-forwarded copies (``applied_offsets``). A record whose
-model id cannot be read is forwarded under the empty key, always to the same partition, and
-is dead-lettered there by the decoder. The chunk is acked once the broker has every record.
+Each forwarded record carries its source coordinates, which dead letters report and which
+fence re-forwarded copies (``applied_offsets``): in its bundle's framing (``bundles``: the
+records of a chunk bound for one by-model partition, sent together) or, for a record larger
+than a bundle and when bundles are off, in the headers of its own copy
+(``SOURCE_HEADERS``). A record whose model id cannot be read is forwarded under the empty
+key, always to the same partition, and is dead-lettered there by the decoder. The chunk is
+acked once the broker has every record.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import orjson
 
 from streams.adapters.durable import BatchTopic, DurableWriter, Message
+from streams.adapters.kafka.bundles import (
+    BUNDLE_HEADER,
+    bundle_value,
+    framed_size,
+    is_bundle,
+    unbundled,
+)
 from streams.adapters.kafka.dead_letter import rescue
 from streams.core.contract.event import RawRecord
 
-__all__ = ["SOURCE_HEADERS", "Router", "model_key", "routed_record", "source_headers"]
+__all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router", "model_key", "partition_messages",
+           "routed_record", "routed_records", "source_headers"]  # fmt: skip
 
 SOURCE_HEADERS = ("driftline.source.topic", "driftline.source.partition",
                   "driftline.source.offset", "driftline.source.timestamp")  # fmt: skip
@@ -94,34 +109,134 @@ def routed_record(
     return RawRecord(value, at[2], source, at[0], at[1], found.get(_KEY), (partition, offset))
 
 
+def routed_records(
+    topic: str, partition: int, offset: int, record_timestamp: int, value: bytes | None,
+    key: bytes | None, headers: Sequence[tuple[str, bytes]] | None,
+) -> list[RawRecord]:  # fmt: skip
+    """The input records a by-model record at ``topic[partition]@offset`` holds: those of
+    its bundle, or the one it is a copy of (``routed_record``)."""
+    if value and is_bundle(headers):
+        source = dict(headers or ()).get(SOURCE_HEADERS[0], b"").decode(errors="replace")
+        found = unbundled(value, source, (partition, offset))
+        if found is not None:
+            return found
+    return [routed_record(topic, partition, offset, record_timestamp, value, key, headers)]
+
+
+def partition_messages(
+    records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int, bundle_bytes: int
+) -> dict[int, list[Message]]:
+    """What to send to each by-model partition: its records in their order, in bundles of
+    at most ``bundle_bytes``; a record too large for one goes as a copy of its own, in its
+    place. A key maps to ``crc32(key) % partitions``, as librdkafka's "consistent"
+    partitioner maps it, so a model's records go where its single copies would."""
+    grouped: dict[int, list[tuple[RawRecord, bytes]]] = {}
+    for record, key in zip(records, keys, strict=True):
+        grouped.setdefault(zlib.crc32(key) % partitions, []).append((record, key))
+    return {p: _messages(pairs, bundle_bytes) for p, pairs in grouped.items()}
+
+
+def _messages(pairs: list[tuple[RawRecord, bytes]], bundle_bytes: int) -> list[Message]:
+    messages: list[Message] = []
+    bundle: list[RawRecord] = []
+    size = 0
+
+    def close_bundle() -> None:
+        nonlocal size
+        if bundle:
+            messages.append((None, bundle_value(bundle), _bundle_headers(bundle[0].source)))
+            bundle.clear()
+            size = 0
+
+    for record, key in pairs:
+        framed = framed_size(record)
+        if framed > bundle_bytes:
+            close_bundle()
+            messages.append((key, record.value, source_headers(record)))
+            continue
+        if size + framed > bundle_bytes or (bundle and bundle[0].source != record.source):
+            close_bundle()
+        bundle.append(record)
+        size += framed
+    close_bundle()
+    return messages
+
+
+def _bundle_headers(source: str) -> list[tuple[str, bytes]]:
+    return [(BUNDLE_HEADER, b"1"), (SOURCE_HEADERS[0], source.encode())]
+
+
+def _rescue(message: Message, exc: BaseException) -> Message | None:
+    # A bundle cut short would read back as one record of garbage: none instead (counted
+    # and logged as lost). Bundles stay under the topic's limit unless it was lowered.
+    return None if is_bundle(message[2]) else rescue(message, exc)
+
+
+class PartitionedTopic(BatchTopic, Protocol):
+    """A ``BatchTopic`` that knows its partitions and can send to one of them."""
+
+    def at(self, partition: int) -> BatchTopic: ...
+
+    async def partition_count(self) -> int | None: ...
+
+
 class Router:
     """Forward each chunk of input records to ``target``, keyed by model id."""
 
     def __init__(
         self,
-        target: BatchTopic,
+        target: PartitionedTopic,
         writer: DurableWriter,
         *,
         max_bytes: int | None = None,
         oversized: Callable[[list[RawRecord]], Awaitable[None]] | None = None,
+        bundle_bytes: int = 0,
     ) -> None:
         """Records over ``max_bytes`` go to ``oversized`` (which dead-letters them) instead
         of being copied: the decoder would refuse them anyway, and the by-model topic might
-        not take them, so a truncated copy would lose the original's length and digest."""
+        not take them, so a truncated copy would lose the original's length and digest.
+        ``bundle_bytes`` 0: a copy per record, which workers older than bundles can read."""
         self.target = target
         self.writer = writer
         self.max_bytes = max_bytes
         self.oversized = oversized
+        self.bundle_bytes = bundle_bytes
+        self._partitions: int | None = None
+        self._partitions_read_at = float("-inf")
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
-        """Return once the broker has every record, in order (see ``DurableWriter``)."""
+        """Return once the broker has every record, in order per partition (see
+        ``DurableWriter``)."""
         limit = self.max_bytes
         if limit is not None and self.oversized is not None:
             large = [r for r in records if len(r.value or b"") > limit]
             if large:
                 await self.oversized(large)
                 records = [r for r in records if len(r.value or b"") <= limit]
-        messages: list[Message] = [
-            (model_key(r.value, max_bytes=limit), r.value, source_headers(r)) for r in records
-        ]
-        await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
+        keys = [model_key(r.value, max_bytes=limit) for r in records]
+        partitions = await self._partition_count() if self.bundle_bytes else None
+        if partitions is None:
+            messages: list[Message] = [
+                (key, r.value, source_headers(r)) for key, r in zip(keys, records, strict=True)
+            ]
+            await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
+            return
+        planned = partition_messages(records, keys, partitions, self.bundle_bytes)
+        await asyncio.gather(*(
+            self.writer.publish(self.target.at(p), messages, rescue=_rescue, in_order=True)
+            for p, messages in planned.items()
+        ))  # fmt: skip
+
+    async def _partition_count(self) -> int | None:
+        # Read again now and then: partitions may be added (never removed, so an old count
+        # only names partitions that exist). Until the brokers say, copies go one by one.
+        now = time.monotonic()
+        if self._partitions is None or now - self._partitions_read_at > _PARTITIONS_TTL_S:
+            self._partitions = await self.target.partition_count() or self._partitions
+            self._partitions_read_at = now
+        return self._partitions
+
+
+#: How long the router trusts the by-model topic's partition count (librdkafka refreshes
+#: its own every 5 minutes; a count behind the brokers' sends as the other workers did).
+_PARTITIONS_TTL_S = 30.0
