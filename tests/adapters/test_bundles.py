@@ -10,6 +10,7 @@ from streams.adapters.kafka.bundles import bundle_value, framed_size, is_bundle,
 from streams.adapters.kafka.routing import (
     model_key,
     partition_messages,
+    pieces,
     routed_records,
     source_headers,
 )
@@ -81,3 +82,34 @@ def test_each_partition_gets_its_models_records_in_order_in_bounded_bundles():
         assert positions == [(r.partition, r.offset) for r in expected]
         assert [r.value for r in held] == [r.value for r in expected]
     assert sum(map(len, got.values())) == len(records)
+
+
+class _Consumed:
+    """What ``pieces`` reads of aiokafka's consumer record."""
+
+    def __init__(self, offset: int, value: bytes | None, headers: list | None = None) -> None:
+        self.offset, self.timestamp, self.value, self.key = offset, 7, value, None
+        self.headers = headers or []
+
+
+def test_pieces_hold_at_most_the_cap_and_never_split_a_bundle():
+    rng = random.Random(4)
+    consumed, expected = [], []
+    for offset in range(200):
+        records = _records(rng, rng.choice([1, 3, 40, 400, 600]))
+        framed = partition_messages(records, [b"m"] * len(records), 1, 1 << 20)[0]
+        assert len(framed) == 1
+        _, value, headers = framed[0]
+        consumed.append(_Consumed(100 + offset, value, headers))
+        expected.append(routed_records("bm", 0, 100 + offset, 7, value, None, headers))
+    cut = list(pieces("bm", 0, consumed, True, 500))
+    assert [r for _, raw in cut for r in raw] == [r for held in expected for r in held]
+    assert [o for offsets, _ in cut for o in offsets] == list(range(100, 300))
+    sizes = {o: len(held) for o, held in zip(range(100, 300), expected, strict=True)}
+    for offsets, raw in cut:
+        assert len(raw) == sum(sizes[o] for o in offsets)
+        assert len(raw) <= 500 or len(offsets) == 1
+    plain = [_Consumed(o, b"%d" % o) for o in range(1234)]
+    cut = list(pieces("input", 3, plain, False, 500))
+    assert [len(raw) for _, raw in cut] == [500, 500, 234]
+    assert [r.offset for _, raw in cut for r in raw] == [o for offsets, _ in cut for o in offsets]

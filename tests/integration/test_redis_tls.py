@@ -142,10 +142,12 @@ def stored(server, settings: Settings) -> dict:
         [state_key] = admin.keys(f"{prefix}:{{{STREAM.model_id}}}:state:*")
         profile = admin.get(state_key.replace(b":state:", b":profile:"))
         state = orjson.loads(admin.get(state_key))
+        # The input offsets the routing stage's copies came from (a by-model offset is a
+        # bundle's): the last applied per input partition.
         offsets = admin.hgetall(
-            f"{prefix}:offsets:{settings.monitored(settings.topic_predictions)}"
+            f"{prefix}:sources:{settings.monitored(settings.topic_predictions)}"
         )
-    # Offsets are the last applied per partition: applied records = sum of (offset + 1).
+    # Applied records = sum of (offset + 1).
     return {
         "profile": profile,
         "windows_closed": state["windows_closed"],

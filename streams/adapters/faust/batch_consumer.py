@@ -6,9 +6,11 @@ passive stream task in ``take_events``. Measured on our 2-core machine that is 1
 of CPU per record, more than Driftline's whole core (BENCHMARKS.md). For the topics routed
 here the drain loop takes each fetch as it comes (a list of records per partition), keeps
 Faust's bookkeeping per partition (read offsets, gaps, periodic commits, rebalance
-generations), turns the records into the core's ``RawRecord`` and puts one ``FetchedChunk``
-per topic on a Faust channel: one hop per fetch. An agent consumes that channel and acks
-the chunk (``BatchApp.ack``) once its effects are durable; Faust commits as before.
+generations), turns the records into the core's ``RawRecord`` (a by-model bundle into its
+events) and puts a ``FetchedChunk`` per topic on a Faust channel, cut where it would pass
+``max_chunk_records`` events: one hop per fetch, or a few for a fetch of bundles. An agent
+consumes that channel and acks the chunk (``BatchApp.ack``) once its effects are durable;
+Faust commits as before.
 Records of every other topic take Faust's own per-record path.
 
 It also shortens how long the broker may hold an empty fetch (``FETCH_MAX_WAIT_MS``):
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from faust.types.tuples import ack_lock
 from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.utils.futures import notify
 
-from streams.adapters.kafka.routing import routed_records
+from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
 __all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
@@ -70,10 +73,11 @@ class BatchApp(faust.App):
 
     def __init__(self, *args: Any, max_chunk_records: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: Chunks waiting for a busy agent are joined up to this many records.
+        #: A fetch is cut into chunks of at most this many records (events), and chunks
+        #: waiting for a busy agent are joined up to it.
         self.max_chunk_records = max_chunk_records
         self.batch_routes: dict[str, faust.ChannelT] = {}
-        #: Internal by-model topics: their records carry their source's place in headers.
+        #: Internal by-model topics: their records carry their sources' places (bundles).
         self.routed_topics: set[str] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -89,7 +93,7 @@ class BatchApp(faust.App):
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
         is the backpressure on fetching. ``routed``: an internal by-model topic, whose
-        records become ``RawRecord``s of their source (``routing.routed_records``); headers
+        records become ``RawRecord``s of their source (``routing.pieces``); headers
         of any other topic are never trusted.
         """
         channel = self.channel(maxsize=maxsize)
@@ -244,7 +248,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                 if self.should_stop:
                     break
                 chunks = await self._fetch(routes)
-                for topic, chunk in chunks.items():
+                for topic, chunk in chunks:
                     if self._joined_waiting(topic, chunk):
                         continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
@@ -316,16 +320,18 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         putting.result()  # any other failure of the put is raised
         return True
 
-    async def _fetch(self, routes: dict[str, faust.ChannelT]) -> dict[str, FetchedChunk]:
-        # Consumer.getmany, a partition at a time instead of a record at a time.
+    async def _fetch(self, routes: dict[str, faust.ChannelT]) -> list[tuple[str, FetchedChunk]]:
+        # Consumer.getmany, a partition at a time instead of a record at a time; each
+        # topic's records in chunks of at most ``max_chunk_records`` events, in order.
         fetched, active = await self._wait_next_records(1.0)
         if fetched is None or self.should_stop:
-            return {}
+            return []
         if not self.flow_active:
             await self._seek_back()
-            return {}
+            return []
         generation = self.app.consumer_generation_id
-        chunks: dict[str, FetchedChunk] = {}
+        chunks: dict[str, list[FetchedChunk]] = {}
+        app = cast("BatchApp", self.app)
         for tp, records in fetched.items():
             if self.app.consumer_generation_id != generation:
                 break  # a rebalance happened meanwhile: these may no longer be ours
@@ -344,11 +350,15 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     message = self._to_message(tp, record)
                     await self._handed_over(self.callback(message))
                 continue
-            chunk = chunks.get(tp.topic) or chunks.setdefault(tp.topic, FetchedChunk([], {}))
-            routed = tp.topic in cast("BatchApp", self.app).routed_topics
-            chunk.records += _raw_records(tp, ordered, routed)
-            chunk.offsets[tp] = [record.offset for record in ordered]
-        return chunks
+            topic_chunks = chunks.setdefault(tp.topic, [])
+            routed = tp.topic in app.routed_topics
+            most = app.max_chunk_records if app.max_chunk_records > 0 else sys.maxsize
+            for offsets, raw in pieces(tp.topic, tp.partition, ordered, routed, most):
+                if not topic_chunks or len(topic_chunks[-1].records) + len(raw) > most:
+                    topic_chunks.append(FetchedChunk([], {}))
+                topic_chunks[-1].records += raw
+                topic_chunks[-1].offsets.setdefault(tp, []).extend(offsets)
+        return [(topic, chunk) for topic, listed in chunks.items() for chunk in listed]
 
     async def _in_order(self, tp: TP, records: Sequence[Any]) -> Sequence[Any]:
         # Faust's per-record bookkeeping, per partition: drop offsets read already, record
@@ -379,22 +389,6 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
         except Exception as exc:
             self.log.warning("exception performing seek when flow not active %r", exc)
-
-
-def _raw_records(tp: TP, records: Sequence[Any], routed: bool) -> list[RawRecord]:
-    topic, partition = tp.topic, tp.partition
-    if routed:
-        return [
-            copy
-            for r in records
-            for copy in routed_records(
-                topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers
-            )
-        ]
-    return [
-        RawRecord(record.value, record.timestamp, topic, partition, record.offset, record.key)
-        for record in records
-    ]
 
 
 class _IdempotentProducer(faust_aiokafka.Producer):

@@ -22,8 +22,8 @@ import asyncio
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import orjson
 
@@ -39,7 +39,7 @@ from streams.adapters.kafka.dead_letter import rescue
 from streams.core.contract.event import RawRecord
 
 __all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router", "model_key", "partition_messages",
-           "routed_record", "routed_records", "source_headers"]  # fmt: skip
+           "pieces", "routed_record", "routed_records", "source_headers"]  # fmt: skip
 
 SOURCE_HEADERS = ("driftline.source.topic", "driftline.source.partition",
                   "driftline.source.offset", "driftline.source.timestamp")  # fmt: skip
@@ -121,6 +121,32 @@ def routed_records(
         if found is not None:
             return found
     return [routed_record(topic, partition, offset, record_timestamp, value, key, headers)]
+
+
+def pieces(
+    topic: str, partition: int, records: Sequence[Any], routed: bool, most: int
+) -> Iterator[tuple[list[int], list[RawRecord]]]:
+    """Consumer records of ``topic[partition]`` (aiokafka's) as the core's records, in
+    pieces of at most ``most`` (a bundle holding more is a piece of its own), each with the
+    offsets of the consumer records it holds: a piece never splits a bundle, whose records
+    share its offset. ``routed``: ``topic`` is a by-model topic (``routed_records``)."""
+    if not routed:
+        raw = [RawRecord(r.value, r.timestamp, topic, partition, r.offset, r.key)
+               for r in records]  # fmt: skip
+        offsets = [r.offset for r in records]
+        for start in range(0, len(raw), most):
+            yield offsets[start : start + most], raw[start : start + most]
+        return
+    offsets, raw = [], []
+    for r in records:
+        held = routed_records(topic, partition, r.offset, r.timestamp, r.value, r.key, r.headers)
+        if raw and len(raw) + len(held) > most:
+            yield offsets, raw
+            offsets, raw = [], []
+        offsets.append(r.offset)
+        raw += held
+    if raw:
+        yield offsets, raw
 
 
 def partition_messages(
