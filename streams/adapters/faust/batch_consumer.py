@@ -92,9 +92,12 @@ class BatchApp(faust.App):
         """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
-        is the backpressure on fetching. ``routed``: an internal by-model topic, whose
-        records become ``RawRecord``s of their source (``routing.pieces``); headers
-        of any other topic are never trusted.
+        is the backpressure on fetching. When it serves several channels (the routing stage
+        and the monitoring stage), a full one pauses only its own topic's partitions and its
+        chunks are held, in order, until there is room: the routing stage goes on feeding
+        the other workers while this one's monitoring is behind. ``routed``: an internal
+        by-model topic, whose records become ``RawRecord``s of their source
+        (``routing.pieces``); headers of any other topic are never trusted.
         """
         channel = self.channel(maxsize=maxsize)
         for name in topic.topics:
@@ -199,6 +202,9 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         #: Per routed topic, the chunk last put on its channel and the generation it is of.
         self._waiting: dict[str, tuple[FetchedChunk, int]] = {}
+        #: Per routed topic whose agent is behind, the chunks to hand over, in order.
+        self._held: dict[str, list[FetchedChunk]] = {}
+        self._hand_overs: set[asyncio.Task[None]] = set()
 
     def _new_consumer_thread(self) -> _BatchConsumerThread:
         return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -249,28 +255,74 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     break
                 chunks = await self._fetch(routes)
                 for topic, chunk in chunks:
+                    if topic in self._held:
+                        self._hold(topic, chunk)
+                        continue
                     if self._joined_waiting(topic, chunk):
                         continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
-                    # A chunk travels where Faust's channels carry events (it is no EventT).
-                    put = routes[topic].put(chunk)  # type: ignore[arg-type]
-                    if not await self._handed_over(put):
-                        # Not handed over: the flow was suspended for a rebalance, which
-                        # clears the channel (cancelling the put), or we stop. No agent will
-                        # ack it, and the rebalance waits for every unacked chunk: drop it;
-                        # its records are read again from the committed offset (found by the
-                        # chaos suite: a survivor of two_workers_kill waited for such a chunk
-                        # for ever). Not redundant with ``forget_untaken``: that runs once, as
-                        # the rebalance starts waiting, while this loop goes on (the fetcher
-                        # is not stopped) and may add a chunk built across the suspension
-                        # after it ran.
-                        self._unacked_messages.discard(chunk)
-                    else:
-                        self._waiting[topic] = (chunk, self.app.consumer_generation_id)
+                    if len(routes) > 1 and routes[topic].queue.full():
+                        # Its agent is behind: hold the chunk and pause its partitions, and
+                        # go on with the other topics. Waiting here would stop the routing
+                        # stage too, and starve the workers its copies feed.
+                        self._hold(topic, chunk)
+                        self._hand_over_held(topic, routes[topic])
+                        continue
+                    await self._hand_over(topic, chunk, routes[topic])
         except self.consumer_stopped_errors:
             if not self.transport.app.should_stop:
                 raise
             self.log.info("Broker stopped consumer, shutting down...")
+
+    async def _hand_over(self, topic: str, chunk: FetchedChunk, channel: faust.ChannelT) -> bool:
+        """Put ``chunk`` on ``channel``; whether it went in."""
+        # A chunk travels where Faust's channels carry events (it is no EventT).
+        if not await self._handed_over(channel.put(chunk)):  # type: ignore[arg-type]
+            # Not handed over: the flow was suspended for a rebalance, which clears the
+            # channel (cancelling the put), or we stop. No agent will ack it, and the
+            # rebalance waits for every unacked chunk: drop it; its records are read again
+            # from the committed offset (found by the chaos suite: a survivor of
+            # two_workers_kill waited for such a chunk for ever). Not redundant with
+            # ``forget_untaken``: that runs once, as the rebalance starts waiting, while this
+            # loop goes on (the fetcher is not stopped) and may add a chunk built across the
+            # suspension after it ran.
+            self._unacked_messages.discard(chunk)
+            return False
+        self._waiting[topic] = (chunk, self.app.consumer_generation_id)
+        return True
+
+    def _hold(self, topic: str, chunk: FetchedChunk) -> None:
+        """Keep ``chunk`` after the ones held for ``topic``, its partitions paused (Faust's
+        per-partition buffer flow: fetches skip them until ``on_buffer_drop``)."""
+        self._unacked_messages.add(chunk)
+        self._held.setdefault(topic, []).append(chunk)
+        for tp in chunk.offsets:
+            self.on_buffer_full(tp)
+
+    def _hand_over_held(self, topic: str, channel: faust.ChannelT) -> None:
+        async def hand_over() -> None:
+            held = self._held[topic]
+            try:
+                while held:
+                    if not await self._hand_over(topic, held[0], channel):
+                        for chunk in held:  # the flow stopped: all are read again later
+                            self._unacked_messages.discard(chunk)
+                        break
+                    held.pop(0)
+            finally:
+                paused = {tp for chunk in held for tp in chunk.offsets} | self._paused_for(topic)
+                del self._held[topic]
+                assigned = self.assignment()
+                for tp in paused:
+                    if tp in assigned:
+                        self.on_buffer_drop(tp)
+
+        task = asyncio.ensure_future(hand_over())
+        self._hand_overs.add(task)
+        task.add_done_callback(self._hand_overs.discard)
+
+    def _paused_for(self, topic: str) -> set[TP]:
+        return {tp for tp in self._buffered_partitions if tp.topic == topic}
 
     def _joined_waiting(self, topic: str, chunk: FetchedChunk) -> bool:
         """Append ``chunk`` to the last chunk put on its channel if no agent has taken that
