@@ -310,7 +310,8 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                         break
                     held.pop(0)
             finally:
-                paused = {tp for chunk in held for tp in chunk.offsets} | self._paused_for(topic)
+                # Every held chunk's partitions were paused by ``_hold``.
+                paused = {tp for tp in self._buffered_partitions if tp.topic == topic}
                 del self._held[topic]
                 assigned = self.assignment()
                 for tp in paused:
@@ -320,9 +321,6 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         task = asyncio.ensure_future(hand_over())
         self._hand_overs.add(task)
         task.add_done_callback(self._hand_overs.discard)
-
-    def _paused_for(self, topic: str) -> set[TP]:
-        return {tp for tp in self._buffered_partitions if tp.topic == topic}
 
     def _joined_waiting(self, topic: str, chunk: FetchedChunk) -> bool:
         """Append ``chunk`` to the last chunk put on its channel if no agent has taken that
@@ -384,6 +382,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         generation = self.app.consumer_generation_id
         chunks: dict[str, list[FetchedChunk]] = {}
         app = cast("BatchApp", self.app)
+        most = app.max_chunk_records if app.max_chunk_records > 0 else sys.maxsize
         for tp, records in fetched.items():
             if self.app.consumer_generation_id != generation:
                 break  # a rebalance happened meanwhile: these may no longer be ours
@@ -404,7 +403,6 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                 continue
             topic_chunks = chunks.setdefault(tp.topic, [])
             routed = tp.topic in app.routed_topics
-            most = app.max_chunk_records if app.max_chunk_records > 0 else sys.maxsize
             for offsets, raw in pieces(tp.topic, tp.partition, ordered, routed, most):
                 if not topic_chunks or len(topic_chunks[-1].records) + len(raw) > most:
                     topic_chunks.append(FetchedChunk([], {}))
