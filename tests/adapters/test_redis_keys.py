@@ -36,7 +36,13 @@ def model_keys(model_id: str, version: str) -> list[str]:
         keys += [state, profile, reference, *store.fence_keys(model_id)]
         keys += [f"{state}:quarantined:1700000000"]
     base = RedisLabelJoin(client, prefix="dl")._base(model_id)  # type: ignore[arg-type]
-    keys += [f"{base}:pred:e1", f"{base}:seen:20000", f"{base}:early", f"{base}:early-labels"]
+    keys += [
+        f"{base}:kept:1000",
+        f"{base}:ids:1000",
+        f"{base}:pred:e1",
+        f"{base}:early",
+        f"{base}:early-labels",
+    ]
     duplicates = RedisDuplicates(client, prefix="dl", ttl_s=600)  # type: ignore[arg-type]
     keys += [duplicates._key(model_id, 2_000_000), duplicates._key(model_id, 1_999_999)]
     keys += [RedisRolloutStore(client, prefix="dl").key(model_id)]  # type: ignore[arg-type]

@@ -7,12 +7,13 @@ import asyncio
 import time
 import uuid
 
+import orjson
 import pytest
 import redis.asyncio as aioredis
 
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.core.contract.event import LabelEvent, PredictionEvent
-from streams.core.labels.labelled import LabelledPrediction
+from streams.core.labels.labelled import LabelledPrediction, kept_fields
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,8 @@ def outcomes(results) -> list[str]:
 def test_a_label_joins_its_prediction_once_and_keeps_no_features(stack_config):
     async def scenario(join, client):
         await join.keep([prediction("e1"), prediction("e2")])
-        stored = [await client.get(key) async for key in client.scan_iter(f"{join.prefix}:*pred*")]
+        buckets = [key async for key in client.scan_iter(f"{join.prefix}:*:kept:*")]
+        stored = [value for key in buckets for value in await client.hvals(key)]
         first = await join.join([label("e1", False)], [(0, 7)], now_ms=NOW_MS)
         again = await join.join([label("e1", False)], [(1, 3)], now_ms=NOW_MS)
         await join.keep([prediction("e1")])  # a replayed prediction must not revive it
@@ -121,13 +123,49 @@ def test_a_label_that_comes_first_waits_for_its_prediction(stack_config):
     assert (retried[0].position, given_up[0].position) == ((0, 0), (0, 2))
 
 
-def test_a_label_after_the_ttl_is_expired_not_unknown(stack_config):
+def test_a_label_within_the_ttl_joins_and_one_after_it_is_expired_not_unknown(stack_config):
     async def scenario(join, client):
-        await join.keep([prediction("old")])
-        await asyncio.sleep(1.3)
-        return await join.join(*labels_of(label("old")), now_ms=NOW_MS)
+        await join.keep([prediction("on-time"), prediction("late")])
+        await asyncio.sleep(0.6)
+        on_time = await join.join(*labels_of(label("on-time")), now_ms=NOW_MS)
+        # Kept for the TTL (1 s) and at most its bucket (a quarter, rounded up to 1 s) more.
+        await asyncio.sleep(1.6)
+        late = await join.join(*labels_of(label("late"), label("never-kept")), now_ms=NOW_MS)
+        return on_time, late
 
-    assert outcomes(run(stack_config, scenario, ttl_s=1)) == ["expired"]
+    on_time, late = run(stack_config, scenario, ttl_s=1)
+    assert outcomes(on_time) == ["joined"]
+    assert outcomes(late) == ["expired", "early"]
+
+
+def test_a_replayed_prediction_in_a_later_bucket_does_not_revive_a_joined_one(stack_config):
+    async def scenario(join, client):
+        await join.keep([prediction("e1")])
+        first = await join.join([label("e1")], [(0, 1)], now_ms=NOW_MS)
+        await asyncio.sleep(1.1)  # the next 1-second bucket
+        await join.keep([prediction("e1"), prediction("e2")])
+        other = await join.join([label("e1"), label("e2")], [(0, 2), (0, 3)], now_ms=NOW_MS)
+        return first, other, [key async for key in client.scan_iter(f"{join.prefix}:*:kept:*")]
+
+    first, other, buckets = run(stack_config, scenario, ttl_s=4)
+    assert len(buckets) == 2
+    assert outcomes(first) == ["joined"]
+    assert outcomes(other) == ["duplicate", "joined"]
+
+
+def test_a_prediction_kept_before_the_buckets_still_joins_once(stack_config):
+    async def scenario(join, client):
+        legacy = f"{join._base('churn')}:pred:old"
+        kept = orjson.dumps(kept_fields(prediction("old"), frozenset(), None))
+        await client.set(legacy, kept, px=60_000)
+        first = await join.join([label("old")], [(0, 4)], now_ms=NOW_MS)
+        other = await join.join([label("old")], [(0, 5)], now_ms=NOW_MS)
+        return first, other, await client.pttl(legacy)
+
+    first, other, ttl_ms = run(stack_config, scenario)
+    assert outcomes(first) == ["joined"] and outcomes(other) == ["duplicate"]
+    assert first[0].joined is not None and first[0].joined.event_id == "old"
+    assert 0 < ttl_ms <= 60_000  # joined in place, its expiry kept
 
 
 def test_waiting_labels_are_bounded_per_model(stack_config):

@@ -3,18 +3,20 @@
 Keys (``P`` the prefix, ``M`` the model; ``{M}`` is a hash tag, so one model's keys share a
 Redis Cluster slot and one script may touch them all):
 
-- ``P:{M}:pred:E``        the kept fields of prediction ``E`` (JSON), expiring after the TTL;
-  once joined prefixed by ``=PARTITION:OFFSET`` of the label that joined it (keeping its
-  expiry): another label is a ``duplicate``, while the same label record again (a batch
-  replayed after a crash, before its state was saved) joins again, so it is not lost
-- ``P:{M}:seen:D``        hash of the event ids predicted on day ``D`` (epoch days), kept for
-  twice the TTL: a label whose prediction is gone but was seen is ``expired``, not ``unknown``
+- ``P:{M}:kept:B``        hash of the predictions kept in time bucket ``B`` (a quarter of
+  the TTL): event id -> their kept fields (JSON), for the TTL and at most a quarter more;
+  once joined prefixed by ``=PARTITION:OFFSET`` of the label that joined it: another label
+  is a ``duplicate``, while the same label record again (a batch replayed after a crash,
+  before its state was saved) joins again, so it is not lost
+- ``P:{M}:ids:B``         hash of the same ids, kept for twice the TTL: a label whose
+  prediction is gone but was kept is ``expired``, not ``unknown``
 - ``P:{M}:early``         sorted set of event ids whose label came first, by give-up time
 - ``P:{M}:early-labels``  hash event id -> the waiting label (JSON)
 
 Every operation is one Lua script per model, so a join is atomic: two workers (or a
 redelivered batch) cannot both join the same prediction. Storing a prediction uses ``NX``, so
-a replayed prediction does not revive one that was joined already.
+a replayed prediction does not revive one that was joined already. The scripts, and why the
+predictions are in buckets: ``label_join_scripts``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from redis.exceptions import RedisError
 
 from streams.adapters.redis.client import ScriptCall, run_scripts
 from streams.adapters.redis.keys import model_base
+from streams.adapters.redis.label_join_scripts import JOIN, KEEP, RETRY
 from streams.core.contract.event import LabelEvent, PredictionEvent
 from streams.core.contract.pii import PiiPolicy
 from streams.core.errors import StoreUnavailable
@@ -43,98 +46,6 @@ from streams.core.labels.labelled import (
 from streams.settings import setting_default
 
 __all__ = ["JoinResult", "RedisLabelJoin"]
-
-_DAY_MS = 86_400_000
-_JOINED = "="
-
-_KEEP = """
-local base, ttl_ms, seen_s = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local buckets = {}
-for i = 3, #ARGV, 3 do
-  local event_id, day = ARGV[i], ARGV[i + 1]
-  redis.call('SET', base .. ':pred:' .. event_id, ARGV[i + 2], 'PX', ttl_ms, 'NX')
-  redis.call('HSET', base .. ':seen:' .. day, event_id, 1)
-  buckets[day] = true
-end
-for day in pairs(buckets) do
-  redis.call('EXPIRE', base .. ':seen:' .. day, seen_s)
-end
-return 1
-"""
-
-_JOIN = """
-local base = KEYS[1]
-local give_up, today, days, max_early = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
-  tonumber(ARGV[4])
-local out = {}
-for i = 5, #ARGV, 3 do
-  local event_id, label, joiner = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key = base .. ':pred:' .. event_id
-  local kept = redis.call('GET', key)
-  local outcome, value = nil, ''
-  if kept and string.byte(kept, 1) == 61 then
-    local cut = string.find(kept, '\\n', 1, true)
-    if string.sub(kept, 2, cut - 1) == joiner then
-      outcome, value = 'joined', string.sub(kept, cut + 1)
-    else
-      outcome = 'duplicate'
-    end
-  elseif kept then
-    redis.call('SET', key, '=' .. joiner .. '\\n' .. kept, 'KEEPTTL')
-    outcome, value = 'joined', kept
-  else
-    for d = 0, days do
-      if redis.call('HEXISTS', base .. ':seen:' .. (today - d), event_id) == 1 then
-        outcome = 'expired'
-        break
-      end
-    end
-    if not outcome then
-      if redis.call('ZSCORE', base .. ':early', event_id) then
-        outcome = 'duplicate'
-      elseif redis.call('ZCARD', base .. ':early') >= max_early then
-        outcome = 'overflow'
-      else
-        redis.call('ZADD', base .. ':early', give_up, event_id)
-        redis.call('HSET', base .. ':early-labels', event_id, label)
-        outcome = 'early'
-      end
-    end
-  end
-  table.insert(out, outcome)
-  table.insert(out, value)
-end
-return out
-"""
-
-_RETRY = """
-local base, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-for _, event_id in ipairs(redis.call('ZRANGE', base .. ':early', 0, limit - 1)) do
-  local key = base .. ':pred:' .. event_id
-  local kept = redis.call('GET', key)
-  local outcome = nil
-  if kept and string.byte(kept, 1) == 61 then
-    outcome, kept = 'duplicate', ''
-  elseif kept then
-    redis.call('SET', key, '=retry\\n' .. kept, 'KEEPTTL')
-    outcome = 'joined'
-  elseif tonumber(redis.call('ZSCORE', base .. ':early', event_id)) <= now then
-    outcome, kept = 'unknown', ''
-  end
-  if outcome then
-    local label = redis.call('HGET', base .. ':early-labels', event_id)
-    redis.call('ZREM', base .. ':early', event_id)
-    redis.call('HDEL', base .. ':early-labels', event_id)
-    table.insert(out, outcome)
-    table.insert(out, event_id)
-    table.insert(out, kept)
-    table.insert(out, label or '')
-  end
-end
-table.insert(out, 1, redis.call('ZCARD', base .. ':early'))
-return out
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +93,16 @@ class RedisLabelJoin:
         self.wait_s = wait_s
         self.max_early = max_early
         self.pii = pii
-        self._keep = client.register_script(_KEEP)
-        self._join = client.register_script(_JOIN)
-        self._retry = client.register_script(_RETRY)
+        # Buckets of a quarter of the TTL: kept at most 25% longer, 6 buckets to look in.
+        self.bucket_s = -(-ttl_s // 4)
+        self._keep = client.register_script(KEEP)
+        self._join = client.register_script(JOIN)
+        self._retry = client.register_script(RETRY)
+
+    @property
+    def _buckets(self) -> tuple[int, int]:
+        """Every script's first two arguments (``label_join_scripts``)."""
+        return self.bucket_s, self.ttl_s
 
     def _base(self, model_id: str) -> str:
         return model_base(self.prefix, model_id)
@@ -202,14 +120,12 @@ class RedisLabelJoin:
             names = pii.get(event.model_id, frozenset())
             by_model[event.model_id] += [
                 event.event_id,
-                event.timestamp_ms // _DAY_MS,
                 orjson.dumps(kept_fields(event, names, self.pii)),
             ]
-        seen_s = 2 * self.ttl_s + 86400  # a day more: buckets are whole days
         try:
             # One round trip for all models: a batch of 50 models' events, 50 scripts.
             await run_scripts(self.client, [
-                ScriptCall(self._keep, [self._base(model_id)], [self.ttl_s * 1000, seen_s, *args])
+                ScriptCall(self._keep, [self._base(model_id)], [*self._buckets, *args])
                 for model_id, args in by_model.items()
             ])  # fmt: skip
         except RedisError as exc:
@@ -222,10 +138,9 @@ class RedisLabelJoin:
         by_model: dict[str, list[tuple[LabelEvent, tuple[int, int]]]] = defaultdict(list)
         for label, position in zip(labels, positions, strict=True):
             by_model[label.model_id].append((label, position))
-        today, days = now_ms // _DAY_MS, 2 * self.ttl_s // 86400 + 1
         results = []
         for model_id, model_labels in by_model.items():
-            args: list[bytes | str | int] = [now_ms + self.wait_s * 1000, today, days,
+            args: list[bytes | str | int] = [*self._buckets, now_ms + self.wait_s * 1000,
                                              self.max_early]  # fmt: skip
             for label, (partition, offset) in model_labels:
                 fields = orjson.dumps(label_fields(label, (partition, offset)))
@@ -242,7 +157,8 @@ class RedisLabelJoin:
     ) -> tuple[list[JoinResult], int]:
         """Join waiting labels whose prediction has come, give up on those past their wait;
         the results, and how many labels still wait."""
-        remaining, *reply = await self._run(self._retry, model_id, [now_ms, limit])
+        remaining, *reply = await self._run(self._retry, model_id,
+                                            [*self._buckets, now_ms, limit])  # fmt: skip
         results = []
         for outcome, event_id, kept, raw_label in _pairs(reply, 4):
             fields = orjson.loads(raw_label)
