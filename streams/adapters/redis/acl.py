@@ -9,9 +9,10 @@ in it, and the TLS integration test runs a worker under exactly this rule):
   ``HMGET`` (applied offsets), ``HGETALL``/``HSET``/``HSETNX`` (specs), ``PING`` (``/health``)
 - scripts: ``EVALSHA``, and ``SCRIPT LOAD``/``SCRIPT EXISTS``, which redis-py sends when the
   server lacks a script (after a restart or failover)
-- inside the scripts (state store and label join): ``HGET``, ``HSET``, ``HDEL``,
+- inside the scripts (state store and label join): ``HGET``, ``HMGET``, ``HSET``, ``HDEL``,
   ``HEXISTS``, ``SET``, ``GET``, ``DEL``, ``RPUSH``, ``EXPIRE``, ``ZADD``, ``ZCARD``,
-  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
+  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the label join's ``TIME`` (its buckets are of Redis's
+  clock), ``EXISTS`` and ``EXPIREAT``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
   ``PEXPIRE``; the quarantine's ``EXISTS`` and ``RENAME`` (within the prefix: a key is
   renamed to ``<key>:quarantined:<ts>``)
 - ``PTTL`` (state stored under the key names of before is moved with its TTL:
@@ -34,10 +35,10 @@ __all__ = ["COMMANDS", "acl_rules", "aclfile_line", "password_hash", "setuser_co
 COMMANDS: tuple[str, ...] = (
     "ping", "select", "multi", "exec", "discard",
     "evalsha", "script|load", "script|exists",
-    "get", "set", "del", "exists", "rename", "expire", "pexpire", "rpush", "lrange",
+    "get", "set", "del", "exists", "rename", "expire", "expireat", "pexpire", "rpush", "lrange",
     "hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hexists",
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
-    "pttl", "cluster|slots", "command",
+    "pttl", "time", "cluster|slots", "command",
 )  # fmt: skip
 
 # A user name goes into an ACL line as one token; keep it to plain characters.
