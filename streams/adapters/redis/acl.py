@@ -10,9 +10,8 @@ in it, and the TLS integration test runs a worker under exactly this rule):
 - scripts: ``EVALSHA``, and ``SCRIPT LOAD``/``SCRIPT EXISTS``, which redis-py sends when the
   server lacks a script (after a restart or failover)
 - inside the scripts (state store and label join): ``HGET``, ``HMGET``, ``HSET``, ``HDEL``,
-  ``HEXISTS``, ``SET``, ``GET``, ``DEL``, ``RPUSH``, ``EXPIRE``, ``ZADD``, ``ZCARD``,
-  ``ZRANGE``, ``ZREM``, ``ZSCORE``; the label join's ``TIME`` (its buckets are of Redis's
-  clock), ``EXISTS`` and ``EXPIREAT``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
+  ``HEXISTS``, ``SET``, ``GET``, ``DEL``, ``EXISTS``, ``RPUSH``, ``EXPIRE``, ``ZADD``,
+  ``ZCARD``, ``ZRANGE``, ``ZREM``, ``ZSCORE``; the warm-up slots' ``ZREMRANGEBYSCORE`` and
   ``PEXPIRE``; the quarantine's ``EXISTS`` and ``RENAME`` (within the prefix: a key is
   renamed to ``<key>:quarantined:<ts>``)
 - ``PTTL`` (state stored under the key names of before is moved with its TTL:
@@ -35,10 +34,10 @@ __all__ = ["COMMANDS", "acl_rules", "aclfile_line", "password_hash", "setuser_co
 COMMANDS: tuple[str, ...] = (
     "ping", "select", "multi", "exec", "discard",
     "evalsha", "script|load", "script|exists",
-    "get", "set", "del", "exists", "rename", "expire", "expireat", "pexpire", "rpush", "lrange",
+    "get", "set", "del", "exists", "rename", "expire", "pexpire", "rpush", "lrange",
     "hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hexists",
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
-    "pttl", "time", "cluster|slots", "command",
+    "pttl", "cluster|slots", "command",
 )  # fmt: skip
 
 # A user name goes into an ACL line as one token; keep it to plain characters.

@@ -21,6 +21,8 @@ predictions are in buckets: ``label_join_scripts``.
 
 from __future__ import annotations
 
+import math
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,10 +101,15 @@ class RedisLabelJoin:
         self._join = client.register_script(JOIN)
         self._retry = client.register_script(RETRY)
 
-    @property
-    def _buckets(self) -> tuple[int, int]:
-        """Every script's first two arguments (``label_join_scripts``)."""
-        return self.bucket_s, self.ttl_s
+    def _buckets(self, now_s: float) -> tuple[int, int, int]:
+        """Every script's first arguments (``label_join_scripts``): the bucket of now, its
+        width, the TTL."""
+        return int(now_s // self.bucket_s), self.bucket_s, self.ttl_s
+
+    def _expiries(self, now_s: float) -> tuple[int, int]:
+        """Seconds until the kept fields of now's bucket expire, and its ids."""
+        kept = math.ceil((now_s // self.bucket_s + 1) * self.bucket_s + self.ttl_s - now_s)
+        return kept, kept + self.ttl_s + self.bucket_s
 
     def _base(self, model_id: str) -> str:
         return model_base(self.prefix, model_id)
@@ -122,10 +129,12 @@ class RedisLabelJoin:
                 event.event_id,
                 orjson.dumps(kept_fields(event, names, self.pii)),
             ]
+        now_s = time.time()
+        first = [*self._buckets(now_s), *self._expiries(now_s)]
         try:
             # One round trip for all models: a batch of 50 models' events, 50 scripts.
             await run_scripts(self.client, [
-                ScriptCall(self._keep, [self._base(model_id)], [*self._buckets, *args])
+                ScriptCall(self._keep, [self._base(model_id)], [*first, *args])
                 for model_id, args in by_model.items()
             ])  # fmt: skip
         except RedisError as exc:
@@ -138,9 +147,9 @@ class RedisLabelJoin:
         by_model: dict[str, list[tuple[LabelEvent, tuple[int, int]]]] = defaultdict(list)
         for label, position in zip(labels, positions, strict=True):
             by_model[label.model_id].append((label, position))
-        results = []
+        results, buckets = [], self._buckets(time.time())
         for model_id, model_labels in by_model.items():
-            args: list[bytes | str | int] = [*self._buckets, now_ms + self.wait_s * 1000,
+            args: list[bytes | str | int] = [*buckets, now_ms + self.wait_s * 1000,
                                              self.max_early]  # fmt: skip
             for label, (partition, offset) in model_labels:
                 fields = orjson.dumps(label_fields(label, (partition, offset)))
@@ -157,8 +166,8 @@ class RedisLabelJoin:
     ) -> tuple[list[JoinResult], int]:
         """Join waiting labels whose prediction has come, give up on those past their wait;
         the results, and how many labels still wait."""
-        remaining, *reply = await self._run(self._retry, model_id,
-                                            [*self._buckets, now_ms, limit])  # fmt: skip
+        args = [*self._buckets(time.time()), now_ms, limit]
+        remaining, *reply = await self._run(self._retry, model_id, args)
         results = []
         for outcome, event_id, kept, raw_label in _pairs(reply, 4):
             fields = orjson.loads(raw_label)

@@ -3,8 +3,8 @@
 A key per kept prediction (``SET ... PX NX``) and an ``HSET`` of its id, one Redis call each,
 cost Redis ~12 us per event on the worker's path (most of the ~18 us Redis spent per event;
 BENCHMARKS.md, "the label join in buckets"). Predictions are now kept in one hash per bucket
-of ``WIDTH`` seconds of Redis's own clock (``TIME``, the clock ``PX`` used: every worker
-shares it), written with one multi-field ``HSET`` per batch:
+of ``WIDTH`` seconds (by the worker's clock; every look starts a bucket ahead, for workers
+whose clocks differ), written with one multi-field ``HSET`` per batch:
 
 - ``P:{M}:kept:B``  event id -> the kept fields (JSON), ``=JOINER\\n`` in front once joined;
   expires at ``(B + 1) * WIDTH + TTL``: a prediction is kept at least ``TTL`` seconds and at
@@ -22,16 +22,17 @@ from __future__ import annotations
 
 __all__ = ["JOIN", "KEEP", "RETRY"]
 
-# KEYS[1] the model's base; every script's ARGV starts with WIDTH, TTL (seconds).
+# KEYS[1] the model's base; every script's ARGV starts with the bucket of now, WIDTH, TTL
+# (seconds). The scripts call nothing an ACL user of before the buckets lacks (``acl.py``).
 _BUCKETS = """
-local base, width, ttl = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local now_bucket = math.floor(tonumber(redis.call('TIME')[1]) / width)
+local base, now_bucket = KEYS[1], tonumber(ARGV[1])
+local width, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept_span = math.ceil(ttl / width) + 1
 local ids_span = math.ceil(2 * ttl / width) + 2
 
 -- The kept fields of event_id, the key holding them, and whether that key is a bucket.
 local function find_kept(event_id)
-  for back = 0, kept_span do
+  for back = -1, kept_span do
     local key = base .. ':kept:' .. (now_bucket - back)
     local kept = redis.call('HGET', key, event_id)
     if kept then return kept, key, true end
@@ -51,7 +52,7 @@ local function mark_joined(key, in_bucket, event_id, value)
 end
 
 local function was_kept(event_id)
-  for back = 0, ids_span do
+  for back = -1, ids_span do
     if redis.call('HEXISTS', base .. ':ids:' .. (now_bucket - back), event_id) == 1 then
       return true
     end
@@ -60,17 +61,18 @@ local function was_kept(event_id)
 end
 """
 
-# ARGV: WIDTH, TTL, then event id, kept fields pairs. Returns how many were stored.
+# ARGV: bucket, WIDTH, TTL, the seconds until the bucket's kept fields and its ids expire,
+# then event id, kept fields pairs. Returns how many were stored.
 KEEP = (
     _BUCKETS
     + """
 local ids, values = {}, {}
-for i = 3, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   ids[#ids + 1] = ARGV[i]
   values[#values + 1] = ARGV[i + 1]
 end
 local kept_already = {}
-for back = 0, kept_span do
+for back = -1, kept_span do
   local key = base .. ':kept:' .. (now_bucket - back)
   if redis.call('EXISTS', key) == 1 then
     -- In slices: unpack's stack limit.
@@ -99,20 +101,20 @@ for first = 1, #kept, 4000 do
   redis.call('HSET', kept_key, unpack(kept, first, last))
   redis.call('HSET', ids_key, unpack(seen, first, last))
 end
-redis.call('EXPIREAT', kept_key, (now_bucket + 1) * width + ttl)
-redis.call('EXPIREAT', ids_key, (now_bucket + 1) * width + 2 * ttl + width)
+redis.call('EXPIRE', kept_key, ARGV[4])
+redis.call('EXPIRE', ids_key, ARGV[5])
 return #kept / 2
 """
 )
 
-# ARGV: WIDTH, TTL, give-up time of a waiting label (ms), labels that may wait, then
+# ARGV: bucket, WIDTH, TTL, give-up time of a waiting label (ms), labels that may wait, then
 # event id, label (JSON), joiner (the label's position) triples. Returns outcome, kept pairs.
 JOIN = (
     _BUCKETS
     + """
-local give_up, max_early = ARGV[3], tonumber(ARGV[4])
+local give_up, max_early = ARGV[4], tonumber(ARGV[5])
 local out = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local event_id, label, joiner = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local kept, key, in_bucket = find_kept(event_id)
   local outcome, value = nil, ''
@@ -144,12 +146,12 @@ return out
 """
 )
 
-# ARGV: WIDTH, TTL, now (ms), most labels to look at. Returns the labels still waiting,
+# ARGV: bucket, WIDTH, TTL, now (ms), most labels to look at. Returns the labels still waiting,
 # then outcome, event id, kept, label quadruples.
 RETRY = (
     _BUCKETS
     + """
-local now, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, limit = tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
 for _, event_id in ipairs(redis.call('ZRANGE', base .. ':early', 0, limit - 1)) do
   local kept, key, in_bucket = find_kept(event_id)
