@@ -1,8 +1,8 @@
 """The label join's Lua scripts: kept predictions in hashes per time bucket.
 
 A key per kept prediction (``SET ... PX NX``) and an ``HSET`` of its id, one Redis call each,
-cost Redis ~12 us per event on the worker's path (most of the ~18 us Redis spent per event;
-BENCHMARKS.md, "the label join in buckets"). Predictions are now kept in one hash per bucket
+were half of the 9-10 us of Redis CPU per event on the worker's path (BENCHMARKS.md, "the
+label join in buckets": now 4.8-5.0). Predictions are now kept in one hash per bucket
 of ``WIDTH`` seconds (by the worker's clock; every look starts a bucket ahead, for workers
 whose clocks differ), written with one multi-field ``HSET`` per batch:
 
