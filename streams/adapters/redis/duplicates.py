@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from streams.adapters.redis.client import ScriptCall, run_scripts
 from streams.adapters.redis.keys import model_base
+from streams.adapters.redis.scripts import SLICED
 from streams.core.contract.event import PredictionEvent
 from streams.core.errors import StoreUnavailable
 
@@ -27,23 +28,16 @@ __all__ = ["RedisDuplicates"]
 
 # KEYS: this bucket, the one before; ARGV: expiry (s), then id, position pairs.
 # Returns 1 per copy seen before at another position, else 0. One HMGET per bucket and one
-# HSET for the new ids (in slices: unpack's stack limit), not three calls per id.
-_SEEN = """
+# HSET for the new ids (in slices), not three calls per id.
+_SEEN = (
+    SLICED
+    + """
 local ids, ats = {}, {}
 for i = 2, #ARGV, 2 do
   ids[#ids + 1] = ARGV[i]
   ats[#ats + 1] = ARGV[i + 1]
 end
-local function lookup(key)
-  local found = {}
-  for first = 1, #ids, 4000 do
-    local last = math.min(first + 3999, #ids)
-    local part = redis.call('HMGET', key, unpack(ids, first, last))
-    for j = 1, #part do found[first + j - 1] = part[j] end
-  end
-  return found
-end
-local before, current = lookup(KEYS[2]), lookup(KEYS[1])
+local before, current = hmget_sliced(KEYS[2], ids), hmget_sliced(KEYS[1], ids)
 local out, fresh, added = {}, {}, {}
 for i = 1, #ids do
   local old = before[i] or current[i] or added[ids[i]]
@@ -54,12 +48,11 @@ for i = 1, #ids do
   end
   out[i] = (old and old ~= ats[i]) and 1 or 0
 end
-for first = 1, #fresh, 4000 do
-  redis.call('HSET', KEYS[1], unpack(fresh, first, math.min(first + 3999, #fresh)))
-end
+hset_sliced(KEYS[1], fresh)
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return out
 """
+)
 
 
 class RedisDuplicates:

@@ -20,11 +20,15 @@ seen only there and expired counts as ``unknown``.
 
 from __future__ import annotations
 
+from streams.adapters.redis.scripts import SLICED
+
 __all__ = ["JOIN", "KEEP", "RETRY"]
 
 # KEYS[1] the model's base; every script's ARGV starts with the bucket of now, WIDTH, TTL
 # (seconds). The scripts call nothing an ACL user of before the buckets lacks (``acl.py``).
-_BUCKETS = """
+_BUCKETS = (
+    SLICED
+    + """
 local base, now_bucket = KEYS[1], tonumber(ARGV[1])
 local width, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local kept_span = math.ceil(ttl / width) + 1
@@ -60,6 +64,7 @@ local function was_kept(event_id)
   return false
 end
 """
+)
 
 # ARGV: bucket, WIDTH, TTL, the seconds until the bucket's kept fields and its ids expire,
 # then event id, kept fields pairs. Returns how many were stored.
@@ -75,12 +80,8 @@ local kept_already = {}
 for back = -1, kept_span do
   local key = base .. ':kept:' .. (now_bucket - back)
   if redis.call('EXISTS', key) == 1 then
-    -- In slices: unpack's stack limit.
-    for first = 1, #ids, 4000 do
-      local part = redis.call('HMGET', key, unpack(ids, first, math.min(first + 3999, #ids)))
-      for j = 1, #part do
-        if part[j] then kept_already[first + j - 1] = true end
-      end
+    for i, found in pairs(hmget_sliced(key, ids)) do
+      if found then kept_already[i] = true end
     end
   end
 end
@@ -96,11 +97,8 @@ for i = 1, #ids do
 end
 if #kept == 0 then return 0 end
 local kept_key, ids_key = base .. ':kept:' .. now_bucket, base .. ':ids:' .. now_bucket
-for first = 1, #kept, 4000 do
-  local last = math.min(first + 3999, #kept)
-  redis.call('HSET', kept_key, unpack(kept, first, last))
-  redis.call('HSET', ids_key, unpack(seen, first, last))
-end
+hset_sliced(kept_key, kept)
+hset_sliced(ids_key, seen)
 redis.call('EXPIRE', kept_key, ARGV[4])
 redis.call('EXPIRE', ids_key, ARGV[5])
 return #kept / 2

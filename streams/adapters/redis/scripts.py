@@ -1,8 +1,28 @@
-"""The state store's Lua scripts; each touches the keys of one model (one hash slot) only."""
+"""The state store's Lua scripts, each touching the keys of one model (one hash slot) only,
+and ``SLICED``, which the duplicate filter's and the label join's scripts share."""
 
 from __future__ import annotations
 
-__all__ = ["FETCH", "QUARANTINE", "RAISE", "REGISTER", "SAVE"]
+__all__ = ["FETCH", "QUARANTINE", "RAISE", "REGISTER", "SAVE", "SLICED"]
+
+# HMGET and HSET of any number of fields, in slices: unpack's stack limit. A script's prelude.
+SLICED = """
+local function hmget_sliced(key, fields)
+  local found = {}
+  for first = 1, #fields, 4000 do
+    local part = redis.call('HMGET', key, unpack(fields, first, math.min(first + 3999, #fields)))
+    for j = 1, #part do found[first + j - 1] = part[j] end
+  end
+  return found
+end
+
+-- flat: field, value, field, value... (slices of an even length keep the pairs whole)
+local function hset_sliced(key, flat)
+  for first = 1, #flat, 4000 do
+    redis.call('HSET', key, unpack(flat, first, math.min(first + 3999, #flat)))
+  end
+end
+"""
 
 # Renames each existing key of KEYS[2i-1] to KEYS[2i] and gives it the TTL: all or nothing.
 QUARANTINE = """
