@@ -128,26 +128,31 @@ def test_a_label_within_the_ttl_joins_and_one_after_it_is_expired_not_unknown(st
         await join.keep([prediction("on-time"), prediction("late")])
         await asyncio.sleep(0.6)
         on_time = await join.join(*labels_of(label("on-time")), now_ms=NOW_MS)
-        # Kept for the TTL (1 s) and at most its bucket (a quarter, rounded up to 1 s) more.
-        await asyncio.sleep(1.6)
+        # Kept for the TTL (2 s) and at most its bucket (a quarter, rounded up to 1 s) more;
+        # its id 3 s longer still, so a slow machine has seconds to spare either way.
+        await asyncio.sleep(2.6)
         late = await join.join(*labels_of(label("late"), label("never-kept")), now_ms=NOW_MS)
         return on_time, late
 
-    on_time, late = run(stack_config, scenario, ttl_s=1)
+    on_time, late = run(stack_config, scenario, ttl_s=2)
     assert outcomes(on_time) == ["joined"]
     assert outcomes(late) == ["expired", "early"]
 
 
 def test_a_replayed_prediction_in_a_later_bucket_does_not_revive_a_joined_one(stack_config):
+    # The worker's clock picks the bucket: moved on by one bucket here, not slept through, so
+    # the TTL can be an hour and nothing expires while the test runs on a slow machine.
+    now_s = [time.time()]
+
     async def scenario(join, client):
         await join.keep([prediction("e1")])
         first = await join.join([label("e1")], [(0, 1)], now_ms=NOW_MS)
-        await asyncio.sleep(1.1)  # the next 1-second bucket
+        now_s[0] += join.bucket_s
         await join.keep([prediction("e1"), prediction("e2")])
         other = await join.join([label("e1"), label("e2")], [(0, 2), (0, 3)], now_ms=NOW_MS)
         return first, other, [key async for key in client.scan_iter(f"{join.prefix}:*:kept:*")]
 
-    first, other, buckets = run(stack_config, scenario, ttl_s=4)
+    first, other, buckets = run(stack_config, scenario, ttl_s=3600, clock=lambda: now_s[0])
     assert len(buckets) == 2
     assert outcomes(first) == ["joined"]
     assert outcomes(other) == ["duplicate", "joined"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -86,6 +86,7 @@ class RedisLabelJoin:
         wait_s: int = setting_default("label_wait_s"),
         max_early: int = setting_default("max_early_labels"),
         pii: PiiPolicy | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if ttl_s < 1 or wait_s < 0 or max_early < 0:
             raise ValueError("ttl_s must be positive, wait_s and max_early not negative")
@@ -95,6 +96,7 @@ class RedisLabelJoin:
         self.wait_s = wait_s
         self.max_early = max_early
         self.pii = pii
+        self.clock = clock  # picks the buckets; Redis's own clock still does the expiring
         # Buckets of a quarter of the TTL: kept at most 25% longer, 6 buckets to look in.
         self.bucket_s = -(-ttl_s // 4)
         self._keep = client.register_script(KEEP)
@@ -129,7 +131,7 @@ class RedisLabelJoin:
                 event.event_id,
                 orjson.dumps(kept_fields(event, names, self.pii)),
             ]
-        now_s = time.time()
+        now_s = self.clock()
         first = [*self._buckets(now_s), *self._expiries(now_s)]
         try:
             # One round trip for all models: a batch of 50 models' events, 50 scripts.
@@ -147,7 +149,7 @@ class RedisLabelJoin:
         by_model: dict[str, list[tuple[LabelEvent, tuple[int, int]]]] = defaultdict(list)
         for label, position in zip(labels, positions, strict=True):
             by_model[label.model_id].append((label, position))
-        results, buckets = [], self._buckets(time.time())
+        results, buckets = [], self._buckets(self.clock())
         for model_id, model_labels in by_model.items():
             args: list[bytes | str | int] = [*buckets, now_ms + self.wait_s * 1000,
                                              self.max_early]  # fmt: skip
@@ -166,7 +168,7 @@ class RedisLabelJoin:
     ) -> tuple[list[JoinResult], int]:
         """Join waiting labels whose prediction has come, give up on those past their wait;
         the results, and how many labels still wait."""
-        args = [*self._buckets(time.time()), now_ms, limit]
+        args = [*self._buckets(self.clock()), now_ms, limit]
         remaining, *reply = await self._run(self._retry, model_id, args)
         results = []
         for outcome, event_id, kept, raw_label in _pairs(reply, 4):
