@@ -10,6 +10,10 @@ Scripts run by ``EVALSHA`` in a non-transactional pipeline: one round trip per n
 batch's per-model scripts. A node that lacks a script (restarted, or a replica promoted by a
 failover: scripts are not replicated) answers ``NOSCRIPT`` for those calls only, which did
 nothing; they are loaded and run again, the others are not.
+
+A standalone server's connections pack commands with hiredis, as redis-py's sync client does
+and its asyncio client does not yet (redis/redis-py#4176): the label join's keep of a batch
+packs in 0.28 us an event against 0.9 (BENCHMARKS.md, "commands packed by hiredis").
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
+from redis.connection import HiredisRespSerializer
 from redis.exceptions import NoScriptError, ResponseError
+from redis.utils import HIREDIS_AVAILABLE
 
-__all__ = ["ScriptCall", "cluster_url", "connect", "run_scripts"]
+__all__ = ["ScriptCall", "cluster_url", "connect", "hiredis_packing", "run_scripts"]
 
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
@@ -45,10 +52,30 @@ def connect(url: str, **kwargs: Any) -> aioredis.Redis:
     """A client for ``url``: ``RedisCluster`` for a cluster URL, ``Redis`` otherwise."""
     plain = cluster_url(url)
     if plain is None:
-        return aioredis.Redis.from_url(url, **kwargs)
+        client = aioredis.Redis.from_url(url, **kwargs)
+        pool = client.connection_pool  # makes its connections when first asked: none yet
+        pool.connection_class = hiredis_packing(pool.connection_class)
+        return client
+    # A cluster builds its nodes' connections itself; they keep redis-py's packing.
     # Typed as Redis for the callers: both expose the commands Driftline uses.
     cluster: Any = RedisCluster.from_url(plain, **kwargs)
     return cluster
+
+
+def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+    """``connection_class`` packing its commands with hiredis when hiredis can (>= 3.2)."""
+    if not HIREDIS_AVAILABLE:
+        return connection_class
+    serializer = HiredisRespSerializer()  # holds no state: one for every connection
+
+    class HiredisPacking(connection_class):  # type: ignore[valid-type,misc]
+        def pack_command(self, *args: Any) -> list[bytes]:
+            return serializer.pack(*args)
+
+    HiredisPacking.__name__ = HiredisPacking.__qualname__ = (
+        f"HiredisPacking{connection_class.__name__}"
+    )
+    return HiredisPacking
 
 
 @dataclass(frozen=True, slots=True)
