@@ -30,7 +30,7 @@ from redis.connection import HiredisRespSerializer
 from redis.exceptions import NoScriptError, ResponseError
 from redis.utils import HIREDIS_AVAILABLE
 
-__all__ = ["ScriptCall", "cluster_url", "connect", "hiredis_packing", "run_scripts"]
+__all__ = ["ScriptCall", "cluster_url", "connect", "run_scripts"]
 
 _CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
@@ -54,7 +54,7 @@ def connect(url: str, **kwargs: Any) -> aioredis.Redis:
     if plain is None:
         client = aioredis.Redis.from_url(url, **kwargs)
         pool = client.connection_pool  # makes its connections when first asked: none yet
-        pool.connection_class = hiredis_packing(pool.connection_class)
+        pool.connection_class = _hiredis_packing(pool.connection_class)
         return client
     # A cluster builds its nodes' connections itself; they keep redis-py's packing.
     # Typed as Redis for the callers: both expose the commands Driftline uses.
@@ -62,7 +62,7 @@ def connect(url: str, **kwargs: Any) -> aioredis.Redis:
     return cluster
 
 
-def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
+def _hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:
     """``connection_class`` packing its commands with hiredis when hiredis can (>= 3.2)."""
     if not HIREDIS_AVAILABLE:
         return connection_class
