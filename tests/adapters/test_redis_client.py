@@ -29,7 +29,7 @@ def test_commands_are_packed_by_hiredis_exactly_as_redis_py_packs_them(url):
     for args in COMMANDS:
         assert b"".join(connection.pack_command(*args)) == python_packed(*args)
     pipeline = connection.pack_commands(COMMANDS)
-    assert b"".join(pipeline) == b"".join(map(lambda args: python_packed(*args), COMMANDS))
+    assert b"".join(pipeline) == b"".join(python_packed(*args) for args in COMMANDS)
 
 
 @pytest.mark.parametrize("bad", [True, {"a": 1}, None])
