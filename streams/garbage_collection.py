@@ -1,0 +1,30 @@
+"""The cycle collector, set for a process that handles events in batches.
+
+CPython runs its cycle collector whenever allocations outrun deallocations by a threshold,
+700 container objects by default. A batch of a few thousand events is tens of thousands of
+live objects (records, events, their feature dicts) that refcounting frees moments later,
+so the default threshold ran a collection every ~100 events: 10-15% of a worker's CPU
+(BENCHMARKS.md), finding next to no cycles. A threshold above a batch's objects leaves the
+collector to the cycles.
+"""
+
+from __future__ import annotations
+
+import gc
+
+__all__ = ["YOUNG_THRESHOLD", "collect_for_batches"]
+
+#: Allocations net of deallocations before a young collection: above the objects a batch
+#: holds at once (its records, and three per decoded event: 20,000-25,000 at the default
+#: cap of 5,000 events).
+YOUNG_THRESHOLD = 50_000
+
+
+def collect_for_batches() -> None:
+    """Raise the young generation's threshold, and freeze what exists now (modules, the
+    app built at start-up) so no full collection walks it again. Call once, after start-up
+    and before the first batch."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
