@@ -66,7 +66,7 @@ def _run(stream: StreamConfig, events: int, metrics: IngestMetrics, *, now: floa
         result = ingestor.ingest(raw_records(stream, chunk))
         outcome = monitor.process(result.accepted, result.positions)
         metrics.observe_alerts(list(outcome.alerts), now)
-        metrics.observe_events(result.accepted, monitor, now)
+        metrics.observe_events(result.accepted, outcome.columns, monitor, now)
     return monitor
 
 
@@ -131,6 +131,48 @@ def test_window_summaries_put_a_drifted_features_window_beside_its_reference():
             stats[feature, "top_share", "reference"],
         )
         assert abs(window - reference) < 0.15, feature
+
+
+def test_window_summaries_are_the_last_windows_values_as_numpy_gives_them():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    stream = StreamConfig(model_id="m", seed=7, base_missing_rate=0.1)
+    specs = SpecRegistry(warmup_events=100)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    accepted = []
+    # Batches of 300 and 1,100 (more than a window: the ring keeps the last 500): the
+    # monitor cuts them at its reference's and windows' ends, and the summary stitches
+    # the chunks it read back together.
+    for count in (300, 1_100, 300, 1_100):
+        for chunk in generate_events(stream, count, offset=len(accepted) + 100):
+            result = ingestor.ingest(raw_records(stream, chunk))
+            outcome = monitor.process(result.accepted, result.positions)
+            metrics.observe_events(result.accepted, outcome.columns, monitor, 0.0)
+            accepted += result.accepted
+    last = accepted[-500:]
+    stats = {
+        (s.labels["feature"], s.labels["stat"]): s.value
+        for s in _samples(registry, "driftline_feature_stat")
+        if s.labels["source"] == "window"
+    }
+    for name in ("x0", "x3"):
+        values = np.array([np.nan if e.features[name] is None else e.features[name] for e in last])
+        present = values[~np.isnan(values)]
+        assert stats[name, "missing_rate"] == np.isnan(values).mean() > 0
+        assert stats[name, "mean"] == pytest.approx(present.mean(), rel=1e-12)
+        assert stats[name, "p50"] == pytest.approx(np.quantile(present, 0.5), rel=1e-12)
+        assert stats[name, "p95"] == pytest.approx(np.quantile(present, 0.95), rel=1e-12)
+    profile = next(iter(monitor.monitors.values())).profile
+    categorical = [name for name in profile.categorical if name in last[0].features]
+    assert categorical
+    for name in categorical:
+        shares = profile.categorical[name]
+        values = [e.features[name] for e in last]
+        present = [v for v in values if v is not None]
+        top = shares.categories[0]
+        assert stats[name, "top_share"] == pytest.approx(present.count(top) / len(present))
+        assert stats[name, "missing_rate"] == pytest.approx(values.count(None) / len(values))
 
 
 def test_window_summaries_stay_under_the_series_cap_and_count_what_they_drop():
@@ -221,8 +263,8 @@ def test_each_versions_latency_objective_comes_from_its_spec_else_the_default():
         over = 0
         for chunk in generate_events(stream, 1_500):
             result = ingestor.ingest(raw_records(stream, chunk))
-            monitor.process(result.accepted, result.positions)
-            metrics.observe_events(result.accepted, monitor, 0.0)
+            outcome = monitor.process(result.accepted, result.positions)
+            metrics.observe_events(result.accepted, outcome.columns, monitor, 0.0)
             over += int(np.count_nonzero(chunk.latency_ms > objective))
         assert 0 < over < 1_500
         want[stream.model_id] = (objective, over)

@@ -129,7 +129,7 @@ class IngestionService(MonitoringStage):
             now = self.clock()
             self.metrics.observe_alerts(alerts, now)
             self.metrics.observe_monitors(self.monitor, outcome)
-            self.metrics.observe_events(result.accepted, self.monitor, now)
+            self.metrics.observe_events(result.accepted, outcome.columns, self.monitor, now)
         self.liveness.batch_done()
 
     async def _unapplied(self, result: IngestResult, records: list[RawRecord]) -> IngestResult:

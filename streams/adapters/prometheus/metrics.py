@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from streams.adapters.prometheus.stream_metrics import StreamMetrics, group_by_version
 from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
+from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
 from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.contract.spec import DEFAULT_LATENCY_OBJECTIVE_MS, ModelSpec
@@ -337,17 +338,22 @@ class IngestMetrics:
         self.stream.observe_alerts(alerts, time.time() if now is None else now)
 
     def observe_events(
-        self, accepted: Sequence[PredictionEvent], monitor: Monitor, now: float
+        self,
+        accepted: Sequence[PredictionEvent],
+        columns: Mapping[tuple[str, str], Sequence[Columns]],
+        monitor: Monitor,
+        now: float,
     ) -> None:
-        """A batch's accepted events, once its monitors have taken them: their age, the
-        model's latency (against its objective, from the spec ``monitor`` checks them
-        against) and scores, and the window summaries of the versions watched."""
+        """A batch's accepted events, once its monitors have taken them (and read them into
+        ``columns``, ``BatchOutcome.columns``): their age, the model's latency (against its
+        objective, from the spec ``monitor`` checks them against) and scores, and the window
+        summaries of the versions watched."""
         if accepted:
             groups = group_by_version(accepted)
             spec_for = monitor.registry.spec_for
             objectives = {key: self._latency_objective(spec_for(*key)) for key in groups}
             self.stream.observe_events(groups, now, objectives)
-            self.windows.observe(groups, monitor)
+            self.windows.observe(columns, monitor)
 
     def _latency_objective(self, spec: ModelSpec | None) -> float:
         if spec is None or spec.latency_objective_ms is None:

@@ -9,7 +9,7 @@ batch, and nothing is read from the monitors' internals but their profile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +18,6 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from streams.core.contract.columns import Columns
-from streams.core.contract.event import PredictionEvent
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import NumericProfile, ReferenceProfile
@@ -57,6 +56,7 @@ class _Window:
     reference: list[tuple[str, str, float]]
     size: int
     ring: np.ndarray = field(init=False)
+    _numeric_index: dict[tuple[str, ...], list[int]] = field(init=False, default_factory=dict)
     filled: int = 0
     at: int = 0
 
@@ -67,18 +67,37 @@ class _Window:
     def series(self) -> int:
         return len(self.reference) + len(self.numeric) * 4 + len(self.categorical) * 2
 
-    def add(self, events: list[PredictionEvent]) -> None:
-        # Only the last ``size`` can stay in the ring: read no more (the columns cost most).
-        columns = Columns.from_events(events[-self.size :], self.numeric, tuple(self.categorical))
-        tops = [
-            np.array([np.nan if v is None else float(v == top) for v in columns.categorical[n]])
-            for n, top in self.categorical.items()
-        ]
-        rows = np.column_stack([columns.numeric, *tops]) if tops else columns.numeric
+    def add(self, chunks: Sequence[Columns]) -> None:
+        """Take a batch's columns as its monitor read them (``BatchOutcome.columns``)."""
+        rows = self._rows(chunks)
         ends = (self.at + np.arange(len(rows))) % self.size
         self.ring[ends] = rows
         self.at = int((self.at + len(rows)) % self.size)
         self.filled = min(self.size, self.filled + len(rows))
+
+    def _rows(self, chunks: Sequence[Columns]) -> np.ndarray:
+        # Only the last ``size`` rows can stay in the ring: read no more.
+        parts, wanted = [], self.size
+        for chunk in reversed(chunks):
+            if wanted <= 0:
+                break
+            parts.append(self._chunk_rows(chunk, wanted))
+            wanted -= len(parts[-1])
+        return np.vstack(parts[::-1]) if parts else np.empty((0, self.ring.shape[1]))
+
+    def _chunk_rows(self, chunk: Columns, most: int) -> np.ndarray:
+        start = max(len(chunk) - most, 0)
+        index = self._numeric_index.get(chunk.numeric_names)
+        if index is None:
+            index = [chunk.numeric_names.index(name) for name in self.numeric]
+            self._numeric_index[chunk.numeric_names] = index
+        rows = np.empty((len(chunk) - start, self.ring.shape[1]))
+        rows[:, : len(self.numeric)] = chunk.numeric[start:, index]
+        for j, (name, top) in enumerate(self.categorical.items(), start=len(self.numeric)):
+            values = np.array(chunk.categorical[name][start:], dtype=object)
+            missing = values == None  # noqa: E711 (numpy compares each element)
+            rows[:, j] = np.where(missing, np.nan, values == top)
+        return rows
 
     def stats(self) -> Iterator[tuple[str, str, float]]:
         # Every column at once (a scrape reads every version's window): a column's mean
@@ -156,18 +175,18 @@ class WindowSummaries(Collector):
         self._windows: dict[Version, _Window] = {}
         self._refused: set[Version] = set()
 
-    def observe(self, groups: Mapping[Version, list[PredictionEvent]], monitor: Monitor) -> None:
-        """Add a batch's accepted events (``group_by_version``) of the versions ``monitor``
+    def observe(self, columns: Mapping[Version, Sequence[Columns]], monitor: Monitor) -> None:
+        """Add a batch's columns (``BatchOutcome.columns``) of the versions ``monitor``
         watches with a reference; forget versions it no longer holds."""
         held = monitor.monitors
         kept = {key: w for key, w in self._windows.items() if key in held}
         if len(kept) < len(self._windows):
             self._refused.clear()  # room freed: refused versions may fit now
         self._windows = kept
-        for key, events in groups.items():
+        for key, chunks in columns.items():
             window = self._windows.get(key) or self._admit(key, held.get(key))
             if window is not None:
-                window.add(events)
+                window.add(chunks)
 
     def _admit(self, key: Version, watched: ModelMonitor | None) -> _Window | None:
         if watched is None or watched.profile is None or key in self._refused:

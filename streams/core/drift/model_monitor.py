@@ -131,6 +131,7 @@ class ModelMonitor:
         the verdicts of the windows it closed and its anomalous events."""
         alerts: list[Alert] = []
         verdicts: list[tuple[str | None, Verdict]] = []
+        chunks: list[Columns] = []
         anomalies = start = 0
         while start < len(events):
             if self.profile is None:
@@ -139,6 +140,7 @@ class ModelMonitor:
                 room = self.config.window_events - self._window_count
             end = min(len(events), start + room)
             chunk = self._columns(events[start:end])
+            chunks.append(chunk)
             if self.label_free is not None:
                 predictions = chunk.categorical[PREDICTION]
                 positive = self.spec.positive_classes.__contains__
@@ -154,7 +156,8 @@ class ModelMonitor:
                     self._close_window(alerts, verdicts)
             start = end
         key = (self.spec.model_id, self.model_version)
-        return BatchOutcome(tuple(alerts), (key,), {key: tuple(verdicts)}, {key: anomalies})
+        return BatchOutcome(tuple(alerts), (key,), {key: tuple(verdicts)}, {key: anomalies},
+                            columns={key: tuple(chunks)})  # fmt: skip
 
     def snapshot(self) -> dict[str, Any]:
         """The state between batches, JSON-safe and small: detectors, rules, sample (a new
