@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
 from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
 from streams.adapters.redis.applied_offsets import last_offsets, unapplied
@@ -70,6 +71,38 @@ def test_re_forwarded_copies_are_skipped_by_source_offset():
     assert offsets == {0: 2}
     assert sources == {(0, "predictions", 0): 11, (0, "predictions", 1): 4}
     assert unapplied(again, offsets, sources) == [_copy(0, 12, 6)]
+
+
+def _last_offsets_record_by_record(records):
+    offsets, sources = {}, {}
+    for record in records:
+        partition, offset = record.position
+        offsets[partition] = max(offsets.get(partition, -1), offset)
+        if record.read_at is not None:
+            key = (partition, record.source, record.partition)
+            sources[key] = max(sources.get(key, -1), record.offset)
+    return offsets, sources
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_last_offsets_are_each_partitions_and_sources_highest_in_any_order(seed):
+    rng = random.Random(seed)
+    records, read = [], {0: 0, 1: 0}
+    for _ in range(rng.randrange(1, 12)):  # bundles and direct runs, copies out of order
+        if rng.random() < 0.3:
+            partition = rng.randrange(3)
+            start = rng.randrange(50)
+            records += [RawRecord(b"v", 0, "predictions", partition, o)
+                        for o in range(start, start + rng.randrange(1, 5))]  # fmt: skip
+            continue
+        at = rng.randrange(2)
+        read[at] += rng.randrange(0, 3)  # 0: a second piece of one bundle
+        records += [
+            RawRecord(b"v", 0, rng.choice(["predictions", "labels"]), rng.randrange(3),
+                      rng.randrange(100), None, (at, read[at]))
+            for _ in range(rng.randrange(1, 6))
+        ]  # fmt: skip
+    assert last_offsets(records) == _last_offsets_record_by_record(records)
 
 
 def test_copies_within_one_batch_are_skipped_and_offsets_still_fence():

@@ -19,6 +19,8 @@ partition)`` is a copy of one applied already.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import groupby
+from operator import attrgetter
 
 from prometheus_client import Counter
 
@@ -112,13 +114,21 @@ def last_offsets(records: Sequence[RawRecord]) -> tuple[dict[int, int], dict[Sou
     """The last offset per partition read from, and per source of the routed records."""
     offsets: dict[int, int] = {}
     sources: dict[SourceKey, int] = {}
-    for record in records:
-        partition, offset = record.position
-        offsets[partition] = max(offsets.get(partition, -1), offset)
-        if record.read_at is not None:
-            key = (partition, record.source, record.partition)
-            sources[key] = max(sources.get(key, -1), record.offset)
+    # A batch is runs of records read at one position (a bundle's) or from one partition:
+    # a step per run, the records' offsets compared in C.
+    for (read_at, source, partition), run in groupby(records, _RUN):
+        last = max(map(_OFFSET, run))
+        if read_at is None:
+            offsets[partition] = max(offsets.get(partition, -1), last)
+            continue
+        at, offset = read_at
+        offsets[at] = max(offsets.get(at, -1), offset)
+        key = (at, source, partition)
+        sources[key] = max(sources.get(key, -1), last)
     return offsets, sources
+
+
+_RUN, _OFFSET = attrgetter("read_at", "source", "partition"), attrgetter("offset")
 
 
 class AppliedOffsets:
