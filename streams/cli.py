@@ -29,7 +29,7 @@ from streams.cli_settings import spec_paths as _spec_paths
 from streams.core.contract.pii import require_key_for
 from streams.core.errors import DriftlineError
 from streams.env_reader import variable
-from streams.garbage_collection import collect_for_batches
+from streams.garbage_collection import collecting_for_batches
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -262,8 +262,8 @@ def _worker(args: argparse.Namespace) -> int:
     limits = ensure_worker_topics(settings)
     worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii,
                           dead_letter_limits=limits)  # fmt: skip
-    collect_for_batches()
-    FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
+    with collecting_for_batches():
+        FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
     return 0
 
 

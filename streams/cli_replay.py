@@ -24,7 +24,7 @@ from streams.cli_parser import (
 )
 from streams.cli_settings import pii_policy, spec_paths
 from streams.core.contract.pii import require_key_for
-from streams.garbage_collection import collect_for_batches
+from streams.garbage_collection import collecting_for_batches
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def run_replay(args: argparse.Namespace) -> int:
         retrain_out = (
             files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
         )
-        collect_for_batches()
+        files.enter_context(collecting_for_batches())
         summary = replay(
             events,
             source=str(args.events),

@@ -11,8 +11,10 @@ collector to the cycles.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["YOUNG_THRESHOLD", "collect_for_batches"]
+__all__ = ["YOUNG_THRESHOLD", "collecting_for_batches"]
 
 #: Allocations net of deallocations before a young collection: above the objects a batch
 #: holds at once (its records, and three per decoded event: 20,000-25,000 at the default
@@ -20,11 +22,18 @@ __all__ = ["YOUNG_THRESHOLD", "collect_for_batches"]
 YOUNG_THRESHOLD = 50_000
 
 
-def collect_for_batches() -> None:
-    """Raise the young generation's threshold, and freeze what exists now (modules, the
-    app built at start-up) so no full collection walks it again. Call once, after start-up
-    and before the first batch."""
+@contextmanager
+def collecting_for_batches() -> Iterator[None]:
+    """Within: the young generation's threshold raised, and what existed on entry (modules,
+    the app built at start-up) frozen, so no full collection walks it again. Both are
+    undone on exit: a command run inside another program (a test) leaves its collector as
+    it was."""
+    threshold = gc.get_threshold()
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    gc.set_threshold(YOUNG_THRESHOLD, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()

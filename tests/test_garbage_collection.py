@@ -1,18 +1,17 @@
-"""The cycle collector of a worker or replay: run for cycles, not every few hundred events.
-
-Each test runs in its own interpreter: the settings are the process's, and pytest's must
-stay CPython's defaults.
-"""
+"""The cycle collector of a worker or replay: run for cycles, not every ~100 events."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
 
 from streams.cli import main
+from streams.garbage_collection import YOUNG_THRESHOLD, collecting_for_batches
 
 
 def _python(code: str) -> str:
@@ -29,7 +28,8 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Counts the collections of a ``driftline replay``.
+# Counts the collections of a ``driftline replay``, in an interpreter of its own: pytest's
+# has run a great deal before.
 _REPLAY = """
 import gc, sys
 from streams.cli import main
@@ -40,38 +40,33 @@ print(len(runs), file=sys.stderr)
 """
 
 
-def test_a_replay_runs_a_few_collections_not_one_every_few_hundred_events(stream: Path):
+def test_a_replay_runs_a_few_collections_not_one_every_hundred_events(stream: Path):
     collections = int(_python(_REPLAY.format(path=str(stream))))
     # CPython's default threshold (700) gave 218 here: one per ~100 events.
     assert collections < 20
 
 
 def test_cycles_are_still_collected_once_past_the_threshold():
-    found = _python("""
-import gc, sys, weakref
-from streams.garbage_collection import YOUNG_THRESHOLD, collect_for_batches
+    class Node:
+        pass
 
-class Node:
-    pass
-
-collect_for_batches()
-first = Node()
-first.self = first
-watched = weakref.ref(first)
-del first
-alive_after_a_little = watched() is not None
-kept = [[] for _ in range(2 * YOUNG_THRESHOLD)]  # live objects: the count climbs
-print(alive_after_a_little, watched() is None, file=sys.stderr)
-""")
-    assert found == "True True"
+    with collecting_for_batches():
+        first = Node()
+        first.self = first
+        watched = weakref.ref(first)
+        del first
+        alive_after_a_little = watched() is not None
+        kept = [[] for _ in range(2 * YOUNG_THRESHOLD)]  # live objects: the count climbs
+        assert alive_after_a_little and watched() is None
+        del kept
 
 
-def test_what_exists_at_start_up_is_frozen_out_of_later_collections():
-    frozen = _python("""
-import gc, sys
-from streams.garbage_collection import collect_for_batches
-before = gc.get_freeze_count()
-collect_for_batches()
-print(before == 0 and gc.get_freeze_count() > 1000, file=sys.stderr)
-""")
-    assert frozen == "True"
+def test_start_up_is_frozen_within_and_the_collector_is_as_it_was_after():
+    before = gc.get_threshold(), gc.get_freeze_count()
+    with collecting_for_batches():
+        assert gc.get_freeze_count() > 1000
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    with pytest.raises(KeyError), collecting_for_batches():
+        raise KeyError("a command that fails")
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
