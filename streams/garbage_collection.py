@@ -3,7 +3,7 @@
 CPython runs its cycle collector whenever allocations outrun deallocations by a threshold,
 700 container objects by default. A batch of a few thousand events is tens of thousands of
 live objects (records, events, their feature dicts) that refcounting frees moments later,
-so the default threshold ran a collection every ~100 events: 10-15% of a worker's CPU
+so the default threshold ran a collection every ~100 events: 12-14% of a worker's CPU
 (BENCHMARKS.md), finding next to no cycles. A threshold above a batch's objects leaves the
 collector to the cycles.
 """
