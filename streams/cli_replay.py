@@ -100,7 +100,7 @@ def run_replay(args: argparse.Namespace) -> int:
         new_version_reference=settings.new_version_reference,
         rollouts=settings.rollouts(),
     )
-    with contextlib.ExitStack() as files:
+    with collecting_for_batches(), contextlib.ExitStack() as files:
         events = files.enter_context(args.events.open("rb"))
         dlq = files.enter_context(args.dlq.open("wb")) if args.dlq else None
         labels = None
@@ -115,7 +115,6 @@ def run_replay(args: argparse.Namespace) -> int:
         retrain_out = (
             files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None
         )
-        files.enter_context(collecting_for_batches())
         summary = replay(
             events,
             source=str(args.events),
