@@ -56,7 +56,6 @@ class _Window:
     reference: list[tuple[str, str, float]]
     size: int
     ring: np.ndarray = field(init=False)
-    _numeric_index: dict[tuple[str, ...], list[int]] = field(init=False, default_factory=dict)
     filled: int = 0
     at: int = 0
 
@@ -87,10 +86,7 @@ class _Window:
 
     def _chunk_rows(self, chunk: Columns, most: int) -> np.ndarray:
         start = max(len(chunk) - most, 0)
-        index = self._numeric_index.get(chunk.numeric_names)
-        if index is None:
-            index = [chunk.numeric_names.index(name) for name in self.numeric]
-            self._numeric_index[chunk.numeric_names] = index
+        index = [chunk.numeric_names.index(name) for name in self.numeric]
         rows = np.empty((len(chunk) - start, self.ring.shape[1]))
         rows[:, : len(self.numeric)] = chunk.numeric[start:, index]
         for j, (name, top) in enumerate(self.categorical.items(), start=len(self.numeric)):
