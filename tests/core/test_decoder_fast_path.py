@@ -17,7 +17,7 @@ import pytest
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.event import RawRecord
 from streams.core.contract.timestamps import SecondCache, timestamp_ms
-from streams.core.errors import InvalidEvent
+from streams.core.errors import InvalidEvent, Reason
 from tests.core.conftest import event_dict, record
 
 _ODD_VALUES: list[Any] = [
@@ -130,3 +130,45 @@ def _outcome(convert: Any, stamp: str) -> Any:
 def test_second_cache_size_must_be_positive():
     with pytest.raises(ValueError, match="max_seconds"):
         SecondCache(max_seconds=0)
+
+
+_ATTRIBUTE_NAMES = ["g", "region", "\x01", "x" * 128, "x" * 129, ""]
+_ATTRIBUTE_VALUES: list[Any] = [
+    None, True, False, 0, 1, 1.0, -0.0, "", "eu", "x" * 256, "x" * 257, [], [1], {"a": 1},
+]  # fmt: skip
+
+
+def attributes_by_the_rules(attributes: dict[str, Any]) -> tuple[Any, ...]:
+    """The schema's rules for ``attributes``, written plainly: names first, then values."""
+    for name in attributes:
+        if not 1 <= len(name) <= 128 or any(ord(c) < 0x20 for c in name):
+            return ("rejected", Reason.INVALID_VALUE, f"attributes.{name[:128]!r}")
+    for name, value in attributes.items():
+        if type(value) is str and len(value) > 256:
+            return ("rejected", Reason.INVALID_VALUE, f"attributes.{name}")
+        if type(value) not in (str, int, float, bool, type(None)):
+            return ("rejected", Reason.WRONG_TYPE, f"attributes.{name}")
+    return ("accepted", attributes)
+
+
+def test_attributes_remembered_or_not_get_the_rules_verdict():
+    # The fast path remembers attribute sets found valid; a set equal to one remembered
+    # (1, 1.0 and True compare equal) must get its own verdict, first time or hundredth.
+    rng = random.Random(3)
+    decoder = EventDecoder()
+    for offset in range(3000):
+        attributes = {
+            rng.choice(_ATTRIBUTE_NAMES): rng.choice(_ATTRIBUTE_VALUES)
+            for _ in range(rng.randrange(1, 4))
+        }
+        raw = record(event_dict(attributes=attributes), offset)
+        got = verdict(decoder.decode, raw)
+        expected = attributes_by_the_rules(attributes)
+        if expected[0] == "accepted":
+            assert got[0] == "accepted", attributes
+            assert got[1].attributes == attributes
+            assert list(map(type, got[1].attributes.values())) == list(
+                map(type, attributes.values())
+            )
+        else:
+            assert got[:3] == expected, attributes

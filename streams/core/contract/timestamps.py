@@ -24,6 +24,9 @@ _PARTS = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
+# The three ASCII digits of a millisecond fraction and their value: one lookup checks and
+# converts them ("١٢٣" is a digit string to ``int`` but not to RFC 3339).
+_MILLISECONDS = {f"{ms:03d}": ms for ms in range(1000)}
 
 
 def timestamp_ms(value: str) -> int:
@@ -77,9 +80,9 @@ class SecondCache:
         # checked whole by the pattern needs only its three ASCII digits checked here.
         if len(value) == 24 and value[19] == "." and value[23] == "Z":
             start = self._starts.get(value[:19] + "Z")
-            milliseconds = value[20:23]
-            if start is not None and milliseconds.isdigit() and milliseconds.isascii():
-                return start + int(milliseconds)
+            milliseconds = _MILLISECONDS.get(value[20:23])
+            if start is not None and milliseconds is not None:
+                return start + milliseconds
         parts = _PARTS.fullmatch(value)
         if parts is None:
             return timestamp_ms(value)
