@@ -172,3 +172,21 @@ def test_attributes_remembered_or_not_get_the_rules_verdict():
             )
         else:
             assert got[:3] == expected, attributes
+
+
+def test_the_shape_handed_to_the_spec_check_is_the_events_own():
+    # ModelSpec.check trusts the decoder's shape instead of taking it again: it must be the
+    # decoded event's feature names and value types, in order, whenever one is given.
+    rng = random.Random(5)
+    decoder = EventDecoder()
+    given = 0
+    for offset in range(2000):
+        try:
+            event, shape = decoder.decode_with_shape(record(garbage(rng), offset))
+        except InvalidEvent:
+            continue
+        if shape is not None:
+            given += 1
+            features = event.features
+            assert shape == (tuple(features), tuple(map(type, features.values())))
+    assert given > 250

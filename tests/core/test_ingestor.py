@@ -46,10 +46,10 @@ def test_the_model_is_named_only_when_the_registry_knows_it():
 
 
 class ExplodingRegistry(SpecRegistry):
-    def check(self, event, message_bytes):
+    def check(self, event, message_bytes, shape=None):
         if event.event_id == "boom":
             raise ZeroDivisionError("a bug")
-        super().check(event, message_bytes)
+        super().check(event, message_bytes, shape)
 
 
 def test_a_bug_on_one_record_rejects_that_record_only(caplog):

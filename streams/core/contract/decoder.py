@@ -14,7 +14,13 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
-from streams.core.contract.event import FeatureValue, LabelEvent, PredictionEvent, RawRecord
+from streams.core.contract.event import (
+    FeatureShape,
+    FeatureValue,
+    LabelEvent,
+    PredictionEvent,
+    RawRecord,
+)
 from streams.core.contract.timestamps import SecondCache, timestamp_ms
 from streams.core.errors import InvalidEvent, Reason
 
@@ -87,6 +93,11 @@ class EventDecoder:
 
     def decode(self, record: RawRecord) -> PredictionEvent:
         """Return the event in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
+        return self.decode_with_shape(record)[0]
+
+    def decode_with_shape(self, record: RawRecord) -> tuple[PredictionEvent, FeatureShape | None]:
+        """``decode``, and the event's feature shape when the checks took it on the way
+        (None if not): the spec check then need not take it again (``ModelSpec.check``)."""
         value = record.value
         if value and len(value) <= self.max_message_bytes:
             try:
@@ -94,15 +105,16 @@ class EventDecoder:
             except orjson.JSONDecodeError:
                 document = None
             if type(document) is dict:
-                event = self._plain_event(document, record.timestamp_ms, len(value))
-                if event is not None:
-                    return event
-        return self._decode_checking_each_rule(record)
+                plain = self._plain_event(document, record.timestamp_ms, len(value))
+                if plain is not None:
+                    return plain
+        return self._decode_checking_each_rule(record), None
 
     def _plain_event(
         self, document: dict[str, Any], record_time_ms: int, message_bytes: int
-    ) -> PredictionEvent | None:
-        """The event, if ``document`` is plainly valid; None if any rule needs a closer look.
+    ) -> tuple[PredictionEvent, FeatureShape] | None:
+        """The event and its feature shape, if ``document`` is plainly valid; None if any
+        rule needs a closer look.
 
         The rules of ``_decode_checking_each_rule`` inlined, in its order, for events that
         pass them all: a record this refuses is decoded again the long way, so every
@@ -135,7 +147,8 @@ class EventDecoder:
         if type(features) is not dict or len(features) > self.max_features:
             return None
         fine = _SCALAR_OR_TEXT_TYPES if message_bytes <= _MAX_FEATURE_STRING else _SCALAR_TYPES
-        if not fine.issuperset(map(type, features.values())):
+        kinds = tuple(map(type, features.values()))
+        if not fine.issuperset(kinds):
             return None
         prediction = document["prediction"]
         kind = type(prediction)
@@ -145,7 +158,7 @@ class EventDecoder:
         latency = document.get("latency_ms", 0.0)
         if type(score) not in _NUMBER_TYPES or type(latency) not in _NUMBER_TYPES or latency < 0:
             return None
-        return PredictionEvent(
+        event = PredictionEvent(
             event_id,
             model_id,
             version,
@@ -157,6 +170,7 @@ class EventDecoder:
             _attributes(document["attributes"]) if "attributes" in document else None,
             _trace_id(document["trace_id"]) if "trace_id" in document else None,
         )
+        return event, (tuple(features), kinds)
 
     @staticmethod
     def _remember(known: set[_T], *values: _T) -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["FeatureValue", "PredictionEvent", "RawRecord"]
+__all__ = ["FeatureShape", "FeatureValue", "LabelEvent", "PredictionEvent", "RawRecord"]
 
 FeatureValue = float | int | str | bool | None
+#: An event's feature names and the types of their values, in the event's order.
+FeatureShape = tuple[tuple[str, ...], tuple[type, ...]]
 
 
 @dataclass(slots=True)

@@ -72,12 +72,12 @@ class Ingestor:
         result = IngestResult()
         accept, reject = result.accepted.append, result.rejected.append
         place = result.positions.append
-        decode, check = self.decoder.decode, self.registry.check
+        decode, check = self.decoder.decode_with_shape, self.registry.check
         for record in records:
             event = None
             try:
-                event = decode(record)
-                check(event, len(record.value or b""))
+                event, shape = decode(record)
+                check(event, len(record.value or b""), shape)
             except InvalidEvent as exc:
                 reject(self._rejection(record, event, exc.reason, exc.detail, exc, exc.field))
             except Exception as exc:

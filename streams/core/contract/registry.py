@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from streams.core.contract.event import PredictionEvent
+from streams.core.contract.event import FeatureShape, PredictionEvent
 from streams.core.contract.spec import ModelSpec
 from streams.core.contract.spec_inference import SpecInference
 from streams.core.contract.version_slots import VersionSlots
@@ -109,11 +109,14 @@ class SpecRegistry:
         specs = self._specs
         return specs.get((model_id, model_version)) or specs.get((model_id, None))
 
-    def check(self, event: PredictionEvent, message_bytes: int) -> None:
-        """Raise ``InvalidEvent`` unless ``event`` may be applied to the model's state."""
+    def check(
+        self, event: PredictionEvent, message_bytes: int, shape: FeatureShape | None = None
+    ) -> None:
+        """Raise ``InvalidEvent`` unless ``event`` may be applied to the model's state
+        (``shape``: its feature shape, if the caller has it)."""
         spec = self.spec_for(event.model_id, event.model_version)
         if spec is not None:
-            spec.check(event, message_bytes)
+            spec.check(event, message_bytes, shape)
             self.versions.admit(event.model_id, event.model_version, now=self.now)
             return
         warmup = self._warmups.get(event.model_id) or self._start_warmup(event.model_id)

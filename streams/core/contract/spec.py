@@ -12,7 +12,7 @@ from streams.core.contract.decoder import (
     DEFAULT_MAX_MESSAGE_BYTES,
     check_name,
 )
-from streams.core.contract.event import PredictionEvent
+from streams.core.contract.event import FeatureShape, PredictionEvent
 from streams.core.detectors import default_configs
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy
@@ -162,7 +162,7 @@ class ModelSpec:
     source_attribute: str | None = None
     required_features: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _constrained: tuple[tuple[str, FeatureSpec], ...] = field(init=False, repr=False, compare=False)
-    _valid_shapes: set[tuple[tuple[str, ...], tuple[type, ...]]] = field(
+    _valid_shapes: set[FeatureShape] = field(
         init=False, repr=False, compare=False, default_factory=set
     )
 
@@ -177,8 +177,14 @@ class ModelSpec:
         """The predictions and labels (as ``category_of`` texts) of the positive class."""
         return frozenset({self.positive_class}) if self.positive_class else _DEFAULT_POSITIVE
 
-    def check(self, event: PredictionEvent, message_bytes: int) -> None:
-        """Raise ``InvalidEvent`` for the first rule of this spec that ``event`` breaks."""
+    def check(
+        self, event: PredictionEvent, message_bytes: int, shape: FeatureShape | None = None
+    ) -> None:
+        """Raise ``InvalidEvent`` for the first rule of this spec that ``event`` breaks.
+
+        ``shape`` is the event's feature shape if the caller has it (the decoder takes it on
+        its way), else it is taken here.
+        """
         if message_bytes > self.max_message_bytes:
             raise InvalidEvent(
                 Reason.TOO_LARGE,
@@ -187,7 +193,8 @@ class ModelSpec:
         features = event.features
         # Producers send the same names with the same types event after event: check a shape
         # once, then only the values that have bounds or categories.
-        shape = (tuple(features), tuple(map(type, features.values())))
+        if shape is None:
+            shape = (tuple(features), tuple(map(type, features.values())))
         if shape not in self._valid_shapes:
             self._check_shape(features)
             if len(self._valid_shapes) >= _MAX_CACHED_SHAPES:
