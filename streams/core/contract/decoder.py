@@ -113,8 +113,7 @@ class EventDecoder:
     def _plain_event(
         self, document: dict[str, Any], record_time_ms: int, message_bytes: int
     ) -> tuple[PredictionEvent, FeatureShape] | None:
-        """The event and its feature shape, if ``document`` is plainly valid; None if any
-        rule needs a closer look.
+        """The event and its feature shape if ``document`` is plainly valid, else None.
 
         The rules of ``_decode_checking_each_rule`` inlined, in its order, for events that
         pass them all: a record this refuses is decoded again the long way, so every
