@@ -85,11 +85,9 @@ class EventDecoder:
         self.max_message_bytes = max_message_bytes
         self.max_features = max_features
         self._seconds = SecondCache()
-        # What the fast path has found right before, as sets: a lookup costs a third to a
-        # half of checking again. The field names in an event's order (producers send one or
-        # two layouts), and model ids and versions (a stream repeats a handful).
+        # The field names, in an event's order, of events the fast path found right (producers
+        # send one or two layouts): a set lookup is half the cost of comparing key sets.
         self._layouts: set[tuple[str, ...]] = set()
-        self._identifiers: set[str] = set()
 
     def decode(self, record: RawRecord) -> PredictionEvent:
         """Return the event in ``record`` or raise ``InvalidEvent`` saying what is wrong."""
@@ -125,7 +123,7 @@ class EventDecoder:
             keys = document.keys()
             if not (keys >= _REQUIRED_SET and keys <= _FIELDS):
                 return None
-            self._remember(self._layouts, layout)
+            _remember(self._layouts, layout)
         stamp = document.get("timestamp")
         if stamp is not None and type(stamp) is str:
             timestamp = self._seconds(stamp)
@@ -139,10 +137,10 @@ class EventDecoder:
         model_id, version = document["model_id"], document["model_version"]
         if type(model_id) is not str or type(version) is not str:
             return None
-        if not (model_id in self._identifiers and version in self._identifiers):
-            if not (_is_identifier(model_id) and _is_identifier(version)):
-                return None
-            self._remember(self._identifiers, model_id, version)
+        # ``_is_identifier``'s own memory, looked up here without the two calls.
+        known = model_id in _IDENTIFIERS and version in _IDENTIFIERS
+        if not (known or (_is_identifier(model_id) and _is_identifier(version))):
+            return None
         if type(features) is not dict or len(features) > self.max_features:
             return None
         fine = _SCALAR_OR_TEXT_TYPES if message_bytes <= _MAX_FEATURE_STRING else _SCALAR_TYPES
@@ -170,12 +168,6 @@ class EventDecoder:
             _trace_id(document["trace_id"]) if "trace_id" in document else None,
         )
         return event, (tuple(features), kinds)
-
-    @staticmethod
-    def _remember(known: set[_T], *values: _T) -> None:
-        if len(known) >= _MAX_REMEMBERED:
-            known.clear()
-        known.update(values)
 
     def _decode_checking_each_rule(self, record: RawRecord) -> PredictionEvent:
         # The long way: one rule after another, raising for the first one broken.
@@ -364,10 +356,24 @@ def _identifier(value: object, field: str) -> str:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
 def _is_identifier(value: str) -> bool:
-    # Cached: a stream repeats a handful of model ids and versions.
-    return _ID.fullmatch(value) is not None
+    # Remembered when valid: a stream repeats a handful of model ids and versions.
+    if value in _IDENTIFIERS:
+        return True
+    if _ID.fullmatch(value) is None:
+        return False
+    _remember(_IDENTIFIERS, value)
+    return True
+
+
+#: Model ids and versions found valid (bounded by ``_remember``).
+_IDENTIFIERS: set[str] = set()
+
+
+def _remember(known: set[_T], value: _T) -> None:
+    if len(known) >= _MAX_REMEMBERED:
+        known.clear()
+    known.add(value)
 
 
 def _timestamp_ms(value: object) -> int:
@@ -436,11 +442,10 @@ def _attributes(value: object) -> Mapping[str, FeatureValue]:
 def _are_valid_attributes(items: tuple[tuple[str, object], ...]) -> bool:
     # Cached: producers send the same few segments (names and values) event after event. Values
     # that compare equal (1, 1.0, True) share an entry, and are all valid or all not.
-    return all(
-        _NAME.fullmatch(name)
-        and (
-            type(value) in _SCALAR_TYPES
-            or (type(value) is str and len(value) <= _MAX_ATTRIBUTE_STRING)
-        )
-        for name, value in items
-    )
+    try:
+        for name, _ in items:
+            check_name(name, "attributes")
+        _check_values(dict(items), "attributes", _MAX_ATTRIBUTE_STRING)
+    except InvalidEvent:
+        return False
+    return True
