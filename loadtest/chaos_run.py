@@ -10,6 +10,7 @@ import contextlib
 import os
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from loadtest.chaos_stream import ChaosStream, Outcome, state_totals
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
+from streams.adapters.kafka.routing import model_key
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port, run_names
@@ -71,6 +73,8 @@ class ChaosRun:
         self.published = 0
         self.ends: dict[int, int] = {}
         self.bad: set[tuple[int, int]] = set()  # where the records to dead-letter went
+        # With routing: the last offset of each input partition per model key it carried.
+        self.last_routed: dict[tuple[bytes, int], int] = {}
         self.rest: list[tuple[bytes | None, bytes]] = []  # the stream not published yet
 
     # Workers -------------------------------------------------------------------------------
@@ -107,8 +111,12 @@ class ChaosRun:
         if len(positions) != len(records):
             raise DriftlineError(f"{len(records) - len(positions)} records not published")
         self.published += len(positions)
-        for partition, offset in positions:
+        limit = self.settings.max_message_bytes
+        for (partition, offset), (_, value) in zip(positions, records, strict=True):
             self.ends[partition] = max(self.ends.get(partition, 0), offset + 1)
+            if len(value) <= limit:  # a larger one the routing stage dead-letters itself
+                routed = (model_key(value, max_bytes=limit), partition)
+                self.last_routed[routed] = max(self.last_routed.get(routed, -1), offset)
         return positions
 
     @property
@@ -125,19 +133,31 @@ class ChaosRun:
         meet in at most two by-model partitions; the highest is the progress to wait for."""
         settings = self.settings
         monitored = settings.monitored(settings.topic_predictions)
-        prefix = settings.redis_prefix
+        if monitored != settings.topic_predictions:
+            applied: dict[int, int] = {}
+            for (_, partition), offset in self._applied_sources().items():
+                applied[partition] = max(applied.get(partition, -1), offset)
+            return applied
         try:
-            if monitored == settings.topic_predictions:
-                stored = self.redis.hgetall(f"{prefix}:offsets:{monitored}")
-                return {int(p): int(o) for p, o in stored.items()}
-            sources = self.redis.hgetall(f"{prefix}:sources:{monitored}")
+            stored = self.redis.hgetall(f"{settings.redis_prefix}:offsets:{monitored}")
         except redis.RedisError:
             return {}
-        applied: dict[int, int] = {}
+        return {int(p): int(o) for p, o in stored.items()}
+
+    def _applied_sources(self) -> dict[tuple[int, int], int]:
+        """With routing: per (by-model partition, input partition), the last input offset
+        applied (every model's low-water mark)."""
+        settings = self.settings
+        monitored = settings.monitored(settings.topic_predictions)
+        try:
+            sources = self.redis.hgetall(f"{settings.redis_prefix}:sources:{monitored}")
+        except redis.RedisError:
+            return {}
+        applied: dict[tuple[int, int], int] = {}
         for field, offset in sources.items():
-            _, topic, partition = field.decode().rsplit("|", 2)
+            at, topic, partition = field.decode().rsplit("|", 2)
             if topic == settings.topic_predictions:
-                applied[int(partition)] = max(applied.get(int(partition), -1), int(offset))
+                applied[int(at), int(partition)] = int(offset)
         return applied
 
     def fraction_applied(self) -> float:
@@ -149,26 +169,26 @@ class ChaosRun:
         wait_for(lambda: self.fraction_applied() >= fraction, timeout_s, f"{fraction:.0%} applied")
 
     def done(self) -> bool:
+        if self.routed:
+            return self._copies_applied()
         applied = self.applied()
-        forwarded = all(applied.get(p, -1) >= end - 1 for p, end in self.ends.items())
-        return forwarded and self._monitors_caught_up()
+        return all(applied.get(p, -1) >= end - 1 for p, end in self.ends.items())
 
-    def _monitors_caught_up(self) -> bool:
-        """With routing, whether the monitors applied all the by-model topic holds: an input
-        partition's last record applied says the records before it were forwarded (the
-        routing stage forwards in order), not that the by-model partition of each of them
-        was applied already."""
-        settings = self.settings
-        monitored = settings.monitored(settings.topic_predictions)
-        if monitored == settings.topic_predictions:
-            return True
-        try:
-            stored = self.redis.hgetall(f"{settings.redis_prefix}:offsets:{monitored}")
-        except redis.RedisError:
+    def _copies_applied(self) -> bool:
+        """With routing, whether each by-model partition applied the last record each input
+        partition sent it (the router's mapping of model keys). The highest applied source
+        offset of an input partition says less: after a kill, the by-model partition of its
+        bad records may reach its end while the model's records wait to be forwarded
+        again."""
+        applied = self._applied_sources()
+        if not applied:
             return False
-        applied = {int(p): int(o) for p, o in stored.items()}
-        ends = end_offsets(settings.kafka, monitored)
-        return all(applied.get(p, -1) >= end - 1 for p, end in ends.items() if end > 0)
+        partitions = len(end_offsets(self.settings.kafka, self.settings.monitored(
+            self.settings.topic_predictions)))  # fmt: skip
+        return all(
+            applied.get((zlib.crc32(key) % partitions, partition), -1) >= last
+            for (key, partition), last in self.last_routed.items()
+        )
 
     def wait_done(self, timeout_s: float) -> None:
         wait_for(self.done, timeout_s, f"every record of {self.name} applied", every_s=0.25)
