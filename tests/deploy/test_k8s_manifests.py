@@ -19,9 +19,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
 from streams.adapters.faust.routes import add_routes
+from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.settings import Settings
 from tests.deploy.test_prometheus_rules import exported_names
 
@@ -195,7 +195,7 @@ def _served_paths() -> set[str]:
             return lambda view: view
 
     recorder = Recorder()
-    add_routes(recorder, metrics_registry=CollectorRegistry(), health=None, liveness=None)
+    add_routes(recorder, metrics_registry=MetricsRegistry(), health=None, liveness=None)
     assert recorder.paths, "add_routes registered no page"
     return recorder.paths
 

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import faust
 from faust.types import TP
-from prometheus_client import CollectorRegistry
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.batch_consumer import BatchApp, FetchedChunk
@@ -35,6 +34,7 @@ from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.core.alerts.sink import AlertSink
@@ -60,7 +60,7 @@ class Worker:
 
     app: faust.App
     registry: SpecRegistry
-    metrics_registry: CollectorRegistry
+    metrics_registry: MetricsRegistry
     spec_store: RedisSpecStore
 
 

@@ -13,9 +13,10 @@ import hmac
 
 import faust
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
+from streams.adapters.prometheus.text_families import MetricsRegistry
 
 __all__ = ["add_routes"]
 
@@ -23,7 +24,7 @@ __all__ = ["add_routes"]
 def add_routes(
     app: faust.App,
     *,
-    metrics_registry: CollectorRegistry,
+    metrics_registry: MetricsRegistry,
     health: HealthCheck,
     liveness: StreamLiveness,
     metrics_token: str | None = None,
@@ -38,7 +39,7 @@ def add_routes(
             return web.bytes(b"unauthorized\n", status=401, headers=headers)
         # aiohttp refuses a charset in content_type, which Prometheus' type carries.
         headers = {"Content-Type": CONTENT_TYPE_LATEST}
-        return web.bytes(generate_latest(metrics_registry), headers=headers)
+        return web.bytes(metrics_registry.render(), headers=headers)
 
     @app.page("/health")
     async def health_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

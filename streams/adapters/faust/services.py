@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
-from prometheus_client import CollectorRegistry
 
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.ingestion import IngestionService
@@ -18,6 +17,7 @@ from streams.adapters.kafka.admin import DLQ_HEADER_ROOM, KAFKA_DEFAULT_MAX_MESS
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.stream_metrics import add_process_collectors
+from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
@@ -51,7 +51,7 @@ class WorkerServices:
     """What the worker's agents, timers, rebalance hooks and pages share."""
 
     registry: SpecRegistry
-    metrics_registry: CollectorRegistry
+    metrics_registry: MetricsRegistry
     metrics: IngestMetrics
     liveness: StreamLiveness
     progress: PartitionProgress
@@ -75,7 +75,7 @@ def build_services(
 ) -> WorkerServices:
     """The object graph over one Redis client; ``specs``: the registry's first specs."""
     registry = settings.spec_registry(specs)
-    metrics_registry = CollectorRegistry()
+    metrics_registry = MetricsRegistry()
     add_process_collectors(metrics_registry)
     metrics = IngestMetrics(
         metrics_registry,

@@ -12,13 +12,19 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+
+from streams.adapters.prometheus.text_families import (
+    SeriesPrefixes,
+    TextFamily,
+    family_header,
+    sample_line,
+)
 
 __all__ = ["BatchHistogram"]
 
 
-class BatchHistogram(Collector):
+class BatchHistogram(TextFamily):
     """Bucket counts and sums per label set, fed by ``observe(labels, values)``.
 
     Parameters
@@ -55,6 +61,11 @@ class BatchHistogram(Collector):
         self._les = [floatToGoString(b) for b in bounds] + ["+Inf"]
         self._counts: dict[tuple[str, ...], np.ndarray] = {}
         self._sums: dict[tuple[str, ...], float] = {}
+        self._header = family_header(name, documentation, "histogram")
+        self._bucket_prefixes = SeriesPrefixes(f"{name}_bucket", (*labelnames, "le"))
+        self._count_prefixes = SeriesPrefixes(f"{name}_count", labelnames)
+        self._sum_prefixes = SeriesPrefixes(f"{name}_sum", labelnames)
+        self._lines: dict[tuple[str, ...], tuple[list[str], str, str]] = {}  # rendered series
 
     def observe(self, labels: tuple[str, ...], values: np.ndarray) -> None:
         """Count ``values`` (NaN skipped) under ``labels``."""
@@ -76,6 +87,7 @@ class BatchHistogram(Collector):
         """Drop the label sets ``matches`` accepts (a forgotten model's, say)."""
         for labels in [key for key in self._counts if matches(key)]:
             del self._counts[labels], self._sums[labels]
+            self._lines.pop(labels, None)
 
     def series(self) -> int:
         return len(self._counts)
@@ -90,3 +102,21 @@ class BatchHistogram(Collector):
             buckets = list(zip(self._les, (float(c) for c in cumulative), strict=True))
             family.add_metric(list(labels), buckets, sum_value=self._sums[labels])
         yield family
+
+    def exposition(self) -> str:
+        lines = [self._header]
+        for labels, counts in self._counts.items():
+            buckets, count, total = self._lines.get(labels) or self._render(labels)
+            cumulative = np.cumsum(counts).tolist()
+            lines += map(sample_line, buckets, cumulative)
+            # As HistogramMetricFamily: no _count and _sum beside a negative bucket.
+            if self._bounds[0] >= 0:
+                lines.append(sample_line(count, cumulative[-1]))
+                lines.append(sample_line(total, self._sums[labels]))
+        return "".join(lines)
+
+    def _render(self, labels: tuple[str, ...]) -> tuple[list[str], str, str]:
+        buckets = [self._bucket_prefixes((*labels, le)) for le in self._les]
+        rendered = (buckets, self._count_prefixes(labels), self._sum_prefixes(labels))
+        self._lines[labels] = rendered
+        return rendered

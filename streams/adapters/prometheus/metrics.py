@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.adapters.prometheus.stream_metrics import StreamMetrics, group_by_version
+from streams.adapters.prometheus.text_families import TextGauge
 from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
 from streams.core.contract.columns import Columns
@@ -55,14 +56,15 @@ class IngestMetrics:
         # model is forgotten (prometheus_client offers no public read of one series).
         self._per_model: dict[str, dict[tuple[Counter, tuple[str, ...]], float]] = {}
         statistic_labels = ["model", "version", "feature", "detector"]
-        self.window_statistic = Gauge(
+        # Text families: with the window summaries, most of a worker's series.
+        self.window_statistic = TextGauge(
             "driftline_window_statistic",
             "The statistic each detector judged at the last closed window (PSI, rates); "
             "feature is empty for model-level detectors.",
             statistic_labels,
             registry=registry,
         )
-        self.window_threshold = Gauge(
+        self.window_threshold = TextGauge(
             "driftline_window_threshold",
             "The threshold the statistic was judged against at the last closed window.",
             statistic_labels,
@@ -262,8 +264,8 @@ class IngestMetrics:
                 labels = (model_id, model_version, feature or "", verdict.detector)
                 if not self._admit(labels):
                     continue
-                self.window_statistic.labels(*labels).set(verdict.value)
-                self.window_threshold.labels(*labels).set(verdict.threshold)
+                self.window_statistic.set(labels, verdict.value)
+                self.window_threshold.set(labels, verdict.threshold)
 
     def observe_performance(self, model_id: str, version: str, views: dict) -> None:
         for view, metrics in views.items():

@@ -15,8 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
+from streams.adapters.prometheus.text_families import (
+    SeriesPrefixes,
+    TextFamily,
+    family_header,
+    sample_line,
+)
 from streams.core.contract.columns import Columns
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
@@ -25,6 +30,12 @@ from streams.core.drift.profile import NumericProfile, ReferenceProfile
 __all__ = ["WindowSummaries", "reference_quantile"]
 
 NAME = "driftline_feature_stat"
+DOCUMENTATION = (
+    "Per model version and feature: mean, p50, p95 (numeric), top_share (share of the "
+    "reference's most common category) and missing_rate, over the last window of events "
+    "(source=window) and in the reference (source=reference)."
+)
+LABELS = ("model", "version", "feature", "stat", "source")
 NUMERIC_STATS = ("mean", "p50", "p95", "missing_rate")
 CATEGORICAL_STATS = ("top_share", "missing_rate")
 Version = tuple[str, str]
@@ -58,6 +69,7 @@ class _Window:
     ring: np.ndarray = field(init=False)
     filled: int = 0
     at: int = 0
+    text: _VersionText | None = None  # its exposition lines, once scraped
 
     def __post_init__(self) -> None:
         self.ring = np.full((self.size, len(self.numeric) + len(self.categorical)), np.nan)
@@ -157,7 +169,7 @@ def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
     return _Window(numeric, categorical, reference, size)
 
 
-class WindowSummaries(Collector):
+class WindowSummaries(TextFamily):
     """``driftline_feature_stat{model,version,feature,stat,source}``, source being
     ``window`` (the last ``window_events`` events) or ``reference``.
 
@@ -170,6 +182,7 @@ class WindowSummaries(Collector):
         self._dropped = dropped
         self._windows: dict[Version, _Window] = {}
         self._refused: set[Version] = set()
+        self._header = family_header(NAME, DOCUMENTATION)
 
     def observe(self, columns: Mapping[Version, Sequence[Columns]], monitor: Monitor) -> None:
         """Add a batch's columns (``BatchOutcome.columns``) of the versions ``monitor``
@@ -208,11 +221,38 @@ class WindowSummaries(Collector):
                 family.add_metric([model, version, feature, stat, "window"], value)
         yield family
 
+    def exposition(self) -> str:
+        lines = [self._header]
+        for key, window in self._windows.items():
+            if window.text is None:  # rendered at the first scrape: the reference is fixed
+                window.text = _VersionText(key, window.reference)
+            lines += window.text.lines(window.stats())
+        return "".join(lines)
+
     def _family(self) -> GaugeMetricFamily:
-        return GaugeMetricFamily(
-            NAME,
-            "Per model version and feature: mean, p50, p95 (numeric), top_share (share of "
-            "the reference's most common category) and missing_rate, over the last window "
-            "of events (source=window) and in the reference (source=reference).",
-            labels=["model", "version", "feature", "stat", "source"],
+        return GaugeMetricFamily(NAME, DOCUMENTATION, labels=list(LABELS))
+
+
+_PREFIXES = SeriesPrefixes(NAME, LABELS)
+
+
+class _VersionText:
+    """The rendered series of one version's window: the reference's lines, whole, and the
+    window's ``name{labels}`` per (feature, stat)."""
+
+    def __init__(self, key: Version, reference: list[tuple[str, str, float]]) -> None:
+        self.key = key
+        self.reference = "".join(
+            sample_line(_PREFIXES((*key, feature, stat, "reference")), value)
+            for feature, stat, value in reference
         )
+        self._prefixes: dict[tuple[str, str], str] = {}
+
+    def lines(self, stats: Iterator[tuple[str, str, float]]) -> list[str]:
+        prefixes, lines = self._prefixes, [self.reference]
+        for feature, stat, value in stats:
+            prefix = prefixes.get((feature, stat))
+            if prefix is None:
+                prefix = prefixes[feature, stat] = _PREFIXES((*self.key, feature, stat, "window"))
+            lines.append(sample_line(prefix, value))
+        return lines
