@@ -145,3 +145,62 @@ def test_each_version_reports_its_reference_and_the_windows_it_closed():
     # 100 events of spec warm-up, 1,000 of reference, then 1,500 events: 3 windows of 500.
     assert seen[5] == (0.0, 0.0), "still learning its reference"
     assert seen[-1] == (1.0, 3.0)
+
+
+def _redeploy(metrics: IngestMetrics, versions: list[str]) -> None:
+    """Each version of model "m" in turn, 2,000 events each: one watched version per model,
+    so each deployment retires the last (as the worker's batches do, after the monitors)."""
+    from streams.simulation import StreamConfig, generate_events, raw_records
+
+    specs = SpecRegistry(warmup_events=100, max_versions_per_model=1, version_idle_s=0)
+    ingestor = Ingestor(EventDecoder(), specs)
+    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    for seed, version in enumerate(versions):
+        stream = StreamConfig(model_id="m", model_version=version, seed=seed)
+        for chunk in generate_events(stream, 2_000):
+            result = ingestor.ingest(raw_records(stream, chunk))
+            outcome = monitor.process(result.accepted, result.positions)
+            retired = specs.take_retired()
+            monitor.retire(retired)
+            metrics.forget_versions(retired)
+            metrics.observe_monitors(monitor, outcome)
+
+
+def _versions_exported(registry: CollectorRegistry) -> dict[str, set[str]]:
+    per_version = ("driftline_window_statistic", "driftline_window_threshold",
+                   "driftline_monitor_reference_ready", "driftline_monitor_windows_closed",
+                   "driftline_performance")  # fmt: skip
+    return {
+        family.name: {s.labels["version"] for s in family.samples}
+        for family in registry.collect()
+        if family.name in per_version
+    }
+
+
+def test_a_retired_versions_series_leave_and_give_their_room_under_the_cap_back():
+    first = CollectorRegistry()
+    _redeploy(IngestMetrics(first, max_statistic_series=1_000_000), ["v1"])
+    one_version = sum(
+        len(family.samples)
+        for family in first.collect()
+        if family.name in ("driftline_window_statistic", "driftline_performance")
+    )
+    assert one_version > 50, "the first deployment closed windows"
+
+    registry = CollectorRegistry()
+    # Room for one version and a half: the cap bounds the live versions' series.
+    metrics = IngestMetrics(registry, max_statistic_series=one_version * 3 // 2)
+    _redeploy(metrics, ["v1", "v2", "v3", "v4"])
+    assert _versions_exported(registry) == {name: {"v4"} for name in _versions_exported(first)}, (
+        "only the live version's series"
+    )
+    assert registry.get_sample_value("driftline_metric_series_dropped_total") == 0
+
+
+def test_a_forgotten_models_version_series_leave_with_it():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    _redeploy(metrics, ["v1"])
+    assert _versions_exported(registry)["driftline_window_statistic"] == {"v1"}
+    metrics.forget_models(["m"])
+    assert not any(_versions_exported(registry).values())

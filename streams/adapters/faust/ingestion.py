@@ -118,7 +118,7 @@ class IngestionService(MonitoringStage):
             alerts += outcome.alerts
             retired = self.ingestor.registry.take_retired()
             self.monitor.retire(retired)
-            self.metrics.stream.forget_versions(retired)
+            self.metrics.forget_versions(retired)
             await self.sink.publish(AlertBatch.of(alerts))
             await keeping
             await self._save_state(records, retired, outcome.touched)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -203,7 +203,7 @@ class IngestMetrics:
             ["model", "outcome"],
             registry=registry,
         )
-        self.performance = Gauge(
+        self.performance = TextGauge(
             "driftline_performance",
             "Performance of a model version: view is window (its last N labels), recent (the "
             "last hour of labelled predictions), reference, or estimated (from the last N "
@@ -211,21 +211,21 @@ class IngestMetrics:
             ["model", "version", "metric", "view"],
             registry=registry,
         )
-        self.reference_ready = Gauge(
+        self.reference_ready = TextGauge(
             "driftline_monitor_reference_ready",
             "1 once a model version's reference profile is built (given or learned), else 0: "
             "before that no detector judges its events.",
             ["model", "version"],
             registry=registry,
         )
-        self.windows_closed = Gauge(
+        self.windows_closed = TextGauge(
             "driftline_monitor_windows_closed",
             "Windows a model version has closed and judged against its reference, from its "
             "stored state (so it survives a restart).",
             ["model", "version"],
             registry=registry,
         )
-        self.fairness = Gauge(
+        self.fairness = TextGauge(
             "driftline_fairness",
             "Per model version and protected attribute (the spec's fairness policies), over "
             "the fairness window: per group its selection_rate and true_positive_rate, and "
@@ -252,8 +252,8 @@ class IngestMetrics:
             verdicts = outcome.verdicts.get((model_id, model_version), ())
             # Bounded by the monitor's own cap on versions watched, not the statistics cap.
             ready = 0.0 if watched.profile is None else 1.0
-            self.reference_ready.labels(model_id, model_version).set(ready)
-            self.windows_closed.labels(model_id, model_version).set(watched.windows_closed)
+            self.reference_ready.set((model_id, model_version), ready)
+            self.windows_closed.set((model_id, model_version), watched.windows_closed)
             if anomalies:
                 self.anomalous_events.labels(model_id).inc(anomalies)
             # At each closed window (when verdicts come), not every batch.
@@ -273,7 +273,7 @@ class IngestMetrics:
                 labels = (model_id, version, metric, view)
                 if not self._admit(labels):
                     continue
-                self.performance.labels(*labels).set(value)
+                self.performance.set(labels, value)
 
     def observe_fairness(
         self, model_id: str, version: str, windows: Mapping[str, FairnessWindow]
@@ -296,12 +296,21 @@ class IngestMetrics:
             for group, metric, value in values:
                 labels = (model_id, version, attribute, group, metric)
                 if self._admit(labels):
-                    self.fairness.labels(*labels).set(value)
+                    self.fairness.set(labels, value)
 
     def observe_unwatched(self, outcome: BatchOutcome) -> None:
         """Count a batch's accepted events that no monitor judged."""
         for (model_id, reason), count in outcome.unwatched.items():
             self._count(self.events_unwatched, model_id, reason, amount=count)
+
+    def forget_versions(self, versions: Iterable[tuple[str, str]]) -> None:
+        """Drop every series of retired model versions, and give back their room under the
+        statistics cap: new versions keep coming, and the registry caps how many are live,
+        not how many there ever were."""
+        gone = set(versions)
+        if gone:
+            self.stream.forget_versions(gone)
+            self._drop_version_series(lambda labels: (labels[0], labels[1]) in gone)
 
     def forget_models(self, model_ids: Iterable[str]) -> None:
         """Fold the event counts of models whose warm-up expired or was refused into
@@ -313,10 +322,19 @@ class IngestMetrics:
         """
         model_ids = list(model_ids)
         self.stream.forget_models(model_ids)
+        gone = set(model_ids)
+        self._drop_version_series(lambda labels: labels[0] in gone)
         for model_id in model_ids:
             for (counter, rest), count in self._per_model.pop(model_id, {}).items():
                 counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)
                 counter.remove(model_id, *rest)
+
+    def _drop_version_series(self, matches: Callable[[tuple[str, ...]], bool]) -> None:
+        # Every per-version family is labelled (model, version, ...).
+        for gauge in (self.window_statistic, self.window_threshold, self.performance,
+                      self.fairness, self.reference_ready, self.windows_closed):  # fmt: skip
+            gauge.remove_where(matches)
+        self._statistic_series = {s for s in self._statistic_series if not matches(s)}
 
     def _count(self, counter: Counter, model_id: str, *rest: str, amount: float = 1) -> None:
         """Add to a per-model event counter, remembering the amount for ``forget_models``."""

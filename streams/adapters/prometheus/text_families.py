@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -109,6 +109,11 @@ class TextGauge(TextFamily):
 
     def remove(self, labels: tuple[str, ...]) -> None:
         self._series.pop(labels, None)
+
+    def remove_where(self, matches: Callable[[tuple[str, ...]], bool]) -> None:
+        """Drop the series whose labels ``matches`` accepts (a retired version's, say)."""
+        for labels in [labels for labels in self._series if matches(labels)]:
+            del self._series[labels]
 
     def describe(self) -> list[Metric]:
         return [self._family()]
