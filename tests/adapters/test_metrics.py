@@ -6,7 +6,15 @@ from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
+from streams.simulation import StreamConfig, generate_events, raw_records
 from tests.core.conftest import event_dict, record
+
+
+def _monitored(**caps: float) -> tuple[SpecRegistry, Ingestor, Monitor]:
+    """The core as these tests feed it: windows of 500 events after a reference of 1,000."""
+    specs = SpecRegistry(warmup_events=100, **caps)
+    config = MonitorConfig(window_events=500, reference_events=1000)
+    return specs, Ingestor(EventDecoder(), specs), Monitor(specs, config)
 
 
 def test_a_batch_is_counted_per_model_and_reason():
@@ -119,15 +127,9 @@ def test_an_expired_warm_ups_series_are_removed_and_its_counts_kept_as_forgotten
 
 
 def test_each_version_reports_its_reference_and_the_windows_it_closed():
-    from streams.core.drift.model_monitor import MonitorConfig
-    from streams.core.drift.monitor import Monitor
-    from streams.simulation import StreamConfig, generate_events, raw_records
-
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    specs = SpecRegistry(warmup_events=100)
-    ingestor = Ingestor(EventDecoder(), specs)
-    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    _, ingestor, monitor = _monitored()
     stream = StreamConfig(model_id="m", seed=4)
     seen = []
     (whole,) = generate_events(stream, 2_600)
@@ -150,11 +152,7 @@ def test_each_version_reports_its_reference_and_the_windows_it_closed():
 def _redeploy(metrics: IngestMetrics, versions: list[str]) -> None:
     """Each version of model "m" in turn, 2,000 events each: one watched version per model,
     so each deployment retires the last (as the worker's batches do, after the monitors)."""
-    from streams.simulation import StreamConfig, generate_events, raw_records
-
-    specs = SpecRegistry(warmup_events=100, max_versions_per_model=1, version_idle_s=0)
-    ingestor = Ingestor(EventDecoder(), specs)
-    monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
+    specs, ingestor, monitor = _monitored(max_versions_per_model=1, version_idle_s=0)
     for seed, version in enumerate(versions):
         stream = StreamConfig(model_id="m", model_version=version, seed=seed)
         for chunk in generate_events(stream, 2_000):
@@ -204,3 +202,36 @@ def test_a_forgotten_models_version_series_leave_with_it():
     assert _versions_exported(registry)["driftline_window_statistic"] == {"v1"}
     metrics.forget_models(["m"])
     assert not any(_versions_exported(registry).values())
+
+
+def test_after_a_rebalance_the_versions_another_worker_took_leave_once_the_grace_is_over():
+    registry = CollectorRegistry()
+    metrics = IngestMetrics(registry)
+    _, ingestor, monitor = _monitored()
+    kept, moved = StreamConfig(model_id="kept", seed=1), StreamConfig(model_id="moved", seed=2)
+
+    def feed(stream: StreamConfig, events: int) -> None:
+        for chunk in generate_events(stream, events):
+            result = ingestor.ingest(raw_records(stream, chunk))
+            metrics.observe_monitors(monitor, monitor.process(result.accepted, result.positions))
+
+    def models() -> dict[str, set[str]]:
+        return {
+            family.name: {s.labels["model"] for s in family.samples}
+            for family in registry.collect()
+            if family.name.startswith(("driftline_window_", "driftline_monitor_"))
+        }
+
+    feed(kept, 2_000)
+    feed(moved, 2_000)
+    both = models()
+    assert both["driftline_window_statistic"] == {"kept", "moved"}
+    metrics.rebalanced(now=100.0)
+    monitor.forget()  # as the worker's rebalance hooks do
+    feed(kept, 200)  # "moved" now goes to another worker: none of its events come here
+    metrics.drop_moved_versions(now=159.0)
+    assert models() == both, "within the grace period nothing leaves"
+    metrics.drop_moved_versions(now=160.0)
+    assert models() == {name: {"kept"} for name in both}
+    feed(moved, 200)  # back after another rebalance: exported again
+    assert models()["driftline_monitor_reference_ready"] == {"kept", "moved"}

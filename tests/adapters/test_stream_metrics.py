@@ -219,7 +219,7 @@ def test_fairness_windows_export_group_rates_and_the_worst_groups_ratio():
     window = FairnessWindow(FairnessPolicy("region", "a"), window_events=2000)
     window.add(group.tolist(), predicted, truth)
     registry = CollectorRegistry()
-    IngestMetrics(registry).observe_fairness("m", "v1", {"region": window})
+    IngestMetrics(registry).versions.observe_fairness("m", "v1", {"region": window})
 
     def value(group, metric):
         labels = {"model": "m", "version": "v1", "attribute": "region", "group": group}

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -210,8 +211,10 @@ def _close_sink_at_shutdown(app: BatchApp, settings: Settings, sink: AlertSink) 
 
 def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServices) -> None:
     """Keep the held predictions partitions in ``liveness``; drop the services' cached state
-    at every rebalance (another worker may have changed it meanwhile)."""
+    at every rebalance (another worker may have changed it meanwhile), and the series of the
+    model versions another worker holds now (``HeldVersions``)."""
     liveness, ingestion, labels = services.liveness, services.ingestion, services.label_service
+    metrics = services.metrics
     predictions_name = settings.topic_predictions
 
     # Faust calls these with (sender, the partitions); mode's one type for every signal
@@ -228,6 +231,11 @@ def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServ
         liveness.joined = True
         ingestion.reset()
         labels.reset()
+        metrics.rebalanced(time.monotonic())
+
+    @app.timer(MOVED_VERSIONS_CHECK_S)
+    async def drop_moved_versions() -> None:
+        metrics.drop_moved_versions(time.monotonic())
 
 
 def _add_spec_sync(
@@ -320,6 +328,9 @@ def _watch_progress(
             seconds = progress.seconds_since_progress((topic, partition))
             metrics.seconds_since_progress.labels(topic, str(partition)).set(seconds)
 
+
+#: How often the series of versions moved to another worker are looked for after a rebalance.
+MOVED_VERSIONS_CHECK_S = 5.0
 
 #: How often the health checks run for ``driftline_health_check_up`` between /health probes.
 HEALTH_SAMPLE_S = 5.0

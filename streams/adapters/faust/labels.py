@@ -163,8 +163,8 @@ class LabelService(MonitoringStage):
             self.reset()
             return
         for (model_id, version), monitor in outcome.touched.items():
-            self.metrics.observe_performance(model_id, version, monitor.metrics())
-            self.metrics.observe_fairness(model_id, version, monitor.fairness)
+            self.metrics.versions.observe_performance(model_id, version, monitor.metrics())
+            self.metrics.versions.observe_fairness(model_id, version, monitor.fairness)
 
     async def _canary(self, pairs: LabelledBatch) -> list[Alert]:
         """The pairs' labels counted in the canaries of the models whose predictions this

@@ -3,20 +3,21 @@
 Label values come from bounded sets only: ``model`` is a model the registry knows (capped by
 ``max_models``; the series of a model whose warm-up expired are folded into ``_forgotten``)
 or ``_unknown``;
-``reason`` is a ``Reason``; the per-feature statistic gauges stop taking new label sets at
-``max_statistic_series`` (counted in ``driftline_metric_series_dropped_total``).
+``reason`` is a ``Reason``; the per-version gauges (``VersionSeries``) and window summaries
+stop taking new label sets at ``max_statistic_series`` (counted in
+``driftline_metric_series_dropped_total``) and leave with their version.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from streams.adapters.prometheus.stream_metrics import StreamMetrics, group_by_version
-from streams.adapters.prometheus.text_families import TextGauge
+from streams.adapters.prometheus.version_series import VersionSeries
 from streams.adapters.prometheus.window_summary import WindowSummaries
 from streams.core.alerts.alert import Alert
 from streams.core.contract.columns import Columns
@@ -25,7 +26,6 @@ from streams.core.contract.ingestor import IngestResult, Rejection
 from streams.core.contract.spec import DEFAULT_LATENCY_OBJECTIVE_MS, ModelSpec
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.outcome import BatchOutcome
-from streams.core.labels.fairness import FairnessWindow
 
 __all__ = ["FORGOTTEN_MODEL_LABEL", "UNKNOWN_MODEL_LABEL", "IngestMetrics"]
 
@@ -51,25 +51,9 @@ class IngestMetrics:
         self.max_statistic_series = max_statistic_series
         #: The latency objective of model versions whose spec sets none.
         self.latency_objective_ms = latency_objective_ms
-        self._statistic_series: set[tuple[str, ...]] = set()
         # What each model's event counters hold, to fold them into ``_forgotten`` when the
         # model is forgotten (prometheus_client offers no public read of one series).
         self._per_model: dict[str, dict[tuple[Counter, tuple[str, ...]], float]] = {}
-        statistic_labels = ["model", "version", "feature", "detector"]
-        # Text families: with the window summaries, most of a worker's series.
-        self.window_statistic = TextGauge(
-            "driftline_window_statistic",
-            "The statistic each detector judged at the last closed window (PSI, rates); "
-            "feature is empty for model-level detectors.",
-            statistic_labels,
-            registry=registry,
-        )
-        self.window_threshold = TextGauge(
-            "driftline_window_threshold",
-            "The threshold the statistic was judged against at the last closed window.",
-            statistic_labels,
-            registry=registry,
-        )
         self.series_dropped = Counter(
             "driftline_metric_series_dropped",
             "Statistic updates not exported because the label-set cap was reached.",
@@ -85,8 +69,10 @@ class IngestMetrics:
         self._add_record_metrics(registry)
         self._add_stream_metrics(registry)
         self._add_batch_metrics(registry)
-        self._add_version_metrics(registry)
+        self._add_model_metrics(registry)
         self.stream = StreamMetrics(registry)
+        self.versions = VersionSeries(registry, max_series=max_statistic_series,
+                                      dropped=self.series_dropped)  # fmt: skip
         self.windows = WindowSummaries(max_series=max_statistic_series, dropped=self.series_dropped)
         registry.register(self.windows)
 
@@ -194,45 +180,13 @@ class IngestMetrics:
             registry=registry,
         )
 
-    def _add_version_metrics(self, registry: CollectorRegistry) -> None:
-        """Per model (version): labels, performance, monitor readiness, retraining."""
+    def _add_model_metrics(self, registry: CollectorRegistry) -> None:
+        """Per model: labels and retraining requests (the per-version gauges: VersionSeries)."""
         self.labels = Counter(
             "driftline_labels",
             "Labels by what became of them: joined, duplicate, early (waiting), expired, "
             "unknown, overflow, unwatched (no spec for the model yet) or rejected.",
             ["model", "outcome"],
-            registry=registry,
-        )
-        self.performance = TextGauge(
-            "driftline_performance",
-            "Performance of a model version: view is window (its last N labels), recent (the "
-            "last hour of labelled predictions), reference, or estimated (from the last N "
-            "predictions' scores alone, before labels arrive; assumes calibrated scores).",
-            ["model", "version", "metric", "view"],
-            registry=registry,
-        )
-        self.reference_ready = TextGauge(
-            "driftline_monitor_reference_ready",
-            "1 once a model version's reference profile is built (given or learned), else 0: "
-            "before that no detector judges its events.",
-            ["model", "version"],
-            registry=registry,
-        )
-        self.windows_closed = TextGauge(
-            "driftline_monitor_windows_closed",
-            "Windows a model version has closed and judged against its reference, from its "
-            "stored state (so it survives a restart).",
-            ["model", "version"],
-            registry=registry,
-        )
-        self.fairness = TextGauge(
-            "driftline_fairness",
-            "Per model version and protected attribute (the spec's fairness policies), over "
-            "the fairness window: per group its selection_rate and true_positive_rate, and "
-            "for the worst group against the reference group disparate_impact_ratio "
-            "(bound 0.8 by default), demographic_parity_difference and "
-            "equal_opportunity_difference (group is that group; NaN until judgeable).",
-            ["model", "version", "attribute", "group", "metric"],
             registry=registry,
         )
         self.retrain_requests = Counter(
@@ -244,59 +198,14 @@ class IngestMetrics:
 
     def observe_monitors(self, monitor: Monitor, outcome: BatchOutcome) -> None:
         """Anomaly counts and the latest window statistics of the model versions just fed."""
-        for model_id, model_version in outcome.touched:
-            watched = monitor.monitors.get((model_id, model_version))
+        for key in outcome.touched:
+            watched = monitor.monitors.get(key)
             if watched is None:  # retired since
                 continue
-            anomalies = outcome.anomalies.get((model_id, model_version), 0)
-            verdicts = outcome.verdicts.get((model_id, model_version), ())
-            # Bounded by the monitor's own cap on versions watched, not the statistics cap.
-            ready = 0.0 if watched.profile is None else 1.0
-            self.reference_ready.set((model_id, model_version), ready)
-            self.windows_closed.set((model_id, model_version), watched.windows_closed)
+            self.versions.observe_monitor(key, watched, outcome.verdicts.get(key, ()))
+            anomalies = outcome.anomalies.get(key, 0)
             if anomalies:
-                self.anomalous_events.labels(model_id).inc(anomalies)
-            # At each closed window (when verdicts come), not every batch.
-            if watched.label_free is not None and verdicts:
-                estimate = watched.label_free.estimate()
-                self.observe_performance(model_id, model_version, {"estimated": estimate})
-            for feature, verdict in verdicts:
-                labels = (model_id, model_version, feature or "", verdict.detector)
-                if not self._admit(labels):
-                    continue
-                self.window_statistic.set(labels, verdict.value)
-                self.window_threshold.set(labels, verdict.threshold)
-
-    def observe_performance(self, model_id: str, version: str, views: dict) -> None:
-        for view, metrics in views.items():
-            for metric, value in metrics.items():
-                labels = (model_id, version, metric, view)
-                if not self._admit(labels):
-                    continue
-                self.performance.set(labels, value)
-
-    def observe_fairness(
-        self, model_id: str, version: str, windows: Mapping[str, FairnessWindow]
-    ) -> None:
-        """Group rates and the judged ratios of a model version's fairness windows (groups
-        are capped by the policy's ``max_groups``; label sets by the statistics cap)."""
-        for attribute, window in windows.items():
-            values = [
-                (group, metric, value)
-                for group, rates in window.groups().items()
-                for metric, value in (
-                    ("selection_rate", rates.selection_rate),
-                    ("true_positive_rate", rates.true_positive_rate),
-                )
-            ]
-            report = window.judge()
-            for metric in _JUDGED:
-                group = getattr(report, metric.rsplit("_", 1)[0] + "_group") or ""
-                values.append((group, metric, getattr(report, metric)))
-            for group, metric, value in values:
-                labels = (model_id, version, attribute, group, metric)
-                if self._admit(labels):
-                    self.fairness.set(labels, value)
+                self.anomalous_events.labels(key[0]).inc(anomalies)
 
     def observe_unwatched(self, outcome: BatchOutcome) -> None:
         """Count a batch's accepted events that no monitor judged."""
@@ -304,13 +213,22 @@ class IngestMetrics:
             self._count(self.events_unwatched, model_id, reason, amount=count)
 
     def forget_versions(self, versions: Iterable[tuple[str, str]]) -> None:
-        """Drop every series of retired model versions, and give back their room under the
-        statistics cap: new versions keep coming, and the registry caps how many are live,
-        not how many there ever were."""
+        """Drop every series of model versions retired (new versions keep coming, and the
+        registry caps how many are live, not how many there ever were) or moved to another
+        worker, giving back their room under the statistics cap."""
         gone = set(versions)
         if gone:
             self.stream.forget_versions(gone)
-            self._drop_version_series(lambda labels: (labels[0], labels[1]) in gone)
+            self.versions.drop_where(lambda labels: (labels[0], labels[1]) in gone)
+
+    def rebalanced(self, now: float) -> None:
+        """A new partition assignment at ``now`` (monotonic seconds): see ``HeldVersions``."""
+        self.versions.held.rebalanced(now=now)
+
+    def drop_moved_versions(self, now: float) -> None:
+        """Once a rebalance's grace period is over, drop the series of the versions this
+        worker no longer processes (``HeldVersions``)."""
+        self.forget_versions(self.versions.moved(now))
 
     def forget_models(self, model_ids: Iterable[str]) -> None:
         """Fold the event counts of models whose warm-up expired or was refused into
@@ -323,33 +241,17 @@ class IngestMetrics:
         model_ids = list(model_ids)
         self.stream.forget_models(model_ids)
         gone = set(model_ids)
-        self._drop_version_series(lambda labels: labels[0] in gone)
+        self.versions.drop_where(lambda labels: labels[0] in gone)
         for model_id in model_ids:
             for (counter, rest), count in self._per_model.pop(model_id, {}).items():
                 counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)
                 counter.remove(model_id, *rest)
-
-    def _drop_version_series(self, matches: Callable[[tuple[str, ...]], bool]) -> None:
-        # Every per-version family is labelled (model, version, ...).
-        for gauge in (self.window_statistic, self.window_threshold, self.performance,
-                      self.fairness, self.reference_ready, self.windows_closed):  # fmt: skip
-            gauge.remove_where(matches)
-        self._statistic_series = {s for s in self._statistic_series if not matches(s)}
 
     def _count(self, counter: Counter, model_id: str, *rest: str, amount: float = 1) -> None:
         """Add to a per-model event counter, remembering the amount for ``forget_models``."""
         counter.labels(model_id, *rest).inc(amount)
         tallies = self._per_model.setdefault(model_id, {})
         tallies[counter, rest] = tallies.get((counter, rest), 0) + amount
-
-    def _admit(self, labels: tuple[str, ...]) -> bool:
-        """Whether a per-version series may be set: known, or room left under the cap."""
-        if labels not in self._statistic_series:
-            if len(self._statistic_series) >= self.max_statistic_series:
-                self.series_dropped.inc()
-                return False
-            self._statistic_series.add(labels)
-        return True
 
     def observe_alerts(self, alerts: list[Alert], now: float | None = None) -> None:
         """Count alerts; ``now``: when they were published (default: the clock)."""

@@ -110,6 +110,9 @@ class TextGauge(TextFamily):
     def remove(self, labels: tuple[str, ...]) -> None:
         self._series.pop(labels, None)
 
+    def label_sets(self) -> list[tuple[str, ...]]:
+        return list(self._series)
+
     def remove_where(self, matches: Callable[[tuple[str, ...]], bool]) -> None:
         """Drop the series whose labels ``matches`` accepts (a retired version's, say)."""
         for labels in [labels for labels in self._series if matches(labels)]:
