@@ -21,7 +21,14 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-__all__ = ["MetricsRegistry", "SeriesPrefixes", "TextFamily", "TextGauge", "family_header"]
+__all__ = [
+    "MetricsRegistry",
+    "SeriesPrefixes",
+    "TextFamily",
+    "TextGauge",
+    "family_header",
+    "sample_line",
+]
 
 # The names that need no quoting or escaping in the text format (prometheus_client's own).
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
