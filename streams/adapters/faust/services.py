@@ -81,6 +81,8 @@ def build_services(
         metrics_registry,
         max_statistic_series=settings.max_statistic_series,
         latency_objective_ms=settings.latency_objective_ms,
+        # A held version with events waiting is processed within stall_s, or /health fails.
+        moved_grace_s=settings.stall_s,
     )
     liveness = StreamLiveness()
     progress = PartitionProgress(settings.stall_s)

@@ -47,7 +47,10 @@ class IngestMetrics:
         *,
         max_statistic_series: int = 5000,
         latency_objective_ms: float = DEFAULT_LATENCY_OBJECTIVE_MS,
+        moved_grace_s: float = 60.0,
     ) -> None:
+        """``moved_grace_s``: how long after a rebalance a version may go unprocessed before
+        its series leave (``HeldVersions``; the worker passes ``DRIFTLINE_STALL_S``)."""
         self.max_statistic_series = max_statistic_series
         #: The latency objective of model versions whose spec sets none.
         self.latency_objective_ms = latency_objective_ms
@@ -71,8 +74,12 @@ class IngestMetrics:
         self._add_batch_metrics(registry)
         self._add_model_metrics(registry)
         self.stream = StreamMetrics(registry)
-        self.versions = VersionSeries(registry, max_series=max_statistic_series,
-                                      dropped=self.series_dropped)  # fmt: skip
+        self.versions = VersionSeries(
+            registry,
+            max_series=max_statistic_series,
+            dropped=self.series_dropped,
+            moved_grace_s=moved_grace_s,
+        )
         self.windows = WindowSummaries(max_series=max_statistic_series, dropped=self.series_dropped)
         registry.register(self.windows)
 

@@ -28,11 +28,18 @@ _JUDGED = ("disparate_impact_ratio", "demographic_parity_difference",
 class VersionSeries:
     """The per-version gauges on ``registry``, every one labelled (model, version, ...)."""
 
-    def __init__(self, registry: CollectorRegistry, *, max_series: int, dropped: Counter) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        max_series: int,
+        dropped: Counter,
+        moved_grace_s: float,
+    ) -> None:
         self.max_series = max_series
         self._dropped = dropped
         self._admitted: set[tuple[str, ...]] = set()
-        self.held = HeldVersions()
+        self.held = HeldVersions(grace_s=moved_grace_s)
         statistic_labels = ["model", "version", "feature", "detector"]
         self.window_statistic = TextGauge(
             "driftline_window_statistic",
