@@ -60,14 +60,27 @@ def test_a_batch_histogram_refuses_bad_buckets_and_forgets_label_sets():
 
 def _run(stream: StreamConfig, events: int, metrics: IngestMetrics, *, now: float) -> Monitor:
     specs = SpecRegistry(warmup_events=100)
-    ingestor = Ingestor(EventDecoder(), specs)
     monitor = Monitor(specs, MonitorConfig(window_events=500, reference_events=1000))
-    for chunk in generate_events(stream, events):
+    _feed(stream, events, metrics, monitor, offset=0, now=now)
+    return monitor
+
+
+def _feed(
+    stream: StreamConfig,
+    events: int,
+    metrics: IngestMetrics,
+    monitor: Monitor,
+    *,
+    offset: int,
+    now: float = 0.0,
+) -> None:
+    """``events`` of ``stream`` from ``offset`` on, through the core and the metrics."""
+    ingestor = Ingestor(EventDecoder(), monitor.registry)
+    for chunk in generate_events(stream, events, offset=offset):
         result = ingestor.ingest(raw_records(stream, chunk))
         outcome = monitor.process(result.accepted, result.positions)
         metrics.observe_alerts(list(outcome.alerts), now)
         metrics.observe_events(result.accepted, outcome.columns, monitor, now)
-    return monitor
 
 
 def test_event_age_latency_score_and_alert_latency_are_observed_per_batch():
@@ -231,13 +244,29 @@ def test_fairness_windows_export_group_rates_and_the_worst_groups_ratio():
     assert value("a", "selection_rate") == pytest.approx(0.6, abs=0.05)
 
 
-def test_window_summaries_forget_versions_the_worker_no_longer_holds():
+def test_window_summaries_outlive_a_reload_of_the_same_reference_and_leave_with_the_version():
     registry = CollectorRegistry()
     metrics = IngestMetrics(registry)
-    monitor = _run(StreamConfig(model_id="m", seed=2), 2_000, metrics, now=0.0)
-    assert _samples(registry, "driftline_feature_stat")
-    monitor.forget()  # a rebalance: another worker holds the model now
-    metrics.windows.observe({}, monitor)
+    stream = StreamConfig(model_id="m", seed=2)
+    monitor = _run(stream, 2_000, metrics, now=0.0)
+    key = (stream.model_id, stream.model_version)
+    watched = monitor.monitors[key]
+    stored = {"snapshot": watched.snapshot(), "profile": watched.profile.to_dict()}
+    window = metrics.windows._windows[key]
+    assert window.filled == 500, "a full window (MonitorConfig.window_events)"
+
+    # A rebalance: the monitor comes back from storage, the same reference in a new object.
+    monitor.forget()
+    monitor.restore_stored(key, **stored, reference=[])
+    _feed(stream, 100, metrics, monitor, offset=2_000)
+    assert metrics.windows._windows[key] is window and window.filled == 500
+    # State lost: the reference is learned anew, so the window starts again with it.
+    monitor.forget()
+    _feed(stream, 1_300, metrics, monitor, offset=2_100)
+    renewed = metrics.windows._windows[key]
+    assert renewed is not window and renewed.profile is monitor.monitors[key].profile
+
+    metrics.forget_versions([key])  # retired, or another worker holds it now
     assert not _samples(registry, "driftline_feature_stat")
 
 

@@ -227,6 +227,7 @@ class IngestMetrics:
         if gone:
             self.stream.forget_versions(gone)
             self.versions.drop_where(lambda labels: (labels[0], labels[1]) in gone)
+            self.windows.drop_where(lambda version: version in gone)
 
     def rebalanced(self, now: float) -> None:
         """A new partition assignment at ``now`` (monotonic seconds): see ``HeldVersions``."""
@@ -249,6 +250,7 @@ class IngestMetrics:
         self.stream.forget_models(model_ids)
         gone = set(model_ids)
         self.versions.drop_where(lambda labels: labels[0] in gone)
+        self.windows.drop_where(lambda version: version[0] in gone)
         for model_id in model_ids:
             for (counter, rest), count in self._per_model.pop(model_id, {}).items():
                 counter.labels(FORGOTTEN_MODEL_LABEL, *rest).inc(count)

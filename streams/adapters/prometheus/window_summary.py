@@ -9,7 +9,7 @@ batch, and nothing is read from the monitors' internals but their profile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +70,7 @@ class _Window:
     filled: int = 0
     at: int = 0
     text: _VersionText | None = None  # its exposition lines, once scraped
+    profile: ReferenceProfile | None = field(default=None, repr=False)  # built from it
 
     def __post_init__(self) -> None:
         self.ring = np.full((self.size, len(self.numeric) + len(self.categorical)), np.nan)
@@ -166,7 +167,7 @@ def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
         reference += [(name, "missing_rate", shares.missing_rate),
                       (name, "top_share", float(shares.shares[0]))]  # fmt: skip
     size = watched.config.window_events
-    return _Window(numeric, categorical, reference, size)
+    return _Window(numeric, categorical, reference, size, profile=profile)
 
 
 class WindowSummaries(TextFamily):
@@ -186,16 +187,34 @@ class WindowSummaries(TextFamily):
 
     def observe(self, columns: Mapping[Version, Sequence[Columns]], monitor: Monitor) -> None:
         """Add a batch's columns (``BatchOutcome.columns``) of the versions ``monitor``
-        watches with a reference; forget versions it no longer holds."""
+        watches with a reference. A window outlives the monitor being loaded again (a
+        rebalance) unless it came back with another reference; ``drop_where`` takes it."""
         held = monitor.monitors
-        kept = {key: w for key, w in self._windows.items() if key in held}
+        for key, chunks in columns.items():
+            window = self._current(key, held.get(key)) or self._admit(key, held.get(key))
+            if window is not None:
+                window.add(chunks)
+
+    def drop_where(self, matches: Callable[[Version], bool]) -> None:
+        """Drop the windows of the versions ``matches`` accepts (retired, forgotten, or held
+        by another worker now)."""
+        kept = {key: w for key, w in self._windows.items() if not matches(key)}
         if len(kept) < len(self._windows):
             self._refused.clear()  # room freed: refused versions may fit now
         self._windows = kept
-        for key, chunks in columns.items():
-            window = self._windows.get(key) or self._admit(key, held.get(key))
-            if window is not None:
-                window.add(chunks)
+
+    def _current(self, key: Version, watched: ModelMonitor | None) -> _Window | None:
+        """``key``'s window, if it was built from ``watched``'s reference."""
+        window = self._windows.get(key)
+        if window is None or watched is None or watched.profile is window.profile:
+            return window
+        # A monitor loaded again: the stored reference, unless it was learned anew.
+        profile = watched.profile
+        if profile is not None and _window(watched, profile).reference == window.reference:
+            window.profile = profile
+            return window
+        self.drop_where(lambda version: version == key)
+        return None
 
     def _admit(self, key: Version, watched: ModelMonitor | None) -> _Window | None:
         if watched is None or watched.profile is None or key in self._refused:
