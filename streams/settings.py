@@ -93,8 +93,10 @@ class Settings:
     topic_retrain: str = "retrain-requests"
     # How a model's events reach the one worker that owns its state. "repartition": a
     # routing stage forwards every record to an internal topic keyed by model id (right
-    # whatever keys the producers use). "keyed": monitors run directly on the input topics,
-    # correct ONLY when every producer keys by model_id with the same partitioner.
+    # whatever keys the producers use). "direct": the same, but a prediction already on the
+    # partition its model maps to (keyed by model_id with librdkafka's partitioner) is
+    # applied where it is read, with no copy. "keyed": monitors run directly on the input
+    # topics, correct ONLY when every producer keys by model_id with the same partitioner.
     routing: str = "repartition"
     # The internal topics of "repartition" (empty: "<app_id>-predictions-by-model" and
     # "<app_id>-labels-by-model").
@@ -248,10 +250,9 @@ class Settings:
             raise ValueError(
                 f"DRIFTLINE_ROUTING_BUNDLE_BYTES must be in [0, {MAX_ROUTING_BUNDLE_BYTES}]"
             )
-        if self.routing not in ("repartition", "keyed"):
-            raise ValueError(
-                f"DRIFTLINE_ROUTING must be 'repartition' or 'keyed', not {self.routing!r}"
-            )
+        if self.routing not in ("repartition", "direct", "keyed"):
+            raise ValueError("DRIFTLINE_ROUTING must be 'repartition', 'direct' or 'keyed', "
+                             f"not {self.routing!r}")  # fmt: skip
         if self.unknown_models not in ("auto", "reject"):
             raise ValueError("DRIFTLINE_UNKNOWN_MODELS must be 'auto' or 'reject'")
         try:

@@ -4,11 +4,19 @@ carried in headers, and the fence that skips re-forwarded copies."""
 from __future__ import annotations
 
 import random
+import zlib
 
 import orjson
 import pytest
 
-from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
+from streams.adapters.kafka.routing import (
+    NO_MODEL,
+    direct_read_at,
+    model_key,
+    routed_record,
+    source_headers,
+    split_direct,
+)
 from streams.adapters.redis.applied_offsets import last_offsets, unapplied
 from streams.core.contract.event import RawRecord
 
@@ -112,3 +120,40 @@ def test_copies_within_one_batch_are_skipped_and_offsets_still_fence():
     assert unapplied(batch, {0: 1}, {(0, "predictions", 0): 11}) == []
     direct = [RawRecord(b"v", 0, "predictions", 0, o) for o in range(3)]
     assert unapplied(direct, {0: 0}, {(0, "predictions", 0): 5}) == direct[1:]
+
+
+def test_records_on_their_models_partition_are_split_off_to_apply_where_they_are_read():
+    # crc32 % 4: b"a" -> 3, b"b" -> 1, b"" (no model id) -> 0.
+    assert [zlib.crc32(k) % 4 for k in (b"a", b"b", b"")] == [3, 1, 0]
+    places = [(3, b"a"), (1, b"a"), (1, b"b"), (0, None), (3, b"x")]
+    records = [RawRecord(b"v%d" % i, 7, "predictions", p, 10 + i, key)
+               for i, (p, key) in enumerate(places)]  # fmt: skip
+    keys = [b"a", b"a", b"b", b"", b"b"]
+    forwarded, forwarded_keys, direct = split_direct(records, keys, 4)
+    assert forwarded == [records[1], records[4]] and forwarded_keys == [b"a", b"b"]
+    assert [(r.value, r.read_at) for r in direct] == [
+        (b"v0", direct_read_at(3, 10)),
+        (b"v2", direct_read_at(1, 12)),
+        (b"v3", direct_read_at(0, 13)),
+    ]
+    # The source coordinates (what dead letters and alerts name) are the record's own.
+    assert [(r.source, r.partition, r.offset, r.key, r.timestamp_ms) for r in direct] == [
+        ("predictions", p, o, k, 7) for p, o, k in [(3, 10, b"a"), (1, 12, b"b"), (0, 13, None)]
+    ]
+
+
+def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():
+    # Input partition 2 read directly, and copies from it read at by-model partition 2.
+    direct = [RawRecord(b"v", 0, "predictions", 2, o, None, direct_read_at(2, o)) for o in (5, 6)]
+    copies = [RawRecord(b"v", 0, "predictions", 2, o, None, (2, at)) for o, at in ((3, 0), (4, 1))]
+    offsets, sources = last_offsets(direct + copies)
+    assert offsets == {-3: 6, 2: 1}
+    assert sources == {(-3, "predictions", 2): 6, (2, "predictions", 2): 4}
+    # Neither road's fence covers the other's records: a copy of a lower source offset that
+    # arrives after the direct records is still applied.
+    late = RawRecord(b"v", 0, "predictions", 2, 4, None, (2, 2))
+    assert unapplied([late, *direct], {-3: 6}, {(-3, "predictions", 2): 6}) == [late]
+    # A direct record read again (after a crash, before the commit) is skipped by its own.
+    again = RawRecord(b"v", 0, "predictions", 2, 6, None, direct_read_at(2, 6))
+    assert unapplied([again], offsets, sources) == []
+    assert direct_read_at(0, 9) == (-1, 9)

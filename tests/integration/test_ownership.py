@@ -1,15 +1,19 @@
 """One owner per model's state whatever the producers' keys: unkeyed input, or input keyed by
 event id, read by several workers gives the counts, episodes and dead letters of keyed input
-read by one; a killed worker's re-forwarded records are skipped, not applied twice."""
+read by one; a killed worker's re-forwarded records are skipped, not applied twice. With
+direct routing, only the records off their model's partition are copied, with the same
+alerts, and records read again after a kill are skipped."""
 
 from __future__ import annotations
 
 import time
+import zlib
 
 import orjson
 import pytest
 
 from streams.adapters.kafka.records import publish
+from streams.adapters.kafka.routing import routed_records
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
 from streams.stack.worker import WorkerProcess
@@ -70,29 +74,43 @@ def _drift_alerts(settings: Settings) -> list[dict]:
     return [a for a in alerts if a["type"] == "data_drift"]
 
 
-def test_unkeyed_input_on_three_workers_gives_what_keyed_input_on_one_gives(stack_config, tmp_path):
-    keyed_env = _env(stack_config, tmp_path / "keyed", DRIFTLINE_ROUTING="keyed")
+@pytest.fixture(scope="module")
+def keyed_alerts(stack_config, tmp_path_factory) -> list[dict]:
+    """The drift alerts of model-keyed input read by one worker on the input topic."""
+    tmp_path = tmp_path_factory.mktemp("keyed")
+    keyed_env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="keyed")
     keyed_settings = Settings.from_env(keyed_env)
     (single,) = _workers(keyed_env, tmp_path, 1, "keyed")
     try:
         publish(keyed_settings.kafka, keyed_settings.topic_predictions,
                 keyed_events(STREAM, EVENTS))  # fmt: skip
         _wait_total([single], EVENTS)
-        expected = _drift_alerts(keyed_settings)
+        return _drift_alerts(keyed_settings)
     finally:
         assert single.stop() == 0
 
+
+def _publish_paced(settings: Settings, workers: list[WorkerProcess], records) -> list:
+    # Published a window's divisor at a time: the by-model topic then holds each window's
+    # events (in another order within it, as several input partitions interleave).
+    places = []
+    for start in range(0, len(records), PACE):
+        places += publish(settings.kafka, settings.topic_predictions, records[start : start + PACE])
+        _wait_total(workers, start + PACE)
+    return places
+
+
+def test_unkeyed_input_on_three_workers_gives_what_keyed_input_on_one_gives(
+    stack_config, tmp_path, keyed_alerts
+):
+    expected = keyed_alerts
     env = _env(stack_config, tmp_path / "unkeyed")
     settings = Settings.from_env(env)
     workers = _workers(env, tmp_path, 3, "unkeyed")
     try:
         records = _rekeyed(keyed_events(STREAM, EVENTS))
         bad_at = publish(settings.kafka, settings.topic_predictions, [(None, b) for b in BAD])
-        # Published a window's divisor at a time: the by-model topic then holds each window's
-        # events (in another order within it, as several input partitions interleave).
-        for start in range(0, EVENTS, PACE):
-            publish(settings.kafka, settings.topic_predictions, records[start : start + PACE])
-            _wait_total(workers, start + PACE)
+        _publish_paced(settings, workers, records)
         drift = _drift_alerts(settings)
         assert _total(workers, "driftline_events_processed_total") == EVENTS
         letters = read_all(settings, settings.topic_dlq)
@@ -134,3 +152,66 @@ def test_records_re_forwarded_after_a_kill_are_skipped(stack_config, tmp_path):
     assert processed == len(later)
     # The first copies by their by-model offsets, the re-forwarded ones by source offset.
     assert skipped >= 2 * len(first)
+
+
+def _forwarded_events(settings: Settings) -> int:
+    """The events the routing stage copied to the by-model topic (bundles opened)."""
+    topic = settings.predictions_by_model
+    return sum(
+        len(routed_records(topic, r.partition, r.offset, r.timestamp_ms, r.value, r.key,
+                           list(r.headers.items())))
+        for r in read_all(settings, topic)
+    )  # fmt: skip
+
+
+def test_direct_routing_copies_only_the_records_off_their_models_partition(
+    stack_config, tmp_path, keyed_alerts
+):
+    env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct")
+    settings = Settings.from_env(env)
+    # Half keyed by model id (on its by-model partition: applied where read), half by event
+    # id (spread over the partitions: those not on the model's are copied).
+    records = [
+        (key if i % 2 else orjson.loads(value)["event_id"].encode(), value)
+        for i, (key, value) in enumerate(keyed_events(STREAM, EVENTS))
+    ]
+    workers = _workers(env, tmp_path, 2, "direct")
+    try:
+        places = _publish_paced(settings, workers, records)
+        time.sleep(2)  # anything applied twice would show by now
+        processed = _total(workers, "driftline_events_processed_total")
+        drift = _drift_alerts(settings)
+        forwarded = _forwarded_events(settings)
+    finally:
+        assert all(worker.stop() == 0 for worker in workers)
+    own = zlib.crc32(STREAM.model_id.encode()) % settings.partitions
+    off_partition = sum(partition != own for partition, _ in places)
+    assert processed == EVENTS
+    assert forwarded == off_partition and 0 < forwarded < EVENTS / 2
+    assert [a["alert_id"] for a in drift] == [a["alert_id"] for a in keyed_alerts]
+
+
+def test_direct_records_read_again_after_a_kill_are_skipped(stack_config, tmp_path):
+    env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct",
+               DRIFTLINE_COMMIT_INTERVAL_S="3600")  # fmt: skip
+    settings = Settings.from_env(env)
+    records = keyed_events(STREAM, 3_000)
+    first, later = records[:2_000], records[2_000:]
+    (doomed,) = _workers(env, tmp_path, 1, "doomed")
+    publish(settings.kafka, settings.topic_predictions, first)
+    _wait_total([doomed], len(first))
+    doomed.kill()  # nothing committed: every input record is read again
+
+    workers = _workers(env, tmp_path, 2, "after")
+    try:
+        publish(settings.kafka, settings.topic_predictions, later)
+        _wait_total(workers, len(later))
+        time.sleep(3)
+        processed = _total(workers, "driftline_events_processed_total")
+        skipped = _total(workers, "driftline_replayed_records_skipped_total")
+        forwarded = _forwarded_events(settings)
+    finally:
+        assert all(worker.stop() == 0 for worker in workers)
+    assert forwarded == 0, "every record was on its model's partition"
+    assert processed == len(later)
+    assert skipped >= len(first)

@@ -32,7 +32,7 @@ from streams.adapters.faust.services import (
 )
 from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
 from streams.adapters.kafka.producer import KafkaProducer
-from streams.adapters.kafka.routing import Router
+from streams.adapters.kafka.routing import DirectRoute, Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
@@ -159,10 +159,14 @@ def _add_agents(
     """One agent per input topic, or (routed) one copying it by model and one reading the
     copy; each ingested batch's inferred specs wait in ``services.pending``."""
     ingestion, registry, pending = services.ingestion, services.registry, services.pending
+    # The monitoring agent and, with direct routing, the routing agent both apply batches:
+    # one at a time, as one agent would.
+    applying = asyncio.Lock()
 
     async def ingest(records: list[RawRecord]) -> None:
-        await ingestion.process(records)
-        pending.extend(registry.take_inferred())
+        async with applying:
+            await ingestion.process(records)
+            pending.extend(registry.take_inferred())
 
     writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
     # The routing stage's copies go through librdkafka: Faust's producer was the worker's
@@ -183,9 +187,24 @@ def _add_agents(
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
         router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
-                        bundle_bytes=settings.routing_bundle_bytes)  # fmt: skip
+                        bundle_bytes=settings.routing_bundle_bytes,
+                        direct=_direct_route(settings, producer, source, process))  # fmt: skip
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
+
+
+def _direct_route(
+    settings: Settings,
+    producer: KafkaProducer,
+    source: faust.TopicT,
+    process: Callable[[list[RawRecord]], Coroutine[Any, Any, None]],
+) -> DirectRoute | None:
+    """Predictions already on their model's partition, applied where they are read
+    (``DRIFTLINE_ROUTING=direct``); labels are always copied."""
+    name = source.get_topic_name()
+    if settings.routing != "direct" or name != settings.topic_predictions:
+        return None
+    return DirectRoute(process, functools.partial(producer.partition_count, name))
 
 
 def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelService) -> None:

@@ -14,6 +14,10 @@ than a bundle and when bundles are off, in the headers of its own copy
 (``SOURCE_HEADERS``). A record whose model id cannot be read is forwarded under the empty
 key, always to the same partition, and is dead-lettered there by the decoder. The chunk is
 acked once the broker has every record.
+
+With a ``DirectRoute`` (``DRIFTLINE_ROUTING=direct``) the records already on the partition
+their model maps to are not copied: the router applies them itself, in the same step, and
+the chunk is acked once they are applied too.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -38,8 +43,9 @@ from streams.adapters.kafka.bundles import (
 from streams.adapters.kafka.dead_letter import rescue
 from streams.core.contract.event import RawRecord
 
-__all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router", "model_key", "partition_messages",
-           "pieces", "routed_record", "routed_records", "source_headers"]  # fmt: skip
+__all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "Router", "direct_read_at",
+           "model_key", "partition_messages", "pieces", "routed_record", "routed_records",
+           "source_headers", "split_direct"]  # fmt: skip
 
 SOURCE_HEADERS = ("driftline.source.topic", "driftline.source.partition",
                   "driftline.source.offset", "driftline.source.timestamp")  # fmt: skip
@@ -149,6 +155,31 @@ def pieces(
         yield offsets, raw
 
 
+def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
+    """The ``read_at`` of a record applied where it was read, at ``offset`` of input
+    partition ``partition``: a fence slot of its own (``applied_offsets``), below every
+    by-model partition's."""
+    return -1 - partition, offset
+
+
+def split_direct(
+    records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
+) -> tuple[list[RawRecord], list[bytes], list[RawRecord]]:
+    """The records (and keys) to forward, and those already on the partition their model
+    maps to (``crc32(key) % partitions`` is their own), to apply where they were read."""
+    forwarded, forwarded_keys, direct = [], [], []
+    for record, key in zip(records, keys, strict=True):
+        partition = record.partition
+        if zlib.crc32(key) % partitions == partition:
+            direct.append(RawRecord(record.value, record.timestamp_ms, record.source, partition,
+                                    record.offset, record.key,
+                                    direct_read_at(partition, record.offset)))  # fmt: skip
+        else:
+            forwarded.append(record)
+            forwarded_keys.append(key)
+    return forwarded, forwarded_keys, direct
+
+
 def partition_messages(
     records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int, bundle_bytes: int
 ) -> dict[int, list[Message]]:
@@ -206,6 +237,22 @@ class PartitionedTopic(BatchTopic, Protocol):
     async def partition_count(self) -> int | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DirectRoute:
+    """Where the records already on their model's partition go (``DRIFTLINE_ROUTING=direct``).
+
+    Faust assigns topics of equal partition counts together, so input partition ``p`` and
+    by-model partition ``p`` have one owner: a record of input partition ``p`` whose model
+    maps to ``p`` can be ``apply``-ed by this worker at once, with no copy, second read or
+    bundle framing (producers keying by model id with librdkafka's partitioner put every
+    record so). ``partition_count`` is the input topic's; while it differs from the by-model
+    topic's, every record is forwarded.
+    """
+
+    apply: Callable[[list[RawRecord]], Awaitable[None]]
+    partition_count: Callable[[], Awaitable[int | None]]
+
+
 class Router:
     """Forward each chunk of input records to ``target``, keyed by model id."""
 
@@ -217,18 +264,22 @@ class Router:
         max_bytes: int | None = None,
         oversized: Callable[[list[RawRecord]], Awaitable[None]] | None = None,
         bundle_bytes: int = 0,
+        direct: DirectRoute | None = None,
     ) -> None:
         """Records over ``max_bytes`` go to ``oversized`` (which dead-letters them) instead
         of being copied: the decoder would refuse them anyway, and the by-model topic might
         not take them, so a truncated copy would lose the original's length and digest.
-        ``bundle_bytes`` 0: a copy per record, which workers older than bundles can read."""
+        ``bundle_bytes`` 0: a copy per record, which workers older than bundles can read.
+        ``direct``: records already on their model's partition are applied, not copied
+        (with bundles only)."""
         self.target = target
         self.writer = writer
         self.max_bytes = max_bytes
         self.oversized = oversized
         self.bundle_bytes = bundle_bytes
-        self._partitions: int | None = None
-        self._partitions_read_at = float("-inf")
+        self.direct = direct
+        self._partitions = _CachedCount(target.partition_count)
+        self._input_partitions = None if direct is None else _CachedCount(direct.partition_count)
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order per partition (see
@@ -240,27 +291,45 @@ class Router:
                 await self.oversized(large)
                 records = [r for r in records if len(r.value or b"") <= limit]
         keys = [model_key(r.value, max_bytes=limit) for r in records]
-        partitions = await self._partition_count() if self.bundle_bytes else None
+        partitions = await self._partitions.get() if self.bundle_bytes else None
         if partitions is None:
             messages: list[Message] = [
                 (key, r.value, source_headers(r)) for key, r in zip(keys, records, strict=True)
             ]
             await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
             return
+        work = []
+        if self.direct is not None and await self._copartitioned(partitions):
+            records, keys, direct = split_direct(records, keys, partitions)
+            if direct:
+                work.append(self.direct.apply(direct))
         planned = partition_messages(records, keys, partitions, self.bundle_bytes)
-        await asyncio.gather(*(
+        await asyncio.gather(*work, *(
             self.writer.publish(self.target.at(p), messages, rescue=_rescue, in_order=True)
             for p, messages in planned.items()
         ))  # fmt: skip
 
-    async def _partition_count(self) -> int | None:
-        # Read again now and then: partitions may be added (never removed, so an old count
-        # only names partitions that exist). Until the brokers say, copies go one by one.
+    async def _copartitioned(self, partitions: int) -> bool:
+        counted = self._input_partitions
+        return counted is not None and await counted.get() == partitions
+
+
+class _CachedCount:
+    """A topic's partition count, read again now and then: partitions may be added (never
+    removed, so an old count only names partitions that exist)."""
+
+    def __init__(self, read: Callable[[], Awaitable[int | None]]) -> None:
+        self.read = read
+        self._count: int | None = None
+        self._read_at = float("-inf")
+
+    async def get(self) -> int | None:
+        """The count; None until the brokers say (then copies go one by one)."""
         now = time.monotonic()
-        if self._partitions is None or now - self._partitions_read_at > _PARTITIONS_TTL_S:
-            self._partitions = await self.target.partition_count() or self._partitions
-            self._partitions_read_at = now
-        return self._partitions
+        if self._count is None or now - self._read_at > _PARTITIONS_TTL_S:
+            self._count = await self.read() or self._count
+            self._read_at = now
+        return self._count
 
 
 #: How long the router trusts the by-model topic's partition count (librdkafka refreshes

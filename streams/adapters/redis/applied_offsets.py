@@ -14,6 +14,12 @@ offsets in the by-model topic, but within one by-model partition the records of 
 partition arrive in source-offset order (one producer, in order), so a record whose source
 offset is at or below the highest applied one for its ``(partition, source topic, source
 partition)`` is a copy of one applied already.
+
+A record the routing stage applies where it reads it (``DRIFTLINE_ROUTING=direct``:
+``streams/adapters/kafka/routing.py``) is read at ``direct_read_at``, slot ``-1 - p`` for
+input partition ``p``, which no by-model partition uses, so it is fenced the same two ways
+under keys of its own. Each record takes one road or the other, decided by its model and
+the partition counts alone, so the two never fence the same record.
 """
 
 from __future__ import annotations
