@@ -176,7 +176,8 @@ class ChaosRun:
 
     def _copies_applied(self) -> bool:
         """With routing, whether each by-model partition applied the last record each input
-        partition sent it (the router's mapping of model keys). The highest applied source
+        partition sent it (the router's mapping of model keys), or the router applied it
+        itself (direct routing: the fence slot ``-1 - p``). The highest applied source
         offset of an input partition says less: after a kill, the by-model partition of its
         bad records may reach its end while the model's records wait to be forwarded
         again."""
@@ -185,9 +186,16 @@ class ChaosRun:
             return False
         partitions = len(end_offsets(self.settings.kafka, self.settings.monitored(
             self.settings.topic_predictions)))  # fmt: skip
+
+        def reached(key: bytes, partition: int) -> int:
+            target = zlib.crc32(key) % partitions
+            found = applied.get((target, partition), -1)
+            if target == partition:  # DRIFTLINE_ROUTING=direct applies these where read
+                found = max(found, applied.get((-1 - partition, partition), -1))
+            return found
+
         return all(
-            applied.get((zlib.crc32(key) % partitions, partition), -1) >= last
-            for (key, partition), last in self.last_routed.items()
+            reached(key, partition) >= last for (key, partition), last in self.last_routed.items()
         )
 
     def wait_done(self, timeout_s: float) -> None:
