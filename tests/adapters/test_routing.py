@@ -125,26 +125,29 @@ def test_copies_within_one_batch_are_skipped_and_offsets_still_fence():
 def test_records_on_their_models_partition_are_split_off_to_apply_where_they_are_read():
     # crc32 % 4: b"a" -> 3, b"b" -> 1, b"" (no model id) -> 0.
     assert [zlib.crc32(k) % 4 for k in (b"a", b"b", b"")] == [3, 1, 0]
-    places = [(3, b"a"), (1, b"a"), (1, b"b"), (0, None), (3, b"x")]
+    places = [(3, b"a"), (1, b"a"), (1, b"b"), (0, None), (3, b"x"), (3, b"a")]
     records = [RawRecord(b"v%d" % i, 7, "predictions", p, 10 + i, key)
                for i, (p, key) in enumerate(places)]  # fmt: skip
-    keys = [b"a", b"a", b"b", b"", b"b"]
+    keys = [b"a", b"a", b"b", b"", b"b", b"a"]
     forwarded, forwarded_keys, direct = split_direct(records, keys, 4)
     assert forwarded == [records[1], records[4]] and forwarded_keys == [b"a", b"b"]
+    # Those of one partition are read at its last one in the chunk, as a bundle's are.
     assert [(r.value, r.read_at) for r in direct] == [
-        (b"v0", direct_read_at(3, 10)),
+        (b"v0", direct_read_at(3, 15)),
         (b"v2", direct_read_at(1, 12)),
         (b"v3", direct_read_at(0, 13)),
+        (b"v5", direct_read_at(3, 15)),
     ]
     # The source coordinates (what dead letters and alerts name) are the record's own.
     assert [(r.source, r.partition, r.offset, r.key, r.timestamp_ms) for r in direct] == [
-        ("predictions", p, o, k, 7) for p, o, k in [(3, 10, b"a"), (1, 12, b"b"), (0, 13, None)]
+        ("predictions", p, o, k, 7)
+        for p, o, k in [(3, 10, b"a"), (1, 12, b"b"), (0, 13, None), (3, 15, b"a")]
     ]
 
 
 def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():
     # Input partition 2 read directly, and copies from it read at by-model partition 2.
-    direct = [RawRecord(b"v", 0, "predictions", 2, o, None, direct_read_at(2, o)) for o in (5, 6)]
+    direct = [RawRecord(b"v", 0, "predictions", 2, o, None, direct_read_at(2, 6)) for o in (5, 6)]
     copies = [RawRecord(b"v", 0, "predictions", 2, o, None, (2, at)) for o, at in ((3, 0), (4, 1))]
     offsets, sources = last_offsets(direct + copies)
     assert offsets == {-3: 6, 2: 1}
@@ -153,7 +156,9 @@ def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():
     # arrives after the direct records is still applied.
     late = RawRecord(b"v", 0, "predictions", 2, 4, None, (2, 2))
     assert unapplied([late, *direct], {-3: 6}, {(-3, "predictions", 2): 6}) == [late]
-    # A direct record read again (after a crash, before the commit) is skipped by its own.
-    again = RawRecord(b"v", 0, "predictions", 2, 6, None, direct_read_at(2, 6))
-    assert unapplied([again], offsets, sources) == []
+    # Read again after a crash, in a chunk cut elsewhere: the applied ones are skipped by
+    # their source offsets, the new one is not.
+    again = [RawRecord(b"v", 0, "predictions", 2, o, None, direct_read_at(2, 7)) for o in (6, 7)]
+    assert unapplied(again, offsets, sources) == again[1:]
+    assert unapplied(direct, offsets, sources) == []
     assert direct_read_at(0, 9) == (-1, 9)

@@ -156,9 +156,9 @@ def pieces(
 
 
 def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
-    """The ``read_at`` of a record applied where it was read, at ``offset`` of input
-    partition ``partition``: a fence slot of its own (``applied_offsets``), below every
-    by-model partition's."""
+    """The ``read_at`` of the records of input partition ``partition`` applied where they
+    were read, in a chunk that ends at ``offset``: a fence slot of their own
+    (``applied_offsets``), below every by-model partition's."""
     return -1 - partition, offset
 
 
@@ -166,18 +166,25 @@ def split_direct(
     records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
 ) -> tuple[list[RawRecord], list[bytes], list[RawRecord]]:
     """The records (and keys) to forward, and those already on the partition their model
-    maps to (``crc32(key) % partitions`` is their own), to apply where they were read."""
+    maps to (``crc32(key) % partitions`` is their own), to apply where they were read.
+
+    The direct records of one partition are read at the chunk's last of them, as a
+    bundle's records are at the bundle's offset: applied in one batch, they are fenced as
+    one (and each by its source offset), and the fence's runs stay long."""
     forwarded, forwarded_keys, direct = [], [], []
     for record, key in zip(records, keys, strict=True):
-        partition = record.partition
-        if zlib.crc32(key) % partitions == partition:
-            direct.append(RawRecord(record.value, record.timestamp_ms, record.source, partition,
-                                    record.offset, record.key,
-                                    direct_read_at(partition, record.offset)))  # fmt: skip
+        if zlib.crc32(key) % partitions == record.partition:
+            direct.append(record)
         else:
             forwarded.append(record)
             forwarded_keys.append(key)
-    return forwarded, forwarded_keys, direct
+    ends: dict[int, int] = {}
+    for record in direct:
+        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
+    read_at = {partition: direct_read_at(partition, end) for partition, end in ends.items()}
+    read = [RawRecord(r.value, r.timestamp_ms, r.source, r.partition, r.offset, r.key,
+                      read_at[r.partition]) for r in direct]  # fmt: skip
+    return forwarded, forwarded_keys, read
 
 
 def partition_messages(
