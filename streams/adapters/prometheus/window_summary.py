@@ -145,6 +145,16 @@ def _column_quantiles(data: np.ndarray, counts: np.ndarray, qs: tuple[float, ...
 
 def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
     """The window of a watched version, with its reference's values (PII features left out)."""
+    numeric, categorical, reference = _reference_values(watched, profile)
+    size = watched.config.window_events
+    return _Window(numeric, categorical, reference, size, profile=profile)
+
+
+def _reference_values(
+    watched: ModelMonitor, profile: ReferenceProfile
+) -> tuple[tuple[str, ...], dict[str, str], list[tuple[str, str, float]]]:
+    """A watched version's exported features (numeric; categorical with their top category)
+    and its reference's ``(feature, stat, value)`` rows."""
     spec = watched.spec.features
     numeric = tuple(n for n in watched.numeric if n in profile.numeric)
     categorical = {
@@ -166,8 +176,7 @@ def _window(watched: ModelMonitor, profile: ReferenceProfile) -> _Window:
         shares = profile.categorical[name]
         reference += [(name, "missing_rate", shares.missing_rate),
                       (name, "top_share", float(shares.shares[0]))]  # fmt: skip
-    size = watched.config.window_events
-    return _Window(numeric, categorical, reference, size, profile=profile)
+    return numeric, categorical, reference
 
 
 class WindowSummaries(TextFamily):
@@ -210,7 +219,7 @@ class WindowSummaries(TextFamily):
             return window
         # A monitor loaded again: the stored reference, unless it was learned anew.
         profile = watched.profile
-        if profile is not None and _window(watched, profile).reference == window.reference:
+        if profile is not None and _reference_values(watched, profile)[2] == window.reference:
             window.profile = profile
             return window
         self.drop_where(lambda version: version == key)
