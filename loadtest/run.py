@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import orjson
 from confluent_kafka import Consumer
@@ -45,13 +48,15 @@ from loadtest.latency import QUICK_LATENCY, latency_line, measure_latency
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
 from loadtest.progress import wait_taken
-from loadtest.work_done import Plan, from_metrics
+from loadtest.work_done import Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
 from streams.stack.worker import WorkerProcess, free_port, run_names
 
 PARTITIONS = 4
+# A baseline takes seconds; one that stalls (seen once, idle in Faust's loop) must say so.
+BASELINE_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,29 +108,60 @@ def ceiling(kafka: KafkaConfig, topic: str, events: int) -> tuple[float, float]:
     return time.monotonic() - started, time.process_time() - cpu
 
 
-def faust_baseline(module: str, env: dict[str, str], events: int) -> tuple[float, float, int]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env=env | {"BENCH_EVENTS": str(events)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
+def faust_baseline(
+    module: str, env: dict[str, str], events: int, log: Path
+) -> tuple[float, float, int]:
+    """Run one baseline app until it reports ``events`` consumed; its log goes to ``log``."""
+    with log.open("wb") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env | {"BENCH_EVENTS": str(events)},
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+        )
     probe = ProcessProbe(child.pid)
     try:
         assert child.stdout is not None
-        for line in child.stdout:  # Faust prints its banner on stdout first
-            if line.startswith(b'{"events"'):
-                break
-        else:
-            raise RuntimeError(f"{module} exited without consuming {events} events")
+        report = _report_line(child.stdout, BASELINE_TIMEOUT_S)
+        if report is None:
+            raise WorkNotDone(
+                f"{module} did not report {events:,} events consumed within "
+                f"{BASELINE_TIMEOUT_S:.0f} s (exit code {child.poll()}); its log: {log}"
+            )
         ended = time.monotonic()
-        seconds = orjson.loads(line)["seconds"]
+        seconds = orjson.loads(report)["seconds"]
         cpu, rss = probe.between(ended - seconds, ended)
         return seconds, cpu, rss
     finally:
         probe.stop()
         child.terminate()
         child.wait(30)
+
+
+def _report_line(stdout: IO[bytes], timeout_s: float) -> bytes | None:
+    """The baseline's JSON report; None if the child closed its output or the time ran out.
+
+    Faust prints its banner on stdout before it; a reader thread keeps the wait bounded.
+    """
+    lines: queue.Queue[bytes] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+        lines.put(b"")  # end of output
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout_s
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            return None
+        if not line:
+            return None
+        if line.startswith(b'{"events"'):
+            return line
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +282,8 @@ def baselines(
             "BENCH_GROUP": f"{module.rsplit('.', 1)[1]}-{run}",
             "BENCH_WEB_PORT": str(free_port()),
         }
-        seconds, cpu, rss = faust_baseline(module, env, count)
+        log = workdir / f"{env['BENCH_GROUP']}.log"
+        seconds, cpu, rss = faust_baseline(module, env, count, log)
         results.append(Result(label, mode, count, seconds, cpu, rss))
     return results
 
