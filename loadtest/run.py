@@ -141,7 +141,10 @@ def faust_baseline(
 def _report_line(stdout: IO[bytes], timeout_s: float) -> bytes | None:
     """The baseline's JSON report; None if the child closed its output or the time ran out.
 
-    Faust prints its banner on stdout before it; a reader thread keeps the wait bounded.
+    Faust prints its banner on stdout before it, through Python's buffer: unless
+    PYTHONUNBUFFERED is set, a part of it may reach the pipe with no line end, and the report
+    (written to the descriptor itself) then ends that line. A reader thread keeps the wait
+    bounded.
     """
     lines: queue.Queue[bytes] = queue.Queue()
 
@@ -159,9 +162,13 @@ def _report_line(stdout: IO[bytes], timeout_s: float) -> bytes | None:
             return None
         if not line:
             return None
-        if line.startswith(b'{"events"'):
-            return line
+        at = line.find(_REPORT)
+        if at >= 0:
+            return line[at:]
     return None
+
+
+_REPORT = b'{"events"'
 
 
 @dataclass(frozen=True, slots=True)

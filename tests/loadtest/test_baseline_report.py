@@ -43,3 +43,13 @@ def test_a_baseline_that_exits_without_a_report_ends_the_wait_at_once(children):
     began = time.monotonic()
     assert _report_line(child.stdout, timeout_s=60) is None
     assert time.monotonic() - began < 30
+
+
+def test_a_report_that_ends_a_line_of_the_banner_is_found(children):
+    # Python's buffer let part of Faust's banner out with no line end (PYTHONUNBUFFERED unset);
+    # the report, written to the descriptor itself, ended that line: the runner waited forever.
+    child = children(
+        "import os, sys; sys.stdout.write('banner, cut'); sys.stdout.flush(); "
+        'os.write(1, b\'{"events": 5, "seconds": 0.5}\\n\')'
+    )
+    assert _report_line(child.stdout, timeout_s=30) == b'{"events": 5, "seconds": 0.5}\n'
