@@ -79,9 +79,10 @@ class ChaosRun:
 
     # Workers -------------------------------------------------------------------------------
 
-    def start_worker(self) -> WorkerProcess:
+    def start_worker(self, extra_env: dict[str, str] | None = None) -> WorkerProcess:
         log = self.workdir / f"worker-{len(self.workers)}.log"
-        worker = WorkerProcess(self.env, web_port=free_port(), log_path=log)
+        env = self.env | (extra_env or {})
+        worker = WorkerProcess(env, web_port=free_port(), log_path=log)
         worker.start()
         self.workers.append(worker)
         return worker

@@ -15,8 +15,10 @@ import orjson
 from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
+from streams.adapters.kafka.roads import Roads
 from streams.adapters.redis.keys import model_base
 from streams.samples import sample_events
+from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
 from streams.stack import redis as stack_redis
@@ -124,20 +126,59 @@ def reference_run(ctx: Context) -> Verdict:
 
 def kill9_x3(ctx: Context) -> Verdict:
     """SIGKILL the worker at 25, 50 and 75% applied; a replacement starts at once."""
+    return finish(ctx, *_killed_thrice(ctx, "kill9_x3", [{}] * 3))
+
+
+def switch_routing(ctx: Context) -> Verdict:
+    """As ``kill9_x3``, each replacement routing the other way (``direct`` and
+    ``repartition`` in turn) and reading the input again from its start (nothing
+    committed), with a third of the stream's second half published after each restart: the
+    records read again keep the road they took first (``streams/adapters/kafka/roads.py``),
+    so none is applied twice or lost. The roads stored must show each change."""
+    direct = Settings.from_env(os.environ).routing == "direct"
+    first, other = ("direct", "repartition") if direct else ("repartition", "direct")
+    modes = [{"DRIFTLINE_ROUTING": mode, "DRIFTLINE_COMMIT_INTERVAL_S": "3600"}
+             for mode in (first, other, first, other)]  # fmt: skip
+    run, verdict, outcome = _killed_thrice(
+        ctx, "switch_routing", modes[1:], first=modes[0], paced=True
+    )
+    settings = run.settings
+    stored = run.redis.hgetall(f"{settings.redis_prefix}:roads:{settings.topic_predictions}")
+    roads = {int(p): Roads.parse(text.decode()) for p, text in stored.items()}
+    if not any(len(r.roads) >= 3 for r in roads.values()):
+        verdict.fail(f"no partition changed road at each restart: {roads}")
+    verdict.notes.append("roads: " + "; ".join(
+        f"{p}: " + ", ".join(map("{0[1]} from {0[0]}".format, zip(r.starts, r.roads, strict=True)))
+        for p, r in sorted(roads.items())
+    ))  # fmt: skip
+    return finish(ctx, run, verdict, outcome)
+
+
+def _killed_thrice(
+    ctx: Context, name: str, replacements: list[dict[str, str]],
+    first: dict[str, str] | None = None, paced: bool = False,
+) -> tuple[ChaosRun, Verdict, Outcome]:  # fmt: skip
+    """SIGKILL the worker (started with ``first`` settings) at 25, 50 and 75% applied; a
+    replacement starts at once, each with its ``replacements`` settings. The stream's
+    second half is published at the start, or (``paced``) a third after each restart."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
-        run.rest = []
+        rest, run.rest = run.rest, []
+        third = len(rest) // 3 + 1
+        feeds = [rest[i * third : (i + 1) * third] for i in range(3)] if paced else [[]] * 3
+        if not paced:
+            _publish(run, rest)
         resumes = []
-        for fraction in (0.25, 0.5, 0.75):
+        for fraction, settings, feed in zip((0.25, 0.5, 0.75), replacements, feeds, strict=True):
             run.wait_fraction(fraction)
             run.kill(run.live_workers()[0])
             killed_at, before = time.monotonic(), run.applied()
-            run.start_worker()
+            run.start_worker(settings)
+            _publish(run, feed)
             resumes.append(run.time_to_resume(since=killed_at, before=before))
         return max(resumes)
 
-    return finish(ctx, *run_stream(ctx, "kill9_x3", fault))
+    return run_stream(ctx, name, fault, extra_env=first)
 
 
 def broker_restart(ctx: Context) -> Verdict:
@@ -354,6 +395,7 @@ def corrupt_state(ctx: Context) -> Verdict:
 
 SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "kill9_x3": kill9_x3,
+    "switch_routing": switch_routing,
     "broker_restart": broker_restart,
     "redis_outage": redis_outage,
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
@@ -369,6 +411,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
 #: The stated time to resume after each fault ends, in seconds.
 RESUME_LIMIT_S = {
     "kill9_x3": 45.0,  # session time-out (6 s) + a worker's start-up
+    "switch_routing": 45.0,
     "broker_restart": 60.0,
     "redis_outage": 30.0,
     "redis_outage_kill": 45.0,

@@ -9,6 +9,7 @@ import zlib
 import orjson
 import pytest
 
+from streams.adapters.kafka.roads import COPY, Roads, direct_road
 from streams.adapters.kafka.routing import (
     NO_MODEL,
     direct_read_at,
@@ -19,6 +20,8 @@ from streams.adapters.kafka.routing import (
 )
 from streams.adapters.redis.applied_offsets import last_offsets, unapplied
 from streams.core.contract.event import RawRecord
+
+ALL_DIRECT = {p: Roads((0,), (direct_road(4),)) for p in range(4)}
 
 
 def test_the_key_is_the_model_id_or_the_empty_key():
@@ -129,7 +132,7 @@ def test_records_on_their_models_partition_are_split_off_to_apply_where_they_are
     records = [RawRecord(b"v%d" % i, 7, "predictions", p, 10 + i, key)
                for i, (p, key) in enumerate(places)]  # fmt: skip
     keys = [b"a", b"a", b"b", b"", b"b", b"a"]
-    forwarded, forwarded_keys, direct = split_direct(records, keys, 4)
+    forwarded, forwarded_keys, direct = split_direct(records, keys, 4, ALL_DIRECT)
     assert forwarded == [records[1], records[4]] and forwarded_keys == [b"a", b"b"]
     # Those of one partition are read at its last one in the chunk, as a bundle's are.
     assert [(r.value, r.read_at) for r in direct] == [
@@ -143,6 +146,25 @@ def test_records_on_their_models_partition_are_split_off_to_apply_where_they_are
         ("predictions", p, o, k, 7)
         for p, o, k in [(3, 10, b"a"), (1, 12, b"b"), (0, 13, None), (3, 15, b"a")]
     ]
+
+
+def test_a_record_goes_direct_only_where_its_partitions_roads_say_so():
+    # Partition 3: copied up to 11, direct from 12 with 4 partitions, copied from 14, then
+    # direct with 8 partitions (not this count) from 15. Model b"a" maps to 3 of 4.
+    roads = {3: Roads((12, 14, 15), (direct_road(4), COPY, direct_road(8)))}
+    records = [RawRecord(b"v%d" % o, 0, "predictions", 3, o, b"a") for o in range(10, 17)]
+    forwarded, _, direct = split_direct(records, [b"a"] * len(records), 4, roads)
+    assert [r.offset for r in direct] == [12, 13]
+    assert [r.offset for r in forwarded] == [10, 11, 14, 15, 16]
+
+
+def test_roads_are_read_back_as_stored():
+    roads = Roads.parse("120 d8,5000 c")
+    assert [roads.road_at(o) for o in (0, 119, 120, 4999, 5000, 10**9)] == [
+        COPY, COPY, "d8", "d8", COPY, COPY
+    ]  # fmt: skip
+    assert roads.last == COPY and Roads.parse("7 d4").last == "d4"
+    assert Roads.parse("") == Roads() and Roads().last == COPY and Roads().road_at(5) == COPY
 
 
 def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():

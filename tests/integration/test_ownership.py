@@ -6,6 +6,7 @@ alerts, and records read again after a kill are skipped."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 
@@ -13,7 +14,10 @@ import orjson
 import pytest
 
 from streams.adapters.kafka.records import publish
+from streams.adapters.kafka.roads import direct_road
 from streams.adapters.kafka.routing import routed_records
+from streams.adapters.redis.client import connect
+from streams.adapters.redis.road_store import RedisRoads
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
 from streams.stack.worker import WorkerProcess
@@ -54,11 +58,27 @@ def _total(workers: list[WorkerProcess], name: str) -> float:
     return sum(worker.metric_total(name) for worker in workers)
 
 
-def _wait_total(workers: list[WorkerProcess], count: int, timeout_s: float = 90) -> None:
+def _wait_total(
+    workers: list[WorkerProcess], count: int, timeout_s: float = 90,
+    name: str = "driftline_events_processed_total",
+) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout_s
-    while _total(workers, "driftline_events_processed_total") < count:
-        assert time.monotonic() < deadline, f"the workers did not process {count} events"
+    while _total(workers, name) < count:
+        assert time.monotonic() < deadline, f"the workers did not reach {count} {name}"
         time.sleep(0.2)
+
+
+def _routed_direct_from_the_start(settings: Settings) -> None:
+    """Roads as a group routing direct since its first record left them (``roads.py``)."""
+
+    async def claim() -> None:
+        client = connect(settings.redis_url, socket_timeout=5)
+        roads = RedisRoads(client, prefix=settings.redis_prefix, topic=settings.topic_predictions)
+        for partition in range(settings.partitions):
+            await roads.claim(partition, 0, direct_road(settings.partitions))
+        await client.aclose()
+
+    asyncio.run(claim())
 
 
 def _rekeyed(records: list[tuple[bytes, bytes]]) -> list[tuple[bytes | None, bytes]]:
@@ -130,9 +150,12 @@ def test_unkeyed_input_on_three_workers_gives_what_keyed_input_on_one_gives(
     assert places == {(settings.topic_predictions, p, o) for p, o in bad_at}
 
 
-def _killed_then_resumed(env: dict[str, str], tmp_path, records) -> tuple[float, float]:
-    """2,000 records processed by a worker killed before any commit, then the rest by two
-    new workers: the events they processed, and the records they skipped as applied."""
+def _killed_then_resumed(
+    env: dict[str, str], tmp_path, records, after_env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """2,000 records processed by a worker killed before any commit, then (once they are
+    read again) the rest by two new workers (``after_env``: in another mode): the events
+    they processed, and the records they skipped as applied."""
     settings = Settings.from_env(env)
     first, later = records[:2_000], records[2_000:]
     (doomed,) = _workers(env, tmp_path, 1, "doomed")
@@ -140,8 +163,9 @@ def _killed_then_resumed(env: dict[str, str], tmp_path, records) -> tuple[float,
     _wait_total([doomed], len(first))
     doomed.kill()  # nothing committed: every input record is read (and routed) again
 
-    workers = _workers(env, tmp_path, 2, "after")
+    workers = _workers(after_env or env, tmp_path, 2, "after")
     try:
+        _wait_total(workers, len(first), name="driftline_replayed_records_skipped_total")
         publish(settings.kafka, settings.topic_predictions, later)
         _wait_total(workers, len(later))
         time.sleep(3)  # anything applied twice would show by now
@@ -159,14 +183,16 @@ def test_records_re_forwarded_after_a_kill_are_skipped(stack_config, tmp_path):
     assert skipped >= 2 * 2_000
 
 
-def _forwarded_events(settings: Settings) -> int:
-    """The events the routing stage copied to the by-model topic (bundles opened)."""
+def _forwarded(settings: Settings) -> list[int]:
+    """The source offsets of the events the routing stage copied to the by-model topic
+    (bundles opened), each as often as it was copied."""
     topic = settings.predictions_by_model
-    return sum(
-        len(routed_records(topic, r.partition, r.offset, r.timestamp_ms, r.value, r.key,
-                           list(r.headers.items())))
+    return [
+        copy.offset
         for r in read_all(settings, topic)
-    )  # fmt: skip
+        for copy in routed_records(topic, r.partition, r.offset, r.timestamp_ms, r.value, r.key,
+                                   list(r.headers.items()))
+    ]  # fmt: skip
 
 
 def test_direct_routing_copies_only_the_records_off_their_models_partition(
@@ -174,6 +200,7 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
 ):
     env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct")
     settings = Settings.from_env(env)
+    _routed_direct_from_the_start(settings)
     # Half keyed by model id (on its by-model partition: applied where read), half by event
     # id (spread over the partitions: those not on the model's are copied).
     records = [
@@ -186,7 +213,7 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
         time.sleep(2)  # anything applied twice would show by now
         processed = _total(workers, "driftline_events_processed_total")
         drift = _drift_alerts(settings)
-        forwarded = _forwarded_events(settings)
+        forwarded = len(_forwarded(settings))
     finally:
         assert all(worker.stop() == 0 for worker in workers)
     own = zlib.crc32(STREAM.model_id.encode()) % settings.partitions
@@ -199,7 +226,31 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
 def test_direct_records_read_again_after_a_kill_are_skipped(stack_config, tmp_path):
     env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct",
                DRIFTLINE_COMMIT_INTERVAL_S="3600")  # fmt: skip
+    _routed_direct_from_the_start(Settings.from_env(env))
     processed, skipped = _killed_then_resumed(env, tmp_path, keyed_events(STREAM, 3_000))
-    assert _forwarded_events(Settings.from_env(env)) == 0, "all on their model's partition"
+    assert _forwarded(Settings.from_env(env)) == [], "all on their model's partition"
     assert processed == 1_000
     assert skipped >= 2_000
+
+
+@pytest.mark.parametrize("before, after", [("repartition", "direct"), ("direct", "repartition")])
+def test_a_change_of_mode_after_a_kill_applies_no_record_twice(
+    stack_config, tmp_path, before, after
+):
+    # Model-keyed input: every record on its model's partition. A worker in one mode is
+    # killed before any commit; workers in the other read its records again, on the road
+    # each was first routed on, and claim theirs for the records to come.
+    env = _env(stack_config, tmp_path, DRIFTLINE_COMMIT_INTERVAL_S="3600")
+    settings = Settings.from_env(env)
+    if before == "direct":
+        _routed_direct_from_the_start(settings)
+    processed, skipped = _killed_then_resumed(
+        env | {"DRIFTLINE_ROUTING": before}, tmp_path, keyed_events(STREAM, 3_000),
+        after_env=env | {"DRIFTLINE_ROUTING": after},
+    )  # fmt: skip
+    assert processed == 1_000
+    assert skipped >= 2_000
+    # Copied: the first 2,000 (before, and each time they were read again), or the last
+    # 1,000 only (the after workers' road); never a record of the other road.
+    copied = range(0, 2_000) if before == "repartition" else range(2_000, 3_000)
+    assert set(_forwarded(settings)) == set(copied)

@@ -1,7 +1,7 @@
 """CI's short form of the fault-injection suite (``loadtest/chaos.py --short``).
 
-A subset that stays under ~2 minutes on a 2-core machine: a crash-free reference run, then
-three SIGKILLs, a SIGTERM and restart, a broker restart, a hung Redis, two workers with one
+A subset that stays under ~2.5 minutes on a 2-core machine: a crash-free reference run, then
+three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a broker restart, a hung Redis, two workers with one
 killed and a corrupt state key. Each must reproduce the reference run's applied counts and
 alert ids, dead-letter every bad record once, and resume in its stated time. Four scenarios
 of the full suite are left to tests that hold them more strictly and cost less (CI must stay
@@ -12,7 +12,8 @@ model ids and 3,000 versions of one model (tests/integration/test_caps.py: expir
 free their slots across workers; versions past the cap dead-lettered, idle ones retired).
 The full suite (every scenario, 200,001 events) is run by hand; its figures are in
 RELIABILITY.md. Direct routing (``DRIFTLINE_ROUTING=direct``: records on their model's
-partition applied where they are read, under a fence of their own) meets the crashes too.
+partition applied where they are read, under a fence of their own) meets the crashes too,
+and ``switch_routing`` kills the worker three times, each replacement routing the other way.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-SUBSET = ("kill9_x3", "sigterm_restart", "broker_restart", "redis_outage",
+SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
           "two_workers_kill", "corrupt_state")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "sigterm_restart", "two_workers_kill")
 

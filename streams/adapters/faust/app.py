@@ -21,6 +21,7 @@ from faust.types import TP
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.batch_consumer import BatchApp, FetchedChunk
+from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
@@ -32,7 +33,7 @@ from streams.adapters.faust.services import (
 )
 from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
 from streams.adapters.kafka.producer import KafkaProducer
-from streams.adapters.kafka.routing import DirectRoute, Router
+from streams.adapters.kafka.routing import Router
 from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
@@ -186,25 +187,12 @@ def _add_agents(
         by_model = raw_topic(app, watched)
         limit = settings.max_message_bytes if source is predictions else None
         oversized = ingestion.dead_letter_oversized if source is predictions else None
+        direct = direct_route(app, settings, producer, services, source, process)
         router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
-                        bundle_bytes=settings.routing_bundle_bytes,
-                        direct=_direct_route(settings, producer, source, process))  # fmt: skip
+                        bundle_bytes=settings.routing_bundle_bytes, direct=direct)  # fmt: skip
+        forget_roads_at_rebalance(app, router)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
-
-
-def _direct_route(
-    settings: Settings,
-    producer: KafkaProducer,
-    source: faust.TopicT,
-    process: Callable[[list[RawRecord]], Coroutine[Any, Any, None]],
-) -> DirectRoute | None:
-    """Predictions already on their model's partition, applied where they are read
-    (``DRIFTLINE_ROUTING=direct``); labels are always copied."""
-    name = source.get_topic_name()
-    if settings.routing != "direct" or name != settings.topic_predictions:
-        return None
-    return DirectRoute(process, functools.partial(producer.partition_count, name))
 
 
 def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelService) -> None:
@@ -340,7 +328,7 @@ def _watch_progress(
     async def sample_lag() -> None:
         log_filter.flush()
         for topic, partition in progress.held:
-            progress.observe((topic, partition), _highwater(app, TP(topic, partition)))
+            progress.observe((topic, partition), highwater(app, TP(topic, partition)))
             lag = progress.lag((topic, partition))
             if lag is not None:
                 metrics.consumer_lag.labels(topic, str(partition)).set(lag)
@@ -361,14 +349,6 @@ def _sample_health(app: BatchApp, health: HealthCheck) -> None:
     @app.timer(HEALTH_SAMPLE_S)
     async def sample_health() -> None:
         await health.report()
-
-
-def _highwater(app: BatchApp, tp: TP) -> int | None:
-    # What the consumer learnt from its last fetch: no broker round trip.
-    try:
-        return app.consumer.highwater(tp)
-    except Exception:  # aiokafka asserts the partition is assigned; mid-rebalance it is not
-        return None
 
 
 async def _sync_specs(

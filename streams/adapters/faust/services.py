@@ -21,6 +21,7 @@ from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.adapters.redis.road_store import RedisRoads
 from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import RedisMonitorStore
@@ -61,6 +62,8 @@ class WorkerServices:
     health: HealthCheck
     #: Where alerts and retraining requests leave: Kafka, then the extra sinks turned on.
     sink: AlertSink
+    #: Which road each predictions partition's records take (routed, ``routing.py``).
+    roads: RedisRoads
     #: Specs inferred from events, not stored in Redis yet (``_sync_specs`` stores them).
     pending: list[ModelSpec] = field(default_factory=list)
 
@@ -119,6 +122,9 @@ def build_services(
             on_report=metrics.stream.observe_health,
         ),
         sink=sink,
+        roads=RedisRoads(
+            redis_client, prefix=settings.redis_prefix, topic=settings.topic_predictions
+        ),
     )
 
 

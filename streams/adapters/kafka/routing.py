@@ -15,9 +15,9 @@ than a bundle and when bundles are off, in the headers of its own copy
 key, always to the same partition, and is dead-lettered there by the decoder. The chunk is
 acked once the broker has every record.
 
-With a ``DirectRoute`` (``DRIFTLINE_ROUTING=direct``) the records already on the partition
-their model maps to are not copied: the router applies them itself, in the same step, and
-the chunk is acked once they are applied too.
+With a ``DirectRoute`` the records already on the partition their model maps to, at offsets
+their partition's roads (``roads.py``) route direct, are not copied: the router applies them
+itself, in the same step, and the chunk is acked once they are applied too.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import asyncio
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,11 +41,12 @@ from streams.adapters.kafka.bundles import (
     unbundled,
 )
 from streams.adapters.kafka.dead_letter import rescue
+from streams.adapters.kafka.roads import COPY, Roads, direct_road
 from streams.core.contract.event import RawRecord
 
-__all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "Router", "direct_read_at",
-           "model_key", "partition_messages", "pieces", "routed_record", "routed_records",
-           "source_headers", "split_direct"]  # fmt: skip
+__all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "RoadStore", "Router",
+           "direct_read_at", "model_key", "partition_messages", "pieces", "routed_record",
+           "routed_records", "source_headers", "split_direct"]  # fmt: skip
 
 SOURCE_HEADERS = ("driftline.source.topic", "driftline.source.partition",
                   "driftline.source.offset", "driftline.source.timestamp")  # fmt: skip
@@ -163,17 +164,24 @@ def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
 
 
 def split_direct(
-    records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
+    records: Sequence[RawRecord],
+    keys: Sequence[bytes],
+    partitions: int,
+    roads: Mapping[int, Roads],
 ) -> tuple[list[RawRecord], list[bytes], list[RawRecord]]:
-    """The records (and keys) to forward, and those already on the partition their model
-    maps to (``crc32(key) % partitions`` is their own), to apply where they were read.
+    """The records (and keys) to forward, and those to apply where they were read: on the
+    partition their model maps to (``crc32(key) % partitions`` is their own), at an offset
+    its ``roads`` route direct with this partition count.
 
     The direct records of one partition are read at the chunk's last of them, as a
     bundle's records are at the bundle's offset: applied in one batch, they are fenced as
     one (and each by its source offset), and the fence's runs stay long."""
     forwarded, forwarded_keys, direct = [], [], []
+    road = direct_road(partitions)
     for record, key in zip(records, keys, strict=True):
-        if zlib.crc32(key) % partitions == record.partition:
+        partition = record.partition
+        if (zlib.crc32(key) % partitions == partition
+                and roads[partition].road_at(record.offset) == road):  # fmt: skip
             direct.append(record)
         else:
             forwarded.append(record)
@@ -244,9 +252,17 @@ class PartitionedTopic(BatchTopic, Protocol):
     async def partition_count(self) -> int | None: ...
 
 
+class RoadStore(Protocol):
+    """Where the roads of each input partition are kept (``RedisRoads``)."""
+
+    async def claim(self, partition: int, start: int, road: str) -> Roads: ...
+
+    async def read(self, partition: int) -> Roads: ...
+
+
 @dataclass(frozen=True, slots=True)
 class DirectRoute:
-    """Where the records already on their model's partition go (``DRIFTLINE_ROUTING=direct``).
+    """Where the records already on their model's partition go.
 
     Faust assigns topics of equal partition counts together, so input partition ``p`` and
     by-model partition ``p`` have one owner: a record of input partition ``p`` whose model
@@ -254,10 +270,23 @@ class DirectRoute:
     bundle framing (producers keying by model id with librdkafka's partitioner put every
     record so). ``partition_count`` is the input topic's; while it differs from the by-model
     topic's, every record is forwarded.
+
+    Which road a record takes is fixed by its partition's ``roads`` (``roads.py``), so a
+    record read again after a crash takes the road it took first. ``claim_direct``
+    (``DRIFTLINE_ROUTING=direct``): the records past the high-water mark (``highwater``,
+    from the consumer's last fetch) go direct; else they are copied, and only the records
+    of direct segments stored earlier are still applied here.
     """
 
     apply: Callable[[list[RawRecord]], Awaitable[None]]
     partition_count: Callable[[], Awaitable[int | None]]
+    roads: RoadStore
+    highwater: Callable[[int], int | None]
+    #: Returns once the copies already on by-model partition ``p`` are applied (or after a
+    #: bound): a partition's first direct records since its roads were read wait for it, so
+    #: a switch to direct applies each model's records in their order.
+    copies_applied: Callable[[int], Awaitable[None]]
+    claim_direct: bool
 
 
 class Router:
@@ -277,8 +306,8 @@ class Router:
         of being copied: the decoder would refuse them anyway, and the by-model topic might
         not take them, so a truncated copy would lose the original's length and digest.
         ``bundle_bytes`` 0: a copy per record, which workers older than bundles can read.
-        ``direct``: records already on their model's partition are applied, not copied
-        (with bundles only)."""
+        ``direct``: records on their model's partition, at offsets their partition's roads
+        route direct, are applied, not copied (with bundles only)."""
         self.target = target
         self.writer = writer
         self.max_bytes = max_bytes
@@ -287,6 +316,8 @@ class Router:
         self.direct = direct
         self._partitions = _CachedCount(target.partition_count)
         self._input_partitions = None if direct is None else _CachedCount(direct.partition_count)
+        self._roads: dict[int, Roads] = {}
+        self._ordered: set[int] = set()  # partitions whose direct records follow their copies
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order per partition (see
@@ -297,7 +328,7 @@ class Router:
             if large:
                 await self.oversized(large)
                 records = [r for r in records if len(r.value or b"") <= limit]
-        keys = [model_key(r.value, max_bytes=limit) for r in records]
+        keys: Sequence[bytes] = [model_key(r.value, max_bytes=limit) for r in records]
         partitions = await self._partitions.get() if self.bundle_bytes else None
         if partitions is None:
             messages: list[Message] = [
@@ -305,20 +336,57 @@ class Router:
             ]
             await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
             return
-        work = []
-        if self.direct is not None and await self._copartitioned(partitions):
-            records, keys, direct = split_direct(records, keys, partitions)
-            if direct:
-                work.append(self.direct.apply(direct))
+        direct: list[RawRecord] = []
+        if self.direct is not None:
+            records, keys, direct = await self._split(self.direct, records, keys, partitions)
         planned = partition_messages(records, keys, partitions, self.bundle_bytes)
-        await asyncio.gather(*work, *(
+        work: list[Awaitable[None]] = [
             self.writer.publish(self.target.at(p), messages, rescue=_rescue, in_order=True)
             for p, messages in planned.items()
-        ))  # fmt: skip
+        ]
+        if direct:
+            assert self.direct is not None
+            first = {r.partition for r in direct} - self._ordered
+            if first:  # after the copies before them, this chunk's included
+                await asyncio.gather(*work)
+                work = []
+                await asyncio.gather(*map(self.direct.copies_applied, first))
+                self._ordered |= first
+            work.append(self.direct.apply(direct))
+        await asyncio.gather(*work)
 
-    async def _copartitioned(self, partitions: int) -> bool:
-        counted = self._input_partitions
-        return counted is not None and await counted.get() == partitions
+    def forget(self) -> None:
+        """After a rebalance: another worker may have claimed a road meanwhile."""
+        self._roads.clear()
+        self._ordered.clear()
+
+    async def _split(
+        self, route: DirectRoute, records: Sequence[RawRecord], keys: Sequence[bytes],
+        partitions: int,
+    ) -> tuple[Sequence[RawRecord], Sequence[bytes], list[RawRecord]]:  # fmt: skip
+        """The records to forward (and their keys), and those to apply here."""
+        assert self._input_partitions is not None
+        copartitioned = await self._input_partitions.get() == partitions
+        wanted = direct_road(partitions) if route.claim_direct and copartitioned else COPY
+        roads = {p: await self._roads_of(route, p, wanted) for p in {r.partition for r in records}}
+        if not copartitioned or not any(r.starts for r in roads.values()):
+            return records, keys, []
+        return split_direct(records, keys, partitions, roads)
+
+    async def _roads_of(self, route: DirectRoute, partition: int, wanted: str) -> Roads:
+        """The partition's roads, ending in ``wanted`` once the high-water mark is known."""
+        known = self._roads.get(partition)
+        if known is not None and known.last == wanted:
+            return known
+        store, start = route.roads, route.highwater(partition)
+        if start is None:  # nothing fetched yet says where the unread records begin
+            found = await self.writer.until_done("redis", lambda: store.read(partition))
+        else:
+            found = await self.writer.until_done(
+                "redis", lambda: store.claim(partition, start, wanted)
+            )
+        self._roads[partition] = found
+        return found
 
 
 class _CachedCount:

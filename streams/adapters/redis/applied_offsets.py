@@ -19,8 +19,9 @@ A record the routing stage applies where it reads it (``DRIFTLINE_ROUTING=direct
 ``streams/adapters/kafka/routing.py``) is read at ``direct_read_at``, slot ``-1 - p`` for
 input partition ``p``, which no by-model partition uses, at its chunk's last direct record
 of ``p`` (as a bundle's records are at the bundle's offset): it is fenced the same two ways
-under keys of its own. Each record takes one road or the other, decided by its model and
-the partition counts alone, so the two never fence the same record.
+under keys of its own. Each record takes one road or the other, fixed by its offset in its
+partition's roads (``streams/adapters/kafka/roads.py``), so the two never fence the same
+record.
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""The roads of each input partition (``streams/adapters/kafka/roads.py``) in Redis.
+
+One hash per input topic, ``<prefix>:roads:<topic>``: field the partition, value its
+segments, ``"START ROAD,START ROAD"``. A claim appends a segment only if the last one's road
+differs, in one Lua script, so two claims of one road (a worker and a zombie of it, or a
+retried call) leave one segment. Segments are few (one per change of mode or partition
+count) and never expire: they say how records were routed for as long as any may be read
+again.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from streams.adapters.kafka.roads import Roads
+from streams.core.errors import StoreUnavailable
+
+__all__ = ["RedisRoads"]
+
+_CLAIM = """
+local roads = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+local last = string.match(roads, '(%S+)$') or 'c'
+if last ~= ARGV[3] then
+  local segment = ARGV[2] .. ' ' .. ARGV[3]
+  if roads == '' then roads = segment else roads = roads .. ',' .. segment end
+  redis.call('HSET', KEYS[1], ARGV[1], roads)
+end
+return roads
+"""
+
+
+class RedisRoads:
+    """The stored roads of one input topic's partitions."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str, topic: str) -> None:
+        self.client = client
+        self.key = f"{prefix}:roads:{topic}"
+        self._claim = client.register_script(_CLAIM)
+
+    async def claim(self, partition: int, start: int, road: str) -> Roads:
+        """The partition's roads, with ``road`` from ``start`` on unless it is the last
+        already. ``start`` must be past every record routed so far (the high-water mark)."""
+        try:
+            stored = await self._claim(keys=[self.key], args=[partition, start, road])
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not write {self.key}: {exc}") from exc
+        return _parsed(stored)
+
+    async def read(self, partition: int) -> Roads:
+        """The partition's roads as stored."""
+        try:
+            stored = await self.client.hget(self.key, str(partition))
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
+        return _parsed(stored)
+
+
+def _parsed(stored: bytes | str | None) -> Roads:
+    return Roads.parse(stored.decode() if isinstance(stored, bytes) else stored or "")
