@@ -1,19 +1,20 @@
 """CI's short form of the fault-injection suite (``loadtest/chaos.py --short``).
 
 A subset that stays under ~2.5 minutes on a 2-core machine: a crash-free reference run, then
-three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a broker restart, a hung Redis, two workers with one
-killed and a corrupt state key. Each must reproduce the reference run's applied counts and
-alert ids, dead-letter every bad record once, and resume in its stated time. Four scenarios
-of the full suite are left to tests that hold them more strictly and cost less (CI must stay
-under 20 minutes): unkeyed input over three workers (tests/integration/test_ownership.py:
-the same alert ids as keyed input, not only every drift caught), a 4 MiB record
-(tests/integration/test_no_stall.py: dead-lettered whole, with its digest), 5,000 one-event
-model ids and 3,000 versions of one model (tests/integration/test_caps.py: expired warm-ups
-free their slots across workers; versions past the cap dead-lettered, idle ones retired).
-The full suite (every scenario, 200,001 events) is run by hand; its figures are in
-RELIABILITY.md. Direct routing (``DRIFTLINE_ROUTING=direct``: records on their model's
-partition applied where they are read, under a fence of their own) meets the crashes too,
-and ``switch_routing`` kills the worker three times, each replacement routing the other way.
+three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a
+broker restart, a hung Redis, two workers with one killed and a corrupt state key. Each must
+reproduce the reference run's applied counts and alert ids, dead-letter every bad record once,
+and resume in its stated time. Four scenarios of the full suite are left to tests that hold
+them more strictly and cost less (CI must stay under 20 minutes): unkeyed input over three
+workers (tests/integration/test_ownership.py: the same alert ids as keyed input, not only every
+drift caught), a 4 MiB record (tests/integration/test_no_stall.py: dead-lettered whole, with
+its digest), 5,000 one-event model ids and 3,000 versions of one model
+(tests/integration/test_caps.py: expired warm-ups free their slots across workers; versions
+past the cap dead-lettered, idle ones retired). The full suite (every scenario, 200,001 events)
+is run by hand; its figures are in RELIABILITY.md. Direct routing
+(``DRIFTLINE_ROUTING=direct``: records on their model's partition applied where they are read,
+under a fence of their own) meets the crashes too, and ``switch_routing`` kills the worker
+three times, each replacement routing the other way.
 """
 
 from __future__ import annotations
