@@ -180,6 +180,15 @@ class Outcome:
             a["alert_id"] for a in self.alerts if models is None or a["model_id"] in models
         )
 
+    def described(self, alert_ids: set[str], most: int = 4) -> list[tuple]:
+        """What the first ``most`` of ``alert_ids`` say: model, type, feature, status and
+        the window's end, to tell an order that moved from an alert lost or made up."""
+        return [
+            (a["model_id"], a["type"], a["feature"], a["status"], a["window"].get("end"))
+            for a in self.alerts
+            if a["alert_id"] in alert_ids
+        ][:most]
+
     def episodes(self, *, models: set[str] | None = None) -> Counter[tuple]:
         """Alerts by what they say (model, type, feature, status), not by their window."""
         return Counter(
@@ -252,9 +261,10 @@ class Outcome:
         if drifted is None:
             verdict.alerts_equal = set(want) == set(got)
             if not verdict.alerts_equal:
+                missing, extra = set(want) - set(got), set(got) - set(want)
                 verdict.fail(
-                    f"alert ids differ: {len(set(want) - set(got))} missing, "
-                    f"{len(set(got) - set(want))} extra"
+                    f"alert ids differ: {len(missing)} missing {reference.described(missing)}, "
+                    f"{len(extra)} extra {self.described(extra)}"
                 )
         repeats = sum(n - 1 for n in got.values())
         verdict.duplicated += repeats

@@ -52,7 +52,7 @@ from loadtest.work_done import Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
-from streams.stack.worker import WorkerProcess, free_port, run_names
+from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
 
 PARTITIONS = 4
 # A baseline takes seconds; one that stalls (seen once, idle in Faust's loop) must say so.
@@ -252,6 +252,7 @@ def run_workload(
         "DRIFTLINE_LABEL_TTL_S": "300",  # kept as in production, gone from Redis soon after
     }
     plan = workload.plan(len(records), settings)
+    route_direct_from_the_start(env)  # the steady state, not the one-time copy of a backlog
     seconds, cpu, rss = driftline(env, plan, workdir / f"worker-{run}.log")
     results.append(Result(label, "Driftline worker", len(records), seconds, cpu, rss))
     return results

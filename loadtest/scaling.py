@@ -30,7 +30,7 @@ from loadtest.progress import wait_taken
 from loadtest.work_done import Observed, Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
-from streams.stack.worker import WorkerProcess, free_port, run_names
+from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,7 @@ def run(config: stack.StackConfig, count: int, args: argparse.Namespace, workdir
            "DRIFTLINE_REDIS_URL": config.redis_url, "DRIFTLINE_DATA_DIR": str(workdir),
            "DRIFTLINE_PARTITIONS": str(args.partitions),
            "DRIFTLINE_LABEL_TTL_S": "300"}  # fmt: skip
+    route_direct_from_the_start(env)  # the steady state, not the one-time copy of a backlog
     workers = [
         WorkerProcess(env, web_port=free_port(), log_path=workdir / f"scale{count}-{i}.log")
         for i in range(count)

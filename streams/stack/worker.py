@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.core.errors import DriftlineError
+from streams.settings import Settings
 
-__all__ = ["WorkerProcess", "free_port", "run_names"]
+__all__ = ["WorkerProcess", "free_port", "route_direct_from_the_start", "run_names"]
 
 _TAKEN = ("driftline_events_processed_total", "driftline_events_rejected_total")
 
@@ -164,3 +166,28 @@ def run_names(run: str) -> dict[str, str]:
         "DRIFTLINE_TOPIC_LABELS_DLQ": f"labels-dlq-{run}",
         "DRIFTLINE_TOPIC_RETRAIN": f"retrain-requests-{run}",
     }
+
+
+def route_direct_from_the_start(environ: Mapping[str, str]) -> None:
+    """The roads of a group that has routed direct since its first record, for a run over
+    a topic filled before its workers start: the first switch to direct starts at the
+    high-water mark (``streams/adapters/kafka/roads.py``), so that backlog would be copied
+    once. Nothing unless the run's routing is ``direct``."""
+    settings = Settings.from_env(environ)
+    if settings.routing != "direct":
+        return
+    # Imported here: the demo and the CLI's help need no Redis client.
+    from streams.adapters.kafka.roads import direct_road
+    from streams.adapters.redis.client import connect
+    from streams.adapters.redis.road_store import RedisRoads
+
+    async def claim() -> None:
+        client = connect(settings.redis_url, socket_timeout=5)
+        roads = RedisRoads(client, prefix=settings.redis_prefix, topic=settings.topic_predictions)
+        try:
+            for partition in range(settings.partitions):
+                await roads.claim(partition, 0, direct_road(settings.partitions))
+        finally:
+            await client.aclose()
+
+    asyncio.run(claim())

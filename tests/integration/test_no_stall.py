@@ -26,7 +26,7 @@ from streams.kafka_config import KafkaConfig
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
-from streams.stack.worker import WorkerProcess, free_port
+from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start
 from tests.integration.conftest import isolated_env, publish_stream, wait_until_processed
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,10 @@ TOO_BIG = 5_000_000  # accepted once predictions' limit is raised; the DLQ canno
 VALID = 1_200
 
 
-@pytest.fixture(scope="module")
-def stall_worker(stack_config, tmp_path_factory):
+def _stall_worker(stack_config, tmp_path_factory, routing: str):
     env = {**isolated_env(stack_config, tmp_path_factory.mktemp("faust")),
-           "DRIFTLINE_STALL_S": "2"}  # fmt: skip
+           "DRIFTLINE_STALL_S": "2", "DRIFTLINE_ROUTING": routing}  # fmt: skip
+    route_direct_from_the_start(env)
     process = WorkerProcess(
         env, web_port=free_port(), log_path=tmp_path_factory.mktemp("worker") / "log"
     )
@@ -47,6 +47,18 @@ def stall_worker(stack_config, tmp_path_factory):
     process.wait_for_partitions()
     yield process, Settings.from_env(env)
     assert process.stop() == 0, "the worker did not shut down cleanly"
+
+
+@pytest.fixture(scope="module")
+def stall_worker(stack_config, tmp_path_factory):
+    yield from _stall_worker(stack_config, tmp_path_factory, "repartition")
+
+
+@pytest.fixture(scope="module")
+def direct_stall_worker(stack_config, tmp_path_factory):
+    """Routing direct from the first record: each record keyed by its model is applied by
+    the routing stage itself."""
+    yield from _stall_worker(stack_config, tmp_path_factory, "direct")
 
 
 def set_topic_config(kafka: KafkaConfig, topic: str, name: str, value: str) -> None:
@@ -112,8 +124,9 @@ def test_oversized_records_are_dead_lettered_and_valid_events_flow(stall_worker)
     assert worker.health()[0] == 200
 
 
-def test_a_stalled_partition_fails_health_and_recovers(stall_worker):
-    worker, settings = stall_worker
+@pytest.mark.parametrize("fixture", ["stall_worker", "direct_stall_worker"])
+def test_a_stalled_partition_fails_health_and_recovers(request, fixture):
+    worker, settings = request.getfixturevalue(fixture)
     kafka = settings.kafka
     client = redis.Redis.from_url(settings.redis_url)
     # Redis stops taking writes (as during a failover) but answers PING and reads: the
@@ -127,10 +140,13 @@ def test_a_stalled_partition_fails_health_and_recovers(stall_worker):
         assert stalled and status == 503, health
         assert health["kafka"]["ok"] and health["redis"]["ok"], "only the stall fails /health"
         assert not health["progress"]["ok"]
-        # The routing stage forwarded the event (it needs no Redis); the monitors' partition
-        # of the by-model topic is the one that cannot move on.
+        # With repartition the routing stage forwarded the event (it needs no Redis): the
+        # monitors' partition of the by-model topic is the one that cannot move on. Routed
+        # direct, the event is applied where it is read: its input partition cannot.
         (stall,) = health["progress"]["stalled"]
         watched = settings.monitored(settings.topic_predictions)
+        if settings.routing == "direct":
+            watched = settings.topic_predictions
         assert stall["topic"] == watched
         assert stall["lag"] == 1 and stall["seconds"] >= 2 and stall["since"] < time.time()
         labels = {"topic": watched, "partition": str(stall["partition"])}
@@ -139,7 +155,7 @@ def test_a_stalled_partition_fails_health_and_recovers(stall_worker):
     finally:
         client.execute_command("CLIENT", "UNPAUSE")
     assert wait_for(lambda: worker.health()[0] == 200, 30), worker.health()
-    lag = {"topic": settings.monitored(settings.topic_predictions)}
+    lag = {"topic": watched}
     assert wait_for(lambda: worker.metric_total("driftline_consumer_lag", **lag) == 0, 5)
 
 

@@ -6,7 +6,6 @@ alerts, and records read again after a kill are skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import zlib
 
@@ -14,13 +13,10 @@ import orjson
 import pytest
 
 from streams.adapters.kafka.records import publish
-from streams.adapters.kafka.roads import direct_road
 from streams.adapters.kafka.routing import routed_records
-from streams.adapters.redis.client import connect
-from streams.adapters.redis.road_store import RedisRoads
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
-from streams.stack.worker import WorkerProcess
+from streams.stack.worker import WorkerProcess, route_direct_from_the_start
 from tests.integration.conftest import free_port, isolated_env, read_alerts, read_all
 
 pytestmark = pytest.mark.integration
@@ -66,19 +62,6 @@ def _wait_total(
     while _total(workers, name) < count:
         assert time.monotonic() < deadline, f"the workers did not reach {count} {name}"
         time.sleep(0.2)
-
-
-def _routed_direct_from_the_start(settings: Settings) -> None:
-    """Roads as a group routing direct since its first record left them (``roads.py``)."""
-
-    async def claim() -> None:
-        client = connect(settings.redis_url, socket_timeout=5)
-        roads = RedisRoads(client, prefix=settings.redis_prefix, topic=settings.topic_predictions)
-        for partition in range(settings.partitions):
-            await roads.claim(partition, 0, direct_road(settings.partitions))
-        await client.aclose()
-
-    asyncio.run(claim())
 
 
 def _rekeyed(records: list[tuple[bytes, bytes]]) -> list[tuple[bytes | None, bytes]]:
@@ -176,7 +159,8 @@ def _killed_then_resumed(
 
 
 def test_records_re_forwarded_after_a_kill_are_skipped(stack_config, tmp_path):
-    env = _env(stack_config, tmp_path, DRIFTLINE_COMMIT_INTERVAL_S="3600")
+    env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="repartition",
+               DRIFTLINE_COMMIT_INTERVAL_S="3600")  # fmt: skip
     processed, skipped = _killed_then_resumed(env, tmp_path, _rekeyed(keyed_events(STREAM, 3_000)))
     assert processed == 1_000
     # The first copies by their by-model offsets, the re-forwarded ones by source offset.
@@ -200,7 +184,7 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
 ):
     env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct")
     settings = Settings.from_env(env)
-    _routed_direct_from_the_start(settings)
+    route_direct_from_the_start(env)
     # Half keyed by model id (on its by-model partition: applied where read), half by event
     # id (spread over the partitions: those not on the model's are copied).
     records = [
@@ -226,7 +210,7 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
 def test_direct_records_read_again_after_a_kill_are_skipped(stack_config, tmp_path):
     env = _env(stack_config, tmp_path, DRIFTLINE_ROUTING="direct",
                DRIFTLINE_COMMIT_INTERVAL_S="3600")  # fmt: skip
-    _routed_direct_from_the_start(Settings.from_env(env))
+    route_direct_from_the_start(env)
     processed, skipped = _killed_then_resumed(env, tmp_path, keyed_events(STREAM, 3_000))
     assert _forwarded(Settings.from_env(env)) == [], "all on their model's partition"
     assert processed == 1_000
@@ -243,7 +227,7 @@ def test_a_change_of_mode_after_a_kill_applies_no_record_twice(
     env = _env(stack_config, tmp_path, DRIFTLINE_COMMIT_INTERVAL_S="3600")
     settings = Settings.from_env(env)
     if before == "direct":
-        _routed_direct_from_the_start(settings)
+        route_direct_from_the_start(env | {"DRIFTLINE_ROUTING": "direct"})
     processed, skipped = _killed_then_resumed(
         env | {"DRIFTLINE_ROUTING": before}, tmp_path, keyed_events(STREAM, 3_000),
         after_env=env | {"DRIFTLINE_ROUTING": after},

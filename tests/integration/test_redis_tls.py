@@ -142,14 +142,18 @@ def stored(server, settings: Settings) -> dict:
         [state_key] = admin.keys(f"{prefix}:{{{STREAM.model_id}}}:state:*")
         profile = admin.get(state_key.replace(b":state:", b":profile:"))
         state = orjson.loads(admin.get(state_key))
-        # The input offsets the routing stage's copies came from (a by-model offset is a
-        # bundle's): the last applied per input partition.
-        offsets = admin.hgetall(
+        # The input offsets applied, per slot read at (a by-model partition, whose offsets
+        # are a bundle's, or -1 - p for the records applied where they were read).
+        sources = admin.hgetall(
             f"{prefix}:sources:{settings.monitored(settings.topic_predictions)}"
         )
+    last: dict[tuple[str, str], int] = {}  # per input partition, the last applied by any road
+    for field, offset in sources.items():
+        _, topic, partition = field.decode().split("|")
+        last[topic, partition] = max(last.get((topic, partition), -1), int(offset))
     # Applied records = sum of (offset + 1).
     return {
         "profile": profile,
         "windows_closed": state["windows_closed"],
-        "offsets": sum(int(o) + 1 for o in offsets.values()),
+        "offsets": sum(o + 1 for o in last.values()),
     }

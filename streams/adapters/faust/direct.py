@@ -59,15 +59,24 @@ def _copies_applied(
     app: BatchApp, store: RedisMonitorStore, by_model: str, timeout_s: float
 ) -> Callable[[int], Awaitable[None]]:
     """Wait until every record now on by-model partition ``p`` is applied (its low-water
-    mark in Redis reaches the partition's end), for at most ``timeout_s``: a model's records
-    keep their order where the roads change to direct. Past the bound they may not, but
-    nothing is lost or applied twice either way."""
+    mark in Redis reaches the partition's end), for at most ``timeout_s`` and not into a
+    rebalance (which waits for the chunk in hand, and stops the agent that would apply the
+    copies): a model's records keep their order where the roads change to direct. When the
+    wait is cut short they may not, but nothing is lost or applied twice either way."""
 
     async def wait(partition: int) -> None:
         tp = TP(by_model, partition)
-        last = (await app.consumer.highwaters(tp)).get(tp, 0) - 1
-        deadline = time.monotonic() + timeout_s
+        try:
+            last = (await app.consumer.highwaters(tp)).get(tp, 0) - 1
+        except Exception as exc:  # a broker outage must not stop the routing agent
+            logger.warning("could not read the end of by-model partition %d (%r): records "
+                           "routed direct now may be applied before its copies", partition,
+                           exc)  # fmt: skip
+            return
+        deadline, rebalances = time.monotonic() + timeout_s, app.rebalancing_count
         while last >= 0 and time.monotonic() < deadline:
+            if app.rebalancing or app.rebalancing_count != rebalances:
+                return
             with contextlib.suppress(StoreUnavailable):
                 if (await store.applied_offsets([partition])).get(partition, -1) >= last:
                     return
