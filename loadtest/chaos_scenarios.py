@@ -17,6 +17,7 @@ from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
 from streams.adapters.kafka.roads import Roads
 from streams.adapters.redis.keys import model_base
+from streams.adapters.redis.road_store import roads_key
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import keyed_events
@@ -143,14 +144,15 @@ def switch_routing(ctx: Context) -> Verdict:
         ctx, "switch_routing", modes[1:], first=modes[0], paced=True
     )
     settings = run.settings
-    stored = run.redis.hgetall(f"{settings.redis_prefix}:roads:{settings.topic_predictions}")
-    roads = {int(p): Roads.parse(text.decode()) for p, text in stored.items()}
+    stored = run.redis.hgetall(roads_key(settings.redis_prefix, settings.topic_predictions))
+    roads = {int(p): Roads.parse(text) for p, text in stored.items()}
     if not any(len(r.roads) >= 3 for r in roads.values()):
         verdict.fail(f"no partition changed road at each restart: {roads}")
-    verdict.notes.append("roads: " + "; ".join(
-        f"{p}: " + ", ".join(map("{0[1]} from {0[0]}".format, zip(r.starts, r.roads, strict=True)))
+    segments = {
+        p: ", ".join(f"{road} from {start}" for start, road in zip(r.starts, r.roads, strict=True))
         for p, r in sorted(roads.items())
-    ))  # fmt: skip
+    }
+    verdict.notes.append("roads: " + "; ".join(f"{p}: {text}" for p, text in segments.items()))
     return finish(ctx, run, verdict, outcome)
 
 

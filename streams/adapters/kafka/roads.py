@@ -37,12 +37,15 @@ class Roads:
     roads: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, text: str) -> Roads:
-        """From the stored form, ``"START ROAD,START ROAD"`` (starts in order).
+    def parse(cls, text: str | bytes | None) -> Roads:
+        """From the stored form, ``"START ROAD,START ROAD"`` (starts in order; none stored:
+        no segment).
 
-        >>> Roads.parse("120 d8,5000 c").road_at(4999)
+        >>> Roads.parse(b"120 d8,5000 c").road_at(4999)
         'd8'
         """
+        if isinstance(text, bytes):
+            text = text.decode()
         if not text:
             return cls()
         pairs = [segment.split(" ") for segment in text.split(",")]

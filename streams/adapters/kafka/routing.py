@@ -336,23 +336,23 @@ class Router:
             ]
             await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
             return
+        route = self.direct
         direct: list[RawRecord] = []
-        if self.direct is not None:
-            records, keys, direct = await self._split(self.direct, records, keys, partitions)
+        if route is not None:
+            records, keys, direct = await self._split(route, records, keys, partitions)
         planned = partition_messages(records, keys, partitions, self.bundle_bytes)
         work: list[Awaitable[None]] = [
             self.writer.publish(self.target.at(p), messages, rescue=_rescue, in_order=True)
             for p, messages in planned.items()
         ]
-        if direct:
-            assert self.direct is not None
+        if route is not None and direct:
             first = {r.partition for r in direct} - self._ordered
             if first:  # after the copies before them, this chunk's included
                 await asyncio.gather(*work)
                 work = []
-                await asyncio.gather(*map(self.direct.copies_applied, first))
+                await asyncio.gather(*map(route.copies_applied, first))
                 self._ordered |= first
-            work.append(self.direct.apply(direct))
+            work.append(route.apply(direct))
         await asyncio.gather(*work)
 
     def forget(self) -> None:

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from streams.adapters.kafka.roads import Roads
 from streams.core.errors import StoreUnavailable
 
-__all__ = ["RedisRoads"]
+__all__ = ["RedisRoads", "roads_key"]
 
 _CLAIM = """
 local roads = redis.call('HGET', KEYS[1], ARGV[1]) or ''
@@ -30,12 +30,17 @@ return roads
 """
 
 
+def roads_key(prefix: str, topic: str) -> str:
+    """The hash of ``topic``'s roads: field a partition, value ``Roads.parse``'s form."""
+    return f"{prefix}:roads:{topic}"
+
+
 class RedisRoads:
     """The stored roads of one input topic's partitions."""
 
     def __init__(self, client: aioredis.Redis, *, prefix: str, topic: str) -> None:
         self.client = client
-        self.key = f"{prefix}:roads:{topic}"
+        self.key = roads_key(prefix, topic)
         self._claim = client.register_script(_CLAIM)
 
     async def claim(self, partition: int, start: int, road: str) -> Roads:
@@ -45,7 +50,7 @@ class RedisRoads:
             stored = await self._claim(keys=[self.key], args=[partition, start, road])
         except RedisError as exc:
             raise StoreUnavailable(f"could not write {self.key}: {exc}") from exc
-        return _parsed(stored)
+        return Roads.parse(stored)
 
     async def read(self, partition: int) -> Roads:
         """The partition's roads as stored."""
@@ -53,8 +58,4 @@ class RedisRoads:
             stored = await self.client.hget(self.key, str(partition))
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
-        return _parsed(stored)
-
-
-def _parsed(stored: bytes | str | None) -> Roads:
-    return Roads.parse(stored.decode() if isinstance(stored, bytes) else stored or "")
+        return Roads.parse(stored)
