@@ -15,6 +15,7 @@ import orjson
 from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
+from streams.adapters.kafka.records import close_producers
 from streams.adapters.kafka.roads import Roads
 from streams.adapters.redis.keys import model_base
 from streams.adapters.redis.road_store import roads_key
@@ -190,6 +191,7 @@ def broker_restart(ctx: Context) -> Verdict:
         _publish(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
+        close_producers()  # a kept producer would log each refused reconnection
         broker = kafka.service(run.config)
         service.stop(broker, log=lambda line: None)
         service.start(broker, log=lambda line: None)

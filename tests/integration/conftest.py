@@ -14,7 +14,13 @@ import uuid
 import pytest
 
 from streams import stack
-from streams.adapters.kafka.records import ReadRecord, end_offsets, publish, read_from
+from streams.adapters.kafka.records import (
+    ReadRecord,
+    close_producers,
+    end_offsets,
+    publish,
+    read_from,
+)
 from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack.worker import WorkerProcess, free_port, run_names
@@ -26,6 +32,7 @@ def stack_config():
     was_running = all(service.running for service in stack.status(config))
     stack.up(config, log=print)
     yield config
+    close_producers()
     if not was_running:
         stack.down(config, log=print)
 

@@ -21,7 +21,7 @@ import pytest
 
 from streams import stack
 from streams.adapters.kafka.admin import connect_admin, topic_configs
-from streams.adapters.kafka.records import end_offsets
+from streams.adapters.kafka.records import close_producers, end_offsets
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.service import port_open
@@ -62,6 +62,7 @@ def cluster(stack_config, tmp_path_factory):
     )
     stack.up(config, log=print)  # Redis: the session's, reused and left alone
     yield config
+    close_producers()
     stack.down(config, log=print)
 
 

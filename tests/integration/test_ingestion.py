@@ -11,6 +11,7 @@ import redis
 
 from streams.adapters.kafka.records import publish, read_from
 from streams.samples import BAD_RECORDS, sample_events
+from tests.integration.conftest import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -33,22 +34,19 @@ def published(worker, settings):
 
 
 @pytest.fixture(scope="module")
-def dead_letters(published, settings):
-    start = dict.fromkeys(range(settings.partitions), 0)
-    records = read_from(
-        settings.kafka,
-        settings.topic_dlq,
-        start,
-        count=len(BAD_RECORDS) + 1,
-        timeout_s=20,
+def dead_letters(published, settings, worker):
+    """Every record on the dead-letter topic once the worker has judged the whole input."""
+    rejected = "driftline_events_rejected_total"
+    assert wait_for(lambda: worker.metric_total(rejected) >= len(published))
+    assert wait_for(
+        lambda: (
+            worker.metric_total("driftline_events_processed_total", model=MODEL)
+            >= GOOD_BEFORE + GOOD_AFTER
+        )
     )
-    return {
-        (
-            int(record.headers["driftline.dlq.original.partition"]),
-            int(record.headers["driftline.dlq.original.offset"]),
-        ): record
-        for record in records
-    }
+    start = dict.fromkeys(range(settings.partitions), 0)
+    read_from(settings.kafka, settings.topic_dlq, start, count=len(published), timeout_s=20)
+    return read_all(settings, settings.topic_dlq)
 
 
 def wait_for(predicate, timeout_s=30.0):
@@ -59,9 +57,17 @@ def wait_for(predicate, timeout_s=30.0):
 
 
 def test_every_bad_record_is_dead_lettered_once_with_its_reason(published, dead_letters, settings):
-    assert set(dead_letters) == set(published), "each bad record exactly once, nothing else"
+    by_place = {
+        (
+            int(letter.headers["driftline.dlq.original.partition"]),
+            int(letter.headers["driftline.dlq.original.offset"]),
+        ): letter
+        for letter in dead_letters
+    }
+    assert len(dead_letters) == len(published), "each bad record exactly once"
+    assert set(by_place) == set(published), "every bad record, nothing else"
     for position, bad in published.items():
-        letter = dead_letters[position]
+        letter = by_place[position]
         assert letter.value == bad.value, f"{bad.name}: the value must arrive unchanged"
         assert letter.key == b"bad-input"
         assert letter.headers["driftline.dlq.reason"].decode() == bad.reason.value, bad.name

@@ -19,7 +19,7 @@ import pytest
 
 from streams import stack
 from streams.adapters.kafka.admin import connect_admin, ensure_worker_topics
-from streams.adapters.kafka.records import publish, read_from
+from streams.adapters.kafka.records import close_producers, publish, read_from
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
@@ -50,6 +50,7 @@ def secure_stack(stack_config, tmp_path_factory):
     )
     stack.up(config, log=print)  # Redis: the session's, reused and left alone
     yield config
+    close_producers()
     stack.down(config, log=print)
 
 

@@ -13,7 +13,7 @@ from streams.adapters.kafka.admin import wait_for_leaders
 from streams.core.errors import PublishFailed
 from streams.kafka_config import KafkaConfig
 
-__all__ = ["ReadRecord", "end_offsets", "publish", "read_from"]
+__all__ = ["ReadRecord", "close_producers", "end_offsets", "publish", "read_from"]
 
 # Room for the oversized records the tests send on purpose; the broker caps them anyway.
 _PRODUCER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -41,21 +41,7 @@ def publish(
 
     Raises ``PublishFailed`` if any record was not delivered.
     """
-    producer = Producer(
-        kafka.confluent(
-            {
-                "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
-                "linger.ms": 5,
-                # Written once to all in-sync replicas, so a broker's death loses none.
-                "enable.idempotence": True,
-                "acks": "all",
-                "compression.type": compression,
-                # Errors only: a fresh broker makes librdkafka warn "GETPID ... retrying" on
-                # stderr while it is fine; a real failure still raises PublishFailed.
-                "log_level": 3,
-            }
-        )
-    )
+    producer = _producer(kafka, compression)
     positions: list[tuple[int, int] | None] = []
     errors: list[str] = []
 
@@ -78,8 +64,43 @@ def publish(
                 producer.poll(0.1)
         producer.poll(0)
     if producer.flush(30) or errors:
+        _producers.pop((kafka, compression), None)  # the next call starts afresh
         raise PublishFailed(f"not every record reached {topic}: {errors[:3]}")
     return [position for position in positions if position is not None]
+
+
+def _producer(kafka: KafkaConfig, compression: str) -> Producer:
+    """One producer per configuration for the process: an idempotent producer's first send
+    waits ~0.5 s for its producer id, which a producer per call paid every time."""
+    key = (kafka, compression)
+    if key not in _producers:
+        _producers[key] = Producer(
+            kafka.confluent(
+                {
+                    "message.max.bytes": _PRODUCER_MAX_MESSAGE_BYTES,
+                    "linger.ms": 5,
+                    # Written once to all in-sync replicas, so a broker's death loses none.
+                    "enable.idempotence": True,
+                    "acks": "all",
+                    "compression.type": compression,
+                    # Errors only: a fresh broker makes librdkafka warn "GETPID ... retrying"
+                    # on stderr while it is fine; a real failure still raises PublishFailed.
+                    "log_level": 3,
+                }
+            )
+        )
+    return _producers[key]
+
+
+_producers: dict[tuple[KafkaConfig, str], Producer] = {}
+
+
+def close_producers() -> None:
+    """Drop the kept producers: before their brokers go away for good, so that none goes on
+    reconnecting to them (and logging each refusal)."""
+    for producer in _producers.values():
+        producer.flush(5)
+    _producers.clear()
 
 
 def end_offsets(kafka: KafkaConfig, topic: str, *, timeout_s: float = 15.0) -> dict[int, int]:
