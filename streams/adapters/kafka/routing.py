@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from streams.adapters.kafka.bundles import (
     unbundled,
 )
 from streams.adapters.kafka.dead_letter import rescue
+from streams.adapters.kafka.partition_count import CachedCount
 from streams.adapters.kafka.roads import COPY, Roads, direct_road
 from streams.core.contract.event import RawRecord
 
@@ -314,8 +314,10 @@ class Router:
         self.oversized = oversized
         self.bundle_bytes = bundle_bytes
         self.direct = direct
-        self._partitions = _CachedCount(target.partition_count)
-        self._input_partitions = None if direct is None else _CachedCount(direct.partition_count)
+        self._partitions = CachedCount(target.partition_count, target.get_topic_name())
+        self._input_partitions = (
+            None if direct is None else CachedCount(direct.partition_count, "the input topic")
+        )
         self._roads: dict[int, Roads] = {}
         self._ordered: set[int] = set()  # partitions whose direct records follow their copies
 
@@ -374,39 +376,19 @@ class Router:
         return split_direct(records, keys, partitions, roads)
 
     async def _roads_of(self, route: DirectRoute, partition: int, wanted: str) -> Roads:
-        """The partition's roads, ending in ``wanted`` once the high-water mark is known."""
+        """The partition's roads, ending in ``wanted`` once the high-water mark is known.
+        Read first: a claim is a write, and while Redis takes no writes (a failover) the
+        records of a partition whose road stays as it is must still flow."""
         known = self._roads.get(partition)
         if known is not None and known.last == wanted:
             return known
-        store, start = route.roads, route.highwater(partition)
-        if start is None:  # nothing fetched yet says where the unread records begin
-            found = await self.writer.until_done("redis", lambda: store.read(partition))
-        else:
-            found = await self.writer.until_done(
+        store = route.roads
+        if known is None:
+            known = await self.writer.until_done("redis", lambda: store.read(partition))
+        start = route.highwater(partition)
+        if known.last != wanted and start is not None:  # else: nothing says where to start
+            known = await self.writer.until_done(
                 "redis", lambda: store.claim(partition, start, wanted)
             )
-        self._roads[partition] = found
-        return found
-
-
-class _CachedCount:
-    """A topic's partition count, read again now and then: partitions may be added (never
-    removed, so an old count only names partitions that exist)."""
-
-    def __init__(self, read: Callable[[], Awaitable[int | None]]) -> None:
-        self.read = read
-        self._count: int | None = None
-        self._read_at = float("-inf")
-
-    async def get(self) -> int | None:
-        """The count; None until the brokers say (then copies go one by one)."""
-        now = time.monotonic()
-        if self._count is None or now - self._read_at > _PARTITIONS_TTL_S:
-            self._count = await self.read() or self._count
-            self._read_at = now
-        return self._count
-
-
-#: How long the router trusts the by-model topic's partition count (librdkafka refreshes
-#: its own every 5 minutes; a count behind the brokers' sends as the other workers did).
-_PARTITIONS_TTL_S = 30.0
+        self._roads[partition] = known
+        return known

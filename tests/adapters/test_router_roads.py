@@ -1,0 +1,112 @@
+"""The router and its partitions' roads, with a store in memory: a road that stays as it is
+needs no write (while Redis takes none, as in a failover, copies still flow), and a change
+of road is claimed at the high-water mark."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Sequence
+
+from prometheus_client import CollectorRegistry, Counter
+
+from streams.adapters.durable import DurableWriter, Message
+from streams.adapters.kafka.roads import COPY, Roads, direct_road
+from streams.adapters.kafka.routing import DirectRoute, Router
+from streams.core.contract.event import RawRecord
+
+PARTITIONS = 2
+OWN = "own"  # a model that maps to partition 1 of 2: read there, it can go direct
+
+
+class Topic:
+    """A by-model topic that takes every message."""
+
+    def __init__(self, sent: list[Message], partition: int | None = None) -> None:
+        self.sent, self.partition = sent, partition
+
+    def get_topic_name(self) -> str:
+        return "by-model"
+
+    async def send_all(self, messages: Sequence[Message]) -> list[Exception | None]:
+        self.sent += messages
+        return [None] * len(messages)
+
+    def at(self, partition: int) -> Topic:
+        return Topic(self.sent, partition)
+
+    async def partition_count(self) -> int:
+        return PARTITIONS
+
+
+class Store:
+    """Roads in memory; ``writable`` False refuses claims as a paused Redis would (with a
+    permanent error here, so that a claim fails the test instead of retrying)."""
+
+    def __init__(self, stored: Roads, *, writable: bool) -> None:
+        self.stored, self.writable = stored, writable
+        self.claims: list[tuple[int, int, str]] = []
+
+    async def read(self, partition: int) -> Roads:
+        return self.stored
+
+    async def claim(self, partition: int, start: int, road: str) -> Roads:
+        if not self.writable:
+            raise ValueError("a write while Redis takes none")
+        self.claims.append((partition, start, road))
+        if self.stored.last != road:
+            self.stored = Roads((*self.stored.starts, start), (*self.stored.roads, road))
+        return self.stored
+
+
+def route(store: Store, *, claim_direct: bool, records: list[RawRecord]) -> tuple[list, list]:
+    """Forward ``records`` with a fresh router; what was sent and what was applied."""
+    sent: list[Message] = []
+    applied: list[RawRecord] = []
+    registry = CollectorRegistry()
+    writer = DurableWriter(Counter("r", "", ["target"], registry=registry),
+                           Counter("f", "", ["target", "reason"], registry=registry))  # fmt: skip
+
+    async def apply(direct: list[RawRecord]) -> None:
+        applied.extend(direct)
+
+    async def count() -> int:
+        return PARTITIONS
+
+    async def copies_applied(partition: int) -> None:
+        return None
+
+    direct = DirectRoute(apply, count, store, lambda partition: 100, copies_applied,
+                         claim_direct=claim_direct)  # fmt: skip
+    router = Router(Topic(sent), writer, bundle_bytes=8192, direct=direct)
+    asyncio.run(router.forward(records))
+    return sent, applied
+
+
+def records_of(model: str, partition: int, offsets: range) -> list[RawRecord]:
+    value = b'{"model_id": "%s"}' % model.encode()
+    return [RawRecord(value, 0, "predictions", partition, o) for o in offsets]
+
+
+def test_copies_flow_with_no_write_when_the_road_stays_a_copy():
+    store = Store(Roads(), writable=False)
+    sent, applied = route(store, claim_direct=False, records=records_of("m", 0, range(100, 110)))
+    assert sent and applied == [] and store.claims == []
+
+
+def test_direct_records_flow_with_no_write_when_the_road_stays_direct():
+    assert zlib.crc32(OWN.encode()) % PARTITIONS == 1
+    store = Store(Roads((0,), (direct_road(PARTITIONS),)), writable=False)
+    records = records_of(OWN, 1, range(100, 110))
+    sent, applied = route(store, claim_direct=True, records=records)
+    assert sent == [] and store.claims == []
+    assert [r.offset for r in applied] == [r.offset for r in records]
+
+
+def test_a_change_of_road_is_claimed_at_the_high_water_mark():
+    store = Store(Roads(), writable=True)
+    # The records below the mark (100) keep their road, a copy: the claim is for what follows.
+    sent, applied = route(store, claim_direct=True, records=records_of(OWN, 1, range(90, 100)))
+    assert store.claims == [(1, 100, direct_road(PARTITIONS))]
+    assert sent and applied == []
+    assert store.stored == Roads((100,), (direct_road(PARTITIONS),)) and store.stored.last != COPY
