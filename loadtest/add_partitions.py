@@ -1,0 +1,146 @@
+"""Partitions added to the predictions and by-model topics between two generations of
+workers, and whether every record is then applied once.
+
+- ``stopped``: the first worker applies 2,000 records, stops (SIGTERM: it commits), the
+  partitions go from 3 to 4, two workers with ``DRIFTLINE_PARTITIONS=4`` take the rest.
+  The way the docs give (k8s/README.md, docs/SIZING.md): each record must be applied once.
+- ``crashed``: the same with a SIGKILL and nothing committed, so the 2,000 are read again
+  under the new count. Not safe yet (``streams/adapters/kafka/partition_count.py``): the
+  figures say how far off it is.
+
+    .venv/bin/python -m loadtest.add_partitions [--routing repartition|direct]
+
+Exits 1 unless the ``stopped`` run applied each record once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka.admin import NewPartitions
+
+from loadtest.chaos_run import wait_for
+from streams import stack
+from streams.adapters.kafka.admin import connect_admin
+from streams.adapters.kafka.records import publish
+from streams.settings import Settings
+from streams.simulation import StreamConfig, keyed_events
+from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
+
+__all__ = ["Applied", "main", "run"]
+
+FIRST, LATER, MODELS = 2_000, 1_000, 6
+PROCESSED, SKIPPED = "driftline_events_processed_total", "driftline_replayed_records_skipped_total"
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the second generation of workers applied, and what it should have."""
+
+    processed: int
+    expected: int
+    skipped: int
+
+    @property
+    def exact(self) -> bool:
+        return self.processed == self.expected
+
+
+def run(config: stack.StackConfig, workdir: Path, routing: str, *, crash: bool) -> Applied:
+    """One run on its own topics: ``FIRST`` records, a stop (or a crash), a partition added
+    to both topics, then ``LATER`` records on two workers."""
+    environ = _environ(config, workdir, routing, partitions=3)
+    settings = Settings.from_env(environ)
+    route_direct_from_the_start(environ)
+    records = _records()
+    first = WorkerProcess(environ, web_port=free_port(), log_path=workdir / "first.log")
+    first.start()
+    publish(settings.kafka, settings.topic_predictions, records[:FIRST])
+    _wait_total([first], FIRST)
+    if crash:
+        first.kill()
+    else:
+        first.stop()
+    _add_partition(settings, 4)
+    later = {**environ, "DRIFTLINE_PARTITIONS": "4"}
+    workers = [WorkerProcess(later, web_port=free_port(), log_path=workdir / f"later{i}.log")
+               for i in range(2)]  # fmt: skip
+    try:
+        for worker in workers:
+            worker.start()
+            worker.wait_for_partitions()
+        publish(settings.kafka, settings.topic_predictions, records[FIRST:])
+        _wait_total(workers, LATER)
+        time.sleep(3)  # anything applied twice would show by now
+        return Applied(int(_total(workers, PROCESSED)), LATER, int(_total(workers, SKIPPED)))
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+def _environ(config: stack.StackConfig, workdir: Path, routing: str, partitions: int) -> dict:
+    return {
+        **os.environ,
+        **run_names(f"addparts-{uuid.uuid4().hex[:8]}"),
+        "DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap,
+        "DRIFTLINE_REDIS_URL": config.redis_url,
+        "DRIFTLINE_DATA_DIR": str(workdir / "faust"),
+        "DRIFTLINE_ROUTING": routing,
+        "DRIFTLINE_PARTITIONS": str(partitions),
+        "DRIFTLINE_WARMUP_EVENTS": "100",
+        "DRIFTLINE_REFERENCE_EVENTS": "1000",
+        "DRIFTLINE_WINDOW_EVENTS": "500",
+        "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # a crash commits nothing
+    }
+
+
+def _records() -> list[tuple[bytes, bytes]]:
+    """Six models' events keyed by model, interleaved: with 3 partitions and then 4, some
+    models move to another partition."""
+    streams = [keyed_events(StreamConfig(model_id=f"grow-{m}", seed=m), (FIRST + LATER) // MODELS)
+               for m in range(MODELS)]  # fmt: skip
+    return [record for group in zip(*streams, strict=True) for record in group]
+
+
+def _add_partition(settings: Settings, count: int) -> None:
+    admin = connect_admin(settings.kafka)
+    topics = (settings.topic_predictions, settings.predictions_by_model)
+    for future in admin.create_partitions([NewPartitions(t, count) for t in topics]).values():
+        future.result()
+
+
+def _total(workers: list[WorkerProcess], name: str) -> float:
+    return sum(worker.metric_total(name) for worker in workers)
+
+
+def _wait_total(workers: list[WorkerProcess], count: int) -> None:
+    wait_for(lambda: _total(workers, PROCESSED) >= count, 120, f"{count} events processed", 0.2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--routing", choices=("repartition", "direct"), default="repartition")
+    args = parser.parse_args(argv)
+    config = stack.StackConfig.from_env(os.environ)
+    stack.up(config, log=lambda line: None)
+    print(f"| {args.routing} | processed by the new workers | expected | skipped as applied |")
+    print("|---|---|---|---|")
+    exact = True
+    for crash in (False, True):
+        with tempfile.TemporaryDirectory() as workdir:
+            applied = run(config, Path(workdir), args.routing, crash=crash)
+        print(f"| {'crashed' if crash else 'stopped'} | {applied.processed:,} | "
+              f"{applied.expected:,} | {applied.skipped:,} |")  # fmt: skip
+        exact = exact and (crash or applied.exact)
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

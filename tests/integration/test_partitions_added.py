@@ -1,0 +1,21 @@
+"""Partitions added the way the docs say (the group stopped at zero lag, k8s/README.md): the
+workers that start with the new count apply each later record once and nothing again.
+
+A crash before the change is not safe yet: ``loadtest/add_partitions.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtest.add_partitions import LATER, run
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("routing", ["repartition", "direct"])
+def test_partitions_added_with_the_group_stopped_apply_each_record_once(
+    stack_config, tmp_path, routing
+):
+    applied = run(stack_config, tmp_path, routing, crash=False)
+    assert (applied.processed, applied.skipped) == (LATER, 0)
