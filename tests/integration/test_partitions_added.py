@@ -1,7 +1,8 @@
-"""Partitions added the way the docs say (the group stopped at zero lag, k8s/README.md): the
-workers that start with the new count apply each later record once and nothing again.
+"""Partitions added the way the docs say (k8s/README.md: the group stopped at zero lag,
+then ``driftline partitions``): the workers that start with the new count apply each later
+record once and nothing again.
 
-A crash before the change is not safe yet: ``loadtest/add_partitions.py`` measures it.
+After a crash the command refuses: ``loadtest/add_partitions.py`` measures what it prevents.
 """
 
 from __future__ import annotations
@@ -18,4 +19,4 @@ def test_partitions_added_with_the_group_stopped_apply_each_record_once(
     stack_config, tmp_path, routing
 ):
     applied = run(stack_config, tmp_path, routing, crash=False)
-    assert (applied.processed, applied.skipped) == (LATER, 0)
+    assert (applied.processed, applied.skipped, applied.refused) == (LATER, 0, None)

@@ -6,7 +6,7 @@ copied under the old count and reads again after a crash are copied under the ne
 meet no fence (seen: RELIABILITY.md, "Partitions added"); and a model's copies still
 waiting in its old partition are applied by that partition's owner while its new copies
 reach another's. Under ``direct`` the input topic's count decides which records go direct,
-alike. So: add partitions with the group stopped at zero lag.
+alike. So: add partitions with the group stopped at zero lag (``partitions.py``).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ class CachedCount:
 PARTITIONS_ADDED = (
     "partitions were added to %s while this worker ran (%d -> %d): models now map to other "
     "partitions, so a model's records in flight may be applied twice (if read again after "
-    "a crash) or by two workers at once. Add partitions with the group stopped at zero lag "
-    "(k8s/README.md, docs/SIZING.md)."
+    "a crash) or by two workers at once. Add partitions with the group stopped at zero lag: "
+    "`driftline partitions` (k8s/README.md)."
 )
 
 
