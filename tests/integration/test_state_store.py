@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 
 CHUNK = {"numeric_names": ["x"], "numeric": [[1.0]], "categorical": {}}
 PROFILE = {"model_id": "m", "model_version": "v1", "numeric": {}}
-# The model's own fence and the topic's low-water mark.
-FENCES = ("{m}:offsets:t", "offsets:t")
+# The model's own fence, its last save's token and the topic's low-water mark.
+FENCES = ("{m}:offsets:t", "{m}:written:t", "offsets:t")
 
 
 @pytest.fixture
@@ -86,8 +86,7 @@ def test_retired_versions_lose_state_and_chunks_in_the_same_step(stack_config, p
         "{m}:state:new",
         "{m}:reference:new",
         "{m}:profile:built",
-        "{m}:offsets:t",
-        "offsets:t",
+        *FENCES,
     }
 
 
@@ -101,6 +100,20 @@ def test_each_model_is_fenced_on_its_own(stack_config, prefix):
     assert fences == {"a": ({0: 5, 1: 3}, {}), "b": ({0: 6, 1: 3}, {}), "c": ({}, {})}
     # The low-water mark is raised, never lowered.
     assert run(stack_config, prefix, lambda store: store.applied_offsets([0, 1])) == {0: 6, 1: 3}
+
+
+def test_a_save_retried_after_its_reply_was_lost_finds_its_own_write(stack_config, prefix):
+    # The first attempt ran on the server; its reply timed out, so the writer retries the
+    # same save: it must not take its own fence for another worker's and drop the batch.
+    first = MonitorUpdate("a", "v1", {"n": 1}, None, [])
+    assert run(stack_config, prefix, lambda store: store.save([first], {0: 5}, token="t1"))
+    assert run(stack_config, prefix, lambda store: store.save([first], {0: 5}, token="t1"))
+    # Another writer at the same offsets is still refused, and the state is the first's.
+    other = MonitorUpdate("a", "v1", {"n": 2}, None, [])
+    assert not run(stack_config, prefix, lambda store: store.save([other], {0: 5}, token="t2"))
+    stored = run(stack_config, prefix, lambda store: store.fetch("a", "v1"))
+    assert stored is not None and stored.parse().snapshot == {"n": 1}
+    assert "{a}:written:t" in keys(stack_config, prefix)
 
 
 def test_state_stored_under_the_old_names_is_read_then_moved(stack_config, prefix):

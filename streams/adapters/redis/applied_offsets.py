@@ -26,6 +26,7 @@ record.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
@@ -224,8 +225,9 @@ class AppliedOffsets:
         # The last ``fresh`` batch's ends: at or past its fresh records' offsets.
         offsets.update(self._reached)
         self._reached = {}
+        token = secrets.token_hex(8)  # one for every retry of this save
         saved = await self.writer.until_done(
-            "redis", lambda: self.store.save(updates, offsets, retired, sources)
+            "redis", lambda: self.store.save(updates, offsets, retired, sources, token)
         )
         if saved:
             self._applied.update(offsets)

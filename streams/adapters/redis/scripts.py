@@ -39,6 +39,12 @@ return moved
 
 SAVE = """
 local ttl = tonumber(ARGV[1])
+-- A retry of a save whose reply was lost (a timeout after the server ran it) finds its own
+-- token: the batch is saved, not overtaken by another worker.
+local token = ARGV[#ARGV]
+if redis.call('GET', KEYS[3]) == token then
+  return 1
+end
 local partitions = tonumber(ARGV[2])
 for i = 1, partitions do
   local stored = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i - 1])
@@ -52,7 +58,7 @@ local first_source = arg + 1
 arg = arg + 1 + 2 * sources
 local updates = tonumber(ARGV[arg])
 arg = arg + 1
-for k = 3, 2 + 3 * updates, 3 do
+for k = 4, 3 + 3 * updates, 3 do
   redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
   local chunks = tonumber(ARGV[arg + 2])
   if ARGV[arg + 1] ~= '' then
@@ -69,7 +75,7 @@ for k = 3, 2 + 3 * updates, 3 do
   end
   arg = arg + 3 + chunks
 end
-for k = 3 + 3 * updates, #KEYS do
+for k = 4 + 3 * updates, #KEYS do
   redis.call('DEL', KEYS[k])
 end
 for i = 1, partitions do
@@ -78,6 +84,7 @@ end
 for i = 0, sources - 1 do
   redis.call('HSET', KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
 end
+redis.call('SET', KEYS[3], token, 'EX', ttl)
 return 1
 """
 

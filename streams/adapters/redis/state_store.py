@@ -11,6 +11,8 @@ may touch them all (``streams/adapters/redis/client.py``):
 - ``P:{M}:sources:T``    hash ``partition|source topic|source partition`` -> last applied
   source offset, for the records a worker reads from its by-model topic (``T`` then):
   a re-forwarded copy has a new offset in ``T`` but its old source offset
+- ``P:{M}:written:T``    the token of the model's last save, with a TTL: a save retried after
+  its reply was lost (the server ran it) finds its own token, not a fence ahead
 - ``P:offsets:T``, ``P:sources:T``  low-water marks: every model has applied the partition up
   to there (raised, never lowered, after all of a batch's models are saved); records at or
   below them are skipped before decoding, the rest by their own model's fence after
@@ -44,6 +46,7 @@ of the batch that completed it are not pushed), registered from training data
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -154,6 +157,10 @@ class RedisMonitorStore:
         """The model's fence: its applied offsets and source offsets for this topic."""
         base = self.model_base(model_id)
         return f"{base}:offsets:{self.topic}", f"{base}:sources:{self.topic}"
+
+    def written_key(self, model_id: str) -> str:
+        """The token of the model's last save (``save``'s ``token``)."""
+        return f"{self.model_base(model_id)}:written:{self.topic}"
 
     async def applied_offsets(self, partitions: Iterable[int]) -> dict[int, int]:
         """Low-water mark of each partition that has one: every model applied it so far."""
@@ -267,12 +274,17 @@ class RedisMonitorStore:
         offsets: dict[int, int],
         retired: Iterable[tuple[str, str]] = (),
         sources: dict[tuple[int, str, int], int] | None = None,
+        token: str | None = None,
     ) -> bool:
         """Write each model's ``updates`` with ``offsets`` and ``sources`` (source offsets,
         as ``applied_sources`` reads them) as its fence, and delete the state of ``retired``
         versions, atomically per model; False if a model's fence is ahead (that model is
-        left as it was). When every model is saved, the low-water marks are raised."""
+        left as it was). When every model is saved, the low-water marks are raised.
+
+        ``token``: the same for every retry of one save (a random one when None), so that a
+        retry after a lost reply finds its own write instead of a fence ahead."""
         fence = _fence_args(offsets, sources or {})
+        token = token or secrets.token_hex(8)
         by_model: dict[str, tuple[list[str], list[Any], list[str]]] = {}
         for update in updates:
             keys, args, _ = by_model.setdefault(update.model_id, ([], [], []))
@@ -282,8 +294,9 @@ class RedisMonitorStore:
             state, _, reference = self._keys(model_id, model_version)
             by_model.setdefault(model_id, ([], [], []))[2].extend((state, reference))
         calls = [
-            ScriptCall(self._scripts["SAVE"], [*self.fence_keys(m), *keys, *drop],
-                       [self.ttl_s, *fence, len(keys) // 3, *args])
+            ScriptCall(self._scripts["SAVE"], [*self.fence_keys(m), self.written_key(m), *keys,
+                                               *drop],
+                       [self.ttl_s, *fence, len(keys) // 3, *args, token])
             for m, (keys, args, drop) in by_model.items()
         ]  # fmt: skip
         try:
