@@ -26,12 +26,15 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka.admin import NewPartitions
-
 from loadtest.chaos_run import wait_for
 from streams import stack
 from streams.adapters.kafka.admin import connect_admin
-from streams.adapters.kafka.partitions import PartitionsRefused, consumed_topics, grow
+from streams.adapters.kafka.partitions import (
+    PartitionsRefused,
+    consumed_topics,
+    create_partitions,
+    grow,
+)
 from streams.adapters.kafka.records import publish
 from streams.settings import Settings
 from streams.simulation import StreamConfig, keyed_events
@@ -121,10 +124,7 @@ def _add_partition(settings: Settings, count: int) -> str | None:
     try:
         grow(settings, count)
     except PartitionsRefused as refused:
-        admin = connect_admin(settings.kafka)
-        topics = consumed_topics(settings)
-        for future in admin.create_partitions([NewPartitions(t, count) for t in topics]).values():
-            future.result()
+        create_partitions(connect_admin(settings.kafka), consumed_topics(settings), count)
         return str(refused)
     return None
 

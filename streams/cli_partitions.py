@@ -33,14 +33,14 @@ def add_partitions(commands: Commands) -> None:
 
 def _partitions(args: argparse.Namespace) -> int:
     # Imported here: confluent-kafka's admin client is not needed by the other commands.
-    from streams.adapters.kafka.partitions import PartitionsRefused, grow
+    from streams.adapters.kafka.partitions import FewerPartitions, PartitionsRefused, grow
 
     settings = Settings.from_env(os.environ)
     try:
         plan = grow(settings, args.count, apply=not args.dry_run)
     except PartitionsRefused as exc:
         print(f"driftline partitions: {exc}", file=sys.stderr)
-        return USAGE_ERROR if "cannot remove" in str(exc) else NOT_NOW
+        return USAGE_ERROR if isinstance(exc, FewerPartitions) else NOT_NOW
     if not plan:
         print(f"every topic has {args.count} partitions already: nothing to do")
         return 0

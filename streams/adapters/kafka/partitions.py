@@ -20,13 +20,24 @@ from streams.adapters.kafka.admin import connect_admin
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 
-__all__ = ["GroupCheck", "PartitionsRefused", "consumed_topics", "grow"]
+__all__ = [
+    "FewerPartitions",
+    "GroupCheck",
+    "PartitionsRefused",
+    "consumed_topics",
+    "create_partitions",
+    "grow",
+]  # fmt: skip
 
 _TIMEOUT_S = 15.0
 
 
 class PartitionsRefused(DriftlineError):
     """Adding the partitions now would not be safe, or cannot be done; the reason says which."""
+
+
+class FewerPartitions(PartitionsRefused):
+    """The count asked for is below a topic's: Kafka cannot remove partitions."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ def grow(settings: Settings, count: int, *, apply: bool = True) -> dict[str, tup
     fewer = {topic: n for topic, n in counts.items() if n > count}
     if fewer:
         topic, n = sorted(fewer.items())[0]
-        raise PartitionsRefused(f"{topic} has {n} partitions: Kafka cannot remove partitions")
+        raise FewerPartitions(f"{topic} has {n} partitions: Kafka cannot remove partitions")
     plan = {topic: (n, count) for topic, n in counts.items() if n < count}
     if not plan:
         return {}
@@ -74,10 +85,15 @@ def grow(settings: Settings, count: int, *, apply: bool = True) -> dict[str, tup
     if refusal is not None:
         raise PartitionsRefused(refusal)
     if apply:
-        futures = admin.create_partitions([NewPartitions(topic, count) for topic in plan])
-        for future in futures.values():
-            future.result(timeout=_TIMEOUT_S)
+        create_partitions(admin, plan, count)
     return plan
+
+
+def create_partitions(admin: AdminClient, topics: Iterable[str], count: int) -> None:
+    """Give each of ``topics`` ``count`` partitions, unchecked: ``grow`` says when it is safe."""
+    futures = admin.create_partitions([NewPartitions(topic, count) for topic in topics])
+    for future in futures.values():
+        future.result(timeout=_TIMEOUT_S)
 
 
 def check_group(settings: Settings, admin: AdminClient, counts: dict[str, int]) -> GroupCheck:
