@@ -256,26 +256,29 @@ def _falls_short(current: str | None, wanted: str) -> bool:
 
 
 def wait_for_leaders(
-    client: Any, topics: Iterable[str], *, deadline: float
+    client: Any, topics: Iterable[str], *, deadline: float, count: int = 1
 ) -> dict[str, list[int]]:
-    """Each topic's partitions, once every one has a leader in the broker's metadata.
+    """Each topic's partitions, once it has ``count`` or more and every one has a leader in
+    the broker's metadata.
 
     A topic created a moment ago can be missing from the metadata for a while (an empty
     answer then means "not yet"); a Faust worker subscribing then is assigned none of its
-    partitions ("Ignoring missing topic") until the next rebalance. ``client`` is an
-    ``AdminClient`` or a ``Consumer``: both answer ``list_topics``.
+    partitions ("Ignoring missing topic") until the next rebalance; partitions just added
+    likewise. ``client`` is an ``AdminClient`` or a ``Consumer``: both answer
+    ``list_topics``.
     """
     pending, ready = set(topics), {}
     while pending:
         metadata = client.list_topics(timeout=max(deadline - time.monotonic(), 1.0)).topics
         for name in list(pending):
             topic = metadata.get(name)
-            if (topic is not None and topic.error is None and topic.partitions
+            if (topic is not None and topic.error is None and len(topic.partitions) >= count
                     and all(p.leader >= 0 for p in topic.partitions.values())):  # fmt: skip
                 ready[name] = sorted(topic.partitions)
                 pending.discard(name)
         if pending and time.monotonic() >= deadline:
-            raise PublishFailed(f"topics {sorted(pending)} have no leader yet")
+            wanted = f" for each of {count} partitions" if count > 1 else ""
+            raise PublishFailed(f"topics {sorted(pending)} have no leader yet{wanted}")
         if pending:
             time.sleep(0.2)
     return ready

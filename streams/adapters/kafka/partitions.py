@@ -10,13 +10,14 @@ input topics and their by-model copies together; ``driftline partitions`` runs i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
-from streams.adapters.kafka.admin import connect_admin
+from streams.adapters.kafka.admin import connect_admin, wait_for_leaders
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 
@@ -90,10 +91,12 @@ def grow(settings: Settings, count: int, *, apply: bool = True) -> dict[str, tup
 
 
 def create_partitions(admin: AdminClient, topics: Iterable[str], count: int) -> None:
-    """Give each of ``topics`` ``count`` partitions, unchecked: ``grow`` says when it is safe."""
+    """Give each of ``topics`` ``count`` partitions, unchecked: ``grow`` says when it is safe.
+    Returns once every new partition has a leader: workers started then are assigned them."""
     futures = admin.create_partitions([NewPartitions(topic, count) for topic in topics])
     for future in futures.values():
         future.result(timeout=_TIMEOUT_S)
+    wait_for_leaders(admin, futures, deadline=time.monotonic() + _TIMEOUT_S, count=count)
 
 
 def check_group(settings: Settings, admin: AdminClient, counts: dict[str, int]) -> GroupCheck:
