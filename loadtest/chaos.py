@@ -58,6 +58,7 @@ What the checks cannot see
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -142,13 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="CI's size: 21,000 events")
     parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), metavar="NAME")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the runs' files (the workers' logs) in DIR, not a "
+                        "temporary folder")  # fmt: skip
     args = parser.parse_args(argv)
     config = stack.StackConfig.from_env(os.environ)
     stack.up(config, log=print)
     names = args.only or list(SCENARIOS)
-    with tempfile.TemporaryDirectory(prefix="driftline-chaos-") as workdir:
-        ctx = Context(SHORT if args.short else FULL, config, Path(workdir))
-        verdicts = run_suite(ctx, names)
+    with contextlib.ExitStack() as cleanup:
+        if args.keep is None:
+            workdir = Path(
+                cleanup.enter_context(tempfile.TemporaryDirectory(prefix="driftline-chaos-"))
+            )
+        else:
+            workdir = args.keep
+            workdir.mkdir(parents=True, exist_ok=True)
+        verdicts = run_suite(Context(SHORT if args.short else FULL, config, workdir), names)
     print(table(verdicts))
     for verdict in verdicts:
         for failure in verdict.failures:

@@ -253,6 +253,38 @@ def two_workers_kill(ctx: Context) -> Verdict:
     return finish(ctx, *run_stream(ctx, "two_workers_kill", fault, workers=2))
 
 
+def paused_worker(ctx: Context) -> Verdict:
+    """Two workers share the partitions; one is frozen (SIGSTOP: a long GC pause, a stalled
+    VM) at 25% until the group has given all its partitions to the other, and woken
+    (SIGCONT) at once, while the other applies what it took over: the woken one still
+    holds the records it had fetched and its state in memory. It must apply nothing twice,
+    publish no alert the reference lacks, and rejoin the group. The time to resume is from
+    the freeze to the other worker holding every partition."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        every = sorted(run.ends)
+        wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
+                 60, "both workers to hold partitions")  # fmt: skip
+        run.wait_fraction(0.25)
+        survivor, victim = run.workers
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            wait_for(lambda: survivor.health()[1]["stream"]["partitions"] == every,
+                     60, "the other worker to take every partition")  # fmt: skip
+            took_over_s = time.monotonic() - frozen_at
+        finally:
+            os.kill(victim.pid, signal.SIGCONT)
+        wait_for(lambda: victim.running and victim.health()[1]["stream"]["partitions"],
+                 90, "the woken worker to hold partitions again")  # fmt: skip
+        return took_over_s
+
+    return finish(ctx, *run_stream(ctx, "paused_worker", fault, workers=2))
+
+
 def unkeyed_3_workers(ctx: Context) -> Verdict:
     """The stream published without keys, so one model's events reach three workers."""
     run, verdict, outcome = run_stream(ctx, "unkeyed_3_workers", _no_fault, workers=3, keyed=False)
@@ -404,6 +436,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_outage": redis_outage,
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
     "two_workers_kill": two_workers_kill,
+    "paused_worker": paused_worker,
     "unkeyed_3_workers": unkeyed_3_workers,
     "big_record": big_record,
     "flood_models": flood_models,
@@ -420,6 +453,7 @@ RESUME_LIMIT_S = {
     "redis_outage": 30.0,
     "redis_outage_kill": 45.0,
     "two_workers_kill": 30.0,
+    "paused_worker": 30.0,  # the session time-out (6 s) + a rebalance
     "unkeyed_3_workers": 0.0,
     "big_record": 30.0,
     "flood_models": WARMUP_TIMEOUT_S + 30.0,

@@ -2,7 +2,8 @@
 
 A subset that stays under ~2.5 minutes on a 2-core machine: a crash-free reference run, then
 three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a
-broker restart, a hung Redis, two workers with one killed and a corrupt state key. Each must
+broker restart, a hung Redis, two workers with one killed, two with one frozen past its
+session time-out and woken once the other has its partitions, and a corrupt state key. Each must
 reproduce the reference run's applied counts and alert ids, dead-letter every bad record once,
 and resume in its stated time. Four scenarios of the full suite are left to tests that hold
 them more strictly and cost less (CI must stay under 20 minutes): unkeyed input over three
@@ -28,7 +29,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
-          "two_workers_kill", "corrupt_state")  # fmt: skip
+          "two_workers_kill", "paused_worker", "corrupt_state")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "sigterm_restart", "two_workers_kill")
 
 
