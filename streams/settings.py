@@ -84,6 +84,12 @@ class Settings:
     kafka_ssl_key_file: Path | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     redis_prefix: str = "driftline"
+    # Replicas of the Redis primary that must hold a batch's writes before it is acked
+    # (WAIT; streams/adapters/redis/replicas.py), and how long one wait may take. 0: no wait
+    # (a primary lost with writes not yet replicated may then lose a crashed worker's last
+    # batches). Not with a Redis Cluster URL.
+    redis_replicas: int = 0
+    redis_replicas_timeout_ms: int = 1000
     app_id: str = "driftline"
     topic_predictions: str = "predictions"
     topic_labels: str = "labels"
@@ -242,6 +248,12 @@ class Settings:
         if 0 < self.replication_factor < self.min_insync_replicas:
             raise ValueError("DRIFTLINE_MIN_INSYNC_REPLICAS must not exceed "
                              "DRIFTLINE_REPLICATION_FACTOR: no write could succeed")  # fmt: skip
+        if self.redis_replicas < 0 or self.redis_replicas_timeout_ms < 1:
+            raise ValueError("DRIFTLINE_REDIS_REPLICAS must not be negative and "
+                             "DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS must be positive")  # fmt: skip
+        if self.redis_replicas and self.redis_url.partition("://")[0].lower().endswith("+cluster"):
+            raise ValueError("DRIFTLINE_REDIS_REPLICAS is not supported with a Redis Cluster "
+                             "(each primary replicates apart): leave it 0")  # fmt: skip
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):

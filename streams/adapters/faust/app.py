@@ -38,6 +38,7 @@ from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
+from streams.adapters.redis.replicas import after_each_batch
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.core.alerts.sink import AlertSink
 from streams.core.contract.event import RawRecord
@@ -164,12 +165,19 @@ def _add_agents(
     # one at a time, as one agent would.
     applying = asyncio.Lock()
 
+    writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
+    replicated = after_each_batch(services.replicas, writer)
+
     async def ingest(records: list[RawRecord]) -> None:
         async with applying:
             await ingestion.process(records)
             pending.extend(registry.take_inferred())
+        await replicated()
 
-    writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
+    async def join_labels(records: list[RawRecord]) -> None:
+        await services.label_service.process(records)
+        await replicated()
+
     # The routing stage's copies go through librdkafka: Faust's producer was the worker's
     # largest cost per event (streams/adapters/kafka/producer.py).
     producer = KafkaProducer(settings.kafka, timeout_s=settings.producer_timeout_s,
@@ -178,7 +186,7 @@ def _add_agents(
     liveness, progress, predictions = services.liveness, services.progress, topics.predictions
     monitored = [
         (predictions, topics.watched_predictions, ingest, "ingest"),
-        (topics.labels, topics.watched_labels, services.label_service.process, "join_labels"),
+        (topics.labels, topics.watched_labels, join_labels, "join_labels"),
     ]
     for source, watched, process, name in monitored:
         if watched == source.get_topic_name():

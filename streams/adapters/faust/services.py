@@ -21,6 +21,7 @@ from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
+from streams.adapters.redis.replicas import ReplicaBarrier
 from streams.adapters.redis.road_store import RedisRoads
 from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.spec_store import RedisSpecStore
@@ -66,6 +67,8 @@ class WorkerServices:
     roads: RedisRoads
     #: Specs inferred from events, not stored in Redis yet (``_sync_specs`` stores them).
     pending: list[ModelSpec] = field(default_factory=list)
+    #: Waits after each batch until Redis's replicas hold its writes (None: no wait).
+    replicas: ReplicaBarrier | None = None
 
 
 def build_services(
@@ -125,7 +128,11 @@ def build_services(
         roads=RedisRoads(
             redis_client, prefix=settings.redis_prefix, topic=settings.topic_predictions
         ),
-    )
+        replicas=None if not settings.redis_replicas else ReplicaBarrier(
+            redis_client, prefix=settings.redis_prefix, replicas=settings.redis_replicas,
+            timeout_ms=settings.redis_replicas_timeout_ms,
+        ),
+    )  # fmt: skip
 
 
 def dead_letter_max_bytes(limits: Mapping[str, int], topic: str) -> int:

@@ -38,6 +38,7 @@ COMMANDS: tuple[str, ...] = (
     "hget", "hmget", "hgetall", "hset", "hsetnx", "hdel", "hexists",
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
     "pttl", "cluster|slots", "command",
+    "wait",  # DRIFTLINE_REDIS_REPLICAS: streams/adapters/redis/replicas.py
 )  # fmt: skip
 
 # A user name goes into an ACL line as one token; keep it to plain characters.
