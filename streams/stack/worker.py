@@ -53,20 +53,23 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + timeout_s
+        deadline, last = time.monotonic() + timeout_s, "no answer"
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise DriftlineError(
                     f"the worker exited ({self._process.returncode}); {self._tail()}"
                 )
             try:
-                if self.health()[0] == 200:
+                status, body = self.health()
+                if status == 200:
                     return
-            except OSError:
-                pass
+                last = f"{status} {orjson.dumps(body).decode()}"
+            except OSError as exc:
+                last = repr(exc)
             time.sleep(0.5)
         self.stop()
-        raise DriftlineError(f"the worker was not healthy after {timeout_s:.0f}s; {self._tail()}")
+        raise DriftlineError(f"the worker was not healthy after {timeout_s:.0f}s (last /health: "
+                             f"{last}); {self._tail()}")  # fmt: skip
 
     def wait_for_partitions(self, *, timeout_s: float = 60.0) -> list[int]:
         """Wait until the worker holds partitions of its topic (it is consuming); them."""

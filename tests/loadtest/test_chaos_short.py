@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
           "two_workers_kill", "paused_worker", "corrupt_state")  # fmt: skip
-DIRECT_SUBSET = ("kill9_x3", "sigterm_restart", "two_workers_kill")
+DIRECT_SUBSET = ("kill9_x3", "sigterm_restart", "two_workers_kill", "paused_worker")
 
 
 @pytest.mark.parametrize(
