@@ -106,6 +106,38 @@ def test_a_broker_killed_mid_stream_loses_and_doubles_nothing(cluster, stack_con
     _wait_in_sync(settings, replicas=3)
 
 
+def test_a_sigterm_with_every_broker_hung_stops_the_worker_within_the_grace_period(
+    cluster, stack_config, tmp_path
+):
+    """Kubernetes SIGKILLs a pod 30 s after its SIGTERM (k8s/): a worker whose brokers do
+    not answer (here SIGSTOPped, connections open) must be gone well before that. It took
+    60 s before, waiting for its consumer thread's last commit."""
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_KAFKA_BOOTSTRAP": cluster.kafka_bootstrap,
+        "DRIFTLINE_WARMUP_EVENTS": "100",
+    }
+    settings = Settings.from_env(env)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    brokers = [s.pid for s in stack.status(cluster) if s.name.startswith("kafka") and s.pid]
+    assert len(brokers) == 3
+    try:
+        publish_stream(settings, STREAM, 300)
+        _progress(worker, 300)
+        for pid in brokers:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(1)  # the worker's next requests now hang
+        started = time.monotonic()
+        assert worker.stop(timeout_s=60) == 0
+        stopped_s = time.monotonic() - started
+    finally:
+        for pid in brokers:
+            os.kill(pid, signal.SIGCONT)
+        worker.kill()
+    print(f"\nstopped {stopped_s:.1f} s after SIGTERM with every broker hung")
+    assert stopped_s < 20, f"the worker took {stopped_s:.1f} s to stop"
+
+
 def _assert_replicated(settings: Settings) -> None:
     """Each of the worker's topics: 3 replicas per partition, 2 of them must be in sync."""
     admin = connect_admin(settings.kafka)

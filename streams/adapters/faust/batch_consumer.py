@@ -39,12 +39,13 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
 from faust.web.drivers import aiohttp as faust_aiohttp
+from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
-__all__ = ["DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
+__all__ = ["CONSUMER_STOP_S", "DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ FETCH_MAX_WAIT_MS = 100
 #: How long a stopping worker lets the chunks in flight finish: a healthy batch takes well
 #: under a second, and the whole shutdown must fit Kubernetes' grace period.
 DRAIN_S = 5.0
+#: How long a stopping worker waits for its consumer thread (``_BatchConsumerThread``).
+CONSUMER_STOP_S = 5.0
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)
@@ -126,7 +129,18 @@ class BatchApp(faust.App):
         # loadtest/chaos.py's two_workers_kill). Their records are read again from the
         # committed offsets after the rebalance's seek.
         self.batch_consumer.forget_untaken(self._taken)
-        await super()._consumer_wait_empty(consumer, logger)
+        waiting = super()._consumer_wait_empty(consumer, logger)
+        if not self._stopping:
+            await waiting
+            return
+        # Stopping, it ends in a commit, which waits out Kafka's request time-out (and more)
+        # when no broker answers: 60 s and over, past Kubernetes' grace period.
+        try:
+            await asyncio.wait_for(waiting, CONSUMER_STOP_S)
+        except TimeoutError:
+            logger.warning("stopping without a last commit (Kafka did not answer within "
+                           "%.0f s): the records since the previous one will be read again, "
+                           "and the offsets in Redis skip them", CONSUMER_STOP_S)  # fmt: skip
 
     async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
         """Run one chunk's processing; False if shutting down abandoned it (then the chunk
@@ -187,7 +201,24 @@ class _PagesOnlyWeb(faust_aiohttp.Web):
         return []
 
 
+class _DaemonWorkerThread(WorkerThread):
+    """mode's thread, but one the interpreter does not wait for at exit: a consumer stuck
+    on brokers that do not answer held a stopped worker's process for over a minute."""
+
+    def __init__(self, service: Any, **kwargs: Any) -> None:
+        super().__init__(service, **kwargs)
+        self.daemon = True
+
+
 class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    Worker = _DaemonWorkerThread
+
+    # mode's default (60 s) is what a stop took with the brokers down, waiting for this
+    # thread's last commit and LeaveGroup: past Kubernetes' 30 s grace, so the pod was
+    # SIGKILLed. A commit given up is no loss: the next owner reads those records again
+    # and the offsets in Redis skip what was applied.
+    shutdown_timeout = CONSUMER_STOP_S
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
