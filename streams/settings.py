@@ -248,12 +248,6 @@ class Settings:
         if 0 < self.replication_factor < self.min_insync_replicas:
             raise ValueError("DRIFTLINE_MIN_INSYNC_REPLICAS must not exceed "
                              "DRIFTLINE_REPLICATION_FACTOR: no write could succeed")  # fmt: skip
-        if self.redis_replicas < 0 or self.redis_replicas_timeout_ms < 1:
-            raise ValueError("DRIFTLINE_REDIS_REPLICAS must not be negative and "
-                             "DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS must be positive")  # fmt: skip
-        if self.redis_replicas and self.redis_url.partition("://")[0].lower().endswith("+cluster"):
-            raise ValueError("DRIFTLINE_REDIS_REPLICAS is not supported with a Redis Cluster "
-                             "(each primary replicates apart): leave it 0")  # fmt: skip
         if not 0 < self.web_port < 65536:
             raise ValueError(f"DRIFTLINE_WEB_PORT must be a port number, got {self.web_port}")
         if self.pii not in ("hash", "drop"):
@@ -272,6 +266,7 @@ class Settings:
         except ValueError as exc:
             raise ValueError(f"DRIFTLINE_DETECTORS: {exc}") from exc
         self._check_kafka_security()
+        self._check_redis_replicas()
         self._check_webhook()
         self._check_rollouts()
 
@@ -281,6 +276,14 @@ class Settings:
         if self.canary_window_s <= 0 or self.canary_min_events < 10:
             raise ValueError("DRIFTLINE_CANARY_WINDOW_S must be positive and "
                              "DRIFTLINE_CANARY_MIN_EVENTS at least 10")  # fmt: skip
+
+    def _check_redis_replicas(self) -> None:
+        if self.redis_replicas < 0 or self.redis_replicas_timeout_ms < 1:
+            raise ValueError("DRIFTLINE_REDIS_REPLICAS must not be negative and "
+                             "DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS must be positive")  # fmt: skip
+        if self.redis_replicas and self.redis_url.partition("://")[0].lower().endswith("+cluster"):
+            raise ValueError("DRIFTLINE_REDIS_REPLICAS is not supported with a Redis Cluster "
+                             "(each primary replicates apart): leave it 0")  # fmt: skip
 
     def _check_webhook(self) -> None:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):

@@ -128,11 +128,16 @@ def build_services(
         roads=RedisRoads(
             redis_client, prefix=settings.redis_prefix, topic=settings.topic_predictions
         ),
-        replicas=None if not settings.redis_replicas else ReplicaBarrier(
-            redis_client, prefix=settings.redis_prefix, replicas=settings.redis_replicas,
-            timeout_ms=settings.redis_replicas_timeout_ms,
-        ),
-    )  # fmt: skip
+        replicas=_replica_barrier(settings, redis_client),
+    )
+
+
+def _replica_barrier(settings: Settings, client: aioredis.Redis) -> ReplicaBarrier | None:
+    """``DRIFTLINE_REDIS_REPLICAS``'s wait after each batch (None: none asked for)."""
+    if not settings.redis_replicas:
+        return None
+    return ReplicaBarrier(client, prefix=settings.redis_prefix, replicas=settings.redis_replicas,
+                          timeout_ms=settings.redis_replicas_timeout_ms)  # fmt: skip
 
 
 def dead_letter_max_bytes(limits: Mapping[str, int], topic: str) -> int:
