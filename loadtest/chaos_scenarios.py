@@ -280,9 +280,15 @@ def paused_worker(ctx: Context) -> Verdict:
             os.kill(victim.pid, signal.SIGCONT)
         wait_for(lambda: victim.running and victim.health()[1]["stream"]["partitions"],
                  90, "the woken worker to hold partitions again")  # fmt: skip
+        woken["skipped"] = victim.metric_total("driftline_replayed_records_skipped_total")
         return took_over_s
 
-    return finish(ctx, *run_stream(ctx, "paused_worker", fault, workers=2))
+    woken: dict[str, float] = {}
+    run, verdict, outcome = run_stream(ctx, "paused_worker", fault, workers=2)
+    if "skipped" in woken:  # whether the fence met the batch it had in flight
+        verdict.notes.append(f"the woken worker skipped {woken['skipped']:.0f} records as "
+                             "applied already")  # fmt: skip
+    return finish(ctx, run, verdict, outcome)
 
 
 def unkeyed_3_workers(ctx: Context) -> Verdict:
