@@ -30,6 +30,8 @@ __all__ = ["SCENARIOS", "Context", "Size", "reference_run"]
 BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
 WARMUP_TIMEOUT_S = 10
+#: What a worker logs when its save meets another worker's fence ahead (faust/ingestion.py).
+FENCED = "another worker has applied these partitions further"
 
 
 @dataclass(frozen=True)
@@ -280,14 +282,18 @@ def paused_worker(ctx: Context) -> Verdict:
             os.kill(victim.pid, signal.SIGCONT)
         wait_for(lambda: victim.running and victim.health()[1]["stream"]["partitions"],
                  90, "the woken worker to hold partitions again")  # fmt: skip
-        woken["skipped"] = victim.metric_total("driftline_replayed_records_skipped_total")
+        # What the fences met of the batch it was applying when frozen, on either side.
+        for worker, side in ((victim, "woken"), (survivor, "other")):
+            woken[f"{side} skipped"] = worker.metric_total(
+                "driftline_replayed_records_skipped_total"
+            )
+            woken[f"{side} refused"] = worker.log_path.read_text(errors="replace").count(FENCED)
         return took_over_s
 
     woken: dict[str, float] = {}
     run, verdict, outcome = run_stream(ctx, "paused_worker", fault, workers=2)
-    if "skipped" in woken:  # whether the fence met the batch it had in flight
-        verdict.notes.append(f"the woken worker skipped {woken['skipped']:.0f} records as "
-                             "applied already")  # fmt: skip
+    if woken:  # records skipped as applied, saves refused by a fence ahead
+        verdict.notes.append(", ".join(f"{name} {count:.0f}" for name, count in woken.items()))
     return finish(ctx, run, verdict, outcome)
 
 
