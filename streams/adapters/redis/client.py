@@ -30,22 +30,9 @@ from redis.connection import HiredisRespSerializer
 from redis.exceptions import NoScriptError, ResponseError
 from redis.utils import HIREDIS_AVAILABLE
 
-__all__ = ["ScriptCall", "cluster_url", "connect", "run_scripts"]
+from streams.redis_url import cluster_url
 
-_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
-
-
-def cluster_url(url: str) -> str | None:
-    """The plain ``redis://``/``rediss://`` URL if ``url`` names a cluster, else None.
-
-    >>> cluster_url("redis+cluster://127.0.0.1:7000")
-    'redis://127.0.0.1:7000'
-    >>> cluster_url("redis://127.0.0.1:6379/0") is None
-    True
-    """
-    scheme, sep, rest = url.partition("://")
-    plain = _CLUSTER_SCHEMES.get(scheme.lower())
-    return None if plain is None or not sep else f"{plain}://{rest}"
+__all__ = ["ScriptCall", "connect", "run_scripts"]
 
 
 def connect(url: str, **kwargs: Any) -> aioredis.Redis:
