@@ -235,14 +235,18 @@ def redis_outage(ctx: Context, *, kill_during: bool = False) -> Verdict:
     return finish(ctx, *run_stream(ctx, name, fault), allow_duplicate_alerts=kill_during)
 
 
+def _every_worker_holds_partitions(run: ChaosRun) -> None:
+    wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
+             60, "every worker to hold partitions")  # fmt: skip
+
+
 def two_workers_kill(ctx: Context) -> Verdict:
     """Two workers share the partitions; one is SIGKILLed at 50%, the other takes over."""
 
     def fault(run: ChaosRun, records: list) -> float:
         _publish(run, run.rest)
         run.rest = []
-        wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
-                 60, "both workers to hold partitions")  # fmt: skip
+        _every_worker_holds_partitions(run)
         run.wait_fraction(0.5)
         victim = run.workers[-1]
         # With routing, the victim's input partitions say little: the state it owned is that
@@ -267,8 +271,7 @@ def paused_worker(ctx: Context) -> Verdict:
         _publish(run, run.rest)
         run.rest = []
         every = sorted(run.ends)
-        wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
-                 60, "both workers to hold partitions")  # fmt: skip
+        _every_worker_holds_partitions(run)
         run.wait_fraction(0.25)
         survivor, victim = run.workers
         assert victim.pid is not None

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from streams import stack
 from streams.adapters.kafka.records import (
@@ -112,3 +113,16 @@ def read_all(settings: Settings, topic: str) -> list[ReadRecord]:
 def read_alerts(settings: Settings) -> list[ReadRecord]:
     """Everything on the alerts topic (the run's own)."""
     return read_all(settings, settings.topic_alerts)
+
+
+def committed(settings: Settings) -> dict[int, int]:
+    """The worker group's committed offset per predictions partition. A partition that never
+    had a record has no commit (OFFSET_INVALID): it starts at 0."""
+    consumer = Consumer(settings.kafka.confluent({"group.id": settings.app_id}))
+    try:
+        partitions = [
+            TopicPartition(settings.topic_predictions, p) for p in range(settings.partitions)
+        ]
+        return {tp.partition: max(tp.offset, 0) for tp in consumer.committed(partitions, 10)}
+    finally:
+        consumer.close()

@@ -5,13 +5,13 @@ one stopped instead of relying on Redis to skip what it re-reads."""
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from streams.adapters.kafka.records import end_offsets
 from streams.settings import Settings
 from streams.simulation import StreamConfig
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
+    committed,
     free_port,
     isolated_env,
     publish_stream,
@@ -19,19 +19,6 @@ from tests.integration.conftest import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def committed_offsets(settings: Settings) -> dict[int, int]:
-    consumer = Consumer(settings.kafka.confluent({"group.id": settings.app_id}))
-    try:
-        partitions = [
-            TopicPartition(settings.topic_predictions, p) for p in range(settings.partitions)
-        ]
-        committed = consumer.committed(partitions, timeout=10)
-        # A partition that never had a record has no commit (OFFSET_INVALID): it starts at 0.
-        return {tp.partition: max(tp.offset, 0) for tp in committed}
-    finally:
-        consumer.close()
 
 
 def test_a_stopped_worker_has_committed_every_chunk_it_applied(stack_config, tmp_path):
@@ -46,7 +33,7 @@ def test_a_stopped_worker_has_committed_every_chunk_it_applied(stack_config, tmp
     assert first.stop() == 0
 
     ends = end_offsets(settings.kafka, settings.topic_predictions)
-    assert committed_offsets(settings) == ends
+    assert committed(settings) == ends
 
     second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")
     second.start()

@@ -16,7 +16,6 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from prometheus_client import CollectorRegistry
 
@@ -31,6 +30,7 @@ from streams.settings import Settings
 from streams.simulation import StreamConfig
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
+    committed,
     free_port,
     isolated_env,
     publish_stream,
@@ -47,18 +47,6 @@ def wait_for(condition, what: str, timeout_s: float = 90.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
         time.sleep(0.2)
-
-
-def committed(settings: Settings) -> dict[int, int]:
-    """The worker group's committed offset per predictions partition (0 if none yet)."""
-    consumer = Consumer(settings.kafka.confluent({"group.id": settings.app_id}))
-    try:
-        partitions = [
-            TopicPartition(settings.topic_predictions, p) for p in range(settings.partitions)
-        ]
-        return {tp.partition: max(tp.offset, 0) for tp in consumer.committed(partitions, 10)}
-    finally:
-        consumer.close()
 
 
 def update(marker: int) -> MonitorUpdate:

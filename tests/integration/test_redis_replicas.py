@@ -21,12 +21,13 @@ from streams.simulation import StreamConfig
 from streams.stack import debian
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
+    committed,
     free_port,
     isolated_env,
     publish_stream,
     wait_until_processed,
 )
-from tests.integration.test_durability import committed, wait_for
+from tests.integration.test_durability import wait_for
 
 pytestmark = pytest.mark.integration
 
