@@ -31,7 +31,7 @@ BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still ta
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
 WARMUP_TIMEOUT_S = 10
 #: What a worker logs when its save meets another worker's fence ahead (faust/ingestion.py).
-FENCED = "another worker has applied these partitions further"
+FENCED = "another worker saved"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The durability promises, each against the real servers:
 
-- fencing: state saved with offset N refuses a save at an offset <= N and stays unchanged
-  (the save Lua script, ``RedisMonitorStore``, ``AppliedOffsets``);
+- fencing: a save built on an older save than the model's last is refused and changes
+  nothing (the save Lua script, ``RedisMonitorStore``, ``AppliedOffsets``;
+  tests/integration/test_paused_writer.py has two workers at once);
 - dead letters before commit: while the dead-letter topic cannot be written, the committed
   offset never passes the bad record and ``driftline_retries_total{target=<dlq>}`` rises;
   once it can, the record lands once and the commit moves on;
@@ -53,7 +54,7 @@ def update(marker: int) -> MonitorUpdate:
     return MonitorUpdate("it-fence", "v1", {"marker": marker}, None, [])
 
 
-def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(stack_config):
+def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_config):
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
         prefix = f"it-fence-{time.monotonic_ns()}"
@@ -63,9 +64,13 @@ def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(st
         skipped = metrics.replayed_skipped
         applied = AppliedOffsets(store, writer, skipped)
         try:
-            assert await store.save([update(1)], {0: 10, 1: 3})
-            for stale in ({0: 10}, {0: 9}, {0: 11, 1: 3}):  # equal, behind, one of two behind
-                assert not await store.save([update(2)], stale), stale
+            assert await store.save([update(1)], {0: 10, 1: 3}, token="t1") == set()
+            # Writers that read before that save (none), or before another one: at offsets
+            # equal, behind, and ahead, it does not matter.
+            for stale in ({0: 10}, {0: 9}, {0: 11, 1: 3}):
+                for read in ("", "t0"):
+                    refused = await store.save([update(2)], stale, expected={"it-fence": read})
+                    assert refused == {"it-fence"}, (stale, read)
                 stored = (await store.fetch("it-fence", "v1")).parse()
                 assert stored is not None and stored.snapshot == {"marker": 1}, stale
                 assert await store.applied_offsets([0, 1]) == {0: 10, 1: 3}
@@ -77,7 +82,9 @@ def test_a_save_at_or_behind_the_stored_offset_is_refused_and_changes_nothing(st
             fresh = await applied.fresh(records)
             assert [(r.partition, r.offset) for r in fresh] == [(0, 11), (1, 4)]
             assert skipped._value.get() == 2
-            assert await applied.save([update(3)], fresh)
+            # It read the fence with the last save's token: its save is built on that one.
+            assert await applied.fresh_events(["it-fence"] * 2, [(0, 11), (1, 4)], fresh) == [0, 1]
+            assert await applied.save([update(3)], fresh) == set()
             assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 3}
             assert await store.applied_offsets([0, 1]) == {0: 11, 1: 4}
         finally:
@@ -105,7 +112,7 @@ def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
         try:
             fresh = await applied.fresh(batch)
             assert [r.position for r in fresh] == [(0, 10489), (0, 10490)]
-            assert await applied.save([update(1)], fresh)
+            assert await applied.save([update(1)], fresh) == set()
             assert await store.applied_offsets([0]) == {0: 10492}
             assert await store.applied_sources() == {(0, "predictions", 2): 5330}
         finally:

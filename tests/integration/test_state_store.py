@@ -75,13 +75,23 @@ def test_loading_a_monitor_clears_chunks_left_beside_its_profile(stack_config, p
 def test_retired_versions_lose_state_and_chunks_in_the_same_step(stack_config, prefix):
     old = MonitorUpdate("m", "old", {"n": 1}, None, [CHUNK])
     built = MonitorUpdate("m", "built", {"n": 1}, PROFILE, [])
-    run(stack_config, prefix, lambda store: store.save([old, built], {0: 1}))
+    run(stack_config, prefix, lambda store: store.save([old, built], {0: 1}, token="t1"))
     new = MonitorUpdate("m", "new", {"n": 1}, None, [CHUNK])
     retired = [("m", "old"), ("m", "built")]
-    # A stale writer (offset behind) changes nothing, deletions included.
-    assert not run(stack_config, prefix, lambda store: store.save([new], {0: 1}, retired))
+    # A stale writer (one that read before that save) changes nothing, deletions included.
+    stale = {"m": ""}
+    assert run(
+        stack_config, prefix, lambda store: store.save([new], {0: 2}, retired, expected=stale)
+    ) == {"m"}
     assert "{m}:state:old" in keys(stack_config, prefix)
-    assert run(stack_config, prefix, lambda store: store.save([new], {0: 2}, retired))
+    assert (
+        run(
+            stack_config,
+            prefix,
+            lambda store: store.save([new], {0: 2}, retired, expected={"m": "t1"}),
+        )
+        == set()
+    )
     assert keys(stack_config, prefix) == {
         "{m}:state:new",
         "{m}:reference:new",
@@ -92,25 +102,52 @@ def test_retired_versions_lose_state_and_chunks_in_the_same_step(stack_config, p
 
 def test_each_model_is_fenced_on_its_own(stack_config, prefix):
     a, b = (MonitorUpdate(m, "v1", {"n": 1}, None, []) for m in "ab")
-    assert run(stack_config, prefix, lambda store: store.save([a, b], {0: 5, 1: 3}))
+    assert (
+        run(stack_config, prefix, lambda store: store.save([a, b], {0: 5, 1: 3}, token="t1"))
+        == set()
+    )
     # A stale writer of model a is refused; model b, which it did not touch, is not held up.
-    assert not run(stack_config, prefix, lambda store: store.save([a], {0: 5}))
-    assert run(stack_config, prefix, lambda store: store.save([b], {0: 6}))
+    stale = {"a": "", "b": "t1"}
+    refused = run(
+        stack_config, prefix, lambda store: store.save([a, b], {0: 6}, expected=stale, token="t2")
+    )
+    assert refused == {"a"}
     fences = run(stack_config, prefix, lambda store: store.model_fences(["a", "b", "c"]))
-    assert fences == {"a": ({0: 5, 1: 3}, {}), "b": ({0: 6, 1: 3}, {}), "c": ({}, {})}
-    # The low-water mark is raised, never lowered.
-    assert run(stack_config, prefix, lambda store: store.applied_offsets([0, 1])) == {0: 6, 1: 3}
+    # Each partition's offset is raised, never lowered (partition 1 was not in the last save).
+    assert fences == {
+        "a": ({0: 5, 1: 3}, {}, "t1"),
+        "b": ({0: 6, 1: 3}, {}, "t2"),
+        "c": ({}, {}, ""),
+    }
+    # The low-water marks are raised only once every model of a batch is saved.
+    assert run(stack_config, prefix, lambda store: store.applied_offsets([0, 1])) == {0: 5, 1: 3}
+    assert (
+        run(stack_config, prefix, lambda store: store.save([b], {0: 7}, expected={"b": "t2"}))
+        == set()
+    )
+    assert run(stack_config, prefix, lambda store: store.applied_offsets([0, 1])) == {0: 7, 1: 3}
 
 
 def test_a_save_retried_after_its_reply_was_lost_finds_its_own_write(stack_config, prefix):
     # The first attempt ran on the server; its reply timed out, so the writer retries the
     # same save: it must not take its own fence for another worker's and drop the batch.
     first = MonitorUpdate("a", "v1", {"n": 1}, None, [])
-    assert run(stack_config, prefix, lambda store: store.save([first], {0: 5}, token="t1"))
-    assert run(stack_config, prefix, lambda store: store.save([first], {0: 5}, token="t1"))
-    # Another writer at the same offsets is still refused, and the state is the first's.
+    first_save = {"a": ""}
+    for _ in range(2):
+        saved = run(
+            stack_config,
+            prefix,
+            lambda store: store.save([first], {0: 5}, token="t1", expected=first_save),
+        )
+        assert saved == set()
+    # Another writer that read before it is still refused, and the state is the first's.
     other = MonitorUpdate("a", "v1", {"n": 2}, None, [])
-    assert not run(stack_config, prefix, lambda store: store.save([other], {0: 5}, token="t2"))
+    refused = run(
+        stack_config,
+        prefix,
+        lambda store: store.save([other], {0: 5}, token="t2", expected=first_save),
+    )
+    assert refused == {"a"}
     stored = run(stack_config, prefix, lambda store: store.fetch("a", "v1"))
     assert stored is not None and stored.parse().snapshot == {"n": 1}
     assert "{a}:written:t" in keys(stack_config, prefix)
@@ -139,10 +176,10 @@ def test_a_server_that_lost_its_scripts_gets_them_again(stack_config, prefix):
     # As a replica promoted by a failover, or a restarted server: EVALSHA answers NOSCRIPT.
     async def flushed_then_saved(store):
         first = MonitorUpdate("m", "v1", {"n": 1}, None, [])
-        assert await store.save([first], {0: 1})
+        assert await store.save([first], {0: 1}) == set()
         await store.client.script_flush()
         return await store.save([MonitorUpdate("m", "v1", {"n": 2}, None, [])], {0: 2})
 
-    assert run(stack_config, prefix, flushed_then_saved)
+    assert run(stack_config, prefix, flushed_then_saved) == set()
     stored = run(stack_config, prefix, lambda store: store.fetch("m", "v1")).parse()
     assert stored.snapshot == {"n": 2}

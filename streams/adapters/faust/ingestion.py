@@ -4,18 +4,19 @@ Checkpoint order, per batch: (0) drop records Redis says were applied already (b
 before decoding, by the event's own model after), (1) decode and validate in the core (the
 registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
 new slots claimed after: ``RedisWarmupSlots``), then skip the copies of events seen within the
-TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the
-dead-letter topic and wait until the broker has them, (3) load monitors from Redis and update
-them (dropping the versions the version cap retired), (4) publish their alerts and wait
-likewise, (4b) keep what the label join needs of each accepted prediction (idempotent: a replay
-does not overwrite), (5) write each model's state with its fence (the batch's last offsets) in
-one atomic step per model, all in one pipeline (deleting retired versions' state), then raise
-the low-water marks, (6) return, and only then the agent acks the batch's offsets. Step (4) is
-the ``AlertSink``'s ``publish``: the Kafka sink returns once the broker has every alert; sinks
-after it (a webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
-batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
-can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
-applied twice.
+TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the dead-
+letter topic and wait until the broker has them, (3) load monitors from Redis and update them
+(dropping the versions the version cap retired), (4) publish their alerts and wait likewise,
+(4b) keep what the label join needs of each accepted prediction (idempotent: a replay does not
+overwrite), (5) write each model's state with its fence (the batch's last offsets) in one
+atomic step per model, all in one pipeline (deleting retired versions' state), then raise the
+low-water marks; a model another worker saved since this one read it is refused, reloaded and
+its events applied again from (3), less those the other applied, (6) return, and only then the
+agent acks the batch's offsets. Step (4) is the ``AlertSink``'s ``publish``: the Kafka sink
+returns once the broker has every alert; sinks after it (a webhook) only queue
+(streams/adapters/sinks.py). A crash before (5) replays the batch: dead letters and alerts may
+be sent twice (alert ids are deterministic, so a consumer can tell), never lost; after (5) the
+replayed records are skipped at (0), so no event is applied twice.
 """
 
 from __future__ import annotations
@@ -112,25 +113,64 @@ class IngestionService(MonitoringStage):
             await self._claim_warmups()
             await self._skip_duplicates(result)
             await self._dead_letter(result.rejected)
-            await self._load_rollouts(result.accepted, result.rejected)
-            alerts = await self._load_monitors(result.accepted, result.positions)
-            outcome = self.monitor.process(result.accepted, result.positions, result.rejected)
-            alerts += outcome.alerts
-            retired = self.ingestor.registry.take_retired()
-            self.monitor.retire(retired)
-            self.metrics.forget_versions(retired)
-            await self.sink.publish(AlertBatch.of(alerts))
-            await keeping
-            await self._save_state(records, retired, outcome.touched)
-            await self._save_rollouts()
-            self.metrics.observe_batch(result, time.perf_counter() - started)
-            self.metrics.observe_unwatched(outcome)
+            applied = await self._monitor_and_save(result, records, keeping)
+            self.metrics.observe_batch(applied, time.perf_counter() - started)
             self._forget_dropped()
-            now = self.clock()
-            self.metrics.observe_alerts(alerts, now)
-            self.metrics.observe_monitors(self.monitor, outcome)
-            self.metrics.observe_events(result.accepted, outcome.columns, self.monitor, now)
         self.liveness.batch_done()
+
+    async def _monitor_and_save(
+        self, result: IngestResult, records: list[RawRecord], keeping: asyncio.Future[None]
+    ) -> IngestResult:
+        """Steps (3) to (5); again, on state reloaded from Redis, for the events of the
+        models whose save was refused (another worker saved them since this one read
+        them: it was paused past a rebalance, or took over from one), less those the other
+        applied. The events this worker applied, with every rejection."""
+        applied = IngestResult(accepted=[], rejected=result.rejected, positions=[])
+        pending = result
+        while True:
+            refused = await self._monitor_once(pending, records, keeping)
+            for event, position in zip(pending.accepted, pending.positions, strict=True):
+                if event.model_id not in refused:
+                    applied.accepted.append(event)
+                    applied.positions.append(position)
+            if not refused:
+                return applied
+            logger.warning("another worker saved %d models since this one read them: "
+                           "reloading them", len(refused))  # fmt: skip
+            self.applied.forget_models(refused)
+            again = [i for i, event in enumerate(pending.accepted) if event.model_id in refused]
+            pending = await self._unapplied(
+                IngestResult(
+                    accepted=[pending.accepted[i] for i in again],
+                    rejected=[r for r in pending.rejected if r.model_id in refused],
+                    positions=[pending.positions[i] for i in again],
+                ),
+                records,
+            )
+
+    async def _monitor_once(
+        self, result: IngestResult, records: list[RawRecord], keeping: asyncio.Future[None]
+    ) -> set[str]:
+        """Feed the monitors, publish their alerts, save their state: the models refused
+        (forgotten here: their state in memory is stale)."""
+        await self._load_rollouts(result.accepted, result.rejected)
+        alerts = await self._load_monitors(result.accepted, result.positions)
+        outcome = self.monitor.process(result.accepted, result.positions, result.rejected)
+        alerts += outcome.alerts
+        retired = self.ingestor.registry.take_retired()
+        self.monitor.retire(retired)
+        self.metrics.forget_versions(retired)
+        await self.sink.publish(AlertBatch.of(alerts))
+        await keeping
+        refused = await self._save_state(records, retired, outcome.touched)
+        self.monitor.forget_models(refused)
+        await self._save_rollouts()
+        now = self.clock()
+        self.metrics.observe_unwatched(outcome)
+        self.metrics.observe_alerts(alerts, now)
+        self.metrics.observe_monitors(self.monitor, outcome)
+        self.metrics.observe_events(result.accepted, outcome.columns, self.monitor, now)
+        return refused
 
     async def _unapplied(self, result: IngestResult, records: list[RawRecord]) -> IngestResult:
         """``result`` without the events their model's fence covers (applied already)."""
@@ -280,7 +320,7 @@ class IngestionService(MonitoringStage):
         records: list[RawRecord],
         retired: list[tuple[str, str]],
         touched: tuple[tuple[str, str], ...],
-    ) -> None:
+    ) -> set[str]:
         updates = []
         for model_id, model_version in touched:
             monitor = self.monitor.monitors.get((model_id, model_version))
@@ -295,9 +335,7 @@ class IngestionService(MonitoringStage):
                     monitor.take_new_reference(),
                 )
             )
-        if not await self.applied.save(updates, records, retired):
-            logger.warning("another worker has applied these partitions further; reloading")
-            self.reset()
+        return await self.applied.save(updates, records, retired)
 
 
 def _done() -> asyncio.Future[None]:

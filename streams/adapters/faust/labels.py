@@ -144,13 +144,33 @@ class LabelService(MonitoringStage):
 
     async def _apply(self, results: list[JoinResult], records: list[RawRecord]) -> None:
         self._count(results)
-        pairs = [(r.joined, r.position) for r in results if r.joined is not None]
+        # Counted in the canaries once: their state is saved apart, at once.
+        canary = await self._canary(_pairs(results))
+        while results:
+            refused = await self._judge(results, records, canary)
+            canary = []
+            if refused:
+                # Another worker saved these models since this one read them. The join gave
+                # each label to one worker only, so their labels here are applied by none:
+                # applied again, all of them, to the state it saved.
+                logger.warning("another worker saved the performance state of %d models "
+                               "since this one read it: reloading them", len(refused))  # fmt: skip
+                self.monitors.forget_models(refused)
+                self.applied.forget_models(refused)
+            results = [r for r in results if r.label.model_id in refused]
+
+    async def _judge(
+        self, results: list[JoinResult], records: list[RawRecord], canary: list[Alert]
+    ) -> set[str]:
+        """Feed the joined pairs to the performance monitors, publish their alerts (and
+        ``canary``'s), save: the models whose save was refused."""
+        pairs = _pairs(results)
         quarantined = await self._load_monitors(pairs)
         outcome = self.monitors.process(pairs)
         for model_id, count in outcome.unwatched.items():
             self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(count)
         judged = outcome.alerts if self.drift is None else self.drift.explained(outcome.alerts)
-        alerts = quarantined + judged + await self._canary(pairs)
+        alerts = quarantined + judged + canary
         await self.sink.publish(AlertBatch.of(alerts, outcome.retrain_requests))
         if alerts:
             self.metrics.observe_alerts(alerts)
@@ -158,13 +178,12 @@ class LabelService(MonitoringStage):
             self.metrics.retrain_requests.labels(request.model_id).inc()
         updates = [MonitorUpdate(m, v, monitor.snapshot(), None, [])
                    for (m, v), monitor in outcome.touched.items()]  # fmt: skip
-        if not await self.applied.save(updates, records):
-            logger.warning("another worker has applied these label partitions further")
-            self.reset()
-            return
+        refused = await self.applied.save(updates, records)
         for (model_id, version), monitor in outcome.touched.items():
-            self.metrics.versions.observe_performance(model_id, version, monitor.metrics())
-            self.metrics.versions.observe_fairness(model_id, version, monitor.fairness)
+            if model_id not in refused:
+                self.metrics.versions.observe_performance(model_id, version, monitor.metrics())
+                self.metrics.versions.observe_fairness(model_id, version, monitor.fairness)
+        return refused
 
     async def _canary(self, pairs: LabelledBatch) -> list[Alert]:
         """The pairs' labels counted in the canaries of the models whose predictions this
@@ -220,3 +239,7 @@ class LabelService(MonitoringStage):
 
     def _model_label(self, model_id: str) -> str:
         return model_id if self.registry.knows(model_id) else UNKNOWN_MODEL_LABEL
+
+
+def _pairs(results: list[JoinResult]) -> LabelledBatch:
+    return [(r.joined, r.position) for r in results if r.joined is not None]

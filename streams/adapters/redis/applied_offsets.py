@@ -22,14 +22,19 @@ of ``p`` (as a bundle's records are at the bundle's offset): it is fenced the sa
 under keys of its own. Each record takes one road or the other, fixed by its offset in its
 partition's roads (``streams/adapters/kafka/roads.py``), so the two never fence the same
 record.
+
+A model's fence is read with the token of its last save, and this worker's own saves update
+both: a save expects that token, so a state built on an older one (another worker saved the
+model since) is refused, and the caller rebuilds it from Redis (``forget_models``).
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -151,6 +156,8 @@ class AppliedOffsets:
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
         self._fences: dict[str, Fence] = {}
+        # The token of each model's last save, as read with its fence or written here.
+        self._tokens: dict[str, str] = {}
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
@@ -158,6 +165,13 @@ class AppliedOffsets:
         self._sources = None
         self._reached = {}
         self._fences.clear()
+        self._tokens.clear()
+
+    def forget_models(self, models: Iterable[str]) -> None:
+        """After a refused save: these models' fences are read again with their state."""
+        for model_id in models:
+            self._fences.pop(model_id, None)
+            self._tokens.pop(model_id, None)
 
     async def fresh_events(
         self,
@@ -172,7 +186,9 @@ class AppliedOffsets:
         if unknown:
             store = self.store
             read = await self.writer.until_done("redis", lambda: store.model_fences(unknown))
-            self._fences.update(read)
+            for model_id, (applied, sources, token) in read.items():
+                self._fences[model_id] = (applied, sources)
+                self._tokens[model_id] = token
         keep = unapplied_events(models, positions, records, self._fences)
         if len(keep) < len(models):
             self.skipped.inc(len(models) - len(keep))
@@ -206,35 +222,45 @@ class AppliedOffsets:
         """Store the offsets of a batch that held only copies (re-forwarded records the
         source fence skipped): nothing else will save them. The source offsets stay."""
         reached, self._reached = self._reached, {}
-        if reached:
-            saved = await self.writer.until_done("redis", lambda: self.store.save([], reached))
-            if saved:
-                self._applied.update(reached)
+        if reached:  # no model's state: nothing to refuse
+            await self.writer.until_done("redis", lambda: self.store.save([], reached))
+            self._applied.update(reached)
 
     async def save(
         self,
         updates: list[MonitorUpdate],
         records: Sequence[RawRecord],
         retired: Sequence[tuple[str, str]] = (),
-    ) -> bool:
+    ) -> set[str]:
         """Write ``updates`` with the last offsets of ``records`` (per partition and source;
         per partition, the end of the last ``fresh`` batch, skipped copies included) and
-        delete the state of ``retired`` versions, atomically; False when another worker got
-        further (then everything in memory is stale)."""
+        delete the state of ``retired`` versions, atomically per model; the models refused
+        because another worker saved them since this one read them (their state in memory
+        is stale: ``forget_models``, then rebuild it)."""
         offsets, sources = last_offsets(records)
         # The last ``fresh`` batch's ends: at or past its fresh records' offsets.
         offsets.update(self._reached)
         self._reached = {}
         token = secrets.token_hex(8)  # one for every retry of this save
-        saved = await self.writer.until_done(
-            "redis", lambda: self.store.save(updates, offsets, retired, sources, token)
+        expected = dict(self._tokens)
+        refused = await self.writer.until_done(
+            "redis",
+            lambda: self.store.save(updates, offsets, retired, sources, token, expected),
         )
-        if saved:
+        if not refused:
             self._applied.update(offsets)
             if sources:
                 self._sources = {**(self._sources or {}), **sources}
-            for model_id in {update.model_id for update in updates}:
-                applied, seen = self._fences.setdefault(model_id, ({}, {}))
-                applied.update(offsets)
-                seen.update(sources)
-        return saved
+        for model_id in {update.model_id for update in updates} - refused:
+            applied, seen = self._fences.setdefault(model_id, ({}, {}))
+            _raise(applied, offsets)
+            _raise(seen, sources)
+            self._tokens[model_id] = token
+        return refused
+
+
+def _raise(fence: dict[Any, int], offsets: Mapping[Any, int]) -> None:
+    """As the SAVE script does: each offset raised, never lowered."""
+    for key, offset in offsets.items():
+        if offset > fence.get(key, -1):
+            fence[key] = offset

@@ -42,16 +42,18 @@ local ttl = tonumber(ARGV[1])
 -- A retry of a save whose reply was lost (a timeout after the server ran it) finds its own
 -- token: the batch is saved, not overtaken by another worker.
 local token = ARGV[#ARGV]
-if redis.call('GET', KEYS[3]) == token then
+local written = redis.call('GET', KEYS[3])
+if written == token then
   return 1
 end
-local partitions = tonumber(ARGV[2])
-for i = 1, partitions do
-  local stored = redis.call('HGET', KEYS[1], ARGV[2 + 2 * i - 1])
-  if stored and tonumber(stored) >= tonumber(ARGV[2 + 2 * i]) then
-    return 0
-  end
+-- Compare and set: the writer's state was built on the save with token ``expected`` ('' for
+-- none, '*' not checked). Another save since (a worker paused past a rebalance, or the new
+-- owner that read before it woke) means this state is stale: refused, to be rebuilt.
+local expected = ARGV[#ARGV - 1]
+if expected ~= '*' and (written or '') ~= expected then
+  return 0
 end
+local partitions = tonumber(ARGV[2])
 local arg = 3 + 2 * partitions
 local sources = tonumber(ARGV[arg])
 local first_source = arg + 1
@@ -78,11 +80,19 @@ end
 for k = 4 + 3 * updates, #KEYS do
   redis.call('DEL', KEYS[k])
 end
+-- The fence is raised, never lowered: a batch's partitions that held none of this model's
+-- records may be behind what an earlier batch stored.
+local function raise(key, field, offset)
+  local stored = redis.call('HGET', key, field)
+  if not stored or tonumber(stored) < tonumber(offset) then
+    redis.call('HSET', key, field, offset)
+  end
+end
 for i = 1, partitions do
-  redis.call('HSET', KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
+  raise(KEYS[1], ARGV[2 + 2 * i - 1], ARGV[2 + 2 * i])
 end
 for i = 0, sources - 1 do
-  redis.call('HSET', KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
+  raise(KEYS[2], ARGV[first_source + 2 * i], ARGV[first_source + 2 * i + 1])
 end
 redis.call('SET', KEYS[3], token, 'EX', ttl)
 return 1

@@ -30,10 +30,12 @@ aside by ``quarantine`` to ``<key>:quarantined:<unix seconds>`` (RENAME, with th
 the monitor starts fresh and a restart does not meet it again; it is never loaded as code.
 
 Per batch, one Lua script per model (all pipelined: one round trip per Redis node) checks
-that no fence offset of the batch's partitions is at or past the batch's own (else another
-worker got ahead: a stale writer after a rebalance) and only then writes that model's
-snapshots, profiles, reference chunks, fence and source offsets, and deletes the state and
-reference chunks of its retired versions (the version cap): all or nothing per model. A
+that the model's last save is the one the writer read (its token, compare and set: else
+another worker saved the model since, and the writer's state is stale: a worker paused past
+a rebalance, or the new owner that read before the paused one woke) and only then writes
+that model's snapshots, profiles, reference chunks, fence and source offsets (raised, never
+lowered), and deletes the state and reference chunks of its retired versions (the version
+cap): all or nothing per model. A
 retired version's profile is left to its TTL (a registered one, which has none, stays): if
 the version comes back it starts from its profile with fresh windows.
 
@@ -48,7 +50,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,9 +182,10 @@ class RedisMonitorStore:
 
     async def model_fences(
         self, models: Iterable[str]
-    ) -> dict[str, tuple[dict[int, int], dict[tuple[int, str, int], int]]]:
-        """Each model's fence: applied offsets per partition and source offsets; one round
-        trip per node for all of them."""
+    ) -> dict[str, tuple[dict[int, int], dict[tuple[int, str, int], int], str]]:
+        """Each model's fence: applied offsets per partition, source offsets, and the token
+        of its last save ('' if none), which a ``save`` built on this state expects; one
+        round trip per node for all of them."""
         models = list(models)
         try:
             async with self.client.pipeline(transaction=False) as pipe:
@@ -190,13 +193,14 @@ class RedisMonitorStore:
                     offsets, sources = self.fence_keys(model_id)
                     pipe.hgetall(offsets)
                     pipe.hgetall(sources)
+                    pipe.get(self.written_key(model_id))
                 replies = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not read the fences of {len(models)} models: {exc}"
                                    ) from exc  # fmt: skip
         return {
-            model_id: ({int(p): int(v) for p, v in replies[2 * i].items()},
-                       _sources(replies[2 * i + 1]))
+            model_id: ({int(p): int(v) for p, v in replies[3 * i].items()},
+                       _sources(replies[3 * i + 1]), _text(replies[3 * i + 2]))
             for i, model_id in enumerate(models)
         }  # fmt: skip
 
@@ -275,16 +279,20 @@ class RedisMonitorStore:
         retired: Iterable[tuple[str, str]] = (),
         sources: dict[tuple[int, str, int], int] | None = None,
         token: str | None = None,
-    ) -> bool:
+        expected: Mapping[str, str] | None = None,
+    ) -> set[str]:
         """Write each model's ``updates`` with ``offsets`` and ``sources`` (source offsets,
         as ``applied_sources`` reads them) as its fence, and delete the state of ``retired``
-        versions, atomically per model; False if a model's fence is ahead (that model is
-        left as it was). When every model is saved, the low-water marks are raised.
+        versions, atomically per model; the models refused (each left as it was): those
+        whose last save is not the one ``expected`` names (the token ``model_fences`` read,
+        or of this writer's last save; '' for none; a model not in it is not checked). When
+        no model is refused, the low-water marks are raised.
 
         ``token``: the same for every retry of one save (a random one when None), so that a
-        retry after a lost reply finds its own write instead of a fence ahead."""
+        retry after a lost reply finds its own write instead of another worker's."""
         fence = _fence_args(offsets, sources or {})
         token = token or secrets.token_hex(8)
+        expected = expected or {}
         by_model: dict[str, tuple[list[str], list[Any], list[str]]] = {}
         for update in updates:
             keys, args, _ = by_model.setdefault(update.model_id, ([], [], []))
@@ -296,16 +304,17 @@ class RedisMonitorStore:
         calls = [
             ScriptCall(self._scripts["SAVE"], [*self.fence_keys(m), self.written_key(m), *keys,
                                                *drop],
-                       [self.ttl_s, *fence, len(keys) // 3, *args, token])
+                       [self.ttl_s, *fence, len(keys) // 3, *args, expected.get(m, "*"), token])
             for m, (keys, args, drop) in by_model.items()
         ]  # fmt: skip
         try:
-            if not all(await run_scripts(self.client, calls)):
-                return False
-            await run_scripts(self.client, self._low_water(offsets, sources or {}))
+            saved = await run_scripts(self.client, calls)
+            refused = {m for m, ok in zip(by_model, saved, strict=True) if not ok}
+            if not refused:
+                await run_scripts(self.client, self._low_water(offsets, sources or {}))
         except RedisError as exc:
             raise StoreUnavailable(f"could not write monitor state: {exc}") from exc
-        return True
+        return refused
 
     def _low_water(
         self, offsets: dict[int, int], sources: dict[tuple[int, str, int], int]
@@ -347,6 +356,10 @@ def _sources(values: dict[Any, Any]) -> dict[tuple[int, str, int], int]:
         partition, topic, source_partition = name.split("|")
         applied[int(partition), topic, int(source_partition)] = int(value)
     return applied
+
+
+def _text(value: bytes | str | None) -> str:
+    return "" if value is None else value.decode() if isinstance(value, bytes) else value
 
 
 def register_profile(redis_url: str, prefix: str, profile: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -178,6 +178,16 @@ class Monitor:
         self._offered.clear()
         if self.rollouts is not None:
             self.rollouts.forget()
+
+    def forget_models(self, model_ids: Collection[str]) -> None:
+        """Drop what is held of ``model_ids`` (every version's monitor, the reference offered,
+        the rollout): another worker saved them since, so storage has the truth."""
+        for key in [k for k in self.monitors if k[0] in model_ids]:
+            del self.monitors[key]
+        for model_id in model_ids:
+            self._offered.pop(model_id, None)
+        if self.rollouts is not None:
+            self.rollouts.forget_models(model_ids)
 
     def needs_reference(self, key: tuple[str, str]) -> bool:
         """Whether a new version ``key`` (no stored state) would inherit a reference but

@@ -4,7 +4,7 @@ the worker and ``replay`` share (the mirror of ``streams/core/drift/monitor.py``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -117,6 +117,11 @@ class PerformanceMonitors:
     def forget(self) -> None:
         """Drop every monitor, e.g. when partitions are revoked: storage has the truth."""
         self.monitors.clear()
+
+    def forget_models(self, model_ids: Collection[str]) -> None:
+        """Drop the monitors of every version of ``model_ids`` (another worker saved them)."""
+        for key in [k for k in self.monitors if k[0] in model_ids]:
+            del self.monitors[key]
 
     def _start(self, key: Key) -> PerformanceMonitor | None:
         return self.restore_stored(key, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from streams.core.alerts.alert import Alert
@@ -97,6 +97,12 @@ class Rollouts:
         """The snapshots of the models fed since the last call."""
         touched, self._touched = self._touched, {}
         return {m: self.models[m].snapshot() for m in touched if m in self.models}
+
+    def forget_models(self, model_ids: Iterable[str]) -> None:
+        """Drop these models' state, saved or not: it is read again from storage."""
+        for model_id in model_ids:
+            self.models.pop(model_id, None)
+            self._touched.pop(model_id, None)
 
     def forget(self) -> None:
         self.models.clear()
