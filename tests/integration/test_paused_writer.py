@@ -26,14 +26,24 @@ from prometheus_client import CollectorRegistry
 from loadtest.chaos_stream import state_totals
 from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.ingestion import IngestionService
+from streams.adapters.faust.labels import LabelService
 from streams.adapters.prometheus.metrics import IngestMetrics
+from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.core import EventDecoder, Ingestor, SpecRegistry
 from streams.core.alerts.sink import MemoryAlertSink
+from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.event import RawRecord
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
-from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
+from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.simulation import (
+    Scenario,
+    StreamConfig,
+    generate_events,
+    keyed_labels,
+    raw_records,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +184,46 @@ def test_a_refusal_for_another_partitions_offsets_loses_nothing(stack_config):
     assert totals == reference == {"m:v1": EVENTS, "n:v1": EVENTS}
     assert workers["zombie"].processed() + workers["owner"].processed() == 2 * EVENTS
     assert ids(*workers.values()) == ids(alone)
+
+
+def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config):
+    # The join joins a label record read again again (a replay must not lose it), so both
+    # workers join labels 100-119 and 120-149; each refused save is rebuilt on the other's
+    # state, with only the labels the other did not apply. (The old code passed this one:
+    # each save passed over the other's, and each batch held every label since its base.)
+    stream = STREAMS["m"]
+    labels = [RawRecord(value, 0, "labels", 0, chunk.start + i)
+              for chunk in generate_events(stream, EVENTS)
+              for i, (_, value) in enumerate(keyed_labels(stream, chunk))]  # fmt: skip
+    prefix = f"test-paused-labels-{next(_RUNS)}"
+    dlq = faust.App("test-paused-labels", broker="kafka://127.0.0.1:1").topic("unused")
+
+    async def go() -> dict:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        try:
+            join = RedisLabelJoin(client, prefix=prefix)
+            predictions = Worker(client, prefix, dlq)
+            predictions.service.label_join = join
+            await predictions.service.process(M)
+            registry = SpecRegistry(specs())
+            store = RedisMonitorStore(client, prefix=prefix, topic="labels", ttl_s=600,
+                                      namespace="performance")  # fmt: skip
+            zombie, owner = (
+                LabelService(decoder=LabelDecoder(), join=join, registry=registry,
+                             config=PerformanceConfig(), store=store, dead_letters=dlq,
+                             sink=MemoryAlertSink(), metrics=IngestMetrics(CollectorRegistry()))
+                for _ in range(2)
+            )  # fmt: skip
+            for service, batch in ((zombie, labels[:100]), (owner, labels[:120]),
+                                   (zombie, labels[100:150]), (owner, labels[120:])):  # fmt: skip
+                await service.process(batch)
+            stored = await store.fetch("m", "v1")
+            assert stored is not None
+            return stored.parse().snapshot
+        finally:
+            for key in await client.keys(f"{prefix}:*"):
+                await client.delete(key)
+            await client.aclose()
+
+    snapshot = asyncio.run(go())
+    assert snapshot["counts"][0] == EVENTS  # labels seen

@@ -150,14 +150,25 @@ class LabelService(MonitoringStage):
             refused = await self._judge(results, records, canary)
             canary = []
             if refused:
-                # Another worker saved these models since this one read them. The join gave
-                # each label to one worker only, so their labels here are applied by none:
-                # applied again, all of them, to the state it saved.
                 logger.warning("another worker saved the performance state of %d models "
                                "since this one read it: reloading them", len(refused))  # fmt: skip
                 self.monitors.forget_models(refused)
                 self.applied.forget_models(refused)
-            results = [r for r in results if r.label.model_id in refused]
+            results = await self._not_applied([r for r in results if r.label.model_id in refused],
+                                              records)  # fmt: skip
+
+    async def _not_applied(
+        self, results: list[JoinResult], records: list[RawRecord]
+    ) -> list[JoinResult]:
+        """``results`` less the labels their model's fence covers. The join gives a label
+        record read again its prediction again (a replay must not lose it), so the other
+        worker may have applied some. Waiting labels joined late (no ``records``) are
+        beyond the fence of the batch they came in: all of them."""
+        if not results or not records:
+            return results
+        models = [r.label.model_id for r in results]
+        keep = await self.applied.fresh_events(models, [r.position for r in results], records)
+        return [results[i] for i in keep]
 
     async def _judge(
         self, results: list[JoinResult], records: list[RawRecord], canary: list[Alert]
