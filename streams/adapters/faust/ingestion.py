@@ -152,7 +152,8 @@ class IngestionService(MonitoringStage):
         self, result: IngestResult, records: list[RawRecord], keeping: asyncio.Future[None]
     ) -> set[str]:
         """Feed the monitors, publish their alerts, save their state: the models refused
-        (forgotten here: their state in memory is stale)."""
+        (forgotten here: their state in memory is stale), found so before their alerts
+        left when they can be."""
         await self._load_rollouts(result.accepted, result.rejected)
         alerts = await self._load_monitors(result.accepted, result.positions)
         outcome = self.monitor.process(result.accepted, result.positions, result.rejected)
@@ -160,9 +161,12 @@ class IngestionService(MonitoringStage):
         retired = self.ingestor.registry.take_retired()
         self.monitor.retire(retired)
         self.metrics.forget_versions(retired)
+        stale = await self.applied.overtaken({model for model, _ in outcome.touched})
+        alerts = [alert for alert in alerts if alert.model_id not in stale]
         await self.sink.publish(AlertBatch.of(alerts))
         await keeping
-        refused = await self._save_state(records, retired, outcome.touched)
+        touched = tuple(key for key in outcome.touched if key[0] not in stale)
+        refused = stale | await self._save_state(records, retired, touched)
         self.monitor.forget_models(refused)
         await self._save_rollouts()
         now = self.clock()

@@ -31,7 +31,7 @@ model since) is refused, and the caller rebuilds it from Redis (``forget_models`
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -193,6 +193,17 @@ class AppliedOffsets:
         if len(keep) < len(models):
             self.skipped.inc(len(models) - len(keep))
         return keep
+
+    async def overtaken(self, models: Collection[str]) -> set[str]:
+        """The models of ``models`` another worker saved since this one read them: checked
+        before a batch's alerts leave, so that a state the save would refuse publishes none
+        (a save in between is still refused)."""
+        known = [m for m in models if m in self._tokens]
+        if not known:
+            return set()
+        store = self.store
+        last = await self.writer.until_done("redis", lambda: store.last_saves(known))
+        return {m for m in known if last[m] != self._tokens[m]}
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""

@@ -204,6 +204,19 @@ class RedisMonitorStore:
             for i, model_id in enumerate(models)
         }  # fmt: skip
 
+    async def last_saves(self, models: Iterable[str]) -> dict[str, str]:
+        """The token of each model's last save ('' if none); one round trip per node."""
+        models = list(models)
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for model_id in models:
+                    pipe.get(self.written_key(model_id))
+                replies = await pipe.execute()
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read the last saves of {len(models)} models: "
+                                   f"{exc}") from exc  # fmt: skip
+        return {model_id: _text(reply) for model_id, reply in zip(models, replies, strict=True)}
+
     async def fetch(
         self, model_id: str, model_version: str, *, tidy: bool = True
     ) -> RawMonitor | None:
