@@ -173,7 +173,10 @@ class IngestionService(MonitoringStage):
         self.metrics.observe_unwatched(outcome)
         self.metrics.observe_alerts(alerts, now)
         self.metrics.observe_monitors(self.monitor, outcome)
-        self.metrics.observe_events(result.accepted, outcome.columns, self.monitor, now)
+        accepted = result.accepted  # the refused models' are observed when applied again
+        if refused:
+            accepted = [event for event in accepted if event.model_id not in refused]
+        self.metrics.observe_events(accepted, outcome.columns, self.monitor, now)
         return refused
 
     async def _unapplied(self, result: IngestResult, records: list[RawRecord]) -> IngestResult:
