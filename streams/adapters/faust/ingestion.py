@@ -161,7 +161,8 @@ class IngestionService(MonitoringStage):
         retired = self.ingestor.registry.take_retired()
         self.monitor.retire(retired)
         self.metrics.forget_versions(retired)
-        stale = await self.applied.overtaken({model for model, _ in outcome.touched})
+        # Only a batch with alerts reads the tokens again: the save refuses a stale state.
+        stale = await self.applied.overtaken({a.model_id for a in alerts}) if alerts else set()
         alerts = [alert for alert in alerts if alert.model_id not in stale]
         await self.sink.publish(AlertBatch.of(alerts))
         await keeping
