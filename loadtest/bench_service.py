@@ -35,6 +35,7 @@ from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
 from streams.core.alerts.sink import MemoryAlertSink
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
+from streams.core.errors import DriftlineError
 from streams.simulation import StreamConfig, generate_events, raw_records
 
 
@@ -47,10 +48,12 @@ def interleaved(models: int, per_model: int) -> list[RawRecord]:
 
 
 async def cpu_per_event(url: str, records: list[RawRecord], batch: int) -> float:
-    """CPU microseconds per record of ``IngestionService.process`` over ``records``."""
+    """CPU microseconds per record of ``IngestionService.process`` over ``records``;
+    ``DriftlineError`` if it did not apply every one."""
     client = connect(url, socket_timeout=5)
     prefix = f"bench-service-{time.monotonic_ns()}"
     registry = SpecRegistry(warmup_events=50)
+    metrics = IngestMetrics(CollectorRegistry())
     service = IngestionService(
         ingestor=Ingestor(EventDecoder(), registry),
         monitor=Monitor(registry, MonitorConfig(window_events=1000, reference_events=2000)),
@@ -58,18 +61,23 @@ async def cpu_per_event(url: str, records: list[RawRecord], batch: int) -> float
         # Never written: every event is valid.
         dead_letters=faust.App("bench-service", broker="kafka://127.0.0.1:1").topic("unused"),
         sink=MemoryAlertSink(),
-        metrics=IngestMetrics(CollectorRegistry()),
+        metrics=metrics,
         liveness=StreamLiveness(),
     )
     try:
         started = time.process_time()
         for first in range(0, len(records), batch):
             await service.process(records[first : first + batch])
-        return (time.process_time() - started) / len(records) * 1e6
+        cost = (time.process_time() - started) / len(records) * 1e6
     finally:
         async for key in client.scan_iter(f"{prefix}:*"):
             await client.delete(key)
         await client.aclose()
+    applied = sum(s.value for f in metrics.events_processed.collect() for s in f.samples
+                  if s.name.endswith("_total"))  # fmt: skip
+    if applied != len(records):
+        raise DriftlineError(f"applied {applied:.0f} of {len(records)} events")
+    return cost
 
 
 def main() -> None:
