@@ -196,19 +196,31 @@ def test_a_refusal_for_another_partitions_offsets_loses_nothing(stack_config):
     ])  # fmt: skip
 
 
-def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config):
-    # The join joins a label record read again again (a replay must not lose it), so both
-    # workers join labels 100-119 and 120-149; each refused save is rebuilt on the other's
-    # state, with only the labels the other did not apply. (The old code passed this one:
-    # each save passed over the other's, and each batch held every label since its base.)
-    stream = STREAMS["m"]
-    labels = [RawRecord(value, 0, "labels", 0, chunk.start + i)
-              for chunk in generate_events(stream, EVENTS)
-              for i, (_, value) in enumerate(keyed_labels(stream, chunk))]  # fmt: skip
+#: Small windows, so that 300 labels judge performance; every label wrong from 150 on.
+LABELS = PerformanceConfig(window_labels=50, reference_labels=100, evaluate_every=25,
+                           min_labels=25)  # fmt: skip
+LABELS_WRONG_FROM = 150
+
+
+def label_records() -> list[RawRecord]:
+    stream, records = STREAMS["m"], []
+    for chunk in generate_events(stream, EVENTS):
+        right, wrong = keyed_labels(stream, chunk), keyed_labels(stream, chunk, flip_rate=1.0)
+        for i in range(len(chunk)):
+            offset = chunk.start + i
+            value = (right if offset < LABELS_WRONG_FROM else wrong)[i][1]
+            records.append(RawRecord(value, 0, "labels", 0, offset))
+    return records
+
+
+def judged_labels(stack_config, steps) -> tuple[int, list[str]]:
+    """M's predictions kept, then ``steps`` ((service, labels) in order) on two label
+    services sharing the join and the store: the labels the stored state has seen, and
+    the ids of the alerts both published."""
     prefix = f"test-paused-labels-{next(_RUNS)}"
     dlq = faust.App("test-paused-labels", broker="kafka://127.0.0.1:1").topic("unused")
 
-    async def go() -> dict:
+    async def go() -> tuple[int, list[str]]:
         client = aioredis.Redis.from_url(stack_config.redis_url)
         try:
             join = RedisLabelJoin(client, prefix=prefix)
@@ -218,22 +230,38 @@ def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config)
             registry = SpecRegistry(specs())
             store = RedisMonitorStore(client, prefix=prefix, topic="labels", ttl_s=600,
                                       namespace="performance")  # fmt: skip
-            zombie, owner = (
+            sinks = [MemoryAlertSink(), MemoryAlertSink()]
+            services = [
                 LabelService(decoder=LabelDecoder(), join=join, registry=registry,
-                             config=PerformanceConfig(), store=store, dead_letters=dlq,
-                             sink=MemoryAlertSink(), metrics=IngestMetrics(CollectorRegistry()))
-                for _ in range(2)
-            )  # fmt: skip
-            for service, batch in ((zombie, labels[:100]), (owner, labels[:120]),
-                                   (zombie, labels[100:150]), (owner, labels[120:])):  # fmt: skip
-                await service.process(batch)
+                             config=LABELS, store=store, dead_letters=dlq, sink=sink,
+                             metrics=IngestMetrics(CollectorRegistry()))
+                for sink in sinks
+            ]  # fmt: skip
+            for index, batch in steps:
+                await services[index].process(batch)
             stored = await store.fetch("m", "v1")
             assert stored is not None
-            return stored.parse().snapshot
+            published = [alert.alert_id for sink in sinks for alert in sink.alerts]
+            return stored.parse().snapshot["counts"][0], published
         finally:
             for key in await client.keys(f"{prefix}:*"):
                 await client.delete(key)
             await client.aclose()
 
-    snapshot = asyncio.run(go())
-    assert snapshot["counts"][0] == EVENTS  # labels seen
+    return asyncio.run(go())
+
+
+def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config):
+    # The join joins a label record read again again (a replay must not lose it), so both
+    # workers join labels 100-119 and 120-149; each refused save is rebuilt on the other's
+    # state, with only the labels the other did not apply, and a stale state's performance
+    # alerts stay in. (The old code counted every label once here too: each save passed
+    # over the other's, and each batch held every label since its base.)
+    labels = label_records()
+    seen, published = judged_labels(stack_config, [
+        (0, labels[:100]), (1, labels[:120]), (0, labels[100:150]), (1, labels[120:]),
+    ])  # fmt: skip
+    reference_seen, reference = judged_labels(stack_config, [(0, labels)])
+    assert seen == reference_seen == EVENTS
+    assert len(published) == len(set(published)), "an alert published twice"
+    assert set(published) == set(reference) != set()

@@ -174,22 +174,27 @@ class LabelService(MonitoringStage):
         self, results: list[JoinResult], records: list[RawRecord], canary: list[Alert]
     ) -> set[str]:
         """Feed the joined pairs to the performance monitors, publish their alerts (and
-        ``canary``'s), save: the models whose save was refused."""
+        ``canary``'s), save: the models whose save was refused, found so before their
+        alerts and retraining requests left when they can be (as for predictions)."""
         pairs = _pairs(results)
         quarantined = await self._load_monitors(pairs)
         outcome = self.monitors.process(pairs)
         for model_id, count in outcome.unwatched.items():
             self.metrics.labels.labels(self._model_label(model_id), "unwatched").inc(count)
         judged = outcome.alerts if self.drift is None else self.drift.explained(outcome.alerts)
-        alerts = quarantined + judged + canary
-        await self.sink.publish(AlertBatch.of(alerts, outcome.retrain_requests))
+        raised = {a.model_id for a in quarantined + judged}
+        raised |= {r.model_id for r in outcome.retrain_requests}
+        stale = await self.applied.overtaken(raised) if raised else set()
+        alerts = [a for a in quarantined + judged if a.model_id not in stale] + canary
+        requests = [r for r in outcome.retrain_requests if r.model_id not in stale]
+        await self.sink.publish(AlertBatch.of(alerts, requests))
         if alerts:
             self.metrics.observe_alerts(alerts)
-        for request in outcome.retrain_requests:
+        for request in requests:
             self.metrics.retrain_requests.labels(request.model_id).inc()
         updates = [MonitorUpdate(m, v, monitor.snapshot(), None, [])
-                   for (m, v), monitor in outcome.touched.items()]  # fmt: skip
-        refused = await self.applied.save(updates, records)
+                   for (m, v), monitor in outcome.touched.items() if m not in stale]  # fmt: skip
+        refused = stale | await self.applied.save(updates, records)
         for (model_id, version), monitor in outcome.touched.items():
             if model_id not in refused:
                 self.metrics.versions.observe_performance(model_id, version, monitor.metrics())
