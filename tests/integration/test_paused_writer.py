@@ -98,12 +98,15 @@ class Worker:
         )
 
     def processed(self) -> float:
-        return sum(
-            sample.value
-            for family in self.metrics.events_processed.collect()
-            for sample in family.samples
-            if sample.name.endswith("_total")
-        )
+        return _total(self.metrics.events_processed)
+
+    def refused(self) -> float:
+        """Model states it rebuilt: another worker had saved them since it read them."""
+        return _total(self.metrics.saves_refused)
+
+
+def _total(counter) -> float:
+    return sum(s.value for f in counter.collect() for s in f.samples if s.name.endswith("_total"))
 
 
 def run_interleaving(stack_config, steps: Sequence[tuple[str, list[RawRecord]]]):
@@ -156,14 +159,13 @@ def applied_once(stack_config, steps: Sequence[tuple[str, list[RawRecord]]]) -> 
     """Run ``steps`` ((worker name, batch) in order) on workers "zombie" and "owner", and
     every record on one worker for reference; check that the state took each event once,
     the processed counts add up to the events, and the alert ids are the reference's, none
-    published twice. Each worker's processed count."""
+    published twice. Each worker's (processed, states rebuilt)."""
     workers, alone, totals, reference = run_interleaving(stack_config, steps)
     models = {orjson.loads(r.value)["model_id"] for _, batch in steps for r in batch}
     assert totals == reference == {f"{m}:v1": EVENTS for m in models}
     assert ids(*workers.values()) == ids(alone) != set()
-    counts = {name: worker.processed() for name, worker in workers.items()}
-    assert sum(counts.values()) == len(models) * EVENTS
-    return counts
+    assert sum(worker.processed() for worker in workers.values()) == len(models) * EVENTS
+    return {name: (worker.processed(), worker.refused()) for name, worker in workers.items()}
 
 
 def test_the_zombie_wakes_after_the_owner_applied_past_its_batch(stack_config):
@@ -171,7 +173,7 @@ def test_the_zombie_wakes_after_the_owner_applied_past_its_batch(stack_config):
     counts = applied_once(stack_config, [
         ("zombie", M[:100]), ("owner", M[:200]), ("zombie", M[100:150]), ("owner", M[200:]),
     ])  # fmt: skip
-    assert counts == {"zombie": 100, "owner": 200}
+    assert counts == {"zombie": (100, 1), "owner": (200, 0)}
 
 
 def test_the_zombie_saves_first_and_the_owner_read_before_it(stack_config):
@@ -180,7 +182,7 @@ def test_the_zombie_saves_first_and_the_owner_read_before_it(stack_config):
     counts = applied_once(stack_config, [
         ("zombie", M[:100]), ("owner", M[:120]), ("zombie", M[100:150]), ("owner", M[120:]),
     ])  # fmt: skip
-    assert counts == {"zombie": 130, "owner": 170}
+    assert counts == {"zombie": (130, 1), "owner": (170, 1)}
 
 
 def test_a_refusal_for_another_partitions_offsets_loses_nothing(stack_config):

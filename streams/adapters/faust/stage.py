@@ -50,7 +50,12 @@ class MonitoringStage:
         self.dead_letter = dead_letter
         self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
         self.dead_letter_max_bytes = dead_letter_max_bytes
-        self.applied = AppliedOffsets(store, self.writer, metrics.replayed_skipped)
+        self.applied = AppliedOffsets(
+            store,
+            self.writer,
+            metrics.replayed_skipped,
+            metrics.saves_refused.labels(store.state_kind),
+        )
 
     async def _dead_letter(self, rejected: list[Rejection]) -> None:
         """Publish the rejects and wait until the broker has them."""

@@ -156,6 +156,13 @@ class IngestMetrics:
             "Records redelivered after a restart that Redis shows were applied already.",
             registry=registry,
         )
+        self.saves_refused = Counter(
+            "driftline_state_saves_refused",
+            "Model states this worker rebuilt because another worker saved the model since "
+            "it read it (a worker paused past a rebalance); kind is state or performance.",
+            ["kind"],
+            registry=registry,
+        )
 
     def _add_batch_metrics(self, registry: CollectorRegistry) -> None:
         """Alerts, micro-batches and models known."""

@@ -31,7 +31,7 @@ model since) is refused, and the caller rebuilds it from Redis (``forget_models`
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -148,10 +148,19 @@ _RUN, _OFFSET = attrgetter("read_at", "source", "partition"), attrgetter("offset
 class AppliedOffsets:
     """Skip applied records; save state with the offsets it covers."""
 
-    def __init__(self, store: RedisMonitorStore, writer: DurableWriter, skipped: Counter) -> None:
+    def __init__(
+        self,
+        store: RedisMonitorStore,
+        writer: DurableWriter,
+        skipped: Counter,
+        refused: Counter | None = None,
+    ) -> None:
+        """``skipped`` counts records skipped as applied; ``refused``, models found saved by
+        another worker since this one read them (at a save, or before alerts leave)."""
         self.store = store
         self.writer = writer
         self.skipped = skipped
+        self.refused = refused
         self._applied: dict[int, int] = {}
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
@@ -167,8 +176,10 @@ class AppliedOffsets:
         self._fences.clear()
         self._tokens.clear()
 
-    def forget_models(self, models: Iterable[str]) -> None:
+    def forget_models(self, models: Collection[str]) -> None:
         """After a refused save: these models' fences are read again with their state."""
+        if self.refused is not None:
+            self.refused.inc(len(models))
         for model_id in models:
             self._fences.pop(model_id, None)
             self._tokens.pop(model_id, None)
