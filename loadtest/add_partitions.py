@@ -38,7 +38,13 @@ from streams.adapters.kafka.partitions import (
 from streams.adapters.kafka.records import publish
 from streams.settings import Settings
 from streams.simulation import StreamConfig, keyed_events
-from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
+from streams.stack.worker import (
+    WorkerProcess,
+    free_port,
+    metric_sum,
+    route_direct_from_the_start,
+    run_names,
+)
 
 __all__ = ["Applied", "main", "run"]
 
@@ -87,7 +93,7 @@ def run(config: stack.StackConfig, workdir: Path, routing: str, *, crash: bool) 
         publish(settings.kafka, settings.topic_predictions, records[FIRST:])
         _wait_total(workers, LATER)
         time.sleep(3)  # anything applied twice would show by now
-        processed, skipped = int(_total(workers, PROCESSED)), int(_total(workers, SKIPPED))
+        processed, skipped = int(metric_sum(workers, PROCESSED)), int(metric_sum(workers, SKIPPED))
         return Applied(processed, LATER, skipped, refused)
     finally:
         for worker in workers:
@@ -129,12 +135,8 @@ def _add_partition(settings: Settings, count: int) -> str | None:
     return None
 
 
-def _total(workers: list[WorkerProcess], name: str) -> float:
-    return sum(worker.metric_total(name) for worker in workers)
-
-
 def _wait_total(workers: list[WorkerProcess], count: int) -> None:
-    wait_for(lambda: _total(workers, PROCESSED) >= count, 120, f"{count} events processed", 0.2)
+    wait_for(lambda: metric_sum(workers, PROCESSED) >= count, 120, f"{count} events processed", 0.2)
 
 
 def main(argv: list[str] | None = None) -> int:

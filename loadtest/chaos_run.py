@@ -25,7 +25,7 @@ from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.adapters.kafka.routing import model_key
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
-from streams.stack.worker import WorkerProcess, free_port, run_names
+from streams.stack.worker import WorkerProcess, free_port, metric_sum, run_names
 
 __all__ = ["ChaosRun", "wait_for"]
 
@@ -236,9 +236,11 @@ class ChaosRun:
         """What the run left; the workers' counters count only if none was interrupted."""
         processed = forgotten = None
         if not self.interrupted:
-            processed = int(self._metric_sum("driftline_events_processed_total"))
+            processed = int(metric_sum(self.live_workers(), "driftline_events_processed_total"))
             forgotten = int(
-                self._metric_sum("driftline_events_processed_total", model="_forgotten")
+                metric_sum(
+                    self.live_workers(), "driftline_events_processed_total", model="_forgotten"
+                )
             )
         settings = self.settings
         totals = state_totals(self.redis, settings.redis_prefix, self.stream.window_events)
@@ -249,9 +251,6 @@ class ChaosRun:
             processed=processed,
             forgotten=forgotten,
         )
-
-    def _metric_sum(self, name: str, **labels: str) -> float:
-        return sum(w.metric_total(name, **labels) for w in self.live_workers())
 
     def dead_lettered(self) -> set[tuple[int, int]]:
         """(partition, offset) of every input record on the dead-letter topic now."""

@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import orjson
@@ -147,6 +147,11 @@ class WorkerProcess:
         except OSError:
             return "no log"
         return f"last lines of {self.log_path}:\n" + "\n".join(text)
+
+
+def metric_sum(workers: Iterable[WorkerProcess], name: str, **labels: str) -> float:
+    """``metric_total`` summed over ``workers``: a consumer group's counter."""
+    return sum(worker.metric_total(name, **labels) for worker in workers)
 
 
 def free_port() -> int:

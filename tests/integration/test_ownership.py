@@ -16,7 +16,7 @@ from streams.adapters.kafka.records import publish
 from streams.adapters.kafka.routing import routed_records
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
-from streams.stack.worker import WorkerProcess, route_direct_from_the_start
+from streams.stack.worker import WorkerProcess, metric_sum, route_direct_from_the_start
 from tests.integration.conftest import free_port, isolated_env, read_alerts, read_all
 
 pytestmark = pytest.mark.integration
@@ -50,16 +50,12 @@ def _workers(env: dict[str, str], tmp_path, count: int, tag: str) -> list[Worker
     return workers
 
 
-def _total(workers: list[WorkerProcess], name: str) -> float:
-    return sum(worker.metric_total(name) for worker in workers)
-
-
 def _wait_total(
     workers: list[WorkerProcess], count: int, timeout_s: float = 90,
     name: str = "driftline_events_processed_total",
 ) -> None:  # fmt: skip
     deadline = time.monotonic() + timeout_s
-    while _total(workers, name) < count:
+    while metric_sum(workers, name) < count:
         assert time.monotonic() < deadline, f"the workers did not reach {count} {name}"
         time.sleep(0.2)
 
@@ -115,7 +111,7 @@ def test_unkeyed_input_on_three_workers_gives_what_keyed_input_on_one_gives(
         bad_at = publish(settings.kafka, settings.topic_predictions, [(None, b) for b in BAD])
         _publish_paced(settings, workers, records)
         drift = _drift_alerts(settings)
-        assert _total(workers, "driftline_events_processed_total") == EVENTS
+        assert metric_sum(workers, "driftline_events_processed_total") == EVENTS
         letters = read_all(settings, settings.topic_dlq)
     finally:
         assert all(worker.stop() == 0 for worker in workers)
@@ -152,8 +148,8 @@ def _killed_then_resumed(
         publish(settings.kafka, settings.topic_predictions, later)
         _wait_total(workers, len(later))
         time.sleep(3)  # anything applied twice would show by now
-        return (_total(workers, "driftline_events_processed_total"),
-                _total(workers, "driftline_replayed_records_skipped_total"))  # fmt: skip
+        return (metric_sum(workers, "driftline_events_processed_total"),
+                metric_sum(workers, "driftline_replayed_records_skipped_total"))  # fmt: skip
     finally:
         assert all(worker.stop() == 0 for worker in workers)
 
@@ -195,7 +191,7 @@ def test_direct_routing_copies_only_the_records_off_their_models_partition(
     try:
         places = _publish_paced(settings, workers, records)
         time.sleep(2)  # anything applied twice would show by now
-        processed = _total(workers, "driftline_events_processed_total")
+        processed = metric_sum(workers, "driftline_events_processed_total")
         drift = _drift_alerts(settings)
         forwarded = len(_forwarded(settings))
     finally:
