@@ -264,7 +264,9 @@ class AppliedOffsets:
         offsets.update(self._reached)
         self._reached = {}
         token = secrets.token_hex(8)  # one for every retry of this save
-        expected = dict(self._tokens)
+        tokens = self._tokens
+        saved_models = {u.model_id for u in updates} | {model for model, _ in retired}
+        expected = {m: tokens[m] for m in saved_models if m in tokens}
         refused = await self.writer.until_done(
             "redis",
             lambda: self.store.save(updates, offsets, retired, sources, token, expected),
