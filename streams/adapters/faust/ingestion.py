@@ -166,8 +166,9 @@ class IngestionService(MonitoringStage):
         alerts = [alert for alert in alerts if alert.model_id not in stale]
         await self.sink.publish(AlertBatch.of(alerts))
         await keeping
-        touched = tuple(key for key in outcome.touched if key[0] not in stale)
-        refused = stale | await self._save_state(records, retired, touched)
+        # The stale models go to the save too: it refuses them, and so raises no low-water
+        # mark past their records, which are applied again only after it.
+        refused = stale | await self._save_state(records, retired, outcome.touched)
         self.monitor.forget_models(refused)
         await self._save_rollouts()
         now = self.clock()

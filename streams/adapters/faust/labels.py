@@ -192,8 +192,9 @@ class LabelService(MonitoringStage):
             self.metrics.observe_alerts(alerts)
         for request in requests:
             self.metrics.retrain_requests.labels(request.model_id).inc()
+        # Stale models too: the save refuses them, and raises no low-water mark past them.
         updates = [MonitorUpdate(m, v, monitor.snapshot(), None, [])
-                   for (m, v), monitor in outcome.touched.items() if m not in stale]  # fmt: skip
+                   for (m, v), monitor in outcome.touched.items()]  # fmt: skip
         refused = stale | await self.applied.save(updates, records)
         for (model_id, version), monitor in outcome.touched.items():
             if model_id not in refused:
