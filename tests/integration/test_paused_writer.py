@@ -230,6 +230,23 @@ def test_a_worker_killed_after_a_refused_pass_loses_nothing(stack_config):
     assert counts["zombie"] == (100, 0)  # it died before counting the refusal
 
 
+def test_two_owners_of_one_model_apply_each_event_once(stack_config):
+    # DRIFTLINE_ROUTING=keyed with producers that do not key by model id: one model's events
+    # on two partitions, each held by another worker. Each save finds the other's since its
+    # read, so the states are rebuilt at every batch: slower, but no event is lost. (Before:
+    # the last write won, and the other's events were lost.)
+    halves = [[RawRecord(r.value, 0, r.source, p, i // 2) for i, r in enumerate(M) if i % 2 == p]
+              for p in (0, 1)]  # fmt: skip
+    steps = [(name, half[first : first + 50])
+             for first in range(0, EVENTS // 2, 50)
+             for name, half in zip(("a", "b"), halves, strict=True)]  # fmt: skip
+    workers, _, totals, _ = run_interleaving(stack_config, steps)
+    assert totals == {"m:v1": EVENTS}
+    assert sum(worker.processed() for worker in workers.values()) == EVENTS
+    # Every batch after the first of each worker met the other's save.
+    assert sum(worker.refused() for worker in workers.values()) == len(steps) - 2
+
+
 #: Small windows, so that 300 labels judge performance; every label wrong from 150 on.
 LABELS = PerformanceConfig(window_labels=50, reference_labels=100, evaluate_every=25,
                            min_labels=25)  # fmt: skip
