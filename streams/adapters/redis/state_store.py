@@ -190,17 +190,20 @@ class RedisMonitorStore:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for model_id in models:
+                    # The token first: another worker's save may run between these reads,
+                    # and a token older than the fence only makes the next save refused
+                    # (a newer one would let it pass over records it did not skip).
+                    pipe.get(self.written_key(model_id))
                     offsets, sources = self.fence_keys(model_id)
                     pipe.hgetall(offsets)
                     pipe.hgetall(sources)
-                    pipe.get(self.written_key(model_id))
                 replies = await pipe.execute()
         except RedisError as exc:
             raise StoreUnavailable(f"could not read the fences of {len(models)} models: {exc}"
                                    ) from exc  # fmt: skip
         return {
-            model_id: ({int(p): int(v) for p, v in replies[3 * i].items()},
-                       _sources(replies[3 * i + 1]), _text(replies[3 * i + 2]))
+            model_id: ({int(p): int(v) for p, v in replies[3 * i + 1].items()},
+                       _sources(replies[3 * i + 2]), _text(replies[3 * i]))
             for i, model_id in enumerate(models)
         }  # fmt: skip
 
