@@ -297,7 +297,10 @@ def paused_worker(ctx: Context) -> Verdict:
     run, verdict, outcome = run_stream(ctx, "paused_worker", fault, workers=2)
     if woken:  # records skipped as applied, saves refused by a fence ahead
         verdict.notes.append(", ".join(f"{name} {count:.0f}" for name, count in woken.items()))
-    return finish(ctx, run, verdict, outcome)
+    # A worker checks its models were not saved by the other before their alerts leave;
+    # a save landing between that check and its own still sends some again (same ids:
+    # RELIABILITY finding 20). tests/integration/test_paused_writer.py holds the check.
+    return finish(ctx, run, verdict, outcome, allow_duplicate_alerts=True)
 
 
 def unkeyed_3_workers(ctx: Context) -> Verdict:

@@ -271,4 +271,4 @@ class Outcome:
         if repeats and not allow_duplicates:
             verdict.fail(f"{repeats} alerts delivered more than once")
         elif repeats:
-            verdict.notes.append(f"{repeats} repeated alert ids (allowed: crash in an outage)")
+            verdict.notes.append(f"{repeats} repeated alert ids (allowed: at-least-once here)")
