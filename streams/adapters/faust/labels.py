@@ -164,9 +164,10 @@ class LabelService(MonitoringStage):
         record read again its prediction again (a replay must not lose it), so the other
         worker may have applied some. Waiting labels joined late (no ``records``) are
         beyond the fence of the batch they came in: all of them."""
-        if not results or not records:
-            return results
         models = [r.label.model_id for r in results]
+        if not records:
+            await self.applied.know(models)  # the state is read again after this
+            return results
         keep = await self.applied.fresh_events(models, [r.position for r in results], records)
         return [results[i] for i in keep]
 

@@ -31,7 +31,7 @@ model since) is refused, and the caller rebuilds it from Redis (``forget_models`
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -193,6 +193,15 @@ class AppliedOffsets:
         """Indexes of the decoded events their model has not applied yet (``fresh`` has
         dropped what every model applied); the fences of models new to this worker are read
         first, in one round trip per Redis node."""
+        await self.know(models)
+        keep = unapplied_events(models, positions, records, self._fences)
+        if len(keep) < len(models):
+            self.skipped.inc(len(models) - len(keep))
+        return keep
+
+    async def know(self, models: Iterable[str]) -> None:
+        """Read the fences and last-save tokens of the models new to this worker (before
+        their state is loaded: a save of theirs built on it then expects the right token)."""
         unknown = set(models) - self._fences.keys()
         if unknown:
             store = self.store
@@ -200,10 +209,6 @@ class AppliedOffsets:
             for model_id, (applied, sources, token) in read.items():
                 self._fences[model_id] = (applied, sources)
                 self._tokens[model_id] = token
-        keep = unapplied_events(models, positions, records, self._fences)
-        if len(keep) < len(models):
-            self.skipped.inc(len(models) - len(keep))
-        return keep
 
     async def overtaken(self, models: Collection[str]) -> set[str]:
         """The models of ``models`` another worker saved since this one read them: checked
