@@ -148,12 +148,13 @@ class LabelService(MonitoringStage):
         canary = await self._canary(_pairs(results))
         while results:
             refused = await self._judge(results, records, canary)
+            if not refused:
+                return
             canary = []
-            if refused:
-                logger.warning("another worker saved the performance state of %d models "
-                               "since this one read it: reloading them", len(refused))  # fmt: skip
-                self.monitors.forget_models(refused)
-                self.applied.forget_models(refused)
+            logger.warning("another worker saved the performance state of %d models since "
+                           "this one read it: reloading them", len(refused))  # fmt: skip
+            self.monitors.forget_models(refused)
+            self.applied.forget_models(refused)
             results = await self._not_applied([r for r in results if r.label.model_id in refused],
                                               records)  # fmt: skip
 

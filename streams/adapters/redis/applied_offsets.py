@@ -269,9 +269,9 @@ class AppliedOffsets:
         offsets.update(self._reached)
         self._reached = {}
         token = secrets.token_hex(8)  # one for every retry of this save
+        written = {update.model_id for update in updates}
         tokens = self._tokens
-        saved_models = {u.model_id for u in updates} | {model for model, _ in retired}
-        expected = {m: tokens[m] for m in saved_models if m in tokens}
+        expected = {m: tokens[m] for m in written | {m for m, _ in retired} if m in tokens}
         refused = await self.writer.until_done(
             "redis",
             lambda: self.store.save(updates, offsets, retired, sources, token, expected),
@@ -280,7 +280,7 @@ class AppliedOffsets:
             self._applied.update(offsets)
             if sources:
                 self._sources = {**(self._sources or {}), **sources}
-        for model_id in {update.model_id for update in updates} - refused:
+        for model_id in written - refused:
             applied, seen = self._fences.setdefault(model_id, ({}, {}))
             _raise(applied, offsets)
             _raise(seen, sources)
