@@ -5,18 +5,19 @@ before decoding, by the event's own model after), (1) decode and validate in the
 registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
 new slots claimed after: ``RedisWarmupSlots``), then skip the copies of events seen within the
 TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the dead-
-letter topic and wait until the broker has them, (3) load monitors from Redis and update them
-(dropping the versions the version cap retired), (4) publish their alerts and wait likewise,
-(4b) keep what the label join needs of each accepted prediction (idempotent: a replay does not
-overwrite), (5) write each model's state with its fence (the batch's last offsets) in one
-atomic step per model, all in one pipeline (deleting retired versions' state), then raise the
-low-water marks; a model another worker saved since this one read it is refused, reloaded and
-its events applied again from (3), less those the other applied, (6) return, and only then the
-agent acks the batch's offsets. Step (4) is the ``AlertSink``'s ``publish``: the Kafka sink
-returns once the broker has every alert; sinks after it (a webhook) only queue
-(streams/adapters/sinks.py). A crash before (5) replays the batch: dead letters and alerts may
-be sent twice (alert ids are deterministic, so a consumer can tell), never lost; after (5) the
-replayed records are skipped at (0), so no event is applied twice.
+letter topic and wait until the broker has them, (3) load monitors (and rollouts) from Redis
+and update them (dropping the versions the version cap retired), (4) publish their alerts and
+wait likewise, (4b) keep what the label join needs of each accepted prediction (idempotent: a
+replay does not overwrite), (5) write each model's state and rollout state with its fence (the
+batch's last offsets) in one atomic step per model, all in one pipeline (deleting retired
+versions' state), then raise the low-water marks; a model another worker saved since this one
+read it is refused, reloaded and its events applied again from (3), less those the other
+applied, (6) return, and only then the agent acks the batch's offsets. Step (4) is the
+``AlertSink``'s ``publish``: the Kafka sink returns once the broker has every alert; sinks
+after it (a webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
+batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
+can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
+applied twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import faust
 import orjson
@@ -48,6 +50,7 @@ from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidSpec, InvalidState
+from streams.core.labels.performance_monitors import LabelledBatch
 
 __all__ = ["IngestionService"]
 
@@ -97,6 +100,9 @@ class IngestionService(MonitoringStage):
         self.rollout_store = rollout_store
         self._dropped: list[str] = []
         self.clock = clock
+        # Labels are counted in the canaries (``count_labels``) between two passes: a
+        # rollout state saved then holds no events of a pass not saved yet.
+        self._passing = asyncio.Lock()
 
     def reset(self) -> None:
         """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
@@ -104,6 +110,26 @@ class IngestionService(MonitoringStage):
         self.applied.forget()
 
     async def process(self, batch: Sequence[RawRecord]) -> None:
+        async with self._passing:
+            await self._process(batch)
+
+    async def count_labels(self, pairs: LabelledBatch) -> list[Alert]:
+        """Count joined labels in the canaries of the models whose rollout this worker
+        holds, between two passes, and save those rollouts (each checked against its model's
+        last save): the canary alerts raised. A model another worker saved since is
+        forgotten, to be read again, and raises none."""
+        rollouts = self.monitor.rollouts
+        if rollouts is None or not pairs:
+            return []
+        async with self._passing:
+            alerts = rollouts.label(pairs, self.monitor.registry.spec_for)
+            refused = await self.applied.save_rollouts(self._changed_rollouts())
+            if refused:
+                self.monitor.forget_models(refused)
+                self.applied.forget_models(refused)
+        return [alert for alert in alerts if alert.model_id not in refused]
+
+    async def _process(self, batch: Sequence[RawRecord]) -> None:
         started = time.perf_counter()
         records = await self.applied.fresh(batch)
         if records:
@@ -170,7 +196,6 @@ class IngestionService(MonitoringStage):
         # mark past their records, which are applied again only after it.
         refused = stale | await self._save_state(records, retired, outcome.touched)
         self.monitor.forget_models(refused)
-        await self._save_rollouts()
         now = self.clock()
         self.metrics.observe_unwatched(outcome)
         self.metrics.observe_alerts(alerts, now)
@@ -307,7 +332,10 @@ class IngestionService(MonitoringStage):
         rollouts, store = self.monitor.rollouts, self.rollout_store
         if rollouts is None or store is None:
             return
-        for model_id in rollouts.unloaded(accepted, rejected):
+        unloaded = rollouts.unloaded(accepted, rejected)
+        if unloaded:  # their tokens first: a save of a rollout read after expects them
+            await self.applied.know(unloaded)
+        for model_id in unloaded:
             try:
                 stored = await self.writer.until_done(
                     "redis", functools.partial(store.fetch, model_id)
@@ -316,13 +344,6 @@ class IngestionService(MonitoringStage):
                     rollouts.adopt(model_id, stored)
             except (InvalidState, orjson.JSONDecodeError) as exc:
                 logger.warning("rollout state of %s unreadable, starting afresh: %s", model_id, exc)
-
-    async def _save_rollouts(self) -> None:
-        rollouts, store = self.monitor.rollouts, self.rollout_store
-        if rollouts is None or store is None:
-            return
-        touched = rollouts.take_touched()
-        await self.writer.until_done("redis", functools.partial(store.save, touched))
 
     async def _save_state(
         self,
@@ -344,7 +365,14 @@ class IngestionService(MonitoringStage):
                     monitor.take_new_reference(),
                 )
             )
-        return await self.applied.save(updates, records, retired)
+        return await self.applied.save(updates, records, retired, self._changed_rollouts())
+
+    def _changed_rollouts(self) -> dict[str, dict[str, Any]]:
+        """The rollout states changed since the last save, to save with the monitors'."""
+        rollouts = self.monitor.rollouts
+        if rollouts is None or self.rollout_store is None:
+            return {}
+        return rollouts.take_touched()
 
 
 def _done() -> asyncio.Future[None]:

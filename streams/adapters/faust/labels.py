@@ -7,7 +7,9 @@ batch finds its labels ``duplicate`` rather than counting them twice), (3) updat
 versions' performance monitors (``PerformanceMonitors``, restoring each version's stored
 state first), (4) publish alerts and retraining requests to the ``AlertSink`` (the Kafka
 sink waits until the broker has them), (5) save the monitors' state with the batch's last
-offsets in one atomic step, (6) return; only then the agent acks. Labels that came before
+offsets in one atomic step, (5b) count the saved labels in the canaries of the models whose
+rollout this worker holds, saved under the predictions' fence (``canaries``), (6) return;
+only then the agent acks. Labels that came before
 their prediction wait in Redis; ``retry_waiting`` (a timer) joins them later under the same lock.
 """
 
@@ -17,7 +19,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import faust
 import orjson
@@ -26,7 +28,6 @@ from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.files.validation_labels import references_of_profiles
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
 from streams.adapters.redis.label_join import JoinResult, RedisLabelJoin
-from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
@@ -67,7 +68,7 @@ class LabelService(MonitoringStage):
         dead_letter_max_bytes: int | None = None,
         profiles: RedisMonitorStore | None = None,
         drift: Monitor | None = None,
-        rollout_store: RedisRolloutStore | None = None,
+        canaries: Callable[[LabelledBatch], Awaitable[list[Alert]]] | None = None,
     ) -> None:
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
@@ -83,8 +84,9 @@ class LabelService(MonitoringStage):
         #: The drift monitors of this worker: they explain performance alerts (the inputs
         #: that drifted meanwhile) for the versions whose predictions this worker watches.
         self.drift = drift
-        #: Where the canaries' state goes once labels have changed it.
-        self.rollout_store = rollout_store
+        #: Counts joined labels in the canaries of this worker's models and saves them
+        #: (``IngestionService.count_labels``): the canary alerts raised.
+        self.canaries = canaries
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
         self._lock = asyncio.Lock()
@@ -144,19 +146,21 @@ class LabelService(MonitoringStage):
 
     async def _apply(self, results: list[JoinResult], records: list[RawRecord]) -> None:
         self._count(results)
-        # Counted in the canaries once: their state is saved apart, at once.
-        canary = await self._canary(_pairs(results))
+        applied: list[JoinResult] = []
         while results:
-            refused = await self._judge(results, records, canary)
+            refused = await self._judge(results, records)
+            applied += [r for r in results if r.label.model_id not in refused]
             if not refused:
-                return
-            canary = []
+                break
             logger.warning("another worker saved the performance state of %d models since "
                            "this one read it: reloading them", len(refused))  # fmt: skip
             self.monitors.forget_models(refused)
             self.applied.forget_models(refused)
             results = await self._not_applied([r for r in results if r.label.model_id in refused],
                                               records)  # fmt: skip
+        # The labels this worker saved, after their save: a crash before this loses their
+        # canary counts (the verdict waits longer), and never counts them twice.
+        await self._canary(_pairs(applied))
 
     async def _not_applied(
         self, results: list[JoinResult], records: list[RawRecord]
@@ -172,12 +176,10 @@ class LabelService(MonitoringStage):
         keep = await self.applied.fresh_events(models, [r.position for r in results], records)
         return [results[i] for i in keep]
 
-    async def _judge(
-        self, results: list[JoinResult], records: list[RawRecord], canary: list[Alert]
-    ) -> set[str]:
-        """Feed the joined pairs to the performance monitors, publish their alerts (and
-        ``canary``'s), save: the models whose save was refused, found so before their
-        alerts and retraining requests left when they can be (as for predictions)."""
+    async def _judge(self, results: list[JoinResult], records: list[RawRecord]) -> set[str]:
+        """Feed the joined pairs to the performance monitors, publish their alerts, save: the models
+        whose save was refused, found so before their alerts and retraining requests left
+        when they can be (as for predictions)."""
         pairs = _pairs(results)
         quarantined = await self._load_monitors(pairs)
         outcome = self.monitors.process(pairs)
@@ -187,7 +189,7 @@ class LabelService(MonitoringStage):
         raised = {a.model_id for a in quarantined + judged}
         raised |= {r.model_id for r in outcome.retrain_requests}
         stale = await self.applied.overtaken(raised) if raised else set()
-        alerts = [a for a in quarantined + judged if a.model_id not in stale] + canary
+        alerts = [a for a in quarantined + judged if a.model_id not in stale]
         requests = [r for r in outcome.retrain_requests if r.model_id not in stale]
         await self.sink.publish(AlertBatch.of(alerts, requests))
         if alerts:
@@ -204,17 +206,15 @@ class LabelService(MonitoringStage):
                 self.metrics.versions.observe_fairness(model_id, version, monitor.fairness)
         return refused
 
-    async def _canary(self, pairs: LabelledBatch) -> list[Alert]:
-        """The pairs' labels counted in the canaries of the models whose predictions this
-        worker holds in memory (saved at once): the verdicts they changed."""
-        rollouts = None if self.drift is None else self.drift.rollouts
-        if rollouts is None or not pairs:
-            return []
-        alerts = rollouts.label(pairs, self.registry.spec_for)
-        if self.rollout_store is not None:
-            touched, store = rollouts.take_touched(), self.rollout_store
-            await self.writer.until_done("redis", functools.partial(store.save, touched))
-        return alerts
+    async def _canary(self, pairs: LabelledBatch) -> None:
+        """Count the pairs' labels in the canaries of the models whose predictions this
+        worker holds in memory, and publish the verdicts they changed."""
+        if self.canaries is None or not pairs:
+            return
+        alerts = await self.canaries(pairs)
+        if alerts:
+            await self.sink.publish(AlertBatch.of(alerts))
+            self.metrics.observe_alerts(alerts)
 
     async def _load_monitors(self, pairs: LabelledBatch) -> list[Alert]:
         """Restore the batch's model versions from Redis before they are fed; malformed

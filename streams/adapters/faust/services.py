@@ -116,7 +116,7 @@ def build_services(
         progress=progress,
         spec_store=spec_store,
         ingestion=(ingestion := wiring.ingestion(label_join, liveness)),
-        label_service=wiring.label_service(label_join, ingestion.monitor),
+        label_service=wiring.label_service(label_join, ingestion),
         health=HealthCheck(
             kafka=settings.kafka,
             redis_client=redis_client,
@@ -184,9 +184,7 @@ class _Wiring:
             sink=self.sink,
             metrics=self.metrics,
             liveness=liveness,
-            rollout_store=RedisRolloutStore(
-                redis_client, prefix=settings.redis_prefix, ttl_s=settings.state_ttl_s
-            ),
+            rollout_store=RedisRolloutStore(redis_client, prefix=settings.redis_prefix),
             label_join=label_join if settings.label_ttl_s > 0 else None,
             dlq_redactor=DeadLetterRedactor(registry, self.pii)
             if settings.dlq_redact_pii
@@ -210,7 +208,9 @@ class _Wiring:
             ),
         )
 
-    def label_service(self, label_join: RedisLabelJoin, drift: Monitor) -> LabelService:
+    def label_service(
+        self, label_join: RedisLabelJoin, ingestion: IngestionService
+    ) -> LabelService:
         settings = self.settings
         return LabelService(
             decoder=LabelDecoder(),
@@ -237,8 +237,6 @@ class _Wiring:
                 topic=self.topics.watched_predictions,
                 ttl_s=settings.state_ttl_s,
             ),
-            drift=drift,
-            rollout_store=RedisRolloutStore(
-                self.redis_client, prefix=settings.redis_prefix, ttl_s=settings.state_ttl_s
-            ),
+            drift=ingestion.monitor,
+            canaries=ingestion.count_labels,
         )

@@ -258,32 +258,52 @@ class AppliedOffsets:
         updates: list[MonitorUpdate],
         records: Sequence[RawRecord],
         retired: Sequence[tuple[str, str]] = (),
+        rollouts: Mapping[str, dict[str, Any]] | None = None,
     ) -> set[str]:
-        """Write ``updates`` with the last offsets of ``records`` (per partition and source;
-        per partition, the end of the last ``fresh`` batch, skipped copies included) and
-        delete the state of ``retired`` versions, atomically per model; the models refused
-        because another worker saved them since this one read them (their state in memory
-        is stale: ``forget_models``, then rebuild it)."""
+        """Write ``updates`` and ``rollouts`` (rollout states) with the last offsets of
+        ``records`` (per partition and source; per partition, the end of the last ``fresh``
+        batch, skipped copies included) and delete the state of ``retired`` versions,
+        atomically per model; the models refused because another worker saved them since
+        this one read them (their state in memory is stale: ``forget_models``, then rebuild
+        it)."""
         offsets, sources = last_offsets(records)
         # The last ``fresh`` batch's ends: at or past its fresh records' offsets.
         offsets.update(self._reached)
         self._reached = {}
-        token = secrets.token_hex(8)  # one for every retry of this save
-        written = {update.model_id for update in updates}
-        tokens = self._tokens
-        expected = {m: tokens[m] for m in written | {m for m, _ in retired} if m in tokens}
-        refused = await self.writer.until_done(
-            "redis",
-            lambda: self.store.save(updates, offsets, retired, sources, token, expected),
-        )
+        refused = await self._save(updates, offsets, sources, retired, rollouts or {})
         if not refused:
             self._applied.update(offsets)
             if sources:
                 self._sources = {**(self._sources or {}), **sources}
+        return refused
+
+    async def save_rollouts(self, rollouts: Mapping[str, dict[str, Any]]) -> set[str]:
+        """Write rollout states alone (labels counted in them), each checked against its
+        model's last save as ``save`` checks a state: the models refused."""
+        return await self._save([], {}, {}, (), rollouts) if rollouts else set()
+
+    async def _save(
+        self,
+        updates: list[MonitorUpdate],
+        offsets: dict[int, int],
+        sources: dict[SourceKey, int],
+        retired: Sequence[tuple[str, str]],
+        rollouts: Mapping[str, dict[str, Any]],
+    ) -> set[str]:
+        token = secrets.token_hex(8)  # one for every retry of this save
+        written = {update.model_id for update in updates} | rollouts.keys()
+        tokens = self._tokens
+        expected = {m: tokens[m] for m in written | {m for m, _ in retired} if m in tokens}
+        refused = await self.writer.until_done(
+            "redis",
+            lambda: self.store.save(updates, offsets, retired, sources, token, expected,
+                                    rollouts),
+        )  # fmt: skip
         for model_id in written - refused:
-            applied, seen = self._fences.setdefault(model_id, ({}, {}))
-            _raise(applied, offsets)
-            _raise(seen, sources)
+            fence = self._fences.get(model_id)
+            if fence is not None:  # else read with the token when the model is next met
+                _raise(fence[0], offsets)
+                _raise(fence[1], sources)
             self._tokens[model_id] = token
         return refused
 

@@ -4,7 +4,7 @@ Redis Cluster keeps them in one slot and a Lua script may touch them together.""
 
 from __future__ import annotations
 
-__all__ = ["model_base"]
+__all__ = ["canary_key", "model_base"]
 
 
 def model_base(prefix: str, model_id: str) -> str:
@@ -14,3 +14,12 @@ def model_base(prefix: str, model_id: str) -> str:
     'driftline:{credit-risk}'
     """
     return f"{prefix}:{{{model_id}}}"
+
+
+def canary_key(prefix: str, model_id: str) -> str:
+    """``P:{M}:canary``: the model's rollout state (canary pairs, shadow sums).
+
+    >>> canary_key("driftline", "credit-risk")
+    'driftline:{credit-risk}:canary'
+    """
+    return f"{model_base(prefix, model_id)}:canary"

@@ -60,7 +60,7 @@ local first_source = arg + 1
 arg = arg + 1 + 2 * sources
 local updates = tonumber(ARGV[arg])
 arg = arg + 1
-for k = 4, 3 + 3 * updates, 3 do
+for k = 5, 4 + 3 * updates, 3 do
   redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
   local chunks = tonumber(ARGV[arg + 2])
   if ARGV[arg + 1] ~= '' then
@@ -77,8 +77,13 @@ for k = 4, 3 + 3 * updates, 3 do
   end
   arg = arg + 3 + chunks
 end
-for k = 4 + 3 * updates, #KEYS do
+for k = 5 + 3 * updates, #KEYS do
   redis.call('DEL', KEYS[k])
+end
+-- The model's rollout (canary) state, when the batch changed it: with the state it counts.
+local rollout = ARGV[#ARGV - 2]
+if rollout ~= '' then
+  redis.call('SET', KEYS[4], rollout, 'EX', ttl)
 end
 -- The fence is raised, never lowered: a batch's partitions that held none of this model's
 -- records may be behind what an earlier batch stored.

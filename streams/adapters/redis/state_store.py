@@ -13,6 +13,8 @@ may touch them all (``streams/adapters/redis/client.py``):
   a re-forwarded copy has a new offset in ``T`` but its old source offset
 - ``P:{M}:written:T``    the token of the model's last save, with a TTL: a save retried after
   its reply was lost (the server ran it) finds its own token, not a fence ahead
+- ``P:{M}:canary``       the model's rollout state (``rollout_store``), written by the save of
+  the prediction state whose events it counts
 - ``P:offsets:T``, ``P:sources:T``  low-water marks: every model has applied the partition up
   to there (raised, never lowered, after all of a batch's models are saved); records at or
   below them are skipped before decoding, the rest by their own model's fence after
@@ -29,15 +31,15 @@ A stored value that does not parse, or that the core refuses (``InvalidState``),
 aside by ``quarantine`` to ``<key>:quarantined:<unix seconds>`` (RENAME, with the TTL), so
 the monitor starts fresh and a restart does not meet it again; it is never loaded as code.
 
-Per batch, one Lua script per model (all pipelined: one round trip per Redis node) checks
-that the model's last save is the one the writer read (its token, compare and set: else
-another worker saved the model since, and the writer's state is stale: a worker paused past
-a rebalance, or the new owner that read before the paused one woke) and only then writes
-that model's snapshots, profiles, reference chunks, fence and source offsets (raised, never
-lowered), and deletes the state and reference chunks of its retired versions (the version
-cap): all or nothing per model. A
-retired version's profile is left to its TTL (a registered one, which has none, stays): if
-the version comes back it starts from its profile with fresh windows.
+Per batch, one Lua script per model (all pipelined: one round trip per Redis node) checks that
+the model's last save is the one the writer read (its token, compare and set: else another
+worker saved the model since, and the writer's state is stale: a worker paused past a
+rebalance, or the new owner that read before the paused one woke) and only then writes that
+model's snapshots, profiles, reference chunks, rollout state, fence and source offsets (raised,
+never lowered), and deletes the state and reference chunks of its retired versions (the version
+cap): all or nothing per model. A retired version's profile is left to its TTL (a registered
+one, which has none, stays): if the version comes back it starts from its profile with fresh
+windows.
 
 The reference chunks are raw values (tens of KB per version); they are deleted as soon as a
 profile exists, whichever way it came: built by the monitor (in the same script; the chunks
@@ -60,7 +62,7 @@ from redis.exceptions import RedisError
 
 from streams.adapters.redis import scripts
 from streams.adapters.redis.client import ScriptCall, connect, run_scripts
-from streams.adapters.redis.keys import model_base
+from streams.adapters.redis.keys import canary_key, model_base
 from streams.adapters.redis.legacy_keys import LegacyKeys
 from streams.core.errors import InvalidState, StoreUnavailable
 from streams.settings import setting_default
@@ -296,13 +298,15 @@ class RedisMonitorStore:
         sources: dict[tuple[int, str, int], int] | None = None,
         token: str | None = None,
         expected: Mapping[str, str] | None = None,
+        rollouts: Mapping[str, dict[str, Any]] | None = None,
     ) -> set[str]:
-        """Write each model's ``updates`` with ``offsets`` and ``sources`` (source offsets,
-        as ``applied_sources`` reads them) as its fence, and delete the state of ``retired``
-        versions, atomically per model; the models refused (each left as it was): those
-        whose last save is not the one ``expected`` names (the token ``model_fences`` read,
-        or of this writer's last save; '' for none; a model not in it is not checked). When
-        no model is refused, the low-water marks are raised.
+        """Write each model's ``updates`` and ``rollouts`` (its rollout state, where it
+        changed) with ``offsets`` and ``sources`` (source offsets, as ``applied_sources``
+        reads them) as its fence, and delete the state of ``retired`` versions, atomically
+        per model; the models refused (each left as it was): those whose last save is not
+        the one ``expected`` names (the token ``model_fences`` read, or of this writer's last
+        save; '' for none; a model not in it is not checked). When no model is refused, the
+        low-water marks are raised.
 
         ``token``: the same for every retry of one save (a random one when None), so that a
         retry after a lost reply finds its own write instead of another worker's."""
@@ -317,10 +321,16 @@ class RedisMonitorStore:
         for model_id, model_version in retired:
             state, _, reference = self._keys(model_id, model_version)
             by_model.setdefault(model_id, ([], [], []))[2].extend((state, reference))
+        rollouts = rollouts or {}
+        for model_id in rollouts:
+            by_model.setdefault(model_id, ([], [], []))
         calls = [
-            ScriptCall(self._scripts["SAVE"], [*self.fence_keys(m), self.written_key(m), *keys,
-                                               *drop],
-                       [self.ttl_s, *fence, len(keys) // 3, *args, expected.get(m, "*"), token])
+            ScriptCall(self._scripts["SAVE"],
+                       [*self.fence_keys(m), self.written_key(m), canary_key(self.prefix, m),
+                        *keys, *drop],
+                       [self.ttl_s, *fence, len(keys) // 3, *args,
+                        orjson.dumps(rollouts[m]) if m in rollouts else b"",
+                        expected.get(m, "*"), token])
             for m, (keys, args, drop) in by_model.items()
         ]  # fmt: skip
         try:
