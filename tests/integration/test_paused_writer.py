@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import faust
 import orjson
@@ -98,15 +99,25 @@ class Worker:
     """An ``IngestionService`` as a worker builds it, on its own metrics and alert sink."""
 
     def __init__(
-        self, client: aioredis.Redis, prefix: str, dead_letters: faust.TopicT, crashing=False
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        dead_letters: faust.TopicT,
+        crashing=False,
+        known: Sequence | None = None,
+        max_versions=500,
     ) -> None:
-        registry = SpecRegistry(specs())
+        """``known``: the specs it starts with (``specs()``'s when None); ``max_versions``
+        the monitors it may hold (``Monitor``'s)."""
+        registry = SpecRegistry(specs() if known is None else known)
         self.metrics = IngestMetrics(CollectorRegistry())
         self.sink = MemoryAlertSink()
         self.service = (CrashingIngestion if crashing else IngestionService)(
             ingestor=Ingestor(EventDecoder(), registry),
             monitor=Monitor(
-                registry, MonitorConfig(window_events=WINDOW, reference_events=REFERENCE)
+                registry,
+                MonitorConfig(window_events=WINDOW, reference_events=REFERENCE),
+                max_versions=max_versions,
             ),
             store=RedisMonitorStore(client, prefix=prefix, topic="predictions", ttl_s=600),
             dead_letters=dead_letters,
@@ -127,11 +138,13 @@ def _total(counter) -> float:
     return sum(s.value for f in counter.collect() for s in f.samples if s.name.endswith("_total"))
 
 
-def run_interleaving(stack_config, steps: Sequence[tuple[str, list[RawRecord]]], crashing=()):
+def run_interleaving(
+    stack_config, steps: Sequence[tuple[str, list[RawRecord]]], crashing=(), **options
+):
     """Run ``steps`` ((worker name, batch) in order) on a worker per name (those named in
-    ``crashing`` die at their first refused pass), then a crash-free reference run of
-    every record on one worker: the workers, the reference's, and the stored totals of
-    both runs."""
+    ``crashing`` die at their first refused pass; ``options`` are every ``Worker``'s),
+    then a crash-free reference run of every record on one worker: the workers, the
+    reference's, and the stored totals of both runs."""
     prefix, reference_prefix = (f"test-paused-{next(_RUNS)}-{kind}" for kind in "ar")
     app = faust.App("test-paused-writer", broker="kafka://127.0.0.1:1")
     dlq = app.topic("unused-dead-letters")  # every record here is valid
@@ -140,11 +153,12 @@ def run_interleaving(stack_config, steps: Sequence[tuple[str, list[RawRecord]]],
         client = aioredis.Redis.from_url(stack_config.redis_url)
         try:
             names = dict.fromkeys(name for name, _ in steps)
-            workers = {n: Worker(client, prefix, dlq, crashing=n in crashing) for n in names}
+            workers = {n: Worker(client, prefix, dlq, crashing=n in crashing, **options)
+                       for n in names}  # fmt: skip
             for name, batch in steps:
                 with contextlib.suppress(Crashed):
                     await workers[name].service.process(batch)
-            alone = Worker(client, reference_prefix, dlq)
+            alone = Worker(client, reference_prefix, dlq, **options)
             every = sorted({(r.partition, r.offset): r for _, b in steps for r in b}.values(),
                            key=lambda r: (r.offset, r.partition))  # fmt: skip
             await alone.service.process(every)
@@ -316,3 +330,20 @@ def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config)
     assert seen == reference_seen == EVENTS
     assert len(published) == len(set(published)), "an alert published twice"
     assert set(published) == set(reference) != set()
+
+
+def test_a_refused_pass_counts_no_unwatched_event_twice(stack_config):
+    # Before: the events of m's version beyond the monitor cap were counted unwatched by the
+    # zombie's refused pass, and again by the owner that applied them (175 for 150).
+    def as_v2(record: RawRecord) -> RawRecord:
+        event = orjson.loads(record.value)
+        return replace(record, value=orjson.dumps({**event, "model_version": "v2"}))
+
+    mixed = [as_v2(r) if i % 2 else r for i, r in enumerate(M)]
+    steps = [("zombie", mixed[:100]), ("owner", mixed[:200]), ("zombie", mixed[100:150]),
+             ("owner", mixed[200:])]  # fmt: skip
+    versions = [spec for model in specs() for spec in (model, replace(model, model_version="v2"))]
+    workers, _, totals, _ = run_interleaving(stack_config, steps, known=versions, max_versions=1)
+    assert totals == {"m:v1": EVENTS // 2}
+    unwatched = sum(_total(w.metrics.events_unwatched) for w in workers.values())
+    assert unwatched == EVENTS // 2

@@ -197,7 +197,7 @@ class IngestionService(MonitoringStage):
         refused = stale | await self._save_state(records, retired, outcome.touched)
         self.monitor.forget_models(refused)
         now = self.clock()
-        self.metrics.observe_unwatched(outcome)
+        self.metrics.observe_unwatched(outcome, refused)
         self.metrics.observe_alerts(alerts, now)
         self.metrics.observe_monitors(self.monitor, outcome)
         accepted = result.accepted  # the refused models' are observed when applied again

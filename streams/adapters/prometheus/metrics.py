@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -221,10 +221,12 @@ class IngestMetrics:
             if anomalies:
                 self.anomalous_events.labels(key[0]).inc(anomalies)
 
-    def observe_unwatched(self, outcome: BatchOutcome) -> None:
-        """Count a batch's accepted events that no monitor judged."""
+    def observe_unwatched(self, outcome: BatchOutcome, refused: Collection[str] = ()) -> None:
+        """Count a batch's accepted events that no monitor judged, less those of ``refused``
+        models (counted when applied again)."""
         for (model_id, reason), count in outcome.unwatched.items():
-            self._count(self.events_unwatched, model_id, reason, amount=count)
+            if model_id not in refused:
+                self._count(self.events_unwatched, model_id, reason, amount=count)
 
     def forget_versions(self, versions: Iterable[tuple[str, str]]) -> None:
         """Drop every series of model versions retired (new versions keep coming, and the
