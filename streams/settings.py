@@ -33,7 +33,6 @@ from streams.core.labels.performance_monitor import PerformanceConfig
 from streams.core.rollout import CanaryConfig, Rollouts
 from streams.env_reader import read_env, variable
 from streams.kafka_config import KafkaConfig
-from streams.redis_url import cluster_url
 
 __all__ = ["SASL_MECHANISMS", "SECRETS", "SECURITY_PROTOCOLS", "Settings", "setting_default"]
 
@@ -282,9 +281,6 @@ class Settings:
         if self.redis_replicas < 0 or self.redis_replicas_timeout_ms < 1:
             raise ValueError("DRIFTLINE_REDIS_REPLICAS must not be negative and "
                              "DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS must be positive")  # fmt: skip
-        if self.redis_replicas and cluster_url(self.redis_url) is not None:
-            raise ValueError("DRIFTLINE_REDIS_REPLICAS is not supported with a Redis Cluster "
-                             "(each primary replicates apart): leave it 0")  # fmt: skip
 
     def _check_webhook(self) -> None:
         if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):

@@ -56,10 +56,6 @@ def test_environment_and_overrides():
         ({"DRIFTLINE_LATENCY_OBJECTIVE_MS": "1e9"}, "DRIFTLINE_LATENCY_OBJECTIVE_MS must be in"),
         ({"DRIFTLINE_REDIS_REPLICAS": "-1"}, "DRIFTLINE_REDIS_REPLICAS must not be negative"),
         ({"DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS": "0"}, "_REPLICAS_TIMEOUT_MS must be positive"),
-        (
-            {"DRIFTLINE_REDIS_REPLICAS": "1", "DRIFTLINE_REDIS_URL": "redis+cluster://h:7000"},
-            "DRIFTLINE_REDIS_REPLICAS is not supported with a Redis Cluster",
-        ),
     ],
 )
 def test_bad_values_name_their_variable(environ, message):

@@ -93,6 +93,21 @@ class LocalCluster:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def pause(self, port: int) -> None:
+        """Freeze one node (SIGSTOP): it neither answers nor replicates until ``resume``."""
+        self._processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self._processes[port].send_signal(signal.SIGCONT)
+
+    def replica_of(self, port: int) -> int:
+        """The port of a replica of the master ``port``."""
+        for other in self.alive():
+            role = _client(self.host, other).info("replication")
+            if role.get("role") == "slave" and int(role.get("master_port", 0)) == port:
+                return other
+        raise StackError(f"no replica of the redis cluster node on port {port}")
+
     def wait_failover(self, port: int, *, timeout_s: float = 30.0) -> float:
         """Wait until a replica has replaced the killed master ``port``; the seconds it took."""
         started = time.monotonic()
@@ -108,6 +123,7 @@ class LocalCluster:
     def stop(self) -> None:
         for process in self._processes.values():
             if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # a paused node takes its SIGTERM
                 process.terminate()
         for process in self._processes.values():
             try:

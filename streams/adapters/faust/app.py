@@ -167,6 +167,8 @@ def _add_agents(
 
     writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
     replicated = after_each_batch(services.replicas, writer)
+    if services.replicas is not None:
+        app.closing.append(services.replicas.close)
 
     async def ingest(records: list[RawRecord]) -> None:
         async with applying:
