@@ -10,7 +10,6 @@ had the labels counted again by the next one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 
@@ -29,7 +28,15 @@ from streams.core.alerts.sink import MemoryAlertSink
 from streams.core.contract.decoder import LabelDecoder
 from streams.core.rollout.canary import CanaryConfig
 from streams.core.rollout.rollouts import Rollouts
-from tests.integration.test_paused_writer import EVENTS, LABELS, M, Worker, label_records, specs
+from tests.integration.test_paused_writer import (
+    EVENTS,
+    LABELS,
+    M,
+    Worker,
+    label_records,
+    on_redis,
+    specs,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -81,21 +88,13 @@ async def canary_tally(client: aioredis.Redis, prefix: str) -> dict:
 
 
 def run(stack_config, steps) -> dict:
-    """``steps(client, prefix, dlq)``, then m's canary tally as stored (keys removed after)."""
-    prefix = f"test-paused-canary-{next(_RUNS)}"
-    dlq = faust.App("test-paused-canary", broker="kafka://127.0.0.1:1").topic("unused")
+    """``steps(client, prefix, dlq)``, then m's canary tally as stored."""
 
-    async def go() -> dict:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        try:
-            await steps(client, prefix, dlq)
-            return await canary_tally(client, prefix)
-        finally:
-            for key in await client.keys(f"{prefix}:*"):
-                await client.delete(key)
-            await client.aclose()
+    async def go(client, prefix, dlq) -> dict:
+        await steps(client, prefix, dlq)
+        return await canary_tally(client, prefix)
 
-    return asyncio.run(go())
+    return on_redis(stack_config, "paused-canary", go)
 
 
 def test_a_worker_paused_after_its_save_leaves_the_owners_canary_counts(stack_config):

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import faust
 import orjson
@@ -278,42 +279,52 @@ def label_records() -> list[RawRecord]:
     return records
 
 
-def judged_labels(stack_config, steps) -> tuple[int, list[str]]:
-    """M's predictions kept, then ``steps`` ((service, labels) in order) on two label
-    services sharing the join and the store: the labels the stored state has seen, and
-    the ids of the alerts both published."""
-    prefix = f"test-paused-labels-{next(_RUNS)}"
-    dlq = faust.App("test-paused-labels", broker="kafka://127.0.0.1:1").topic("unused")
+def on_redis(stack_config, name: str, body: Callable[[aioredis.Redis, str, faust.TopicT], Any]):
+    """``body(client, prefix, dead letters)``'s result, on a key prefix of its own (its keys
+    removed after) and a dead-letter topic nothing is sent to (every record is valid)."""
+    prefix = f"test-{name}-{next(_RUNS)}"
+    dlq = faust.App(f"test-{name}", broker="kafka://127.0.0.1:1").topic("unused")
 
-    async def go() -> tuple[int, list[str]]:
+    async def go():
         client = aioredis.Redis.from_url(stack_config.redis_url)
         try:
-            join = RedisLabelJoin(client, prefix=prefix)
-            predictions = Worker(client, prefix, dlq)
-            predictions.service.label_join = join
-            await predictions.service.process(M)
-            registry = SpecRegistry(specs())
-            store = RedisMonitorStore(client, prefix=prefix, topic="labels", ttl_s=600,
-                                      namespace="performance")  # fmt: skip
-            sinks = [MemoryAlertSink(), MemoryAlertSink()]
-            services = [
-                LabelService(decoder=LabelDecoder(), join=join, registry=registry,
-                             config=LABELS, store=store, dead_letters=dlq, sink=sink,
-                             metrics=IngestMetrics(CollectorRegistry()))
-                for sink in sinks
-            ]  # fmt: skip
-            for index, batch in steps:
-                await services[index].process(batch)
-            stored = await store.fetch("m", "v1")
-            assert stored is not None
-            published = [alert.alert_id for sink in sinks for alert in sink.alerts]
-            return stored.parse().snapshot["counts"][0], published
+            return await body(client, prefix, dlq)
         finally:
             for key in await client.keys(f"{prefix}:*"):
                 await client.delete(key)
             await client.aclose()
 
     return asyncio.run(go())
+
+
+def judged_labels(stack_config, steps) -> tuple[int, list[str]]:
+    """M's predictions kept, then ``steps`` ((service, labels) in order) on two label
+    services sharing the join and the store: the labels the stored state has seen, and
+    the ids of the alerts both published."""
+
+    async def go(client, prefix, dlq) -> tuple[int, list[str]]:
+        join = RedisLabelJoin(client, prefix=prefix)
+        predictions = Worker(client, prefix, dlq)
+        predictions.service.label_join = join
+        await predictions.service.process(M)
+        registry = SpecRegistry(specs())
+        store = RedisMonitorStore(client, prefix=prefix, topic="labels", ttl_s=600,
+                                  namespace="performance")  # fmt: skip
+        sinks = [MemoryAlertSink(), MemoryAlertSink()]
+        services = [
+            LabelService(decoder=LabelDecoder(), join=join, registry=registry,
+                         config=LABELS, store=store, dead_letters=dlq, sink=sink,
+                         metrics=IngestMetrics(CollectorRegistry()))
+            for sink in sinks
+        ]  # fmt: skip
+        for index, batch in steps:
+            await services[index].process(batch)
+        stored = await store.fetch("m", "v1")
+        assert stored is not None
+        published = [alert.alert_id for sink in sinks for alert in sink.alerts]
+        return stored.parse().snapshot["counts"][0], published
+
+    return on_redis(stack_config, "paused-labels", go)
 
 
 def test_labels_a_refused_worker_joined_are_applied_again_not_lost(stack_config):

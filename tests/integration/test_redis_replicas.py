@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,15 +70,34 @@ def test_no_batch_is_committed_before_a_replica_holds_its_writes(
     stack_config, tmp_path, primary_and_replica
 ):
     primary_port, replica = primary_and_replica
+    commits_wait_for_a_replica(
+        stack_config, tmp_path, f"redis://127.0.0.1:{primary_port}/0",
+        StreamConfig(model_id="it-replicas", seed=5),
+        freeze=lambda: os.kill(replica.pid, signal.SIGSTOP),
+        thaw=lambda: os.kill(replica.pid, signal.SIGCONT),
+    )  # fmt: skip
+
+
+def commits_wait_for_a_replica(
+    stack_config,
+    tmp_path: Path,
+    redis_url: str,
+    stream: StreamConfig,
+    *,
+    freeze: Callable[[], None],
+    thaw: Callable[[], None],
+) -> None:
+    """A worker on ``redis_url`` with ``DRIFTLINE_REDIS_REPLICAS=1`` commits 300 events;
+    with a replica frozen (``freeze``) it applies 200 more and commits none of them, its
+    waits retried; thawed, it commits them all, every event applied once."""
     env = isolated_env(stack_config, tmp_path / "faust") | {
-        "DRIFTLINE_REDIS_URL": f"redis://127.0.0.1:{primary_port}/0",
+        "DRIFTLINE_REDIS_URL": redis_url,
         "DRIFTLINE_REDIS_REPLICAS": "1",
         "DRIFTLINE_REDIS_REPLICAS_TIMEOUT_MS": "200",
         "DRIFTLINE_ROUTING": "keyed",  # the input topic's own commits
         "DRIFTLINE_COMMIT_INTERVAL_S": "0.5",  # a commit too early would show soon
     }
     settings = Settings.from_env(env)
-    stream = StreamConfig(model_id="it-replicas", seed=5)
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
     worker.start()
     try:
@@ -86,7 +106,7 @@ def test_no_batch_is_committed_before_a_replica_holds_its_writes(
         before = end_offsets(settings.kafka, settings.topic_predictions)
         wait_for(lambda: committed(settings) == before, "the first records committed")
 
-        os.kill(replica.pid, signal.SIGSTOP)
+        freeze()
         publish_stream(settings, stream, 200, offset=300)
         wait_until_processed(worker, 500)  # applied on the primary, not acked
         wait_for(lambda: worker.metric_total("driftline_retries_total", target="redis") >= 3,
@@ -94,7 +114,7 @@ def test_no_batch_is_committed_before_a_replica_holds_its_writes(
         time.sleep(1.5)  # three commit intervals: a commit of the new records would be here
         assert committed(settings) == before, "committed before the replica had the writes"
 
-        os.kill(replica.pid, signal.SIGCONT)
+        thaw()
         ends = end_offsets(settings.kafka, settings.topic_predictions)
         wait_for(lambda: committed(settings) == ends, "the commits moved on")
         assert worker.metric_total("driftline_events_processed_total") == 500, "applied once"
