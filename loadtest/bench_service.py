@@ -1,7 +1,7 @@
 """CPU per event of the worker's monitoring step against the real Redis, without Kafka.
 
 ``IngestionService.process`` as the worker runs it (fences read, events decoded and checked,
-monitors fed, state saved with its fence, the round trips to Redis), over ``--models``
+monitors and canaries fed, state saved with its fence, the round trips to Redis), over ``--models``
 simulated models' events interleaved as one by-model partition holds them, in batches of
 ``--batch``. Alerts go to a ``MemoryAlertSink``; every event is valid, so nothing is
 dead-lettered. Before it reports, the service's own metrics must show the work done
@@ -33,11 +33,14 @@ from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.ingestion import IngestionService
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.client import connect
+from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.core import EventDecoder, Ingestor, RawRecord, SpecRegistry
 from streams.core.alerts.sink import MemoryAlertSink
 from streams.core.drift.model_monitor import MonitorConfig
 from streams.core.drift.monitor import Monitor
+from streams.core.rollout.canary import CanaryConfig
+from streams.core.rollout.rollouts import Rollouts
 from streams.simulation import StreamConfig, generate_events, raw_records
 
 WARMUP, REFERENCE, WINDOW = 50, 2000, 1000
@@ -70,13 +73,18 @@ async def cpu_per_event(url: str, records: list[RawRecord], batch: int, work: Pl
     exported = CollectorRegistry()
     service = IngestionService(
         ingestor=Ingestor(EventDecoder(), registry),
-        monitor=Monitor(registry, MonitorConfig(window_events=WINDOW, reference_events=REFERENCE)),
+        monitor=Monitor(
+            registry,
+            MonitorConfig(window_events=WINDOW, reference_events=REFERENCE),
+            rollouts=Rollouts(CanaryConfig()),
+        ),
         store=RedisMonitorStore(client, prefix=prefix, topic="bench", ttl_s=600),
         # Never written: every event is valid.
         dead_letters=faust.App("bench-service", broker="kafka://127.0.0.1:1").topic("unused"),
         sink=MemoryAlertSink(),
         metrics=IngestMetrics(exported),
         liveness=StreamLiveness(),
+        rollout_store=RedisRolloutStore(client, prefix=prefix),  # every worker has both
     )
     try:
         started = time.process_time()
