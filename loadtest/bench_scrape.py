@@ -4,7 +4,8 @@ Feeds ``--models`` simulated streams (20 numeric + 4 categorical features, drift
 third one) through the core and the worker's metrics, as a worker holding them would, then
 times one page rendered two ways on the same registry: ``generate_latest`` formatting every
 family (the worker's page before the text families) and ``MetricsRegistry.render`` (today's).
-Prints the lines, the bytes and the best of ``--repeat`` CPU ms of each.
+Prints the lines, the bytes and the best of ``--repeat`` CPU ms of each, then the longest
+the event loop waited for a turn while ``render_async`` (what the worker serves) wrote it.
 
 Run: .venv/bin/python -m loadtest.bench_scrape [--models 40] [--repeat 7]
 """
@@ -12,6 +13,7 @@ Run: .venv/bin/python -m loadtest.bench_scrape [--models 40] [--repeat 7]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -71,6 +73,30 @@ def main() -> None:
     for name, render in (("generate_latest", lambda: generate_latest(registry)),
                          ("MetricsRegistry.render", registry.render)):  # fmt: skip
         print(f"  {name}: {best_cpu_ms(render, args.repeat):.1f} ms CPU (best of {args.repeat})")
+    pauses = [asyncio.run(longest_pause_ms(registry)) for _ in range(args.repeat)]
+    print(
+        f"  MetricsRegistry.render_async: the event loop waited at most {min(pauses):.1f} ms "
+        f"at a time (best of {args.repeat}; render holds it for the whole page)"
+    )
+
+
+async def longest_pause_ms(registry: MetricsRegistry) -> float:
+    """The longest the event loop waited for its next turn while the page was served."""
+    longest, last = 0.0, time.perf_counter()
+
+    async def ticks() -> None:
+        nonlocal longest, last
+        while True:
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    ticking = asyncio.create_task(ticks())
+    await asyncio.sleep(0)
+    last = time.perf_counter()
+    await registry.render_async()
+    ticking.cancel()
+    return longest * 1000
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -138,3 +139,51 @@ def test_an_unregistered_family_leaves_the_page():
     registry.unregister(text)
     registry.unregister(gauge)
     assert registry.render() == b""
+
+
+def _without_process_families(page: bytes) -> dict[str, list[str]]:
+    return {name: lines for name, lines in _blocks(page).items() if not name.startswith("process_")}
+
+
+def test_the_page_served_in_parts_is_the_page():
+    registry, _, _ = _worker_page()
+    served = asyncio.run(registry.render_async(slice_s=0.0))
+    assert _without_process_families(served) == _without_process_families(registry.render())
+
+
+def test_series_set_and_removed_while_the_page_is_served_leave_it_whole():
+    # The page is written in parts, the event loop running between them: the batches it
+    # runs meanwhile set and remove series. (Iterating the families' own dicts across the
+    # pauses raised "dictionary changed size during iteration".)
+    registry = MetricsRegistry()
+    gauge = TextGauge("x_value", "X.", ["model"], registry)
+    histogram = BatchHistogram("x_seconds", "X.", ["model"], buckets=(0.5, 2.0))
+    registry.register(histogram)
+    for i in range(5_000):
+        gauge.set((f"m{i}",), i)
+        histogram.observe((f"m{i % 50}",), np.array([0.1, 1.0, 3.0]))
+    turns = 0
+
+    async def batches() -> None:
+        nonlocal turns
+        while True:
+            gauge.set((f"new{turns}",), turns)
+            gauge.remove((f"m{turns}",))
+            histogram.observe((f"new{turns}",), np.array([1.0]))
+            histogram.remove_where((f"m{turns % 50}",).__eq__)
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def scrape() -> bytes:
+        running = asyncio.create_task(batches())
+        try:
+            return await registry.render_async(slice_s=0.0)
+        finally:
+            running.cancel()
+
+    page = asyncio.run(scrape()).decode().splitlines()
+    assert turns >= 5, "the loop never ran while the page was written"
+    samples = [line for line in page if not line.startswith("#")]
+    assert all(line.count(" ") == 1 and line.startswith("x_") for line in samples)
+    # Every series the page started from, less those removed meanwhile, at most.
+    assert 5_000 - turns <= sum(line.startswith('x_value{model="m') for line in samples) <= 5_000

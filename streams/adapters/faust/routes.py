@@ -39,7 +39,7 @@ def add_routes(
             return web.bytes(b"unauthorized\n", status=401, headers=headers)
         # aiohttp refuses a charset in content_type, which Prometheus' type carries.
         headers = {"Content-Type": CONTENT_TYPE_LATEST}
-        return web.bytes(metrics_registry.render(), headers=headers)
+        return web.bytes(await metrics_registry.render_async(), headers=headers)
 
     @app.page("/health")
     async def health_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:

@@ -103,17 +103,19 @@ class BatchHistogram(TextFamily):
             family.add_metric(list(labels), buckets, sum_value=self._sums[labels])
         yield family
 
-    def exposition(self) -> str:
-        lines = [self._header]
-        for labels, counts in self._counts.items():
+    def exposition_parts(self) -> Iterator[str]:
+        yield self._header
+        series = [(labels, counts.copy(), self._sums[labels])
+                  for labels, counts in self._counts.items()]  # fmt: skip
+        for labels, counts, sum_value in series:  # a part per series
             buckets, count, total = self._lines.get(labels) or self._render(labels)
             cumulative = np.cumsum(counts).tolist()
-            lines += map(sample_line, buckets, cumulative)
+            lines = list(map(sample_line, buckets, cumulative))
             # As HistogramMetricFamily: no _count and _sum beside a negative bucket.
             if self._bounds[0] >= 0:
                 lines.append(sample_line(count, cumulative[-1]))
-                lines.append(sample_line(total, self._sums[labels]))
-        return "".join(lines)
+                lines.append(sample_line(total, sum_value))
+            yield "".join(lines)
 
     def _render(self, labels: tuple[str, ...]) -> tuple[list[str], str, str]:
         buckets = [self._bucket_prefixes((*labels, le)) for le in self._les]

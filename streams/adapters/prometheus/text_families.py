@@ -8,13 +8,21 @@ A ``TextFamily`` keeps each series' rendered ``name{labels}`` from the moment th
 first set, and writes ``prefix value`` lines: the same bytes, ~50x cheaper. Any other
 reader of the registry (``collect()``, ``get_sample_value``) sees the same families as
 before.
+
+The page is still written on the event loop, so the worker serves it in parts
+(``MetricsRegistry.render_async``): after each few milliseconds of writing it lets the loop
+run (batches, heartbeats, probes) before the next part. Each family writes its parts from a
+snapshot of its series taken when it starts, so a series set or removed meanwhile changes
+only whether this page shows it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -29,6 +37,9 @@ __all__ = [
     "family_header",
     "sample_line",
 ]
+
+#: Series written per part of a page (``TextFamily.exposition_parts``): ~2 ms each.
+_SERIES_PER_PART = 1000
 
 # The names that need no quoting or escaping in the text format (prometheus_client's own).
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -87,8 +98,10 @@ class TextFamily(Collector):
     ``collect()`` must yield the same families and samples."""
 
     @abstractmethod
-    def exposition(self) -> str:
-        """The family's lines as ``generate_latest`` would write them from ``collect()``."""
+    def exposition_parts(self) -> Iterator[str]:
+        """The family's lines as ``generate_latest`` would write them from ``collect()``, in
+        parts, from a snapshot of its series: the caller may let other code change the
+        family between two parts."""
 
 
 class TextGauge(TextFamily):
@@ -134,9 +147,12 @@ class TextGauge(TextFamily):
             family.add_metric(list(labels), value)
         return [family]
 
-    def exposition(self) -> str:
-        lines = [sample_line(prefix, value) for prefix, value in self._series.values()]
-        return self._header + "".join(lines)
+    def exposition_parts(self) -> Iterator[str]:
+        yield self._header
+        series = list(self._series.values())
+        for first in range(0, len(series), _SERIES_PER_PART):
+            part = series[first : first + _SERIES_PER_PART]
+            yield "".join([sample_line(prefix, value) for prefix, value in part])
 
     def _family(self) -> GaugeMetricFamily:
         labelnames = list(self._prefixes.labelnames)
@@ -170,5 +186,20 @@ class MetricsRegistry(CollectorRegistry):
     def render(self) -> bytes:
         """The text exposition (``CONTENT_TYPE_LATEST``) of every family: the formatted
         ones first, then the text families in the order they were registered."""
-        texts = "".join([family.exposition() for family in self._texts])
-        return generate_latest(self._formatted) + texts.encode()
+        return b"".join(self._parts())
+
+    async def render_async(self, slice_s: float = 0.005) -> bytes:
+        """``render``'s page, letting the event loop run after each ``slice_s`` of writing."""
+        parts, until = [], time.perf_counter() + slice_s
+        for part in self._parts():
+            parts.append(part)
+            if time.perf_counter() >= until:
+                await asyncio.sleep(0)
+                until = time.perf_counter() + slice_s
+        return b"".join(parts)
+
+    def _parts(self) -> Iterator[bytes]:
+        yield generate_latest(self._formatted)
+        for family in list(self._texts):
+            for part in family.exposition_parts():
+                yield part.encode()

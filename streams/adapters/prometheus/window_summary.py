@@ -249,13 +249,12 @@ class WindowSummaries(TextFamily):
                 family.add_metric([model, version, feature, stat, "window"], value)
         yield family
 
-    def exposition(self) -> str:
-        lines = [self._header]
-        for key, window in self._windows.items():
+    def exposition_parts(self) -> Iterator[str]:
+        yield self._header
+        for key, window in list(self._windows.items()):  # a part per version
             if window.text is None:  # rendered at the first scrape: the reference is fixed
                 window.text = _VersionText(key, window.reference)
-            lines += window.text.lines(window.stats())
-        return "".join(lines)
+            yield "".join(window.text.lines(window.stats()))
 
     def _family(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(NAME, DOCUMENTATION, labels=list(LABELS))
