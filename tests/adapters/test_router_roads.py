@@ -50,9 +50,6 @@ class Store:
     async def read(self, partition: int) -> Roads:
         return self.stored
 
-    async def read_many(self, partitions) -> dict[int, Roads]:
-        return dict.fromkeys(partitions, self.stored)
-
     async def claim(self, partition: int, start: int, road: str) -> Roads:
         if not self.writable:
             raise ValueError("a write while Redis takes none")
@@ -64,13 +61,6 @@ class Store:
 
 def route(store: Store, *, claim_direct: bool, records: list[RawRecord]) -> tuple[list, list]:
     """Forward ``records`` with a fresh router; what was sent and what was applied."""
-    router, sent, applied = router_on(store, claim_direct=claim_direct)
-    asyncio.run(router.forward(records))
-    return sent, applied
-
-
-def router_on(store: Store, *, claim_direct: bool) -> tuple[Router, list, list]:
-    """A router on ``store``'s roads, and the lists of what it sends and applies."""
     sent: list[Message] = []
     applied: list[RawRecord] = []
     registry = CollectorRegistry()
@@ -88,7 +78,9 @@ def router_on(store: Store, *, claim_direct: bool) -> tuple[Router, list, list]:
 
     direct = DirectRoute(apply, count, store, lambda partition: 100, copies_applied,
                          claim_direct=claim_direct)  # fmt: skip
-    return Router(Topic(sent), writer, bundle_bytes=8192, direct=direct), sent, applied
+    router = Router(Topic(sent), writer, bundle_bytes=8192, direct=direct)
+    asyncio.run(router.forward(records))
+    return sent, applied
 
 
 def records_of(model: str, partition: int, offsets: range) -> list[RawRecord]:
@@ -118,18 +110,3 @@ def test_a_change_of_road_is_claimed_at_the_high_water_mark():
     assert store.claims == [(1, 100, direct_road(PARTITIONS))]
     assert sent and applied == []
     assert store.stored == Roads((100,), (direct_road(PARTITIONS),)) and store.stored.last != COPY
-
-
-def test_a_router_paused_past_a_rebalance_routes_by_the_roads_claimed_since():
-    # Before: it routed by the roads it had read, and copied records of the direct segment
-    # the partition's new owner had claimed meanwhile (its direct road applied them too:
-    # each road has its own fence, so both were applied).
-    store = Store(Roads(), writable=True)
-    zombie, sent, applied = router_on(store, claim_direct=False)
-    asyncio.run(zombie.forward(records_of(OWN, 1, range(90, 100))))
-    assert len(sent) == 1 and applied == []  # copies: the road is a copy
-    store.stored = Roads((100,), (direct_road(PARTITIONS),))  # the new owner's claim
-    asyncio.run(zombie.forward(records_of(OWN, 1, range(100, 110))))
-    assert len(sent) == 1, "copied a record the new owner applies where it reads it"
-    assert [r.offset for r in applied] == list(range(100, 110))
-    assert store.claims == []  # a router claims only where it has not read the roads

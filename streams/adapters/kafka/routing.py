@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -259,8 +259,6 @@ class RoadStore(Protocol):
 
     async def read(self, partition: int) -> Roads: ...
 
-    async def read_many(self, partitions: Collection[int]) -> dict[int, Roads]: ...
-
 
 @dataclass(frozen=True, slots=True)
 class DirectRoute:
@@ -372,26 +370,10 @@ class Router:
         assert self._input_partitions is not None
         copartitioned = await self._input_partitions.get() == partitions
         wanted = direct_road(partitions) if route.claim_direct and copartitioned else COPY
-        roads = await self._current_roads(route, {r.partition for r in records}, wanted)
+        roads = {p: await self._roads_of(route, p, wanted) for p in {r.partition for r in records}}
         if not copartitioned or not any(r.starts for r in roads.values()):
             return records, keys, []
         return split_direct(records, keys, partitions, roads)
-
-    async def _current_roads(
-        self, route: DirectRoute, partitions: set[int], wanted: str
-    ) -> dict[int, Roads]:
-        """The roads of ``partitions`` as stored now. A partition new to this router since
-        its last rebalance is read and, where it must, claimed (``_roads_of``); the others
-        are read again for every chunk, with no claim: a router paused past a rebalance (a
-        zombie) cannot tell, and the partition's new owner may have claimed another road
-        since. A claim starts at the high-water mark, so a record read after it is routed
-        as the owner routes it; one read before it keeps the road it had."""
-        new = partitions - self._roads.keys()
-        roads = {p: await self._roads_of(route, p, wanted) for p in new}
-        known, store = partitions - new, route.roads
-        if known:
-            roads |= await self.writer.until_done("redis", lambda: store.read_many(known))
-        return roads
 
     async def _roads_of(self, route: DirectRoute, partition: int, wanted: str) -> Roads:
         """The partition's roads, ending in ``wanted`` once the high-water mark is known.

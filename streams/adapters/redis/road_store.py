@@ -10,8 +10,6 @@ again.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -61,12 +59,3 @@ class RedisRoads:
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
         return Roads.parse(stored)
-
-    async def read_many(self, partitions: Collection[int]) -> dict[int, Roads]:
-        """The stored roads of each of ``partitions``, in one round trip."""
-        fields = [str(p) for p in partitions]
-        try:
-            stored = await self.client.hmget(self.key, fields)
-        except RedisError as exc:
-            raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
-        return {int(p): Roads.parse(v) for p, v in zip(fields, stored, strict=True)}
