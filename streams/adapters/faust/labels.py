@@ -9,8 +9,8 @@ state first), (4) publish alerts and retraining requests to the ``AlertSink`` (t
 sink waits until the broker has them), (5) save the monitors' state with the batch's last
 offsets in one atomic step, (5b) count the saved labels in the canaries of the models whose
 rollout this worker holds, saved under the predictions' fence (``canaries``), (6) return;
-only then the agent acks. Labels that came before
-their prediction wait in Redis; ``retry_waiting`` (a timer) joins them later under the same lock.
+only then the agent acks. Labels that came before their prediction wait in Redis;
+``retry_waiting`` (a timer) joins them later under the same lock.
 """
 
 from __future__ import annotations
@@ -177,9 +177,9 @@ class LabelService(MonitoringStage):
         return [results[i] for i in keep]
 
     async def _judge(self, results: list[JoinResult], records: list[RawRecord]) -> set[str]:
-        """Feed the joined pairs to the performance monitors, publish their alerts, save: the models
-        whose save was refused, found so before their alerts and retraining requests left
-        when they can be (as for predictions)."""
+        """Feed the joined pairs to the performance monitors, publish their alerts, save:
+        the models whose save was refused, found so before their alerts and retraining
+        requests left when they can be (as for predictions)."""
         pairs = _pairs(results)
         quarantined = await self._load_monitors(pairs)
         outcome = self.monitors.process(pairs)

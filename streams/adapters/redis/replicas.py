@@ -49,8 +49,9 @@ class ReplicaBarrier:
         self.key = f"{prefix}:replicated"
         self.replicas = replicas
         self.timeout_ms = timeout_ms
-        # A cluster's primaries by name: a client of its own to each, and a key it serves.
-        self._primaries: dict[str, tuple[aioredis.Redis, str]] = {}
+        # A cluster's primaries by name: a client of its own to each and a key it serves
+        # (None for a primary that serves no slot).
+        self._primaries: dict[str, tuple[aioredis.Redis, str] | None] = {}
 
     async def wait(self) -> None:
         try:
@@ -85,10 +86,11 @@ class ReplicaBarrier:
         for node in cluster.get_primaries():
             if node.name not in self._primaries:
                 key = self._key_served_by(cluster, node)
-                if key is None:  # a primary with no slots holds none of the batch's writes
-                    continue
-                self._primaries[node.name] = (_client_of(node), key)
-            serving.append(self._primaries[node.name])
+                # A primary with no slots holds none of the batch's writes: none to wait on.
+                self._primaries[node.name] = None if key is None else (_client_of(node), key)
+            primary = self._primaries[node.name]
+            if primary is not None:
+                serving.append(primary)
         return min(await asyncio.gather(*(self._wait_on(*primary) for primary in serving)))
 
     def _key_served_by(self, cluster: RedisCluster, node: ClusterNode) -> str | None:
@@ -103,8 +105,9 @@ class ReplicaBarrier:
 
     async def _forget_primaries(self) -> None:
         primaries, self._primaries = self._primaries, {}
-        for client, _ in primaries.values():
-            await client.aclose()
+        for primary in primaries.values():
+            if primary is not None:
+                await primary[0].aclose()
 
 
 def after_each_batch(
