@@ -31,8 +31,13 @@ What is checked, and how
   offset counts as ``duplicated``.
 - **Alert ids.** The set of alert ids (deterministic: model, version, feature, detector,
   window, status) on the alerts topic must equal the reference run's for the compared
-  models. A repeated id counts as ``duplicated`` and fails the scenario, except where a
-  worker crashed during an outage (``redis_outage_kill``), where it is allowed and counted.
+  models. A repeated id counts as ``duplicated``. Alerts are at-least-once: a worker
+  killed after its batch's alerts left and before that batch's state was saved raises them
+  again from its successor. So a repeat is allowed only where a kill explains it: its first
+  copy's record is older than the kill, and the model's fence read just after the kill (in
+  ``redis_outage_kill``: once Redis runs again, before the next worker starts) does not
+  cover the alert's trigger record; one copy per such kill. Any other repeat fails the
+  scenario, except in ``paused_worker`` (RELIABILITY finding 20), where it is counted.
 - **Time to resume.** From the end of the fault (the kill, the broker answering again,
   Redis continued, the fault records published) to the first advance of an applied offset
   in Redis on the affected partitions; each scenario has a stated limit

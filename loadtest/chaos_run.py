@@ -19,10 +19,11 @@ import redis
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-from loadtest.chaos_stream import ChaosStream, Outcome, state_totals
+from loadtest.chaos_stream import ChaosStream, Kill, Outcome, state_totals
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.adapters.kafka.routing import model_key
+from streams.adapters.redis.keys import fence_keys
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port, metric_sum, run_names
@@ -70,6 +71,7 @@ class ChaosRun:
         self.redis = redis.Redis.from_url(self.settings.redis_url, socket_timeout=10)
         self.workers: list[WorkerProcess] = []
         self.interrupted = 0  # workers killed or stopped mid-stream: counters not exact
+        self.kills: list[Kill] = []
         self.published = 0
         self.ends: dict[int, int] = {}
         self.bad: set[tuple[int, int]] = set()  # where the records to dead-letter went
@@ -87,9 +89,33 @@ class ChaosRun:
         self.workers.append(worker)
         return worker
 
-    def kill(self, worker: WorkerProcess) -> None:
+    def kill(self, worker: WorkerProcess, *, read_saved: bool = True) -> None:
+        """SIGKILL ``worker``; what its models' state covers is read at once unless
+        ``read_saved`` is False (Redis hung): then ``read_saved`` must be called before
+        another worker starts."""
         worker.kill()
         self.interrupted += 1
+        self.kills.append(Kill(at_ms=int(time.time() * 1000)))
+        if read_saved:
+            self.read_saved()
+
+    def read_saved(self) -> None:
+        """Record what the last killed worker left saved: per model, the last input offset
+        per input partition its state covers (the model's fence)."""
+        settings = self.settings
+        monitored = settings.monitored(settings.topic_predictions)
+        saved: dict[str, dict[int, int]] = {}
+        for stream in self.stream.models:
+            offsets_key, sources_key = fence_keys(settings.redis_prefix, stream.model_id, monitored)
+            covered: dict[int, int] = {}
+            if monitored == settings.topic_predictions:
+                covered = {int(p): int(o) for p, o in self.redis.hgetall(offsets_key).items()}
+            for name, offset in self.redis.hgetall(sources_key).items():
+                _, topic, partition = name.decode().rsplit("|", 2)
+                if topic == settings.topic_predictions:  # max over the fence slots
+                    covered[int(partition)] = max(covered.get(int(partition), -1), int(offset))
+            saved[stream.model_id] = covered
+        self.kills[-1].saved = saved
 
     def stop(self, worker: WorkerProcess) -> None:
         """SIGTERM mid-stream: its counter, read before, would miss its last batches."""
@@ -244,12 +270,14 @@ class ChaosRun:
             )
         settings = self.settings
         totals = state_totals(self.redis, settings.redis_prefix, self.stream.window_events)
+        alerts = self._read_all(settings.topic_alerts)
         return Outcome(
             totals=totals,
             dead_letters=self._read_all(settings.topic_dlq),
-            alerts=[orjson.loads(r.value) for r in self._read_all(settings.topic_alerts)],
+            alerts=[orjson.loads(r.value) for r in alerts],
             processed=processed,
             forgotten=forgotten,
+            alert_sent_ms=[r.timestamp_ms for r in alerts],
         )
 
     def dead_lettered(self) -> set[tuple[int, int]]:

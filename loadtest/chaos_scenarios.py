@@ -105,9 +105,8 @@ def _publish(run: ChaosRun, records: list) -> list[tuple[int, int]]:
 def finish(ctx: Context, run: ChaosRun, verdict: Verdict, outcome: Outcome, **judge) -> Verdict:
     assert ctx.reference is not None
     models = judge.pop("models", ctx.models)
-    outcome.judge(
-        verdict, ctx.reference, bad=run.bad, published=run.published, models=models, **judge
-    )
+    outcome.judge(verdict, ctx.reference, bad=run.bad, published=run.published, models=models,
+                  kills=run.kills, **judge)  # fmt: skip
     run.clean()
     return verdict
 
@@ -220,17 +219,19 @@ def redis_outage(ctx: Context, *, kill_during: bool = False) -> Verdict:
         try:
             time.sleep(ctx.size.outage_s / 2)
             if kill_during:
-                run.kill(run.live_workers()[0])
+                run.kill(run.live_workers()[0], read_saved=False)
             time.sleep(ctx.size.outage_s / 2)
         finally:
             os.kill(pid, signal.SIGCONT)
         resumed_from, before = time.monotonic(), run.applied()
         if kill_during:
+            # Read once Redis has run what the dead worker had sent it before the hang.
+            run.read_saved()
             run.start_worker()
         return run.time_to_resume(since=resumed_from, before=before)
 
     name = "redis_outage_kill" if kill_during else "redis_outage"
-    return finish(ctx, *run_stream(ctx, name, fault), allow_duplicate_alerts=kill_during)
+    return finish(ctx, *run_stream(ctx, name, fault))
 
 
 def _every_worker_holds_partitions(run: ChaosRun) -> None:

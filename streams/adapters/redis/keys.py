@@ -4,7 +4,7 @@ Redis Cluster keeps them in one slot and a Lua script may touch them together.""
 
 from __future__ import annotations
 
-__all__ = ["canary_key", "model_base"]
+__all__ = ["canary_key", "fence_keys", "model_base"]
 
 
 def model_base(prefix: str, model_id: str) -> str:
@@ -23,3 +23,15 @@ def canary_key(prefix: str, model_id: str) -> str:
     'driftline:{credit-risk}:canary'
     """
     return f"{model_base(prefix, model_id)}:canary"
+
+
+def fence_keys(prefix: str, model_id: str, topic: str) -> tuple[str, str]:
+    """``P:{M}:offsets:T`` and ``P:{M}:sources:T``: the model's fence, what its saved state
+    covers of ``topic`` (offsets per partition read) and of the topics its copies came from
+    (per ``slot|topic|partition``).
+
+    >>> fence_keys("driftline", "credit-risk", "preds")
+    ('driftline:{credit-risk}:offsets:preds', 'driftline:{credit-risk}:sources:preds')
+    """
+    base = model_base(prefix, model_id)
+    return f"{base}:offsets:{topic}", f"{base}:sources:{topic}"

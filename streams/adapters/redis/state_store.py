@@ -62,7 +62,7 @@ from redis.exceptions import RedisError
 
 from streams.adapters.redis import scripts
 from streams.adapters.redis.client import ScriptCall, connect, run_scripts
-from streams.adapters.redis.keys import canary_key, model_base
+from streams.adapters.redis.keys import canary_key, fence_keys, model_base
 from streams.adapters.redis.legacy_keys import LegacyKeys
 from streams.core.errors import InvalidState, StoreUnavailable
 from streams.settings import setting_default
@@ -159,8 +159,7 @@ class RedisMonitorStore:
 
     def fence_keys(self, model_id: str) -> tuple[str, str]:
         """The model's fence: its applied offsets and source offsets for this topic."""
-        base = self.model_base(model_id)
-        return f"{base}:offsets:{self.topic}", f"{base}:sources:{self.topic}"
+        return fence_keys(self.prefix, model_id, self.topic)
 
     def written_key(self, model_id: str) -> str:
         """The token of the model's last save (``save``'s ``token``)."""
