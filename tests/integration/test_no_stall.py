@@ -125,6 +125,26 @@ def test_oversized_records_are_dead_lettered_and_valid_events_flow(stall_worker)
     assert worker.health()[0] == 200
 
 
+def test_an_oversized_label_is_dead_lettered_where_it_is_read(stall_worker):
+    """A label record the by-model topic cannot take: the routing stage dead-letters it
+    with the original's length and digest, not a cut copy of it taken for the original."""
+    worker, settings = stall_worker
+    kafka = settings.kafka
+    set_topic_config(kafka, settings.topic_labels, "max.message.bytes", str(6 << 20))
+    dlq_start = end_offsets(kafka, settings.topic_labels_dlq)
+    too_big = payload(TOO_BIG, 4)
+    publish(kafka, settings.topic_labels, [(b"big-label", too_big)])
+    (letter,) = read_from(kafka, settings.topic_labels_dlq, dlq_start, count=1, timeout_s=20)
+    assert letter.headers["driftline.dlq.reason"] == b"too_large"
+    assert letter.headers["driftline.dlq.original.length"] == str(TOO_BIG).encode()
+    digest = hashlib.sha256(too_big).hexdigest().encode()
+    assert letter.headers["driftline.dlq.original.sha256"] == digest
+    assert letter.value == too_big[: len(letter.value)] and letter.key == b"big-label"
+    assert read_from(kafka, settings.topic_labels_dlq, dlq_start, count=2, timeout_s=3) == [letter]
+    assert worker.metric_total("driftline_labels_total", outcome="rejected") == 1
+    assert worker.health()[0] == 200
+
+
 @pytest.mark.parametrize("fixture", ["stall_worker", "direct_stall_worker"])
 def test_a_stalled_partition_fails_health_and_recovers(request, fixture):
     worker, settings = request.getfixturevalue(fixture)

@@ -185,18 +185,19 @@ def _add_agents(
     producer = KafkaProducer(settings.kafka, timeout_s=settings.producer_timeout_s,
                              max_message_bytes=PRODUCER_MAX_REQUEST_BYTES)  # fmt: skip
     app.closing.append(producer.close)
-    liveness, progress, predictions = services.liveness, services.progress, topics.predictions
+    liveness, progress, labels = services.liveness, services.progress, services.label_service
+    # Records over the decoder's size limit are dead-lettered where they are first read.
     monitored = [
-        (predictions, topics.watched_predictions, ingest, "ingest"),
-        (topics.labels, topics.watched_labels, join_labels, "join_labels"),
-    ]
-    for source, watched, process, name in monitored:
+        (topics.predictions, topics.watched_predictions, ingest, "ingest",
+         settings.max_message_bytes, ingestion.dead_letter_oversized),
+        (topics.labels, topics.watched_labels, join_labels, "join_labels",
+         labels.decoder.max_message_bytes, labels.dead_letter_oversized),
+    ]  # fmt: skip
+    for source, watched, process, name, limit, oversized in monitored:
         if watched == source.get_topic_name():
             _batch_agent(app, source, process, liveness, progress, name=name)
             continue
         by_model = raw_topic(app, watched)
-        limit = settings.max_message_bytes if source is predictions else None
-        oversized = ingestion.dead_letter_oversized if source is predictions else None
         direct = direct_route(app, settings, producer, services, source, process)
         router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
                         bundle_bytes=settings.routing_bundle_bytes, direct=direct)  # fmt: skip

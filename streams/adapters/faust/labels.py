@@ -114,6 +114,14 @@ class LabelService(MonitoringStage):
             self.waiting |= {r.label.model_id for r in results if r.outcome is JoinOutcome.EARLY}
             await self._apply(results, records)
 
+    async def dead_letter_oversized(self, records: Sequence[RawRecord]) -> None:
+        """Refuse label records over the decoder's size limit where they are first read,
+        as ``IngestionService.dead_letter_oversized`` does predictions: a copy the by-model
+        topic refused would reach the dead-letter topic as a cut, without the original's
+        length and digest. Every one is rejected (the size is checked before parsing)."""
+        _, _, rejected = self._decoded(list(records))
+        await self._dead_letter(rejected)
+
     async def retry_waiting(self) -> None:
         """Join labels whose prediction has come since; give up on those past their wait."""
         async with self._lock:
