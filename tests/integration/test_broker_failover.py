@@ -136,6 +136,9 @@ def test_a_sigterm_with_every_broker_hung_stops_the_worker_within_the_grace_peri
         worker.kill()
     print(f"\nstopped {stopped_s:.1f} s after SIGTERM with every broker hung")
     assert stopped_s < 20, f"the worker took {stopped_s:.1f} s to stop"
+    log = (tmp_path / "worker.log").read_text()
+    assert "the Kafka consumer did not stop within 5 s" in log
+    assert "Traceback" not in log, "a hung stop is one warning, not a crash's traceback"
 
 
 def _assert_replicated(settings: Settings) -> None:

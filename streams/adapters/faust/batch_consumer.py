@@ -219,6 +219,16 @@ class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     # and the offsets in Redis skip what was applied.
     shutdown_timeout = CONSUMER_STOP_S
 
+    async def stop(self) -> None:
+        try:
+            await super().stop()
+        except TimeoutError:
+            # Past the time-out above (the brokers do not answer): one line, not mode's
+            # traceback of a child that failed to stop, which reads as a crash.
+            logger.warning("the Kafka consumer did not stop within %.0f s (the brokers do "
+                           "not answer): its last commit is given up",
+                           self.shutdown_timeout)  # fmt: skip
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
