@@ -9,7 +9,7 @@ from __future__ import annotations
 from faust.worker import Worker
 
 from loadtest.baselines.faust_common import Progress, make_app
-from streams.adapters.faust.batch_consumer import BatchApp
+from streams.adapters.faust.batch_app import BatchApp
 
 # No fetches joined (a cap of 0): this agent is never busy but before it starts, and the
 # start-up backlog joined into its first chunk would be left out of Progress's clock.

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from streams import stack
-from streams.adapters.faust.batch_consumer import DRAIN_S
+from streams.adapters.faust.batch_app import DRAIN_S
 from streams.settings import Settings
 from streams.simulation import StreamConfig
 from streams.stack.worker import WorkerProcess

@@ -20,7 +20,8 @@ import faust
 from faust.types import TP
 
 from streams.adapters.durable import DurableWriter
-from streams.adapters.faust.batch_consumer import BatchApp, FetchedChunk
+from streams.adapters.faust.batch_app import BatchApp
+from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService

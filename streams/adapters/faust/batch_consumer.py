@@ -9,8 +9,8 @@ Faust's bookkeeping per partition (read offsets, gaps, periodic commits, rebalan
 generations), turns the records into the core's ``RawRecord`` (a by-model bundle into its
 events) and puts a ``FetchedChunk`` per topic on a Faust channel, cut where it would pass
 ``max_chunk_records`` events: one hop per fetch, or a few for a fetch of bundles. An agent
-consumes that channel and acks the chunk (``BatchApp.ack``) once its effects are durable;
-Faust commits as before.
+consumes that channel and acks the chunk (``batch_app.BatchApp.ack``) once its effects
+are durable; Faust commits as before.
 Records of every other topic take Faust's own per-record path.
 
 It also shortens how long the broker may hold an empty fetch (``FETCH_MAX_WAIT_MS``):
@@ -18,9 +18,8 @@ aiokafka keeps one fetch in flight per broker, so while Faust's 1.5 s long poll 
 idle partitions, a busy partition whose buffer ran dry cannot be fetched. With one busy
 partition of four that stalled the worker for 1 s after every 1 MiB fetched.
 
-Group membership, rebalancing, commits, the producer and the web server stay Faust's
-(serving the app's own pages only, none of Faust's blueprints). The
-consumer reaches into private parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
+Group membership, rebalancing and commits stay Faust's. The consumer reaches into private
+parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
 """
 
 from __future__ import annotations
@@ -29,23 +28,22 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from weakref import WeakSet
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
-from faust.web.drivers import aiohttp as faust_aiohttp
 from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
-__all__ = ["CONSUMER_STOP_S", "DRAIN_S", "FETCH_MAX_WAIT_MS", "BatchApp", "FetchedChunk"]
+__all__ = ["CONSUMER_STOP_S", "FETCH_MAX_WAIT_MS", "FetchedChunk"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +51,6 @@ logger = logging.getLogger(__name__)
 #: worker sends only a few fetch requests a second.
 FETCH_MAX_WAIT_MS = 100
 
-#: How long a stopping worker lets the chunks in flight finish: a healthy batch takes well
-#: under a second, and the whole shutdown must fit Kubernetes' grace period.
-DRAIN_S = 5.0
 #: How long a stopping worker waits for its consumer thread (``_BatchConsumerThread``).
 CONSUMER_STOP_S = 5.0
 
@@ -71,134 +66,13 @@ class FetchedChunk:
     refcount: int = 1
 
 
-class BatchApp(faust.App):
-    """A ``faust.App`` that can route a topic's fetched chunks to a channel."""
+class ChunkRoutes(Protocol):
+    """What the consumer reads of its app (``batch_app.BatchApp``): how many events a chunk
+    may hold, which topics are by-model ones, and the chunks an agent has taken."""
 
-    def __init__(self, *args: Any, max_chunk_records: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: A fetch is cut into chunks of at most this many records (events), and chunks
-        #: waiting for a busy agent are joined up to it.
-        self.max_chunk_records = max_chunk_records
-        self.batch_routes: dict[str, faust.ChannelT] = {}
-        #: Internal by-model topics: their records carry their sources' places (bundles).
-        self.routed_topics: set[str] = set()
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        #: Chunks an agent has taken from its channel (the others may be cleared unseen).
-        self._taken: WeakSet[FetchedChunk] = WeakSet()
-        #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
-        self.closing: list[Callable[[], Awaitable[None]]] = []
-
-    def batch_channel(
-        self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False
-    ) -> faust.ChannelT:
-        """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
-
-        ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
-        is the backpressure on fetching. When it serves several channels (the routing stage
-        and the monitoring stage), a full one pauses only its own topic's partitions and its
-        chunks are held, in order, until there is room: the routing stage goes on feeding
-        the other workers while this one's monitoring is behind. ``routed``: an internal
-        by-model topic, whose records become ``RawRecord``s of their source
-        (``routing.pieces``); headers of any other topic are never trusted.
-        """
-        channel = self.channel(maxsize=maxsize)
-        for name in topic.topics:
-            self.batch_routes[name] = channel
-            if routed:
-                self.routed_topics.add(name)
-        self.topics.add(topic)  # no agent iterates the topic itself, so subscribe here
-        return channel
-
-    @property
-    def batch_consumer(self) -> _BatchConsumer:
-        """The consumer, as ``_BatchTransport`` makes every consumer of this app."""
-        return cast("_BatchConsumer", self.consumer)
-
-    def take(self, chunk: FetchedChunk) -> None:
-        """An agent has the chunk: a rebalance waits for it to be acked (or abandoned)."""
-        self._taken.add(chunk)
-
-    def ack(self, chunk: FetchedChunk) -> None:
-        """Mark the chunk done; Faust commits an offset once all before it are done."""
-        self.batch_consumer.ack_chunk(chunk)
-
-    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
-        # Faust has just cleared the agents' channels: the chunks no agent took will never be
-        # acked, and waiting for them stalled the rebalance for ever (the survivor of
-        # loadtest/chaos.py's two_workers_kill). Their records are read again from the
-        # committed offsets after the rebalance's seek.
-        self.batch_consumer.forget_untaken(self._taken)
-        waiting = super()._consumer_wait_empty(consumer, logger)
-        if not self._stopping:
-            await waiting
-            return
-        # Stopping, it ends in a commit, which waits out Kafka's request time-out (and more)
-        # when no broker answers: 60 s and over, past Kubernetes' grace period.
-        try:
-            await asyncio.wait_for(waiting, CONSUMER_STOP_S)
-        except TimeoutError:
-            logger.warning("stopping without a last commit (Kafka did not answer within "
-                           "%.0f s): the records since the previous one will be read again, "
-                           "and the offsets in Redis skip them", CONSUMER_STOP_S)  # fmt: skip
-
-    async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
-        """Run one chunk's processing; False if shutting down abandoned it (then the chunk
-        must not be acked)."""
-        if self._stopping:
-            work.close()
-            return False
-        task = asyncio.ensure_future(work)
-        self._in_flight.add(task)
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not (self._stopping and task.cancelled()):
-                raise  # the agent itself is being cancelled
-            return False
-        finally:
-            self._in_flight.discard(task)
-        return True
-
-    async def on_stop(self) -> None:
-        """Start no chunk from now on; let those in flight finish for ``DRAIN_S``, abandon
-        the rest; then stop.
-
-        No new chunk, because Faust's stop clears the chunks queued for the agent while the
-        fetcher may still hand it later ones: applying a later chunk would store offsets past
-        records never applied, and the next owner would skip them (found by
-        ``loadtest/chaos.py``: 88 to 1,200 records lost per SIGTERM). A chunk stuck on an
-        outage (its writes retried until they succeed) would hold shutdown until the outage
-        ends, and Kubernetes would SIGKILL the pod. An abandoned chunk is never acked, so
-        its records are read again by the next owner and what it had applied is skipped by
-        the stored offsets: nothing lost or doubled.
-        """
-        self._stopping = True
-        if self._in_flight:
-            _, pending = await asyncio.wait(self._in_flight, timeout=DRAIN_S)
-            for task in pending:
-                task.cancel()
-            if pending:
-                logger.warning("shutting down with %d batch(es) unfinished (an outage?): "
-                               "their records will be read again", len(pending))  # fmt: skip
-        for close in self.closing:
-            await close()
-        # No await between abandoning and stopping: the fetcher would queue more chunks.
-        self.batch_consumer.abandon_unacked()
-        await super().on_stop()
-
-    def _new_transport(self) -> faust_aiokafka.Transport:
-        return _BatchTransport(self.conf.broker_consumer, self)
-
-    def _new_web(self) -> _PagesOnlyWeb:
-        return _PagesOnlyWeb(self)
-
-
-class _PagesOnlyWeb(faust_aiohttp.Web):
-    """Faust's web server with none of Faust's own blueprints: only the app's pages."""
-
-    def _enabled_blueprints(self) -> list:
-        return []
+    max_chunk_records: int
+    routed_topics: set[str]
+    taken_chunks: WeakSet[FetchedChunk]
 
 
 class _DaemonWorkerThread(WorkerThread):
@@ -374,12 +248,12 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         records only after ``BatchApp.take``, which ends the joining. A chunk a rebalance
         dropped (``forget_untaken``) or of an older generation is never joined.
         """
-        app = cast("BatchApp", self.app)
+        app = cast(ChunkRoutes, self.app)
         waiting, generation = self._waiting.get(topic, (None, None))
         if (
             waiting is None
-            or generation != app.consumer_generation_id
-            or waiting in app._taken
+            or generation != self.app.consumer_generation_id
+            or waiting in app.taken_chunks
             or waiting not in self._unacked_messages
             or len(waiting.records) + len(chunk.records) > app.max_chunk_records
         ):
@@ -422,7 +296,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             return []
         generation = self.app.consumer_generation_id
         chunks: dict[str, list[FetchedChunk]] = {}
-        app = cast("BatchApp", self.app)
+        app = cast(ChunkRoutes, self.app)
         most = app.max_chunk_records if app.max_chunk_records > 0 else sys.maxsize
         for tp, records in fetched.items():
             if self.app.consumer_generation_id != generation:
@@ -480,17 +354,3 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
         except Exception as exc:
             self.log.warning("exception performing seek when flow not active %r", exc)
-
-
-class _IdempotentProducer(faust_aiokafka.Producer):
-    """Faust's producer (alerts, dead letters, retrain requests) with ``acks=all`` and
-    idempotence: a batch retried while a broker fails over is written once, and only once
-    every in-sync replica has it (Faust turns idempotence on only inside transactions)."""
-
-    def _settings_extra(self) -> Mapping[str, Any]:
-        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
-
-
-class _BatchTransport(faust_aiokafka.Transport):
-    Consumer = _BatchConsumer
-    Producer = _IdempotentProducer

@@ -15,7 +15,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from streams.adapters.faust.batch_consumer import BatchApp
+from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.services import WorkerServices
 from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import DirectRoute, Router
