@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, Counter
 
 from streams.adapters.durable import DurableWriter, Message
-from streams.adapters.kafka.roads import COPY, Roads, direct_road
+from streams.adapters.kafka.roads import COPY, Roads, came_its_road, direct_road
 from streams.adapters.kafka.routing import DirectRoute, Router
 from streams.core.contract.event import RawRecord
 
@@ -59,8 +59,11 @@ class Store:
         return self.stored
 
 
-def route(store: Store, *, claim_direct: bool, records: list[RawRecord]) -> tuple[list, list]:
-    """Forward ``records`` with a fresh router; what was sent and what was applied."""
+def route(
+    store: Store, *, claim_direct: bool, records: list[RawRecord]
+) -> tuple[list, list, str | None]:
+    """Forward ``records`` with a fresh router; what was sent, what was applied, and the
+    direct road the router says it takes (``direct_road_now``)."""
     sent: list[Message] = []
     applied: list[RawRecord] = []
     registry = CollectorRegistry()
@@ -80,7 +83,7 @@ def route(store: Store, *, claim_direct: bool, records: list[RawRecord]) -> tupl
                          claim_direct=claim_direct)  # fmt: skip
     router = Router(Topic(sent), writer, bundle_bytes=8192, direct=direct)
     asyncio.run(router.forward(records))
-    return sent, applied
+    return sent, applied, asyncio.run(router.direct_road_now())
 
 
 def records_of(model: str, partition: int, offsets: range) -> list[RawRecord]:
@@ -90,7 +93,7 @@ def records_of(model: str, partition: int, offsets: range) -> list[RawRecord]:
 
 def test_copies_flow_with_no_write_when_the_road_stays_a_copy():
     store = Store(Roads(), writable=False)
-    sent, applied = route(store, claim_direct=False, records=records_of("m", 0, range(100, 110)))
+    sent, applied, _ = route(store, claim_direct=False, records=records_of("m", 0, range(100, 110)))
     assert sent and applied == [] and store.claims == []
 
 
@@ -98,7 +101,7 @@ def test_direct_records_flow_with_no_write_when_the_road_stays_direct():
     assert zlib.crc32(OWN.encode()) % PARTITIONS == 1
     store = Store(Roads((0,), (direct_road(PARTITIONS),)), writable=False)
     records = records_of(OWN, 1, range(100, 110))
-    sent, applied = route(store, claim_direct=True, records=records)
+    sent, applied, _ = route(store, claim_direct=True, records=records)
     assert sent == [] and store.claims == []
     assert [r.offset for r in applied] == [r.offset for r in records]
 
@@ -106,7 +109,41 @@ def test_direct_records_flow_with_no_write_when_the_road_stays_direct():
 def test_a_change_of_road_is_claimed_at_the_high_water_mark():
     store = Store(Roads(), writable=True)
     # The records below the mark (100) keep their road, a copy: the claim is for what follows.
-    sent, applied = route(store, claim_direct=True, records=records_of(OWN, 1, range(90, 100)))
+    sent, applied, _ = route(store, claim_direct=True, records=records_of(OWN, 1, range(90, 100)))
     assert store.claims == [(1, 100, direct_road(PARTITIONS))]
     assert sent and applied == []
     assert store.stored == Roads((100,), (direct_road(PARTITIONS),)) and store.stored.last != COPY
+
+
+def slots(records: list[RawRecord], applied: list[RawRecord]) -> list[int]:
+    """Where each record is read where it is applied: the direct slot, or the by-model
+    partition its model maps to."""
+    direct = {r.offset: r.read_at for r in applied}
+    return [
+        direct[r.offset][0] if r.offset in direct else zlib.crc32(model(r)) % PARTITIONS
+        for r in records
+    ]
+
+
+def model(record: RawRecord) -> bytes:
+    return (record.value or b"").split(b'"')[3]
+
+
+def test_where_records_are_applied_the_check_keeps_each_record_its_router_sent():
+    stored = Roads((100,), (direct_road(PARTITIONS),))  # copies up to 100, then direct
+    records = records_of(OWN, 1, range(90, 110)) + records_of("other", 1, range(110, 120))
+    assert zlib.crc32(b"other") % PARTITIONS != 1  # copied on either road
+    _, applied, now = route(Store(stored, writable=False), claim_direct=True, records=records)
+    assert now == direct_road(PARTITIONS) and len(applied) == 10
+    for record, slot in zip(records, slots(records, applied), strict=True):
+        assert came_its_road(slot, 1, record.offset, stored, now), (record.offset, slot)
+
+
+def test_the_check_drops_the_copies_of_a_router_on_roads_read_before_a_claim():
+    stored = Roads((100,), (direct_road(PARTITIONS),))  # claimed since the zombie read them
+    records = records_of(OWN, 1, range(90, 110))
+    _, applied, now = route(Store(Roads(), writable=False), claim_direct=False, records=records)
+    assert applied == []
+    kept = [r.offset for r, slot in zip(records, slots(records, applied), strict=True)
+            if came_its_road(slot, 1, r.offset, stored, now)]  # fmt: skip
+    assert kept == list(range(90, 100))

@@ -40,6 +40,7 @@ from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.replicas import after_each_batch
+from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.core.alerts.sink import AlertSink
 from streams.core.contract.event import RawRecord
@@ -202,6 +203,8 @@ def _add_agents(
         direct = direct_route(app, settings, producer, services, source, process)
         router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
                         bundle_bytes=settings.routing_bundle_bytes, direct=direct)  # fmt: skip
+        if direct is not None:  # predictions: routed records are checked against their roads
+            ingestion.applied.road_check = RoadCheck(services.roads, router.direct_road_now)
         forget_roads_at_rebalance(app, router)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)

@@ -10,6 +10,12 @@ mark: no record there has been read yet, by it or by any earlier owner of the pa
 no record ever changes road. The records between its commit and the mark keep the road they
 were first routed on, whoever routes them now. With no segment stored, every record is
 copied (the only road before direct routing).
+
+A router paused past a rebalance (a zombie) still routes by the roads it read before: it may
+copy a record of a direct segment claimed since, or apply directly one of a copy segment,
+and the record's own road applies it too, under a fence of its own. So where records are
+applied, those that came by another road than the stored one are skipped
+(``came_its_road``, called by ``applied_offsets``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-__all__ = ["COPY", "Roads", "direct_road"]
+__all__ = ["COPY", "Roads", "came_its_road", "direct_road"]
 
 #: The road of copies: forwarded to the by-model topic and applied by its consumer.
 COPY = "c"
@@ -60,3 +66,26 @@ class Roads:
         """The road of the record at ``offset``."""
         at = bisect.bisect_right(self.starts, offset)
         return self.roads[at - 1] if at else COPY
+
+
+def came_its_road(slot: int, partition: int, offset: int, roads: Roads, direct: str | None) -> bool:
+    """Whether the record at ``offset`` of input ``partition``, read at fence ``slot`` (a
+    by-model partition, or below 0 where it was applied as read: ``direct_read_at``), came
+    by the road its partition's stored ``roads`` give it. ``direct``: the direct road
+    routers take now (``direct_road`` of the partition count), None while the two topics'
+    counts differ (every record is copied then).
+
+    A record goes direct when its segment's road is ``direct`` and its model maps to its
+    own partition, which is the by-model partition its copy is read from.
+
+    >>> came_its_road(2, 2, 500, Roads.parse("120 d8"), "d8")  # a zombie's copy
+    False
+    >>> came_its_road(2, 2, 500, Roads.parse("120 d8"), "d9")  # copied since the count grew
+    True
+    >>> came_its_road(-3, 2, 500, Roads.parse("120 d8,400 c"), "d8")  # a zombie's direct one
+    False
+    """
+    goes_direct = direct is not None and roads.road_at(offset) == direct
+    if slot < 0:
+        return goes_direct
+    return not (goes_direct and slot == partition)

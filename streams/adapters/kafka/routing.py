@@ -357,6 +357,18 @@ class Router:
             work.append(route.apply(direct))
         await asyncio.gather(*work)
 
+    async def direct_road_now(self) -> str | None:
+        """The direct road this router sends records on (``direct_road`` of the partition
+        count), or None while it copies every record (no bundles, no direct route, or the
+        two topics' counts differ or are not known yet): as ``forward`` and ``_split``
+        decide."""
+        if not self.bundle_bytes or self._input_partitions is None:
+            return None
+        partitions = await self._partitions.get()
+        if partitions is None or await self._input_partitions.get() != partitions:
+            return None
+        return direct_road(partitions)
+
     def forget(self) -> None:
         """After a rebalance: another worker may have claimed a road meanwhile."""
         self._roads.clear()

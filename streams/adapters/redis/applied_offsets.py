@@ -21,7 +21,11 @@ input partition ``p``, which no by-model partition uses, at its chunk's last dir
 of ``p`` (as a bundle's records are at the bundle's offset): it is fenced the same two ways
 under keys of its own. Each record takes one road or the other, fixed by its offset in its
 partition's roads (``streams/adapters/kafka/roads.py``), so the two never fence the same
-record.
+record. A router paused past a rebalance routes by the roads it read before, and may send a
+record by the other road; with a ``RoadCheck`` set (the worker's routing stage sets it),
+``fresh`` reads the stored roads of a batch's routed records and skips those that came by
+another road than theirs (``came_its_road``; a claim made between that read and the
+batch's save is not seen).
 
 A model's fence is read with the token of its last save, and this worker's own saves update
 both: a save expects that token, so a state built on an older one (another worker saved the
@@ -30,6 +34,7 @@ model since) is refused, and the caller rebuilds it from Redis (``forget_models`
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import groupby
@@ -39,10 +44,14 @@ from typing import Any
 from prometheus_client import Counter
 
 from streams.adapters.durable import DurableWriter
+from streams.adapters.kafka.roads import came_its_road
+from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.contract.event import RawRecord
 
 __all__ = ["AppliedOffsets", "Fence", "SourceKey", "last_offsets", "unapplied", "unapplied_events"]
+
+logger = logging.getLogger(__name__)
 
 #: ``(partition read from, source topic, source partition)``.
 SourceKey = tuple[int, str, int]
@@ -161,6 +170,8 @@ class AppliedOffsets:
         self.writer = writer
         self.skipped = skipped
         self.refused = refused
+        #: Routed records are checked against their roads when set (``fresh``).
+        self.road_check: RoadCheck | None = None
         self._applied: dict[int, int] = {}
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
@@ -230,7 +241,7 @@ class AppliedOffsets:
             self._applied.update({p: stored.get(p, -1) for p in unknown})
         if self._sources is None and any(r.read_at is not None for r in records):
             self._sources = await self.writer.until_done("redis", store.applied_sources)
-        fresh = unapplied(records, self._applied, self._sources or {})
+        fresh = await self._on_their_roads(unapplied(records, self._applied, self._sources or {}))
         if len(fresh) < len(records):
             self.skipped.inc(len(records) - len(fresh))
         # Where the batch ends in each partition it moves past, skipped copies included: the
@@ -244,6 +255,31 @@ class AppliedOffsets:
         if records and not fresh:
             await self._move_past()
         return fresh
+
+    async def _on_their_roads(self, records: list[RawRecord]) -> list[RawRecord]:
+        """``records`` less the routed ones that came by another road than their stored one
+        (a router's that routed by roads read before a rebalance: their own road applies
+        them). Skipped like records applied already: the batch still moves past them."""
+        check = self.road_check
+        if check is None:
+            return records
+        topic = check.roads.topic
+        routed = {r.partition for r in records if r.read_at is not None and r.source == topic}
+        if not routed:
+            return records
+        stored = await self.writer.until_done("redis", lambda: check.roads.read_many(routed))
+        direct = await check.direct_road_now()
+        kept = [
+            r for r in records
+            if r.read_at is None or r.source != topic
+            or came_its_road(r.read_at[0], r.partition, r.offset, stored[r.partition], direct)
+        ]  # fmt: skip
+        if len(kept) < len(records):
+            logger.warning("%d records came by another road than their partition's stored "
+                           "roads give them (a router routing by roads read before a "
+                           "rebalance): skipped, their own road applies them",
+                           len(records) - len(kept))  # fmt: skip
+        return kept
 
     async def _move_past(self) -> None:
         """Store the offsets of a batch that held only copies (re-forwarded records the

@@ -10,13 +10,16 @@ again.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from streams.adapters.kafka.roads import Roads
 from streams.core.errors import StoreUnavailable
 
-__all__ = ["RedisRoads", "roads_key"]
+__all__ = ["RedisRoads", "RoadCheck", "roads_key"]
 
 _CLAIM = """
 local roads = redis.call('HGET', KEYS[1], ARGV[1]) or ''
@@ -40,6 +43,7 @@ class RedisRoads:
 
     def __init__(self, client: aioredis.Redis, *, prefix: str, topic: str) -> None:
         self.client = client
+        self.topic = topic
         self.key = roads_key(prefix, topic)
         self._claim = client.register_script(_CLAIM)
 
@@ -59,3 +63,22 @@ class RedisRoads:
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
         return Roads.parse(stored)
+
+    async def read_many(self, partitions: Collection[int]) -> dict[int, Roads]:
+        """The stored roads of each of ``partitions``, in one round trip."""
+        fields = [str(p) for p in partitions]
+        try:
+            stored = await self.client.hmget(self.key, fields)
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not read {self.key}: {exc}") from exc
+        return {int(p): Roads.parse(text) for p, text in zip(fields, stored, strict=True)}
+
+
+@dataclass(frozen=True)
+class RoadCheck:
+    """What a routed record is checked against where it is applied (``came_its_road``):
+    its topic's stored roads, read again for each batch, and the direct road the routing
+    stage takes now (``Router.direct_road_now``: None while every record is copied)."""
+
+    roads: RedisRoads
+    direct_road_now: Callable[[], Awaitable[str | None]]
