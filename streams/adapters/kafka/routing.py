@@ -79,6 +79,9 @@ def model_key(value: bytes | None, *, max_bytes: int | None = None) -> bytes:
     return model_id.encode() if isinstance(model_id, str) and model_id else NO_MODEL
 
 
+#: How often a router with a direct route asks again for a partition count the brokers
+#: have not given yet.
+_COUNT_RETRY_S = 0.5
 _MODEL_ID_NAME = b'"model_id"'
 # A colon and a string of the decoder's identifier characters, JSON whitespace around.
 _PLAIN_ID_VALUE = re.compile(rb'[ \t\n\r]*:[ \t\n\r]*"([A-Za-z0-9._-]{1,64})"')
@@ -331,7 +334,7 @@ class Router:
                 await self.oversized(large)
                 records = [r for r in records if len(r.value or b"") <= limit]
         keys: Sequence[bytes] = [model_key(r.value, max_bytes=limit) for r in records]
-        partitions = await self._partitions.get() if self.bundle_bytes else None
+        partitions = await self._known(self._partitions) if self.bundle_bytes else None
         if partitions is None:
             messages: list[Message] = [
                 (key, r.value, source_headers(r)) for key, r in zip(keys, records, strict=True)
@@ -369,6 +372,17 @@ class Router:
             return None
         return direct_road(partitions)
 
+    async def _known(self, count: CachedCount) -> int | None:
+        """``count``'s value; with a direct route, waited for while the brokers do not say:
+        which road a record takes depends on it, and where records are applied they are
+        checked against the road it gives (``direct_road_now``), so a record copied for
+        want of it would later be taken for a stale router's and skipped."""
+        value = await count.get()
+        while value is None and self.direct is not None:
+            await asyncio.sleep(_COUNT_RETRY_S)
+            value = await count.get()
+        return value
+
     def forget(self) -> None:
         """After a rebalance: another worker may have claimed a road meanwhile."""
         self._roads.clear()
@@ -380,7 +394,7 @@ class Router:
     ) -> tuple[Sequence[RawRecord], Sequence[bytes], list[RawRecord]]:  # fmt: skip
         """The records to forward (and their keys), and those to apply here."""
         assert self._input_partitions is not None
-        copartitioned = await self._input_partitions.get() == partitions
+        copartitioned = await self._known(self._input_partitions) == partitions
         wanted = direct_road(partitions) if route.claim_direct and copartitioned else COPY
         roads = {p: await self._roads_of(route, p, wanted) for p in {r.partition for r in records}}
         if not copartitioned or not any(r.starts for r in roads.values()):
