@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import faust
 import pytest
 
-from streams.adapters.faust.batch_consumer import _BatchConsumer
+from streams.adapters.faust.batch_consumer import _BatchConsumer, _full
 
 
 def hand_over(put_of, *, suspend_after_s: float | None = None, stop_after_s: float | None = None):
@@ -66,3 +67,22 @@ def test_any_other_failure_of_the_put_is_raised():
 
     with pytest.raises(ValueError, match="channel closed"):
         hand_over(failing_put)
+
+
+def test_a_channel_is_full_when_its_agents_queue_is():
+    """A put lands in the queues of the channel's subscribers (its agents' clones), never in
+    the channel's own: fullness must be read there, or a full agent's put blocks the fetcher
+    for every topic instead of holding that topic's chunks."""
+
+    async def run() -> tuple[bool, bool, bool]:
+        app = faust.App("test-full-channel", broker="kafka://127.0.0.1:1")
+        app.flow_control.resume()  # as a started worker's is
+        channel = app.channel(maxsize=1)
+        channel.clone(is_iterator=True)  # what an agent iterating the channel makes
+        empty = _full(channel)
+        await channel.put("chunk")  # type: ignore[arg-type]
+        return empty, _full(channel), channel.queue.full()
+
+    empty, full, own_queue_full = asyncio.run(run())
+    assert not empty and full
+    assert not own_queue_full  # what the consumer used to read

@@ -176,7 +176,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     if self._joined_waiting(topic, chunk):
                         continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
-                    if len(routes) > 1 and routes[topic].queue.full():
+                    if len(routes) > 1 and _full(routes[topic]):
                         # Its agent is behind: hold the chunk and pause its partitions, and
                         # go on with the other topics. Waiting here would stop the routing
                         # stage too, and starve the workers its copies feed.
@@ -212,7 +212,8 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         self._unacked_messages.add(chunk)
         self._held.setdefault(topic, []).append(chunk)
         for tp in chunk.offsets:
-            self.on_buffer_full(tp)
+            # Faust's own TP: its flow bookkeeping asserts it (a fetch's keys are aiokafka's).
+            self.on_buffer_full(TP(tp.topic, tp.partition))
 
     def _hand_over_held(self, topic: str, channel: faust.ChannelT) -> None:
         async def hand_over() -> None:
@@ -354,3 +355,12 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             await self.perform_seek()
         except Exception as exc:
             self.log.warning("exception performing seek when flow not active %r", exc)
+
+
+def _full(channel: faust.ChannelT) -> bool:
+    """Whether the agent iterating ``channel`` has no room for another chunk. A put goes to
+    the queue of each of the channel's subscribers (the agents' clones of it), never to its
+    own: that one stays empty, and waiting on a full subscriber's put stopped the fetching
+    of every topic (found with the direct route waiting for its copies: no by-model record
+    was fetched until that wait gave up)."""
+    return any(subscriber.queue.full() for subscriber in channel._subscribers)  # type: ignore[attr-defined]
