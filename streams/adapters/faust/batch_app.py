@@ -12,8 +12,9 @@ only, none of Faust's blueprints.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from typing import Any, cast
 from weakref import WeakSet
 
@@ -47,6 +48,8 @@ class BatchApp(faust.App):
         self._stopping = False
         #: Chunks an agent has taken from its channel (the others may be cleared unseen).
         self.taken_chunks: WeakSet[FetchedChunk] = WeakSet()
+        #: Agents waiting for another topic's records to be applied (``waiting_for_copies``).
+        self.copies_waits = 0
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
 
@@ -75,6 +78,16 @@ class BatchApp(faust.App):
     def batch_consumer(self) -> _BatchConsumer:
         """The consumer, as ``_BatchTransport`` makes every consumer of this app."""
         return cast("_BatchConsumer", self.consumer)
+
+    @contextlib.contextmanager
+    def waiting_for_copies(self) -> Iterator[None]:
+        """While an agent waits for another topic's records to be applied: its own topic's
+        chunks are held (its partitions paused) so that the fetching goes on."""
+        self.copies_waits += 1
+        try:
+            yield
+        finally:
+            self.copies_waits -= 1
 
     def take(self, chunk: FetchedChunk) -> None:
         """An agent has the chunk: a rebalance waits for it to be acked (or abandoned)."""

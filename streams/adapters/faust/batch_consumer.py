@@ -68,11 +68,13 @@ class FetchedChunk:
 
 class ChunkRoutes(Protocol):
     """What the consumer reads of its app (``batch_app.BatchApp``): how many events a chunk
-    may hold, which topics are by-model ones, and the chunks an agent has taken."""
+    may hold, which topics are by-model ones, the chunks an agent has taken, and how many
+    agents wait for another topic's records to be applied."""
 
     max_chunk_records: int
     routed_topics: set[str]
     taken_chunks: WeakSet[FetchedChunk]
+    copies_waits: int
 
 
 class _DaemonWorkerThread(WorkerThread):
@@ -161,6 +163,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
 
     async def _drain_messages(self, fetcher: Any) -> None:  # Faust's loop, per fetch
         routes: dict[str, faust.ChannelT] = getattr(self.app, "batch_routes", {})
+        app = cast(ChunkRoutes, self.app)
         consumer_stopped = self._stopped.is_set
         fetcher_stopped = fetcher._stopped.is_set
         try:
@@ -176,10 +179,14 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     if self._joined_waiting(topic, chunk):
                         continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
-                    if len(routes) > 1 and _full(routes[topic]):
-                        # Its agent is behind: hold the chunk and pause its partitions, and
-                        # go on with the other topics. Waiting here would stop the routing
-                        # stage too, and starve the workers its copies feed.
+                    if app.copies_waits and len(routes) > 1 and _full(routes[topic]):
+                        # Its agent waits for another topic's records to be applied (the
+                        # direct route, for its copies): hold the chunk and pause its
+                        # partitions, and go on with the other topics. Waiting here would
+                        # stop the fetching of the records it waits for. Otherwise a full
+                        # channel makes this loop wait: a hold pauses partitions whose
+                        # fetched records aiokafka keeps, and it then fetches nothing from
+                        # their broker for 0.1 s at a time (20% fewer events/s, measured).
                         self._hold(topic, chunk)
                         self._hand_over_held(topic, routes[topic])
                         continue

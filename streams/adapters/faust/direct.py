@@ -74,13 +74,14 @@ def _copies_applied(
                            exc)  # fmt: skip
             return
         deadline, rebalances = time.monotonic() + timeout_s, app.rebalancing_count
-        while last >= 0 and time.monotonic() < deadline:
-            if app.rebalancing or app.rebalancing_count != rebalances:
-                return
-            with contextlib.suppress(StoreUnavailable):
-                if (await store.applied_offsets([partition])).get(partition, -1) >= last:
+        with app.waiting_for_copies():
+            while last >= 0 and time.monotonic() < deadline:
+                if app.rebalancing or app.rebalancing_count != rebalances:
                     return
-            await asyncio.sleep(_COPIES_POLL_S)
+                with contextlib.suppress(StoreUnavailable):
+                    if (await store.applied_offsets([partition])).get(partition, -1) >= last:
+                        return
+                await asyncio.sleep(_COPIES_POLL_S)
         if last >= 0:
             logger.warning("by-model partition %d still had copies to apply after %.0f s: "
                            "records routed direct now may be applied before them", partition,
