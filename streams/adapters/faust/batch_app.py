@@ -59,10 +59,10 @@ class BatchApp(faust.App):
         """Subscribe to ``topic``; its records arrive on the returned channel as chunks.
 
         ``maxsize`` chunks may wait in the channel; beyond that the drain loop waits, which
-        is the backpressure on fetching. When it serves several channels (the routing stage
-        and the monitoring stage), a full one pauses only its own topic's partitions and its
-        chunks are held, in order, until there is room: the routing stage goes on feeding
-        the other workers while this one's monitoring is behind. ``routed``: an internal
+        is the backpressure on fetching. While an agent waits for another topic's records
+        to be applied (``waiting_for_copies``), its full channel instead pauses only its own
+        topic's partitions and its chunks are held, in order, until there is room, so the
+        records it waits for are still fetched. ``routed``: an internal
         by-model topic, whose records become ``RawRecord``s of their source
         (``routing.pieces``); headers of any other topic are never trusted.
         """
