@@ -86,3 +86,31 @@ def test_a_channel_is_full_when_its_agents_queue_is():
     empty, full, own_queue_full = asyncio.run(run())
     assert not empty and full
     assert not own_queue_full  # what the consumer used to read
+
+
+def full_channel_then(change) -> bool:
+    """``_room_or_copies_wait`` on a full channel while ``change(app, clone)`` runs."""
+
+    async def run() -> bool:
+        app = faust.App("test-room", broker="kafka://127.0.0.1:1")
+        app.flow_control.resume()
+        app.copies_waits = 0  # type: ignore[attr-defined]
+        channel = app.channel(maxsize=1)
+        clone = channel.clone(is_iterator=True)
+        await channel.put("chunk")  # type: ignore[arg-type]
+        consumer = SimpleNamespace(should_stop=False, _stopped=asyncio.Event())
+        asyncio.get_running_loop().call_later(0.05, change, app, clone)
+        waiting = _BatchConsumer._room_or_copies_wait(consumer, app, channel)  # type: ignore[arg-type]
+        return await asyncio.wait_for(waiting, 5)
+
+    return asyncio.run(run())
+
+
+def test_a_full_channel_is_waited_on_until_it_has_room():
+    assert full_channel_then(lambda app, clone: clone.queue.get_nowait()) is True
+
+
+def test_a_copies_wait_begun_while_the_fetcher_waits_on_a_full_channel_is_seen():
+    """The agent of the full channel starts waiting for another topic's records: hold its
+    chunks (False) rather than wait with it, which would stop the fetching of those records."""
+    assert full_channel_then(lambda app, clone: setattr(app, "copies_waits", 1)) is False

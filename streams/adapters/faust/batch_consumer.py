@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 #: worker sends only a few fetch requests a second.
 FETCH_MAX_WAIT_MS = 100
 
+#: How often the fetcher looks again at a full channel: for room, or for its agent starting
+#: to wait for another topic's records.
+_FULL_POLL_S = 0.02
 #: How long a stopping worker waits for its consumer thread (``_BatchConsumerThread``).
 CONSUMER_STOP_S = 5.0
 
@@ -179,7 +182,7 @@ class _BatchConsumer(faust_aiokafka.Consumer):
                     if self._joined_waiting(topic, chunk):
                         continue
                     self._unacked_messages.add(chunk)  # a rebalance waits for these
-                    if app.copies_waits and len(routes) > 1 and _full(routes[topic]):
+                    if len(routes) > 1 and not await self._room_or_copies_wait(app, routes[topic]):
                         # Its agent waits for another topic's records to be applied (the
                         # direct route, for its copies): hold the chunk and pause its
                         # partitions, and go on with the other topics. Waiting here would
@@ -195,6 +198,18 @@ class _BatchConsumer(faust_aiokafka.Consumer):
             if not self.transport.app.should_stop:
                 raise
             self.log.info("Broker stopped consumer, shutting down...")
+
+    async def _room_or_copies_wait(self, app: ChunkRoutes, channel: faust.ChannelT) -> bool:
+        """Wait until ``channel`` has room (True), or until some agent waits for another
+        topic's records while it is full (False: hold its chunks). Looked at again every
+        ``_FULL_POLL_S``, so a wait that begins while this one is under way is seen."""
+        while _full(channel):
+            if app.copies_waits:
+                return False
+            if self.should_stop or self._stopped.is_set():
+                return True  # the put gives up as it does at a stop
+            await asyncio.sleep(_FULL_POLL_S)
+        return True
 
     async def _hand_over(self, topic: str, chunk: FetchedChunk, channel: faust.ChannelT) -> bool:
         """Put ``chunk`` on ``channel``; whether it went in."""
