@@ -30,7 +30,7 @@ def test_a_late_pii_spec_without_a_key_is_registered_with_one_warning(caplog):
     registry, policy = SpecRegistry(), PiiPolicy()
     with caplog.at_level(logging.WARNING):
         for changed in (spec, ModelSpec.from_dict({**pii_stream.SPEC, "task": "regression"})):
-            asyncio.run(_sync_specs(_Stored([changed]), registry, [], policy))
+            asyncio.run(_sync_specs(_Stored([changed]), registry, policy))
     assert registry.spec_for(spec.model_id, "v1") is not None
     warnings = [r for r in caplog.records if "PII values are dropped" in r.getMessage()]
     assert len(warnings) == 1

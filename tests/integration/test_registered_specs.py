@@ -10,10 +10,11 @@ import pytest
 import redis
 
 from streams.adapters.kafka.records import publish, read_from
+from streams.core.contract.spec import ModelSpec
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess
-from tests.integration.conftest import free_port, isolated_env
+from tests.integration.conftest import free_port, isolated_env, wait_until_processed
 
 pytestmark = pytest.mark.integration
 
@@ -74,5 +75,40 @@ def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
             f"{settings.redis_prefix}:specs", MODEL
         )
         assert orjson.loads(stored)["source"] == "registered"
+    finally:
+        assert worker.stop() == 0
+
+
+def test_a_spec_stored_during_a_warm_up_wins_over_the_one_it_infers(stack_config, tmp_path):
+    """Another worker or an operator stored the model's spec while this worker was warming up
+    (and its periodic sync is an hour away): the batch that infers a spec finds the stored
+    one, and the worker applies it from then on."""
+    model = "it-warm-race"
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_WARMUP_EVENTS": "40",
+        "DRIFTLINE_SPEC_REFRESH_S": "3600",
+    }
+    settings = Settings.from_env(env)
+    events = list(sample_events(model, 60))
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    try:
+        publish(settings.kafka, settings.topic_predictions, [(b"k", v) for v in events[:20]])
+        wait_until_processed(worker, 20)
+        stored = ModelSpec.from_dict(SPEC | {"model_id": model})
+        with redis.Redis.from_url(settings.redis_url) as client:
+            client.hset(f"{settings.redis_prefix}:specs", model, orjson.dumps(stored.to_dict()))
+        publish(settings.kafka, settings.topic_predictions, [(b"k", v) for v in events[20:]])
+        wait_until_processed(worker, 60)
+        # The inferred spec has no range: only the stored one refuses an age of 500.
+        publish(
+            settings.kafka, settings.topic_predictions, [(b"k", with_features(events[0], age=500))]
+        )
+        letters = read_from(settings.kafka, settings.topic_dlq,
+                            dict.fromkeys(range(settings.partitions), 0), count=1)  # fmt: skip
+        assert [letter.headers["driftline.dlq.reason"] for letter in letters] == [b"out_of_range"]
+        with redis.Redis.from_url(settings.redis_url) as client:
+            kept = client.hget(f"{settings.redis_prefix}:specs", model)
+        assert orjson.loads(kept)["source"] == stored.source
     finally:
         assert worker.stop() == 0

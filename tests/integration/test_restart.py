@@ -1,5 +1,6 @@
 """A worker that crashes mid-stream is replaced by one that resumes from Redis: it neither
-re-learns its reference nor applies an event twice, and the drift is still caught once."""
+re-learns its reference (nor the spec a warm-up inferred) nor applies an event twice, and the
+drift is still caught once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import time
 
 import orjson
 import pytest
+import redis
 
+from streams.cli import main
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.worker import WorkerProcess
@@ -73,3 +76,33 @@ def test_a_crashed_worker_resumes_from_redis(stack_config, tmp_path):
     assert [(a["feature"], a["status"]) for a in drift] == [("x7", "firing")]
     trigger = int(drift[0]["trigger"]["event_id"].rsplit("-", 1)[1])
     assert DRIFT_AT < trigger <= DRIFT_AT + 1_000
+
+
+def test_a_worker_killed_right_after_a_warm_up_leaves_the_inferred_spec(
+    stack_config, tmp_path, monkeypatch
+):
+    # The periodic sync never runs here: the batch that inferred the spec stores it, before
+    # the state built on it.
+    env = isolated_env(stack_config, tmp_path / "faust") | {
+        "DRIFTLINE_WARMUP_EVENTS": "100",
+        "DRIFTLINE_REFERENCE_EVENTS": "200",
+        "DRIFTLINE_WINDOW_EVENTS": "100",
+        "DRIFTLINE_SPEC_REFRESH_S": "3600",
+    }
+    settings = Settings.from_env(env)
+    stream = StreamConfig(model_id="it-warm-kill", seed=4)
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+    worker.start()
+    publish_stream(settings, stream, 500)
+    wait_until_processed(worker, 500)
+    worker.kill()
+
+    with redis.Redis.from_url(settings.redis_url) as client:
+        stored = client.hget(f"{settings.redis_prefix}:specs", stream.model_id)
+    assert stored is not None and orjson.loads(stored)["source"] == "inferred"
+    # What a successor or an operator reads: the state and the spec it rests on.
+    for name, value in env.items():
+        if name.startswith("DRIFTLINE_"):
+            monkeypatch.setenv(name, value)
+    out = tmp_path / "live.html"
+    assert main(["report", "--from-redis", stream.model_id, "v1", "--out", str(out)]) == 0

@@ -161,8 +161,8 @@ def _add_agents(
     app: BatchApp, settings: Settings, topics: WorkerTopics, services: WorkerServices
 ) -> None:
     """One agent per input topic, or (routed) one copying it by model and one reading the
-    copy; each ingested batch's inferred specs wait in ``services.pending``."""
-    ingestion, registry, pending = services.ingestion, services.registry, services.pending
+    copy."""
+    ingestion = services.ingestion
     # The monitoring agent and, with direct routing, the routing agent both apply batches:
     # one at a time, as one agent would.
     applying = asyncio.Lock()
@@ -175,7 +175,6 @@ def _add_agents(
     async def ingest(records: list[RawRecord]) -> None:
         async with applying:
             await ingestion.process(records)
-            pending.extend(registry.take_inferred())
         await replicated()
 
     async def join_labels(records: list[RawRecord]) -> None:
@@ -267,8 +266,8 @@ def _add_spec_sync(
     file_specs: list[ModelSpec],
     pii: PiiPolicy,
 ) -> None:
-    """Store ``file_specs`` at start; every ``spec_refresh_s`` store the inferred specs and
-    pick up the ones other workers or operators stored."""
+    """Store ``file_specs`` at start; every ``spec_refresh_s`` pick up the specs other
+    workers or operators stored (a batch stores the specs it inferred itself)."""
     spec_store, registry, metrics = services.spec_store, services.registry, services.metrics
 
     @app.task
@@ -278,7 +277,7 @@ def _add_spec_sync(
 
     @app.timer(settings.spec_refresh_s)
     async def sync_specs() -> None:
-        await _sync_specs(spec_store, registry, services.pending, pii)
+        await _sync_specs(spec_store, registry, pii)
         metrics.models_known.set(registry.model_count)
 
 
@@ -366,18 +365,12 @@ def _sample_health(app: BatchApp, health: HealthCheck) -> None:
         await health.report()
 
 
-async def _sync_specs(
-    store: RedisSpecStore, registry: SpecRegistry, pending: list[ModelSpec], pii: PiiPolicy
-) -> None:
-    """Persist inferred specs; pick up specs other workers or operators stored.
+async def _sync_specs(store: RedisSpecStore, registry: SpecRegistry, pii: PiiPolicy) -> None:
+    """Pick up specs other workers or operators stored.
 
     A spec with PII that comes while no key is set is not refused (the stream goes on): its
     PII values are dropped, as ``pii`` then hashes nothing, and a warning says so once.
     """
-    while pending:
-        if not await _try(store.save(pending[0], replace=False)):
-            return
-        pending.pop(0)
     stored = await _try(store.load())
     for spec in stored or ():
         current = registry.spec_for(spec.model_id, spec.model_version or "")

@@ -3,7 +3,8 @@
 Checkpoint order, per batch: (0) drop records Redis says were applied already (by every model
 before decoding, by the event's own model after), (1) decode and validate in the core (the
 registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
-new slots claimed after: ``RedisWarmupSlots``), then skip the copies of events seen within the
+new slots claimed after: ``RedisWarmupSlots``; the specs its warm-ups inferred stored before
+any state that rests on them: ``RedisSpecStore``), then skip the copies of events seen within the
 TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the dead-
 letter topic and wait until the broker has them, (3) load monitors (and rollouts) from Redis
 and update them (dropping the versions the version cap retired), (4) publish their alerts and
@@ -39,6 +40,7 @@ from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.rollout_store import RedisRolloutStore
+from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
@@ -80,12 +82,14 @@ class IngestionService(MonitoringStage):
         warmup_slots: RedisWarmupSlots | None = None,
         duplicates: RedisDuplicates | None = None,
         rollout_store: RedisRolloutStore | None = None,
+        spec_store: RedisSpecStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``warmup_slots`` shares the model cap's warm-up slots with the other workers
         (None: this worker's alone); ``duplicates`` finds copies of events (None: no
         check); ``rollout_store`` keeps the monitor's rollout state (canary verdicts) when
-        it has one; ``clock`` gives the wall-clock seconds of each batch."""
+        it has one; ``spec_store`` shares the specs warm-ups infer (None: they stay in this
+        process); ``clock`` gives the wall-clock seconds of each batch."""
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
             dead_letter_max_bytes=dead_letter_max_bytes,
@@ -98,6 +102,7 @@ class IngestionService(MonitoringStage):
         self.warmup_slots = warmup_slots
         self.duplicates = duplicates
         self.rollout_store = rollout_store
+        self.spec_store = spec_store
         self._dropped: list[str] = []
         self.clock = clock
         # Labels are counted in the canaries (``count_labels``) between two passes: a
@@ -137,6 +142,7 @@ class IngestionService(MonitoringStage):
             result = await self._unapplied(self.ingestor.ingest(records), records)
             keeping = self._keep_for_labels(result.accepted)
             await self._claim_warmups()
+            await self._store_inferred_specs()
             await self._skip_duplicates(result)
             await self._dead_letter(result.rejected)
             applied = await self._monitor_and_save(result, records, keeping)
@@ -246,6 +252,24 @@ class IngestionService(MonitoringStage):
         )
         registry.refuse(refused)
         self._dropped.extend(refused)
+
+    async def _store_inferred_specs(self) -> None:
+        """Store the specs this batch's warm-ups inferred before the state built on them
+        is saved: a worker stopped or killed after that save leaves its successor (and
+        ``driftline report``) the spec too. A spec another worker stored first wins."""
+        registry, store = self.ingestor.registry, self.spec_store
+        inferred = registry.take_inferred()
+        if store is None or not inferred:
+            return
+        lost = []
+        for spec in inferred:
+            save = functools.partial(store.save, spec, replace=False)
+            if not await self.writer.until_done("redis", save):
+                lost.append((spec.model_id, spec.model_version))
+        if lost:
+            for spec in await self.writer.until_done("redis", store.load):
+                if (spec.model_id, spec.model_version) in lost:
+                    registry.register(spec)
 
     async def _skip_duplicates(self, result: IngestResult) -> None:
         # Before the monitors: a copy does not count twice. Nor does it join twice, though

@@ -4,7 +4,7 @@ and health, built from ``Settings`` and the worker's topics (``WorkerTopics``)."
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -65,8 +65,6 @@ class WorkerServices:
     sink: AlertSink
     #: Which road each predictions partition's records take (routed, ``routing.py``).
     roads: RedisRoads
-    #: Specs inferred from events, not stored in Redis yet (``_sync_specs`` stores them).
-    pending: list[ModelSpec] = field(default_factory=list)
     #: Waits after each batch until Redis's replicas hold its writes (None: no wait).
     replicas: ReplicaBarrier | None = None
 
@@ -115,7 +113,7 @@ def build_services(
         liveness=liveness,
         progress=progress,
         spec_store=spec_store,
-        ingestion=(ingestion := wiring.ingestion(label_join, liveness)),
+        ingestion=(ingestion := wiring.ingestion(label_join, spec_store, liveness)),
         label_service=wiring.label_service(label_join, ingestion),
         health=HealthCheck(
             kafka=settings.kafka,
@@ -161,7 +159,9 @@ class _Wiring:
     dead_letter_limits: Mapping[str, int]
     sink: AlertSink
 
-    def ingestion(self, label_join: RedisLabelJoin, liveness: StreamLiveness) -> IngestionService:
+    def ingestion(
+        self, label_join: RedisLabelJoin, spec_store: RedisSpecStore, liveness: StreamLiveness
+    ) -> IngestionService:
         settings, registry, redis_client = self.settings, self.registry, self.redis_client
         return IngestionService(
             ingestor=Ingestor(settings.event_decoder(), registry),
@@ -185,6 +185,7 @@ class _Wiring:
             metrics=self.metrics,
             liveness=liveness,
             rollout_store=RedisRolloutStore(redis_client, prefix=settings.redis_prefix),
+            spec_store=spec_store,
             label_join=label_join if settings.label_ttl_s > 0 else None,
             dlq_redactor=DeadLetterRedactor(registry, self.pii)
             if settings.dlq_redact_pii
