@@ -23,7 +23,7 @@ from loadtest.chaos_stream import ChaosStream, Kill, Outcome, state_totals
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.adapters.kafka.routing import model_key
-from streams.adapters.redis.keys import fence_keys
+from streams.adapters.redis.keys import covered_offsets, fence_keys, parse_sources
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port, metric_sum, run_names
@@ -107,12 +107,10 @@ class ChaosRun:
         saved: dict[str, dict[int, int]] = {}
         for stream in self.stream.models:
             offsets_key, sources_key = fence_keys(settings.redis_prefix, stream.model_id, monitored)
-            covered: dict[int, int] = {}
-            if monitored == settings.topic_predictions:
-                covered = {int(p): int(o) for p, o in self.redis.hgetall(offsets_key).items()}
-            for name, offset in self.redis.hgetall(sources_key).items():
-                _, topic, partition = name.decode().rsplit("|", 2)
-                if topic == settings.topic_predictions:  # max over the fence slots
+            sources = parse_sources(self.redis.hgetall(sources_key))
+            covered = covered_offsets(sources, settings.topic_predictions)
+            if monitored == settings.topic_predictions:  # keyed: the input's own offsets
+                for partition, offset in self.redis.hgetall(offsets_key).items():
                     covered[int(partition)] = max(covered.get(int(partition), -1), int(offset))
             saved[stream.model_id] = covered
         self.kills[-1].saved = saved
@@ -180,12 +178,11 @@ class ChaosRun:
             sources = self.redis.hgetall(f"{settings.redis_prefix}:sources:{monitored}")
         except redis.RedisError:
             return {}
-        applied: dict[tuple[int, int], int] = {}
-        for field, offset in sources.items():
-            at, topic, partition = field.decode().rsplit("|", 2)
-            if topic == settings.topic_predictions:
-                applied[int(at), int(partition)] = int(offset)
-        return applied
+        return {
+            (slot, partition): offset
+            for (slot, topic, partition), offset in parse_sources(sources).items()
+            if topic == settings.topic_predictions
+        }
 
     def fraction_applied(self) -> float:
         applied = self.applied()

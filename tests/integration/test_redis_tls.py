@@ -16,6 +16,7 @@ import redis
 
 from streams.adapters.kafka.records import publish
 from streams.adapters.redis.acl import COMMANDS
+from streams.adapters.redis.keys import covered_offsets, parse_sources
 from streams.settings import Settings
 from streams.simulation import StreamConfig, generate_events, keyed_labels
 from streams.stack import process
@@ -147,11 +148,8 @@ def stored(server, settings: Settings) -> dict:
         sources = admin.hgetall(
             f"{prefix}:sources:{settings.monitored(settings.topic_predictions)}"
         )
-    last: dict[tuple[str, str], int] = {}  # per input partition, the last applied by any road
-    for field, offset in sources.items():
-        _, topic, partition = field.decode().split("|")
-        last[topic, partition] = max(last.get((topic, partition), -1), int(offset))
-    # Applied records = sum of (offset + 1).
+    # Per input partition, the last applied by any road; applied records = sum of (offset + 1).
+    last = covered_offsets(parse_sources(sources), settings.topic_predictions)
     return {
         "profile": profile,
         "windows_closed": state["windows_closed"],

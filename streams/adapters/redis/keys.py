@@ -4,7 +4,20 @@ Redis Cluster keeps them in one slot and a Lua script may touch them together.""
 
 from __future__ import annotations
 
-__all__ = ["canary_key", "fence_keys", "model_base"]
+from collections.abc import Mapping
+
+__all__ = [
+    "canary_key",
+    "covered_offsets",
+    "fence_keys",
+    "model_base",
+    "parse_sources",
+    "source_field",
+]
+
+#: A source: (the slot read at, the input topic, its partition). The slot is a by-model
+#: partition, or -1 - p for the records applied where they were read.
+Source = tuple[int, str, int]
 
 
 def model_base(prefix: str, model_id: str) -> str:
@@ -35,3 +48,39 @@ def fence_keys(prefix: str, model_id: str, topic: str) -> tuple[str, str]:
     """
     base = model_base(prefix, model_id)
     return f"{base}:offsets:{topic}", f"{base}:sources:{topic}"
+
+
+def source_field(source: Source) -> str:
+    """The ``sources`` hash field of ``source`` (Kafka topic names cannot hold "|").
+
+    >>> source_field((3, "preds", 0))
+    '3|preds|0'
+    """
+    slot, topic, partition = source
+    return f"{slot}|{topic}|{partition}"
+
+
+def parse_sources(values: Mapping[bytes | str, bytes | str | int]) -> dict[Source, int]:
+    """A ``sources`` hash as Redis returns it: the last offset applied per source.
+
+    >>> parse_sources({b"3|preds|0": b"41", "-1|preds|0": "40"})
+    {(3, 'preds', 0): 41, (-1, 'preds', 0): 40}
+    """
+    applied = {}
+    for field, offset in values.items():
+        slot, topic, partition = (field.decode() if isinstance(field, bytes) else field).split("|")
+        applied[int(slot), topic, int(partition)] = int(offset)
+    return applied
+
+
+def covered_offsets(sources: Mapping[Source, int], topic: str) -> dict[int, int]:
+    """Per partition of ``topic``, the last offset applied by any slot (any road).
+
+    >>> covered_offsets({(3, "preds", 0): 41, (-1, "preds", 0): 40, (2, "labels", 1): 7}, "preds")
+    {0: 41}
+    """
+    covered: dict[int, int] = {}
+    for (_, source_topic, partition), offset in sources.items():
+        if source_topic == topic:
+            covered[partition] = max(covered.get(partition, -1), offset)
+    return covered

@@ -62,7 +62,13 @@ from redis.exceptions import RedisError
 
 from streams.adapters.redis import scripts
 from streams.adapters.redis.client import ScriptCall, connect, run_scripts
-from streams.adapters.redis.keys import canary_key, fence_keys, model_base
+from streams.adapters.redis.keys import (
+    canary_key,
+    fence_keys,
+    model_base,
+    parse_sources,
+    source_field,
+)
 from streams.adapters.redis.legacy_keys import LegacyKeys
 from streams.core.errors import InvalidState, StoreUnavailable
 from streams.settings import setting_default
@@ -177,7 +183,7 @@ class RedisMonitorStore:
     async def applied_sources(self) -> dict[tuple[int, str, int], int]:
         """Low-water source offset per ``(partition, source topic, source partition)``."""
         try:
-            return _sources(await self.client.hgetall(self.sources_key))
+            return parse_sources(await self.client.hgetall(self.sources_key))
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.sources_key}: {exc}") from exc
 
@@ -204,7 +210,7 @@ class RedisMonitorStore:
                                    ) from exc  # fmt: skip
         return {
             model_id: ({int(p): int(v) for p, v in replies[3 * i + 1].items()},
-                       _sources(replies[3 * i + 2]), _text(replies[3 * i]))
+                       parse_sources(replies[3 * i + 2]), _text(replies[3 * i]))
             for i, model_id in enumerate(models)
         }  # fmt: skip
 
@@ -350,7 +356,7 @@ class RedisMonitorStore:
             pairs = [v for item in offsets.items() for v in item]
             calls.append(ScriptCall(raise_, [self.offsets_key], pairs))
         if sources:
-            fields = [v for (p, t, s), o in sources.items() for v in (f"{p}|{t}|{s}", o)]
+            fields = [v for source, o in sources.items() for v in (source_field(source), o)]
             calls.append(ScriptCall(raise_, [self.sources_key], fields))
         return calls
 
@@ -368,19 +374,9 @@ def _fence_args(offsets: dict[int, int], sources: dict[tuple[int, str, int], int
     for partition, offset in offsets.items():
         args += [partition, offset]
     args.append(len(sources))
-    for (partition, topic, source_partition), offset in sources.items():
-        # Kafka topic names cannot hold "|".
-        args += [f"{partition}|{topic}|{source_partition}", offset]
+    for source, offset in sources.items():
+        args += [source_field(source), offset]
     return args
-
-
-def _sources(values: dict[Any, Any]) -> dict[tuple[int, str, int], int]:
-    applied = {}
-    for field_, value in values.items():
-        name = field_.decode() if isinstance(field_, bytes) else field_
-        partition, topic, source_partition = name.split("|")
-        applied[int(partition), topic, int(source_partition)] = int(value)
-    return applied
 
 
 def _text(value: bytes | str | None) -> str:
