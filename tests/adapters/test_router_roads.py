@@ -5,6 +5,7 @@ of road is claimed at the high-water mark."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import zlib
 from collections.abc import Sequence
 
@@ -157,11 +158,24 @@ def test_the_check_drops_the_copies_of_a_router_on_roads_read_before_a_claim():
     assert kept == list(range(90, 100))
 
 
-def test_a_router_with_a_direct_route_waits_for_the_partition_count(monkeypatch):
+def test_a_router_with_a_direct_route_waits_for_the_partition_count(monkeypatch, caplog):
     """Copied for want of the count, a record of a direct segment would be taken for a stale
-    router's where it is applied, and skipped."""
+    router's where it is applied, and skipped. A long wait is logged, once."""
     monkeypatch.setattr(routing, "_COUNT_RETRY_S", 0.0)
+    monkeypatch.setattr(routing, "_COUNT_WARN_AFTER", 3)
     store = Store(Roads((0,), (direct_road(PARTITIONS),)), writable=False)
     records = records_of(OWN, 1, range(100, 110))
-    sent, applied, _ = route(store, claim_direct=True, records=records, unknown_for=3)
+    with caplog.at_level(logging.WARNING, logger=routing.__name__):
+        sent, applied, _ = route(store, claim_direct=True, records=records, unknown_for=5)
     assert sent == [] and [r.offset for r in applied] == [r.offset for r in records]
+    waits = [r.getMessage() for r in caplog.records if "partition count" in r.getMessage()]
+    assert waits == ["routing waits for the brokers to give by-model's partition count "
+                     "(asked 3 times): its records wait too"]  # fmt: skip
+
+
+def test_a_short_wait_for_the_partition_count_is_not_logged(monkeypatch, caplog):
+    monkeypatch.setattr(routing, "_COUNT_RETRY_S", 0.0)
+    store = Store(Roads((0,), (direct_road(PARTITIONS),)), writable=False)
+    with caplog.at_level(logging.WARNING, logger=routing.__name__):
+        route(store, claim_direct=True, records=records_of(OWN, 1, range(10)), unknown_for=3)
+    assert not [r for r in caplog.records if "partition count" in r.getMessage()]

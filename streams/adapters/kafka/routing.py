@@ -23,6 +23,7 @@ itself, in the same step, and the chunk is acked once they are applied too.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -47,6 +48,8 @@ from streams.core.contract.event import RawRecord
 __all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "RoadStore", "Router",
            "direct_read_at", "model_key", "partition_messages", "pieces", "routed_record",
            "routed_records", "source_headers", "split_direct"]  # fmt: skip
+
+logger = logging.getLogger(__name__)
 
 SOURCE_HEADERS = ("driftline.source.topic", "driftline.source.partition",
                   "driftline.source.offset", "driftline.source.timestamp")  # fmt: skip
@@ -82,6 +85,12 @@ def model_key(value: bytes | None, *, max_bytes: int | None = None) -> bytes:
 #: How often a router with a direct route asks again for a partition count the brokers
 #: have not given yet.
 _COUNT_RETRY_S = 0.5
+#: After how many asks in a row the wait is logged (its records wait with it).
+_COUNT_WARN_AFTER = 20
+_COUNT_WAIT = (
+    "routing waits for the brokers to give %s's partition count (asked %d times): its "
+    "records wait too"
+)
 _MODEL_ID_NAME = b'"model_id"'
 # A colon and a string of the decoder's identifier characters, JSON whitespace around.
 _PLAIN_ID_VALUE = re.compile(rb'[ \t\n\r]*:[ \t\n\r]*"([A-Za-z0-9._-]{1,64})"')
@@ -377,10 +386,12 @@ class Router:
         which road a record takes depends on it, and where records are applied they are
         checked against the road it gives (``direct_road_now``), so a record copied for
         want of it would later be taken for a stale router's and skipped."""
-        value = await count.get()
+        value, asks = await count.get(), 1
         while value is None and self.direct is not None:
+            if asks == _COUNT_WARN_AFTER:
+                logger.warning(_COUNT_WAIT, count.topic, asks)
             await asyncio.sleep(_COUNT_RETRY_S)
-            value = await count.get()
+            value, asks = await count.get(), asks + 1
         return value
 
     def forget(self) -> None:
