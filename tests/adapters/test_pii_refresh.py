@@ -21,9 +21,6 @@ class _Stored:
     async def load(self) -> list[ModelSpec]:
         return self.specs
 
-    async def save(self, spec: ModelSpec, *, replace: bool) -> None:
-        raise AssertionError("nothing is pending")
-
 
 def test_a_late_pii_spec_without_a_key_is_registered_with_one_warning(caplog):
     spec = ModelSpec.from_dict(pii_stream.SPEC)

@@ -270,10 +270,13 @@ def _add_spec_sync(
     workers or operators stored (a batch stores the specs it inferred itself)."""
     spec_store, registry, metrics = services.spec_store, services.registry, services.metrics
 
+    writer = DurableWriter(metrics.retries, metrics.publish_failures)
+
     @app.task
     async def store_file_specs() -> None:
+        # Retried while Redis does not answer: the other workers and the report read them.
         for spec in file_specs:
-            await _try(spec_store.save(spec, replace=True))
+            await writer.until_done("redis", functools.partial(spec_store.save, spec, replace=True))
 
     @app.timer(settings.spec_refresh_s)
     async def sync_specs() -> None:
