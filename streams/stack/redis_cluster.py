@@ -43,7 +43,16 @@ class LocalCluster:
         return f"redis+cluster://{self.host}:{self.ports[0]}"
 
     def start(self, *, log: Callable[[str], None] = print, timeout_s: float = 30.0) -> None:
-        """Start every node, create the cluster, wait until every slot is served."""
+        """Start every node, create the cluster, wait until every slot is served. If that
+        fails, the nodes started are stopped (a caller's teardown never runs for a fixture
+        whose setup failed)."""
+        try:
+            self._start(log, timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, log: Callable[[str], None], timeout_s: float) -> None:
         binary = debian.redis_server(log)
         for port in self.ports:
             node = self.home / str(port)
@@ -55,7 +64,7 @@ class LocalCluster:
                     "--save", "", "--cluster-node-timeout", "1000",
                     "--repl-diskless-sync-delay", "0"]  # fmt: skip
             self._processes[port] = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        self._wait(lambda: all(self._answers(p) for p in self.ports), timeout_s, "nodes")
+        self._wait(self._all_answer, timeout_s, "nodes")
         cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
         nodes = [f"{self.host}:{port}" for port in self.ports]
         subprocess.run([cli, "--cluster", "create", *nodes, "--cluster-replicas",
@@ -140,6 +149,15 @@ class LocalCluster:
         in_sync = all(r.get("master_link_status") == "up" for r in replicas)
         return in_sync and len(replicas) == self.replicas * (len(roles) - len(replicas))
 
+    def _all_answer(self) -> bool:
+        """Whether every node answers; raises at once for a node that exited (a port or its
+        cluster bus port, port + 10000, taken), naming its log's last line."""
+        for port, process in self._processes.items():
+            if process.poll() is not None:
+                raise StackError(f"the redis cluster node on port {port} exited: "
+                                 f"{_last_line(self.home / str(port) / 'redis.log')}")  # fmt: skip
+        return all(self._answers(p) for p in self.ports)
+
     def _answers(self, port: int) -> bool:
         try:
             return bool(_client(self.host, port).ping())
@@ -152,6 +170,14 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise StackError(f"the redis cluster's {what} did not come up in {timeout_s}s")
             time.sleep(0.1)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError as exc:
+        return f"no log ({exc.strerror})"
+    return lines[-1] if lines else "an empty log"
 
 
 def _client(host: str, port: int) -> redis.Redis:

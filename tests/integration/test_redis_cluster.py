@@ -4,6 +4,7 @@ with exact counts, and a restarted worker resumes from the cluster's state."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import orjson
@@ -11,6 +12,7 @@ import pytest
 
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
+from streams.stack.errors import StackError
 from streams.stack.redis_cluster import LocalCluster
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
@@ -103,3 +105,30 @@ def test_drift_is_caught_once_as_on_one_redis(run):
     assert [(a["feature"], a["status"]) for a in drift] == [("x7", "firing")]
     trigger = int(drift[0]["trigger"]["event_id"].rsplit("-", 1)[1])
     assert DRIFT_AT < trigger <= DRIFT_AT + 1_000
+
+
+def test_a_node_that_cannot_start_fails_the_start_at_once_and_leaves_none_running(tmp_path):
+    taken, port = _bus_port_taken()
+    with taken:
+        cluster = LocalCluster(tmp_path, [port, free_port()])
+        started = time.monotonic()
+        with pytest.raises(StackError, match=f"node on port {port} exited: .*{port + 10000}"):
+            cluster.start(timeout_s=30)
+    assert time.monotonic() - started < 10  # not the 30 s wait for nodes that never answer
+    assert cluster.alive() == []  # the node that did start was stopped
+
+
+def _bus_port_taken() -> tuple[socket.socket, int]:
+    """A listening socket on the cluster bus port (port + 10000) of a free ``port``."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        taken = socket.socket()
+        try:
+            taken.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            taken.close()
+            continue
+        taken.listen()
+        return taken, port
