@@ -88,6 +88,16 @@ def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 6
         time.sleep(0.25)
 
 
+def worker_through(env: dict[str, str], log_path, stream, count: int) -> WorkerProcess:
+    """A started worker of ``env`` that has processed ``count`` published events of
+    ``stream``."""
+    worker = WorkerProcess(env, web_port=free_port(), log_path=log_path)
+    worker.start()
+    publish_stream(Settings.from_env(env), stream, count)
+    wait_until_processed(worker, count)
+    return worker
+
+
 def wait_for_labels(worker: WorkerProcess, outcome: str, count: int, timeout_s: float = 60) -> None:
     """Until the worker has counted ``count`` labels of ``outcome`` (joined, duplicate...)."""
     deadline = time.monotonic() + timeout_s

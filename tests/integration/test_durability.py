@@ -37,6 +37,7 @@ from tests.integration.conftest import (
     publish_stream,
     read_all,
     wait_until_processed,
+    worker_through,
 )
 
 pytestmark = pytest.mark.integration
@@ -180,10 +181,7 @@ def test_records_redelivered_after_a_crash_are_skipped_and_new_ones_applied_once
     }
     settings = Settings.from_env(env)
     stream = StreamConfig(model_id="it-redeliver", seed=5)
-    first = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "first.log")
-    first.start()
-    publish_stream(settings, stream, 2_000)
-    wait_until_processed(first, 2_000)
+    first = worker_through(env, tmp_path / "first.log", stream, 2_000)
     assert sum(committed(settings).values()) == 0, "a commit came before the crash"
     first.kill()
 

@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     publish_stream,
     read_alerts,
     wait_until_processed,
+    worker_through,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,11 +92,7 @@ def test_a_worker_killed_right_after_a_warm_up_leaves_the_inferred_spec(
     }
     settings = Settings.from_env(env)
     stream = StreamConfig(model_id="it-warm-kill", seed=4)
-    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
-    worker.start()
-    publish_stream(settings, stream, 500)
-    wait_until_processed(worker, 500)
-    worker.kill()
+    worker_through(env, tmp_path / "worker.log", stream, 500).kill()
 
     with redis.Redis.from_url(settings.redis_url) as client:
         stored = client.hget(f"{settings.redis_prefix}:specs", stream.model_id)
