@@ -8,6 +8,8 @@ by test:
   contract before the test sees it (``published_records_conform``, autouse).
 - Replay: tests run ``driftline replay`` through the ``run_replay`` fixture, which checks every
   line written to stdout (alerts), ``--retrain`` and ``--dlq``.
+
+And once the session ends, any worker process a failed test left running is killed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from streams.adapters.kafka import records as kafka_records
+from streams.stack.worker import kill_leftovers
 from tests.contracts import checked_read_from, checked_replay
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_outlives_the_tests() -> Iterator[None]:
+    """Workers run in sessions of their own: one a failed test never stopped would go on
+    consuming (and taking CPU from the next runs) after pytest exits."""
+    yield
+    left = kill_leftovers()
+    if left:
+        print(f"\nkilled {len(left)} worker(s) no test stopped: pids {left}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session", autouse=True)

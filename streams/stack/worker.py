@@ -18,9 +18,29 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.core.errors import DriftlineError
 from streams.settings import Settings
 
-__all__ = ["WorkerProcess", "free_port", "route_direct_from_the_start", "run_names"]
+__all__ = [
+    "WorkerProcess",
+    "free_port",
+    "kill_leftovers",
+    "route_direct_from_the_start",
+    "run_names",
+]
 
 _TAKEN = ("driftline_events_processed_total", "driftline_events_rejected_total")
+#: The worker processes started here and not stopped yet (each in a session of its own, so
+#: they outlive this process unless stopped).
+_STARTED: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def kill_leftovers() -> list[int]:
+    """SIGKILL the workers started here that nobody stopped (a test that failed before its
+    ``stop``); their pids."""
+    left = [process for process in _STARTED.values() if process.poll() is None]
+    for process in left:
+        process.kill()
+        process.wait()
+    _STARTED.clear()
+    return [process.pid for process in left]
 
 
 class WorkerProcess:
@@ -53,6 +73,7 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _STARTED[self._process.pid] = self._process
         deadline, last = time.monotonic() + timeout_s, "no answer"
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -83,6 +104,8 @@ class WorkerProcess:
     def stop(self, *, timeout_s: float = 30.0) -> int | None:
         """Stop it gracefully (SIGTERM lets Faust commit and leave the group); its exit code."""
         process, self._process = self._process, None
+        if process is not None:
+            _STARTED.pop(process.pid, None)
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
         process.terminate()
@@ -95,9 +118,11 @@ class WorkerProcess:
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to commit offsets or leave the group."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        if process is not None:
+            _STARTED.pop(process.pid, None)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
     @property
     def pid(self) -> int | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -63,3 +65,31 @@ def test_sigterm_during_a_redis_outage_stops_within_10s_and_nothing_is_lost(stac
         assert second.metric_total("driftline_events_processed_total") == 500
     finally:
         assert second.stop() == 0
+
+
+LEAVE_ONE_RUNNING = """
+import os
+import sys
+from pathlib import Path
+from streams.stack.worker import WorkerProcess, free_port, kill_leftovers
+env, logs = dict(os.environ), Path(sys.argv[1])
+stopped = WorkerProcess(env, web_port=free_port(), log_path=logs / "stopped.log")
+left = WorkerProcess(env, web_port=free_port(), log_path=logs / "left.log")
+stopped.start()
+left.start()
+print(stopped.pid, left.pid)
+stopped.stop()
+print(*kill_leftovers())
+"""
+
+
+def test_a_worker_nobody_stopped_is_killed_by_kill_leftovers(stack_config, tmp_path):
+    """What the test session's last fixture does (tests/conftest.py)."""
+    env = isolated_env(stack_config, tmp_path / "faust")
+    done = subprocess.run([sys.executable, "-c", LEAVE_ONE_RUNNING, str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    started, killed = done.stdout.splitlines()
+    left = int(started.split()[1])
+    assert killed.split() == [str(left)]  # not the one stopped
+    with pytest.raises(ProcessLookupError):
+        os.kill(left, 0)
