@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import faust
 from faust.types import TP
 
-from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
@@ -167,7 +166,7 @@ def _add_agents(
     # one at a time, as one agent would.
     applying = asyncio.Lock()
 
-    writer = DurableWriter(services.metrics.retries, services.metrics.publish_failures)
+    writer = ingestion.writer  # the stages' own: its retries and failures counted alike
     replicated = after_each_batch(services.replicas, writer)
     if services.replicas is not None:
         app.closing.append(services.replicas.close)
@@ -269,8 +268,7 @@ def _add_spec_sync(
     """Store ``file_specs`` at start; every ``spec_refresh_s`` pick up the specs other
     workers or operators stored (a batch stores the specs it inferred itself)."""
     spec_store, registry, metrics = services.spec_store, services.registry, services.metrics
-
-    writer = DurableWriter(metrics.retries, metrics.publish_failures)
+    writer = services.ingestion.writer
 
     @app.task
     async def store_file_specs() -> None:
