@@ -82,7 +82,8 @@ def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
 def test_a_spec_stored_during_a_warm_up_wins_over_the_one_it_infers(stack_config, tmp_path):
     """Another worker or an operator stored the model's spec while this worker was warming up
     (and its periodic sync is an hour away): the batch that infers a spec finds the stored
-    one, and the worker applies it from then on."""
+    one, and the worker applies it from then on. The stored one marks a PII feature and no
+    key is set: its values are dropped, and the log says so, as for a spec the sync finds."""
     model = "it-warm-race"
     env = isolated_env(stack_config, tmp_path / "faust") | {
         "DRIFTLINE_WARMUP_EVENTS": "40",
@@ -95,7 +96,10 @@ def test_a_spec_stored_during_a_warm_up_wins_over_the_one_it_infers(stack_config
     try:
         publish(settings.kafka, settings.topic_predictions, [(b"k", v) for v in events[:20]])
         wait_until_processed(worker, 20)
-        stored = ModelSpec.from_dict(SPEC | {"model_id": model})
+        plan = SPEC["features"]["plan"] | {"pii": True}
+        stored = ModelSpec.from_dict(
+            SPEC | {"model_id": model, "features": SPEC["features"] | {"plan": plan}}
+        )
         with redis.Redis.from_url(settings.redis_url) as client:
             client.hset(f"{settings.redis_prefix}:specs", model, orjson.dumps(stored.to_dict()))
         publish(settings.kafka, settings.topic_predictions, [(b"k", v) for v in events[20:]])
@@ -110,5 +114,7 @@ def test_a_spec_stored_during_a_warm_up_wins_over_the_one_it_infers(stack_config
         with redis.Redis.from_url(settings.redis_url) as client:
             kept = client.hget(f"{settings.redis_prefix}:specs", model)
         assert orjson.loads(kept)["source"] == stored.source
+        log = worker.log_path.read_text()
+        assert f"model {model} has PII features or attributes and no DRIFTLINE_PII_KEY" in log
     finally:
         assert worker.stop() == 0

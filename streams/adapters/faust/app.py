@@ -23,6 +23,7 @@ from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
+from streams.adapters.faust.ingestion import register_stored
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.routes import add_routes
@@ -43,7 +44,7 @@ from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.spec_store import RedisSpecStore
 from streams.core.alerts.sink import AlertSink
 from streams.core.contract.event import RawRecord
-from streams.core.contract.pii import PiiPolicy, has_pii
+from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
 from streams.core.errors import StoreUnavailable
@@ -367,25 +368,12 @@ def _sample_health(app: BatchApp, health: HealthCheck) -> None:
 
 
 async def _sync_specs(store: RedisSpecStore, registry: SpecRegistry, pii: PiiPolicy) -> None:
-    """Pick up specs other workers or operators stored.
-
-    A spec with PII that comes while no key is set is not refused (the stream goes on): its
-    PII values are dropped, as ``pii`` then hashes nothing, and a warning says so once.
-    """
+    """Pick up specs other workers or operators stored (``register_stored``)."""
     stored = await _try(store.load())
     for spec in stored or ():
         current = registry.spec_for(spec.model_id, spec.model_version or "")
         if current is None or current.to_dict() != spec.to_dict():
-            registry.register(spec)
-            if has_pii(spec) and not pii.hashes and pii.mode == "hash":
-                _warn_unkeyed(spec.model_id)
-
-
-@functools.cache
-def _warn_unkeyed(model_id: str) -> None:
-    # Cached: once per model per process, not at every refresh.
-    logger.warning("model %s has PII features or attributes and no DRIFTLINE_PII_KEY is set: "
-                   "its PII values are dropped, not hashed", model_id)  # fmt: skip
+            register_stored(registry, spec, pii)
 
 
 async def _try(operation: Awaitable[_T]) -> _T | None:

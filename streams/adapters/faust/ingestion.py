@@ -48,7 +48,9 @@ from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.duplicates import keep
 from streams.core.contract.event import PredictionEvent, RawRecord
 from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
-from streams.core.contract.pii import pii_attributes_by_model
+from streams.core.contract.pii import PiiPolicy, has_pii, pii_attributes_by_model
+from streams.core.contract.registry import SpecRegistry
+from streams.core.contract.spec import ModelSpec
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidSpec, InvalidState
@@ -269,7 +271,7 @@ class IngestionService(MonitoringStage):
         if lost:
             for spec in await self.writer.until_done("redis", store.load):
                 if (spec.model_id, spec.model_version) in lost:
-                    registry.register(spec)
+                    register_stored(registry, spec, self.monitor.pii)
 
     async def _skip_duplicates(self, result: IngestResult) -> None:
         # Before the monitors: a copy does not count twice. Nor does it join twice, though
@@ -403,3 +405,21 @@ def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
     return future
+
+
+def register_stored(registry: SpecRegistry, spec: ModelSpec, pii: PiiPolicy) -> None:
+    """Apply a spec read from Redis (another worker's or an operator's) from now on.
+
+    A spec with PII that comes while no key is set is not refused (the stream goes on): its
+    PII values are dropped, as ``pii`` then hashes nothing, and a warning says so once.
+    """
+    registry.register(spec)
+    if has_pii(spec) and not pii.hashes and pii.mode == "hash":
+        _warn_unkeyed(spec.model_id)
+
+
+@functools.cache
+def _warn_unkeyed(model_id: str) -> None:
+    # Cached: once per model per process, not at every refresh.
+    logger.warning("model %s has PII features or attributes and no DRIFTLINE_PII_KEY is set: "
+                   "its PII values are dropped, not hashed", model_id)  # fmt: skip
