@@ -6,7 +6,6 @@ each batch's state (``P:offsets:T``), not the workers' counters, which die with 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 import uuid
@@ -16,10 +15,9 @@ from pathlib import Path
 
 import orjson
 import redis
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
 from loadtest.chaos_stream import ChaosStream, Kill, Outcome, state_totals
+from loadtest.leftovers import forget_run
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
 from streams.adapters.kafka.routing import model_key
@@ -295,10 +293,4 @@ class ChaosRun:
 
     def clean(self) -> None:
         """Delete this run's Redis keys and topics: full-size runs would fill the disk."""
-        for key in self.redis.scan_iter(f"{self.settings.redis_prefix}:*", count=1000):
-            self.redis.delete(key)
-        admin = AdminClient(self.settings.kafka.confluent())
-        topics = [*self.settings.topics, *self.settings.internal_topics]
-        for future in admin.delete_topics(topics, operation_timeout=30).values():
-            with contextlib.suppress(KafkaException):
-                future.result()
+        forget_run(self.settings)

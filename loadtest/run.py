@@ -45,6 +45,7 @@ import orjson
 from confluent_kafka import Consumer
 
 from loadtest.latency import QUICK_LATENCY, latency_line, measure_latency
+from loadtest.leftovers import forget_run
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
 from loadtest.progress import wait_taken
@@ -52,6 +53,7 @@ from loadtest.work_done import Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
 from streams.kafka_config import KafkaConfig
+from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
 
 PARTITIONS = 4
@@ -253,7 +255,10 @@ def run_workload(
     }
     plan = workload.plan(len(records), settings)
     route_direct_from_the_start(env)  # the steady state, not the one-time copy of a backlog
-    seconds, cpu, rss = driftline(env, plan, workdir / f"worker-{run}.log")
+    try:
+        seconds, cpu, rss = driftline(env, plan, workdir / f"worker-{run}.log")
+    finally:
+        forget_run(Settings.from_env(env))
     results.append(Result(label, "Driftline worker", len(records), seconds, cpu, rss))
     return results
 

@@ -2,13 +2,16 @@
 
 For each worker count, a fresh topic (``--partitions`` partitions) and consumer group: the
 workers start and settle their partitions first (so no state is handed over while the clock
-runs), then the workload of loadtest/run.py (``--models`` models sharing ``--events``
-events, 20 numeric + 4 categorical features, every detector on) is published and timed from
-the first event processed to the last. CPU per event is every worker's user + system time
-over that span, from /proc. The work is checked before a row is printed
-(``loadtest/work_done.py``): every event accepted exactly once across the workers (a model
-counted by two workers would add up to more), every model's reference built, its windows
-closed.
+runs). They are stopped (SIGSTOP) while the workload of loadtest/run.py (``--models`` models
+sharing ``--events`` events, 20 numeric + 4 categorical features, every detector on) is
+published, and resumed together after: the clock runs from then to the last event
+processed, and times their work alone. (Workers left to consume while the harness
+published did 8-16% of the work before the clock started, beside the publishing: the
+2026-12-06 entry of BENCHMARKS.md.) A rebalance while the clock runs fails the run. CPU per
+event is every worker's user + system time over that span, from /proc. The work is checked
+before a row is printed (``loadtest/work_done.py``): every event accepted exactly once
+across the workers (a model counted by two workers would add up to more), every model's
+reference built, its windows closed. The run's keys and topics are deleted after it.
 
 Run: .venv/bin/python -m loadtest.scaling [--workers 1 2 4] [--events 400000] [--models 32]
 """
@@ -17,19 +20,24 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.leftovers import forget_run
 from loadtest.process_probe import ProcessProbe
 from loadtest.producer import encode_workload, kafka_from_env, produce
 from loadtest.progress import wait_taken
 from loadtest.work_done import Observed, Plan, WorkNotDone, from_metrics
 from streams import stack
 from streams.adapters.kafka.admin import ensure_topics
+from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start, run_names
 
 
@@ -61,6 +69,23 @@ def settled(workers: list[WorkerProcess], partitions: int, timeout_s: float = 12
     raise WorkNotDone(f"{len(workers)} workers did not settle on {partitions} partitions")
 
 
+@contextmanager
+def held(workers: list[WorkerProcess]) -> Iterator[None]:
+    """The workers stopped for the block, resumed together after it."""
+    pids = [w.pid for w in workers if w.pid is not None]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def assignment(workers: list[WorkerProcess]) -> list[list[int]]:
+    return [sorted(w.health()[1]["stream"]["partitions"]) for w in workers]
+
+
 def merged(observed: list[Observed]) -> Observed:
     """One view of the group: each model is owned (and reported) by one worker."""
     total = Observed()
@@ -83,7 +108,9 @@ def run(config: stack.StackConfig, count: int, args: argparse.Namespace, workdir
     env = {**os.environ, **names, "DRIFTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap,
            "DRIFTLINE_REDIS_URL": config.redis_url, "DRIFTLINE_DATA_DIR": str(workdir),
            "DRIFTLINE_PARTITIONS": str(args.partitions),
-           "DRIFTLINE_LABEL_TTL_S": "300"}  # fmt: skip
+           "DRIFTLINE_LABEL_TTL_S": "300",
+           # Held (no heartbeats) while the workload is published: seconds, not a minute.
+           "DRIFTLINE_SESSION_TIMEOUT_S": "60"}  # fmt: skip
     route_direct_from_the_start(env)  # the steady state, not the one-time copy of a backlog
     workers = [
         WorkerProcess(env, web_port=free_port(), log_path=workdir / f"scale{count}-{i}.log")
@@ -93,21 +120,26 @@ def run(config: stack.StackConfig, count: int, args: argparse.Namespace, workdir
         worker.start()
     try:
         settled(workers, args.partitions)
+        partitions = assignment(workers)
         probes = [ProcessProbe(w.pid) for w in workers if w.pid is not None]
         records = encode_workload(args.events, args.models)
-        produce(kafka, topic, records)
+        with held(workers):
+            produce(kafka, topic, records)
         taken = wait_taken(lambda: sum(w.events_taken() for w in workers), len(records),
                            timeout_s=900, what=f"{count} workers")  # fmt: skip
         cpu = sum(probe.between(taken.started, taken.ended)[0] for probe in probes)
         for probe in probes:
             probe.stop()
         plan = Plan({f"bench-m{i}": len(records) // args.models for i in range(args.models)})
+        if assignment(workers) != partitions:
+            raise WorkNotDone(f"{count} workers: a rebalance while the clock ran")
         merged([from_metrics(w.metrics()) for w in workers]).check(plan, f"{count} workers")
         split = tuple(w.events_taken() for w in workers)
         return Row(count, len(records), taken.seconds, cpu, split)
     finally:
         for worker in workers:
             worker.stop()
+        forget_run(Settings.from_env(env))
 
 
 def report(rows: list[Row]) -> None:

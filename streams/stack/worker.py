@@ -26,7 +26,7 @@ __all__ = [
     "run_names",
 ]
 
-_TAKEN = ("driftline_events_processed_total", "driftline_events_rejected_total")
+_TAKEN = ("driftline_events_processed_total{", "driftline_events_rejected_total{")
 #: The worker processes started here and not stopped yet (each in a session of its own, so
 #: they outlive this process unless stopped).
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
@@ -142,20 +142,28 @@ class WorkerProcess:
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample of /metrics, keyed by (name, sorted labels)."""
-        request = urllib.request.Request(f"{self.base_url}/metrics")
-        if token := self.environ.get("DRIFTLINE_WEB_TOKEN"):
-            request.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=5) as response:
-            text = response.read().decode()
         return {
             (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text)
+            for family in text_string_to_metric_families(self._metrics_page())
             for sample in family.samples
         }
 
     def events_taken(self) -> int:
-        """Events processed or rejected so far, from one scrape of /metrics."""
-        return int(sum(v for (name, _), v in self.metrics().items() if name in _TAKEN))
+        """Events processed or rejected so far, from one scrape of /metrics.
+
+        Only the two counters' lines are read: the whole page parsed is ~0.1 s of the
+        caller's CPU at 32 model versions, and load tests ask every second while timed.
+        """
+        return int(sum(float(line.rsplit(" ", 1)[1])
+                       for line in self._metrics_page().splitlines()
+                       if line.startswith(_TAKEN)))  # fmt: skip
+
+    def _metrics_page(self) -> str:
+        request = urllib.request.Request(f"{self.base_url}/metrics")
+        if token := self.environ.get("DRIFTLINE_WEB_TOKEN"):
+            request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read().decode()
 
     def metric_total(self, name: str, **labels: str) -> float:
         """Sum of ``name`` over the samples whose labels include ``labels``."""
