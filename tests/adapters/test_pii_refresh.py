@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from streams.adapters.faust.app import _sync_specs
+from streams.adapters.faust.spec_sync import sync_specs
 from streams.core.contract.pii import PiiPolicy
 from streams.core.contract.registry import SpecRegistry
 from streams.core.contract.spec import ModelSpec
@@ -13,7 +13,7 @@ from tests import pii_stream
 
 
 class _Stored:
-    """Only what ``_sync_specs`` calls of a spec store: the specs an operator stored."""
+    """Only what ``sync_specs`` calls of a spec store: the specs an operator stored."""
 
     def __init__(self, specs: list[ModelSpec]) -> None:
         self.specs = specs
@@ -27,7 +27,7 @@ def test_a_late_pii_spec_without_a_key_is_registered_with_one_warning(caplog):
     registry, policy = SpecRegistry(), PiiPolicy()
     with caplog.at_level(logging.WARNING):
         for changed in (spec, ModelSpec.from_dict({**pii_stream.SPEC, "task": "regression"})):
-            asyncio.run(_sync_specs(_Stored([changed]), registry, policy))
+            asyncio.run(sync_specs(_Stored([changed]), registry, policy))
     assert registry.spec_for(spec.model_id, "v1") is not None
     warnings = [r for r in caplog.records if "PII values are dropped" in r.getMessage()]
     assert len(warnings) == 1

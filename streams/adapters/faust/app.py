@@ -12,9 +12,9 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import faust
 from faust.types import TP
@@ -23,7 +23,6 @@ from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
-from streams.adapters.faust.ingestion import register_stored
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.routes import add_routes
@@ -32,6 +31,7 @@ from streams.adapters.faust.services import (
     WorkerServices,
     build_services,
 )
+from streams.adapters.faust.spec_sync import sync_specs
 from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
 from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
@@ -53,7 +53,7 @@ from streams.settings import Settings
 __all__ = ["Worker", "build_worker", "load_stored_specs"]
 
 logger = logging.getLogger(__name__)
-_T = TypeVar("_T")
+
 #: Loggers that repeat one line per reconnect attempt during a Kafka outage.
 _NOISY_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordinator",
                   "aiokafka.consumer.fetcher", "aiokafka.producer.sender")  # fmt: skip
@@ -278,8 +278,8 @@ def _add_spec_sync(
             await writer.until_done("redis", functools.partial(spec_store.save, spec, replace=True))
 
     @app.timer(settings.spec_refresh_s)
-    async def sync_specs() -> None:
-        await _sync_specs(spec_store, registry, pii)
+    async def refresh_specs() -> None:
+        await sync_specs(spec_store, registry, pii)
         metrics.models_known.set(registry.model_count)
 
 
@@ -365,20 +365,3 @@ def _sample_health(app: BatchApp, health: HealthCheck) -> None:
     @app.timer(HEALTH_SAMPLE_S)
     async def sample_health() -> None:
         await health.report()
-
-
-async def _sync_specs(store: RedisSpecStore, registry: SpecRegistry, pii: PiiPolicy) -> None:
-    """Pick up specs other workers or operators stored (``register_stored``)."""
-    stored = await _try(store.load())
-    for spec in stored or ():
-        current = registry.spec_for(spec.model_id, spec.model_version or "")
-        if current is None or current.to_dict() != spec.to_dict():
-            register_stored(registry, spec, pii)
-
-
-async def _try(operation: Awaitable[_T]) -> _T | None:
-    try:
-        return await operation
-    except StoreUnavailable as exc:
-        logger.warning("Redis unavailable, will retry: %s", exc)
-        return None

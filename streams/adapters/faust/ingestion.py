@@ -34,6 +34,7 @@ import faust
 import orjson
 
 from streams.adapters.faust.health import StreamLiveness
+from streams.adapters.faust.spec_sync import register_stored
 from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.prometheus.metrics import IngestMetrics
@@ -48,9 +49,7 @@ from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.duplicates import keep
 from streams.core.contract.event import PredictionEvent, RawRecord
 from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
-from streams.core.contract.pii import PiiPolicy, has_pii, pii_attributes_by_model
-from streams.core.contract.registry import SpecRegistry
-from streams.core.contract.spec import ModelSpec
+from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import ReferenceProfile
 from streams.core.errors import InvalidSpec, InvalidState
@@ -405,21 +404,3 @@ def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
     return future
-
-
-def register_stored(registry: SpecRegistry, spec: ModelSpec, pii: PiiPolicy) -> None:
-    """Apply a spec read from Redis (another worker's or an operator's) from now on.
-
-    A spec with PII that comes while no key is set is not refused (the stream goes on): its
-    PII values are dropped, as ``pii`` then hashes nothing, and a warning says so once.
-    """
-    registry.register(spec)
-    if has_pii(spec) and not pii.hashes and pii.mode == "hash":
-        _warn_unkeyed(spec.model_id)
-
-
-@functools.cache
-def _warn_unkeyed(model_id: str) -> None:
-    # Cached: once per model per process, not at every refresh.
-    logger.warning("model %s has PII features or attributes and no DRIFTLINE_PII_KEY is set: "
-                   "its PII values are dropped, not hashed", model_id)  # fmt: skip
