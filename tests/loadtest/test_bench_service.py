@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
 from loadtest.bench_service import interleaved
+from tests.loadtest.modules import run_module
 
 
 def test_the_models_take_turns_at_consecutive_offsets():
@@ -20,12 +19,6 @@ def test_the_models_take_turns_at_consecutive_offsets():
 
 @pytest.mark.integration
 def test_the_service_bench_applies_every_event():
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtest.bench_service", "--models", "2",
-         "--events-per-model", "3000", "--batch", "1000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert re.search(r"2 models x 3,000 events: \d+\.\d+ us CPU per event", done.stdout)
+    printed = run_module("loadtest.bench_service", "--models", "2",
+                         "--events-per-model", "3000", "--batch", "1000")  # fmt: skip
+    assert re.search(r"2 models x 3,000 events: \d+\.\d+ us CPU per event", printed)

@@ -8,29 +8,20 @@ and close the windows due, makes the runner fail (the second test breaks it on p
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from loadtest.run import Workload, run_workload
 from loadtest.work_done import WorkNotDone
 from streams import stack
+from tests.loadtest.modules import run_module
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_quick_load_test_runs_every_mode_to_the_end():
-    done = subprocess.run(
-        [sys.executable, "-m", "loadtest.run", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = [
-        line for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line
-    ]
+    printed = run_module("loadtest.run", "--quick", timeout_s=300)
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and "---" not in line]
     modes = {line.split("|")[2].strip() for line in rows[1:]}
     assert modes == {
         "producer (confluent-kafka)",
@@ -48,8 +39,8 @@ def test_the_quick_load_test_runs_every_mode_to_the_end():
     }
     # The reference-learning row runs the producer and the worker only, no baseline.
     assert len(rows) - 1 == 2 * len(modes) + 2
-    assert "of bare Faust chunked (the worker's route)" in done.stdout
-    assert "event-to-alert latency at" in done.stdout
+    assert "of bare Faust chunked (the worker's route)" in printed
+    assert "event-to-alert latency at" in printed
 
 
 def test_a_worker_that_dead_letters_everything_fails_the_run(tmp_path):
