@@ -54,15 +54,23 @@ class Row:
         return self.events / self.seconds
 
 
-def settled(workers: list[WorkerProcess], partitions: int, timeout_s: float = 120) -> None:
-    """Wait until the group holds every input partition, each worker some, for 2 s running."""
+def assignment(workers: list[WorkerProcess]) -> list[list[int]]:
+    """Each worker's partitions of the input topic, from its /health."""
+    return [sorted(w.health()[1]["stream"]["partitions"]) for w in workers]
+
+
+def settled(
+    workers: list[WorkerProcess], partitions: int, timeout_s: float = 120
+) -> list[list[int]]:
+    """Wait until the group holds every input partition, each worker some, for 2 s running;
+    each worker's partitions then."""
     deadline, steady_since = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        held = [w.health()[1]["stream"]["partitions"] for w in workers]
-        if all(held) and sum(len(h) for h in held) == partitions:
+        owned = assignment(workers)
+        if all(owned) and sum(len(o) for o in owned) == partitions:
             steady_since = steady_since or time.monotonic()
             if time.monotonic() - steady_since >= 2:
-                return
+                return owned
         else:
             steady_since = None
         time.sleep(0.2)
@@ -80,10 +88,6 @@ def held(workers: list[WorkerProcess]) -> Iterator[None]:
     finally:
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
-
-
-def assignment(workers: list[WorkerProcess]) -> list[list[int]]:
-    return [sorted(w.health()[1]["stream"]["partitions"]) for w in workers]
 
 
 def merged(observed: list[Observed]) -> Observed:
@@ -119,8 +123,7 @@ def run(config: stack.StackConfig, count: int, args: argparse.Namespace, workdir
     for worker in workers:
         worker.start()
     try:
-        settled(workers, args.partitions)
-        partitions = assignment(workers)
+        partitions = settled(workers, args.partitions)
         probes = [ProcessProbe(w.pid) for w in workers if w.pid is not None]
         records = encode_workload(args.events, args.models)
         with held(workers):

@@ -103,9 +103,7 @@ class WorkerProcess:
 
     def stop(self, *, timeout_s: float = 30.0) -> int | None:
         """Stop it gracefully (SIGTERM lets Faust commit and leave the group); its exit code."""
-        process, self._process = self._process, None
-        if process is not None:
-            _STARTED.pop(process.pid, None)
+        process = self._release()
         if process is None or process.poll() is not None:
             return None if process is None else process.returncode
         process.terminate()
@@ -117,12 +115,17 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL: a crash, with no chance to commit offsets or leave the group."""
+        process = self._release()
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def _release(self) -> subprocess.Popen[bytes] | None:
+        """This handle's process, no longer this handle's (nor a leftover to kill)."""
         process, self._process = self._process, None
         if process is not None:
             _STARTED.pop(process.pid, None)
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        return process
 
     @property
     def pid(self) -> int | None:
