@@ -19,12 +19,18 @@ from streams.core.errors import DriftlineError
 from streams.settings import Settings
 
 __all__ = [
+    "QUICK_SESSION_TIMEOUT_S",
     "WorkerProcess",
     "free_port",
     "kill_leftovers",
     "route_direct_from_the_start",
     "run_names",
 ]
+
+#: The session timeout of workers that tests and fault runs kill (``DRIFTLINE_SESSION_TIMEOUT_S``):
+#: the group hands a dead worker's partitions over after this long. The stack's broker
+#: allows it (its ``group.min.session.timeout.ms`` is 1 s; Kafka's default minimum is 6 s).
+QUICK_SESSION_TIMEOUT_S = "3"
 
 _TAKEN = ("driftline_events_processed_total{", "driftline_events_rejected_total{")
 #: The worker processes started here and not stopped yet (each in a session of its own, so
@@ -87,7 +93,7 @@ class WorkerProcess:
                 last = f"{status} {orjson.dumps(body).decode()}"
             except OSError as exc:
                 last = repr(exc)
-            time.sleep(0.5)
+            time.sleep(0.1)  # tests start a hundred workers: each waits ~50 ms past healthy
         self.stop()
         raise DriftlineError(f"the worker was not healthy after {timeout_s:.0f}s (last /health: "
                              f"{last}); {self._tail()}")  # fmt: skip

@@ -24,7 +24,7 @@ from streams.adapters.kafka.records import (
 )
 from streams.settings import Settings
 from streams.simulation import keyed_events
-from streams.stack.worker import WorkerProcess, free_port, run_names
+from streams.stack.worker import QUICK_SESSION_TIMEOUT_S, WorkerProcess, free_port, run_names
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +39,8 @@ def stack_config():
 
 
 def isolated_env(stack_config, data_dir) -> dict[str, str]:
-    """A worker environment with its own topics, consumer group and Redis prefix."""
+    """A worker environment with its own topics, consumer group and Redis prefix; a killed
+    worker's partitions move after ``QUICK_SESSION_TIMEOUT_S``."""
     return {
         **os.environ,
         **run_names(f"test-{uuid.uuid4().hex[:8]}"),
@@ -48,6 +49,7 @@ def isolated_env(stack_config, data_dir) -> dict[str, str]:
         "DRIFTLINE_PARTITIONS": "2",
         "DRIFTLINE_WARMUP_EVENTS": "50",
         "DRIFTLINE_SPEC_REFRESH_S": "0.5",
+        "DRIFTLINE_SESSION_TIMEOUT_S": QUICK_SESSION_TIMEOUT_S,  # a killed worker noticed soon
         "DRIFTLINE_DATA_DIR": str(data_dir),
     }
 
@@ -85,7 +87,7 @@ def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 6
     deadline = time.monotonic() + timeout_s
     while worker.metric_total("driftline_events_processed_total") < count:
         assert time.monotonic() < deadline, f"the worker did not process {count} events in time"
-        time.sleep(0.25)
+        time.sleep(0.1)
 
 
 def worker_through(env: dict[str, str], log_path, stream, count: int) -> WorkerProcess:
@@ -103,7 +105,7 @@ def wait_for_labels(worker: WorkerProcess, outcome: str, count: int, timeout_s: 
     deadline = time.monotonic() + timeout_s
     while worker.metric_total("driftline_labels_total", outcome=outcome) < count:
         assert time.monotonic() < deadline, f"fewer than {count} {outcome} labels in time"
-        time.sleep(0.25)
+        time.sleep(0.1)
 
 
 def read_all(settings: Settings, topic: str) -> list[ReadRecord]:

@@ -177,7 +177,6 @@ def test_records_redelivered_after_a_crash_are_skipped_and_new_ones_applied_once
         # tests/integration/test_ownership.py's.
         "DRIFTLINE_ROUTING": "keyed",
         "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # nothing applied is committed before the kill
-        "DRIFTLINE_SESSION_TIMEOUT_S": "6",  # the broker's minimum: the crash is noticed soon
     }
     settings = Settings.from_env(env)
     stream = StreamConfig(model_id="it-redeliver", seed=5)
