@@ -30,5 +30,16 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# The pure tests (~2 minutes of one core) run in a second process beside the server tests,
+# which mostly wait on workers, brokers and timeouts; their report is printed after. Either
+# run failing, or collecting nothing (pytest's exit 5), fails the target.
+PURE_LOG := $(VENV)/pure-tests.log
+
 test: lint
-	$(BIN)/pytest
+	@echo "pure tests in the background (report: $(PURE_LOG)); the server tests:"
+	@$(BIN)/pytest -m "not integration" -p no:cacheprovider > $(PURE_LOG) 2>&1 & pure_pid=$$!; \
+	$(BIN)/pytest -m integration; servers=$$?; \
+	wait $$pure_pid; pure=$$?; \
+	cat $(PURE_LOG); \
+	echo "server tests: exit $$servers; pure tests: exit $$pure"; \
+	[ $$servers -eq 0 ] && [ $$pure -eq 0 ]
