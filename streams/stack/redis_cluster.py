@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +26,33 @@ from redis.retry import Retry
 from streams.stack import debian
 from streams.stack.errors import StackError
 
-__all__ = ["LocalCluster"]
+__all__ = ["LocalCluster", "free_node_ports"]
+
+#: Where ``free_node_ports`` looks: a node and its cluster bus (port + 10000) both below the
+#: ephemeral range (32768 up on Linux), where the system hands out the ports of outgoing
+#: connections and of ``bind(0)``, so nothing takes a bus port between probe and start.
+_NODE_PORTS = range(7000, 22768)
+_BUS_OFFSET = 10000
+
+
+def free_node_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` ports free now whose cluster bus ports are free too."""
+    ports: list[int] = []
+    for port in _NODE_PORTS:
+        if _free(host, port) and _free(host, port + _BUS_OFFSET):
+            ports.append(port)
+            if len(ports) == count:
+                return ports
+    raise StackError(f"fewer than {count} free redis cluster ports in {_NODE_PORTS}")
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass

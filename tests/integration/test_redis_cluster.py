@@ -13,7 +13,7 @@ import pytest
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.errors import StackError
-from streams.stack.redis_cluster import LocalCluster
+from streams.stack.redis_cluster import LocalCluster, free_node_ports
 from streams.stack.worker import WorkerProcess
 from tests.integration.conftest import (
     free_port,
@@ -37,9 +37,7 @@ STREAM = StreamConfig(
 def run(stack_config, tmp_path_factory):
     """One worker through a failover, then a second one after a restart: what they saw."""
     home = tmp_path_factory.mktemp("redis-cluster")
-    # The six ports after the stack's Redis (each cluster bus on port + 10000).
-    first = stack_config.redis_port + 1
-    cluster = LocalCluster(home, range(first, first + 6))
+    cluster = LocalCluster(home, free_node_ports(6))
     cluster.start()
     env = isolated_env(stack_config, home / "faust") | {
         "DRIFTLINE_REDIS_URL": cluster.url,
@@ -110,7 +108,7 @@ def test_drift_is_caught_once_as_on_one_redis(run):
 def test_a_node_that_cannot_start_fails_the_start_at_once_and_leaves_none_running(tmp_path):
     taken, port = _bus_port_taken()
     with taken:
-        cluster = LocalCluster(tmp_path, [port, free_port()])
+        cluster = LocalCluster(tmp_path, [port, *free_node_ports(1)])
         started = time.monotonic()
         with pytest.raises(StackError, match=f"node on port {port} exited: .*{port + 10000}"):
             cluster.start(timeout_s=30)
@@ -120,15 +118,8 @@ def test_a_node_that_cannot_start_fails_the_start_at_once_and_leaves_none_runnin
 
 def _bus_port_taken() -> tuple[socket.socket, int]:
     """A listening socket on the cluster bus port (port + 10000) of a free ``port``."""
-    while True:
-        port = free_port()
-        if port + 10000 > 65535:
-            continue
-        taken = socket.socket()
-        try:
-            taken.bind(("127.0.0.1", port + 10000))
-        except OSError:
-            taken.close()
-            continue
-        taken.listen()
-        return taken, port
+    [port] = free_node_ports(1)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", port + 10000))
+    taken.listen()
+    return taken, port

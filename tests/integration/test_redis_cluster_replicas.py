@@ -11,7 +11,7 @@ import pytest
 from redis.cluster import RedisCluster
 
 from streams.simulation import StreamConfig
-from streams.stack.redis_cluster import LocalCluster
+from streams.stack.redis_cluster import LocalCluster, free_node_ports
 from tests.integration.test_redis_replicas import commits_wait_for_a_replica
 
 pytestmark = pytest.mark.integration
@@ -21,9 +21,7 @@ STREAM = StreamConfig(model_id="it-cluster-replicas", seed=7)
 
 @pytest.fixture
 def cluster(stack_config, tmp_path):
-    # Six ports after test_redis_cluster's (each cluster bus on port + 10000).
-    first = stack_config.redis_port + 7
-    cluster = LocalCluster(tmp_path / "redis-cluster", range(first, first + 6))
+    cluster = LocalCluster(tmp_path / "redis-cluster", free_node_ports(6))
     cluster.start()
     try:
         yield cluster
