@@ -22,7 +22,7 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
-from streams.adapters.faust.batch_consumer import CONSUMER_STOP_S, FetchedChunk, _BatchConsumer
+from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
 
 __all__ = ["DRAIN_S", "BatchApp"]
 
@@ -46,6 +46,8 @@ class BatchApp(faust.App):
         self.routed_topics: set[str] = set()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        #: What the stop may wait on Kafka, shared by its steps.
+        self.kafka_stop = StopBudget()
         #: Chunks an agent has taken from its channel (the others may be cleared unseen).
         self.taken_chunks: WeakSet[FetchedChunk] = WeakSet()
         #: Agents waiting for another topic's records to be applied (``waiting_for_copies``).
@@ -109,12 +111,13 @@ class BatchApp(faust.App):
             return
         # Stopping, it ends in a commit, which waits out Kafka's request time-out (and more)
         # when no broker answers: 60 s and over, past Kubernetes' grace period.
+        budget_s = self.kafka_stop.left()
         try:
-            await asyncio.wait_for(waiting, CONSUMER_STOP_S)
+            await asyncio.wait_for(waiting, budget_s)
         except TimeoutError:
             logger.warning("stopping without a last commit (Kafka did not answer within "
-                           "%.0f s): the records since the previous one will be read again, "
-                           "and the offsets in Redis skip them", CONSUMER_STOP_S)  # fmt: skip
+                           "%.1f s): the records since the previous one will be read again, "
+                           "and the offsets in Redis skip them", budget_s)  # fmt: skip
 
     async def run_batch(self, work: Coroutine[Any, Any, None]) -> bool:
         """Run one chunk's processing; False if shutting down abandoned it (then the chunk
