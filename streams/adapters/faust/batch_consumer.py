@@ -58,7 +58,7 @@ _FULL_POLL_S = 0.02
 #: stop (``_BatchConsumerThread``) together (``StopBudget``).
 CONSUMER_STOP_S = 5.0
 #: A step of the stop is never given less: what answering brokers do in milliseconds.
-_LAST_STEP_S = 1.0
+_MIN_STEP_S = 1.0
 
 
 class StopBudget:
@@ -76,7 +76,7 @@ class StopBudget:
         now = time.monotonic()
         if self._deadline is None:
             self._deadline = now + self.seconds
-        return max(self._deadline - now, _LAST_STEP_S)
+        return max(self._deadline - now, _MIN_STEP_S)
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)
