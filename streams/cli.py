@@ -252,7 +252,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from streams.adapters.faust.app import build_worker, load_stored_specs
     from streams.adapters.files.spec_files import load_spec_files
-    from streams.adapters.kafka.admin import ensure_worker_topics
+    from streams.adapters.kafka.admin import check_session_timeout, ensure_worker_topics
     from streams.adapters.kafka.broker_wait import wait_for_broker
 
     settings = Settings.from_env(os.environ, web_port=args.web_port)
@@ -261,6 +261,7 @@ def _worker(args: argparse.Namespace) -> int:
     wait_for_broker(settings.kafka.bootstrap, say=_say)  # after the files: their errors first
     stored_specs = load_stored_specs(settings)
     require_key_for([*file_specs, *stored_specs], pii)
+    check_session_timeout(settings)
     limits = ensure_worker_topics(settings)
     worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii,
                           dead_letter_limits=limits)  # fmt: skip

@@ -28,6 +28,7 @@ from streams.settings import Settings
 __all__ = [
     "DLQ_HEADER_ROOM",
     "KAFKA_DEFAULT_MAX_MESSAGE_BYTES",
+    "check_session_timeout",
     "connect_admin",
     "ensure_topics",
     "ensure_worker_topics",
@@ -44,6 +45,7 @@ DLQ_HEADER_ROOM = 64 * 1024
 KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 _MAX_MESSAGE_BYTES = "max.message.bytes"
 _MIN_INSYNC = "min.insync.replicas"
+_SESSION_BOUNDS = ("group.min.session.timeout.ms", "group.max.session.timeout.ms")
 
 
 def replication_for(brokers: int, factor: int = 0, min_insync: int = 0) -> tuple[int, int]:
@@ -323,3 +325,34 @@ def _limit(config: Mapping[str, str]) -> int:
         return int(config[_MAX_MESSAGE_BYTES])
     except (KeyError, ValueError):
         return KAFKA_DEFAULT_MAX_MESSAGE_BYTES
+
+
+def check_session_timeout(settings: Settings, *, timeout_s: float = 30.0) -> None:
+    """Refuse a ``DRIFTLINE_SESSION_TIMEOUT_S`` outside the brokers' bounds, before joining.
+
+    A broker refuses such a join (``INVALID_SESSION_TIMEOUT``); aiokafka logs it once, and
+    the worker then stays up, in no group, consuming nothing. The bounds
+    are read from a broker's configuration; a user without the right to read it (an ACL
+    without DescribeConfigs on the cluster) skips the check.
+
+    Raises
+    ------
+    ValueError
+        The session timeout is outside the bounds, which the message names.
+    """
+    admin = connect_admin(settings.kafka, timeout_s=timeout_s)
+    broker = min(admin.list_topics(timeout=timeout_s).brokers)
+    resource = ConfigResource(ResourceType.BROKER, str(broker))
+    try:
+        entries = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result()
+        low, high = (int(entries[name].value) for name in _SESSION_BOUNDS)
+    except (KafkaException, KeyError, TypeError, ValueError) as exc:
+        logger.debug("session timeout not checked: broker %s's bounds unread (%s)", broker, exc)
+        return
+    wanted_ms = round(settings.session_timeout_s * 1000)
+    if not low <= wanted_ms <= high:
+        raise ValueError(
+            f"DRIFTLINE_SESSION_TIMEOUT_S={settings.session_timeout_s:g} is outside what the "
+            f"Kafka brokers accept, {low / 1000:g}-{high / 1000:g} s "
+            f"({_SESSION_BOUNDS[0]}, {_SESSION_BOUNDS[1]}): the worker would never join its group"
+        )
