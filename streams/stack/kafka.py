@@ -58,7 +58,22 @@ def _node_service(config: StackConfig, node: KafkaNode) -> Service:
         ),
         prepare=lambda log: _prepare(config, node, log),
         start_timeout=_START_TIMEOUT,
+        problem=lambda _timeout: stale_settings(config, node),
     )
+
+
+def stale_settings(config: StackConfig, node: KafkaNode) -> str | None:
+    """Why the node answering is not as ``up`` would start it, or None: its properties file
+    (the one it was started with; ``up`` writes it only when starting) lacks what this
+    version writes. ``up`` then restarts a node of ours, so a setting added since (the 1 s
+    session timeout the tests ask for) takes effect without ``down`` first."""
+    try:
+        started_with = (_node_home(config, node) / "server.properties").read_text()
+    except OSError:
+        return None  # not ours, or gone: nothing to compare
+    if _plain_properties(config, node) in started_with:
+        return None
+    return "was started with other settings than this version writes (server.properties)"
 
 
 def stray_nodes(config: StackConfig) -> list[Service]:
@@ -153,22 +168,9 @@ def _prepare(config: StackConfig, node: KafkaNode, log: Log) -> list[str]:
     data_dir = home / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     properties = home / "server.properties"
-    values = {
-        "host": config.host,
-        "port": node.port,
-        "controller_port": node.controller_port,
-        "data_dir": data_dir,
-        "node_id": node.node_id,
-        "voters": ",".join(
-            f"{n.node_id}@{config.host}:{n.controller_port}" for n in config.kafka_nodes
-        ),
-        # One node cannot hold more than one replica; a cluster keeps 3 and needs 2 in sync.
-        "replicas": min(config.kafka_brokers, 3),
-        "min_isr": 2 if config.kafka_brokers >= 3 else 1,
-    }
-    text = templates.render("server.properties", **values)
+    text = _plain_properties(config, node)
     if config.secure:
-        text += _secure_listener(config, values)
+        text += _secure_listener(config, _values(config, node))
     properties.write_text(text)
     log4j = home / "log4j2.yaml"
     log4j.write_text(templates.read("log4j2.yaml"))
@@ -185,6 +187,28 @@ def _prepare(config: StackConfig, node: KafkaNode, log: Log) -> list[str]:
         f"-XX:ErrorFile={home / 'hs_err_pid%p.log'}",
     ]
     return [java, *jvm, *classpath, "kafka.Kafka", str(properties)]
+
+
+def _values(config: StackConfig, node: KafkaNode) -> dict[str, object]:
+    """The placeholders of ``server.properties`` for ``node``."""
+    return {
+        "host": config.host,
+        "port": node.port,
+        "controller_port": node.controller_port,
+        "data_dir": _node_home(config, node) / "data",
+        "node_id": node.node_id,
+        "voters": ",".join(
+            f"{n.node_id}@{config.host}:{n.controller_port}" for n in config.kafka_nodes
+        ),
+        # One node cannot hold more than one replica; a cluster keeps 3 and needs 2 in sync.
+        "replicas": min(config.kafka_brokers, 3),
+        "min_isr": 2 if config.kafka_brokers >= 3 else 1,
+    }
+
+
+def _plain_properties(config: StackConfig, node: KafkaNode) -> str:
+    # Without the secure listener's part: that one names files made at start.
+    return templates.render("server.properties", **_values(config, node))
 
 
 def _secure_listener(config: StackConfig, values: dict[str, object]) -> str:
