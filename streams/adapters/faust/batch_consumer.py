@@ -114,13 +114,11 @@ class _DaemonWorkerThread(WorkerThread):
 class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     Worker = _DaemonWorkerThread
 
-    # mode's default (60 s) is what a stop took with the brokers down, waiting for this
-    # thread's last commit and LeaveGroup: past Kubernetes' 30 s grace, so the pod was
-    # SIGKILLed. A commit given up is no loss: the next owner reads those records again
-    # and the offsets in Redis skip what was applied.
-    shutdown_timeout = CONSUMER_STOP_S
-
     async def stop(self) -> None:
+        # mode's default (60 s) is what a stop took with the brokers down, waiting for this
+        # thread's last commit and LeaveGroup: past Kubernetes' 30 s grace, so the pod was
+        # SIGKILLed. A commit given up is no loss: the next owner reads those records again
+        # and the offsets in Redis skip what was applied.
         self.shutdown_timeout = cast(ChunkRoutes, self.app).kafka_stop.left()
         try:
             await super().stop()
