@@ -202,12 +202,23 @@ class ChaosRun:
         itself (direct routing: the fence slot ``-1 - p``). The highest applied source
         offset of an input partition says less: after a kill, the by-model partition of its
         bad records may reach its end while the model's records wait to be forwarded
-        again."""
+        again. And every copy on the by-model topic applied (its low-water marks at its
+        ends): a router keeps a model's copies and direct records in order, but if it did
+        not, the direct fence could reach the end with copies still on their way, and the
+        run would be judged on a state not yet whole (RELIABILITY finding 27)."""
         applied = self._applied_sources()
         if not applied:
             return False
-        partitions = len(end_offsets(self.settings.kafka, self.settings.monitored(
-            self.settings.topic_predictions)))  # fmt: skip
+        settings = self.settings
+        monitored = settings.monitored(settings.topic_predictions)
+        ends = end_offsets(settings.kafka, monitored)
+        partitions = len(ends)
+        try:
+            marks = self.redis.hmget(f"{settings.redis_prefix}:offsets:{monitored}", list(ends))
+        except redis.RedisError:
+            return False
+        if any(int(mark or -1) < end - 1 for mark, end in zip(marks, ends.values(), strict=True)):
+            return False
 
         def reached(key: bytes, partition: int) -> int:
             target = zlib.crc32(key) % partitions

@@ -179,3 +179,79 @@ def test_a_short_wait_for_the_partition_count_is_not_logged(monkeypatch, caplog)
     with caplog.at_level(logging.WARNING, logger=routing.__name__):
         route(store, claim_direct=True, records=records_of(OWN, 1, range(10)), unknown_for=3)
     assert not [r for r in caplog.records if "partition count" in r.getMessage()]
+
+
+class Ledger:
+    """The by-model topic and where the router's records end up, in the order they are
+    applied: a copy when ``copies_applied`` waits for its by-model partition (or at the
+    end, as the by-model consumer would get to it), a direct record when it is applied."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, list[RawRecord]] = {}
+        self.applied: list[RawRecord] = []
+
+    def at(self, partition: int) -> LedgerTopic:
+        return LedgerTopic(self, partition)
+
+    async def copies_applied(self, partition: int) -> None:
+        self.applied += self.waiting.pop(partition, [])
+
+    async def apply(self, direct: list[RawRecord]) -> None:
+        self.applied += direct
+
+
+class LedgerTopic(Topic):
+    def __init__(self, ledger: Ledger, partition: int | None = None) -> None:
+        super().__init__([], partition)
+        self.ledger = ledger
+
+    def at(self, partition: int) -> LedgerTopic:
+        return LedgerTopic(self.ledger, partition)
+
+    async def send_all(self, messages: Sequence[Message]) -> list[Exception | None]:
+        assert self.partition is not None
+        for key, value, headers in messages:
+            held = routing.routed_records("by-model", self.partition, 0, 0, value, key, headers)
+            self.ledger.waiting.setdefault(self.partition, []).extend(held)
+        return [None] * len(messages)
+
+
+def applied_order(stored: Roads, chunks: list[list[RawRecord]]) -> list[int]:
+    """Forward ``chunks`` with one router that routes direct; the offsets of the records in
+    the order they are applied."""
+    ledger = Ledger()
+    registry = CollectorRegistry()
+    writer = DurableWriter(Counter("r", "", ["target"], registry=registry),
+                           Counter("f", "", ["target", "reason"], registry=registry))  # fmt: skip
+
+    async def count() -> int:
+        return PARTITIONS
+
+    store = Store(stored, writable=False)
+    direct = DirectRoute(ledger.apply, count, store, lambda partition: 100,
+                         ledger.copies_applied, claim_direct=True)  # fmt: skip
+    router = Router(LedgerTopic(ledger), writer, bundle_bytes=8192, direct=direct)
+
+    async def forward_all() -> None:
+        for chunk in chunks:
+            await router.forward(chunk)
+
+    asyncio.run(forward_all())
+    for partition in sorted(ledger.waiting):
+        asyncio.run(ledger.copies_applied(partition))
+    return [r.offset for r in ledger.applied]
+
+
+#: Read again after three takeovers, each the other way: copies up to 30, direct from 30,
+#: copies again from 40 (a repartition worker's segment), direct from 50.
+SWITCHED_TWICE = Roads((30, 40, 50), (direct_road(PARTITIONS), COPY, direct_road(PARTITIONS)))
+
+
+def test_a_model_keeps_its_order_across_a_copy_segment_between_two_direct_ones():
+    """Seen as a CI failure (RELIABILITY finding 27): the copies of 40-49 were still on
+    their way when the direct records from 50 were applied, and the chaos harness, finding
+    the direct fence at the stream's end, read the state 1,167 events short."""
+    for cut in ([60], [35, 60], [45, 60], [35, 45, 60], [10, 20, 30, 40, 50, 60]):
+        starts = [0, *cut[:-1]]
+        chunks = [records_of(OWN, 1, range(a, b)) for a, b in zip(starts, cut, strict=True)]
+        assert applied_order(SWITCHED_TWICE, chunks) == list(range(60)), cut

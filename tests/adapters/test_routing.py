@@ -9,15 +9,8 @@ import zlib
 import orjson
 import pytest
 
-from streams.adapters.kafka.roads import COPY, Roads, direct_road
-from streams.adapters.kafka.routing import (
-    NO_MODEL,
-    direct_read_at,
-    model_key,
-    routed_record,
-    source_headers,
-    split_direct,
-)
+from streams.adapters.kafka.roads import COPY, Roads, direct_read_at, direct_road, split_direct
+from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
 from streams.adapters.redis.applied_offsets import last_offsets, unapplied
 from streams.core.contract.event import RawRecord
 
@@ -132,8 +125,10 @@ def test_records_on_their_models_partition_are_split_off_to_apply_where_they_are
     records = [RawRecord(b"v%d" % i, 7, "predictions", p, 10 + i, key)
                for i, (p, key) in enumerate(places)]  # fmt: skip
     keys = [b"a", b"a", b"b", b"", b"b", b"a"]
-    forwarded, forwarded_keys, direct = split_direct(records, keys, 4, ALL_DIRECT)
-    assert forwarded == [records[1], records[4]] and forwarded_keys == [b"a", b"b"]
+    [run] = split_direct(records, keys, 4, ALL_DIRECT)
+    assert run.forwarded == [records[1], records[4]] and run.keys == [b"a", b"b"]
+    assert run.copied_home == set()  # neither forwarded record is on its model's partition
+    direct = run.direct
     # Those of one partition are read at its last one in the chunk, as a bundle's are.
     assert [(r.value, r.read_at) for r in direct] == [
         (b"v0", direct_read_at(3, 15)),
@@ -153,9 +148,12 @@ def test_a_record_goes_direct_only_where_its_partitions_roads_say_so():
     # direct with 8 partitions (not this count) from 15. Model b"a" maps to 3 of 4.
     roads = {3: Roads((12, 14, 15), (direct_road(4), COPY, direct_road(8)))}
     records = [RawRecord(b"v%d" % o, 0, "predictions", 3, o, b"a") for o in range(10, 17)]
-    forwarded, _, direct = split_direct(records, [b"a"] * len(records), 4, roads)
-    assert [r.offset for r in direct] == [12, 13]
-    assert [r.offset for r in forwarded] == [10, 11, 14, 15, 16]
+    runs = split_direct(records, [b"a"] * len(records), 4, roads)
+    assert [[r.offset for r in run.direct] for run in runs] == [[12, 13], []]
+    # Cut where the copies start again: they go after the direct records before them.
+    assert [[r.offset for r in run.forwarded] for run in runs] == [[10, 11], [14, 15, 16]]
+    assert [run.copied_home for run in runs] == [{3}, {3}]
+    assert {r.read_at for r in runs[0].direct} == {direct_read_at(3, 13)}
 
 
 def test_roads_are_read_back_as_stored():

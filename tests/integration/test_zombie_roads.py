@@ -16,8 +16,7 @@ import redis
 import redis.asyncio as aioredis
 
 from loadtest.chaos_stream import state_totals
-from streams.adapters.kafka.roads import COPY, direct_road
-from streams.adapters.kafka.routing import direct_read_at
+from streams.adapters.kafka.roads import COPY, direct_read_at, direct_road
 from streams.adapters.redis.road_store import RedisRoads, RoadCheck
 from streams.core.contract.event import RawRecord
 from tests.integration.test_paused_writer import EVENTS, WINDOW, M, Worker, on_redis

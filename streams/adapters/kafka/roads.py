@@ -21,9 +21,14 @@ applied, those that came by another road than the stored one are skipped
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-__all__ = ["COPY", "Roads", "came_its_road", "direct_road"]
+from streams.core.contract.event import RawRecord
+
+__all__ = ["COPY", "RoadRun", "Roads", "came_its_road", "direct_read_at", "direct_road",
+           "split_direct"]  # fmt: skip
 
 #: The road of copies: forwarded to the by-model topic and applied by its consumer.
 COPY = "c"
@@ -89,3 +94,73 @@ def came_its_road(slot: int, partition: int, offset: int, roads: Roads, direct: 
     if slot < 0:
         return goes_direct
     return not (goes_direct and slot == partition)
+
+
+def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
+    """The ``read_at`` of the records of input partition ``partition`` applied where they
+    were read, in a chunk that ends at ``offset``: a fence slot of their own
+    (``applied_offsets``), below every by-model partition's."""
+    return -1 - partition, offset
+
+
+@dataclass(slots=True)
+class RoadRun:
+    """A piece of a chunk that the router sends in one step: the records to forward (and
+    their keys), and those to apply where they were read. ``copied_home``: the input
+    partitions some of whose forwarded records go to their own by-model partition, where
+    direct records of the same model may follow them (``Router.forward`` orders the two)."""
+
+    forwarded: list[RawRecord] = field(default_factory=list)
+    keys: list[bytes] = field(default_factory=list)
+    direct: list[RawRecord] = field(default_factory=list)
+    copied_home: set[int] = field(default_factory=set)
+
+
+def split_direct(
+    records: Sequence[RawRecord],
+    keys: Sequence[bytes],
+    partitions: int,
+    roads: Mapping[int, Roads],
+) -> list[RoadRun]:
+    """The records to forward (and their keys), and those to apply where they were read: on
+    the partition their model maps to (``crc32(key) % partitions`` is their own), at an
+    offset its ``roads`` route direct with this partition count.
+
+    A chunk is cut where a partition's records go back from direct to copies (a copy
+    segment between two direct ones, read again after a crash): the copies after the cut are
+    applied after the direct records before it, and before the direct records after it, so
+    a model's records keep their order. Chunks away from a change of road are one run.
+
+    The direct records of one partition are read at the run's last of them, as a bundle's
+    records are at the bundle's offset: applied in one batch, they are fenced as one (and
+    each by its source offset), and the fence's runs stay long."""
+    road = direct_road(partitions)
+    run = RoadRun()
+    runs = [run]
+    went_direct: set[int] = set()  # the partitions with direct records in this run
+    for record, key in zip(records, keys, strict=True):
+        partition = record.partition
+        home = zlib.crc32(key) % partitions == partition
+        if home and roads[partition].road_at(record.offset) == road:
+            run.direct.append(record)
+            went_direct.add(partition)
+            continue
+        if home:
+            if partition in went_direct:
+                run, went_direct = RoadRun(), set()
+                runs.append(run)
+            run.copied_home.add(partition)
+        run.forwarded.append(record)
+        run.keys.append(key)
+    for run in runs:
+        run.direct = _read_at_their_last(run.direct)
+    return runs
+
+
+def _read_at_their_last(direct: list[RawRecord]) -> list[RawRecord]:
+    ends: dict[int, int] = {}
+    for record in direct:
+        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
+    read_at = {partition: direct_read_at(partition, end) for partition, end in ends.items()}
+    return [RawRecord(r.value, r.timestamp_ms, r.source, r.partition, r.offset, r.key,
+                      read_at[r.partition]) for r in direct]  # fmt: skip

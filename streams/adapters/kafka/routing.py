@@ -26,7 +26,7 @@ import asyncio
 import logging
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,12 +42,12 @@ from streams.adapters.kafka.bundles import (
 )
 from streams.adapters.kafka.dead_letter import rescue
 from streams.adapters.kafka.partition_count import CachedCount
-from streams.adapters.kafka.roads import COPY, Roads, direct_road
+from streams.adapters.kafka.roads import COPY, RoadRun, Roads, direct_road, split_direct
 from streams.core.contract.event import RawRecord
 
 __all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "RoadStore", "Router",
-           "direct_read_at", "model_key", "partition_messages", "pieces", "routed_record",
-           "routed_records", "source_headers", "split_direct"]  # fmt: skip
+           "model_key", "partition_messages", "pieces", "routed_record", "routed_records",
+           "source_headers"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -168,45 +168,6 @@ def pieces(
         yield offsets, raw
 
 
-def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
-    """The ``read_at`` of the records of input partition ``partition`` applied where they
-    were read, in a chunk that ends at ``offset``: a fence slot of their own
-    (``applied_offsets``), below every by-model partition's."""
-    return -1 - partition, offset
-
-
-def split_direct(
-    records: Sequence[RawRecord],
-    keys: Sequence[bytes],
-    partitions: int,
-    roads: Mapping[int, Roads],
-) -> tuple[list[RawRecord], list[bytes], list[RawRecord]]:
-    """The records (and keys) to forward, and those to apply where they were read: on the
-    partition their model maps to (``crc32(key) % partitions`` is their own), at an offset
-    its ``roads`` route direct with this partition count.
-
-    The direct records of one partition are read at the chunk's last of them, as a
-    bundle's records are at the bundle's offset: applied in one batch, they are fenced as
-    one (and each by its source offset), and the fence's runs stay long."""
-    forwarded, forwarded_keys, direct = [], [], []
-    road = direct_road(partitions)
-    for record, key in zip(records, keys, strict=True):
-        partition = record.partition
-        if (zlib.crc32(key) % partitions == partition
-                and roads[partition].road_at(record.offset) == road):  # fmt: skip
-            direct.append(record)
-        else:
-            forwarded.append(record)
-            forwarded_keys.append(key)
-    ends: dict[int, int] = {}
-    for record in direct:
-        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
-    read_at = {partition: direct_read_at(partition, end) for partition, end in ends.items()}
-    read = [RawRecord(r.value, r.timestamp_ms, r.source, r.partition, r.offset, r.key,
-                      read_at[r.partition]) for r in direct]  # fmt: skip
-    return forwarded, forwarded_keys, read
-
-
 def partition_messages(
     records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int, bundle_bytes: int
 ) -> dict[int, list[Message]]:
@@ -295,8 +256,9 @@ class DirectRoute:
     roads: RoadStore
     highwater: Callable[[int], int | None]
     #: Returns once the copies already on by-model partition ``p`` are applied (or after a
-    #: bound): a partition's first direct records since its roads were read wait for it, so
-    #: a switch to direct applies each model's records in their order.
+    #: bound): a partition's direct records wait for it where copies of theirs may be ahead
+    #: (its first since its roads were read, and those after a copy segment), so a change of
+    #: road applies each model's records in their order.
     copies_applied: Callable[[int], Awaitable[None]]
     claim_direct: bool
 
@@ -331,7 +293,9 @@ class Router:
             None if direct is None else CachedCount(direct.partition_count, "the input topic")
         )
         self._roads: dict[int, Roads] = {}
-        self._ordered: set[int] = set()  # partitions whose direct records follow their copies
+        # Partitions whose copies to their own by-model partition were all applied before
+        # their last direct records (none sent since).
+        self._ordered: set[int] = set()
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order per partition (see
@@ -351,22 +315,36 @@ class Router:
             await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
             return
         route = self.direct
-        direct: list[RawRecord] = []
-        if route is not None:
-            records, keys, direct = await self._split(route, records, keys, partitions)
+        if route is None:
+            await asyncio.gather(*self._publishing(records, keys, partitions))
+            return
+        for run in await self._split(route, records, keys, partitions):
+            await self._send(route, run, partitions)
+
+    def _publishing(
+        self, records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
+    ) -> list[Awaitable[None]]:
         planned = partition_messages(records, keys, partitions, self.bundle_bytes)
-        work: list[Awaitable[None]] = [
+        return [
             self.writer.publish(self.target.at(p), messages, rescue=_rescue, in_order=True)
             for p, messages in planned.items()
         ]
-        if route is not None and direct:
-            first = {r.partition for r in direct} - self._ordered
-            if first:  # after the copies before them, this chunk's included
+
+    async def _send(self, route: DirectRoute, run: RoadRun, partitions: int) -> None:
+        """Forward ``run``'s copies and apply its direct records: those of a partition
+        whose copies to its own by-model partition may not all be applied yet (its first
+        direct records since a rebalance, or copies sent since its last wait) once they
+        are, this run's included."""
+        work = self._publishing(run.forwarded, run.keys, partitions)
+        self._ordered -= run.copied_home
+        if run.direct:
+            waiting = {r.partition for r in run.direct} - self._ordered
+            if waiting:
                 await asyncio.gather(*work)
                 work = []
-                await asyncio.gather(*map(route.copies_applied, first))
-                self._ordered |= first
-            work.append(route.apply(direct))
+                await asyncio.gather(*map(route.copies_applied, waiting))
+                self._ordered |= waiting
+            work.append(route.apply(run.direct))
         await asyncio.gather(*work)
 
     async def direct_road_now(self) -> str | None:
@@ -402,14 +380,15 @@ class Router:
     async def _split(
         self, route: DirectRoute, records: Sequence[RawRecord], keys: Sequence[bytes],
         partitions: int,
-    ) -> tuple[Sequence[RawRecord], Sequence[bytes], list[RawRecord]]:  # fmt: skip
-        """The records to forward (and their keys), and those to apply here."""
+    ) -> list[RoadRun]:  # fmt: skip
+        """The records to forward (and their keys), and those to apply here, in runs."""
         assert self._input_partitions is not None
         copartitioned = await self._known(self._input_partitions) == partitions
         wanted = direct_road(partitions) if route.claim_direct and copartitioned else COPY
-        roads = {p: await self._roads_of(route, p, wanted) for p in {r.partition for r in records}}
+        read = {r.partition for r in records}
+        roads = {p: await self._roads_of(route, p, wanted) for p in read}
         if not copartitioned or not any(r.starts for r in roads.values()):
-            return records, keys, []
+            return [RoadRun(list(records), list(keys), [], read)]  # any may go home
         return split_direct(records, keys, partitions, roads)
 
     async def _roads_of(self, route: DirectRoute, partition: int, wanted: str) -> Roads:
