@@ -464,13 +464,13 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
 
 #: The stated time to resume after each fault ends, in seconds.
 RESUME_LIMIT_S = {
-    "kill9_x3": 45.0,  # session time-out (6 s) + a worker's start-up
+    "kill9_x3": 45.0,  # session time-out (3 s) + a worker's start-up
     "switch_routing": 45.0,
     "broker_restart": 60.0,
     "redis_outage": 30.0,
     "redis_outage_kill": 45.0,
     "two_workers_kill": 30.0,
-    "paused_worker": 30.0,  # the session time-out (6 s) + a rebalance
+    "paused_worker": 30.0,  # the session time-out (3 s) + a rebalance
     "unkeyed_3_workers": 0.0,
     "big_record": 30.0,
     "flood_models": WARMUP_TIMEOUT_S + 30.0,

@@ -28,6 +28,7 @@ from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.spec_inference import SpecInference
 from streams.samples import BAD_RECORDS
 from streams.simulation import Scenario, StreamConfig, generate_events, raw_records
+from streams.stack.worker import QUICK_SESSION_TIMEOUT_S
 
 __all__ = ["ChaosStream", "Kill", "Outcome", "Verdict", "model_ids", "state_totals"]
 
@@ -106,9 +107,7 @@ class ChaosStream:
             "DRIFTLINE_WARMUP_EVENTS": "50",
             "DRIFTLINE_REFERENCE_EVENTS": str(self.reference_events),
             "DRIFTLINE_WINDOW_EVENTS": str(self.window_events),
-            # Kafka's default minimum, not the tests' 3 s: with 3 s, one CI run of 8 lost 1,167
-            # events in switch_routing (RELIABILITY finding 27).
-            "DRIFTLINE_SESSION_TIMEOUT_S": "6",
+            "DRIFTLINE_SESSION_TIMEOUT_S": QUICK_SESSION_TIMEOUT_S,  # crashes noticed soon
             "DRIFTLINE_COMMIT_INTERVAL_S": "3600",  # a crash redelivers all since the start
             "DRIFTLINE_LABEL_TTL_S": "300",  # kept predictions must not fill the local Redis
             "DRIFTLINE_STALL_S": "20",

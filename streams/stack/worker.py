@@ -27,7 +27,7 @@ __all__ = [
     "run_names",
 ]
 
-#: The session timeout of workers that the integration tests kill (``DRIFTLINE_SESSION_TIMEOUT_S``):
+#: The session timeout of workers that tests and fault runs kill (``DRIFTLINE_SESSION_TIMEOUT_S``):
 #: the group hands a dead worker's partitions over after this long. The stack's broker
 #: allows it (its ``group.min.session.timeout.ms`` is 1 s; Kafka's default minimum is 6 s).
 QUICK_SESSION_TIMEOUT_S = "3"
