@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from streams.cli_acl import add_kafka_acl, add_redis_acl
 from streams.cli_canary import add_canary
 from streams.cli_parser import USAGE_ERROR, CliParser, input_file, output_file
 from streams.cli_parser import Commands as _Commands
@@ -75,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     add_replay(commands)
     _add_profile(commands)
     _add_simulate(commands)
-    _add_redis_acl(commands)
+    add_redis_acl(commands)
+    add_kafka_acl(commands)
     _add_demo(commands)
     add_report(commands)
     add_canary(commands)
@@ -179,24 +181,6 @@ def _add_simulate(commands: _Commands) -> None:
     simulate.set_defaults(run=_simulate)
 
 
-def _add_redis_acl(commands: _Commands) -> None:
-    """``driftline redis-acl``."""
-    acl = commands.add_parser(
-        "redis-acl",
-        help="print the Redis ACL user a worker needs: its prefix's keys, Driftline's commands",
-    )
-    acl.add_argument("--user", default="driftline", help="ACL user name")
-    acl.add_argument("--prefix", help="key prefix (default: DRIFTLINE_REDIS_PREFIX)")
-    acl.add_argument(
-        "--aclfile", action="store_true", help="a line for an ACL file instead of ACL SETUSER"
-    )
-    acl.add_argument(
-        "--password-stdin", action="store_true",
-        help="read the password from stdin (default: generate one, printed on stderr)",
-    )  # fmt: skip
-    acl.set_defaults(run=_redis_acl)
-
-
 def _add_demo(commands: _Commands) -> None:
     """``driftline demo``."""
     demo = commands.add_parser(
@@ -226,27 +210,6 @@ def _say(line: str) -> None:
     print(f"driftline: {line}", file=sys.stderr, flush=True)
 
 
-def _redis_acl(args: argparse.Namespace) -> int:
-    import secrets
-
-    from streams.adapters.redis.acl import aclfile_line, setuser_command
-
-    prefix = args.prefix or Settings.from_env(os.environ).redis_prefix
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-        if not password:
-            raise ValueError("--password-stdin: no password on stdin")
-    else:
-        password = secrets.token_urlsafe(24)
-        # stderr: stdout stays the rule alone, fit for a file or a pipe into redis-cli.
-        print(f"password of {args.user}: {password}", file=sys.stderr)
-    if args.aclfile:
-        print(aclfile_line(args.user, password, prefix))
-    else:
-        print(" ".join(setuser_command(args.user, password, prefix)))
-    return 0
-
-
 def _worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker as FaustWorker
 
@@ -266,7 +229,12 @@ def _worker(args: argparse.Namespace) -> int:
     worker = build_worker(settings, stored_specs=stored_specs, file_specs=file_specs, pii=pii,
                           dead_letter_limits=limits)  # fmt: skip
     with collecting_for_batches():
-        FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
+        try:
+            FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
+        except SystemExit:
+            if worker.app.refused is not None:  # it stopped itself: say why, in one line
+                raise worker.app.refused from None
+            raise
     return 0
 
 

@@ -217,6 +217,7 @@ def _secure_listener(config: StackConfig, values: dict[str, object]) -> str:
         "secure-listener.properties",
         **values,
         secure_port=config.kafka_secure_port,
+        scram_user=SCRAM_USER,
         keystore=files.keystore,
         truststore=files.truststore,
         store_password=files.store_password,

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import subprocess
 import sys
 import time
 
 import orjson
 import pytest
+from confluent_kafka.admin import (
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
 
 from streams import stack
+from streams.adapters.kafka.acl import create_acls, worker_grants
 from streams.adapters.kafka.admin import connect_admin, ensure_worker_topics
 from streams.adapters.kafka.records import close_producers, publish, read_from
 from streams.samples import BAD_RECORDS
@@ -122,3 +129,101 @@ def test_topics_are_created_over_sasl_ssl(secure_env):
     ensure_worker_topics(settings)
     listed = connect_admin(settings.kafka).list_topics(timeout=10).topics
     assert set(settings.topics) <= set(listed)
+
+
+def _scram_user(stack_config: stack.StackConfig, user: str, tmp_path) -> dict[str, str]:
+    """A new SCRAM user on the secure broker, added over its plain listener (whose principal,
+    ANONYMOUS, is a super user there); its login settings."""
+    password = secrets.token_urlsafe(18)
+    plain = Settings.from_env({"DRIFTLINE_KAFKA_BOOTSTRAP": stack_config.kafka_bootstrap})
+    admin = connect_admin(plain.kafka)
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+    upsert = UserScramCredentialUpsertion(user, info, password.encode())
+    admin.alter_user_scram_credentials([upsert])[user].result()
+    password_file = tmp_path / f"{user}.password"
+    password_file.write_text(password)
+    return {"DRIFTLINE_KAFKA_SASL_USERNAME": user,
+            "DRIFTLINE_KAFKA_SASL_PASSWORD_FILE": str(password_file)}  # fmt: skip
+
+
+def test_a_worker_runs_on_the_acls_kafka_acl_grants_and_no_more(secure_stack, secure_env, tmp_path):
+    """The secure broker enforces ACLs; a user granted what ``driftline kafka-acl --apply``
+    grants (run as the stack's admin, without the cluster's DescribeConfigs) runs a worker
+    that creates its topics, routes, alerts and dead-letters, and says it skipped the session
+    timeout check."""
+    user = f"worker-{secrets.token_hex(4)}"
+    env = (
+        secure_env
+        | _scram_user(secure_stack, user, tmp_path)
+        | {
+            "DRIFTLINE_REFERENCE_EVENTS": "1000",
+            "DRIFTLINE_WINDOW_EVENTS": str(WINDOW),
+        }
+    )
+    granted = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "kafka-acl", "--principal", f"User:{user}",
+         "--no-session-check", "--apply"],
+        env=secure_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    admin = Settings.from_env(secure_env)
+    log = tmp_path / "worker.log"
+    worker = WorkerProcess(env, web_port=free_port(), log_path=log)
+    worker.start()
+    try:
+        good = keyed_events(STREAM, EVENTS)
+        bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
+        publish(admin.kafka, admin.topic_predictions, [*good[:100], *bad, *good[100:]])
+        wait_until_processed(worker, EVENTS)
+        start = dict.fromkeys(range(admin.partitions), 0)
+        letters = read_from(admin.kafka, admin.topic_dlq, start, count=len(bad))
+        alerts = read_from(admin.kafka, admin.topic_alerts, start, count=20, timeout_s=3)
+    finally:
+        assert worker.stop() == 0
+    assert len(letters) == len(bad)
+    drift = [orjson.loads(a.value) for a in alerts]
+    fired = [(a["feature"], a["status"]) for a in drift if a["type"] == "data_drift"]
+    assert ("x3", "firing") in fired
+    skipped = "DRIFTLINE_SESSION_TIMEOUT_S not checked against the brokers"
+    lines = log.read_text().splitlines()
+    assert [line for line in lines if skipped in line and "CLUSTER_AUTHORIZATION_FAILED" in line]
+    refused = [line for line in lines if "AUTHORIZATION_FAILED" in line or "not authorized" in line]
+    assert [line for line in refused if skipped not in line] == []
+
+
+def _granted_user(stack_config, admin_env, tmp_path, *, without: str) -> dict[str, str]:
+    """A new user granted what a worker needs (no session check) but ``without``'s resource
+    kind; the worker environment logged in as it."""
+    user = f"worker-{secrets.token_hex(4)}"
+    env = admin_env | _scram_user(stack_config, user, tmp_path)
+    admin = Settings.from_env(admin_env)
+    grants = worker_grants(admin, check_session=False)
+    create_acls(admin.kafka, f"User:{user}", [g for g in grants if g.resource != without])
+    return env
+
+
+def test_a_worker_its_group_refuses_stops_with_one_line_saying_what_to_grant(
+    secure_stack, secure_env, tmp_path
+):
+    """Before, it stayed up in no group, consuming nothing, and logged nothing: aiokafka held
+    the error for a getmany that Faust never calls."""
+    env = _granted_user(secure_stack, secure_env, tmp_path, without="group")
+    code, seconds, lines = _worker_exit(env, timeout_s=60)
+    assert code == 2 and seconds < 30
+    assert lines[-1].startswith("driftline: Kafka refuses the worker's consumer group")
+    assert "GroupAuthorizationFailedError" in lines[-1] and "driftline kafka-acl" in lines[-1]
+    assert not [line for line in lines if "Traceback" in line]
+
+
+def test_a_session_timeout_the_brokers_refuse_stops_the_worker_when_it_could_not_check(
+    secure_stack, secure_env, tmp_path
+):
+    """Without DescribeConfigs on the cluster the start-up check is skipped; the join's
+    refusal then stops the worker."""
+    env = _granted_user(secure_stack, secure_env, tmp_path, without="cluster")
+    code, seconds, lines = _worker_exit(env | {"DRIFTLINE_SESSION_TIMEOUT_S": "0.5"}, 60)
+    assert code == 2 and seconds < 30
+    assert any("DRIFTLINE_SESSION_TIMEOUT_S not checked against the brokers" in line
+               for line in lines)  # fmt: skip
+    assert "InvalidSessionTimeoutError" in lines[-1]
+    assert "set DRIFTLINE_SESSION_TIMEOUT_S within the brokers'" in lines[-1]

@@ -63,7 +63,7 @@ _NOISY_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordina
 class Worker:
     """The app and the parts tests and the CLI reach into."""
 
-    app: faust.App
+    app: BatchApp
     registry: SpecRegistry
     metrics_registry: MetricsRegistry
     spec_store: RedisSpecStore

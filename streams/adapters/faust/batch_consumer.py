@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Collection, Sequence
@@ -37,9 +39,11 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
+from mode import Service
 from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
+from streams.adapters.faust.group_errors import GroupRefused, take_group_error
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
@@ -100,6 +104,7 @@ class ChunkRoutes(Protocol):
     routed_topics: set[str]
     taken_chunks: WeakSet[FetchedChunk]
     copies_waits: int
+    refused: GroupRefused | None
 
 
 class _DaemonWorkerThread(WorkerThread):
@@ -128,6 +133,19 @@ class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             logger.warning("the Kafka consumer did not stop within %.1f s (the brokers do "
                            "not answer): its last commit is given up",
                            self.shutdown_timeout)  # fmt: skip
+
+    @Service.timer(1.0)
+    async def _group_errors(self) -> None:
+        app = cast(ChunkRoutes, self.app)
+        if app.refused is not None:
+            return
+        try:
+            take_group_error(self._consumer, self.app.conf.id)
+        except GroupRefused as exc:
+            app.refused = exc
+            # Stopped as an operator's SIGTERM stops it: the worker's own stop, then the
+            # command's one line and exit code (cli.py), not a crash's tracebacks.
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)

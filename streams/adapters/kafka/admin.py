@@ -347,7 +347,12 @@ def check_session_timeout(settings: Settings, *, timeout_s: float = 30.0) -> Non
         entries = admin.describe_configs([resource], request_timeout=timeout_s)[resource].result()
         low, high = (int(entries[name].value) for name in _SESSION_BOUNDS)
     except (KafkaException, KeyError, TypeError, ValueError) as exc:
-        logger.debug("session timeout not checked: broker %s's bounds unread (%s)", broker, exc)
+        logger.info(
+            "DRIFTLINE_SESSION_TIMEOUT_S not checked against the brokers: broker %s's "
+            "bounds unread (%s)",
+            broker,
+            exc,
+        )
         return
     wanted_ms = round(settings.session_timeout_s * 1000)
     if not low <= wanted_ms <= high:

@@ -1,0 +1,160 @@
+"""The Kafka ACLs a worker's principal needs on brokers that enforce them.
+
+A worker reads the input topics, writes alerts, dead letters and retraining requests, copies
+its input to the by-model topics and reads them back, and commits in its consumer group. A
+principal granted ``worker_grants`` and nothing else runs a worker (the secure integration
+test runs one so, on a broker with an authorizer):
+
+- the input topics (``predictions``, ``labels``): Read, Describe, and DescribeConfigs (their
+  ``max.message.bytes`` sizes the dead-letter topics: ``ensure_worker_topics``);
+- ``alerts`` and ``retrain-requests``: Write, Describe;
+- the dead-letter topics: Write, Describe, DescribeConfigs, AlterConfigs (a dead-letter topic
+  takes any record its source takes, so its limit is raised to match);
+- every topic whose name starts with ``<app_id>-`` (a PREFIXED pattern: the by-model topics
+  and Faust's own): Read, Write, Describe, DescribeConfigs, AlterConfigs;
+- the consumer group ``<app_id>``: Read, Describe;
+- with ``create``, Create on each topic (the worker creates those missing at start);
+- with ``check_session``, DescribeConfigs on the cluster: the worker then refuses a
+  ``DRIFTLINE_SESSION_TIMEOUT_S`` the brokers would refuse (``check_session_timeout``);
+  without it that check is skipped.
+
+Idempotent producers need no cluster grant on Kafka 3.0 and later (KIP-679).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from streams.adapters.kafka.admin import connect_admin
+from streams.core.errors import KafkaUnavailable
+from streams.kafka_config import KafkaConfig
+from streams.settings import Settings
+
+__all__ = ["Grant", "acl_bindings", "create_acls", "kafka_acls_commands", "worker_grants"]
+
+READ, WRITE, CREATE, DESCRIBE = "Read", "Write", "Create", "Describe"
+DESCRIBE_CONFIGS, ALTER_CONFIGS = "DescribeConfigs", "AlterConfigs"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Operations allowed on one resource: a topic, a group or the cluster (``name`` None),
+    by its literal name or (``prefixed``) every name that starts with it."""
+
+    resource: str  # "topic", "group" or "cluster"
+    name: str | None
+    operations: tuple[str, ...]
+    prefixed: bool = False
+
+
+def worker_grants(
+    settings: Settings, *, create: bool = True, check_session: bool = True
+) -> list[Grant]:
+    """What a worker with ``settings`` needs (the module's list)."""
+    creating = (CREATE,) if create else ()
+    internal = f"{settings.app_id}-"
+    grants = [
+        *(Grant("topic", t, (READ, DESCRIBE, DESCRIBE_CONFIGS, *creating))
+          for t in (settings.topic_predictions, settings.topic_labels)),
+        *(Grant("topic", t, (WRITE, DESCRIBE, *creating))
+          for t in (settings.topic_alerts, settings.topic_retrain)),
+        *(Grant("topic", t, (WRITE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, *creating))
+          for t in (settings.topic_dlq, settings.topic_labels_dlq)),
+        Grant("topic", internal,
+              (READ, WRITE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, *creating), prefixed=True),
+        *(Grant("topic", t, (READ, WRITE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS, *creating))
+          for t in settings.internal_topics if not t.startswith(internal)),
+        Grant("group", settings.app_id, (READ, DESCRIBE)),
+    ]  # fmt: skip
+    if check_session:
+        grants.append(Grant("cluster", None, (DESCRIBE_CONFIGS,)))
+    return grants
+
+
+def kafka_acls_commands(principal: str, grants: Iterable[Grant]) -> list[str]:
+    """``kafka-acls.sh`` command lines adding ``grants`` for ``principal`` (``User:NAME``);
+    the operator adds ``--bootstrap-server`` and ``--command-config`` for their own login."""
+    _checked(principal)
+    lines = []
+    for grant in grants:
+        words = ["kafka-acls.sh", "--add", "--allow-principal", principal]
+        for operation in grant.operations:
+            words += ["--operation", operation]
+        if grant.prefixed:
+            words += ["--resource-pattern-type", "prefixed"]
+        words += ["--cluster"] if grant.name is None else [f"--{grant.resource}", grant.name]
+        lines.append(shlex.join(words))
+    return lines
+
+
+def acl_bindings(principal: str, grants: Iterable[Grant], host: str = "*") -> list[AclBinding]:
+    """``grants`` for ``principal`` as the admin API's bindings (``AdminClient.create_acls``)."""
+    _checked(principal)
+    return [
+        AclBinding(
+            _RESOURCES[grant.resource],
+            grant.name or "kafka-cluster",
+            ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
+            principal,
+            host,
+            _operation(operation),
+            AclPermissionType.ALLOW,
+        )
+        for grant in grants
+        for operation in grant.operations
+    ]
+
+
+def create_acls(
+    kafka: KafkaConfig, principal: str, grants: Iterable[Grant], *, timeout_s: float = 30.0
+) -> int:
+    """Create ``grants`` for ``principal`` on the brokers ``kafka`` reaches (logged in as a
+    principal allowed to alter ACLs); how many ACLs that is. Creating an ACL that exists
+    changes nothing.
+
+    Raises
+    ------
+    KafkaUnavailable
+        No broker answered, or one refused an ACL (no authorizer, or no right to add it).
+    """
+    grants = list(grants)
+    bindings = acl_bindings(principal, grants)
+    wanted = [(op, g.resource, g.name or "") for g in grants for op in g.operations]
+    admin = connect_admin(kafka, timeout_s=timeout_s)
+    futures = admin.create_acls(bindings, request_timeout=timeout_s)
+    for (operation, resource, name), binding in zip(wanted, bindings, strict=True):
+        try:
+            futures[binding].result()
+        except KafkaException as exc:
+            raise KafkaUnavailable(
+                f"Kafka refused the ACL {operation} on {resource} {name!r} for {principal}: "
+                f"{exc.args[0].str()}"
+            ) from exc
+    return len(bindings)
+
+
+_RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
+              "cluster": ResourceType.BROKER}  # fmt: skip
+
+
+def _operation(name: str) -> AclOperation:
+    # "DescribeConfigs" -> DESCRIBE_CONFIGS
+    return AclOperation["".join("_" + c if c.isupper() else c for c in name).lstrip("_").upper()]
+
+
+def _checked(principal: str) -> str:
+    kind, _, name = principal.partition(":")
+    if not kind or not name or any(c.isspace() for c in principal):
+        raise ValueError(f"a Kafka principal is TYPE:NAME, e.g. User:driftline: {principal!r}")
+    return principal
