@@ -23,14 +23,14 @@ def add_redis_acl(commands: Commands) -> None:
     )
     acl.add_argument("--user", default="driftline", help="ACL user name")
     acl.add_argument("--prefix", help="key prefix (default: DRIFTLINE_REDIS_PREFIX)")
-    acl.add_argument(
-        "--aclfile", action="store_true", help="a line for an ACL file instead of ACL SETUSER"
-    )
-    acl.add_argument(
-        "--password-stdin", action="store_true",
-        help="read the password from stdin (default: generate one, printed on stderr)",
-    )  # fmt: skip
+    _switch(acl, "--aclfile", "a line for an ACL file instead of ACL SETUSER")
+    _switch(acl, "--password-stdin",
+            "read the password from stdin (default: generate one, printed on stderr)")  # fmt: skip
     acl.set_defaults(run=_redis_acl)
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    parser.add_argument(flag, action="store_true", help=help_text)
 
 
 def _redis_acl(args: argparse.Namespace) -> int:
@@ -60,20 +60,11 @@ def add_kafka_acl(commands: Commands) -> None:
         "and group its DRIFTLINE_* settings name",
     )
     acl.add_argument("--principal", default="User:driftline", help="the worker's principal")
-    acl.add_argument(
-        "--no-create", action="store_true",
-        help="leave out Create: the operator creates the worker's topics",
-    )  # fmt: skip
-    acl.add_argument(
-        "--no-session-check",
-        action="store_true",
-        help="leave out DescribeConfigs on the cluster: the worker then skips checking "
-        "DRIFTLINE_SESSION_TIMEOUT_S against the brokers' bounds",
-    )
-    acl.add_argument(
-        "--apply", action="store_true",
-        help="create the ACLs on the brokers, logged in with DRIFTLINE_KAFKA_* (an admin's)",
-    )  # fmt: skip
+    _switch(acl, "--no-create", "leave out Create: the operator creates the worker's topics")
+    _switch(acl, "--no-session-check",
+            "leave out DescribeConfigs on the cluster: the worker then skips checking "
+            "DRIFTLINE_SESSION_TIMEOUT_S against the brokers' bounds")  # fmt: skip
+    _switch(acl, "--apply", "create them on the brokers, logged in as DRIFTLINE_KAFKA_* says")
     acl.set_defaults(run=_kafka_acl)
 
 

@@ -37,6 +37,7 @@ from tests.integration.conftest import isolated_env, wait_until_processed
 pytestmark = pytest.mark.integration
 
 EVENTS, DRIFT_AT, WINDOW = 4_000, 2_000, 500
+WINDOWS = {"DRIFTLINE_REFERENCE_EVENTS": "1000", "DRIFTLINE_WINDOW_EVENTS": str(WINDOW)}
 STREAM = StreamConfig(
     model_id="it-secure",
     seed=5,
@@ -66,30 +67,36 @@ def secure_env(secure_stack, stack_config, tmp_path) -> dict[str, str]:
     return isolated_env(stack_config, tmp_path / "faust") | stack.secure_client_env(secure_stack)
 
 
-def test_worker_consumes_alerts_and_dead_letters_over_sasl_ssl(secure_env, tmp_path):
-    env = secure_env | {
-        "DRIFTLINE_REFERENCE_EVENTS": "1000",
-        "DRIFTLINE_WINDOW_EVENTS": str(WINDOW),
-    }
-    settings = Settings.from_env(env)
-    assert settings.kafka.security_protocol == "SASL_SSL"
-    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+def _stream_through(env: dict[str, str], admin: Settings, log) -> list[dict]:
+    """Run a worker on ``env`` over the stream with bad records among it (published as
+    ``admin``); check every bad record was dead-lettered, and return the alerts."""
+    worker = WorkerProcess(env, web_port=free_port(), log_path=log)
     worker.start()
     try:
         good = keyed_events(STREAM, EVENTS)
         bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
-        publish(settings.kafka, settings.topic_predictions, [*good[:100], *bad, *good[100:]])
+        publish(admin.kafka, admin.topic_predictions, [*good[:100], *bad, *good[100:]])
         wait_until_processed(worker, EVENTS)
-        start = dict.fromkeys(range(settings.partitions), 0)
-        letters = read_from(settings.kafka, settings.topic_dlq, start, count=len(bad))
-        alerts = read_from(settings.kafka, settings.topic_alerts, start, count=20, timeout_s=3)
+        start = dict.fromkeys(range(admin.partitions), 0)
+        letters = read_from(admin.kafka, admin.topic_dlq, start, count=len(bad))
+        alerts = read_from(admin.kafka, admin.topic_alerts, start, count=20, timeout_s=3)
         assert worker.health()[1]["kafka"]["ok"] is True
     finally:
         assert worker.stop() == 0
     assert sorted(letter.value for letter in letters) == sorted(value for _, value in bad)
-    drift = [orjson.loads(a.value) for a in alerts]
-    fired = [(a["feature"], a["status"]) for a in drift if a["type"] == "data_drift"]
-    assert ("x3", "firing") in fired
+    return [orjson.loads(a.value) for a in alerts]
+
+
+def _drifts(alerts: list[dict]) -> list[tuple[str, str]]:
+    return [(a["feature"], a["status"]) for a in alerts if a["type"] == "data_drift"]
+
+
+def test_worker_consumes_alerts_and_dead_letters_over_sasl_ssl(secure_env, tmp_path):
+    env = secure_env | WINDOWS
+    settings = Settings.from_env(env)
+    assert settings.kafka.security_protocol == "SASL_SSL"
+    alerts = _stream_through(env, settings, tmp_path / "worker.log")
+    assert ("x3", "firing") in _drifts(alerts)
 
 
 def _worker_exit(env: dict[str, str], timeout_s: float = 30.0) -> tuple[int, float, list[str]]:
@@ -152,38 +159,16 @@ def test_a_worker_runs_on_the_acls_kafka_acl_grants_and_no_more(secure_stack, se
     that creates its topics, routes, alerts and dead-letters, and says it skipped the session
     timeout check."""
     user = f"worker-{secrets.token_hex(4)}"
-    env = (
-        secure_env
-        | _scram_user(secure_stack, user, tmp_path)
-        | {
-            "DRIFTLINE_REFERENCE_EVENTS": "1000",
-            "DRIFTLINE_WINDOW_EVENTS": str(WINDOW),
-        }
-    )
+    env = secure_env | _scram_user(secure_stack, user, tmp_path) | WINDOWS
     granted = subprocess.run(
         [sys.executable, "-m", "streams.cli", "kafka-acl", "--principal", f"User:{user}",
          "--no-session-check", "--apply"],
         env=secure_env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert granted.returncode == 0, granted.stderr
-    admin = Settings.from_env(secure_env)
     log = tmp_path / "worker.log"
-    worker = WorkerProcess(env, web_port=free_port(), log_path=log)
-    worker.start()
-    try:
-        good = keyed_events(STREAM, EVENTS)
-        bad = [(b"bad-input", record.value) for record in BAD_RECORDS]
-        publish(admin.kafka, admin.topic_predictions, [*good[:100], *bad, *good[100:]])
-        wait_until_processed(worker, EVENTS)
-        start = dict.fromkeys(range(admin.partitions), 0)
-        letters = read_from(admin.kafka, admin.topic_dlq, start, count=len(bad))
-        alerts = read_from(admin.kafka, admin.topic_alerts, start, count=20, timeout_s=3)
-    finally:
-        assert worker.stop() == 0
-    assert len(letters) == len(bad)
-    drift = [orjson.loads(a.value) for a in alerts]
-    fired = [(a["feature"], a["status"]) for a in drift if a["type"] == "data_drift"]
-    assert ("x3", "firing") in fired
+    alerts = _stream_through(env, Settings.from_env(secure_env), log)
+    assert ("x3", "firing") in _drifts(alerts)
     skipped = "DRIFTLINE_SESSION_TIMEOUT_S not checked against the brokers"
     lines = log.read_text().splitlines()
     assert [line for line in lines if skipped in line and "CLUSTER_AUTHORIZATION_FAILED" in line]
