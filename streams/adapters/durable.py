@@ -5,6 +5,9 @@ outage stalls the stream (visible in /health, ``driftline_consumer_lag`` and
 ``driftline_retries_total``) instead. A permanent error (``failures.is_retriable``) is not
 retried: a record gets its ``rescue`` (a dead letter's truncated copy) or, if it has none or
 that fails too, is logged at ERROR and counted in ``driftline_publish_failures_total``.
+But a write refused for want of a grant (an ACL) is not dropped when the writer has a
+``refused`` hook (the worker's: it stops the worker, ``faust/group_errors.py``): it is
+retried meanwhile, so its batch is never acked.
 An outage is logged once when it starts and once when it ends, with its count of retries.
 """
 
@@ -69,9 +72,19 @@ class DurableWriter:
         ``driftline_publish_failures_total{target,reason}``: writes given up as permanent.
     """
 
-    def __init__(self, retries: Counter, failures: Counter) -> None:
+    def __init__(
+        self,
+        retries: Counter,
+        failures: Counter,
+        *,
+        refused: Callable[[str, BaseException], None] | None = None,
+    ) -> None:
         self.retries = retries
         self.failures = failures
+        #: Told of each write refused for want of a grant (the worker then stops: an ACL is
+        #: an operator's to fix); the write is retried meanwhile, never dropped. None: such
+        #: a write is permanent like any other.
+        self.refused = refused
 
     async def publish(
         self,
@@ -99,7 +112,7 @@ class DurableWriter:
                     if in_order and retrying is not None:
                         again.append((message, rescuer))
                     continue
-                if failure_reason(exc) == "retriable":
+                if self._retried(target, exc):
                     again.append((message, rescuer))
                     retrying = exc
                     continue
@@ -120,7 +133,7 @@ class DurableWriter:
                 result = await operation()
             except Exception as exc:
                 reason = failure_reason(exc)
-                if reason != "retriable":
+                if not self._retried(target, exc):
                     self.failures.labels(target, reason).inc()
                     logger.error("writing to %s failed permanently (%s): %r", target, reason, exc)
                     raise
@@ -129,6 +142,14 @@ class DurableWriter:
             else:
                 outage.ended()
                 return result
+
+    def _retried(self, target: str, exc: BaseException) -> bool:
+        """Whether to write again: a retriable error, or a refusal told to ``refused``."""
+        reason = failure_reason(exc)
+        if reason == "authorization" and self.refused is not None:
+            self.refused(target, exc)
+            return True
+        return reason == "retriable"
 
     def _give_up(
         self, target: str, exc: BaseException, message: Message, rescue: Rescue | None

@@ -43,11 +43,17 @@ EXTRA_SINKS: dict[str, SinkFactory] = {
 
 
 def worker_sink(
-    settings: Settings, *, alerts: faust.TopicT, retrain: faust.TopicT, metrics: IngestMetrics
+    settings: Settings,
+    *,
+    alerts: faust.TopicT,
+    retrain: faust.TopicT,
+    metrics: IngestMetrics,
+    writer: DurableWriter | None = None,
 ) -> AlertSink:
-    """The Kafka topics' sink, followed by each extra sink the settings turn on."""
-    kafka = KafkaAlertSink(DurableWriter(metrics.retries, metrics.publish_failures),
-                           alerts, retrain)  # fmt: skip
+    """The Kafka topics' sink (written through ``writer``: the worker's, or one of its own),
+    followed by each extra sink the settings turn on."""
+    writer = writer or DurableWriter(metrics.retries, metrics.publish_failures)
+    kafka = KafkaAlertSink(writer, alerts, retrain)
     made = (make(settings, metrics) for make in EXTRA_SINKS.values())
     extras = [sink for sink in made if sink is not None]
     return FanOutSink([kafka, *extras]) if extras else kafka

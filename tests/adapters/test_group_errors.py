@@ -15,7 +15,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from streams.adapters.faust.group_errors import GroupRefused, take_group_error
+from streams.adapters.faust.group_errors import AccessRefused, take_group_error
 
 
 class Coordinator:
@@ -44,7 +44,7 @@ class Consumer:
     ],
 )
 def test_an_error_only_an_operator_mends_stops_the_worker_saying_what_to_change(error, says):
-    with pytest.raises(GroupRefused, match=says) as refused:
+    with pytest.raises(AccessRefused, match=says) as refused:
         take_group_error(Consumer(error), "g")
     assert "consumer group 'g'" in str(refused.value)
 

@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
 )
 
 from streams import stack
-from streams.adapters.kafka.acl import create_acls, worker_grants
+from streams.adapters.kafka.acl import Grant, create_acls, worker_grants
 from streams.adapters.kafka.admin import connect_admin, ensure_worker_topics
 from streams.adapters.kafka.records import close_producers, publish, read_from
 from streams.samples import BAD_RECORDS
@@ -212,3 +212,38 @@ def test_a_session_timeout_the_brokers_refuse_stops_the_worker_when_it_could_not
                for line in lines)  # fmt: skip
     assert "InvalidSessionTimeoutError" in lines[-1]
     assert "set DRIFTLINE_SESSION_TIMEOUT_S within the brokers'" in lines[-1]
+
+
+def test_a_write_kafka_refuses_stops_the_worker_and_its_batch_waits_for_the_grant(
+    secure_stack, secure_env, tmp_path
+):
+    """Before, alerts to a topic the worker may not write were dropped (logged, counted) and
+    the worker carried on, healthy: every alert lost until someone noticed. Now it stops,
+    saying what to grant, with the batch unacked; once granted, a new worker sends them."""
+    user = f"worker-{secrets.token_hex(4)}"
+    env = secure_env | _scram_user(secure_stack, user, tmp_path) | WINDOWS
+    admin = Settings.from_env(secure_env)
+    ensure_worker_topics(admin)
+    grants = [g for g in worker_grants(admin, check_session=False) if g.name != admin.topic_alerts]
+    alerts_seen = Grant("topic", admin.topic_alerts, ("Describe",))
+    create_acls(admin.kafka, f"User:{user}", [*grants, alerts_seen])
+    publish(admin.kafka, admin.topic_predictions, keyed_events(STREAM, EVENTS))
+    code, seconds, lines = _worker_exit(env, timeout_s=90)
+    assert code == 2 and seconds < 60
+    assert lines[-1].startswith(f"driftline: Kafka refuses the worker's writes to topic "
+                                f"'{admin.topic_alerts}'")  # fmt: skip
+    assert "TopicAuthorizationFailedError" in lines[-1] and "Write on it" in lines[-1]
+    assert not [line for line in lines if "DROPPED" in line]
+
+    create_acls(admin.kafka, f"User:{user}", [Grant("topic", admin.topic_alerts, ("Write",))])
+    worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "granted.log")
+    worker.start()
+    try:
+        deadline, drifts = time.monotonic() + 60, []
+        while ("x3", "firing") not in drifts and time.monotonic() < deadline:
+            start = dict.fromkeys(range(admin.partitions), 0)
+            found = read_from(admin.kafka, admin.topic_alerts, start, count=20, timeout_s=2)
+            drifts = _drifts([orjson.loads(a.value) for a in found])
+    finally:
+        assert worker.stop() == 0
+    assert ("x3", "firing") in drifts

@@ -22,6 +22,7 @@ from faust.types import TP
 from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
+from streams.adapters.faust.group_errors import stop_worker, write_refused
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
@@ -110,6 +111,7 @@ def build_worker(
         specs=[*stored_specs, *file_specs],
         pii=pii,
         dead_letter_limits=dead_letter_limits or {},
+        refused=lambda target, exc: stop_worker(app, write_refused(target, exc)),
     )
     # The order things are added to the app is the order they start in: keep it.
     _add_agents(app, settings, topics, services)

@@ -23,7 +23,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
 from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
-from streams.adapters.faust.group_errors import GroupRefused
+from streams.adapters.faust.group_errors import AccessRefused
 
 __all__ = ["DRAIN_S", "BatchApp"]
 
@@ -55,8 +55,8 @@ class BatchApp(faust.App):
         self.copies_waits = 0
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
-        #: Why the worker stopped itself: Kafka refused its group (``group_errors``).
-        self.refused: GroupRefused | None = None
+        #: Why the worker stopped itself: access only an operator can grant (``group_errors``).
+        self.refused: AccessRefused | None = None
 
     def batch_channel(
         self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False

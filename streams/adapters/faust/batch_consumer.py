@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import sys
 import time
 from collections.abc import Awaitable, Collection, Sequence
@@ -43,7 +41,7 @@ from mode import Service
 from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
-from streams.adapters.faust.group_errors import GroupRefused, take_group_error
+from streams.adapters.faust.group_errors import AccessRefused, stop_worker, take_group_error
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
@@ -104,7 +102,7 @@ class ChunkRoutes(Protocol):
     routed_topics: set[str]
     taken_chunks: WeakSet[FetchedChunk]
     copies_waits: int
-    refused: GroupRefused | None
+    refused: AccessRefused | None
 
 
 class _DaemonWorkerThread(WorkerThread):
@@ -137,15 +135,11 @@ class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     @Service.timer(1.0)
     async def _group_errors(self) -> None:
         app = cast(ChunkRoutes, self.app)
-        if app.refused is not None:
-            return
-        try:
-            take_group_error(self._consumer, self.app.conf.id)
-        except GroupRefused as exc:
-            app.refused = exc
-            # Stopped as an operator's SIGTERM stops it: the worker's own stop, then the
-            # command's one line and exit code (cli.py), not a crash's tracebacks.
-            os.kill(os.getpid(), signal.SIGTERM)
+        if app.refused is None:
+            try:
+                take_group_error(self._consumer, self.app.conf.id)
+            except AccessRefused as refused:
+                stop_worker(app, refused)
 
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)

@@ -33,6 +33,7 @@ from typing import Any
 import faust
 import orjson
 
+from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.spec_sync import register_stored
 from streams.adapters.faust.stage import MonitoringStage
@@ -85,16 +86,19 @@ class IngestionService(MonitoringStage):
         rollout_store: RedisRolloutStore | None = None,
         spec_store: RedisSpecStore | None = None,
         clock: Callable[[], float] = time.time,
+        writer: DurableWriter | None = None,
     ) -> None:
         """``warmup_slots`` shares the model cap's warm-up slots with the other workers
         (None: this worker's alone); ``duplicates`` finds copies of events (None: no
         check); ``rollout_store`` keeps the monitor's rollout state (canary verdicts) when
         it has one; ``spec_store`` shares the specs warm-ups infer (None: they stay in this
-        process); ``clock`` gives the wall-clock seconds of each batch."""
+        process); ``clock`` gives the wall-clock seconds of each batch; ``writer`` (the
+        worker's, shared) retries its writes (None: one of its own)."""
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
             dead_letter_max_bytes=dead_letter_max_bytes,
             dead_letter=dead_letter_message if dlq_redactor is None else dlq_redactor.message,
+            writer=writer,
         )  # fmt: skip
         self.ingestor = ingestor
         self.monitor = monitor

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import faust
 import orjson
 
+from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.files.validation_labels import references_of_profiles
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
@@ -69,10 +70,11 @@ class LabelService(MonitoringStage):
         profiles: RedisMonitorStore | None = None,
         drift: Monitor | None = None,
         canaries: Callable[[LabelledBatch], Awaitable[list[Alert]]] | None = None,
+        writer: DurableWriter | None = None,
     ) -> None:
         super().__init__(
             store=store, dead_letters=dead_letters, sink=sink, metrics=metrics,
-            dead_letter_max_bytes=dead_letter_max_bytes,
+            dead_letter_max_bytes=dead_letter_max_bytes, writer=writer,
         )  # fmt: skip
         self.decoder = decoder
         self.join = join

@@ -3,11 +3,12 @@ and health, built from ``Settings`` and the worker's topics (``WorkerTopics``)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.ingestion import IngestionService
 from streams.adapters.faust.labels import LabelService
@@ -76,18 +77,12 @@ def build_services(
     specs: list[ModelSpec],
     pii: PiiPolicy,
     dead_letter_limits: Mapping[str, int],
+    refused: Callable[[str, BaseException], None] | None = None,
 ) -> WorkerServices:
-    """The object graph over one Redis client; ``specs``: the registry's first specs."""
+    """The object graph over one Redis client; ``specs``: the registry's first specs;
+    ``refused``: told of each write refused for want of a grant (``DurableWriter``)."""
     registry = settings.spec_registry(specs)
-    metrics_registry = MetricsRegistry()
-    add_process_collectors(metrics_registry)
-    metrics = IngestMetrics(
-        metrics_registry,
-        max_statistic_series=settings.max_statistic_series,
-        latency_objective_ms=settings.latency_objective_ms,
-        # A held version with events waiting is processed within stall_s, or /health fails.
-        moved_grace_s=settings.stall_s,
-    )
+    metrics_registry, metrics = _worker_metrics(settings)
     liveness = StreamLiveness()
     progress = PartitionProgress(settings.stall_s)
     redis_client = connect(settings.redis_url, socket_timeout=5)
@@ -100,11 +95,14 @@ def build_services(
         max_early=settings.max_early_labels,
         pii=pii,
     )
+    # One writer for every write of the worker's: its retries and failures counted alike.
+    writer = DurableWriter(metrics.retries, metrics.publish_failures, refused=refused)
     # Alerts and retraining requests leave here: Kafka, then the extra sinks the settings
     # turn on (streams/adapters/sinks.py registers them).
-    sink = worker_sink(settings, alerts=topics.alerts, retrain=topics.retrain, metrics=metrics)
+    sink = worker_sink(settings, alerts=topics.alerts, retrain=topics.retrain, metrics=metrics,
+                       writer=writer)  # fmt: skip
     wiring = _Wiring(
-        settings, topics, registry, metrics, redis_client, pii, dead_letter_limits, sink
+        settings, topics, registry, metrics, redis_client, pii, dead_letter_limits, sink, writer
     )
     return WorkerServices(
         registry=registry,
@@ -146,6 +144,19 @@ def dead_letter_max_bytes(limits: Mapping[str, int], topic: str) -> int:
     return max(min(limit, PRODUCER_MAX_REQUEST_BYTES) - DLQ_HEADER_ROOM, 1024)
 
 
+def _worker_metrics(settings: Settings) -> tuple[MetricsRegistry, IngestMetrics]:
+    metrics_registry = MetricsRegistry()
+    add_process_collectors(metrics_registry)
+    metrics = IngestMetrics(
+        metrics_registry,
+        max_statistic_series=settings.max_statistic_series,
+        latency_objective_ms=settings.latency_objective_ms,
+        # A held version with events waiting is processed within stall_s, or /health fails.
+        moved_grace_s=settings.stall_s,
+    )
+    return metrics_registry, metrics
+
+
 @dataclass(frozen=True, slots=True)
 class _Wiring:
     """What both services are built from."""
@@ -158,6 +169,7 @@ class _Wiring:
     pii: PiiPolicy
     dead_letter_limits: Mapping[str, int]
     sink: AlertSink
+    writer: DurableWriter
 
     def ingestion(
         self, label_join: RedisLabelJoin, spec_store: RedisSpecStore, liveness: StreamLiveness
@@ -207,6 +219,7 @@ class _Wiring:
                 if settings.dedup_ttl_s
                 else None
             ),
+            writer=self.writer,
         )
 
     def label_service(
@@ -227,6 +240,7 @@ class _Wiring:
             ),
             dead_letters=self.topics.label_dead_letters,
             sink=self.sink,
+            writer=self.writer,
             metrics=self.metrics,
             pii=self.pii,
             dead_letter_max_bytes=dead_letter_max_bytes(

@@ -42,13 +42,14 @@ class MonitoringStage:
         metrics: IngestMetrics,
         dead_letter_max_bytes: int | None,
         dead_letter: Callable[..., Any] = dead_letter_message,
+        writer: DurableWriter | None = None,
     ) -> None:
         self.store = store
         self.dead_letters = dead_letters
         self.sink = sink
         self.metrics = metrics
         self.dead_letter = dead_letter
-        self.writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        self.writer = writer or DurableWriter(metrics.retries, metrics.publish_failures)
         self.dead_letter_max_bytes = dead_letter_max_bytes
         self.applied = AppliedOffsets(
             store,
