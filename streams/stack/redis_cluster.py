@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +24,7 @@ from redis.retry import Retry
 
 from streams.stack import debian
 from streams.stack.errors import StackError
+from streams.stack.worker import port_is_free
 
 __all__ = ["LocalCluster", "free_node_ports"]
 
@@ -39,20 +39,11 @@ def free_node_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     """``count`` ports free now whose cluster bus ports are free too."""
     ports: list[int] = []
     for port in _NODE_PORTS:
-        if _free(host, port) and _free(host, port + _BUS_OFFSET):
+        if port_is_free(host, port) and port_is_free(host, port + _BUS_OFFSET):
             ports.append(port)
             if len(ports) == count:
                 return ports
     raise StackError(f"fewer than {count} free redis cluster ports in {_NODE_PORTS}")
-
-
-def _free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass

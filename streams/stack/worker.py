@@ -203,6 +203,31 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: Below Linux's ephemeral range (32768-60999): a port found free there can be taken before
+#: a server binds it by any client's outgoing connection (a 3-node Kafka's controller port
+#: was, in the CI of e01c0d3). Above the Redis Cluster's node and bus ports.
+_RUN_PORTS = range(23000, 32768)
+
+
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive ports that can be bound now, outside the ephemeral
+    range (``_RUN_PORTS``), for servers started next (a test's Kafka nodes)."""
+    for first in range(_RUN_PORTS.start, _RUN_PORTS.stop - count + 1, count):
+        if all(port_is_free(host, first + i) for i in range(count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports in {_RUN_PORTS}")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """Whether ``port`` can be bound on ``host`` now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def run_names(run: str) -> dict[str, str]:
     """Settings that give one run its own topics, consumer group and Redis prefix, so runs
     (demos, tests, benchmarks) never see each other's records or state."""

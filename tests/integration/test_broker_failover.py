@@ -24,8 +24,7 @@ from streams.adapters.kafka.admin import connect_admin, topic_configs
 from streams.adapters.kafka.records import close_producers, end_offsets
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
-from streams.stack.service import port_open
-from streams.stack.worker import WorkerProcess, free_port
+from streams.stack.worker import WorkerProcess, free_port, free_port_run
 from tests.integration.conftest import isolated_env, publish_stream, read_alerts
 
 pytestmark = pytest.mark.integration
@@ -38,19 +37,10 @@ STREAM = StreamConfig(
 )
 
 
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive loopback ports nothing listens on now."""
-    while True:
-        first = free_port()
-        if first + count < 65536 and not any(
-            port_open("127.0.0.1", first + i, 0.2) for i in range(1, count)
-        ):
-            return first
-
-
 @pytest.fixture(scope="module")
 def cluster(stack_config, tmp_path_factory):
-    first, nodes = _free_run(2), _free_run(4)
+    first = free_port_run(6)  # node 1's two ports, then nodes 2 and 3's
+    nodes = first + 2
     config = dataclasses.replace(
         stack_config,
         kafka_brokers=3,

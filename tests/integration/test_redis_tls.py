@@ -9,13 +9,17 @@ reach other keys or run admin commands; a client that does not trust the CA must
 from __future__ import annotations
 
 import os
+import secrets
+import subprocess
+import sys
+import time
 
 import orjson
 import pytest
 import redis
 
 from streams.adapters.kafka.records import publish
-from streams.adapters.redis.acl import COMMANDS
+from streams.adapters.redis.acl import COMMANDS, acl_rules
 from streams.adapters.redis.keys import covered_offsets, parse_sources
 from streams.settings import Settings
 from streams.simulation import StreamConfig, generate_events, keyed_labels
@@ -155,3 +159,34 @@ def stored(server, settings: Settings) -> dict:
         "windows_closed": state["windows_closed"],
         "offsets": sum(o + 1 for o in last.values()),
     }
+
+
+def test_a_command_its_user_lacks_stops_the_worker_saying_what_to_grant(
+    secured, stack_config, tmp_path
+):
+    """A user without EVALSHA (every batch's save runs a script): the worker stops with one
+    line naming `driftline redis-acl`, exit code 2, instead of dropping the batch's writes or
+    retrying for ever."""
+    server, _ = secured
+    env = isolated_env(stack_config, tmp_path / "faust")  # topics and a prefix of its own
+    settings = Settings.from_env(env)
+    user, password = "driftline-short", secrets.token_urlsafe(18)
+    rules = [rule for rule in acl_rules(settings.redis_prefix) if rule != "+evalsha"]
+    with server.admin() as admin:
+        admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", *rules)
+    short = env | {"DRIFTLINE_REDIS_URL": server.url(user, password),
+                   "DRIFTLINE_WEB_PORT": str(free_port())}  # fmt: skip
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        command = [sys.executable, "-m", "streams.cli", "worker"]
+        worker = subprocess.Popen(command, env=short, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            time.sleep(5)  # joined; then the events' first batch needs EVALSHA
+            publish_stream(settings, STREAM, FIRST)
+            worker.wait(timeout=60)
+        finally:
+            worker.kill()
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    assert worker.returncode == 2, lines[-20:]
+    assert lines[-1].startswith("driftline: Redis refuses the worker's commands")
+    assert "driftline redis-acl" in lines[-1]

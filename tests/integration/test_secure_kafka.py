@@ -31,7 +31,7 @@ from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
 from streams.stack.tls import make_ca
-from streams.stack.worker import WorkerProcess, free_port
+from streams.stack.worker import WorkerProcess, free_port, free_port_run
 from tests.integration.conftest import isolated_env, wait_until_processed
 
 pytestmark = pytest.mark.integration
@@ -47,11 +47,12 @@ STREAM = StreamConfig(
 
 @pytest.fixture(scope="module")
 def secure_stack(stack_config, tmp_path_factory):
-    secure_port = int(os.environ.get("DRIFTLINE_KAFKA_SECURE_PORT") or free_port())
+    first = free_port_run(3)  # outside the ephemeral range: no client takes them meanwhile
+    secure_port = int(os.environ.get("DRIFTLINE_KAFKA_SECURE_PORT") or first + 2)
     config = dataclasses.replace(
         stack_config,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
+        kafka_port=first,
+        kafka_controller_port=first + 1,
         kafka_secure_port=secure_port,
         state_dir=tmp_path_factory.mktemp("secure-stack"),
         secure=True,
