@@ -24,7 +24,7 @@ Idempotent producers need no cluster grant on Kafka 3.0 and later (KIP-679).
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
@@ -101,19 +101,25 @@ def kafka_acls_commands(principal: str, grants: Iterable[Grant]) -> list[str]:
 def acl_bindings(principal: str, grants: Iterable[Grant], host: str = "*") -> list[AclBinding]:
     """``grants`` for ``principal`` as the admin API's bindings (``AdminClient.create_acls``)."""
     _checked(principal)
-    return [
-        AclBinding(
-            _RESOURCES[grant.resource],
-            grant.name or "kafka-cluster",
-            ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
-            principal,
-            host,
-            _operation(operation),
-            AclPermissionType.ALLOW,
-        )
-        for grant in grants
-        for operation in grant.operations
-    ]
+    return [_binding(principal, grant, operation, host) for grant, operation in _each(grants)]
+
+
+def _each(grants: Iterable[Grant]) -> Iterator[tuple[Grant, str]]:
+    for grant in grants:
+        for operation in grant.operations:
+            yield grant, operation
+
+
+def _binding(principal: str, grant: Grant, operation: str, host: str) -> AclBinding:
+    return AclBinding(
+        _RESOURCES[grant.resource],
+        grant.name or "kafka-cluster",
+        ResourcePatternType.PREFIXED if grant.prefixed else ResourcePatternType.LITERAL,
+        principal,
+        host,
+        _operation(operation),
+        AclPermissionType.ALLOW,
+    )
 
 
 def create_acls(
@@ -128,20 +134,19 @@ def create_acls(
     KafkaUnavailable
         No broker answered, or one refused an ACL (no authorizer, or no right to add it).
     """
-    grants = list(grants)
-    bindings = acl_bindings(principal, grants)
-    wanted = [(op, g.resource, g.name or "") for g in grants for op in g.operations]
+    _checked(principal)
+    wanted = {_binding(principal, grant, op, "*"): (grant, op) for grant, op in _each(grants)}
     admin = connect_admin(kafka, timeout_s=timeout_s)
-    futures = admin.create_acls(bindings, request_timeout=timeout_s)
-    for (operation, resource, name), binding in zip(wanted, bindings, strict=True):
+    for binding, future in admin.create_acls(list(wanted), request_timeout=timeout_s).items():
         try:
-            futures[binding].result()
+            future.result()
         except KafkaException as exc:
+            grant, operation = wanted[binding]
             raise KafkaUnavailable(
-                f"Kafka refused the ACL {operation} on {resource} {name!r} for {principal}: "
-                f"{exc.args[0].str()}"
+                f"Kafka refused the ACL {operation} on {grant.resource} {grant.name or ''!r} "
+                f"for {principal}: {exc.args[0].str()}"
             ) from exc
-    return len(bindings)
+    return len(wanted)
 
 
 _RESOURCES = {"topic": ResourceType.TOPIC, "group": ResourceType.GROUP,
