@@ -6,7 +6,7 @@ outage stalls the stream (visible in /health, ``driftline_consumer_lag`` and
 retried: a record gets its ``rescue`` (a dead letter's truncated copy) or, if it has none or
 that fails too, is logged at ERROR and counted in ``driftline_publish_failures_total``.
 But a write refused for want of a grant (an ACL) is not dropped when the writer has a
-``refused`` hook (the worker's: it stops the worker, ``faust/group_errors.py``): it is
+``refused`` hook (the worker's: it stops the worker, ``faust/access_refused.py``): it is
 retried meanwhile, so its batch is never acked.
 An outage is logged once when it starts and once when it ends, with its count of retries.
 """

@@ -15,7 +15,7 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from streams.adapters.faust.group_errors import AccessRefused, take_group_error
+from streams.adapters.faust.access_refused import AccessRefused, take_group_error
 
 
 class Coordinator:

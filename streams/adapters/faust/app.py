@@ -19,10 +19,10 @@ from typing import Any
 import faust
 from faust.types import TP
 
+from streams.adapters.faust.access_refused import stop_worker, write_refused
 from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
 from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
-from streams.adapters.faust.group_errors import stop_worker, write_refused
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress

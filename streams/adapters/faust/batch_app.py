@@ -22,8 +22,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
+from streams.adapters.faust.access_refused import AccessRefused
 from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
-from streams.adapters.faust.group_errors import AccessRefused
 
 __all__ = ["DRAIN_S", "BatchApp"]
 
@@ -55,7 +55,7 @@ class BatchApp(faust.App):
         self.copies_waits = 0
         #: Closed on stop, once no chunk is in flight (e.g. the routing stage's producer).
         self.closing: list[Callable[[], Awaitable[None]]] = []
-        #: Why the worker stopped itself: access only an operator can grant (``group_errors``).
+        #: Why the worker stopped itself: access only an operator can grant (``access_refused``).
         self.refused: AccessRefused | None = None
 
     def batch_channel(

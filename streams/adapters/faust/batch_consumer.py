@@ -41,7 +41,7 @@ from mode import Service
 from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
-from streams.adapters.faust.group_errors import AccessRefused, stop_worker, take_group_error
+from streams.adapters.faust.access_refused import AccessRefused, stop_worker, take_group_error
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
