@@ -8,9 +8,13 @@ import argparse
 import os
 import secrets
 import sys
+from typing import TYPE_CHECKING
 
 from streams.cli_parser import Commands
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.adapters.kafka.acl import Grant
 
 __all__ = ["add_kafka_acl", "add_redis_acl"]
 
@@ -57,9 +61,15 @@ def add_kafka_acl(commands: Commands) -> None:
     acl = commands.add_parser(
         "kafka-acl",
         help="print (or --apply) the Kafka ACLs a worker's principal needs, for the topics "
-        "and group its DRIFTLINE_* settings name",
+        "and group its DRIFTLINE_* settings name (or, with --role, a logging service's or an "
+        "alert consumer's)",
     )
-    acl.add_argument("--principal", default="User:driftline", help="the worker's principal")
+    acl.add_argument("--role", choices=tuple(_ROLES), default="worker",
+                     help="whose ACLs: the worker's; a service's that logs predictions and "
+                     "labels (streams.client); or an AlertConsumer's")  # fmt: skip
+    acl.add_argument("--principal", help="the principal, User:NAME (default for the worker: "
+                     "User:driftline; the other roles must name theirs)")  # fmt: skip
+    acl.add_argument("--group", help="the alert consumer's consumer group (--role alert-consumer)")
     _switch(acl, "--no-create", "leave out Create: the operator creates the worker's topics")
     _switch(acl, "--no-session-check",
             "leave out DescribeConfigs on the cluster: the worker then skips checking "
@@ -68,18 +78,39 @@ def add_kafka_acl(commands: Commands) -> None:
     acl.set_defaults(run=_kafka_acl)
 
 
+_ROLES = {"worker": "User:driftline", "logger": None, "alert-consumer": None}
+
+
 def _kafka_acl(args: argparse.Namespace) -> int:
     # Imported here: confluent-kafka's admin client is not needed by the other commands.
-    from streams.adapters.kafka.acl import create_acls, kafka_acls_commands, worker_grants
+    from streams.adapters.kafka.acl import create_acls, kafka_acls_commands
 
+    principal = args.principal or _ROLES[args.role]
+    if principal is None:
+        raise ValueError(f"kafka-acl --role {args.role} needs --principal User:NAME")
     settings = Settings.from_env(os.environ)
-    grants = worker_grants(
-        settings, create=not args.no_create, check_session=not args.no_session_check
-    )
+    grants = _grants(args, settings)
     if args.apply:
-        created = create_acls(settings.kafka, args.principal, grants)
-        print(f"created {created} ACLs for {args.principal}", file=sys.stderr)
+        created = create_acls(settings.kafka, principal, grants)
+        print(f"created {created} ACLs for {principal}", file=sys.stderr)
         return 0
-    for line in kafka_acls_commands(args.principal, grants):
+    for line in kafka_acls_commands(principal, grants):
         print(line)
     return 0
+
+
+def _grants(args: argparse.Namespace, settings: Settings) -> list[Grant]:
+    from streams.adapters.kafka.acl import alert_consumer_grants, logger_grants, worker_grants
+
+    if args.role != "worker" and (args.no_create or args.no_session_check):
+        raise ValueError("--no-create and --no-session-check are the worker's (--role worker)")
+    if (args.group is not None) != (args.role == "alert-consumer"):
+        raise ValueError("--group names the alert consumer's group: give it with "
+                         "--role alert-consumer, and only then")  # fmt: skip
+    if args.role == "logger":
+        return logger_grants(settings)
+    if args.role == "alert-consumer":
+        return alert_consumer_grants(settings, args.group)
+    return worker_grants(
+        settings, create=not args.no_create, check_session=not args.no_session_check
+    )

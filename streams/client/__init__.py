@@ -18,9 +18,10 @@ from streams.client.label_logger import LabelLogger
 from streams.client.prediction_logger import PredictionLogger
 from streams.client.received_alert import ReceivedAlert
 from streams.client.retrain_request import ReceivedRetrainRequest
-from streams.core.errors import InvalidEvent
+from streams.core.errors import AccessRefused, InvalidEvent
 
 __all__ = [
+    "AccessRefused",
     "AlertConsumer",
     "DropCounter",
     "InvalidEvent",

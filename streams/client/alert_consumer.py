@@ -7,6 +7,10 @@ the handler raises (or the loop ``break``s), the record in hand is not committed
 again to the group's next consumer. Records are at least once, so each topic's ids
 (``alert_id``, ``request_id``) pass through a bounded LRU (``SeenIds``): a re-sent one is
 skipped, counted in ``duplicates`` and committed.
+
+A read error is logged and reading goes on, except Kafka's refusal of the topic or the group
+(a missing ACL): that raises ``AccessRefused``, naming the grant, where polling on would log
+a warning twice a second for ever.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 from streams.client.event_logger import client_settings
 from streams.client.received_alert import ReceivedAlert
 from streams.client.retrain_request import ReceivedRetrainRequest
 from streams.client.seen_ids import SeenIds
+from streams.core.errors import AccessRefused
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
@@ -97,7 +102,13 @@ class AlertConsumer:
         self, *, idle_timeout_s: float | None = None, max_items: int | None = None
     ) -> Iterator[ReceivedAlert]:
         """Alerts as they come; ends after ``idle_timeout_s`` without a record or after
-        ``max_items`` alerts, else runs until closed."""
+        ``max_items`` alerts, else runs until closed.
+
+        Raises
+        ------
+        AccessRefused
+            Kafka refuses the principal Read on the topic or the group.
+        """
         return self._iterate(self.topic, ReceivedAlert.from_json, lambda a: a.alert_id,
                              idle_timeout_s, max_items)  # fmt: skip
 
@@ -159,6 +170,7 @@ class AlertConsumer:
                 continue
             error = message.error()
             if error:
+                _raise_if_refused(error, topic, self._config["group.id"])
                 log.warning("reading %s: %s", topic, error.str())
                 continue
             last_record = time.monotonic()
@@ -175,6 +187,21 @@ class AlertConsumer:
                     given += 1
                     yield item  # the caller's handler runs here; a raise skips the commit
             _commit(consumer, message)
+
+
+#: Refusals only an operator's grant mends: reading on would wait for ever.
+_REFUSED = {KafkaError.TOPIC_AUTHORIZATION_FAILED: "Read on topic {topic!r}",
+            KafkaError.GROUP_AUTHORIZATION_FAILED: "Read on consumer group {group!r}"}  # fmt: skip
+
+
+def _raise_if_refused(error: KafkaError, topic: str, group: str) -> None:
+    grant = _REFUSED.get(error.code())
+    if grant is not None:
+        raise AccessRefused(
+            f"Kafka refuses this AlertConsumer {error.str()}: grant its principal "
+            f"{grant.format(topic=topic, group=group)} (`driftline kafka-acl --role "
+            f"alert-consumer --group {group} --principal User:NAME` prints what it needs)"
+        )
 
 
 def _commit(consumer: Consumer, message: Any) -> None:

@@ -8,7 +8,8 @@ returns; librdkafka's own threads batch and send. What is left to us:
   (``queue_full``), never waited for;
 - delivery reports arrive only through ``poll()``: a daemon thread here polls, so the
   caller never does, and a failed delivery (Kafka down longer than ``message.timeout.ms``,
-  or a broker refusal) is counted as ``delivery_failed``;
+  or a broker refusal) is counted as ``delivery_failed``, or ``not_authorized`` when an ACL
+  is missing;
 - librdkafka's errors (broker down, authentication) go to a rate-limited log line instead of
   its default stream of stderr lines.
 """
@@ -29,6 +30,10 @@ __all__ = ["BackgroundProducer"]
 log = logging.getLogger("driftline.client")
 
 _POLL_S = 0.1
+#: Refusals only an operator's grant mends.
+_NOT_AUTHORIZED = frozenset(
+    {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+)
 
 
 class BackgroundProducer:
@@ -106,9 +111,16 @@ class BackgroundProducer:
             self._producer.poll(_POLL_S)
             self._log_drops()
 
-    def _on_delivery(self, error: KafkaError | None, _message: Any) -> None:
+    def _on_delivery(self, error: KafkaError | None, message: Any) -> None:
         if error is None:
             self.delivered += 1  # only this thread (or close's flush) runs callbacks
+        elif error.code() in _NOT_AUTHORIZED:
+            self.drops.add("not_authorized")
+            self._note_error(
+                f"Kafka refuses this principal's writes to topic {message.topic()!r} "
+                f"({error.str()}): grant it Write there (`driftline kafka-acl --role logger "
+                "--principal User:NAME` prints what a logging service needs)"
+            )
         else:
             self.drops.add("delivery_failed")
             self._note_error(f"delivery failed: {error.str()}")

@@ -18,9 +18,11 @@ __all__ = ["REASONS", "DropCounter"]
 #: ``queue_full``: the producer's bounded queue was full (Kafka down or too slow);
 #: ``delivery_failed``: Kafka did not take it before the message timeout, or refused it;
 #: ``refused``: the client refused it at once (e.g. larger than the producer's limit);
+#: ``not_authorized``: Kafka refuses the principal writes to the topic (an ACL is missing:
+#: ``driftline kafka-acl --role logger`` prints them);
 #: ``invalid``: it broke the contract and the logger's ``validate`` is ``"drop"``;
 #: ``closed``: logged after ``close()``, or still unsent when ``close()``'s deadline came.
-REASONS = ("queue_full", "delivery_failed", "refused", "invalid", "closed")
+REASONS = ("queue_full", "delivery_failed", "refused", "not_authorized", "invalid", "closed")
 
 
 class DropCounter:

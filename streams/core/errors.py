@@ -19,6 +19,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "AccessRefused",
     "DriftlineError",
     "InvalidEvent",
     "InvalidSpec",
@@ -100,3 +101,8 @@ class PublishFailed(DriftlineError):
 
 class KafkaUnavailable(DriftlineError):
     """Kafka did not answer, or refused the client's SASL credentials or TLS handshake."""
+
+
+class AccessRefused(DriftlineError):
+    """Kafka or Redis refuses something only an operator can grant (an ACL); the message
+    says what to grant."""

@@ -15,7 +15,8 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from streams.adapters.faust.access_refused import AccessRefused, take_group_error
+from streams.adapters.faust.access_refused import take_group_error
+from streams.core.errors import AccessRefused
 
 
 class Coordinator:

@@ -1,6 +1,7 @@
 """The Kafka ACLs of a worker's principal: every topic its settings name is covered, the
-internal topics by one prefix, and the output is what kafka-acls.sh and the admin API take.
-That a worker runs on exactly these: tests/integration/test_secure_kafka.py."""
+internal topics by one prefix, and the output is what kafka-acls.sh and the admin API take;
+a logging service's and an alert consumer's, kept apart from the worker's. That each runs
+on exactly these: tests/integration/test_secure_kafka.py."""
 
 from __future__ import annotations
 
@@ -10,18 +11,25 @@ import shlex
 import pytest
 from confluent_kafka.admin import AclOperation, ResourcePatternType, ResourceType
 
-from streams.adapters.kafka.acl import acl_bindings, kafka_acls_commands, worker_grants
+from streams.adapters.kafka.acl import (
+    acl_bindings,
+    alert_consumer_grants,
+    kafka_acls_commands,
+    logger_grants,
+    worker_grants,
+)
 from streams.cli import main
 from streams.settings import Settings
 
 
 def allowed(settings: Settings, **options: bool) -> set[tuple[str, str | None, str]]:
     """``(resource, name, operation)`` for literal grants; prefixed ones end in ``*``."""
-    return {
-        (g.resource, f"{g.name}*" if g.prefixed else g.name, op)
-        for g in worker_grants(settings, **options)
-        for op in g.operations
-    }
+    return operations(worker_grants(settings, **options))
+
+
+def operations(grants) -> set[tuple[str, str | None, str]]:
+    return {(g.resource, f"{g.name}*" if g.prefixed else g.name, op)
+            for g in grants for op in g.operations}  # fmt: skip
 
 
 def test_each_topic_the_worker_uses_gets_what_it_does_there():
@@ -96,3 +104,49 @@ def test_the_command_prints_the_lines(capsys, monkeypatch):
     settings = Settings.from_env(os.environ)
     assert out == kafka_acls_commands("User:w", worker_grants(settings, create=False))
     assert any(line.endswith("--topic acme-") for line in out)
+
+
+def test_a_logging_service_may_write_the_input_topics_and_nothing_else():
+    settings = Settings.from_env({"DRIFTLINE_TOPIC_PREDICTIONS": "preds"})
+    assert operations(logger_grants(settings)) == {
+        ("topic", topic, op) for topic in ("preds", "labels") for op in ("Write", "Describe")
+    }
+
+
+def test_an_alert_consumer_may_read_alerts_and_requests_in_its_group_and_nothing_else():
+    ops = operations(alert_consumer_grants(Settings.from_env({}), "pager"))
+    assert ops == {
+        *(("topic", t, op) for t in ("alerts", "retrain-requests") for op in ("Read", "Describe")),
+        ("group", "pager", "Read"),
+        ("group", "pager", "Describe"),
+    }
+    with pytest.raises(ValueError, match="consumer group"):
+        alert_consumer_grants(Settings.from_env({}), "")
+
+
+def test_the_command_prints_each_roles_lines(capsys):
+    settings = Settings.from_env(os.environ)
+    assert main(["kafka-acl", "--role", "logger", "--principal", "User:svc"]) == 0
+    assert capsys.readouterr().out.splitlines() == kafka_acls_commands(
+        "User:svc", logger_grants(settings)
+    )
+    assert main(["kafka-acl", "--role", "alert-consumer", "--principal", "User:p",
+                 "--group", "pager"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == kafka_acls_commands(
+        "User:p", alert_consumer_grants(settings, "pager")
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "logger"], "--role logger needs --principal"),
+        (["--role", "alert-consumer", "--principal", "User:p"], "--group names"),
+        (["--group", "pager"], "--group names"),
+        (["--role", "logger", "--principal", "User:s", "--no-create"], "are the worker's"),
+    ],
+)
+def test_a_role_without_what_it_needs_is_one_line_and_exit_2(args, says, capsys):
+    assert main(["kafka-acl", *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and says in captured.err

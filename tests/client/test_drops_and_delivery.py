@@ -1,5 +1,6 @@
 """The drop policy and background delivery, with a stand-in producer (no broker here: the
-real one is in tests/client/test_kafka_down.py and tests/integration/test_clients.py)."""
+real one is in tests/client/test_kafka_down.py, tests/integration/test_examples.py and, on a
+broker that enforces ACLs, tests/integration/test_secure_kafka.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from streams.client.seen_ids import SeenIds
 class StandInProducer:
     """librdkafka's contract in miniature: a bounded queue; reports only through poll()."""
 
-    def __init__(self, config: dict, *, capacity: int = 3, fail: bool = False) -> None:
+    def __init__(self, config: dict, *, capacity: int = 3, fail: int | None = None) -> None:
         self.config, self.capacity, self.fail = config, capacity, fail
         self.queue: list = []
         self.lock = threading.Lock()
@@ -26,13 +27,13 @@ class StandInProducer:
         with self.lock:
             if len(self.queue) >= self.capacity:
                 raise BufferError("Local: Queue full")
-            self.queue.append(on_delivery)
+            self.queue.append((on_delivery, topic))
 
     def poll(self, timeout):
         with self.lock:
             done, self.queue = self.queue, []
-        for report in done:
-            report(KafkaError(KafkaError._MSG_TIMED_OUT) if self.fail else None, None)
+        for report, topic in done:
+            report(None if self.fail is None else KafkaError(self.fail), Message(topic))
         threading.Event().wait(min(timeout, 0.01))
         return len(done)
 
@@ -42,6 +43,14 @@ class StandInProducer:
 
     def __len__(self):
         return len(self.queue)
+
+
+class Message:
+    def __init__(self, topic: str) -> None:
+        self._topic = topic
+
+    def topic(self) -> str:
+        return self._topic
 
 
 def producer(**options) -> tuple[BackgroundProducer, list[StandInProducer]]:
@@ -94,7 +103,7 @@ def test_delivery_reports_come_from_the_background_thread():
 
 
 def test_failed_deliveries_are_dropped_counted_and_logged_once(caplog):
-    delivery, _ = producer(capacity=100, fail=True)
+    delivery, _ = producer(capacity=100, fail=KafkaError._MSG_TIMED_OUT)
     with caplog.at_level(logging.WARNING, logger="driftline.client"):
         for _ in range(10):
             delivery.send("t", b"k", b"v")
@@ -103,6 +112,17 @@ def test_failed_deliveries_are_dropped_counted_and_logged_once(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert len([line for line in lines if line.startswith("test: Kafka error")]) == 1
     assert len([line for line in lines if line.startswith("test: dropped 10 events")]) == 1
+
+
+def test_a_write_refused_for_want_of_an_acl_is_counted_apart_and_says_what_to_grant(caplog):
+    delivery, _ = producer(capacity=100, fail=KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    with caplog.at_level(logging.WARNING, logger="driftline.client"):
+        for _ in range(4):
+            delivery.send("predictions", b"k", b"v")
+        delivery.close(0.1)
+    assert delivery.drops.by_reason() == {"not_authorized": 4}
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("test: Kafka")]
+    assert "writes to topic 'predictions'" in line and "kafka-acl --role logger" in line
 
 
 def test_after_close_sends_are_dropped_as_closed_and_close_is_idempotent():

@@ -14,6 +14,7 @@ import secrets
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import orjson
 import pytest
@@ -27,6 +28,8 @@ from streams import stack
 from streams.adapters.kafka.acl import Grant, create_acls, worker_grants
 from streams.adapters.kafka.admin import connect_admin, ensure_worker_topics
 from streams.adapters.kafka.records import close_producers, publish, read_from
+from streams.client import AlertConsumer, LabelLogger, PredictionLogger
+from streams.core.errors import AccessRefused
 from streams.samples import BAD_RECORDS
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig, keyed_events
@@ -36,6 +39,7 @@ from tests.integration.conftest import isolated_env, wait_until_processed
 
 pytestmark = pytest.mark.integration
 
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples"
 EVENTS, DRIFT_AT, WINDOW = 4_000, 2_000, 500
 WINDOWS = {"DRIFTLINE_REFERENCE_EVENTS": "1000", "DRIFTLINE_WINDOW_EVENTS": str(WINDOW)}
 STREAM = StreamConfig(
@@ -154,19 +158,27 @@ def _scram_user(stack_config: stack.StackConfig, user: str, tmp_path) -> dict[st
             "DRIFTLINE_KAFKA_SASL_PASSWORD_FILE": str(password_file)}  # fmt: skip
 
 
+def _user_of_role(stack_config, admin_env, tmp_path, role: str, *options: str) -> dict[str, str]:
+    """A new user granted what ``driftline kafka-acl --role ROLE ... --apply`` (run as the
+    stack's admin) grants; ``admin_env`` logged in as it."""
+    user = f"{role}-{secrets.token_hex(4)}"
+    login = _scram_user(stack_config, user, tmp_path)
+    granted = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "kafka-acl", "--role", role,
+         "--principal", f"User:{user}", *options, "--apply"],
+        env=admin_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    return admin_env | login
+
+
 def test_a_worker_runs_on_the_acls_kafka_acl_grants_and_no_more(secure_stack, secure_env, tmp_path):
     """The secure broker enforces ACLs; a user granted what ``driftline kafka-acl --apply``
     grants (run as the stack's admin, without the cluster's DescribeConfigs) runs a worker
     that creates its topics, routes, alerts and dead-letters, and says it skipped the session
     timeout check."""
-    user = f"worker-{secrets.token_hex(4)}"
-    env = secure_env | _scram_user(secure_stack, user, tmp_path) | WINDOWS
-    granted = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "kafka-acl", "--principal", f"User:{user}",
-         "--no-session-check", "--apply"],
-        env=secure_env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert granted.returncode == 0, granted.stderr
+    env = _user_of_role(secure_stack, secure_env, tmp_path, "worker", "--no-session-check")
+    env |= WINDOWS
     log = tmp_path / "worker.log"
     alerts = _stream_through(env, Settings.from_env(secure_env), log)
     assert ("x3", "firing") in _drifts(alerts)
@@ -248,3 +260,42 @@ def test_a_write_kafka_refuses_stops_the_worker_and_its_batch_waits_for_the_gran
     finally:
         assert worker.stop() == 0
     assert ("x3", "firing") in drifts
+
+
+def test_a_logging_service_and_an_alert_consumer_run_on_their_roles_acls_and_no_more(
+    secure_stack, secure_env, tmp_path
+):
+    """The client library's two sides on what ``kafka-acl --role`` grants them: the logging
+    service writes predictions and labels and may not read alerts; the alert consumer reads
+    alerts and may not write predictions. Each refusal says what to grant."""
+    admin = Settings.from_env(secure_env)
+    ensure_worker_topics(admin)
+    service = Settings.from_env(_user_of_role(secure_stack, secure_env, tmp_path, "logger"))
+    group = f"pager-{secrets.token_hex(4)}"
+    role = ("alert-consumer", "--group", group)
+    pager = Settings.from_env(_user_of_role(secure_stack, secure_env, tmp_path, *role))
+
+    with PredictionLogger(settings=service) as predictions, LabelLogger(settings=service) as labels:
+        ids = [predictions.log("it-acl", "v1", {"age": 30 + i}, i % 2) for i in range(20)]
+        for event_id in ids:
+            labels.log(event_id, "it-acl", 1)
+    assert (predictions.delivered, labels.delivered) == (20, 20)
+    assert predictions.dropped == labels.dropped == 0
+    start = dict.fromkeys(range(admin.partitions), 0)
+    logged = read_from(admin.kafka, admin.topic_predictions, start, count=20)
+    assert sorted(orjson.loads(r.value)["event_id"] for r in logged) == sorted(ids)
+
+    alert = (EXAMPLES / "alert/valid").glob("*.json").__next__().read_bytes()
+    publish(admin.kafka, admin.topic_alerts, [(b"m", alert)])  # as the worker would
+    with AlertConsumer(group, settings=pager) as consumer:
+        received = list(consumer.alerts(idle_timeout_s=5, max_items=1))
+    assert [a.alert_id for a in received] == [orjson.loads(alert)["alert_id"]]
+
+    with (
+        pytest.raises(AccessRefused, match="kafka-acl --role alert-consumer"),
+        AlertConsumer(f"{group}-other", settings=service) as consumer,
+    ):
+        list(consumer.alerts(idle_timeout_s=20))
+    with PredictionLogger(settings=pager, close_timeout_s=20) as refused:
+        refused.log("it-acl", "v1", {"age": 30}, 1)
+    assert refused.dropped_by_reason == {"not_authorized": 1}

@@ -31,9 +31,9 @@ from aiokafka.errors import (
     TopicAuthorizationFailedError,
 )
 
-from streams.core.errors import DriftlineError
+from streams.core.errors import AccessRefused
 
-__all__ = ["AccessRefused", "Refusable", "stop_worker", "take_group_error", "write_refused"]
+__all__ = ["Refusable", "stop_worker", "take_group_error", "write_refused"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,6 @@ _REMEDIES: dict[type[KafkaError], str] = {
         "group.max.session.timeout.ms"
     ),
 }
-
-
-class AccessRefused(DriftlineError):
-    """Kafka or Redis refuses the worker something only an operator can grant."""
 
 
 class Refusable(Protocol):

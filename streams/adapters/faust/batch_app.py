@@ -22,8 +22,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
-from streams.adapters.faust.access_refused import AccessRefused
 from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
+from streams.core.errors import AccessRefused
 
 __all__ = ["DRAIN_S", "BatchApp"]
 

@@ -41,9 +41,10 @@ from mode import Service
 from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
-from streams.adapters.faust.access_refused import AccessRefused, stop_worker, take_group_error
+from streams.adapters.faust.access_refused import stop_worker, take_group_error
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
+from streams.core.errors import AccessRefused
 
 __all__ = ["CONSUMER_STOP_S", "FETCH_MAX_WAIT_MS", "FetchedChunk", "StopBudget"]
 

@@ -1,4 +1,5 @@
-"""The Kafka ACLs a worker's principal needs on brokers that enforce them.
+"""The Kafka ACLs each of Driftline's principals needs on brokers that enforce them: the
+worker's, the services' that log predictions and labels, and an alert consumer's.
 
 A worker reads the input topics, writes alerts, dead letters and retraining requests, copies
 its input to the by-model topics and reads them back, and commits in its consumer group. A
@@ -17,6 +18,12 @@ test runs one so, on a broker with an authorizer):
 - with ``check_session``, DescribeConfigs on the cluster: the worker then refuses a
   ``DRIFTLINE_SESSION_TIMEOUT_S`` the brokers would refuse (``check_session_timeout``);
   without it that check is skipped.
+
+A service logging with ``PredictionLogger`` and ``LabelLogger`` needs Write and Describe on
+the input topics and nothing else (``logger_grants``); an ``AlertConsumer`` needs Read and
+Describe on ``alerts`` and ``retrain-requests`` and Read on its own group
+(``alert_consumer_grants``). Keeping the three apart is what lets consumers trust an alert:
+only the worker may write one, and a logging service cannot read another's predictions.
 
 Idempotent producers need no cluster grant on Kafka 3.0 and later (KIP-679).
 """
@@ -41,7 +48,15 @@ from streams.core.errors import KafkaUnavailable
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
-__all__ = ["Grant", "acl_bindings", "create_acls", "kafka_acls_commands", "worker_grants"]
+__all__ = [
+    "Grant",
+    "acl_bindings",
+    "alert_consumer_grants",
+    "create_acls",
+    "kafka_acls_commands",
+    "logger_grants",
+    "worker_grants",
+]
 
 READ, WRITE, CREATE, DESCRIBE = "Read", "Write", "Create", "Describe"
 DESCRIBE_CONFIGS, ALTER_CONFIGS = "DescribeConfigs", "AlterConfigs"
@@ -80,6 +95,23 @@ def worker_grants(
     if check_session:
         grants.append(Grant("cluster", None, (DESCRIBE_CONFIGS,)))
     return grants
+
+
+def logger_grants(settings: Settings) -> list[Grant]:
+    """What a service logging predictions and labels (``streams.client``) needs."""
+    return [Grant("topic", topic, (WRITE, DESCRIBE))
+            for topic in (settings.topic_predictions, settings.topic_labels)]  # fmt: skip
+
+
+def alert_consumer_grants(settings: Settings, group: str) -> list[Grant]:
+    """What an ``AlertConsumer`` in consumer group ``group`` needs."""
+    if not group:
+        raise ValueError("an alert consumer's grants need its consumer group")
+    return [
+        *(Grant("topic", topic, (READ, DESCRIBE))
+          for topic in (settings.topic_alerts, settings.topic_retrain)),
+        Grant("group", group, (READ, DESCRIBE)),
+    ]  # fmt: skip
 
 
 def kafka_acls_commands(principal: str, grants: Iterable[Grant]) -> list[str]:
