@@ -13,8 +13,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import orjson
-
 from streams.cli_parser import (
     Commands,
     add_judging_options,
@@ -75,12 +73,11 @@ def add_replay(commands: Commands) -> None:
 
 def run_replay(args: argparse.Namespace) -> int:
     from streams.adapters.files.replay import LabelReplay, replay
-    from streams.adapters.files.spec_files import load_spec_files
+    from streams.adapters.files.spec_files import load_profile_files, load_spec_files
     from streams.adapters.files.validation_labels import references_of_profiles
     from streams.core import Ingestor
     from streams.core.contract.duplicates import MemoryDuplicates
     from streams.core.drift.monitor import Monitor
-    from streams.core.drift.profile import ReferenceProfile
 
     # The worker's settings, so DRIFTLINE_* configure a replay as they configure a worker.
     flags = ("window_events", "reference_events", "warmup_events", "unknown_models",
@@ -90,8 +87,8 @@ def run_replay(args: argparse.Namespace) -> int:
     specs = load_spec_files(spec_paths(args.spec, settings))
     require_key_for(specs, pii)
     registry = settings.spec_registry(specs)
-    raw_profiles = {path: orjson.loads(path.read_bytes()) for path in args.profile}
-    profiles = {path: ReferenceProfile.from_dict(raw) for path, raw in raw_profiles.items()}
+    loaded = load_profile_files(args.profile)
+    profiles = {path: profile for path, (_, profile) in loaded.items()}
     monitor = Monitor(
         registry,
         settings.monitor_config(),
@@ -110,7 +107,7 @@ def run_replay(args: argparse.Namespace) -> int:
                 str(args.labels),
                 config=settings.performance_config(),
                 ttl_ms=settings.label_ttl_s * 1000,
-                references=references_of_profiles(list(raw_profiles.values())),
+                references=references_of_profiles([raw for raw, _ in loaded.values()]),
             )
         retrain_out = (
             files.enter_context(args.retrain.open("wb")) if args.labels and args.retrain else None

@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import orjson
-
 from streams.cli_parser import USAGE_ERROR, Commands, add_judging_options, input_file
 from streams.cli_settings import pii_policy, spec_paths
 from streams.core.contract.pii import PiiPolicy, require_key_for
@@ -55,8 +53,7 @@ def _report(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return USAGE_ERROR
     from streams.adapters.files.report.runner import ReportInput, run_report
-    from streams.adapters.files.spec_files import load_spec_files
-    from streams.core.drift.profile import ReferenceProfile
+    from streams.adapters.files.spec_files import load_profile_files, load_spec_files
 
     flags = ("window_events", "reference_events")
     settings = Settings.from_env(os.environ, **{name: getattr(args, name) for name in flags})
@@ -65,7 +62,7 @@ def _report(args: argparse.Namespace) -> int:
     require_key_for(specs, pii)
     if args.from_redis:
         return _live(args, settings, pii, specs)
-    profiles = [ReferenceProfile.from_dict(orjson.loads(p.read_bytes())) for p in args.profile]
+    profiles = [profile for _, profile in load_profile_files(args.profile).values()]
     source = ReportInput(args.events, args.labels, profiles, specs)
     run = run_report(source, settings, pii, progress=sys.stderr)
     print(run.summary.describe(), file=sys.stderr)

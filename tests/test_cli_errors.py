@@ -15,6 +15,8 @@ def files(tmp_path, monkeypatch):
     """A valid events file, in a folder where ``missing`` and ``folder`` mean what they say."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "events.jsonl").write_text("{}\n")
+    (tmp_path / "array.json").write_text("[1, 2]")
+    (tmp_path / "event.json").write_text('{"model_id": "m", "features": {"age": 41}}')
     (tmp_path / "folder").mkdir()
     return tmp_path
 
@@ -36,6 +38,11 @@ MISTAKES = [
     (["replay", "events.jsonl", "--dlq", "no/dlq.jsonl"], "the folder no does not exist"),
     (["replay", "events.jsonl", "--dlq", "folder"], "folder is a directory"),
     (["replay", "events.jsonl", "--spec", "missing.json"], "missing.json"),
+    (["replay", "events.jsonl", "--spec", "array.json"], "array.json is not a model spec"),
+    (["replay", "events.jsonl", "--spec", "event.json"], "feature 'age' must be an object"),
+    (["replay", "events.jsonl", "--profile", "array.json"], "array.json is not a Driftline prof"),
+    (["replay", "events.jsonl", "--profile", "event.json"], "event.json is not a Driftline prof"),
+    (["report", "events.jsonl", "--out", "r", "--profile", "array.json"], "array.json is not a"),
     (["profile", "missing.csv", "--model-id", "m"], "missing.csv: no such file"),
     (["profile", "folder", "--model-id", "m"], "folder is a directory"),
     (["simulate", "--out", "no/events.jsonl"], "the folder no does not exist"),

@@ -12,8 +12,10 @@ import orjson
 import pytest
 
 from streams.core.drift.profile import ReferenceProfile
+from streams.core.errors import InvalidState
 from streams.core.labels.label_reference import LabelReference
 from streams.simulation import StreamConfig, generate_events, keyed_labels, write_jsonl
+from tests.json_mutations import mutations
 
 CONFIG = StreamConfig(model_id="validated", seed=11)
 
@@ -95,3 +97,25 @@ def test_replay_judges_against_the_profiles_reference(tmp_path, run_replay):
     names = {a["statistic"]["name"] for a in caught}
     assert caught and any(n.endswith("_drop_lower_bound") or n == "auc_placement_cusum"
                           for n in names)  # fmt: skip
+
+
+def test_a_labels_reference_broken_anywhere_raises_invalid_state_and_nothing_else(tmp_path):
+    """A hand-edited or corrupted reference in a profile file or Redis is refused as such;
+    a task of the wrong shape used to raise a TypeError."""
+    training, validation, out = tmp_path / "train.jsonl", tmp_path / "val.jsonl", tmp_path / "p"
+    write_jsonl(training, CONFIG, 1_000)
+    write_rows(validation, validation_rows(1_000))
+    driftline("profile", training, "--model-id", "validated", "--labels", validation,
+              "--out", out)  # fmt: skip
+    document = orjson.loads(out.read_bytes())["labels"]
+    broken = 0
+    for where, mutated in mutations(document):
+        if len(where) > 3:  # the long lists of quantiles repeat one check per item
+            continue
+        try:
+            LabelReference.from_dict(mutated)
+        except InvalidState:
+            broken += 1
+        except Exception as exc:  # the point: no other error type
+            pytest.fail(f"{where}: {type(exc).__name__}: {exc}")
+    assert broken > 100

@@ -8,7 +8,9 @@ import pytest
 from streams.core.contract.columns import Columns
 from streams.core.contract.decoder import EventDecoder
 from streams.core.drift.profile import NumericProfile, ReferenceProfile
+from streams.core.errors import InvalidState
 from tests.core.conftest import event_dict, record
+from tests.json_mutations import mutations
 
 
 def test_numeric_profile_bins_missing_and_range():
@@ -51,3 +53,29 @@ def test_columns_mark_missing_values():
     columns = Columns.from_events(events, ["age"], ["plan", "ok"])
     assert columns.numeric[0, 0] == 1 and np.isnan(columns.numeric[1, 0])
     assert columns.categorical == {"plan": ["a", None], "ok": ["true", "false"]}
+
+
+def test_a_profile_broken_anywhere_raises_invalid_state_and_nothing_else():
+    """Profiles come from files (`replay --profile`, `report --profile`) and from Redis: a
+    malformed one is refused as such, never an AttributeError or a numpy error from deep
+    inside (which stopped `replay --profile` with a traceback)."""
+    rng = np.random.default_rng(3)
+    decoder = EventDecoder()
+    ages, incomes = rng.normal(40, 9, 300), rng.lognormal(10, 1, 300)
+    plans = rng.choice(["gold", "basic"], 300)
+    rows = [{"age": float(a), "income": float(i), "plan": str(p)}
+            for a, i, p in zip(ages, incomes, plans, strict=True)]  # fmt: skip
+    events = [decoder.decode(record(event_dict(features=row))) for row in rows]
+    columns = Columns.from_events(events, ["age", "income"], ["plan"])
+    profile = ReferenceProfile.from_columns("churn", "v3", columns, anomaly_columns=2)
+    document = json.loads(json.dumps(profile.to_dict()))
+    assert document["anomaly"] is not None  # the scorer's fields are broken too
+    broken = 0
+    for where, mutated in mutations(document):
+        try:
+            ReferenceProfile.from_dict(mutated)
+        except InvalidState:
+            broken += 1
+        except Exception as exc:  # the point: no other error type
+            pytest.fail(f"{where}: {type(exc).__name__}: {exc}")
+    assert broken > 100  # the mutations reached the checks

@@ -8,6 +8,7 @@ import pytest
 from streams.core import InvalidEvent, InvalidSpec, ModelSpec, Reason
 from streams.core.contract.decoder import EventDecoder
 from tests.core.conftest import event_dict, record
+from tests.json_mutations import mutations
 
 SPEC = {
     "model_id": "churn",
@@ -124,11 +125,12 @@ def test_to_dict_round_trips():
     assert spec.pii_attributes == frozenset({"gender"})
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted((Path(__file__).parents[2] / "schemas/examples/model_spec/valid").glob("*.json")),
-    ids=lambda p: p.stem,
+SPEC_EXAMPLES = sorted(
+    (Path(__file__).parents[2] / "schemas/examples/model_spec/valid").glob("*.json")
 )
+
+
+@pytest.mark.parametrize("path", SPEC_EXAMPLES, ids=lambda p: p.stem)
 def test_the_schemas_valid_spec_examples_load(path):
     spec = ModelSpec.from_dict(json.loads(path.read_text()))
     assert spec.features
@@ -203,3 +205,19 @@ def test_a_latency_objective_loads_round_trips_and_is_optional():
 def test_a_bad_latency_objective_says_what_is_wrong(objective):
     with pytest.raises(InvalidSpec, match="latency_objective_ms must be a number in"):
         ModelSpec.from_dict({**SPEC, "latency_objective_ms": objective})
+
+
+@pytest.mark.parametrize("path", SPEC_EXAMPLES, ids=lambda p: p.stem)
+def test_a_spec_broken_anywhere_raises_invalid_spec_and_nothing_else(path):
+    """Specs come from files and from Redis, hand-written too: a malformed one is named,
+    never an AttributeError from deep inside (which stopped `replay --spec` with a
+    traceback, and would stop a worker's spec refresh)."""
+    broken = 0
+    for where, document in mutations(json.loads(path.read_text())):
+        try:
+            ModelSpec.from_dict(document)
+        except InvalidSpec:
+            broken += 1
+        except Exception as exc:  # the point: no other error type
+            pytest.fail(f"{where}: {type(exc).__name__}: {exc}")
+    assert broken > 50  # the mutations reached the checks

@@ -45,6 +45,11 @@ def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
         "DRIFTLINE_SPECS_DIR": str(tmp_path / "specs"),
     }
     settings = Settings.from_env(env)
+    # A hand-written spec of the wrong shape in Redis is skipped, not the worker's end.
+    store = redis.Redis.from_url(settings.redis_url)
+    store.hset(
+        f"{settings.redis_prefix}:specs", "broken", b'{"model_id": "broken", "features": {"a": 1}}'
+    )
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
     worker.start()
     try:
@@ -71,12 +76,12 @@ def test_spec_rules_and_the_reject_policy(stack_config, tmp_path):
             time.sleep(0.25)
         assert worker.metric_total("driftline_events_processed_total", model=MODEL) == 30
 
-        stored = redis.Redis.from_url(settings.redis_url).hget(
-            f"{settings.redis_prefix}:specs", MODEL
-        )
+        stored = store.hget(f"{settings.redis_prefix}:specs", MODEL)
         assert orjson.loads(stored)["source"] == "registered"
     finally:
         assert worker.stop() == 0
+    log = (tmp_path / "worker.log").read_text()
+    assert "skipping the spec stored at" in log and "feature 'a' must be an object" in log
 
 
 def test_a_spec_stored_during_a_warm_up_wins_over_the_one_it_infers(stack_config, tmp_path):

@@ -53,7 +53,7 @@ from streams.core.contract.ingestor import Ingestor, IngestResult, Rejection
 from streams.core.contract.pii import pii_attributes_by_model
 from streams.core.drift.monitor import Monitor
 from streams.core.drift.profile import ReferenceProfile
-from streams.core.errors import InvalidSpec, InvalidState
+from streams.core.errors import InvalidState
 from streams.core.labels.performance_monitors import LabelledBatch
 
 __all__ = ["IngestionService"]
@@ -348,7 +348,7 @@ class IngestionService(MonitoringStage):
             raw = None if other == version else await self.writer.until_done("redis", fetch)
             try:
                 profile = None if raw is None else ReferenceProfile.from_dict(orjson.loads(raw))
-            except (InvalidSpec, InvalidState, ValueError, KeyError, TypeError):
+            except (InvalidState, orjson.JSONDecodeError):
                 continue  # unreadable: the version's own loader quarantines it
             if profile is not None:
                 self.monitor.offer_reference(profile)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from streams.core.contract import spec_fields as checked
 from streams.core.contract.decoder import (
     DEFAULT_MAX_FEATURES,
     DEFAULT_MAX_MESSAGE_BYTES,
     check_name,
 )
 from streams.core.contract.event import FeatureShape, PredictionEvent
-from streams.core.detectors import default_configs
+from streams.core.contract.spec_fields import MAX_LATENCY_OBJECTIVE_MS
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy
 
@@ -37,8 +37,6 @@ _MAX_CACHED_SHAPES = 64
 _DEFAULT_POSITIVE = frozenset({"true", "1"})
 #: The latency objective of a model whose spec sets none (``DRIFTLINE_LATENCY_OBJECTIVE_MS``).
 DEFAULT_LATENCY_OBJECTIVE_MS = 250.0
-#: The largest latency objective a spec may set (an hour, in ms), as the schema says.
-MAX_LATENCY_OBJECTIVE_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +88,32 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, name: str, raw: Mapping[str, Any]) -> FeatureSpec:
+        raw = checked.json_object(raw, f"feature {name!r}")
         kind = raw.get("type")
-        if kind not in _PYTHON_TYPES:
+        if not isinstance(kind, str) or kind not in _PYTHON_TYPES:
             raise InvalidSpec(f"feature {name!r}: type must be number, string or boolean")
         bounds = raw.get("min"), raw.get("max")
         if kind != "number" and bounds != (None, None):
             raise InvalidSpec(f"feature {name!r}: min/max apply to numbers only")
-        if not all(_is_finite(bound) for bound in bounds if bound is not None):
+        if not all(checked.is_finite(bound) for bound in bounds if bound is not None):
             raise InvalidSpec(f"feature {name!r}: min/max must be finite numbers")
         categories = raw.get("categories")
         if categories is not None and (
-            kind != "string" or not categories or not all(isinstance(c, str) for c in categories)
+            kind != "string"
+            or not isinstance(categories, list)
+            or not categories
+            or not all(isinstance(c, str) for c in categories)
         ):
             raise InvalidSpec(f"feature {name!r}: categories is a non-empty list of strings")
         return cls(
-            type=kind,
+            type=cast(FeatureType, kind),
             required=bool(raw.get("required", True)),
             nullable=bool(raw.get("nullable", True)),
             min=bounds[0],
             max=bounds[1],
             categories=None if categories is None else frozenset(categories),
             pii=bool(raw.get("pii", False)),
-            detectors=_detectors(raw.get("detectors"), f"feature {name!r}"),
+            detectors=checked.detectors(raw.get("detectors"), f"feature {name!r}"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,7 +127,7 @@ class FeatureSpec:
             out["categories"] = sorted(self.categories)
         out["pii"] = self.pii
         if self.detectors:
-            out["detectors"] = _plain(self.detectors)
+            out["detectors"] = checked.plain_detectors(self.detectors)
         return out
 
 
@@ -249,27 +251,36 @@ class ModelSpec:
         source = raw.get("source", "registered")
         if task not in _TASKS or source not in _SOURCES:
             raise InvalidSpec(f"{model_id}: task is one of {_TASKS}, source one of {_SOURCES}")
-        attributes = raw.get("attributes") or {}
-        performance = raw.get("performance") or {}
+        attributes = checked.json_object(raw.get("attributes") or {}, f"{model_id}: attributes")
+        attributes = {
+            a: checked.json_object(meta, f"{model_id}: attribute {a!r}")
+            for a, meta in attributes.items()
+        }
+        performance = checked.json_object(raw.get("performance") or {}, f"{model_id}: performance")
+        policies = performance.get("fairness", ())
+        if not isinstance(policies, list | tuple):
+            raise InvalidSpec(f"{model_id}: performance.fairness must be a list")
         return cls(
             model_id=model_id,
-            model_version=raw.get("model_version"),
+            model_version=checked.optional_text(raw, "model_version", model_id),
             features={name: FeatureSpec.from_dict(name, spec) for name, spec in features.items()},
             task=task,
             pii_attributes=frozenset(a for a, meta in attributes.items() if meta.get("pii")),
             allow_extra_features=bool(raw.get("allow_extra_features", False)),
-            max_features=_bounded_int(raw, "max_features", DEFAULT_MAX_FEATURES, 1, 10_000),
-            max_message_bytes=_bounded_int(
+            max_features=checked.bounded_int(raw, "max_features", DEFAULT_MAX_FEATURES, 1, 10_000),
+            max_message_bytes=checked.bounded_int(
                 raw, "max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES, 256, 4_194_304
             ),
             source=source,
-            positive_class=performance.get("positive_class"),
-            fairness=tuple(_fairness(model_id, p) for p in performance.get("fairness", ())),
-            detectors=_detectors(raw.get("detectors"), model_id),
-            latency_objective_ms=_latency_objective(raw.get("latency_objective_ms"), model_id),
-            segments=_segments(raw.get("segments"), model_id),
-            segments_top_k=_bounded_int(raw, "segments_top_k", 20, 1, 100),
-            source_attribute=_source_attribute(raw.get("source_attribute"), model_id),
+            positive_class=checked.optional_text(performance, "positive_class", model_id),
+            fairness=tuple(checked.fairness(model_id, p) for p in policies),
+            detectors=checked.detectors(raw.get("detectors"), model_id),
+            latency_objective_ms=checked.latency_objective(
+                raw.get("latency_objective_ms"), model_id
+            ),
+            segments=checked.segments(raw.get("segments"), model_id),
+            segments_top_k=checked.bounded_int(raw, "segments_top_k", 20, 1, 100),
+            source_attribute=checked.source_attribute(raw.get("source_attribute"), model_id),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -289,11 +300,11 @@ class ModelSpec:
         if self.positive_class is not None:
             performance["positive_class"] = self.positive_class
         if self.fairness:
-            performance["fairness"] = [_policy_fields(p) for p in self.fairness]
+            performance["fairness"] = [checked.policy_fields(p) for p in self.fairness]
         if performance:
             out["performance"] = performance
         if self.detectors:
-            out["detectors"] = _plain(self.detectors)
+            out["detectors"] = checked.plain_detectors(self.detectors)
         if self.latency_objective_ms is not None:
             out["latency_objective_ms"] = self.latency_objective_ms
         if self.segments:
@@ -302,91 +313,6 @@ class ModelSpec:
         if self.source_attribute is not None:
             out["source_attribute"] = self.source_attribute
         return out
-
-
-def _source_attribute(raw: object, model_id: str) -> str | None:
-    """A spec's ``source_attribute``: an attribute name, or None."""
-    if raw is None:
-        return None
-    try:
-        if not isinstance(raw, str):
-            raise InvalidEvent(Reason.INVALID_VALUE, "not a text", field="source_attribute")
-        check_name(raw, "source_attribute")
-    except InvalidEvent as error:
-        raise InvalidSpec(f"{model_id}: source_attribute must be an attribute name") from error
-    return raw
-
-
-def _latency_objective(raw: object, model_id: str) -> float | None:
-    """A spec's ``latency_objective_ms``: a number in (0, ``MAX_LATENCY_OBJECTIVE_MS``]."""
-    if raw is None:
-        return None
-    if not _is_finite(raw) or not 0 < cast(float, raw) <= MAX_LATENCY_OBJECTIVE_MS:
-        raise InvalidSpec(
-            f"{model_id}: latency_objective_ms must be a number in "
-            f"(0, {MAX_LATENCY_OBJECTIVE_MS}], got {raw!r}"
-        )
-    return float(cast(float, raw))
-
-
-def _segments(raw: object, model_id: str) -> tuple[str, ...]:
-    """A spec's ``segments``: at most 4 distinct attribute names."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or len(raw) > 4 or len(set(map(str, raw))) != len(raw):
-        raise InvalidSpec(f"{model_id}: segments is a list of at most 4 distinct attribute names")
-    for name in raw:
-        if not isinstance(name, str):
-            raise InvalidSpec(f"{model_id}: segments: {name!r} is not an attribute name")
-        try:
-            check_name(name, "segments")
-        except InvalidEvent as exc:
-            raise InvalidSpec(f"{model_id}: segments: {exc}") from exc
-    return tuple(raw)
-
-
-def _detectors(raw: Any, where: str) -> Mapping[str, Mapping[str, Any]] | None:
-    """A spec's ``detectors`` object, checked against the registered detectors' settings."""
-    if raw is None:
-        return None
-    try:
-        default_configs().overridden(raw)
-    except ValueError as exc:
-        raise InvalidSpec(f"{where}: detectors: {exc}") from exc
-    return _plain(raw)
-
-
-def _plain(detectors: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {name: dict(fields) for name, fields in detectors.items()}
-
-
-_POLICY_KEYS = ("attribute", "reference_group", "min_group_size", "max_parity_difference",
-                "max_equal_opportunity_difference", "min_disparate_impact")  # fmt: skip
-
-
-def _policy_fields(policy: FairnessPolicy) -> dict[str, Any]:
-    return {key: getattr(policy, key) for key in _POLICY_KEYS}
-
-
-def _fairness(model_id: str, raw: Mapping[str, Any]) -> FairnessPolicy:
-    unknown = set(raw) - set(_POLICY_KEYS)
-    if unknown:
-        raise InvalidSpec(f"{model_id}: unknown fairness setting {sorted(unknown)[0]!r}")
-    try:
-        return FairnessPolicy(**raw)
-    except (TypeError, ValueError) as exc:
-        raise InvalidSpec(f"{model_id}: fairness: {exc}") from exc
-
-
-def _bounded_int(raw: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = raw.get(key, default)
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidSpec(f"{key} must be an integer in [{low}, {high}], got {value!r}")
-    return value
-
-
-def _is_finite(value: object) -> bool:
-    return type(value) in (int, float) and math.isfinite(cast(float, value))
 
 
 def _describe(value: object) -> str:

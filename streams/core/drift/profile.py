@@ -17,7 +17,7 @@ import numpy as np
 from streams.core import plain_data as check
 from streams.core.contract.columns import Columns
 from streams.core.drift.anomaly import AnomalyScorer
-from streams.core.errors import InvalidSpec, InvalidState
+from streams.core.errors import InvalidState
 
 __all__ = ["PROFILE_VERSION", "CategoricalProfile", "NumericProfile", "ReferenceProfile"]
 
@@ -205,24 +205,24 @@ class ReferenceProfile:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ReferenceProfile:
-        if raw.get("version") != PROFILE_VERSION:
-            raise InvalidSpec(f"profile version {raw.get('version')!r}, expected {PROFILE_VERSION}")
-        features = raw["features"]
-        return cls(
-            model_id=raw["model_id"],
-            model_version=raw["model_version"],
-            numeric={
-                n: NumericProfile.from_dict(f)
-                for n, f in features.items()
-                if f["kind"] == "numeric"
-            },
-            categorical={
-                n: CategoricalProfile.from_dict(f)
-                for n, f in features.items()
-                if f["kind"] == "categorical"
-            },
-            anomaly=None if raw.get("anomaly") is None else AnomalyScorer.from_dict(raw["anomaly"]),
-        )
+        """The profile ``to_dict`` gave; ``InvalidState`` for anything else, whatever its shape."""
+        raw = check.mapping(raw, "profile", ("features", "model_id", "model_version"))
+        version = raw.get("version")
+        if version != PROFILE_VERSION:
+            raise InvalidState(f"profile version {version!r}, expected {PROFILE_VERSION}")
+        with check.restoring("profile"):
+            features = check.mapping(raw["features"], "profile.features")
+            kinds = {n: check.mapping(f, "profile.features")["kind"] for n, f in features.items()}
+            anomaly = raw.get("anomaly")
+            return cls(
+                model_id=check.text(raw["model_id"], "profile.model_id"),
+                model_version=check.text(raw["model_version"], "profile.model_version"),
+                numeric={n: NumericProfile.from_dict(features[n])
+                         for n, kind in kinds.items() if kind == "numeric"},
+                categorical={n: CategoricalProfile.from_dict(features[n])
+                             for n, kind in kinds.items() if kind == "categorical"},
+                anomaly=None if anomaly is None else AnomalyScorer.from_dict(anomaly),
+            )  # fmt: skip
 
 
 def _fits(inner: Any, shares: Any, extra: int) -> None:

@@ -72,7 +72,8 @@ class LabelReference:
         data = check.version(raw, "labels reference", REFERENCE_VERSION)
         check.mapping(data, "labels reference", ("task", "source", "estimates"))
         task, source = data["task"], data["source"]
-        if task not in _METRICS or source not in ("stream", "validation"):
+        known_task = isinstance(task, str) and task in _METRICS
+        if not known_task or source not in ("stream", "validation"):
             raise check.InvalidState("labels reference: unknown task or source")
         stored = check.mapping(data["estimates"], "labels reference.estimates",
                                _METRICS[task])  # fmt: skip
