@@ -38,13 +38,23 @@ Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 
 class Topic(Protocol):
     """What ``DurableWriter`` uses of a Faust topic (the dead letters, alerts): one record
-    at a time, each with its own delivery future."""
+    at a time, each a promise (Faust's ``FutureMessage``) published, then awaited. The
+    promise, not the producer's future that ``Topic.send`` returns: Faust sets a failed
+    record's error on both, and a promise nobody awaits logs it, traceback and all, as
+    "exception was never retrieved" when it is collected."""
 
     def get_topic_name(self) -> str: ...
 
-    async def send(
-        self, *, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]] | None
+    def as_future_message(
+        self,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        partition: int | None = None,
+        timestamp: float | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> Awaitable[Any]: ...
+
+    async def publish_message(self, fut: Any, wait: bool = False) -> Awaitable[Any]: ...
 
 
 @runtime_checkable
@@ -198,10 +208,13 @@ async def _send_all(
         return list(await topic.send_all(messages))
     deliveries: list[Awaitable[object] | BaseException] = []
     for key, value, headers in messages:
+        promise = topic.as_future_message(key, value, headers=headers)
         try:
-            deliveries.append(await topic.send(key=key, value=value, headers=headers))
+            await topic.publish_message(promise)
         except Exception as exc:  # refused before it left: too large for the producer
             deliveries.append(exc)
+        else:
+            deliveries.append(promise)
     waiting = [d for d in deliveries if not isinstance(d, BaseException)]
     results = iter(await asyncio.gather(*waiting, return_exceptions=True))
     outcome: list[BaseException | None] = []

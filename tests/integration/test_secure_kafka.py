@@ -247,6 +247,8 @@ def test_a_write_kafka_refuses_stops_the_worker_and_its_batch_waits_for_the_gran
                                 f"'{admin.topic_alerts}'")  # fmt: skip
     assert "TopicAuthorizationFailedError" in lines[-1] and "Write on it" in lines[-1]
     assert not [line for line in lines if "DROPPED" in line]
+    # Each refused send's promise is awaited: none is logged as never retrieved.
+    assert not [line for line in lines if "Traceback" in line or "never retrieved" in line]
 
     create_acls(admin.kafka, f"User:{user}", [Grant("topic", admin.topic_alerts, ("Write",))])
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "granted.log")
