@@ -122,11 +122,11 @@ class DurableWriter:
                     if in_order and retrying is not None:
                         again.append((message, rescuer))
                     continue
-                if self._retried(target, exc):
+                if self._retried(target, exc, reason := failure_reason(exc)):
                     again.append((message, rescuer))
                     retrying = exc
                     continue
-                replacement = self._give_up(target, exc, message, rescuer)
+                replacement = self._give_up(target, exc, reason, message, rescuer)
                 if replacement is not None:
                     again.append((replacement, None))
             if retrying is not None:
@@ -143,7 +143,7 @@ class DurableWriter:
                 result = await operation()
             except Exception as exc:
                 reason = failure_reason(exc)
-                if not self._retried(target, exc):
+                if not self._retried(target, exc, reason):
                     self.failures.labels(target, reason).inc()
                     logger.error("writing to %s failed permanently (%s): %r", target, reason, exc)
                     raise
@@ -153,18 +153,16 @@ class DurableWriter:
                 outage.ended()
                 return result
 
-    def _retried(self, target: str, exc: BaseException) -> bool:
+    def _retried(self, target: str, exc: BaseException, reason: str) -> bool:
         """Whether to write again: a retriable error, or a refusal told to ``refused``."""
-        reason = failure_reason(exc)
         if reason == "authorization" and self.refused is not None:
             self.refused(target, exc)
             return True
         return reason == "retriable"
 
     def _give_up(
-        self, target: str, exc: BaseException, message: Message, rescue: Rescue | None
+        self, target: str, exc: BaseException, reason: str, message: Message, rescue: Rescue | None
     ) -> Message | None:
-        reason = failure_reason(exc)
         self.failures.labels(target, reason).inc()
         replacement = rescue(message, exc) if rescue is not None else None
         size = len(message[1] or b"")
