@@ -1,6 +1,8 @@
 """Stored state is data, never code: a pickle planted where the old format kept river's
 detectors is never loaded, and neither it nor garbage bytes stop the worker. Both are moved
-to ``:quarantined:``, counted, alerted on, and the model versions start afresh."""
+to ``:quarantined:``, counted, alerted on, and the model versions start afresh. Garbage in
+the offsets that fence what was applied is read as never written (the records after it
+applied again, at least once) and written anew by the next save."""
 
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.integration
 
-PICKLED, GARBAGE = (
+PICKLED, GARBAGE, FENCED = (
     StreamConfig(model_id="it-q-pickle", seed=3),
     StreamConfig(model_id="it-q-garbage", seed=4),
+    StreamConfig(model_id="it-q-fenced", seed=5),
 )
 
 
@@ -59,17 +62,18 @@ def test_planted_and_garbage_state_is_quarantined_and_the_worker_goes_on(stack_c
     state_key = f"{settings.redis_prefix}:{{{{{{}}}}}}:state:v1"  # P:{M}:state:v1
     client.set(state_key.format(PICKLED.model_id), _old_format_state(str(marker)), ex=3600)
     client.set(state_key.format(GARBAGE.model_id), b"\x80\x04\x95garbage\xff{", ex=3600)
+    fences = _plant_garbage_offsets(client, settings, FENCED.model_id)
 
     worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
     worker.start()
     try:
-        publish_stream(settings, PICKLED, 300)
-        publish_stream(settings, GARBAGE, 300)
-        wait_until_processed(worker, 600)
+        for stream in (PICKLED, GARBAGE, FENCED):
+            publish_stream(settings, stream, 300)
+        wait_until_processed(worker, 900)
         quarantined = worker.metric_total("driftline_state_quarantined_total", kind="state")
-        publish_stream(settings, PICKLED, 200, offset=300)
-        publish_stream(settings, GARBAGE, 200, offset=300)
-        wait_until_processed(worker, 1000)
+        for stream in (PICKLED, GARBAGE, FENCED):
+            publish_stream(settings, stream, 200, offset=300)
+        wait_until_processed(worker, 1500)
         with urllib.request.urlopen(f"{worker.base_url}/live", timeout=5) as response:
             live = response.status
         alerts = [orjson.loads(a.value) for a in read_alerts(settings)]
@@ -83,6 +87,23 @@ def test_planted_and_garbage_state_is_quarantined_and_the_worker_goes_on(stack_c
         assert client.get(state_key.format(model)) is not None  # a fresh monitor's state
         moved = client.keys(f"{state_key.format(model)}:quarantined:*")
         assert len(moved) == 1 and 0 < client.ttl(moved[0]) <= settings.state_ttl_s
+    for key in fences[:2]:  # the partition the models' records went to: written anew
+        assert any(value.isdigit() for value in client.hvals(key)), client.hgetall(key)
+    assert "not an offset: left out" in (tmp_path / "worker.log").read_text()
     internal = {a["model_id"]: a for a in alerts if a["type"] == "internal"}
     assert set(internal) == {PICKLED.model_id, GARBAGE.model_id}
     assert all("quarantined" in a["message"] for a in internal.values())
+
+
+def _plant_garbage_offsets(client: redis.Redis, settings: Settings, model_id: str) -> list[str]:
+    """Garbage in the shared offsets and in ``model_id``'s fence of the monitored topic (as
+    something other than Driftline might write it); their keys."""
+    topic = settings.monitored(settings.topic_predictions)
+    base = f"{settings.redis_prefix}:{{{model_id}}}"
+    offsets = [f"{settings.redis_prefix}:offsets:{topic}", f"{base}:offsets:{topic}"]
+    sources = [f"{settings.redis_prefix}:sources:{topic}", f"{base}:sources:{topic}"]
+    for key in offsets:
+        client.hset(key, mapping={"0": b"garbage", "1": b"[1, 2]"})
+    for key in sources:
+        client.hset(key, mapping={f"0|{settings.topic_predictions}|0": b"x", "no|field": b"1"})
+    return offsets + sources

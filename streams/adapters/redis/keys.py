@@ -4,6 +4,7 @@ Redis Cluster keeps them in one slot and a Lua script may touch them together.""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 __all__ = [
@@ -11,9 +12,12 @@ __all__ = [
     "covered_offsets",
     "fence_keys",
     "model_base",
+    "parse_offsets",
     "parse_sources",
     "source_field",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: A source: (the slot read at, the input topic, its partition). The slot is a by-model
 #: partition, or -1 - p for the records applied where they were read.
@@ -60,17 +64,47 @@ def source_field(source: Source) -> str:
     return f"{slot}|{topic}|{partition}"
 
 
-def parse_sources(values: Mapping[bytes | str, bytes | str | int]) -> dict[Source, int]:
-    """A ``sources`` hash as Redis returns it: the last offset applied per source.
+def parse_offsets(key: str, values: Mapping[bytes | str, bytes | str | int]) -> dict[int, int]:
+    """A hash of offsets per partition (an ``offsets`` fence) as Redis returns it.
 
-    >>> parse_sources({b"3|preds|0": b"41", "-1|preds|0": "40"})
+    A field or value that is not an integer (written by something else) is left out and
+    logged: that partition's fence is then as if never written, so the records after it
+    are applied again rather than skipped unapplied (at least once), and the next save
+    writes it anew.
+
+    >>> parse_offsets("k", {b"0": b"41", "1": "x"})
+    {0: 41}
+    """
+    offsets = {}
+    for field, offset in values.items():
+        try:
+            offsets[int(field)] = int(offset)
+        except ValueError:
+            _malformed(key, field, offset)
+    return offsets
+
+
+def parse_sources(key: str, values: Mapping[bytes | str, bytes | str | int]) -> dict[Source, int]:
+    """A ``sources`` hash as Redis returns it: the last offset applied per source; a
+    malformed field or value is left out, as in ``parse_offsets``.
+
+    >>> parse_sources("k", {b"3|preds|0": b"41", "-1|preds|0": "40", "x": "1"})
     {(3, 'preds', 0): 41, (-1, 'preds', 0): 40}
     """
     applied = {}
     for field, offset in values.items():
-        slot, topic, partition = (field.decode() if isinstance(field, bytes) else field).split("|")
-        applied[int(slot), topic, int(partition)] = int(offset)
+        try:
+            text = field.decode() if isinstance(field, bytes) else field
+            slot, topic, partition = text.split("|")
+            applied[int(slot), topic, int(partition)] = int(offset)
+        except ValueError:
+            _malformed(key, field, offset)
     return applied
+
+
+def _malformed(key: str, field: object, value: object) -> None:
+    logger.error("%s[%r] holds %r, not an offset: left out (as if never written; the records "
+                 "after it are applied again)", key, field, value)  # fmt: skip
 
 
 def covered_offsets(sources: Mapping[Source, int], topic: str) -> dict[int, int]:

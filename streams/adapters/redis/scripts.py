@@ -87,9 +87,10 @@ if rollout ~= '' then
 end
 -- The fence is raised, never lowered: a batch's partitions that held none of this model's
 -- records may be behind what an earlier batch stored.
+-- A stored value that is not a number (written by something else) is replaced.
 local function raise(key, field, offset)
-  local stored = redis.call('HGET', key, field)
-  if not stored or tonumber(stored) < tonumber(offset) then
+  local stored = tonumber(redis.call('HGET', key, field))
+  if not stored or stored < tonumber(offset) then
     redis.call('HSET', key, field, offset)
   end
 end
@@ -121,8 +122,8 @@ return 1
 # mark that a slower worker must not move back).
 RAISE = """
 for i = 1, #ARGV, 2 do
-  local stored = redis.call('HGET', KEYS[1], ARGV[i])
-  if not stored or tonumber(stored) < tonumber(ARGV[i + 1]) then
+  local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[i]))
+  if not stored or stored < tonumber(ARGV[i + 1]) then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end

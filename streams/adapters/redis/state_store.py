@@ -66,6 +66,7 @@ from streams.adapters.redis.keys import (
     canary_key,
     fence_keys,
     model_base,
+    parse_offsets,
     parse_sources,
     source_field,
 )
@@ -178,12 +179,15 @@ class RedisMonitorStore:
             values = await self.client.hmget(self.offsets_key, [str(p) for p in partitions])
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.offsets_key}: {exc}") from exc
-        return {p: int(v) for p, v in zip(partitions, values, strict=True) if v is not None}
+        stored: dict[bytes | str, bytes | str | int] = {
+            str(p): v for p, v in zip(partitions, values, strict=True) if v is not None
+        }
+        return parse_offsets(self.offsets_key, stored)
 
     async def applied_sources(self) -> dict[tuple[int, str, int], int]:
         """Low-water source offset per ``(partition, source topic, source partition)``."""
         try:
-            return parse_sources(await self.client.hgetall(self.sources_key))
+            return parse_sources(self.sources_key, await self.client.hgetall(self.sources_key))
         except RedisError as exc:
             raise StoreUnavailable(f"could not read {self.sources_key}: {exc}") from exc
 
@@ -208,11 +212,13 @@ class RedisMonitorStore:
         except RedisError as exc:
             raise StoreUnavailable(f"could not read the fences of {len(models)} models: {exc}"
                                    ) from exc  # fmt: skip
-        return {
-            model_id: ({int(p): int(v) for p, v in replies[3 * i + 1].items()},
-                       parse_sources(replies[3 * i + 2]), _text(replies[3 * i]))
-            for i, model_id in enumerate(models)
-        }  # fmt: skip
+        fences = {}
+        for i, model_id in enumerate(models):
+            offsets, sources = self.fence_keys(model_id)
+            token, applied, by_source = replies[3 * i : 3 * i + 3]
+            fences[model_id] = (parse_offsets(offsets, applied),
+                                parse_sources(sources, by_source), _text(token))  # fmt: skip
+        return fences
 
     async def last_saves(self, models: Iterable[str]) -> dict[str, str]:
         """The token of each model's last save ('' if none); one round trip per node."""
