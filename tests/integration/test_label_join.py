@@ -178,3 +178,27 @@ def test_waiting_labels_are_bounded_per_model(stack_config):
         return await join.join(*labels_of(label("a"), label("b"), label("c")), now_ms=NOW_MS)
 
     assert outcomes(run(stack_config, scenario, max_early=2)) == ["early", "early", "overflow"]
+
+
+def test_a_kept_prediction_or_waiting_label_that_cannot_be_read_is_counted_not_a_crash(
+    stack_config,
+):
+    """Garbage where the join keeps a prediction (written by something else) made every
+    batch of the labels agent raise, and Faust restarted it into the same batch for ever."""
+
+    async def scenario(join, client):
+        await join.keep([prediction("e1"), prediction("e2")])
+        [bucket] = [key async for key in client.scan_iter(f"{join.prefix}:*:kept:*")]
+        await client.hset(bucket, "e1", b"garbage")
+        joined = await join.join([label("e1"), label("e2")], [(0, 0), (0, 1)], now_ms=NOW_MS)
+        early = await join.join([label("e3"), label("e4")], [(0, 2), (0, 3)], now_ms=NOW_MS)
+        [waiting] = [key async for key in client.scan_iter(f"{join.prefix}:*:early-labels")]
+        await client.hset(waiting, "e3", b"[1, 2]")
+        await join.keep([prediction("e3"), prediction("e4")])
+        retried, _ = await join.retry_early("churn", now_ms=NOW_MS)
+        return joined, early, retried
+
+    joined, early, retried = run(stack_config, scenario)
+    assert outcomes(joined) == ["unreadable", "joined"]
+    assert outcomes(early) == ["early", "early"]
+    assert [(r.outcome.value, r.label.event_id) for r in retried] == [("joined", "e4")]

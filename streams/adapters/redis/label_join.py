@@ -21,6 +21,7 @@ predictions are in buckets: ``label_join_scripts``.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import defaultdict
@@ -36,7 +37,7 @@ from streams.adapters.redis.keys import model_base
 from streams.adapters.redis.label_join_scripts import JOIN, KEEP, RETRY
 from streams.core.contract.event import LabelEvent, PredictionEvent
 from streams.core.contract.pii import PiiPolicy
-from streams.core.errors import StoreUnavailable
+from streams.core.errors import InvalidState, StoreUnavailable
 from streams.core.labels.labelled import (
     JoinOutcome,
     LabelledPrediction,
@@ -48,6 +49,8 @@ from streams.core.labels.labelled import (
 from streams.settings import setting_default
 
 __all__ = ["JoinResult", "RedisLabelJoin"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,12 @@ class RedisLabelJoin:
         remaining, *reply = await self._run(self._retry, model_id, args)
         results = []
         for outcome, event_id, kept, raw_label in _pairs(reply, 4):
-            fields = orjson.loads(raw_label)
-            label, position = label_from_fields(model_id, event_id.decode(), fields)
+            try:
+                fields = orjson.loads(raw_label)
+                label, position = label_from_fields(model_id, event_id.decode(), fields)
+            except (orjson.JSONDecodeError, InvalidState) as exc:
+                logger.error("a waiting label of %s cannot be read (%r): dropped", model_id, exc)
+                continue
             results.append(_result(outcome, label, position, kept))
         return results, remaining
 
@@ -192,6 +199,11 @@ def _result(
     outcome: bytes, label: LabelEvent, position: tuple[int, int], kept: bytes
 ) -> JoinResult:
     kind = JoinOutcome(outcome.decode())
-    if kind is JoinOutcome.JOINED:
+    if kind is not JoinOutcome.JOINED:
+        return JoinResult(kind, label, position)
+    try:
         return JoinResult(kind, label, position, labelled(label, orjson.loads(kept)))
-    return JoinResult(kind, label, position)
+    except (orjson.JSONDecodeError, InvalidState) as exc:
+        logger.error("label of %s/%s not joined: %s (%r)", label.model_id, label.event_id,
+                     "what was kept of its prediction cannot be read", exc)  # fmt: skip
+        return JoinResult(JoinOutcome.UNREADABLE, label, position)

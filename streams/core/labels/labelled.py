@@ -16,6 +16,7 @@ from typing import Any
 
 from streams.core.contract.event import FeatureValue, LabelEvent, PredictionEvent
 from streams.core.contract.pii import PiiPolicy
+from streams.core.errors import InvalidState
 
 __all__ = [
     "JoinOutcome",
@@ -45,6 +46,9 @@ class JoinOutcome(StrEnum):
     UNKNOWN = "unknown"
     #: Too many labels already wait for this model; the label is dropped.
     OVERFLOW = "overflow"
+    #: What was kept of the prediction cannot be read (not what ``kept_fields`` stores:
+    #: written by something else); the label is counted, not joined.
+    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +97,24 @@ def label_fields(label: LabelEvent, position: tuple[int, int]) -> dict[str, Any]
 def label_from_fields(
     model_id: str, event_id: str, fields: Mapping[str, Any]
 ) -> tuple[LabelEvent, tuple[int, int]]:
-    """The waiting label and its position back from ``label_fields``."""
-    partition, offset = fields["at"]
-    return LabelEvent(event_id, model_id, fields["l"], fields["t"], fields["v"]), (
-        partition,
-        offset,
-    )
+    """The waiting label and its position back from ``label_fields``; ``InvalidState`` if
+    ``fields`` is not what that stores."""
+    at = fields.get("at") if isinstance(fields, Mapping) else None
+    if not (isinstance(at, list) and len(at) == 2 and all(type(i) is int for i in at)
+            and isinstance(fields.get("l"), Outcome) and type(fields.get("t")) is int
+            and isinstance(fields.get("v"), str | None)):  # fmt: skip
+        raise InvalidState(f"the waiting label of {event_id}: not what label_fields stores")
+    return LabelEvent(event_id, model_id, fields["l"], fields["t"], fields["v"]), (at[0], at[1])
 
 
-def labelled(label: LabelEvent, kept: Mapping[str, Any]) -> LabelledPrediction:
-    """Join ``label`` to the fields kept of its prediction."""
+def labelled(label: LabelEvent, kept: Any) -> LabelledPrediction:
+    """Join ``label`` to the fields kept of its prediction; ``InvalidState`` if ``kept`` is
+    not what ``kept_fields`` stores."""
+    if not (isinstance(kept, Mapping) and isinstance(kept.get("v"), str)
+            and isinstance(kept.get("p"), Outcome) and type(kept.get("t")) is int
+            and isinstance(kept.get("s"), float | int | None)
+            and isinstance(kept.get("a"), Mapping | None)):  # fmt: skip
+        raise InvalidState(f"the kept prediction of {label.event_id}: not what kept_fields stores")
     return LabelledPrediction(
         model_id=label.model_id,
         model_version=kept["v"],
