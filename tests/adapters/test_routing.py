@@ -182,3 +182,19 @@ def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():
     assert unapplied(again, offsets, sources) == again[1:]
     assert unapplied(direct, offsets, sources) == []
     assert direct_read_at(0, 9) == (-1, 9)
+
+
+@pytest.mark.parametrize(
+    ("stored", "starts"),
+    [
+        ("garbage", ()),
+        ("[1,2]", ()),
+        (b"\xff\xfe", ()),
+        ("120 d8,garbage,5000 c", (120, 5000)),
+        ("120 d8,100 c,5000 c", (120, 5000)),  # a start not past the one before
+        ("120 d8,5000", (120,)),
+        ("-5 d8,7 d4", (7,)),
+    ],
+)
+def test_segments_of_another_form_are_left_out_not_raised(stored, starts):
+    assert Roads.parse(stored).starts == starts

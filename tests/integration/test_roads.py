@@ -162,3 +162,26 @@ def test_claiming_the_last_road_again_writes_nothing(case):
         Roads((10,), (d4,)), Roads((10,), (d4,)), Roads((10, 30), (d4, COPY)),
         Roads((10, 30), (d4, COPY)), Roads(), Roads(),
     ]  # fmt: skip
+
+
+def test_roads_garbled_by_something_else_read_as_copies_and_a_claim_still_takes(case):
+    """Garbage in a partition's roads made every batch raise (the ingest agent restarted
+    into it for ever). Its segments now read as none (every record a copy, the road before
+    direct routing) and a claim appended after it is honoured."""
+    settings, _, prefix = case
+
+    async def garbled() -> list[Roads]:
+        client = connect(settings.redis_url, socket_timeout=5)
+        roads = RedisRoads(client, prefix=prefix, topic="predictions")
+        try:
+            await client.hset(roads.key, mapping={"0": b"garbage", "1": b"[1, 2]"})
+            return [
+                *(await roads.read_many([0, 1])).values(),
+                await roads.claim(0, 50, direct_road(4)),
+                await roads.read(0),
+            ]
+        finally:
+            await client.aclose()
+
+    d4 = direct_road(4)
+    assert asyncio.run(garbled()) == [Roads(), Roads(), Roads((50,), (d4,)), Roads((50,), (d4,))]

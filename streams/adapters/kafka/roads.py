@@ -21,6 +21,7 @@ applied, those that came by another road than the stored one are skipped
 from __future__ import annotations
 
 import bisect
+import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,10 @@ from streams.core.contract.event import RawRecord
 
 __all__ = ["COPY", "RoadRun", "Roads", "came_its_road", "direct_read_at", "direct_road",
            "split_direct"]  # fmt: skip
+
+logger = logging.getLogger(__name__)
+#: Stored roads whose left-out segments were logged (once each, however often read).
+_REPORTED: set[str] = set()
 
 #: The road of copies: forwarded to the by-model topic and applied by its consumer.
 COPY = "c"
@@ -50,17 +55,32 @@ class Roads:
     @classmethod
     def parse(cls, text: str | bytes | None) -> Roads:
         """From the stored form, ``"START ROAD,START ROAD"`` (starts in order; none stored:
-        no segment).
+        no segment). A segment of another form, or not past the one before (written by
+        something else), is left out and logged: its records take the road of the segments
+        around it, so they are applied, possibly twice, rather than never.
 
         >>> Roads.parse(b"120 d8,5000 c").road_at(4999)
         'd8'
+        >>> Roads.parse("garbage,300 d2").roads
+        ('d2',)
         """
-        if isinstance(text, bytes):
-            text = text.decode()
-        if not text:
-            return cls()
-        pairs = [segment.split(" ") for segment in text.split(",")]
-        return cls(tuple(int(start) for start, _ in pairs), tuple(road for _, road in pairs))
+        stored = text.decode(errors="replace") if isinstance(text, bytes) else text or ""
+        starts: list[int] = []
+        roads: list[str] = []
+        for segment in stored.split(",") if stored else ():
+            start, _, road = segment.partition(" ")
+            if (
+                start.isdecimal()
+                and road
+                and " " not in road
+                and (not starts or int(start) > starts[-1])
+            ):
+                starts.append(int(start))
+                roads.append(road)
+            elif stored not in _REPORTED and len(_REPORTED) < 100:  # read again every batch
+                _REPORTED.add(stored)
+                logger.error("stored roads %r: segment %r left out", stored, segment)
+        return cls(tuple(starts), tuple(roads))
 
     @property
     def last(self) -> str:
