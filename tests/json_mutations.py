@@ -5,10 +5,12 @@ through them, to show that a malformed one raises their own error and nothing de
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ODD_VALUES", "mutations"]
+import pytest
+
+__all__ = ["ODD_VALUES", "mutations", "refusals", "replaced"]
 
 ODD_VALUES: tuple[Any, ...] = (None, 0, -1, 1.5, True, "", "x", [], [1], [[1]], {}, {"a": 1})
 
@@ -17,7 +19,29 @@ def mutations(document: Any) -> Iterator[tuple[tuple[Any, ...], Any]]:
     """``(path, mutated document)`` for each node and each of ``ODD_VALUES``."""
     for path in _paths(document):
         for value in ODD_VALUES:
-            yield path, _replaced(document, path, value)
+            yield path, replaced(document, path, value)
+
+
+def refusals(
+    document: Any,
+    read: Callable[[Any], object],
+    error: type[Exception],
+    *,
+    max_depth: int | None = None,
+) -> int:
+    """How many of ``document``'s mutations (of nodes at most ``max_depth`` deep) ``read``
+    refused with ``error``; any other exception fails the test, naming the node."""
+    refused = 0
+    for where, mutated in mutations(document):
+        if max_depth is not None and len(where) > max_depth:
+            continue
+        try:
+            read(mutated)
+        except error:
+            refused += 1
+        except Exception as exc:  # the point: no other error type
+            pytest.fail(f"{where}: {type(exc).__name__}: {exc}")
+    return refused
 
 
 def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -29,7 +53,8 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
         yield from _paths(child, (*prefix, key))
 
 
-def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of ``document`` with the node at ``path`` replaced by ``value``."""
     if not path:
         return value
     document = copy.deepcopy(document)

@@ -102,26 +102,27 @@ def test_delivery_reports_come_from_the_background_thread():
     assert delivery.delivered == 10 and delivery.drops.total == 0
 
 
-def test_failed_deliveries_are_dropped_counted_and_logged_once(caplog):
-    delivery, _ = producer(capacity=100, fail=KafkaError._MSG_TIMED_OUT)
+def failing(caplog, code: int, topic: str, count: int) -> tuple[dict[str, int], list[str]]:
+    """Send ``count`` records that each fail with ``code``: the drops and the log lines."""
+    delivery, _ = producer(capacity=100, fail=code)
     with caplog.at_level(logging.WARNING, logger="driftline.client"):
-        for _ in range(10):
-            delivery.send("t", b"k", b"v")
+        for _ in range(count):
+            delivery.send(topic, b"k", b"v")
         delivery.close(0.1)
-    assert delivery.drops.by_reason() == {"delivery_failed": 10}
-    lines = [r.getMessage() for r in caplog.records]
+    return delivery.drops.by_reason(), [r.getMessage() for r in caplog.records]
+
+
+def test_failed_deliveries_are_dropped_counted_and_logged_once(caplog):
+    drops, lines = failing(caplog, KafkaError._MSG_TIMED_OUT, "t", 10)
+    assert drops == {"delivery_failed": 10}
     assert len([line for line in lines if line.startswith("test: Kafka error")]) == 1
     assert len([line for line in lines if line.startswith("test: dropped 10 events")]) == 1
 
 
 def test_a_write_refused_for_want_of_an_acl_is_counted_apart_and_says_what_to_grant(caplog):
-    delivery, _ = producer(capacity=100, fail=KafkaError.TOPIC_AUTHORIZATION_FAILED)
-    with caplog.at_level(logging.WARNING, logger="driftline.client"):
-        for _ in range(4):
-            delivery.send("predictions", b"k", b"v")
-        delivery.close(0.1)
-    assert delivery.drops.by_reason() == {"not_authorized": 4}
-    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("test: Kafka")]
+    drops, lines = failing(caplog, KafkaError.TOPIC_AUTHORIZATION_FAILED, "predictions", 4)
+    assert drops == {"not_authorized": 4}
+    [line] = [line for line in lines if line.startswith("test: Kafka")]
     assert "writes to topic 'predictions'" in line and "kafka-acl --role logger" in line
 
 

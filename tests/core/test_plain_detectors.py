@@ -17,6 +17,7 @@ from streams.core.errors import InvalidState
 from streams.core.online.adwin import ADWIN
 from streams.core.online.ddm import DDM
 from streams.core.online.eddm import EDDM
+from tests.json_mutations import replaced
 
 
 def _streams(seed: int) -> dict[str, list[float]]:
@@ -126,15 +127,6 @@ def _adwin_snapshot() -> dict:
     return detector.snapshot()
 
 
-def _broken(snapshot: dict, path: tuple, value) -> dict:
-    broken = copy.deepcopy(snapshot)
-    target = broken
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return broken
-
-
 @pytest.mark.parametrize(
     ("path", "value"),
     [
@@ -158,7 +150,7 @@ def _broken(snapshot: dict, path: tuple, value) -> dict:
 )
 def test_malformed_adwin_snapshots_are_refused(path, value):
     with pytest.raises(InvalidState):
-        ADWIN.restore(_broken(_adwin_snapshot(), path, value))
+        ADWIN.restore(replaced(_adwin_snapshot(), path, value))
 
 
 @pytest.mark.parametrize("raw", [None, 3, "x", [], {"version": 1}, {"detectors": "gASV"}])
@@ -185,4 +177,4 @@ def test_malformed_ddm_and_eddm_snapshots_are_refused(cls, path, value):
     detector = cls()
     _feed(detector, (np.arange(500) % 4 == 0).tolist())
     with pytest.raises(InvalidState):
-        cls.restore(_broken(detector.snapshot(), path, value))
+        cls.restore(replaced(detector.snapshot(), path, value))

@@ -10,7 +10,7 @@ from streams.core.contract.decoder import EventDecoder
 from streams.core.drift.profile import NumericProfile, ReferenceProfile
 from streams.core.errors import InvalidState
 from tests.core.conftest import event_dict, record
-from tests.json_mutations import mutations
+from tests.json_mutations import refusals
 
 
 def test_numeric_profile_bins_missing_and_range():
@@ -70,12 +70,4 @@ def test_a_profile_broken_anywhere_raises_invalid_state_and_nothing_else():
     profile = ReferenceProfile.from_columns("churn", "v3", columns, anomaly_columns=2)
     document = json.loads(json.dumps(profile.to_dict()))
     assert document["anomaly"] is not None  # the scorer's fields are broken too
-    broken = 0
-    for where, mutated in mutations(document):
-        try:
-            ReferenceProfile.from_dict(mutated)
-        except InvalidState:
-            broken += 1
-        except Exception as exc:  # the point: no other error type
-            pytest.fail(f"{where}: {type(exc).__name__}: {exc}")
-    assert broken > 100  # the mutations reached the checks
+    assert refusals(document, ReferenceProfile.from_dict, InvalidState) > 100
