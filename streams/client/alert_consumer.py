@@ -198,7 +198,7 @@ def _raise_if_refused(error: KafkaError, topic: str, group: str) -> None:
     grant = _REFUSED.get(error.code())
     if grant is not None:
         raise AccessRefused(
-            f"Kafka refuses this AlertConsumer {error.str()}: grant its principal "
+            f"Kafka refuses this AlertConsumer ({error.str()}): grant its principal "
             f"{grant.format(topic=topic, group=group)} (`driftline kafka-acl --role "
             f"alert-consumer --group {group} --principal User:NAME` prints what it needs)"
         )

@@ -86,12 +86,13 @@ def detectors(raw: Any, where: str) -> Mapping[str, Mapping[str, Any]] | None:
     return plain_detectors(raw)
 
 
-def plain_detectors(detectors: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {name: dict(fields) for name, fields in detectors.items()}
+def plain_detectors(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Detector settings as plain dicts (JSON's form)."""
+    return {name: dict(fields) for name, fields in settings.items()}
 
 
 POLICY_KEYS = ("attribute", "reference_group", "min_group_size", "max_parity_difference",
-                "max_equal_opportunity_difference", "min_disparate_impact")  # fmt: skip
+               "max_equal_opportunity_difference", "min_disparate_impact")  # fmt: skip
 
 
 def policy_fields(policy: FairnessPolicy) -> dict[str, Any]:
