@@ -105,7 +105,7 @@ class ChaosRun:
         saved: dict[str, dict[int, int]] = {}
         for stream in self.stream.models:
             offsets_key, sources_key = fence_keys(settings.redis_prefix, stream.model_id, monitored)
-            sources = parse_sources(self.redis.hgetall(sources_key))
+            sources = parse_sources(sources_key, self.redis.hgetall(sources_key))
             covered = covered_offsets(sources, settings.topic_predictions)
             if monitored == settings.topic_predictions:  # keyed: the input's own offsets
                 for partition, offset in self.redis.hgetall(offsets_key).items():
@@ -172,13 +172,14 @@ class ChaosRun:
         applied (every model's low-water mark)."""
         settings = self.settings
         monitored = settings.monitored(settings.topic_predictions)
+        key = f"{settings.redis_prefix}:sources:{monitored}"
         try:
-            sources = self.redis.hgetall(f"{settings.redis_prefix}:sources:{monitored}")
+            sources = self.redis.hgetall(key)
         except redis.RedisError:
             return {}
         return {
             (slot, partition): offset
-            for (slot, topic, partition), offset in parse_sources(sources).items()
+            for (slot, topic, partition), offset in parse_sources(key, sources).items()
             if topic == settings.topic_predictions
         }
 

@@ -149,11 +149,10 @@ def stored(server, settings: Settings) -> dict:
         state = orjson.loads(admin.get(state_key))
         # The input offsets applied, per slot read at (a by-model partition, whose offsets
         # are a bundle's, or -1 - p for the records applied where they were read).
-        sources = admin.hgetall(
-            f"{prefix}:sources:{settings.monitored(settings.topic_predictions)}"
-        )
+        sources_key = f"{prefix}:sources:{settings.monitored(settings.topic_predictions)}"
+        sources = admin.hgetall(sources_key)
     # Per input partition, the last applied by any road; applied records = sum of (offset + 1).
-    last = covered_offsets(parse_sources(sources), settings.topic_predictions)
+    last = covered_offsets(parse_sources(sources_key, sources), settings.topic_predictions)
     return {
         "profile": profile,
         "windows_closed": state["windows_closed"],
