@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.core.contract.event import LabelEvent, PredictionEvent
-from streams.core.labels.labelled import LabelledPrediction, kept_fields
+from streams.core.labels.labelled import LabelledPrediction, kept_fields, label_fields
 
 pytestmark = pytest.mark.integration
 
@@ -194,6 +194,9 @@ def test_a_kept_prediction_or_waiting_label_that_cannot_be_read_is_counted_not_a
         early = await join.join([label("e3"), label("e4")], [(0, 2), (0, 3)], now_ms=NOW_MS)
         [waiting] = [key async for key in client.scan_iter(f"{join.prefix}:*:early-labels")]
         await client.hset(waiting, "e3", b"[1, 2]")
+        # An id that is not text, with fields that are: read as far as the id.
+        await client.zadd(waiting.replace(b":early-labels", b":early"), {b"\xff": 0})
+        await client.hset(waiting, b"\xff", orjson.dumps(label_fields(label("e5"), (0, 4))))
         await join.keep([prediction("e3"), prediction("e4")])
         retried, _ = await join.retry_early("churn", now_ms=NOW_MS)
         return joined, early, retried

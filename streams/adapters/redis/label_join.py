@@ -178,7 +178,7 @@ class RedisLabelJoin:
             try:
                 fields = orjson.loads(raw_label)
                 label, position = label_from_fields(model_id, event_id.decode(), fields)
-            except (orjson.JSONDecodeError, InvalidState) as exc:
+            except (orjson.JSONDecodeError, InvalidState, UnicodeDecodeError) as exc:
                 logger.error("a waiting label of %s cannot be read (%r): dropped", model_id, exc)
                 continue
             results.append(_result(outcome, label, position, kept))
