@@ -204,6 +204,6 @@ def _result(
     try:
         return JoinResult(kind, label, position, labelled(label, orjson.loads(kept)))
     except (orjson.JSONDecodeError, InvalidState) as exc:
-        logger.error("label of %s/%s not joined: %s (%r)", label.model_id, label.event_id,
-                     "what was kept of its prediction cannot be read", exc)  # fmt: skip
+        logger.error("label of %s/%s not joined: what was kept of its prediction cannot be "
+                     "read (%r)", label.model_id, label.event_id, exc)  # fmt: skip
         return JoinResult(JoinOutcome.UNREADABLE, label, position)

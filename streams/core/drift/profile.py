@@ -206,10 +206,10 @@ class ReferenceProfile:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ReferenceProfile:
         """The profile ``to_dict`` gave; ``InvalidState`` for anything else, whatever its shape."""
-        raw = check.mapping(raw, "profile", ("features", "model_id", "model_version"))
-        version = raw.get("version")
-        if version != PROFILE_VERSION:
+        version = check.mapping(raw, "profile").get("version")
+        if version != PROFILE_VERSION:  # first: another version may name its fields otherwise
             raise InvalidState(f"profile version {version!r}, expected {PROFILE_VERSION}")
+        check.mapping(raw, "profile", ("features", "model_id", "model_version"))
         with check.restoring("profile"):
             features = check.mapping(raw["features"], "profile.features")
             kinds = {n: check.mapping(f, "profile.features")["kind"] for n, f in features.items()}
