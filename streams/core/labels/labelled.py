@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 Outcome = float | int | str | bool
+# The shape checks of what the join reads back, as tuples (a union is slower to check, and
+# dict first spares the ABC's check for what orjson gives): once per joined label.
+_OUTCOME = (float, int, str, bool)
+_MAPPING = (dict, Mapping)
 _DROP = PiiPolicy(mode="drop")
 
 
@@ -99,10 +103,10 @@ def label_from_fields(
 ) -> tuple[LabelEvent, tuple[int, int]]:
     """The waiting label and its position back from ``label_fields``; ``InvalidState`` if
     ``fields`` is not what that stores."""
-    at = fields.get("at") if isinstance(fields, Mapping) else None
+    at = fields.get("at") if isinstance(fields, _MAPPING) else None
     if not (isinstance(at, list) and len(at) == 2 and all(type(i) is int for i in at)
-            and isinstance(fields.get("l"), Outcome) and type(fields.get("t")) is int
-            and isinstance(fields.get("v"), str | None)):  # fmt: skip
+            and isinstance(fields.get("l"), _OUTCOME) and type(fields.get("t")) is int
+            and isinstance(fields.get("v"), (str, type(None)))):  # fmt: skip
         raise InvalidState(f"the waiting label of {event_id}: not what label_fields stores")
     return LabelEvent(event_id, model_id, fields["l"], fields["t"], fields["v"]), (at[0], at[1])
 
@@ -110,10 +114,10 @@ def label_from_fields(
 def labelled(label: LabelEvent, kept: Any) -> LabelledPrediction:
     """Join ``label`` to the fields kept of its prediction; ``InvalidState`` if ``kept`` is
     not what ``kept_fields`` stores."""
-    if not (isinstance(kept, Mapping) and isinstance(kept.get("v"), str)
-            and isinstance(kept.get("p"), Outcome) and type(kept.get("t")) is int
-            and isinstance(kept.get("s"), float | int | None)
-            and isinstance(kept.get("a"), Mapping | None)):  # fmt: skip
+    if not (isinstance(kept, _MAPPING) and isinstance(kept.get("v"), str)
+            and isinstance(kept.get("p"), _OUTCOME) and type(kept.get("t")) is int
+            and isinstance(kept.get("s"), (float, int, type(None)))
+            and isinstance(kept.get("a"), (*_MAPPING, type(None)))):  # fmt: skip
         raise InvalidState(f"the kept prediction of {label.event_id}: not what kept_fields stores")
     return LabelledPrediction(
         model_id=label.model_id,
