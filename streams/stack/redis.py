@@ -30,24 +30,34 @@ def service(config: StackConfig) -> Service:
         log_file=home / "redis.log",
         # Redis rewrites its process title to "<argv0> host:port", hiding the config path.
         marker="redis-server",
-        answers=lambda timeout: answers(config.host, config.redis_port, timeout),
+        answers=lambda timeout: answers(
+            config.host, config.redis_port, timeout, password=_known_password(config)
+        ),
         prepare=lambda log: _prepare(config, log),
         start_timeout=_START_TIMEOUT,
         problem=lambda timeout: problem(config, timeout),
     )
 
 
-def answers(host: str, port: int, timeout: float) -> bool:
-    """Whether a Redis server at ``host:port`` answers PING."""
-    client = _client(host, port, timeout)
+def answers(host: str, port: int, timeout: float, *, password: str | None = None) -> bool:
+    """Whether a Redis server at ``host:port`` answers PING (logged in with ``password``,
+    so that one still loading its data set does not count: it refuses every command)."""
+    client = _client(host, port, timeout, password=password)
     try:
         return bool(client.ping())
+    except redis.BusyLoadingError:
+        return False
     except (redis.AuthenticationError, redis.ResponseError):
-        return True  # a Redis that wants a password still is a Redis
+        return True  # a Redis that wants another password still is a Redis
     except (redis.RedisError, OSError):
         return False
     finally:
         client.close()
+
+
+def _known_password(config: StackConfig) -> str | None:
+    """The stack's Redis password, if it has one yet (a status check makes none)."""
+    return config.redis_password if password_file(config.state_dir).exists() else None
 
 
 def problem(config: StackConfig, timeout: float) -> str | None:
