@@ -15,6 +15,8 @@ Log = Callable[[str], None]
 
 # How long a status check may wait for a server to answer.
 _STATUS_TIMEOUT = 2.0
+# A server whose log keeps growing gets this many times its start timeout to answer.
+_MOST_STARTUP_FACTOR = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class Service:
     prepare
         ``prepare(log)``: installs/fetches/configures what is needed; returns the argv.
     start_timeout
-        Seconds a freshly started server gets to answer.
+        Seconds a freshly started server gets to answer while its log stands still.
     problem
         ``problem(timeout)``: why a server that answers is not as ``prepare`` would set it up
         (e.g. a Redis from before passwords), or None. Ours is then restarted; somebody
@@ -111,7 +113,8 @@ def start(service: Service, log: Log) -> ServiceStatus:
     Raises
     ------
     StackError
-        If it cannot be started or does not answer within ``service.start_timeout``.
+        If it cannot be started, or does not answer within ``service.start_timeout`` of its
+        log's last growth (see ``_answers_while_alive``).
     """
     return start_all([service], log)[0]
 
@@ -166,12 +169,12 @@ def _settle(service: Service, pid: int | None, fresh: bool, log: Log) -> Service
     """Wait for the process ``_launch`` gave; an old one that exits is replaced once."""
     if pid is None:
         return status(service)
-    if not _answers_while_alive(service, pid):
+    if not _answers_while_alive(service, pid, log):
         if fresh:
             raise _failure(service, f"exited before answering on {service.address}")
         log(f"{service.name}: pid {pid} exited without answering; starting a new one")
         pid = _spawn(service, log)
-        if not _answers_while_alive(service, pid):
+        if not _answers_while_alive(service, pid, log):
             raise _failure(service, f"exited before answering on {service.address}")
     log(f"{service.name}: answering on {service.address}")
     return status(service)
@@ -228,25 +231,57 @@ def _check_port_free(service: Service) -> None:
         )
 
 
-def _answers_while_alive(service: Service, pid: int) -> bool:
+def _answers_while_alive(service: Service, pid: int, log: Log) -> bool:
     """Wait until ``service`` answers (True) or process ``pid`` is gone (False).
 
-    Raises ``StackError`` after ``service.start_timeout``, having stopped the process.
+    Raises ``StackError`` once its log has been still for ``service.start_timeout`` (or after
+    ``_MOST_STARTUP_FACTOR`` times that in all), having stopped the process. A broker loading
+    thousands of partitions writes lines all along and answers only at the end: it took over
+    a minute on a data dir that many test runs had filled, and was killed as hung.
     """
-    deadline = time.monotonic() + service.start_timeout
+    started = time.monotonic()
+    progress = _LogProgress(service.log_file, started)
+    told = False
     while not service.answers(2.0):
         if not process.is_alive(pid):
             process.remove_pid_file(service.pid_file)
             return False
-        if time.monotonic() >= deadline:
+        now = time.monotonic()
+        quiet = now - progress.last_change(now)
+        waited = now - started
+        if quiet >= service.start_timeout or waited >= service.start_timeout * _MOST_STARTUP_FACTOR:
             # A half-started server would hold the port and confuse the next `up`.
             process.stop(pid)
             process.remove_pid_file(service.pid_file)
-            raise _failure(
-                service, f"did not answer on {service.address} within {service.start_timeout:.0f} s"
-            )
+            raise _failure(service, f"did not answer on {service.address} within {waited:.0f} s"
+                           f" (its log last grew {quiet:.0f} s before)")  # fmt: skip
+        if not told and waited >= service.start_timeout:
+            told = True
+            log(f"{service.name}: not answering after {waited:.0f} s, but its log grows: waiting")
         time.sleep(0.25)
     return True
+
+
+class _LogProgress:
+    """When a server's log last changed (size or modification time), as seen by polling."""
+
+    def __init__(self, path: Path, now: float) -> None:
+        self._path = path
+        self._seen = self._stamp()
+        self._changed_at = now
+
+    def last_change(self, now: float) -> float:
+        stamp = self._stamp()
+        if stamp != self._seen:
+            self._seen, self._changed_at = stamp, now
+        return self._changed_at
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
 
 
 def _failure(service: Service, what: str) -> StackError:
