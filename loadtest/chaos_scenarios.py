@@ -24,6 +24,7 @@ from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
 from streams.stack import redis as stack_redis
+from streams.stack.worker import WorkerProcess
 
 __all__ = ["SCENARIOS", "Context", "Size", "reference_run"]
 
@@ -394,12 +395,17 @@ def sigterm_restart(ctx: Context) -> Verdict:
         _publish(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
-        run.stop(run.live_workers()[0])
-        stopped_at, before = time.monotonic(), run.applied()
-        run.start_worker()
-        return run.time_to_resume(since=stopped_at, before=before)
+        return _replace_worker(run, run.stop)
 
     return finish(ctx, *run_stream(ctx, "sigterm_restart", fault))
+
+
+def _replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> float:
+    """``stop`` the live worker and start another: the time to resume from the stop."""
+    stop(run.live_workers()[0])
+    stopped_at, before = time.monotonic(), run.applied()
+    run.start_worker()
+    return run.time_to_resume(since=stopped_at, before=before)
 
 
 def corrupt_state(ctx: Context) -> Verdict:
@@ -446,6 +452,24 @@ def corrupt_state(ctx: Context) -> Verdict:
     return finish(ctx, run, verdict, outcome, models=others)
 
 
+def redis_lost(ctx: Context) -> Verdict:
+    """Redis loses every key of the run at 50% while the worker runs (a restart without
+    persistence, a failover to an empty replica); the worker is SIGKILLed at 75% and a
+    replacement resumes from what was saved since."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        _publish(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        keys = list(run.redis.scan_iter(f"{run.settings.redis_prefix}:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            run.redis.unlink(*keys[start : start + 1000])
+        run.wait_fraction(0.75)
+        return _replace_worker(run, run.kill)
+
+    return finish(ctx, *run_stream(ctx, "redis_lost", fault))
+
+
 SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "kill9_x3": kill9_x3,
     "switch_routing": switch_routing,
@@ -460,6 +484,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "many_versions": many_versions,
     "sigterm_restart": sigterm_restart,
     "corrupt_state": corrupt_state,
+    "redis_lost": redis_lost,
 }
 
 #: The stated time to resume after each fault ends, in seconds.
@@ -477,4 +502,5 @@ RESUME_LIMIT_S = {
     "many_versions": 30.0,
     "sigterm_restart": 45.0,
     "corrupt_state": 45.0,
+    "redis_lost": 45.0,  # as kill9_x3
 }

@@ -118,6 +118,16 @@ def test_restored_state_continues_identically():
     ]
 
 
+def test_the_snapshots_of_models_held_are_given_whether_touched_since_or_not():
+    # What a worker writes again where Redis lost a model's keys: taken or not since.
+    events = rollout_events(3000, candidate_after=START, seed=4, model_id="m")
+    monitor, _ = run(events)  # ``run`` took the touched ones after each batch
+    assert monitor.rollouts.take_touched() == {}
+    held = monitor.rollouts.snapshots(["m", "unknown"])
+    assert held.keys() == {"m"}
+    assert held["m"] == monitor.rollouts.models["m"].snapshot()
+
+
 def test_shadow_traffic_gives_agreement_and_correlation():
     events = rollout_events(8000, score_shift=0.15, shadow_share=0.1, candidate_after=START)
     monitor, _ = run(events)

@@ -55,13 +55,19 @@ def update(marker: int) -> MonitorUpdate:
     return MonitorUpdate("it-fence", "v1", {"marker": marker}, None, [])
 
 
+def store_and_writer(
+    client: aioredis.Redis, prefix: str, topic: str = "predictions"
+) -> tuple[RedisMonitorStore, IngestMetrics, DurableWriter]:
+    store = RedisMonitorStore(client, prefix=prefix, topic=topic)
+    metrics = IngestMetrics(CollectorRegistry())
+    return store, metrics, DurableWriter(metrics.retries, metrics.publish_failures)
+
+
 def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_config):
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
         prefix = f"it-fence-{time.monotonic_ns()}"
-        store = RedisMonitorStore(client, prefix=prefix, topic="predictions")
-        metrics = IngestMetrics(CollectorRegistry())
-        writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        store, metrics, writer = store_and_writer(client, prefix)
         skipped = metrics.replayed_skipped
         applied = AppliedOffsets(store, writer, skipped)
         try:
@@ -95,6 +101,56 @@ def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_conf
     asyncio.run(scenario())
 
 
+def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved_it(
+    stack_config,
+):
+    """Redis lost the model's keys (a restart without persistence, an empty replica
+    promoted): the save tells that apart from another worker's save, and writes what the
+    worker holds, whole; where another worker saved the model since the loss, that one wins."""
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-lost-{time.monotonic_ns()}"
+        store, metrics, writer = store_and_writer(client, prefix)
+        refused, lost = metrics.saves_refused.labels("state"), metrics.state_lost.labels("state")
+        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, refused, lost)
+        asked: list[frozenset[str]] = []
+
+        async def whole(models):
+            asked.append(models)
+            if len(asked) == 2:  # another worker saves the model meanwhile
+                assert await store.save([update(9)], {0: 2}, expected={"it-fence": ""}) == set()
+            return [MonitorUpdate("it-fence", "v1", {"marker": 2, "whole": True},
+                                  {"model_id": "it-fence"}, [])], {}  # fmt: skip
+
+        applied.whole = whole
+        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(4)]
+        try:
+            await applied.fresh_events(["it-fence"], [(0, 0)], batch[:1])
+            assert await applied.save([update(1)], batch[:1]) == set()
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            assert await applied.overtaken(["it-fence"]) == set(), "no other worker saved it"
+            # The save of the next batch is refused as gone, and the whole state written.
+            assert await applied.save([update(2)], batch[1:2]) == set()
+            assert asked == [frozenset({"it-fence"})]
+            stored = (await store.fetch("it-fence", "v1")).parse()
+            assert stored.snapshot == {"marker": 2, "whole": True}
+            assert stored.profile == {"model_id": "it-fence"}
+            assert await store.applied_offsets([0]) == {0: 1}
+            assert (lost._value.get(), refused._value.get()) == (1, 0)
+            # Lost again, and another worker saves the model before the whole state is
+            # written: that one is refused, the other's stays.
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            assert await applied.save([update(3)], batch[2:3]) == {"it-fence"}
+            assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 9}
+            assert lost._value.get() == 2
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
     """A re-forwarded chunk's copies can share a fetched batch with the originals they copy
     (found by the chaos suite: the stored offset stayed before the copies, two records
@@ -103,9 +159,7 @@ def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
         prefix = f"it-copies-{time.monotonic_ns()}"
-        store = RedisMonitorStore(client, prefix=prefix, topic="by-model")
-        metrics = IngestMetrics(CollectorRegistry())
-        writer = DurableWriter(metrics.retries, metrics.publish_failures)
+        store, metrics, writer = store_and_writer(client, prefix, topic="by-model")
         applied = AppliedOffsets(store, writer, metrics.replayed_skipped)
         # (source offset, by-model offset): two originals, then their copies.
         placed = ((5088, 10489), (5330, 10490), (5088, 10491), (5330, 10492))

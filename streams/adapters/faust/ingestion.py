@@ -37,6 +37,7 @@ from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.spec_sync import register_stored
 from streams.adapters.faust.stage import MonitoringStage
+from streams.adapters.faust.state_updates import update_of, whole_state
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.duplicates import RedisDuplicates
@@ -110,6 +111,7 @@ class IngestionService(MonitoringStage):
         self.spec_store = spec_store
         self._dropped: list[str] = []
         self.clock = clock
+        self.applied.whole = self._whole_state
         # Labels are counted in the canaries (``count_labels``) between two passes: a
         # rollout state saved then holds no events of a pass not saved yet.
         self._passing = asyncio.Lock()
@@ -380,21 +382,16 @@ class IngestionService(MonitoringStage):
         retired: list[tuple[str, str]],
         touched: tuple[tuple[str, str], ...],
     ) -> set[str]:
-        updates = []
-        for model_id, model_version in touched:
-            monitor = self.monitor.monitors.get((model_id, model_version))
-            if monitor is None:  # retired by this batch
-                continue
-            updates.append(
-                MonitorUpdate(
-                    model_id,
-                    model_version,
-                    monitor.snapshot(),
-                    monitor.take_new_profile(),
-                    monitor.take_new_reference(),
-                )
-            )
+        monitors = self.monitor.monitors
+        # A version missing was retired by this batch.
+        updates = [update_of(key, monitors[key]) for key in touched if key in monitors]
         return await self.applied.save(updates, records, retired, self._changed_rollouts())
+
+    async def _whole_state(
+        self, models: frozenset[str]
+    ) -> tuple[list[MonitorUpdate], dict[str, dict[str, Any]]]:
+        return await whole_state(models, self.monitor, self.writer, specs=self.spec_store,
+                                 rollouts_kept=self.rollout_store is not None)  # fmt: skip
 
     def _changed_rollouts(self) -> dict[str, dict[str, Any]]:
         """The rollout states changed since the last save, to save with the monitors'."""

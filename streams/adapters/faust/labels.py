@@ -19,7 +19,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
 
 import faust
 import orjson
@@ -40,7 +41,7 @@ from streams.core.contract.registry import SpecRegistry
 from streams.core.drift.monitor import Monitor
 from streams.core.errors import InvalidEvent, InvalidState
 from streams.core.labels.labelled import JoinOutcome
-from streams.core.labels.performance_monitor import PerformanceConfig
+from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 from streams.core.labels.performance_monitors import LabelledBatch, PerformanceMonitors
 
 __all__ = ["LabelService"]
@@ -92,6 +93,7 @@ class LabelService(MonitoringStage):
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
         self._lock = asyncio.Lock()
+        self.applied.whole = self._whole_state
 
     def reset(self) -> None:
         """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
@@ -207,14 +209,21 @@ class LabelService(MonitoringStage):
         for request in requests:
             self.metrics.retrain_requests.labels(request.model_id).inc()
         # Stale models too: the save refuses them, and raises no low-water mark past them.
-        updates = [MonitorUpdate(m, v, monitor.snapshot(), None, [])
-                   for (m, v), monitor in outcome.touched.items()]  # fmt: skip
+        updates = _updates(outcome.touched.items())
         refused = stale | await self.applied.save(updates, records)
         for (model_id, version), monitor in outcome.touched.items():
             if model_id not in refused:
                 self.metrics.versions.observe_performance(model_id, version, monitor.metrics())
                 self.metrics.versions.observe_fairness(model_id, version, monitor.fairness)
         return refused
+
+    async def _whole_state(
+        self, models: frozenset[str]
+    ) -> tuple[list[MonitorUpdate], dict[str, dict[str, Any]]]:
+        """All this worker holds of ``models``, whose stored performance state Redis no
+        longer has (``AppliedOffsets.whole``)."""
+        held = [(key, m) for key, m in self.monitors.monitors.items() if key[0] in models]
+        return _updates(held), {}
 
     async def _canary(self, pairs: LabelledBatch) -> None:
         """Count the pairs' labels in the canaries of the models whose predictions this
@@ -272,3 +281,8 @@ class LabelService(MonitoringStage):
 
 def _pairs(results: list[JoinResult]) -> LabelledBatch:
     return [(r.joined, r.position) for r in results if r.joined is not None]
+
+
+def _updates(monitors: Iterable[tuple[tuple[str, str], PerformanceMonitor]]) -> list[MonitorUpdate]:
+    """What a save writes of each performance monitor: its snapshot."""
+    return [MonitorUpdate(*key, monitor.snapshot(), None, []) for key, monitor in monitors]

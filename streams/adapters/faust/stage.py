@@ -56,6 +56,7 @@ class MonitoringStage:
             self.writer,
             metrics.replayed_skipped,
             metrics.saves_refused.labels(store.state_kind),
+            metrics.state_lost.labels(store.state_kind),
         )
 
     async def _dead_letter(self, rejected: list[Rejection]) -> None:

@@ -163,6 +163,13 @@ class IngestMetrics:
             ["kind"],
             registry=registry,
         )
+        self.state_lost = Counter(
+            "driftline_state_lost",
+            "Model states Redis no longer held when this worker saved them (it lost the keys, "
+            "or they expired), saved again from what the worker held; kind as above.",
+            ["kind"],
+            registry=registry,
+        )
 
     def _add_batch_metrics(self, registry: CollectorRegistry) -> None:
         """Alerts, micro-batches and models known."""

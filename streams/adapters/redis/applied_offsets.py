@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
@@ -49,12 +49,17 @@ from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
 from streams.core.contract.event import RawRecord
 
-__all__ = ["AppliedOffsets", "Fence", "SourceKey", "last_offsets", "unapplied", "unapplied_events"]
+__all__ = ["AppliedOffsets", "Fence", "SourceKey", "WholeState", "last_offsets", "unapplied",
+           "unapplied_events"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
 #: ``(partition read from, source topic, source partition)``.
 SourceKey = tuple[int, str, int]
+#: Given models, the updates that write all a worker holds of them, and their rollout states.
+WholeState = Callable[
+    [frozenset[str]], Awaitable[tuple[list[MonitorUpdate], dict[str, dict[str, Any]]]]
+]
 #: A model's fence: applied offsets per partition read from, and source offsets.
 Fence = tuple[dict[int, int], dict[SourceKey, int]]
 
@@ -163,15 +168,21 @@ class AppliedOffsets:
         writer: DurableWriter,
         skipped: Counter,
         refused: Counter | None = None,
+        lost: Counter | None = None,
     ) -> None:
         """``skipped`` counts records skipped as applied; ``refused``, models found saved by
-        another worker since this one read them (at a save, or before alerts leave)."""
+        another worker since this one read them (at a save, or before alerts leave);
+        ``lost``, models whose stored state was gone at a save and was saved again whole."""
         self.store = store
         self.writer = writer
         self.skipped = skipped
         self.refused = refused
+        self.lost = lost
         #: Routed records are checked against their roads when set (``fresh``).
         self.road_check: RoadCheck | None = None
+        #: What this worker holds of some models, whole, to save again where Redis no longer
+        #: has their state (``save``); without it such models are refused and reloaded.
+        self.whole: WholeState | None = None
         self._applied: dict[int, int] = {}
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
@@ -230,7 +241,8 @@ class AppliedOffsets:
             return set()
         store = self.store
         last = await self.writer.until_done("redis", lambda: store.last_saves(known))
-        return {m for m in known if last[m] != self._tokens[m]}
+        # None stored ('') is not another worker's save: ``save`` tells gone state apart.
+        return {m for m in known if last[m] and last[m] != self._tokens[m]}
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
@@ -341,7 +353,27 @@ class AppliedOffsets:
                 _raise(fence[0], offsets)
                 _raise(fence[1], sources)
             self._tokens[model_id] = token
+        if refused.gone and self.whole is not None:
+            return (refused - refused.gone) | await self._save_whole(refused.gone, offsets, sources)
         return refused
+
+    async def _save_whole(
+        self, gone: frozenset[str], offsets: dict[int, int], sources: dict[SourceKey, int]
+    ) -> set[str]:
+        """Save again, whole, what this worker holds of ``gone``, the models whose keys
+        Redis no longer had: only where no other worker has saved them since (expecting no
+        save at all). The models still refused."""
+        assert self.whole is not None
+        named = ", ".join(sorted(gone)[:5]) + (", ..." if len(gone) > 5 else "")
+        logger.error("Redis no longer holds the stored state of %d models (%s): it lost their "
+                     "keys, or they expired; saving what this worker holds of them again",
+                     len(gone), named)  # fmt: skip
+        if self.lost is not None:
+            self.lost.inc(len(gone))
+        updates, rollouts = await self.whole(gone)
+        for model_id in gone:
+            self._tokens[model_id] = ""
+        return await self._save(updates, offsets, sources, (), rollouts)
 
 
 def _raise(fence: dict[Any, int], offsets: Mapping[Any, int]) -> None:

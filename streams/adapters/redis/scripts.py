@@ -48,9 +48,14 @@ if written == token then
 end
 -- Compare and set: the writer's state was built on the save with token ``expected`` ('' for
 -- none, '*' not checked). Another save since (a worker paused past a rebalance, or the new
--- owner that read before it woke) means this state is stale: refused, to be rebuilt.
+-- owner that read before it woke) means this state is stale: refused (0), to be rebuilt.
+-- No save at all where one was expected means the model's keys are gone (Redis lost them,
+-- or they expired): refused too, but told apart (2): the writer holds the newest state.
 local expected = ARGV[#ARGV - 1]
 if expected ~= '*' and (written or '') ~= expected then
+  if not written then
+    return 2
+  end
   return 0
 end
 local partitions = tonumber(ARGV[2])

@@ -79,6 +79,7 @@ __all__ = [
     "Quarantined",
     "RawMonitor",
     "RedisMonitorStore",
+    "Refused",
     "StoredMonitor",
     "register_profile",
 ]
@@ -129,6 +130,21 @@ class MonitorUpdate:
     snapshot: dict[str, Any]
     profile: dict[str, Any] | None
     reference: list[dict[str, Any]]
+
+
+# The SAVE script's refusals: another save since the expected one, or no save at all.
+_OVERTAKEN, _GONE = 0, 2
+
+
+class Refused(set[str]):
+    """The models a save refused. ``gone``: those of them whose keys had vanished (Redis
+    lost them, or they expired) where a save was expected; the rest were saved by another
+    worker since."""
+
+    def __init__(self, overtaken: Iterable[str] = (), *, gone: Iterable[str] = ()) -> None:
+        self.gone = frozenset(gone)
+        super().__init__(overtaken)
+        self.update(self.gone)
 
 
 class RedisMonitorStore:
@@ -310,14 +326,15 @@ class RedisMonitorStore:
         token: str | None = None,
         expected: Mapping[str, str] | None = None,
         rollouts: Mapping[str, dict[str, Any]] | None = None,
-    ) -> set[str]:
+    ) -> Refused:
         """Write each model's ``updates`` and ``rollouts`` (its rollout state, where it
         changed) with ``offsets`` and ``sources`` (source offsets, as ``applied_sources``
         reads them) as its fence, and delete the state of ``retired`` versions, atomically
         per model; the models refused (each left as it was): those whose last save is not
         the one ``expected`` names (the token ``model_fences`` read, or of this writer's last
-        save; '' for none; a model not in it is not checked). When no model is refused, the
-        low-water marks are raised.
+        save; '' for none; a model not in it is not checked), with those that have no save
+        at all apart (``Refused.gone``). When no model is refused, the low-water marks are
+        raised.
 
         ``token``: the same for every retry of one save (a random one when None), so that a
         retry after a lost reply finds its own write instead of another worker's."""
@@ -346,7 +363,10 @@ class RedisMonitorStore:
         ]  # fmt: skip
         try:
             saved = await run_scripts(self.client, calls)
-            refused = {m for m, ok in zip(by_model, saved, strict=True) if not ok}
+            refused = Refused(
+                (m for m, result in zip(by_model, saved, strict=True) if result == _OVERTAKEN),
+                gone=(m for m, result in zip(by_model, saved, strict=True) if result == _GONE),
+            )
             if not refused:
                 await run_scripts(self.client, self._low_water(offsets, sources or {}))
         except RedisError as exc:

@@ -266,6 +266,12 @@ class ModelMonitor:
         return open_window(self._detectors, self._rules, index=self.windows_closed,
                            events=self._window_count, start_ms=self._window_start_ms)  # fmt: skip
 
+    def mark_unsaved(self) -> None:
+        """Storage lost what was saved: the next ``take_new_reference`` and
+        ``take_new_profile`` give all of it again (the chunks gathered, or the profile)."""
+        self._new_reference = list(self._reference)
+        self._new_profile = self.profile is not None
+
     def take_new_reference(self) -> list[dict[str, Any]]:
         """Reference chunks gathered since the last call, JSON-safe, to append to storage."""
         chunks, self._new_reference = self._new_reference, []

@@ -98,6 +98,10 @@ class Rollouts:
         touched, self._touched = self._touched, {}
         return {m: self.models[m].snapshot() for m in touched if m in self.models}
 
+    def snapshots(self, model_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The snapshots of those of ``model_ids`` held here, changed since or not."""
+        return {m: self.models[m].snapshot() for m in model_ids if m in self.models}
+
     def forget_models(self, model_ids: Iterable[str]) -> None:
         """Drop these models' state, saved or not: it is read again from storage."""
         for model_id in model_ids:
