@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import orjson
 from prometheus_client import Counter
@@ -95,6 +95,19 @@ class DurableWriter:
         #: an operator's to fix); the write is retried meanwhile, never dropped. None: such
         #: a write is permanent like any other.
         self.refused = refused
+        self._ongoing: list[_Outage] = []
+
+    def failing(self, *, for_s: float = 0.0) -> dict[str, tuple[float, str]]:
+        """The targets whose writes have failed for ``for_s`` seconds or more with none of
+        them done since: for how long, and the last error (``/health`` reports them: a Redis
+        that answers PING may refuse every write, out of memory)."""
+        now = time.monotonic()
+        found: dict[str, tuple[float, str]] = {}
+        for outage in self._ongoing:
+            age = now - outage.started
+            if age >= for_s and age > found.get(outage.target, (-1.0, ""))[0]:
+                found[outage.target] = (age, repr(outage.error))
+        return found
 
     async def publish(
         self,
@@ -112,7 +125,17 @@ class DurableWriter:
         """
         target = topic.get_topic_name()
         pending: list[tuple[Message, Rescue | None]] = [(m, rescue) for m in messages]
-        outage = _Outage(target)
+        with _Outage(target, self._ongoing) as outage:
+            await self._publish(topic, target, pending, outage, in_order)
+
+    async def _publish(
+        self,
+        topic: Topic | BatchTopic,
+        target: str,
+        pending: list[tuple[Message, Rescue | None]],
+        outage: _Outage,
+        in_order: bool,
+    ) -> None:
         while pending:
             errors = await _send_all(topic, [message for message, _ in pending])
             again: list[tuple[Message, Rescue | None]] = []
@@ -137,21 +160,22 @@ class DurableWriter:
 
     async def until_done(self, target: str, operation: Callable[[], Awaitable[_T]]) -> _T:
         """``operation()``'s result, retried while it fails retriably; a permanent error raises."""
-        outage = _Outage(target)
-        while True:
-            try:
-                result = await operation()
-            except Exception as exc:
-                reason = failure_reason(exc)
-                if not self._retried(target, exc, reason):
-                    self.failures.labels(target, reason).inc()
-                    logger.error("writing to %s failed permanently (%s): %r", target, reason, exc)
-                    raise
-                self.retries.labels(target).inc()
-                await asyncio.sleep(outage.failed(exc))
-            else:
-                outage.ended()
-                return result
+        with _Outage(target, self._ongoing) as outage:
+            while True:
+                try:
+                    result = await operation()
+                except Exception as exc:
+                    reason = failure_reason(exc)
+                    if not self._retried(target, exc, reason):
+                        self.failures.labels(target, reason).inc()
+                        logger.error("writing to %s failed permanently (%s): %r",
+                                     target, reason, exc)  # fmt: skip
+                        raise
+                    self.retries.labels(target).inc()
+                    await asyncio.sleep(outage.failed(exc))
+                else:
+                    outage.ended()
+                    return result
 
     def _retried(self, target: str, exc: BaseException, reason: str) -> bool:
         """Whether to write again: a retriable error, or a refusal told to ``refused``."""
@@ -177,19 +201,31 @@ class DurableWriter:
 
 
 class _Outage:
-    """One line when writes to a target start failing, one when they succeed again."""
+    """One line when writes to a target start failing, one when they succeed again; listed
+    in ``ongoing`` (the writer's) from the first failure until the writing ends."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, ongoing: list[_Outage]) -> None:
         self.target = target
         self.attempts = 0
         self.started = 0.0
+        self.error: BaseException | None = None
+        self._ongoing = ongoing
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self in self._ongoing:  # a success, a permanent error, or a cancellation
+            self._ongoing.remove(self)
 
     def failed(self, exc: BaseException) -> float:
         """Count a failure; the delay before the next attempt."""
         if self.attempts == 0:
             self.started = time.monotonic()
+            self._ongoing.append(self)
             logger.error("writing to %s failed, retrying until it succeeds: %r", self.target, exc)
         self.attempts += 1
+        self.error = exc
         return _RETRY_DELAYS_S[min(self.attempts - 1, len(_RETRY_DELAYS_S) - 1)]
 
     def ended(self) -> None:

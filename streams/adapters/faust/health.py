@@ -1,5 +1,6 @@
-"""What ``/health`` reports: can this worker reach Kafka and Redis, is its stream alive, and
-is every partition it holds moving (``PartitionProgress``)."""
+"""What ``/health`` reports: can this worker reach Kafka and Redis (and write to them: a
+server that answers may refuse every write), is its stream alive, and is every partition it
+holds moving (``PartitionProgress``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
+from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.progress import PartitionProgress
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["HealthCheck", "StreamLiveness"]
+
+# Writes failing this long make their server's check fail too (shorter: a blip, retried).
+WRITES_FAILING_S = 2.0
 
 
 @dataclass(slots=True)
@@ -61,8 +66,12 @@ class HealthCheck:
         progress: PartitionProgress | None = None,
         timeout_s: float = 2.0,
         on_report: Callable[[dict], None] | None = None,
+        writer: DurableWriter | None = None,
     ) -> None:
-        """``on_report`` sees every report's checks (the metrics export them)."""
+        """``on_report`` sees every report's checks (the metrics export them); while the
+        ``writer``'s writes to Redis (or to a topic) keep failing, the check of Redis (or
+        Kafka) fails too, though the server answers."""
+        self._writer = writer
         self._admin = AdminClient(kafka.confluent())
         self._redis = redis_client
         self._liveness = liveness
@@ -73,7 +82,12 @@ class HealthCheck:
     async def report(self) -> tuple[bool, dict]:
         """``(healthy, details)``, details being JSON-ready."""
         kafka, redis = await asyncio.gather(self._kafka(), self._redis_ping())
-        checks = {"kafka": kafka, "redis": redis, "stream": self._liveness.report()}
+        failing = {} if self._writer is None else self._writer.failing(for_s=WRITES_FAILING_S)
+        checks = {
+            "kafka": _writes(kafka, {t: f for t, f in failing.items() if t != "redis"}),
+            "redis": _writes(redis, {t: f for t, f in failing.items() if t == "redis"}),
+            "stream": self._liveness.report(),
+        }
         if self._progress is not None:
             stalls = [stall.to_dict() for stall in self._progress.stalls()]
             checks["progress"] = {"ok": not stalls, "stall_s": self._progress.stall_s,
@@ -95,3 +109,12 @@ class HealthCheck:
         except (RedisError, OSError, TimeoutError) as exc:
             return {"ok": False, "error": str(exc) or type(exc).__name__}
         return {"ok": True}
+
+
+def _writes(check: dict, failing: dict[str, tuple[float, str]]) -> dict:
+    """``check`` of a server that answers, failed while writes to it keep failing."""
+    if not check["ok"] or not failing:
+        return check
+    errors = [f"writes to {target} failing for {age:.0f} s: {error}"
+              for target, (age, error) in sorted(failing.items())]  # fmt: skip
+    return {**check, "ok": False, "error": "; ".join(errors)}

@@ -119,6 +119,7 @@ def build_services(
             liveness=liveness,
             progress=progress,
             on_report=metrics.stream.observe_health,
+            writer=writer,
         ),
         sink=sink,
         roads=RedisRoads(
