@@ -147,8 +147,11 @@ def switch_routing(ctx: Context) -> Verdict:
     settings = run.settings
     stored = run.redis.hgetall(roads_key(settings.redis_prefix, settings.topic_predictions))
     roads = {int(p): Roads.parse(text) for p, text in stored.items()}
-    if not any(len(r.roads) >= 3 for r in roads.values()):
-        verdict.fail(f"no partition changed road at each restart: {roads}")
+    # The claims as made: one at the mark where the claim before was made replaces it (a
+    # replacement that took its first chunk before any new record came), so read, the
+    # roads may show fewer changes than the restarts made.
+    if not any(len(text.split(b",")) >= 3 for text in stored.values()):
+        verdict.fail(f"no partition changed road at each restart: {stored}")
     segments = {
         p: ", ".join(f"{road} from {start}" for start, road in zip(r.starts, r.roads, strict=True))
         for p, r in sorted(roads.items())

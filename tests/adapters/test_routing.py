@@ -191,10 +191,19 @@ def test_direct_records_and_copies_of_one_input_partition_are_fenced_apart():
         ("[1,2]", ()),
         (b"\xff\xfe", ()),
         ("120 d8,garbage,5000 c", (120, 5000)),
-        ("120 d8,100 c,5000 c", (120, 5000)),  # a start not past the one before
+        ("120 d8,100 c,5000 c", (120, 5000)),  # a start before the one before
         ("120 d8,5000", (120,)),
         ("-5 d8,7 d4", (7,)),
     ],
 )
 def test_segments_of_another_form_are_left_out_not_raised(stored, starts):
     assert Roads.parse(stored).starts == starts
+
+
+def test_a_claim_at_the_start_of_the_last_segment_replaces_it():
+    # Workers switching modes claim at the high-water mark; one that takes its first chunk
+    # before any new record came claims where the one before it did: the later wins, as the
+    # claims were made (CI of ce8128d: read as the earlier, the direct switch_routing failed).
+    roads = Roads.parse("3500 d3,3500 c,3500 d3,5834 c")
+    assert (roads.starts, roads.roads) == ((3500, 5834), ("d3", "c"))
+    assert Roads.parse("0 c,3500 d3,3500 c").road_at(3500) == "c"

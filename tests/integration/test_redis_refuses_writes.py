@@ -1,16 +1,23 @@
-"""A Redis that answers but refuses every write (out of memory: ``maxmemory`` reached under
-the default ``noeviction`` policy) stalls the stream, says why in ``/health`` and the log,
-loses nothing, and resumes once Redis takes writes again. Real worker, broker and Redis."""
+"""Redis's memory settings, against a real worker, broker and Redis: one that answers but
+refuses every write (out of memory: ``maxmemory`` reached under the default ``noeviction``
+policy) stalls the stream, says why in ``/health`` and the log, loses nothing, and resumes
+once Redis takes writes again; one that evicts keys when full is warned of at start."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
+from streams.adapters.redis.acl import acl_rules
+from streams.adapters.redis.eviction import eviction_warning
 from streams.settings import Settings
 from streams.simulation import StreamConfig
+from streams.stack.worker import WorkerProcess, free_port
 from tests.integration.conftest import (
     isolated_env,
     publish_stream,
@@ -58,3 +65,46 @@ def test_a_redis_out_of_memory_fails_health_naming_it_and_nothing_is_lost(stack_
     log = (tmp_path / "worker.log").read_text()
     assert "writing to redis failed, retrying until it succeeds" in log
     assert "writing to redis succeeded again" in log
+
+
+def test_a_worker_warns_at_start_of_a_redis_that_evicts_keys(stack_config, tmp_path):
+    env = isolated_env(stack_config, tmp_path / "faust")
+    client = redis.Redis.from_url(stack_config.redis_url)
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    client.config_set("maxmemory", 2 << 30)  # far above what the tests hold: nothing evicted
+    try:
+        worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+        worker.start()
+        worker.wait_for_partitions()
+        assert worker.stop() == 0
+    finally:
+        client.config_set("maxmemory", 0)
+        client.config_set("maxmemory-policy", "noeviction")
+    log = (tmp_path / "worker.log").read_text()
+    said = "Redis evicts keys when full (maxmemory 2147483648 bytes, maxmemory-policy allkeys-lru)"
+    assert said in log
+    assert "set maxmemory-policy noeviction" in log
+
+
+def test_the_eviction_check_says_nothing_of_a_redis_that_does_not_evict_or_hides_it(stack_config):
+    async def warnings() -> list[str | None]:
+        said = []
+        for url in (stack_config.redis_url, restricted_url):
+            client = aioredis.Redis.from_url(url)
+            try:
+                said.append(await eviction_warning(client))
+            finally:
+                await client.aclose()
+        return said
+
+    admin = redis.Redis.from_url(stack_config.redis_url)
+    user, password = f"no-info-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex
+    admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}",
+                          *acl_rules("no-info"))  # fmt: skip
+    restricted_url = f"redis://{user}:{password}@127.0.0.1:{stack_config.redis_port}/0"
+    admin.config_set("maxmemory-policy", "allkeys-lru")  # limit 0: no limit, nothing evicted
+    try:
+        assert asyncio.run(warnings()) == [None, None]
+    finally:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.execute_command("ACL", "DELUSER", user)

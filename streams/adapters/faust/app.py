@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+import redis.asyncio as aioredis
 from faust.types import TP
 
 from streams.adapters.faust.access_refused import stop_worker, write_refused
@@ -40,6 +41,7 @@ from streams.adapters.outage_log import OutageLogFilter
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
+from streams.adapters.redis.eviction import eviction_warning
 from streams.adapters.redis.replicas import after_each_batch
 from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.spec_store import RedisSpecStore
@@ -121,6 +123,7 @@ def build_worker(
     _sample_health(app, services.health)
     _add_rebalance_hooks(app, settings, services)
     _add_spec_sync(app, settings, services, file_specs, pii)
+    _warn_of_eviction(app, services.spec_store.client)
     _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
         app,
@@ -220,6 +223,14 @@ def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelSe
             await label_service.retry_waiting()
         except Exception:
             logger.exception("retrying waiting labels failed; next round will try again")
+
+
+def _warn_of_eviction(app: BatchApp, client: aioredis.Redis) -> None:
+    @app.task
+    async def check_redis_eviction() -> None:
+        warning = await eviction_warning(client)
+        if warning is not None:
+            logger.warning(warning)
 
 
 def _close_sink_at_shutdown(app: BatchApp, settings: Settings, sink: AlertSink) -> None:

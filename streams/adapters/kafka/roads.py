@@ -55,26 +55,29 @@ class Roads:
     @classmethod
     def parse(cls, text: str | bytes | None) -> Roads:
         """From the stored form, ``"START ROAD,START ROAD"`` (starts in order; none stored:
-        no segment). A segment of another form, or not past the one before (written by
-        something else), is left out and logged: its records take the road of the segments
-        around it, so they are applied, possibly twice, rather than never.
+        no segment). A segment starting where the one before does replaces it: two claims at
+        one high-water mark (a replacement that took its first chunk before any new record
+        came), the first of which no record took. A segment of another form, or before the
+        one before (written by something else), is left out and logged: its records take the
+        road of the segments around it, so they are applied, possibly twice, rather than
+        never.
 
         >>> Roads.parse(b"120 d8,5000 c").road_at(4999)
         'd8'
         >>> Roads.parse("garbage,300 d2").roads
         ('d2',)
+        >>> Roads.parse("300 d2,300 c").roads
+        ('c',)
         """
         stored = text.decode(errors="replace") if isinstance(text, bytes) else text or ""
         starts: list[int] = []
         roads: list[str] = []
         for segment in stored.split(",") if stored else ():
             start, _, road = segment.partition(" ")
-            if (
-                start.isdecimal()
-                and road
-                and " " not in road
-                and (not starts or int(start) > starts[-1])
-            ):
+            well_formed = start.isdecimal() and road and " " not in road
+            if well_formed and starts and int(start) == starts[-1]:
+                roads[-1] = road
+            elif well_formed and (not starts or int(start) > starts[-1]):
                 starts.append(int(start))
                 roads.append(road)
             elif stored not in _REPORTED and len(_REPORTED) < 100:  # read again every batch

@@ -21,7 +21,9 @@ in it, and the TLS integration test runs a worker under exactly this rule):
   transaction with it)
 
 ``AUTH`` and ``HELLO`` need no permission. redis-py's ``CLIENT SETINFO`` on connect is left
-out: it is optional and redis-py ignores its refusal. None of these is in ``@dangerous``.
+out: it is optional and redis-py ignores its refusal. So is ``INFO``, which a worker sends
+once at start to warn of an evicting Redis (``eviction.py``): refused, it warns of nothing.
+None of these is in ``@dangerous``.
 """
 
 from __future__ import annotations
