@@ -125,9 +125,11 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
 
         applied.whole = whole
         batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(4)]
+        elsewhere = [RawRecord(b"{}", 0, "predictions", 1, 7)]  # a partition since idle
         try:
             await applied.fresh_events(["it-fence"], [(0, 0)], batch[:1])
             assert await applied.save([update(1)], batch[:1]) == set()
+            assert await applied.save([update(1)], elsewhere) == set()
             await client.delete(*await client.keys(f"{prefix}:*"))
             assert await applied.overtaken(["it-fence"]) == set(), "no other worker saved it"
             # The save of the next batch is refused as gone, and the whole state written.
@@ -136,7 +138,7 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
             stored = (await store.fetch("it-fence", "v1")).parse()
             assert stored.snapshot == {"marker": 2, "whole": True}
             assert stored.profile == {"model_id": "it-fence"}
-            assert await store.applied_offsets([0]) == {0: 1}
+            assert await store.applied_offsets([0, 1]) == {0: 1, 1: 7}, "low-water marks too"
             assert (lost._value.get(), refused._value.get()) == (1, 0)
             # Lost again, and another worker saves the model before the whole state is
             # written: that one is refused, the other's stays.

@@ -362,7 +362,8 @@ class AppliedOffsets:
     ) -> set[str]:
         """Save again, whole, what this worker holds of ``gone``, the models whose keys
         Redis no longer had: only where no other worker has saved them since (expecting no
-        save at all). The models still refused."""
+        save at all); then the low-water marks this worker knows, which went with them (a
+        partition no later batch touches would have none). The models still refused."""
         assert self.whole is not None
         named = ", ".join(sorted(gone)[:5]) + (", ..." if len(gone) > 5 else "")
         logger.error("Redis no longer holds the stored state of %d models (%s): it lost their "
@@ -373,7 +374,13 @@ class AppliedOffsets:
         updates, rollouts = await self.whole(gone)
         for model_id in gone:
             self._tokens[model_id] = ""
-        return await self._save(updates, offsets, sources, (), rollouts)
+        refused = await self._save(updates, offsets, sources, (), rollouts)
+        marks, source_marks = dict(self._applied), dict(self._sources or {})
+        if not refused and (marks or source_marks):
+            await self.writer.until_done(
+                "redis", lambda: self.store.save([], marks, sources=source_marks)
+            )
+        return refused
 
 
 def _raise(fence: dict[Any, int], offsets: Mapping[Any, int]) -> None:
