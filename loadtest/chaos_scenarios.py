@@ -455,14 +455,16 @@ def corrupt_state(ctx: Context) -> Verdict:
     return finish(ctx, run, verdict, outcome, models=others)
 
 
-def redis_lost(ctx: Context) -> Verdict:
-    """Redis loses every key of the run at 50% while the worker runs (a restart without
-    persistence, a failover to an empty replica); the worker is SIGKILLed at 75% and a
+def redis_lost(ctx: Context, *, workers: int = 1) -> Verdict:
+    """Redis loses every key of the run at 50% while the ``workers`` run (a restart without
+    persistence, a failover to an empty replica); a worker is SIGKILLed at 75% and a
     replacement resumes from what was saved since."""
 
     def fault(run: ChaosRun, records: list) -> float:
         _publish(run, run.rest)
         run.rest = []
+        if workers > 1:
+            _every_worker_holds_partitions(run)
         run.wait_fraction(0.5)
         keys = list(run.redis.scan_iter(f"{run.settings.redis_prefix}:*", count=1000))
         for start in range(0, len(keys), 1000):
@@ -470,7 +472,8 @@ def redis_lost(ctx: Context) -> Verdict:
         run.wait_fraction(0.75)
         return _replace_worker(run, run.kill)
 
-    return finish(ctx, *run_stream(ctx, "redis_lost", fault))
+    name = "redis_lost" if workers == 1 else f"redis_lost_{workers}_workers"
+    return finish(ctx, *run_stream(ctx, name, fault, workers=workers))
 
 
 SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
@@ -488,6 +491,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "sigterm_restart": sigterm_restart,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
+    "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
 }
 
 #: The stated time to resume after each fault ends, in seconds.
@@ -506,4 +510,5 @@ RESUME_LIMIT_S = {
     "sigterm_restart": 45.0,
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
+    "redis_lost_2_workers": 45.0,
 }

@@ -31,7 +31,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["COMMANDS", "acl_rules", "aclfile_line", "password_hash", "setuser_command"]
+__all__ = ["COMMANDS", "UNGRANTED", "acl_rules", "aclfile_line", "password_hash",
+           "setuser_command"]  # fmt: skip
 
 COMMANDS: tuple[str, ...] = (
     "ping", "select", "multi", "exec", "discard",
@@ -42,6 +43,8 @@ COMMANDS: tuple[str, ...] = (
     "pttl", "cluster|slots", "command",
     "wait",  # DRIFTLINE_REDIS_REPLICAS: streams/adapters/redis/replicas.py
 )  # fmt: skip
+#: Sent, but not granted: refused, the worker does without (``INFO``: the eviction warning).
+UNGRANTED: tuple[str, ...] = ("info",)
 
 # A user name goes into an ACL line as one token; keep it to plain characters.
 _USER = re.compile(r"^[A-Za-z0-9_.@-]+$")
