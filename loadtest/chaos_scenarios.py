@@ -456,19 +456,21 @@ def corrupt_state(ctx: Context) -> Verdict:
 
 
 def redis_lost(ctx: Context, *, workers: int = 1) -> Verdict:
-    """Redis loses every key of the run at 50% while the ``workers`` run (a restart without
-    persistence, a failover to an empty replica); a worker is SIGKILLed at 75% and a
-    replacement resumes from what was saved since."""
+    """Redis loses every key of the run while the ``workers`` run (a restart without
+    persistence, a failover to an empty replica), with 90% of the stream's first half
+    applied; the second half is published after, so that every model meets the loss at a
+    save (a model with no traffic since keeps none of its state). A worker is SIGKILLed at
+    75% and a replacement resumes from what was saved since."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
-        run.rest = []
         if workers > 1:
             _every_worker_holds_partitions(run)
-        run.wait_fraction(0.5)
+        run.wait_fraction(0.9)  # of the first half: all that is published yet
         keys = list(run.redis.scan_iter(f"{run.settings.redis_prefix}:*", count=1000))
         for start in range(0, len(keys), 1000):
             run.redis.unlink(*keys[start : start + 1000])
+        _publish(run, run.rest)
+        run.rest = []
         run.wait_fraction(0.75)
         return _replace_worker(run, run.kill)
 
