@@ -362,10 +362,10 @@ class RedisMonitorStore:
             for m, (keys, args, drop) in by_model.items()
         ]  # fmt: skip
         try:
-            saved = await run_scripts(self.client, calls)
+            replies = dict(zip(by_model, await run_scripts(self.client, calls), strict=True))
             refused = Refused(
-                (m for m, result in zip(by_model, saved, strict=True) if result == _OVERTAKEN),
-                gone=(m for m, result in zip(by_model, saved, strict=True) if result == _GONE),
+                (m for m, reply in replies.items() if reply == _OVERTAKEN),
+                gone=(m for m, reply in replies.items() if reply == _GONE),
             )
             if not refused:
                 await run_scripts(self.client, self._low_water(offsets, sources or {}))
