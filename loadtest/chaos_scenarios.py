@@ -17,16 +17,15 @@ from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
 from streams.adapters.kafka.records import close_producers
 from streams.adapters.kafka.roads import Roads
-from streams.adapters.redis.keys import model_base
 from streams.adapters.redis.road_store import roads_key
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
-from streams.stack import redis as stack_redis
 from streams.stack.worker import WorkerProcess
 
-__all__ = ["SCENARIOS", "Context", "Size", "reference_run"]
+__all__ = ["SCENARIOS", "Context", "Size", "every_worker_holds_partitions", "finish",
+           "publish_records", "reference_run", "replace_worker", "run_stream"]  # fmt: skip
 
 BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
@@ -84,10 +83,10 @@ def run_stream(
             worker.wait_for_partitions()
         half = len(records) // 2
         run.rest = records[half:]
-        _publish(run, records[:half])
+        publish_records(run, records[:half])
         verdict.resume_s = fault(run, records)
         if run.rest:
-            _publish(run, run.rest)
+            publish_records(run, run.rest)
         run.wait_done(timeout_s=600)
         outcome = run.outcome()
         verdict.events = run.published
@@ -96,7 +95,7 @@ def run_stream(
     return run, verdict, outcome
 
 
-def _publish(run: ChaosRun, records: list) -> list[tuple[int, int]]:
+def publish_records(run: ChaosRun, records: list) -> list[tuple[int, int]]:
     positions = run.publish(records)
     bad = {b"chaos-bad", b"chaos-big"}
     run.bad |= {p for (key, _), p in zip(records, positions, strict=True) if key in bad}
@@ -173,14 +172,14 @@ def _killed_thrice(
         third = len(rest) // 3 + 1
         feeds = [rest[i * third : (i + 1) * third] for i in range(3)] if paced else [[]] * 3
         if not paced:
-            _publish(run, rest)
+            publish_records(run, rest)
         resumes = []
         for fraction, settings, feed in zip((0.25, 0.5, 0.75), replacements, feeds, strict=True):
             run.wait_fraction(fraction)
             run.kill(run.live_workers()[0])
             killed_at, before = time.monotonic(), run.applied()
             run.start_worker(settings)
-            _publish(run, feed)
+            publish_records(run, feed)
             resumes.append(run.time_to_resume(since=killed_at, before=before))
         return max(resumes)
 
@@ -191,7 +190,7 @@ def broker_restart(ctx: Context) -> Verdict:
     """Stop the Kafka broker (SIGTERM) at 50% and start it again."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
+        publish_records(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
         close_producers()  # a kept producer would log each refused reconnection
@@ -203,42 +202,7 @@ def broker_restart(ctx: Context) -> Verdict:
     return finish(ctx, *run_stream(ctx, "broker_restart", fault))
 
 
-def _redis_pid(config: stack.StackConfig) -> int:
-    pid = service.status(stack_redis.service(config)).pid
-    if pid is None:
-        raise RuntimeError("the Redis of the stack was not started by driftline: no pid")
-    return pid
-
-
-def redis_outage(ctx: Context, *, kill_during: bool = False) -> Verdict:
-    """SIGSTOP Redis (a hung server) at 50% for the outage, then SIGCONT; with
-    ``kill_during``, the worker is also SIGKILLed half-way through the outage."""
-
-    def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
-        run.rest = []
-        run.wait_fraction(0.5)
-        pid = _redis_pid(run.config)
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            time.sleep(ctx.size.outage_s / 2)
-            if kill_during:
-                run.kill(run.live_workers()[0], read_saved=False)
-            time.sleep(ctx.size.outage_s / 2)
-        finally:
-            os.kill(pid, signal.SIGCONT)
-        resumed_from, before = time.monotonic(), run.applied()
-        if kill_during:
-            # Read once Redis has run what the dead worker had sent it before the hang.
-            run.read_saved()
-            run.start_worker()
-        return run.time_to_resume(since=resumed_from, before=before)
-
-    name = "redis_outage_kill" if kill_during else "redis_outage"
-    return finish(ctx, *run_stream(ctx, name, fault))
-
-
-def _every_worker_holds_partitions(run: ChaosRun) -> None:
+def every_worker_holds_partitions(run: ChaosRun) -> None:
     wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
              60, "every worker to hold partitions")  # fmt: skip
 
@@ -247,9 +211,9 @@ def two_workers_kill(ctx: Context) -> Verdict:
     """Two workers share the partitions; one is SIGKILLed at 50%, the other takes over."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
+        publish_records(run, run.rest)
         run.rest = []
-        _every_worker_holds_partitions(run)
+        every_worker_holds_partitions(run)
         run.wait_fraction(0.5)
         victim = run.workers[-1]
         # With routing, the victim's input partitions say little: the state it owned is that
@@ -271,10 +235,10 @@ def paused_worker(ctx: Context) -> Verdict:
     the freeze to the other worker holding every partition."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
+        publish_records(run, run.rest)
         run.rest = []
         every = sorted(run.ends)
-        _every_worker_holds_partitions(run)
+        every_worker_holds_partitions(run)
         run.wait_fraction(0.25)
         survivor, victim = run.workers
         assert victim.pid is not None
@@ -321,7 +285,7 @@ def _in_stream(run: ChaosRun, fault_records: list, timeout_s: float = 120) -> fl
     """Publish ``fault_records`` once the first half is applied; seconds until the worker
     got past the last of them on every partition they went to."""
     run.wait_done(timeout_s=300)
-    positions = _publish(run, fault_records)
+    positions = publish_records(run, fault_records)
     started = time.monotonic()
     last: dict[int, int] = {}
     for partition, offset in positions:
@@ -395,15 +359,15 @@ def sigterm_restart(ctx: Context) -> Verdict:
     """SIGTERM the worker at 50% (a deployment) and start another: nothing may be lost."""
 
     def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
+        publish_records(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
-        return _replace_worker(run, run.stop)
+        return replace_worker(run, run.stop)
 
     return finish(ctx, *run_stream(ctx, "sigterm_restart", fault))
 
 
-def _replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> float:
+def replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> float:
     """``stop`` the live worker and start another: the time to resume from the stop."""
     stop(run.live_workers()[0])
     stopped_at, before = time.monotonic(), run.applied()
@@ -411,79 +375,10 @@ def _replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> flo
     return run.time_to_resume(since=stopped_at, before=before)
 
 
-def corrupt_state(ctx: Context) -> Verdict:
-    """Garbage planted in one model's state key while its worker is down (killed at 50%):
-    the restarted worker quarantines it and that model starts afresh. Its later alerts
-    differ by design, so the other models are compared as usual, and for it: its stored
-    state holds exactly the events after the restart, its alerts from before the fault are
-    the reference's, and an internal alert says the state was quarantined."""
-    victim = ctx.size.stream.models[0].model_id
-    seen: dict[str, object] = {}
-
-    def fault(run: ChaosRun, records: list) -> float:
-        _publish(run, run.rest)
-        run.rest = []
-        run.wait_fraction(0.5)
-        # SIGKILL, not SIGTERM: sigterm_restart shows a SIGTERM loses state on its own.
-        run.kill(run.live_workers()[0])
-        key = f"{model_base(run.settings.redis_prefix, victim)}:state:v1"
-        seen["before"] = orjson.loads(run.redis.get(key))
-        seen["alerts"] = {a["alert_id"] for a in run.outcome().alerts if a["model_id"] == victim}
-        run.redis.set(key, b"\x80\x04\x95garbage\xff{", ex=3600)
-        killed_at, before = time.monotonic(), run.applied()
-        run.start_worker()
-        return run.time_to_resume(since=killed_at, before=before)
-
-    run, verdict, outcome = run_stream(ctx, "corrupt_state", fault)
-    others = ctx.models - {victim}
-    assert ctx.reference is not None
-    state = seen["before"]
-    assert isinstance(state, dict)
-    applied_before = state["reference_count"] + state["windows_closed"] * ctx.size.window_events
-    applied_before += state["window_count"]
-    want = ctx.reference.totals[f"{victim}:v1"] - applied_before
-    got = outcome.totals.get(f"{victim}:v1", 0)
-    if got != want:
-        verdict.fail(f"{victim}: state holds {got} events, {want} came after the restart")
-    reference_ids = set(ctx.reference.alert_ids(models={victim}))
-    if not seen["alerts"] <= reference_ids:  # type: ignore[operator]
-        verdict.fail(f"{victim}: alerts from before the fault differ from the reference's")
-    internal = [a for a in outcome.alerts if a["model_id"] == victim and a["type"] == "internal"]
-    if not any("quarantined" in a.get("message", "") for a in internal):
-        verdict.fail(f"{victim}: no internal alert says its state was quarantined")
-    verdict.notes.append(f"{victim} re-learned from its {want} events after the restart")
-    return finish(ctx, run, verdict, outcome, models=others)
-
-
-def redis_lost(ctx: Context, *, workers: int = 1) -> Verdict:
-    """Redis loses every key of the run while the ``workers`` run (a restart without
-    persistence, a failover to an empty replica), with 90% of the stream's first half
-    applied; the second half is published after, so that every model meets the loss at a
-    save (a model with no traffic since keeps none of its state). A worker is SIGKILLed at
-    75% and a replacement resumes from what was saved since."""
-
-    def fault(run: ChaosRun, records: list) -> float:
-        if workers > 1:
-            _every_worker_holds_partitions(run)
-        run.wait_fraction(0.9)  # of the first half: all that is published yet
-        keys = list(run.redis.scan_iter(f"{run.settings.redis_prefix}:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            run.redis.unlink(*keys[start : start + 1000])
-        _publish(run, run.rest)
-        run.rest = []
-        run.wait_fraction(0.75)
-        return _replace_worker(run, run.kill)
-
-    name = "redis_lost" if workers == 1 else f"redis_lost_{workers}_workers"
-    return finish(ctx, *run_stream(ctx, name, fault, workers=workers))
-
-
 SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "kill9_x3": kill9_x3,
     "switch_routing": switch_routing,
     "broker_restart": broker_restart,
-    "redis_outage": redis_outage,
-    "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
     "two_workers_kill": two_workers_kill,
     "paused_worker": paused_worker,
     "unkeyed_3_workers": unkeyed_3_workers,
@@ -491,9 +386,6 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "flood_models": flood_models,
     "many_versions": many_versions,
     "sigterm_restart": sigterm_restart,
-    "corrupt_state": corrupt_state,
-    "redis_lost": redis_lost,
-    "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
 }
 
 #: The stated time to resume after each fault ends, in seconds.
@@ -501,8 +393,6 @@ RESUME_LIMIT_S = {
     "kill9_x3": 45.0,  # session time-out (3 s) + a worker's start-up
     "switch_routing": 45.0,
     "broker_restart": 60.0,
-    "redis_outage": 30.0,
-    "redis_outage_kill": 45.0,
     "two_workers_kill": 30.0,
     "paused_worker": 30.0,  # the session time-out (3 s) + a rebalance
     "unkeyed_3_workers": 0.0,
@@ -510,7 +400,4 @@ RESUME_LIMIT_S = {
     "flood_models": WARMUP_TIMEOUT_S + 30.0,
     "many_versions": 30.0,
     "sigterm_restart": 45.0,
-    "corrupt_state": 45.0,
-    "redis_lost": 45.0,  # as kill9_x3
-    "redis_lost_2_workers": 45.0,
 }

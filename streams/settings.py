@@ -148,6 +148,9 @@ class Settings:
     # source_attribute): enough that a source with a few % of the traffic shows a pattern.
     abuse_window_events: int = _default(AbuseConfig, "window_events")
     state_ttl_s: int = 30 * 86400
+    # How often a worker checks that Redis still has the state it saved (a Redis restarted
+    # without persistence loses it), and saves what it holds again where not.
+    lost_state_check_s: float = 30.0
     # The label join: how long a prediction waits for its label (0: predictions are not
     # kept, labels cannot join), and a label for its prediction.
     label_ttl_s: int = 7 * 86400
@@ -222,7 +225,7 @@ class Settings:
                     "stall_s")  # fmt: skip
         caps = ("max_features", "warmup_events", "max_models", "warmup_timeout_s",
                 "max_versions_per_model")  # fmt: skip
-        for name in (*positive, *caps, "spec_refresh_s"):
+        for name in (*positive, *caps, "spec_refresh_s", "lost_state_check_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{variable(name)} must be positive")
         if self.dedup_ttl_s < 0:

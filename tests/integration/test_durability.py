@@ -153,6 +153,53 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
     asyncio.run(scenario())
 
 
+def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(stack_config):
+    """No event comes after the loss, so no save finds it: the check between batches does,
+    for the models this worker saved within its window (older keys may have expired)."""
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-lost-idle-{time.monotonic_ns()}"
+        store, metrics, writer = store_and_writer(client, prefix)
+        lost = metrics.state_lost.labels("state")
+        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, lost)
+        now = [1000.0]
+        applied.clock = lambda: now[0]
+
+        async def whole(models):
+            return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, [])
+                    for m in sorted(models)], {}  # fmt: skip
+
+        applied.whole = whole
+        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(3)]
+        try:
+            assert await applied.save_lost(60) == set(), "nothing saved yet: nothing to check"
+            assert await applied.save([MonitorUpdate("idle-a", "v1", {"n": 1}, None, [])],
+                                      batch[:2]) == set()  # fmt: skip
+            now[0] += 100
+            assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 1}, None, [])],
+                                      batch[2:]) == set()  # fmt: skip
+            assert await applied.save_lost(60) == set()
+            assert lost._value.get() == 0, "nothing lost: nothing written again"
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            # idle-a was saved 100 s ago, past the 60 s window: its keys may have expired.
+            assert await applied.save_lost(60) == set()
+            assert await store.fetch("idle-a", "v1") is None
+            assert (await store.fetch("idle-b", "v1")).parse().snapshot == {
+                "model": "idle-b", "whole": True}  # fmt: skip
+            assert await store.applied_offsets([0]) == {0: 2}, "the low-water marks too"
+            assert lost._value.get() == 1
+            assert await applied.save_lost(60) == set() and lost._value.get() == 1, "once"
+            # A save after it builds on the save it made.
+            assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 2}, None, [])],
+                                      batch[2:]) == set()  # fmt: skip
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
     """A re-forwarded chunk's copies can share a fetched batch with the originals they copy
     (found by the chaos suite: the stored offset stayed before the copies, two records

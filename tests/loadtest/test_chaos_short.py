@@ -4,8 +4,8 @@ A subset that stays under ~3.5 minutes on a 2-core machine: a crash-free referen
 three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a
 broker restart, a hung Redis (and one with the worker killed during it), two workers with
 one killed, two with one frozen past its session time-out and woken once the other has its
-partitions, a corrupt state key, and a Redis that loses every key of the run (the worker
-killed later). Each must
+partitions, a corrupt state key, and a Redis that loses every key of the run (mid-stream,
+the worker killed later; and once the stream is applied). Each must
 reproduce the reference run's applied counts and alert ids, dead-letter every bad record once,
 and resume in its stated time. Four scenarios of the full suite are left to tests that hold
 them more strictly and cost less (CI must stay under 20 minutes): unkeyed input over three
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
           "redis_outage_kill", "two_workers_kill", "paused_worker", "corrupt_state",
-          "redis_lost")  # fmt: skip
+          "redis_lost", "redis_lost_idle")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "two_workers_kill",
                  "paused_worker")  # fmt: skip
 

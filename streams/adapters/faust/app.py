@@ -124,6 +124,7 @@ def build_worker(
     _add_rebalance_hooks(app, settings, services)
     _add_spec_sync(app, settings, services, file_specs, pii)
     _warn_of_eviction(app, services.spec_store.client)
+    _restore_lost_state(app, settings, services)
     _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
         app,
@@ -231,6 +232,20 @@ def _warn_of_eviction(app: BatchApp, client: aioredis.Redis) -> None:
         warning = await eviction_warning(client)
         if warning is not None:
             logger.warning(warning)
+
+
+def _restore_lost_state(app: BatchApp, settings: Settings, services: WorkerServices) -> None:
+    """Every ``lost_state_check_s``: what Redis lost of the state this worker saved (a model
+    with no later event would keep none), saved again. Models saved longer ago than half
+    ``state_ttl_s`` are left out: their keys may have expired."""
+
+    @app.timer(settings.lost_state_check_s)
+    async def restore_lost_state() -> None:
+        for service in (services.ingestion, services.label_service):
+            try:
+                await service.restore_lost(settings.state_ttl_s / 2)
+            except Exception:
+                logger.exception("checking for lost state failed; next round will try again")
 
 
 def _close_sink_at_shutdown(app: BatchApp, settings: Settings, sink: AlertSink) -> None:

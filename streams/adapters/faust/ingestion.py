@@ -27,7 +27,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import faust
@@ -111,18 +111,21 @@ class IngestionService(MonitoringStage):
         self.spec_store = spec_store
         self._dropped: list[str] = []
         self.clock = clock
+        # Labels are counted in the canaries (``count_labels``) between two passes (under
+        # ``passing``): a rollout state saved then holds no events of a pass not saved yet.
         self.applied.whole = self._whole_state
-        # Labels are counted in the canaries (``count_labels``) between two passes: a
-        # rollout state saved then holds no events of a pass not saved yet.
-        self._passing = asyncio.Lock()
 
     def reset(self) -> None:
         """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
         self.monitor.forget()
         self.applied.forget()
 
+    def forget_models(self, models: Collection[str]) -> None:
+        self.monitor.forget_models(models)
+        super().forget_models(models)
+
     async def process(self, batch: Sequence[RawRecord]) -> None:
-        async with self._passing:
+        async with self.passing:
             await self._process(batch)
 
     async def count_labels(self, pairs: LabelledBatch) -> list[Alert]:
@@ -133,12 +136,11 @@ class IngestionService(MonitoringStage):
         rollouts = self.monitor.rollouts
         if rollouts is None or not pairs:
             return []
-        async with self._passing:
+        async with self.passing:
             alerts = rollouts.label(pairs, self.monitor.registry.spec_for)
             refused = await self.applied.save_rollouts(self._changed_rollouts())
             if refused:
-                self.monitor.forget_models(refused)
-                self.applied.forget_models(refused)
+                self.forget_models(refused)
         return [alert for alert in alerts if alert.model_id not in refused]
 
     async def _process(self, batch: Sequence[RawRecord]) -> None:

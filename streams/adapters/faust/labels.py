@@ -15,11 +15,10 @@ only then the agent acks. Labels that came before their prediction wait in Redis
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from typing import Any
 
 import faust
@@ -92,7 +91,6 @@ class LabelService(MonitoringStage):
         self.canaries = canaries
         #: Models with labels waiting for their prediction.
         self.waiting: set[str] = set()
-        self._lock = asyncio.Lock()
         self.applied.whole = self._whole_state
 
     def reset(self) -> None:
@@ -101,8 +99,12 @@ class LabelService(MonitoringStage):
         self.applied.forget()
         self.waiting.clear()
 
+    def forget_models(self, models: Collection[str]) -> None:
+        self.monitors.forget_models(models)
+        super().forget_models(models)
+
     async def process(self, batch: Sequence[RawRecord]) -> None:
-        async with self._lock:
+        async with self.passing:
             records = await self.applied.fresh(batch)
             if not records:
                 return
@@ -128,7 +130,7 @@ class LabelService(MonitoringStage):
 
     async def retry_waiting(self) -> None:
         """Join labels whose prediction has come since; give up on those past their wait."""
-        async with self._lock:
+        async with self.passing:
             results: list[JoinResult] = []
             now_ms = int(time.time() * 1000)
             for model_id in sorted(self.waiting):
@@ -166,8 +168,7 @@ class LabelService(MonitoringStage):
                 break
             logger.warning("another worker saved the performance state of %d models since "
                            "this one read it: reloading them", len(refused))  # fmt: skip
-            self.monitors.forget_models(refused)
-            self.applied.forget_models(refused)
+            self.forget_models(refused)
             results = await self._not_applied([r for r in results if r.label.model_id in refused],
                                               records)  # fmt: skip
         # The labels this worker saved, after their save: a crash before this loses their

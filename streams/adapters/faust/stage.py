@@ -7,7 +7,8 @@ batch's offsets to Redis (``AppliedOffsets``), every write retried through one
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Collection
 from typing import Any
 
 import faust
@@ -58,6 +59,21 @@ class MonitoringStage:
             metrics.saves_refused.labels(store.state_kind),
             metrics.state_lost.labels(store.state_kind),
         )
+        #: Held by each batch, and by ``restore_lost`` between two.
+        self.passing = asyncio.Lock()
+
+    def forget_models(self, models: Collection[str]) -> None:
+        """Another worker saved ``models`` since this one read them: what this one holds of
+        them is stale, to be read again where they are next met."""
+        self.applied.forget_models(models)
+
+    async def restore_lost(self, within_s: float) -> None:
+        """Between two batches: save again, whole, the models this worker saved in the last
+        ``within_s`` seconds whose stored state Redis has lost (``AppliedOffsets.save_lost``)."""
+        async with self.passing:
+            refused = await self.applied.save_lost(within_s)
+            if refused:
+                self.forget_models(refused)
 
     async def _dead_letter(self, rejected: list[Rejection]) -> None:
         """Publish the rejects and wait until the broker has them."""

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import attrgetter
@@ -189,6 +190,9 @@ class AppliedOffsets:
         self._fences: dict[str, Fence] = {}
         # The token of each model's last save, as read with its fence or written here.
         self._tokens: dict[str, str] = {}
+        # When this worker last saved each model (``clock``), for ``save_lost``.
+        self._saved_at: dict[str, float] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
@@ -197,6 +201,7 @@ class AppliedOffsets:
         self._reached = {}
         self._fences.clear()
         self._tokens.clear()
+        self._saved_at.clear()
 
     def forget_models(self, models: Collection[str]) -> None:
         """After a refused save: these models' fences are read again with their state."""
@@ -205,6 +210,7 @@ class AppliedOffsets:
         for model_id in models:
             self._fences.pop(model_id, None)
             self._tokens.pop(model_id, None)
+            self._saved_at.pop(model_id, None)
 
     async def fresh_events(
         self,
@@ -353,9 +359,25 @@ class AppliedOffsets:
                 _raise(fence[0], offsets)
                 _raise(fence[1], sources)
             self._tokens[model_id] = token
+            self._saved_at[model_id] = self.clock()
         if refused.gone and self.whole is not None:
             return (refused - refused.gone) | await self._save_whole(refused.gone, offsets, sources)
         return refused
+
+    async def save_lost(self, within_s: float) -> set[str]:
+        """Between batches: save again, whole, the models this worker saved in the last
+        ``within_s`` seconds whose stored state Redis no longer has (a save finds the loss
+        too, but a model with no later event would keep none of its state). Models saved
+        longer ago are left out: their keys may have expired (``state_ttl_s``). The models
+        refused (another worker saved them since the loss)."""
+        since = self.clock() - within_s
+        held = [m for m, at in self._saved_at.items() if at >= since and self._tokens.get(m)]
+        if not held or self.whole is None:
+            return set()
+        store = self.store
+        last = await self.writer.until_done("redis", lambda: store.last_saves(held))
+        gone = frozenset(m for m in held if not last[m])
+        return await self._save_whole(gone, {}, {}) if gone else set()
 
     async def _save_whole(
         self, gone: frozenset[str], offsets: dict[int, int], sources: dict[SourceKey, int]
