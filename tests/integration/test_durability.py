@@ -25,7 +25,8 @@ from streams.adapters.kafka.admin import ensure_topics
 from streams.adapters.kafka.records import end_offsets, publish
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.applied_offsets import AppliedOffsets
-from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.contract.event import RawRecord
 from streams.settings import Settings
 from streams.simulation import StreamConfig

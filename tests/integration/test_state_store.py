@@ -11,7 +11,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.stored_values import MonitorUpdate
 
 pytestmark = pytest.mark.integration
 

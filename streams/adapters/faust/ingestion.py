@@ -44,7 +44,8 @@ from streams.adapters.redis.duplicates import RedisDuplicates
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.rollout_store import RedisRolloutStore
 from streams.adapters.redis.spec_store import RedisSpecStore
-from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.adapters.redis.warmup_slots import RedisWarmupSlots
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink

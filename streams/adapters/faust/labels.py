@@ -29,7 +29,8 @@ from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.files.validation_labels import references_of_profiles
 from streams.adapters.prometheus.metrics import UNKNOWN_MODEL_LABEL, IngestMetrics
 from streams.adapters.redis.label_join import JoinResult, RedisLabelJoin
-from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.alerts.alert import Alert, Trigger
 from streams.core.alerts.sink import AlertBatch, AlertSink
 from streams.core.contract.decoder import LabelDecoder

@@ -8,7 +8,7 @@ from typing import Any
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.redis.spec_store import RedisSpecStore
-from streams.adapters.redis.state_store import MonitorUpdate
+from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.drift.model_monitor import ModelMonitor
 from streams.core.drift.monitor import Monitor
 

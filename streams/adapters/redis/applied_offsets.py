@@ -47,7 +47,8 @@ from prometheus_client import Counter
 from streams.adapters.durable import DurableWriter
 from streams.adapters.kafka.roads import came_its_road
 from streams.adapters.redis.road_store import RoadCheck
-from streams.adapters.redis.state_store import MonitorUpdate, RedisMonitorStore
+from streams.adapters.redis.state_store import RedisMonitorStore
+from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.contract.event import RawRecord
 
 __all__ = ["AppliedOffsets", "Fence", "SourceKey", "WholeState", "last_offsets", "unapplied",

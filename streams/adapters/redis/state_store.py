@@ -53,7 +53,6 @@ import asyncio
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -71,65 +70,11 @@ from streams.adapters.redis.keys import (
     source_field,
 )
 from streams.adapters.redis.legacy_keys import LegacyKeys
-from streams.core.errors import InvalidState, StoreUnavailable
+from streams.adapters.redis.stored_values import MonitorUpdate, Quarantined, RawMonitor
+from streams.core.errors import StoreUnavailable
 from streams.settings import setting_default
 
-__all__ = [
-    "MonitorUpdate",
-    "Quarantined",
-    "RawMonitor",
-    "RedisMonitorStore",
-    "Refused",
-    "StoredMonitor",
-    "register_profile",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMonitor:
-    """A monitor's stored state; ``snapshot`` is None for a profile registered up front."""
-
-    snapshot: dict[str, Any] | None
-    profile: dict[str, Any] | None
-    reference: list[dict[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class RawMonitor:
-    """A model version's stored values as Redis returned them, not yet parsed."""
-
-    state: bytes | None
-    profile: bytes | None
-    reference: list[bytes]
-
-    def parse(self) -> StoredMonitor:
-        """The values as JSON; ``InvalidState`` (naming the key kind, never the bytes) if
-        one is not a JSON object."""
-        return StoredMonitor(
-            snapshot=None if self.state is None else _json_object(self.state, "state"),
-            profile=None if self.profile is None else _json_object(self.profile, "profile"),
-            reference=[_json_object(chunk, "reference") for chunk in self.reference],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Quarantined:
-    """A key moved aside: its kind (a bounded label value), old and new names."""
-
-    kind: str
-    key: str
-    moved_to: str
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorUpdate:
-    """What one batch changed for one model version."""
-
-    model_id: str
-    model_version: str
-    snapshot: dict[str, Any]
-    profile: dict[str, Any] | None
-    reference: list[dict[str, Any]]
+__all__ = ["RedisMonitorStore", "Refused", "register_profile"]
 
 
 # The SAVE script's refusals: another save since the expected one, or no save at all.
@@ -421,14 +366,3 @@ def register_profile(redis_url: str, prefix: str, profile: dict[str, Any]) -> No
             await client.aclose()
 
     asyncio.run(register())
-
-
-def _json_object(raw: bytes, kind: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # orjson's message may quote the bytes: say only what is wrong.
-        raise InvalidState(f"stored {kind} is not JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidState(f"stored {kind} is not a JSON object")
-    return value
