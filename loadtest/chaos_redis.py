@@ -64,6 +64,23 @@ def redis_outage(ctx: Context, *, kill_during: bool = False) -> Verdict:
     return finish(ctx, *run_stream(ctx, name, fault))
 
 
+def redis_restart(ctx: Context) -> Verdict:
+    """SIGKILL Redis at 50% (a crashed server, or its pod deleted) and start it again from
+    its append-only file, as the stack runs it: every connection is dropped, the scripts
+    are gone, and what it acknowledged before the kill must still be there."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        publish_records(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.5)
+        os.kill(_redis_pid(run.config), signal.SIGKILL)
+        time.sleep(1)  # the worker meets refused connections for a while
+        service.start(stack_redis.service(run.config), log=lambda line: None)
+        return run.time_to_resume()
+
+    return finish(ctx, *run_stream(ctx, "redis_restart", fault))
+
+
 def corrupt_state(ctx: Context) -> Verdict:
     """Garbage planted in one model's state key while its worker is down (killed at 50%):
     the restarted worker quarantines it and that model starts afresh. Its later alerts
@@ -156,6 +173,7 @@ def _lose_every_key(run: ChaosRun) -> None:
 REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_outage": redis_outage,
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
+    "redis_restart": redis_restart,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
@@ -166,6 +184,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
 REDIS_RESUME_LIMIT_S = {
     "redis_outage": 30.0,
     "redis_outage_kill": 45.0,
+    "redis_restart": 30.0,
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,

@@ -186,8 +186,9 @@ def _killed_thrice(
     return run_stream(ctx, name, fault, extra_env=first)
 
 
-def broker_restart(ctx: Context) -> Verdict:
-    """Stop the Kafka broker (SIGTERM) at 50% and start it again."""
+def broker_restart(ctx: Context, *, kill: bool = False) -> Verdict:
+    """Stop the Kafka broker (SIGTERM; SIGKILL with ``kill``: it recovers its logs at start)
+    at 50% and start it again."""
 
     def fault(run: ChaosRun, records: list) -> float:
         publish_records(run, run.rest)
@@ -195,11 +196,16 @@ def broker_restart(ctx: Context) -> Verdict:
         run.wait_fraction(0.5)
         close_producers()  # a kept producer would log each refused reconnection
         broker = kafka.service(run.config)
-        service.stop(broker, log=lambda line: None)
+        pid = service.status(broker).pid
+        if kill and pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: service.status(broker).pid is None, 30, "the broker to die")
+        else:
+            service.stop(broker, log=lambda line: None)
         service.start(broker, log=lambda line: None)
         return run.time_to_resume()
 
-    return finish(ctx, *run_stream(ctx, "broker_restart", fault))
+    return finish(ctx, *run_stream(ctx, "broker_kill" if kill else "broker_restart", fault))
 
 
 def every_worker_holds_partitions(run: ChaosRun) -> None:
@@ -379,6 +385,7 @@ SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "kill9_x3": kill9_x3,
     "switch_routing": switch_routing,
     "broker_restart": broker_restart,
+    "broker_kill": lambda ctx: broker_restart(ctx, kill=True),
     "two_workers_kill": two_workers_kill,
     "paused_worker": paused_worker,
     "unkeyed_3_workers": unkeyed_3_workers,
@@ -393,6 +400,7 @@ RESUME_LIMIT_S = {
     "kill9_x3": 45.0,  # session time-out (3 s) + a worker's start-up
     "switch_routing": 45.0,
     "broker_restart": 60.0,
+    "broker_kill": 90.0,  # the broker recovers its logs first
     "two_workers_kill": 30.0,
     "paused_worker": 30.0,  # the session time-out (3 s) + a rebalance
     "unkeyed_3_workers": 0.0,

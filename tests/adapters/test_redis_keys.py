@@ -7,11 +7,11 @@ import doctest
 import pytest
 from redis.crc import key_slot
 
-import streams.adapters.redis.applied_offsets
+import streams.adapters.redis.fences
 import streams.adapters.redis.keys
 import streams.redis_url
-from streams.adapters.redis.applied_offsets import unapplied_events
 from streams.adapters.redis.duplicates import RedisDuplicates
+from streams.adapters.redis.fences import unapplied_events
 from streams.adapters.redis.label_join import RedisLabelJoin
 from streams.adapters.redis.legacy_keys import LegacyKeys
 from streams.adapters.redis.rollout_store import RedisRolloutStore
@@ -114,7 +114,7 @@ def test_a_routed_record_is_fenced_by_where_it_was_read_not_its_source() -> None
 
 @pytest.mark.parametrize(
     "module",
-    [streams.redis_url, streams.adapters.redis.applied_offsets, streams.adapters.redis.keys],
+    [streams.redis_url, streams.adapters.redis.fences, streams.adapters.redis.keys],
 )  # fmt: skip
 def test_the_examples_hold(module) -> None:
     result = doctest.testmod(module)

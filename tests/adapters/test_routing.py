@@ -11,7 +11,7 @@ import pytest
 
 from streams.adapters.kafka.roads import COPY, Roads, direct_read_at, direct_road, split_direct
 from streams.adapters.kafka.routing import NO_MODEL, model_key, routed_record, source_headers
-from streams.adapters.redis.applied_offsets import last_offsets, unapplied
+from streams.adapters.redis.fences import last_offsets, unapplied
 from streams.core.contract.event import RawRecord
 
 ALL_DIRECT = {p: Roads((0,), (direct_road(4),)) for p in range(4)}

@@ -156,7 +156,8 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
 
 def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(stack_config):
     """No event comes after the loss, so no save finds it: the check between batches does,
-    for the models this worker saved within its window (older keys may have expired)."""
+    for the models this worker saved within its window (older keys may have expired; a
+    model idle past the state's TTL is saved again at its next save, and not as lost)."""
 
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
@@ -194,6 +195,14 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
             # A save after it builds on the save it made.
             assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 2}, None, [])],
                                       batch[2:]) == set()  # fmt: skip
+            # Idle past the state's TTL, its keys expired as told: written again at its next
+            # save, and not counted as lost.
+            now[0] += store.ttl_s
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 3}, None, [])],
+                                      batch[2:]) == set()  # fmt: skip
+            assert (await store.fetch("idle-b", "v1")).parse().snapshot["whole"] is True
+            assert lost._value.get() == 1
         finally:
             await client.delete(*await client.keys(f"{prefix}:*"))
             await client.aclose()

@@ -2,7 +2,8 @@
 
 A subset that stays under ~3.5 minutes on a 2-core machine: a crash-free reference run, then
 three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a
-broker restart, a hung Redis (and one with the worker killed during it), two workers with
+broker restart, a hung Redis (and one with the worker killed during it), a Redis killed and
+restarted from its append-only file, two workers with
 one killed, two with one frozen past its session time-out and woken once the other has its
 partitions, a corrupt state key, and a Redis that loses every key of the run (mid-stream,
 the worker killed later; and once the stream is applied). Each must
@@ -13,7 +14,9 @@ workers (tests/integration/test_ownership.py: the same alert ids as keyed input,
 drift caught), a 4 MiB record (tests/integration/test_no_stall.py: dead-lettered whole, with
 its digest), 5,000 one-event model ids and 3,000 versions of one model
 (tests/integration/test_caps.py: expired warm-ups free their slots across workers; versions
-past the cap dead-lettered, idle ones retired). The full suite (every scenario, 200,001 events)
+past the cap dead-lettered, idle ones retired). ``broker_kill`` and ``redis_lost_2_workers``
+are left to the full suite: they cost what ``broker_restart`` and ``redis_lost`` cost again,
+on the same paths of the worker. The full suite (every scenario, 200,001 events)
 is run by hand; its figures are in RELIABILITY.md. Direct routing
 (``DRIFTLINE_ROUTING=direct``: records on their model's partition applied where they are read,
 under a fence of their own) meets the crashes too, and ``switch_routing`` kills the worker
@@ -32,8 +35,8 @@ import pytest
 pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
-          "redis_outage_kill", "two_workers_kill", "paused_worker", "corrupt_state",
-          "redis_lost", "redis_lost_idle")  # fmt: skip
+          "redis_outage_kill", "two_workers_kill", "paused_worker", "redis_restart",
+          "corrupt_state", "redis_lost", "redis_lost_idle")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "two_workers_kill",
                  "paused_worker")  # fmt: skip
 

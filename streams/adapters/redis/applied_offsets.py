@@ -38,127 +38,32 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
-from itertools import groupby
-from operator import attrgetter
 from typing import Any
 
 from prometheus_client import Counter
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.kafka.roads import came_its_road
+from streams.adapters.redis.fences import (
+    Fence,
+    SourceKey,
+    last_offsets,
+    unapplied,
+    unapplied_events,
+)
 from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.contract.event import RawRecord
 
-__all__ = ["AppliedOffsets", "Fence", "SourceKey", "WholeState", "last_offsets", "unapplied",
-           "unapplied_events"]  # fmt: skip
+__all__ = ["AppliedOffsets", "WholeState"]
 
 logger = logging.getLogger(__name__)
 
-#: ``(partition read from, source topic, source partition)``.
-SourceKey = tuple[int, str, int]
 #: Given models, the updates that write all a worker holds of them, and their rollout states.
 WholeState = Callable[
     [frozenset[str]], Awaitable[tuple[list[MonitorUpdate], dict[str, dict[str, Any]]]]
 ]
-#: A model's fence: applied offsets per partition read from, and source offsets.
-Fence = tuple[dict[int, int], dict[SourceKey, int]]
-
-
-def unapplied(
-    records: Sequence[RawRecord],
-    offsets: Mapping[int, int],
-    sources: Mapping[SourceKey, int],
-) -> list[RawRecord]:
-    """The records of ``records`` not applied yet, given the last applied ``offsets`` (per
-    partition read from) and ``sources`` (source offsets): a copy of a record that came
-    earlier in the same batch is dropped as well."""
-    seen = dict(sources)
-    fresh = []
-    for record in records:
-        partition, offset = record.position
-        if offset <= offsets.get(partition, -1):
-            continue
-        if record.read_at is not None:
-            key = (partition, record.source, record.partition)
-            if record.offset <= seen.get(key, -1):
-                continue
-            seen[key] = record.offset
-        fresh.append(record)
-    return fresh
-
-
-def unapplied_events(
-    models: Sequence[str],
-    positions: Sequence[tuple[int, int]],
-    records: Sequence[RawRecord],
-    fences: Mapping[str, Fence],
-) -> list[int]:
-    """Indexes of the decoded events (``models[i]`` decoded from the record of ``records``
-    at ``positions[i]``, its ``(partition, offset)`` as the decoder gives it: the source's
-    for a routed record) that their model's fence does not cover: the ones to apply.
-
-    >>> r = [RawRecord(b"", 0, "t", 0, o) for o in (5, 6)]
-    >>> unapplied_events(["a", "b"], [(0, 5), (0, 6)], r, {"a": ({0: 5}, {}), "b": ({}, {})})
-    [1]
-    """
-    seen = {model: dict(sources) for model, (_, sources) in fences.items()}
-    keep = []
-    for i, (model, record) in enumerate(zip(models, _records_of(positions, records), strict=True)):
-        applied, _ = fences.get(model, ({}, {}))
-        partition, offset = record.position
-        if offset <= applied.get(partition, -1):
-            continue
-        if record.read_at is not None:
-            key = (partition, record.source, record.partition)
-            model_seen = seen.setdefault(model, {})
-            if record.offset <= model_seen.get(key, -1):
-                continue
-            model_seen[key] = record.offset
-        keep.append(i)
-    return keep
-
-
-def _records_of(
-    positions: Sequence[tuple[int, int]], records: Sequence[RawRecord]
-) -> list[RawRecord]:
-    """The record each position was decoded from. The decoded events keep the records'
-    order, so each is matched to the next record at its position: copies of one routed
-    record (same source position) are told apart by their order."""
-    found, at = [], 0
-    for position in positions:
-        start = at
-        while at < len(records) and (records[at].partition, records[at].offset) != position:
-            at += 1
-        if at == len(records):  # not in order after all: the first record there
-            at = start
-            found.append(next(r for r in records if (r.partition, r.offset) == position))
-            continue
-        found.append(records[at])
-        at += 1
-    return found
-
-
-def last_offsets(records: Sequence[RawRecord]) -> tuple[dict[int, int], dict[SourceKey, int]]:
-    """The last offset per partition read from, and per source of the routed records."""
-    offsets: dict[int, int] = {}
-    sources: dict[SourceKey, int] = {}
-    # A batch is runs of records read at one position (a bundle's) or from one partition:
-    # a step per run, the records' offsets compared in C.
-    for (read_at, source, partition), run in groupby(records, _RUN):
-        last = max(map(_OFFSET, run))
-        if read_at is None:
-            offsets[partition] = max(offsets.get(partition, -1), last)
-            continue
-        at, offset = read_at
-        offsets[at] = max(offsets.get(at, -1), offset)
-        key = (at, source, partition)
-        sources[key] = max(sources.get(key, -1), last)
-    return offsets, sources
-
-
-_RUN, _OFFSET = attrgetter("read_at", "source", "partition"), attrgetter("offset")
 
 
 class AppliedOffsets:
@@ -388,12 +293,7 @@ class AppliedOffsets:
         save at all); then the low-water marks this worker knows, which went with them (a
         partition no later batch touches would have none). The models still refused."""
         assert self.whole is not None
-        named = ", ".join(sorted(gone)[:5]) + (", ..." if len(gone) > 5 else "")
-        logger.error("Redis no longer holds the stored state of %d models (%s): it lost their "
-                     "keys, or they expired; saving what this worker holds of them again",
-                     len(gone), named)  # fmt: skip
-        if self.lost is not None:
-            self.lost.inc(len(gone))
+        self._tell_gone(gone)
         updates, rollouts = await self.whole(gone)
         for model_id in gone:
             self._tokens[model_id] = ""
@@ -404,6 +304,23 @@ class AppliedOffsets:
                 "redis", lambda: self.store.save([], marks, sources=source_marks)
             )
         return refused
+
+    def _tell_gone(self, gone: frozenset[str]) -> None:
+        """Log and count the models of ``gone`` Redis lost; those this worker last saved
+        ``state_ttl_s`` or more ago expired as told (a model idle that long), and only
+        say so."""
+        now, ttl_s = self.clock(), self.store.ttl_s
+        expired = {m for m in gone if now - self._saved_at.get(m, now) >= ttl_s}
+        if expired:
+            logger.info("the stored state of %d models expired while this worker held them "
+                        "(idle past the state TTL): saving it again", len(expired))  # fmt: skip
+        if lost := sorted(gone - expired):
+            named = ", ".join(lost[:5]) + (", ..." if len(lost) > 5 else "")
+            logger.error("Redis no longer holds the stored state of %d models (%s): it lost "
+                         "their keys; saving what this worker holds of them again",
+                         len(lost), named)  # fmt: skip
+            if self.lost is not None:
+                self.lost.inc(len(lost))
 
 
 def _raise(fence: dict[Any, int], offsets: Mapping[Any, int]) -> None:
