@@ -1,12 +1,14 @@
 """Real Kafka and Redis for the integration tests, started by the project's own stack code.
 
 Each test session gets its own topics, consumer group and Redis prefix, so runs never see each
-other's records. A stack that was already up is used and left up; one this session started
-lives in a state dir of its own, and is stopped and deleted at the end.
+other's records. A stack that was already up is used and left up, less the topics and keys of
+the session's runs; one this session started lives in a state dir of its own, and is stopped
+and deleted at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -16,7 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+import redis
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streams import stack
 from streams.adapters.kafka.records import (
@@ -40,10 +44,47 @@ def stack_config():
         stack.up(config, log=print)
         yield config
         close_producers()
+        _forget_runs(config, _RUNS)
         if not was_running:
             stack.down(config, log=print)
         return
     yield from _stack_of_its_own(config)
+
+
+#: The runs this session named (``run_names``): their topics and keys go at its end.
+_RUNS: set[str] = set()
+
+
+def new_run_names() -> dict[str, str]:
+    """``run_names`` of a new run, remembered to be deleted at the end of the session."""
+    run = f"test-{uuid.uuid4().hex[:8]}"
+    _RUNS.add(run)
+    return run_names(run)
+
+
+def _forget_runs(config: stack.StackConfig, runs: set[str]) -> None:
+    """Delete the topics and Redis keys of ``runs`` from a stack the session found running
+    (a session leaves ~570 topics: they slow the broker's every start)."""
+    environ = {"DRIFTLINE_KAFKA_BOOTSTRAP": config.kafka_bootstrap}
+    everyone = [Settings.from_env(environ | run_names(run)) for run in sorted(runs)]
+    topics = [t for settings in everyone for t in (*settings.topics, *settings.internal_topics)]
+    admin = AdminClient({"bootstrap.servers": config.kafka_bootstrap})
+    existing = set(admin.list_topics(timeout=30).topics)
+    doomed = [topic for topic in topics if topic in existing]
+    for future in (admin.delete_topics(doomed, operation_timeout=60) if doomed else {}).values():
+        with contextlib.suppress(KafkaException):
+            future.result()
+    prefixes = tuple(f"{settings.redis_prefix}:".encode() for settings in everyone)
+    client = redis.Redis.from_url(config.redis_url, socket_timeout=30)
+    try:
+        keys = [
+            k for k in client.scan_iter("driftline-test-*", count=1000) if k.startswith(prefixes)
+        ]
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start : start + 1000])
+    finally:
+        client.close()
+    print(f"deleted the {len(doomed)} topics and {len(keys)} Redis keys of {len(runs)} test runs")
 
 
 def _stack_of_its_own(config: stack.StackConfig):
@@ -72,7 +113,7 @@ def isolated_env(stack_config, data_dir) -> dict[str, str]:
     worker's partitions move after ``QUICK_SESSION_TIMEOUT_S``."""
     return {
         **os.environ,
-        **run_names(f"test-{uuid.uuid4().hex[:8]}"),
+        **new_run_names(),
         "DRIFTLINE_KAFKA_BOOTSTRAP": stack_config.kafka_bootstrap,
         "DRIFTLINE_REDIS_URL": stack_config.redis_url,
         "DRIFTLINE_PARTITIONS": "2",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import orjson
 import pytest
@@ -18,8 +17,8 @@ import redis
 from streams.adapters.kafka.records import publish, read_from
 from streams.samples import sample_events
 from streams.settings import Settings
-from streams.stack.worker import WorkerProcess, free_port, run_names
-from tests.integration.conftest import isolated_env
+from streams.stack.worker import WorkerProcess, free_port
+from tests.integration.conftest import isolated_env, new_run_names
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +74,7 @@ def test_expired_warm_ups_free_their_slots_across_workers(stack_config, tmp_path
     }
     env_a = isolated_env(stack_config, tmp_path / "faust-a") | caps
     # Worker B reads topics of its own but shares worker A's Redis prefix: the slots.
-    env_b = env_a | run_names(f"test-{uuid.uuid4().hex[:8]}")
+    env_b = env_a | new_run_names()
     env_b |= {"DRIFTLINE_REDIS_PREFIX": env_a["DRIFTLINE_REDIS_PREFIX"]}
     env_b |= {"DRIFTLINE_DATA_DIR": str(tmp_path / "faust-b")}
     settings_a, settings_b = Settings.from_env(env_a), Settings.from_env(env_b)
