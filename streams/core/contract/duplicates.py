@@ -15,7 +15,6 @@ a replay is deterministic) and by a number of ids; the worker keeps the ids in R
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from itertools import accumulate
 
@@ -63,7 +62,7 @@ class MemoryDuplicates:
         self.ttl_ms = ttl_ms
         self.max_ids = max_ids
         #: (model id, version, event id) -> (event time, position), oldest first
-        self._seen: OrderedDict[tuple[str, str, str], tuple[int, Position]] = OrderedDict()
+        self._seen: dict[tuple[str, str, str], tuple[int, Position]] = {}
         self._newest_ms = 0
 
     def duplicates(
@@ -82,9 +81,12 @@ class MemoryDuplicates:
         for event, at, position, newest in zip(events, times, positions, edges, strict=True):
             key = (event.model_id, event.model_version, event.event_id)
             earlier = seen.get(key)
-            if earlier is None or earlier[0] < newest - ttl_ms:
+            if earlier is None:
+                seen[key] = (at, position)  # a new key goes last
+                flag(False)
+            elif earlier[0] < newest - ttl_ms:
+                del seen[key]  # an expired id seen anew is the newest entry
                 seen[key] = (at, position)
-                seen.move_to_end(key)  # an expired id seen anew is the newest entry
                 flag(False)
             else:
                 flag(earlier[1] != position)
@@ -94,11 +96,15 @@ class MemoryDuplicates:
         return flags
 
     def _forget_old(self) -> None:
-        # Oldest first by arrival; event time is nearly in order, so the few late ids behind
-        # a newer one are dropped with it, and the lookup above treats them as gone already.
+        # Oldest first by arrival (a dict keeps its insertion order); event time is nearly in
+        # order, so the few late ids behind a newer one are dropped with it, and the lookup
+        # above treats them as gone already.
         seen, horizon = self._seen, self._newest_ms - self.ttl_ms
-        while seen:
-            at, _ = next(iter(seen.values()))
-            if at >= horizon and len(seen) <= self.max_ids:
-                return
-            seen.popitem(last=False)
+        over = len(seen) - self.max_ids
+        old = []
+        for key, (at, _) in seen.items():
+            if at >= horizon and len(old) >= over:
+                break
+            old.append(key)
+        for key in old:
+            del seen[key]
