@@ -101,7 +101,7 @@ class MemoryDuplicates:
         # above treats them as gone already.
         seen, horizon = self._seen, self._newest_ms - self.ttl_ms
         over = len(seen) - self.max_ids
-        old = []
+        old: list[tuple[str, str, str]] = []
         for key, (at, _) in seen.items():
             if at >= horizon and len(old) >= over:
                 break
