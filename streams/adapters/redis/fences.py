@@ -30,18 +30,7 @@ def unapplied(
     partition read from) and ``sources`` (source offsets): a copy of a record that came
     earlier in the same batch is dropped as well."""
     seen = dict(sources)
-    fresh = []
-    for record in records:
-        partition, offset = record.position
-        if offset <= offsets.get(partition, -1):
-            continue
-        if record.read_at is not None:
-            key = (partition, record.source, record.partition)
-            if record.offset <= seen.get(key, -1):
-                continue
-            seen[key] = record.offset
-        fresh.append(record)
-    return fresh
+    return [record for record in records if not _covered(record, offsets, seen)]
 
 
 def unapplied_events(
@@ -61,18 +50,24 @@ def unapplied_events(
     seen = {model: dict(sources) for model, (_, sources) in fences.items()}
     keep = []
     for i, (model, record) in enumerate(zip(models, _records_of(positions, records), strict=True)):
-        applied, _ = fences.get(model, ({}, {}))
-        partition, offset = record.position
-        if offset <= applied.get(partition, -1):
-            continue
-        if record.read_at is not None:
-            key = (partition, record.source, record.partition)
-            model_seen = seen.setdefault(model, {})
-            if record.offset <= model_seen.get(key, -1):
-                continue
-            model_seen[key] = record.offset
-        keep.append(i)
+        applied = fences[model][0] if model in fences else {}
+        if not _covered(record, applied, seen.setdefault(model, {})):
+            keep.append(i)
     return keep
+
+
+def _covered(record: RawRecord, applied: Mapping[int, int], seen: dict[SourceKey, int]) -> bool:
+    """Whether ``applied`` (offsets per partition read from) or ``seen`` (source offsets,
+    which a routed record not covered raises) covers ``record``."""
+    partition, offset = record.position
+    if offset <= applied.get(partition, -1):
+        return True
+    if record.read_at is not None:
+        key = (partition, record.source, record.partition)
+        if record.offset <= seen.get(key, -1):
+            return True
+        seen[key] = record.offset
+    return False
 
 
 def _records_of(
