@@ -10,7 +10,7 @@ import pytest
 
 from streams.client.event_ids import UuidV7, uuid7_time_ms
 from streams.client.timestamps import Rfc3339Clock, rfc3339
-from streams.core.contract.decoder import _timestamp_ms
+from streams.core.contract.field_rules import timestamp_field
 
 
 def test_ids_are_version_7_with_the_rfc_variant_and_carry_their_time():
@@ -51,7 +51,7 @@ def test_an_aware_time_is_written_in_utc_and_read_back_as_the_same_instant():
     moment = datetime(2026, 3, 29, 2, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-5)))
     text = rfc3339(moment)
     assert text == "2026-03-29T07:30:00.123456Z"
-    assert _timestamp_ms(text) == int(moment.timestamp() * 1000)
+    assert timestamp_field(text) == int(moment.timestamp() * 1000)
 
 
 def test_a_time_without_a_zone_is_refused_not_guessed():
@@ -71,6 +71,6 @@ def test_the_clock_formats_now_to_the_millisecond_across_second_boundaries():
 
 def test_the_clock_agrees_with_datetime_now():
     before = datetime.now(UTC)
-    stamp = _timestamp_ms(Rfc3339Clock()())
+    stamp = timestamp_field(Rfc3339Clock()())
     after = datetime.now(UTC)
     assert int(before.timestamp() * 1000) - 1 <= stamp <= int(after.timestamp() * 1000)

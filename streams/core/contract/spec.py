@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from streams.core.contract import spec_fields as checked
-from streams.core.contract.decoder import (
-    DEFAULT_MAX_FEATURES,
-    DEFAULT_MAX_MESSAGE_BYTES,
-    check_name,
-)
+from streams.core.contract.decoder import DEFAULT_MAX_FEATURES, DEFAULT_MAX_MESSAGE_BYTES
 from streams.core.contract.event import FeatureShape, PredictionEvent
+from streams.core.contract.field_rules import check_name
 from streams.core.contract.spec_fields import MAX_LATENCY_OBJECTIVE_MS
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, cast
 
-from streams.core.contract.decoder import check_name
+from streams.core.contract.field_rules import check_name
 from streams.core.detectors import default_configs
 from streams.core.errors import InvalidEvent, InvalidSpec, Reason
 from streams.core.labels.fairness import FairnessPolicy

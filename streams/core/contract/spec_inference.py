@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from streams.core.contract.decoder import check_name
 from streams.core.contract.event import PredictionEvent
+from streams.core.contract.field_rules import check_name
 from streams.core.contract.spec import FeatureSpec, FeatureType, ModelSpec
 
 __all__ = ["SpecInference"]
