@@ -5,13 +5,14 @@ way (``loadtest/chaos.py`` says how)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
 
 import orjson
 
-from loadtest.chaos_run import ChaosRun
+from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_scenarios import (
     Context,
     every_worker_holds_partitions,
@@ -79,6 +80,39 @@ def redis_restart(ctx: Context) -> Verdict:
         return run.time_to_resume()
 
     return finish(ctx, *run_stream(ctx, "redis_restart", fault))
+
+
+def redis_rollback(ctx: Context) -> Verdict:
+    """Redis SIGKILLed at 60% and started again from its append-only file as it was at 30%:
+    it comes back behind its last writes, as after a machine crash that lost what was not
+    yet on disk, or a failover to a replica that had not received them. The worker's later
+    saves are gone while Kafka holds its commits past them: what it holds must be written
+    again. A worker is SIGKILLed at 80% and a replacement resumes from what was saved."""
+    saved = ctx.workdir / "redis-rollback-aof"
+
+    def fault(run: ChaosRun, records: list) -> float:
+        publish_records(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.3)
+        aof = stack_redis.data_dir(run.config) / "appendonlydir"
+        # A rewrite of the file while it is copied would leave a copy of neither.
+        run.redis.config_set("auto-aof-rewrite-percentage", 0)
+        wait_for(lambda: run.redis.info("persistence")["aof_rewrite_in_progress"] == 0, 60,
+                 "no rewrite of the append-only file")  # fmt: skip
+        shutil.rmtree(saved, ignore_errors=True)
+        shutil.copytree(aof, saved)
+        run.wait_fraction(0.6)
+        os.kill(_redis_pid(run.config), signal.SIGKILL)
+        shutil.rmtree(aof)
+        shutil.copytree(saved, aof)
+        time.sleep(1)  # the worker meets refused connections for a while
+        service.start(stack_redis.service(run.config), log=lambda line: None)
+        resumed = run.time_to_resume()
+        run.wait_fraction(0.8)
+        replace_worker(run, run.kill)
+        return resumed
+
+    return finish(ctx, *run_stream(ctx, "redis_rollback", fault))
 
 
 def corrupt_state(ctx: Context) -> Verdict:
@@ -174,6 +208,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_outage": redis_outage,
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
     "redis_restart": redis_restart,
+    "redis_rollback": redis_rollback,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
@@ -185,6 +220,7 @@ REDIS_RESUME_LIMIT_S = {
     "redis_outage": 30.0,
     "redis_outage_kill": 45.0,
     "redis_restart": 30.0,
+    "redis_rollback": 30.0,
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,

@@ -100,18 +100,23 @@ def _home(config: StackConfig) -> Path:
     return config.state_dir / "redis"
 
 
+def data_dir(config: StackConfig) -> Path:
+    """Where the stack's Redis keeps its append-only file."""
+    return _home(config) / "data"
+
+
 def _prepare(config: StackConfig, log: Log) -> list[str]:
     binary = debian.redis_server(log)
     home = _home(config)
-    data_dir = home / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    aof_dir = data_dir(config)
+    aof_dir.mkdir(parents=True, exist_ok=True)
     conf = home / "redis.conf"
     conf.write_text(
         templates.render(
             "redis.conf",
             host=config.host,
             port=config.redis_port,
-            data_dir=data_dir,
+            data_dir=aof_dir,
             password_hash=password_hash(config.redis_password),
         )
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -64,6 +65,20 @@ def store_and_writer(
     return store, metrics, DurableWriter(metrics.retries, metrics.publish_failures)
 
 
+def counted_applied(
+    client: aioredis.Redis, prefix: str
+) -> tuple[RedisMonitorStore, AppliedOffsets, Any, Any]:
+    """A store, and the worker's view of it counting refused and lost states."""
+    store, metrics, writer = store_and_writer(client, prefix)
+    refused, lost = metrics.saves_refused.labels("state"), metrics.state_lost.labels("state")
+    return (
+        store,
+        AppliedOffsets(store, writer, metrics.replayed_skipped, refused, lost),
+        refused,
+        lost,
+    )
+
+
 def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_config):
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
@@ -112,9 +127,7 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
         prefix = f"it-lost-{time.monotonic_ns()}"
-        store, metrics, writer = store_and_writer(client, prefix)
-        refused, lost = metrics.saves_refused.labels("state"), metrics.state_lost.labels("state")
-        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, refused, lost)
+        store, applied, refused, lost = counted_applied(client, prefix)
         asked: list[frozenset[str]] = []
 
         async def whole(models):
@@ -147,6 +160,80 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
             assert await applied.save([update(3)], batch[2:3]) == {"it-fence"}
             assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 9}
             assert lost._value.get() == 2
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+async def _dump(client: aioredis.Redis, prefix: str) -> dict[bytes, bytes]:
+    """Every key under ``prefix`` as DUMP gives it: Redis as it is now."""
+    return {key: await client.dump(key) for key in await client.keys(f"{prefix}:*")}
+
+
+async def _go_back(client: aioredis.Redis, prefix: str, dumped: dict[bytes, bytes]) -> None:
+    """Redis as it was when ``dumped``: what a restart from a persistence file behind its
+    last writes, or a replica promoted before it had them, would hold."""
+    await client.delete(*await client.keys(f"{prefix}:*"))
+    for key, value in dumped.items():
+        await client.restore(key, 3_600_000, value, replace=True)
+
+
+def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_config):
+    """Redis went back to an earlier save of this worker's (it lost the writes after it):
+    not another worker's save, so the state the worker holds is written again whole (the
+    reference chunks replaced, not appended twice), at the next save or, for a model with no
+    event since, by the check between batches; counted as lost. A save of another worker's
+    since is still refused."""
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-back-{time.monotonic_ns()}"
+        store, applied, refused, lost = counted_applied(client, prefix)
+        chunks = [{"chunk": 1}, {"chunk": 2}]
+
+        async def whole(models):
+            return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, chunks, True)
+                    for m in sorted(models)], {}  # fmt: skip
+
+        applied.whole = whole
+        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(6)]
+        try:
+            saved = await applied.save([MonitorUpdate("m", "v1", {"n": 1}, None, chunks[:1]),
+                                        MonitorUpdate("idle", "v1", {"n": 1}, None, [])],
+                                       batch[:1])  # fmt: skip
+            assert saved == set()
+            earlier = await _dump(client, prefix)
+            assert await applied.save([MonitorUpdate("m", "v1", {"n": 2}, None, chunks[1:]),
+                                       MonitorUpdate("idle", "v1", {"n": 2}, None, [])],
+                                      batch[1:2]) == set()  # fmt: skip
+            await _go_back(client, prefix, earlier)
+            assert await store.applied_offsets([0]) == {0: 0}
+            assert await applied.overtaken(["m", "idle"]) == set(), "no other worker saved"
+            assert await applied.save([MonitorUpdate("m", "v1", {"n": 3}, None, [])],
+                                      batch[2:3]) == set()  # fmt: skip
+            stored = (await store.fetch("m", "v1")).parse()
+            assert stored.snapshot == {"model": "m", "whole": True}
+            assert stored.reference == chunks, "replaced, not appended to what was left"
+            assert await store.applied_offsets([0]) == {0: 2}, "the low-water marks too"
+            assert (lost._value.get(), refused._value.get()) == (1, 0)
+            # The model with no event since: found by the check between batches.
+            assert (await store.fetch("idle", "v1")).parse().snapshot == {"n": 1}
+            assert await applied.save_lost(60) == set()
+            assert (await store.fetch("idle", "v1")).parse().snapshot["whole"] is True
+            assert lost._value.get() == 2
+            # Saves after it build on it.
+            assert await applied.save([MonitorUpdate("m", "v1", {"n": 4}, None, [])],
+                                      batch[3:4]) == set()  # fmt: skip
+            assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 4}
+            # Another worker's save since is not an earlier one of this worker's: refused.
+            other = await store.save([MonitorUpdate("m", "v1", {"n": 9}, None, [])], {0: 9})
+            assert other == set()
+            assert await applied.save([MonitorUpdate("m", "v1", {"n": 5}, None, [])],
+                                      batch[4:5]) == {"m"}  # fmt: skip
+            assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 9}
+            assert (lost._value.get(), refused._value.get()) == (2, 0)
         finally:
             await client.delete(*await client.keys(f"{prefix}:*"))
             await client.aclose()

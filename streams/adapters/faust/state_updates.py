@@ -15,11 +15,11 @@ from streams.core.drift.monitor import Monitor
 __all__ = ["update_of", "whole_state"]
 
 
-def update_of(key: tuple[str, str], monitor: ModelMonitor) -> MonitorUpdate:
+def update_of(key: tuple[str, str], monitor: ModelMonitor, *, whole: bool = False) -> MonitorUpdate:
     """What a save writes of ``monitor``: its snapshot, and its profile or reference chunks
-    not written yet."""
+    not written yet (``whole``: all of them, to replace what is stored)."""
     profile, reference = monitor.take_new_profile(), monitor.take_new_reference()
-    return MonitorUpdate(*key, monitor.snapshot(), profile, reference)
+    return MonitorUpdate(*key, monitor.snapshot(), profile, reference, whole)
 
 
 async def whole_state(
@@ -41,4 +41,4 @@ async def whole_state(
         each.mark_unsaved()
     rollouts = monitor.rollouts
     kept = rollouts.snapshots(models) if rollouts is not None and rollouts_kept else {}
-    return [update_of(key, each) for key, each in held.items()], kept
+    return [update_of(key, each, whole=True) for key, each in held.items()], kept

@@ -165,8 +165,8 @@ class IngestMetrics:
         )
         self.state_lost = Counter(
             "driftline_state_lost",
-            "Model states Redis no longer held when this worker saved them (it lost the keys, "
-            "or they expired), saved again from what the worker held; kind as above.",
+            "Model states Redis no longer held as this worker had saved them (it lost the "
+            "keys or its later writes), saved again from what the worker held; kind as above.",
             ["kind"],
             registry=registry,
         )

@@ -29,11 +29,16 @@ batch's save is not seen).
 
 A model's fence is read with the token of its last save, and this worker's own saves update
 both: a save expects that token, so a state built on an older one (another worker saved the
-model since) is refused, and the caller rebuilds it from Redis (``forget_models``).
+model since) is refused, and the caller rebuilds it from Redis (``forget_models``). Tokens
+are this writer's id and a count: a stored token of this writer's older than its last save
+means Redis went back in time (it restarted from a persistence file behind its last writes,
+or a replica was promoted before it had them), and the state held here is saved again whole
+instead (``rolled_back``), as for a model whose keys are gone.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 import time
@@ -99,6 +104,10 @@ class AppliedOffsets:
         # When this worker last saved each model (``clock``), for ``save_lost``.
         self._saved_at: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic
+        # Every token this writes starts with its id: a stored one that does and is not the
+        # last save's is an earlier save of this writer's (``rolled_back``).
+        self._writer_id = secrets.token_hex(8)
+        self._saves = itertools.count()
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
@@ -153,8 +162,12 @@ class AppliedOffsets:
             return set()
         store = self.store
         last = await self.writer.until_done("redis", lambda: store.last_saves(known))
-        # None stored ('') is not another worker's save: ``save`` tells gone state apart.
-        return {m for m in known if last[m] and last[m] != self._tokens[m]}
+        # None stored ('') is not another worker's save, nor an earlier one of this worker's:
+        # ``save`` tells gone and rolled-back state apart.
+        return {
+            m for m in known
+            if last[m] and last[m] != self._tokens[m] and not self._is_own(last[m])
+        }  # fmt: skip
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
@@ -250,7 +263,7 @@ class AppliedOffsets:
         retired: Sequence[tuple[str, str]],
         rollouts: Mapping[str, dict[str, Any]],
     ) -> set[str]:
-        token = secrets.token_hex(8)  # one for every retry of this save
+        token = f"{self._writer_id}.{next(self._saves)}"  # one for every retry of this save
         written = {update.model_id for update in updates} | rollouts.keys()
         tokens = self._tokens
         expected = {m: tokens[m] for m in written | {m for m, _ in retired} if m in tokens}
@@ -266,9 +279,26 @@ class AppliedOffsets:
                 _raise(fence[1], sources)
             self._tokens[model_id] = token
             self._saved_at[model_id] = self.clock()
-        if refused.gone and self.whole is not None:
-            return (refused - refused.gone) | await self._save_whole(refused.gone, offsets, sources)
-        return refused
+        if not refused or self.whole is None:
+            return refused
+        lost = {model_id: "" for model_id in refused.gone}
+        lost.update(await self._rolled_back(refused - refused.gone))
+        if not lost:
+            return refused
+        return (refused - lost.keys()) | await self._save_whole(lost, offsets, sources)
+
+    async def _rolled_back(self, models: Collection[str]) -> dict[str, str]:
+        """Of ``models`` (refused as saved since), those whose last save Redis holds is an
+        earlier one of this writer's, with that save's token: Redis lost the writes after
+        it, and nobody else has saved them since."""
+        if not models:
+            return {}
+        store = self.store
+        last = await self.writer.until_done("redis", lambda: store.last_saves(models))
+        return {m: token for m, token in last.items() if self._is_own(token)}
+
+    def _is_own(self, token: str) -> bool:
+        return token.startswith(self._writer_id)
 
     async def save_lost(self, within_s: float) -> set[str]:
         """Between batches: save again, whole, the models this worker saved in the last
@@ -277,26 +307,30 @@ class AppliedOffsets:
         longer ago are left out: their keys may have expired (``state_ttl_s``). The models
         refused (another worker saved them since the loss)."""
         since = self.clock() - within_s
-        held = [m for m, at in self._saved_at.items() if at >= since and self._tokens.get(m)]
+        tokens = self._tokens
+        held = [m for m, at in self._saved_at.items() if at >= since and tokens.get(m)]
         if not held or self.whole is None:
             return set()
         store = self.store
         last = await self.writer.until_done("redis", lambda: store.last_saves(held))
-        gone = frozenset(m for m in held if not last[m])
-        return await self._save_whole(gone, {}, {}) if gone else set()
+        lost = {
+            m: token for m, token in last.items()
+            if not token or (token != tokens[m] and self._is_own(token))
+        }  # fmt: skip
+        return await self._save_whole(lost, {}, {}) if lost else set()
 
     async def _save_whole(
-        self, gone: frozenset[str], offsets: dict[int, int], sources: dict[SourceKey, int]
+        self, lost: Mapping[str, str], offsets: dict[int, int], sources: dict[SourceKey, int]
     ) -> set[str]:
-        """Save again, whole, what this worker holds of ``gone``, the models whose keys
-        Redis no longer had: only where no other worker has saved them since (expecting no
-        save at all); then the low-water marks this worker knows, which went with them (a
-        partition no later batch touches would have none). The models still refused."""
+        """Save again, whole, what this worker holds of ``lost``, the models whose keys
+        Redis no longer had ('') or had as an earlier save of this writer's (its token):
+        only where no other worker has saved them since (expecting what Redis holds); then
+        the low-water marks this worker knows, which went with them (a partition no later
+        batch touches would have none). The models still refused."""
         assert self.whole is not None
-        self._tell_gone(gone)
-        updates, rollouts = await self.whole(gone)
-        for model_id in gone:
-            self._tokens[model_id] = ""
+        self._tell_lost(lost)
+        updates, rollouts = await self.whole(frozenset(lost))
+        self._tokens.update(lost)
         refused = await self._save(updates, offsets, sources, (), rollouts)
         marks, source_marks = dict(self._applied), dict(self._sources or {})
         if not refused and (marks or source_marks):
@@ -305,22 +339,38 @@ class AppliedOffsets:
             )
         return refused
 
-    def _tell_gone(self, gone: frozenset[str]) -> None:
-        """Log and count the models of ``gone`` Redis lost; those this worker last saved
-        ``state_ttl_s`` or more ago expired as told (a model idle that long), and only
-        say so."""
+    def _tell_lost(self, lost: Mapping[str, str]) -> None:
+        """Log and count the models of ``lost`` Redis lost; those whose keys are gone and
+        this worker last saved ``state_ttl_s`` or more ago expired as told (a model idle
+        that long), and only say so."""
+        self._page(
+            [m for m, token in lost.items() if token],
+            "Redis went back to an earlier save of %d models (%s): it lost the writes after it "
+            "(a restart from a persistence file behind its last writes, or a replica promoted "
+            "before it had them); saving what this worker holds of them again",
+        )
+        gone = {m for m, token in lost.items() if not token}
         now, ttl_s = self.clock(), self.store.ttl_s
         expired = {m for m in gone if now - self._saved_at.get(m, now) >= ttl_s}
         if expired:
             logger.info("the stored state of %d models expired while this worker held them "
                         "(idle past the state TTL): saving it again", len(expired))  # fmt: skip
-        if lost := sorted(gone - expired):
-            named = ", ".join(lost[:5]) + (", ..." if len(lost) > 5 else "")
-            logger.error("Redis no longer holds the stored state of %d models (%s): it lost "
-                         "their keys; saving what this worker holds of them again",
-                         len(lost), named)  # fmt: skip
-            if self.lost is not None:
-                self.lost.inc(len(lost))
+        self._page(
+            gone - expired,
+            "Redis no longer holds the stored state of %d models (%s): it lost their keys; "
+            "saving what this worker holds of them again",
+        )
+
+    def _page(self, models: Collection[str], message: str) -> None:
+        """An ERROR naming up to five of ``models`` (``message`` takes their count and
+        names), and the count of lost states: ``DriftlineStateLost`` pages on it."""
+        if not models:
+            return
+        shown = sorted(models)
+        named = ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
+        logger.error(message, len(shown), named)
+        if self.lost is not None:
+            self.lost.inc(len(shown))
 
 
 def _raise(fence: dict[Any, int], offsets: Mapping[Any, int]) -> None:

@@ -67,20 +67,24 @@ local updates = tonumber(ARGV[arg])
 arg = arg + 1
 for k = 5, 4 + 3 * updates, 3 do
   redis.call('SET', KEYS[k], ARGV[arg], 'EX', ttl)
-  local chunks = tonumber(ARGV[arg + 2])
+  local chunks = tonumber(ARGV[arg + 3])
   if ARGV[arg + 1] ~= '' then
     -- The profile holds the reference, this batch's last chunks included: drop the chunks.
     redis.call('SET', KEYS[k + 1], ARGV[arg + 1], 'EX', ttl)
     redis.call('DEL', KEYS[k + 2])
   else
+    -- Every chunk gathered, written again where Redis lost some: they replace the stored.
+    if ARGV[arg + 2] ~= '' then
+      redis.call('DEL', KEYS[k + 2])
+    end
     for c = 1, chunks do
-      redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 2 + c])
+      redis.call('RPUSH', KEYS[k + 2], ARGV[arg + 3 + c])
     end
     if chunks > 0 then
       redis.call('EXPIRE', KEYS[k + 2], ttl)
     end
   end
-  arg = arg + 3 + chunks
+  arg = arg + 4 + chunks
 end
 for k = 5 + 3 * updates, #KEYS do
   redis.call('DEL', KEYS[k])

@@ -333,10 +333,12 @@ class RedisMonitorStore:
 
 
 def _update_args(update: MonitorUpdate) -> list[Any]:
-    """The SAVE script's arguments of one version: snapshot, profile, counted chunks."""
+    """The SAVE script's arguments of one version: snapshot, profile, whether the chunks
+    replace the stored ones, counted chunks."""
     profile = b"" if update.profile is None else orjson.dumps(update.profile)
     chunks = [orjson.dumps(chunk) for chunk in update.reference]
-    return [orjson.dumps(update.snapshot), profile, len(chunks), *chunks]
+    return [orjson.dumps(update.snapshot), profile, b"1" if update.whole else b"", len(chunks),
+            *chunks]  # fmt: skip
 
 
 def _fence_args(offsets: dict[int, int], sources: dict[tuple[int, str, int], int]) -> list[Any]:

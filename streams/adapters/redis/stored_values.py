@@ -52,13 +52,16 @@ class Quarantined:
 
 @dataclass(frozen=True, slots=True)
 class MonitorUpdate:
-    """What one batch changed for one model version."""
+    """What one batch changed for one model version. ``whole``: ``reference`` is every
+    chunk gathered, to replace what is stored (a state Redis lost written again), not the
+    chunks since the last save, to append."""
 
     model_id: str
     model_version: str
     snapshot: dict[str, Any]
     profile: dict[str, Any] | None
     reference: list[dict[str, Any]]
+    whole: bool = False
 
 
 def _json_object(raw: bytes, kind: str) -> dict[str, Any]:
