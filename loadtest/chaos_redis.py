@@ -82,18 +82,24 @@ def redis_restart(ctx: Context) -> Verdict:
     return finish(ctx, *run_stream(ctx, "redis_restart", fault))
 
 
-def redis_rollback(ctx: Context) -> Verdict:
-    """Redis SIGKILLed at 60% and started again from its append-only file as it was at 30%:
+def redis_rollback(ctx: Context, *, with_worker: bool = False) -> Verdict:
+    """Redis SIGKILLed and started again from a copy of its append-only file taken earlier:
     it comes back behind its last writes, as after a machine crash that lost what was not
-    yet on disk, or a failover to a replica that had not received them. The worker's later
-    saves are gone while Kafka holds its commits past them: what it holds must be written
-    again. A worker is SIGKILLed at 80% and a replacement resumes from what was saved."""
+    yet on disk, or a failover to a replica that had not received them, while Kafka holds
+    the worker's commits past them. The worker goes on (what it holds must be written
+    again; copy at 30%, restart at 60%) and is SIGKILLed at 80%, a replacement resuming
+    from what was saved. With ``with_worker`` it dies with Redis (the same machine) once the
+    stream's first half is applied and committed (copy at half of that), and its
+    replacement starts from the commits, past what Redis holds: the records between must be
+    read again. The second half is published after, so a state left behind shows in the
+    counts."""
     saved = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
-        publish_records(run, run.rest)
-        run.rest = []
-        run.wait_fraction(0.3)
+        if not with_worker:
+            publish_records(run, run.rest)
+            run.rest = []
+        run.wait_fraction(0.3 if not with_worker else 0.5)  # of what is published
         aof = stack_redis.data_dir(run.config) / "appendonlydir"
         # A rewrite of the file while it is copied would leave a copy of neither.
         run.redis.config_set("auto-aof-rewrite-percentage", 0)
@@ -101,18 +107,31 @@ def redis_rollback(ctx: Context) -> Verdict:
                  "no rewrite of the append-only file")  # fmt: skip
         shutil.rmtree(saved, ignore_errors=True)
         shutil.copytree(aof, saved)
-        run.wait_fraction(0.6)
+        run.wait_fraction(0.6 if not with_worker else 1.0)
+        if with_worker:
+            time.sleep(1)  # commits every 0.2 s (below): past what Redis will come back with
+            run.kill(run.live_workers()[0], read_saved=False)
+        crashed_at, before = time.monotonic(), run.applied()
         os.kill(_redis_pid(run.config), signal.SIGKILL)
         shutil.rmtree(aof)
         shutil.copytree(saved, aof)
-        time.sleep(1)  # the worker meets refused connections for a while
+        time.sleep(1)  # a live worker meets refused connections for a while
         service.start(stack_redis.service(run.config), log=lambda line: None)
-        resumed = run.time_to_resume()
-        run.wait_fraction(0.8)
-        replace_worker(run, run.kill)
-        return resumed
+        if not with_worker:
+            resumed = run.time_to_resume()
+            run.wait_fraction(0.8)
+            replace_worker(run, run.kill)
+            return resumed
+        run.read_saved()  # what the replacement finds: the state of the copy
+        run.start_worker()
+        publish_records(run, run.rest)
+        run.rest = []
+        return run.time_to_resume(since=crashed_at, before=before)
 
-    return finish(ctx, *run_stream(ctx, "redis_rollback", fault))
+    name = "redis_rollback_crash" if with_worker else "redis_rollback"
+    # The killed worker's commits must pass the copy's state, or there is nothing to find.
+    extra_env = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"} if with_worker else None
+    return finish(ctx, *run_stream(ctx, name, fault, extra_env=extra_env))
 
 
 def corrupt_state(ctx: Context) -> Verdict:
@@ -209,6 +228,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
     "redis_restart": redis_restart,
     "redis_rollback": redis_rollback,
+    "redis_rollback_crash": lambda ctx: redis_rollback(ctx, with_worker=True),
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
@@ -221,6 +241,7 @@ REDIS_RESUME_LIMIT_S = {
     "redis_outage_kill": 45.0,
     "redis_restart": 30.0,
     "redis_rollback": 30.0,
+    "redis_rollback_crash": 45.0,  # as kill9_x3
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,

@@ -19,9 +19,19 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from streams import stack
 from streams.adapters.kafka import records as kafka_records
 from streams.stack.worker import kill_leftovers
 from tests.contracts import checked_read_from, checked_replay
+from tests.integration.conftest import session_stack
+
+
+@pytest.fixture(scope="session")
+def stack_config() -> Iterator[stack.StackConfig]:
+    """The real Kafka and Redis (``tests/integration/conftest.py``), here so that the tests
+    of every folder share one: each instance of a session fixture set up apart (imported
+    into a test module) deleted every run's topics at its end, under the shared worker."""
+    yield from session_stack()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,9 @@ from streams.simulation import keyed_events
 from streams.stack.worker import QUICK_SESSION_TIMEOUT_S, WorkerProcess, free_port, run_names
 
 
-@pytest.fixture(scope="session")
-def stack_config():
+def session_stack() -> Iterator[stack.StackConfig]:
+    """The servers of a test session: ``stack_config``, the fixture ``tests/conftest.py``
+    makes of this, once for every folder (a second instance would clean up the first's)."""
     config = stack.StackConfig.from_env(os.environ)
     statuses = stack.status(config)
     if any(service.running for service in statuses):

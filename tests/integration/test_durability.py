@@ -183,9 +183,10 @@ async def _go_back(client: aioredis.Redis, prefix: str, dumped: dict[bytes, byte
 def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_config):
     """Redis went back to an earlier save of this worker's (it lost the writes after it):
     not another worker's save, so the state the worker holds is written again whole (the
-    reference chunks replaced, not appended twice), at the next save or, for a model with no
-    event since, by the check between batches; counted as lost. A save of another worker's
-    since is still refused."""
+    reference chunks replaced, not appended twice) at the next save, with every other model
+    it saved lately that Redis took back too (the low-water marks written back would pass
+    their records); for models with no event since, by the check between batches. Counted
+    as lost. A save of another worker's since is still refused."""
 
     async def scenario() -> None:
         client = aioredis.Redis.from_url(stack_config.redis_url)
@@ -217,23 +218,55 @@ def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_c
             assert stored.snapshot == {"model": "m", "whole": True}
             assert stored.reference == chunks, "replaced, not appended to what was left"
             assert await store.applied_offsets([0]) == {0: 2}, "the low-water marks too"
-            assert (lost._value.get(), refused._value.get()) == (1, 0)
-            # The model with no event since: found by the check between batches.
-            assert (await store.fetch("idle", "v1")).parse().snapshot == {"n": 1}
-            assert await applied.save_lost(60) == set()
             assert (await store.fetch("idle", "v1")).parse().snapshot["whole"] is True
-            assert lost._value.get() == 2
+            assert (lost._value.get(), refused._value.get()) == (2, 0)
             # Saves after it build on it.
-            assert await applied.save([MonitorUpdate("m", "v1", {"n": 4}, None, [])],
+            assert await applied.save([MonitorUpdate("m", "v1", {"n": 4}, None, []),
+                                       MonitorUpdate("idle", "v1", {"n": 4}, None, [])],
                                       batch[3:4]) == set()  # fmt: skip
             assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 4}
+            # Taken back again, and no event after it: found by the check between batches.
+            earlier = await _dump(client, prefix)
+            assert await applied.save([MonitorUpdate("idle", "v1", {"n": 5}, None, [])],
+                                      batch[4:5]) == set()  # fmt: skip
+            await _go_back(client, prefix, earlier)
+            assert await applied.save_lost(60) == set()
+            assert (await store.fetch("idle", "v1")).parse().snapshot["whole"] is True
+            assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 4}, "not lost"
+            assert lost._value.get() == 3
             # Another worker's save since is not an earlier one of this worker's: refused.
             other = await store.save([MonitorUpdate("m", "v1", {"n": 9}, None, [])], {0: 9})
             assert other == set()
             assert await applied.save([MonitorUpdate("m", "v1", {"n": 5}, None, [])],
-                                      batch[4:5]) == {"m"}  # fmt: skip
+                                      batch[5:6]) == {"m"}  # fmt: skip
             assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 9}
-            assert (lost._value.get(), refused._value.get()) == (2, 0)
+            assert (lost._value.get(), refused._value.get()) == (3, 0)
+        finally:
+            await client.delete(*await client.keys(f"{prefix}:*"))
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack_config, caplog):
+    """An offset is committed only once its state is saved: a committed offset past a
+    partition's low-water mark means Redis lost writes, and the partition is read again from
+    the mark. At or before it (a crash before the commit), or with no mark, nothing moves."""
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(stack_config.redis_url)
+        prefix = f"it-behind-{time.monotonic_ns()}"
+        store, metrics, writer = store_and_writer(client, prefix)
+        behind = metrics.state_behind.labels("state")
+        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, None, behind)
+        try:
+            assert await store.save([update(1)], {0: 10, 1: 3, 2: 7}) == set()
+            committed = {0: 11, 1: 9, 2: 5, 3: 40}
+            assert await applied.behind(committed) == {1: 4}
+            assert behind._value.get() == 1
+            assert "behind the committed offsets of 1 partitions" in caplog.text
+            assert await applied.behind({0: 11, 2: 8}) == {}
+            assert behind._value.get() == 1
         finally:
             await client.delete(*await client.keys(f"{prefix}:*"))
             await client.aclose()

@@ -3,8 +3,9 @@
 A subset that stays under ~3.5 minutes on a 2-core machine: a crash-free reference run, then
 three SIGKILLs (twice: the second time switching the routing mode), a SIGTERM and restart, a
 broker restart, a hung Redis (and one with the worker killed during it), a Redis killed and
-restarted from its append-only file (once as it was, once as it was 30% of the stream
-earlier: behind its last writes), two workers with
+restarted from its append-only file (once as it was, and twice as it was earlier: behind
+its last writes, with the worker running on, and with the worker killed with it), two
+workers with
 one killed, two with one frozen past its session time-out and woken once the other has its
 partitions, a corrupt state key, and a Redis that loses every key of the run (mid-stream,
 the worker killed later; and once the stream is applied). Each must
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.integration
 
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
           "redis_outage_kill", "two_workers_kill", "paused_worker", "redis_restart",
-          "redis_rollback", "corrupt_state", "redis_lost", "redis_lost_idle")  # fmt: skip
+          "redis_rollback", "redis_rollback_crash", "corrupt_state", "redis_lost",
+          "redis_lost_idle")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "two_workers_kill",
                  "paused_worker")  # fmt: skip
 

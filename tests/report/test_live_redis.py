@@ -20,7 +20,6 @@ from tests.integration.conftest import (
     wait_for_labels,
     wait_until_processed,
 )
-from tests.integration.conftest import stack_config as stack_config  # the real servers' fixture
 from tests.report.browser import distinct_bytes, render
 from tests.report.test_browser import NOT_BLANK
 

@@ -125,6 +125,10 @@ def build_worker(
     _add_spec_sync(app, settings, services, file_specs, pii)
     _warn_of_eviction(app, services.spec_store.client)
     _restore_lost_state(app, settings, services)
+    app.state_marks = {
+        service.store.topic: service.applied.behind
+        for service in (services.ingestion, services.label_service)
+    }
     _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
         app,

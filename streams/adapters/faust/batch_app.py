@@ -23,6 +23,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
 from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
+from streams.adapters.faust.rewind import StateMarks
 from streams.core.errors import AccessRefused
 
 __all__ = ["DRAIN_S", "BatchApp"]
@@ -57,6 +58,8 @@ class BatchApp(faust.App):
         self.closing: list[Callable[[], Awaitable[None]]] = []
         #: Why the worker stopped itself: access only an operator can grant (``access_refused``).
         self.refused: AccessRefused | None = None
+        #: Per topic, its service's check of committed offsets against the state (``rewind``).
+        self.state_marks: dict[str, StateMarks] = {}
 
     def batch_channel(
         self, topic: faust.TopicT, *, maxsize: int = 4, routed: bool = False

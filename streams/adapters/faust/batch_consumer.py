@@ -42,6 +42,7 @@ from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
 from streams.adapters.faust.access_refused import stop_worker, take_group_error
+from streams.adapters.faust.rewind import StateMarks, rewind_behind_state
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 from streams.core.errors import AccessRefused
@@ -96,7 +97,8 @@ class FetchedChunk:
 class ChunkRoutes(Protocol):
     """What the consumer reads of its app (``batch_app.BatchApp``): how many events a chunk
     may hold, which topics are by-model ones, the chunks an agent has taken, and how many
-    agents wait for another topic's records to be applied."""
+    agents wait for another topic's records to be applied, and each service's check of its
+    topic's committed offsets against its stored state."""
 
     max_chunk_records: int
     kafka_stop: StopBudget
@@ -104,6 +106,7 @@ class ChunkRoutes(Protocol):
     taken_chunks: WeakSet[FetchedChunk]
     copies_waits: int
     refused: AccessRefused | None
+    state_marks: dict[str, StateMarks]
 
 
 class _DaemonWorkerThread(WorkerThread):
@@ -159,6 +162,11 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         #: Per routed topic whose agent is behind, the chunks to hand over, in order.
         self._held: dict[str, list[FetchedChunk]] = {}
         self._hand_overs: set[asyncio.Task[None]] = set()
+
+    async def perform_seek(self) -> None:
+        # To the committed offsets, as Faust does; then back where Redis's state is behind.
+        await super().perform_seek()
+        await rewind_behind_state(self, cast(ChunkRoutes, self.app).state_marks)
 
     def _new_consumer_thread(self) -> _BatchConsumerThread:
         return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)

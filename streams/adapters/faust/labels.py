@@ -161,6 +161,12 @@ class LabelService(MonitoringStage):
 
     async def _apply(self, results: list[JoinResult], records: list[RawRecord]) -> None:
         self._count(results)
+        if not results and records:
+            # Nothing to judge (every label rejected, or applied already): the low-water
+            # marks still pass the batch, as a save's do, before its commit (``rewind``
+            # reads a commit past them as writes Redis lost).
+            await self.applied.save([], records)
+            return
         applied: list[JoinResult] = []
         while results:
             refused = await self._judge(results, records)

@@ -58,6 +58,7 @@ class MonitoringStage:
             metrics.replayed_skipped,
             metrics.saves_refused.labels(store.state_kind),
             metrics.state_lost.labels(store.state_kind),
+            metrics.state_behind.labels(store.state_kind),
         )
         #: Held by each batch, and by ``restore_lost`` between two.
         self.passing = asyncio.Lock()

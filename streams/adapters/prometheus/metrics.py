@@ -170,6 +170,13 @@ class IngestMetrics:
             ["kind"],
             registry=registry,
         )
+        self.state_behind = Counter(
+            "driftline_state_behind_commits",
+            "Partitions whose committed offset was past what Redis's state holds when this "
+            "worker took them (Redis lost writes): read again from there; kind as above.",
+            ["kind"],
+            registry=registry,
+        )
 
     def _add_batch_metrics(self, registry: CollectorRegistry) -> None:
         """Alerts, micro-batches and models known."""

@@ -33,7 +33,7 @@ model since) is refused, and the caller rebuilds it from Redis (``forget_models`
 are this writer's id and a count: a stored token of this writer's older than its last save
 means Redis went back in time (it restarted from a persistence file behind its last writes,
 or a replica was promoted before it had them), and the state held here is saved again whole
-instead (``rolled_back``), as for a model whose keys are gone.
+instead (``_lost_of``), as for a model whose keys are gone.
 """
 
 from __future__ import annotations
@@ -81,15 +81,18 @@ class AppliedOffsets:
         skipped: Counter,
         refused: Counter | None = None,
         lost: Counter | None = None,
+        behind: Counter | None = None,
     ) -> None:
         """``skipped`` counts records skipped as applied; ``refused``, models found saved by
         another worker since this one read them (at a save, or before alerts leave);
-        ``lost``, models whose stored state was gone at a save and was saved again whole."""
+        ``lost``, models whose stored state was gone at a save and was saved again whole;
+        ``behind``, partitions committed past what the stored state holds (``behind``)."""
         self.store = store
         self.writer = writer
         self.skipped = skipped
         self.refused = refused
         self.lost = lost
+        self.behind_commits = behind
         #: Routed records are checked against their roads when set (``fresh``).
         self.road_check: RoadCheck | None = None
         #: What this worker holds of some models, whole, to save again where Redis no longer
@@ -105,7 +108,7 @@ class AppliedOffsets:
         self._saved_at: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic
         # Every token this writes starts with its id: a stored one that does and is not the
-        # last save's is an earlier save of this writer's (``rolled_back``).
+        # last save's is an earlier save of this writer's (``_lost_of``).
         self._writer_id = secrets.token_hex(8)
         self._saves = itertools.count()
 
@@ -168,6 +171,25 @@ class AppliedOffsets:
             m for m in known
             if last[m] and last[m] != self._tokens[m] and not self._is_own(last[m])
         }  # fmt: skip
+
+    async def behind(self, committed: Mapping[int, int]) -> dict[int, int]:
+        """Of ``committed`` (the group's committed offset of some partitions of the store's
+        topic), the partitions Redis's state is behind, with the offset to read again from:
+        past its low-water mark. An offset is committed only once the state it leads to is
+        saved, so Redis lost writes it had acknowledged; the records between are read again
+        and the fences skip what the state holds of them. A partition without a mark (its
+        keys expired, or never written) is left as it is."""
+        marks = await self.store.applied_offsets(list(committed))
+        starts = {p: marks[p] + 1 for p, offset in committed.items()
+                  if p in marks and offset > marks[p] + 1}  # fmt: skip
+        if starts:
+            shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
+            logger.error("Redis's state is behind the committed offsets of %d partitions of %s "
+                         "(%s): it lost writes it had acknowledged; reading those records again",
+                         len(starts), self.store.topic, shown)  # fmt: skip
+            if self.behind_commits is not None:
+                self.behind_commits.inc(len(starts))
+        return starts
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
@@ -282,20 +304,31 @@ class AppliedOffsets:
         if not refused or self.whole is None:
             return refused
         lost = {model_id: "" for model_id in refused.gone}
-        lost.update(await self._rolled_back(refused - refused.gone))
+        lost.update(await self._lost_of(refused - refused.gone))
         if not lost:
             return refused
+        # Redis lost writes, maybe those of other models held here too: the low-water marks
+        # written back with these would pass their records, so they are checked first.
+        lost.update(await self._lost_of(self._saved_lately(self.store.ttl_s / 2) - refused))
         return (refused - lost.keys()) | await self._save_whole(lost, offsets, sources)
 
-    async def _rolled_back(self, models: Collection[str]) -> dict[str, str]:
-        """Of ``models`` (refused as saved since), those whose last save Redis holds is an
-        earlier one of this writer's, with that save's token: Redis lost the writes after
-        it, and nobody else has saved them since."""
+    async def _lost_of(self, models: Collection[str]) -> dict[str, str]:
+        """Of ``models`` (saved here last, as far as this worker knows), those Redis lost,
+        with the token it holds: no save at all ('') or an earlier one of this writer's.
+        Another worker's save since is no loss."""
         if not models:
             return {}
-        store = self.store
+        store, tokens = self.store, self._tokens
         last = await self.writer.until_done("redis", lambda: store.last_saves(models))
-        return {m: token for m, token in last.items() if self._is_own(token)}
+        return {
+            m: token for m, token in last.items()
+            if not token or (token != tokens.get(m) and self._is_own(token))
+        }  # fmt: skip
+
+    def _saved_lately(self, within_s: float) -> set[str]:
+        """The models this worker saved in the last ``within_s`` seconds."""
+        since, tokens = self.clock() - within_s, self._tokens
+        return {m for m, at in self._saved_at.items() if at >= since and tokens.get(m)}
 
     def _is_own(self, token: str) -> bool:
         return token.startswith(self._writer_id)
@@ -306,17 +339,9 @@ class AppliedOffsets:
         too, but a model with no later event would keep none of its state). Models saved
         longer ago are left out: their keys may have expired (``state_ttl_s``). The models
         refused (another worker saved them since the loss)."""
-        since = self.clock() - within_s
-        tokens = self._tokens
-        held = [m for m, at in self._saved_at.items() if at >= since and tokens.get(m)]
-        if not held or self.whole is None:
+        if self.whole is None:
             return set()
-        store = self.store
-        last = await self.writer.until_done("redis", lambda: store.last_saves(held))
-        lost = {
-            m: token for m, token in last.items()
-            if not token or (token != tokens[m] and self._is_own(token))
-        }  # fmt: skip
+        lost = await self._lost_of(self._saved_lately(within_s))
         return await self._save_whole(lost, {}, {}) if lost else set()
 
     async def _save_whole(
