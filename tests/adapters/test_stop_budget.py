@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from streams.adapters.faust import batch_consumer
-from streams.adapters.faust.batch_consumer import StopBudget
+from streams.adapters.faust.consumer_thread import StopBudget
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.web.drivers import aiohttp as faust_aiohttp
 
-from streams.adapters.faust.batch_consumer import FetchedChunk, StopBudget, _BatchConsumer
+from streams.adapters.faust.batch_consumer import FetchedChunk, _BatchConsumer
+from streams.adapters.faust.consumer_thread import StopBudget
 from streams.adapters.faust.rewind import StateMarks
 from streams.core.errors import AccessRefused
 

@@ -13,10 +13,11 @@ consumes that channel and acks the chunk (``batch_app.BatchApp.ack``) once its e
 are durable; Faust commits as before.
 Records of every other topic take Faust's own per-record path.
 
-It also shortens how long the broker may hold an empty fetch (``FETCH_MAX_WAIT_MS``):
-aiokafka keeps one fetch in flight per broker, so while Faust's 1.5 s long poll waits on
-idle partitions, a busy partition whose buffer ran dry cannot be fetched. With one busy
-partition of four that stalled the worker for 1 s after every 1 MiB fetched.
+Its thread (``consumer_thread``) also shortens how long the broker may hold an empty fetch
+(``FETCH_MAX_WAIT_MS``): aiokafka keeps one fetch in flight per broker, so while Faust's
+1.5 s long poll waits on idle partitions, a busy partition whose buffer ran dry cannot be
+fetched. With one busy partition of four that stalled the worker for 1 s after every 1 MiB
+fetched.
 
 Group membership, rebalancing and commits stay Faust's. The consumer reaches into private
 parts of faust-streaming 0.15.3 and aiokafka 0.14.0 (pinned).
@@ -37,50 +38,20 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.types.tuples import ack_lock
-from mode import Service
-from mode.threads import WorkerThread
 from mode.utils.futures import notify
 
-from streams.adapters.faust.access_refused import stop_worker, take_group_error
+from streams.adapters.faust.consumer_thread import BatchConsumerThread, StopRoutes
 from streams.adapters.faust.rewind import StateMarks, rewind_behind_state
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
-from streams.core.errors import AccessRefused
 
-__all__ = ["CONSUMER_STOP_S", "FETCH_MAX_WAIT_MS", "FetchedChunk", "StopBudget"]
+__all__ = ["FetchedChunk"]
 
 logger = logging.getLogger(__name__)
-
-#: Short enough to be hidden by the chunks waiting in the channel, long enough that an idle
-#: worker sends only a few fetch requests a second.
-FETCH_MAX_WAIT_MS = 100
 
 #: How often the fetcher looks again at a full channel: for room, or for its agent starting
 #: to wait for another topic's records.
 _FULL_POLL_S = 0.02
-#: How long a stopping worker waits for Kafka: its last commit and its consumer thread's
-#: stop (``_BatchConsumerThread``) together (``StopBudget``).
-CONSUMER_STOP_S = 5.0
-#: A step of the stop is never given less: what answering brokers do in milliseconds.
-_MIN_STEP_S = 1.0
-
-
-class StopBudget:
-    """``CONSUMER_STOP_S``, spent once by a stopping worker's steps that wait on Kafka: the
-    last commit (``BatchApp._consumer_wait_empty``), then the consumer thread's own commit
-    and LeaveGroup. Each used to wait 5 s of its own: with no broker answering, a SIGTERMed
-    worker took 11 s to stop."""
-
-    def __init__(self, seconds: float = CONSUMER_STOP_S) -> None:
-        self.seconds = seconds
-        self._deadline: float | None = None
-
-    def left(self) -> float:
-        """The seconds the next step may wait; the clock starts at the first step."""
-        now = time.monotonic()
-        if self._deadline is None:
-            self._deadline = now + self.seconds
-        return max(self._deadline - now, _MIN_STEP_S)
 
 
 @dataclass(eq=False, slots=True, weakref_slot=True)
@@ -94,61 +65,17 @@ class FetchedChunk:
     refcount: int = 1
 
 
-class ChunkRoutes(Protocol):
+class ChunkRoutes(StopRoutes, Protocol):
     """What the consumer reads of its app (``batch_app.BatchApp``): how many events a chunk
     may hold, which topics are by-model ones, the chunks an agent has taken, and how many
     agents wait for another topic's records to be applied, and each service's check of its
     topic's committed offsets against its stored state."""
 
     max_chunk_records: int
-    kafka_stop: StopBudget
     routed_topics: set[str]
     taken_chunks: WeakSet[FetchedChunk]
     copies_waits: int
-    refused: AccessRefused | None
     state_marks: dict[str, StateMarks]
-
-
-class _DaemonWorkerThread(WorkerThread):
-    """mode's thread, but one the interpreter does not wait for at exit: a consumer stuck
-    on brokers that do not answer held a stopped worker's process for over a minute."""
-
-    def __init__(self, service: Any, **kwargs: Any) -> None:
-        super().__init__(service, **kwargs)
-        self.daemon = True
-
-
-class _BatchConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    Worker = _DaemonWorkerThread
-
-    async def stop(self) -> None:
-        # mode's default (60 s) is what a stop took with the brokers down, waiting for this
-        # thread's last commit and LeaveGroup: past Kubernetes' 30 s grace, so the pod was
-        # SIGKILLed. A commit given up is no loss: the next owner reads those records again
-        # and the offsets in Redis skip what was applied.
-        self.shutdown_timeout = cast(ChunkRoutes, self.app).kafka_stop.left()
-        try:
-            await super().stop()
-        except TimeoutError:
-            # Past the time-out above (the brokers do not answer): one line, not mode's
-            # traceback of a child that failed to stop, which reads as a crash.
-            logger.warning("the Kafka consumer did not stop within %.1f s (the brokers do "
-                           "not answer): its last commit is given up",
-                           self.shutdown_timeout)  # fmt: skip
-
-    @Service.timer(1.0)
-    async def _group_errors(self) -> None:
-        app = cast(ChunkRoutes, self.app)
-        if app.refused is None:
-            try:
-                take_group_error(self._consumer, self.app.conf.id)
-            except AccessRefused as refused:
-                stop_worker(app, refused)
-
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
-        return consumer
 
 
 class _BatchConsumer(faust_aiokafka.Consumer):
@@ -168,8 +95,8 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         await super().perform_seek()
         await rewind_behind_state(self, cast(ChunkRoutes, self.app).state_marks)
 
-    def _new_consumer_thread(self) -> _BatchConsumerThread:
-        return _BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+    def _new_consumer_thread(self) -> BatchConsumerThread:
+        return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     def forget_untaken(self, taken: Collection[FetchedChunk]) -> int:
         """Stop waiting for the chunks no agent took; how many there were."""
