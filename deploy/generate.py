@@ -114,11 +114,15 @@ def overview() -> dict:
         ("Worker health", "timeseries", [
             ('up{job="driftline-worker"}', "up {{instance}}"),
             ("driftline_health_check_up", "{{check}} {{instance}}")]),
-        ("Worker restarts, states rebuilt after a pause (1h)", "timeseries", [
+        ("Worker restarts; states rebuilt, or found lost in Redis (1h)", "timeseries", [
             ('changes(process_start_time_seconds{job="driftline-worker"}[1h])',
              "restarts {{instance}}"),
             ("sum by (instance) (increase(driftline_state_saves_refused_total[1h]))",
-             "rebuilt {{instance}}")]),
+             "rebuilt {{instance}}"),
+            ("sum by (instance) (increase(driftline_state_lost_total[1h]))",
+             "written again {{instance}}"),
+            ("sum by (instance) (increase(driftline_state_behind_commits_total[1h]))",
+             "partitions read again {{instance}}")]),
         ("Event -> alert latency p95 (1h)", "timeseries", [
             ("histogram_quantile(0.95, sum by (le, type) "
              "(increase(driftline_alert_latency_seconds_bucket[1h])))", "{{type}}")]),
