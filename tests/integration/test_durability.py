@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -65,6 +67,23 @@ def store_and_writer(
     return store, metrics, DurableWriter(metrics.retries, metrics.publish_failures)
 
 
+@contextlib.asynccontextmanager
+async def scratch_redis(stack_config, name: str) -> AsyncIterator[tuple[aioredis.Redis, str]]:
+    """A client, and a key prefix of the test's own whose keys are deleted after it."""
+    client = aioredis.Redis.from_url(stack_config.redis_url)
+    prefix = f"{name}-{time.monotonic_ns()}"
+    try:
+        yield client, prefix
+    finally:
+        await _lose_every_key(client, prefix)
+        await client.aclose()
+
+
+async def _lose_every_key(client: aioredis.Redis, prefix: str) -> None:
+    """Delete every key under ``prefix``: what Redis restarted without its data leaves."""
+    await client.delete(*await client.keys(f"{prefix}:*"))
+
+
 def counted_applied(
     client: aioredis.Redis, prefix: str
 ) -> tuple[RedisMonitorStore, AppliedOffsets, Any, Any]:
@@ -81,12 +100,10 @@ def counted_applied(
 
 def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_config):
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-fence-{time.monotonic_ns()}"
-        store, metrics, writer = store_and_writer(client, prefix)
-        skipped = metrics.replayed_skipped
-        applied = AppliedOffsets(store, writer, skipped)
-        try:
+        async with scratch_redis(stack_config, "it-fence") as (client, prefix):
+            store, metrics, writer = store_and_writer(client, prefix)
+            skipped = metrics.replayed_skipped
+            applied = AppliedOffsets(store, writer, skipped)
             assert await store.save([update(1)], {0: 10, 1: 3}, token="t1") == set()
             # Writers that read before that save (none), or before another one: at offsets
             # equal, behind, and ahead, it does not matter.
@@ -110,9 +127,6 @@ def test_a_save_built_on_an_older_save_is_refused_and_changes_nothing(stack_conf
             assert await applied.save([update(3)], fresh) == set()
             assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 3}
             assert await store.applied_offsets([0, 1]) == {0: 11, 1: 4}
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
@@ -125,26 +139,24 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
     worker holds, whole; where another worker saved the model since the loss, that one wins."""
 
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-lost-{time.monotonic_ns()}"
-        store, applied, refused, lost = counted_applied(client, prefix)
-        asked: list[frozenset[str]] = []
+        async with scratch_redis(stack_config, "it-lost") as (client, prefix):
+            store, applied, refused, lost = counted_applied(client, prefix)
+            asked: list[frozenset[str]] = []
 
-        async def whole(models):
-            asked.append(models)
-            if len(asked) == 2:  # another worker saves the model meanwhile
-                assert await store.save([update(9)], {0: 2}, expected={"it-fence": ""}) == set()
-            return [MonitorUpdate("it-fence", "v1", {"marker": 2, "whole": True},
-                                  {"model_id": "it-fence"}, [])], {}  # fmt: skip
+            async def whole(models):
+                asked.append(models)
+                if len(asked) == 2:  # another worker saves the model meanwhile
+                    assert await store.save([update(9)], {0: 2}, expected={"it-fence": ""}) == set()
+                return [MonitorUpdate("it-fence", "v1", {"marker": 2, "whole": True},
+                                      {"model_id": "it-fence"}, [])], {}  # fmt: skip
 
-        applied.whole = whole
-        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(4)]
-        elsewhere = [RawRecord(b"{}", 0, "predictions", 1, 7)]  # a partition since idle
-        try:
+            applied.whole = whole
+            batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(4)]
+            elsewhere = [RawRecord(b"{}", 0, "predictions", 1, 7)]  # a partition since idle
             await applied.fresh_events(["it-fence"], [(0, 0)], batch[:1])
             assert await applied.save([update(1)], batch[:1]) == set()
             assert await applied.save([update(1)], elsewhere) == set()
-            await client.delete(*await client.keys(f"{prefix}:*"))
+            await _lose_every_key(client, prefix)
             assert await applied.overtaken(["it-fence"]) == set(), "no other worker saved it"
             # The save of the next batch is refused as gone, and the whole state written.
             assert await applied.save([update(2)], batch[1:2]) == set()
@@ -156,13 +168,10 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
             assert (lost._value.get(), refused._value.get()) == (1, 0)
             # Lost again, and another worker saves the model before the whole state is
             # written: that one is refused, the other's stays.
-            await client.delete(*await client.keys(f"{prefix}:*"))
+            await _lose_every_key(client, prefix)
             assert await applied.save([update(3)], batch[2:3]) == {"it-fence"}
             assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 9}
             assert lost._value.get() == 2
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
@@ -175,7 +184,7 @@ async def _dump(client: aioredis.Redis, prefix: str) -> dict[bytes, bytes]:
 async def _go_back(client: aioredis.Redis, prefix: str, dumped: dict[bytes, bytes]) -> None:
     """Redis as it was when ``dumped``: what a restart from a persistence file behind its
     last writes, or a replica promoted before it had them, would hold."""
-    await client.delete(*await client.keys(f"{prefix}:*"))
+    await _lose_every_key(client, prefix)
     for key, value in dumped.items():
         await client.restore(key, 3_600_000, value, replace=True)
 
@@ -189,18 +198,16 @@ def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_c
     as lost. A save of another worker's since is still refused."""
 
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-back-{time.monotonic_ns()}"
-        store, applied, refused, lost = counted_applied(client, prefix)
-        chunks = [{"chunk": 1}, {"chunk": 2}]
+        async with scratch_redis(stack_config, "it-back") as (client, prefix):
+            store, applied, refused, lost = counted_applied(client, prefix)
+            chunks = [{"chunk": 1}, {"chunk": 2}]
 
-        async def whole(models):
-            return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, chunks, True)
-                    for m in sorted(models)], {}  # fmt: skip
+            async def whole(models):
+                return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, chunks, True)
+                        for m in sorted(models)], {}  # fmt: skip
 
-        applied.whole = whole
-        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(6)]
-        try:
+            applied.whole = whole
+            batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(6)]
             saved = await applied.save([MonitorUpdate("m", "v1", {"n": 1}, None, chunks[:1]),
                                         MonitorUpdate("idle", "v1", {"n": 1}, None, [])],
                                        batch[:1])  # fmt: skip
@@ -241,9 +248,6 @@ def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_c
                                       batch[5:6]) == {"m"}  # fmt: skip
             assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 9}
             assert (lost._value.get(), refused._value.get()) == (3, 0)
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
@@ -254,12 +258,10 @@ def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack
     the mark. At or before it (a crash before the commit), or with no mark, nothing moves."""
 
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-behind-{time.monotonic_ns()}"
-        store, metrics, writer = store_and_writer(client, prefix)
-        behind = metrics.state_behind.labels("state")
-        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, None, behind)
-        try:
+        async with scratch_redis(stack_config, "it-behind") as (client, prefix):
+            store, metrics, writer = store_and_writer(client, prefix)
+            behind = metrics.state_behind.labels("state")
+            applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, None, behind)
             assert await store.save([update(1)], {0: 10, 1: 3, 2: 7}) == set()
             committed = {0: 11, 1: 9, 2: 5, 3: 40}
             assert await applied.behind(committed) == {1: 4}
@@ -267,9 +269,6 @@ def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack
             assert "behind the committed offsets of 1 partitions" in caplog.text
             assert await applied.behind({0: 11, 2: 8}) == {}
             assert behind._value.get() == 1
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
@@ -280,21 +279,19 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
     model idle past the state's TTL is saved again at its next save, and not as lost)."""
 
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-lost-idle-{time.monotonic_ns()}"
-        store, metrics, writer = store_and_writer(client, prefix)
-        lost = metrics.state_lost.labels("state")
-        applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, lost)
-        now = [1000.0]
-        applied.clock = lambda: now[0]
+        async with scratch_redis(stack_config, "it-lost-idle") as (client, prefix):
+            store, metrics, writer = store_and_writer(client, prefix)
+            lost = metrics.state_lost.labels("state")
+            applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, lost)
+            now = [1000.0]
+            applied.clock = lambda: now[0]
 
-        async def whole(models):
-            return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, [])
-                    for m in sorted(models)], {}  # fmt: skip
+            async def whole(models):
+                return [MonitorUpdate(m, "v1", {"model": m, "whole": True}, None, [])
+                        for m in sorted(models)], {}  # fmt: skip
 
-        applied.whole = whole
-        batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(3)]
-        try:
+            applied.whole = whole
+            batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(3)]
             assert await applied.save_lost(60) == set(), "nothing saved yet: nothing to check"
             assert await applied.save([MonitorUpdate("idle-a", "v1", {"n": 1}, None, [])],
                                       batch[:2]) == set()  # fmt: skip
@@ -303,7 +300,7 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
                                       batch[2:]) == set()  # fmt: skip
             assert await applied.save_lost(60) == set()
             assert lost._value.get() == 0, "nothing lost: nothing written again"
-            await client.delete(*await client.keys(f"{prefix}:*"))
+            await _lose_every_key(client, prefix)
             # idle-a was saved 100 s ago, past the 60 s window: its keys may have expired.
             assert await applied.save_lost(60) == set()
             assert await store.fetch("idle-a", "v1") is None
@@ -318,14 +315,11 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
             # Idle past the state's TTL, its keys expired as told: written again at its next
             # save, and not counted as lost.
             now[0] += store.ttl_s
-            await client.delete(*await client.keys(f"{prefix}:*"))
+            await _lose_every_key(client, prefix)
             assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 3}, None, [])],
                                       batch[2:]) == set()  # fmt: skip
             assert (await store.fetch("idle-b", "v1")).parse().snapshot["whole"] is True
             assert lost._value.get() == 1
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
@@ -336,22 +330,19 @@ def test_copies_after_a_batchs_last_fresh_record_are_saved_past(stack_config):
     short of the by-model topic's end, and the harness waited for them forever)."""
 
     async def scenario() -> None:
-        client = aioredis.Redis.from_url(stack_config.redis_url)
-        prefix = f"it-copies-{time.monotonic_ns()}"
-        store, metrics, writer = store_and_writer(client, prefix, topic="by-model")
-        applied = AppliedOffsets(store, writer, metrics.replayed_skipped)
-        # (source offset, by-model offset): two originals, then their copies.
-        placed = ((5088, 10489), (5330, 10490), (5088, 10491), (5330, 10492))
-        batch = [RawRecord(b"{}", 0, "predictions", 2, src, None, (0, at)) for src, at in placed]
-        try:
+        async with scratch_redis(stack_config, "it-copies") as (client, prefix):
+            store, metrics, writer = store_and_writer(client, prefix, topic="by-model")
+            applied = AppliedOffsets(store, writer, metrics.replayed_skipped)
+            # (source offset, by-model offset): two originals, then their copies.
+            placed = ((5088, 10489), (5330, 10490), (5088, 10491), (5330, 10492))
+            batch = [
+                RawRecord(b"{}", 0, "predictions", 2, src, None, (0, at)) for src, at in placed
+            ]
             fresh = await applied.fresh(batch)
             assert [r.position for r in fresh] == [(0, 10489), (0, 10490)]
             assert await applied.save([update(1)], fresh) == set()
             assert await store.applied_offsets([0]) == {0: 10492}
             assert await store.applied_sources() == {(0, "predictions", 2): 5330}
-        finally:
-            await client.delete(*await client.keys(f"{prefix}:*"))
-            await client.aclose()
 
     asyncio.run(scenario())
 
