@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
 
@@ -74,64 +75,85 @@ def redis_restart(ctx: Context) -> Verdict:
         publish_records(run, run.rest)
         run.rest = []
         run.wait_fraction(0.5)
-        os.kill(_redis_pid(run.config), signal.SIGKILL)
-        time.sleep(1)  # the worker meets refused connections for a while
-        service.start(stack_redis.service(run.config), log=lambda line: None)
+        _restart_redis(run)
         return run.time_to_resume()
 
     return finish(ctx, *run_stream(ctx, "redis_restart", fault))
 
 
-def redis_rollback(ctx: Context, *, with_worker: bool = False) -> Verdict:
-    """Redis SIGKILLed and started again from a copy of its append-only file taken earlier:
-    it comes back behind its last writes, as after a machine crash that lost what was not
-    yet on disk, or a failover to a replica that had not received them, while Kafka holds
-    the worker's commits past them. The worker goes on (what it holds must be written
-    again; copy at 30%, restart at 60%) and is SIGKILLed at 80%, a replacement resuming
-    from what was saved. With ``with_worker`` it dies with Redis (the same machine) once the
-    stream's first half is applied and committed (copy at half of that), and its
-    replacement starts from the commits, past what Redis holds: the records between must be
-    read again. The second half is published after, so a state left behind shows in the
-    counts."""
-    saved = ctx.workdir / "redis-rollback-aof"
+def redis_rollback(ctx: Context) -> Verdict:
+    """Redis SIGKILLed at 60% and started again from a copy of its append-only file taken
+    at 30%: it comes back behind its last writes, as after a machine crash that lost what
+    was not yet on disk, or a failover to a replica that had not received them, while Kafka
+    holds the worker's commits past them. The worker goes on (what it holds must be written
+    again) and is SIGKILLed at 80%, a replacement resuming from what was saved."""
+    copy = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
-        if not with_worker:
-            publish_records(run, run.rest)
-            run.rest = []
-        run.wait_fraction(0.3 if not with_worker else 0.5)  # of what is published
-        aof = stack_redis.data_dir(run.config) / "appendonlydir"
-        # A rewrite of the file while it is copied would leave a copy of neither.
-        run.redis.config_set("auto-aof-rewrite-percentage", 0)
-        wait_for(lambda: run.redis.info("persistence")["aof_rewrite_in_progress"] == 0, 60,
-                 "no rewrite of the append-only file")  # fmt: skip
-        shutil.rmtree(saved, ignore_errors=True)
-        shutil.copytree(aof, saved)
-        run.wait_fraction(0.6 if not with_worker else 1.0)
-        if with_worker:
-            time.sleep(1)  # commits every 0.2 s (below): past what Redis will come back with
-            run.kill(run.live_workers()[0], read_saved=False)
+        publish_records(run, run.rest)
+        run.rest = []
+        run.wait_fraction(0.3)
+        _copy_aof(run, copy)
+        run.wait_fraction(0.6)
+        _restart_redis(run, from_copy=copy)
+        resumed = run.time_to_resume()
+        run.wait_fraction(0.8)
+        replace_worker(run, run.kill)
+        return resumed
+
+    return finish(ctx, *run_stream(ctx, "redis_rollback", fault))
+
+
+def redis_rollback_crash(ctx: Context) -> Verdict:
+    """As ``redis_rollback``, but the worker dies with Redis (the same machine): the copy
+    is taken at half the stream's first half, both are SIGKILLed once that half is applied
+    and committed, and the replacement starts from the commits, past what Redis comes back
+    with: the records between must be read again. The second half is published after, so a
+    state left behind shows in the counts."""
+    copy = ctx.workdir / "redis-rollback-aof"
+
+    def fault(run: ChaosRun, records: list) -> float:
+        run.wait_fraction(0.5)  # of what is published: the first half
+        _copy_aof(run, copy)
+        run.wait_fraction(1.0)
+        time.sleep(1)  # commits every 0.2 s (below): past what Redis will come back with
+        run.kill(run.live_workers()[0], read_saved=False)
         crashed_at, before = time.monotonic(), run.applied()
-        os.kill(_redis_pid(run.config), signal.SIGKILL)
-        shutil.rmtree(aof)
-        shutil.copytree(saved, aof)
-        time.sleep(1)  # a live worker meets refused connections for a while
-        service.start(stack_redis.service(run.config), log=lambda line: None)
-        if not with_worker:
-            resumed = run.time_to_resume()
-            run.wait_fraction(0.8)
-            replace_worker(run, run.kill)
-            return resumed
+        _restart_redis(run, from_copy=copy)
         run.read_saved()  # what the replacement finds: the state of the copy
         run.start_worker()
         publish_records(run, run.rest)
         run.rest = []
         return run.time_to_resume(since=crashed_at, before=before)
 
-    name = "redis_rollback_crash" if with_worker else "redis_rollback"
     # The killed worker's commits must pass the copy's state, or there is nothing to find.
-    extra_env = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"} if with_worker else None
-    return finish(ctx, *run_stream(ctx, name, fault, extra_env=extra_env))
+    extra_env = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"}
+    return finish(ctx, *run_stream(ctx, "redis_rollback_crash", fault, extra_env=extra_env))
+
+
+def _copy_aof(run: ChaosRun, copy: Path) -> None:
+    """Copy the stack Redis's append-only file as it is now, to start it from later."""
+    # A rewrite of the file while it is copied would leave a copy of neither.
+    run.redis.config_set("auto-aof-rewrite-percentage", 0)
+    wait_for(lambda: run.redis.info("persistence")["aof_rewrite_in_progress"] == 0, 60,
+             "no rewrite of the append-only file")  # fmt: skip
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(_aof_dir(run), copy)
+
+
+def _restart_redis(run: ChaosRun, *, from_copy: Path | None = None) -> None:
+    """SIGKILL the stack's Redis and start it again: from its append-only file, or from
+    ``from_copy`` (one ``_copy_aof`` took) in its place."""
+    os.kill(_redis_pid(run.config), signal.SIGKILL)
+    if from_copy is not None:
+        shutil.rmtree(_aof_dir(run))
+        shutil.copytree(from_copy, _aof_dir(run))
+    time.sleep(1)  # a running worker meets refused connections for a while
+    service.start(stack_redis.service(run.config), log=lambda line: None)
+
+
+def _aof_dir(run: ChaosRun) -> Path:
+    return stack_redis.data_dir(run.config) / "appendonlydir"
 
 
 def corrupt_state(ctx: Context) -> Verdict:
@@ -228,7 +250,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_outage_kill": lambda ctx: redis_outage(ctx, kill_during=True),
     "redis_restart": redis_restart,
     "redis_rollback": redis_rollback,
-    "redis_rollback_crash": lambda ctx: redis_rollback(ctx, with_worker=True),
+    "redis_rollback_crash": redis_rollback_crash,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
