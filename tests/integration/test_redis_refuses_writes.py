@@ -72,16 +72,20 @@ def test_a_worker_warns_at_start_of_a_redis_that_evicts_keys(stack_config, tmp_p
     client = redis.Redis.from_url(stack_config.redis_url)
     client.config_set("maxmemory-policy", "allkeys-lru")
     client.config_set("maxmemory", 2 << 30)  # far above what the tests hold: nothing evicted
+    said = "Redis evicts keys when full (maxmemory 2147483648 bytes, maxmemory-policy allkeys-lru)"
+    log_path = tmp_path / "worker.log"
     try:
-        worker = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "worker.log")
+        worker = WorkerProcess(env, web_port=free_port(), log_path=log_path)
         worker.start()
         worker.wait_for_partitions()
+        # The check is a Faust task, started once the worker's tables are recovered: it may
+        # come a moment after the partitions (a CI run stopped the worker before it).
+        wait_for(lambda: said in log_path.read_text(), 30)
         assert worker.stop() == 0
     finally:
         client.config_set("maxmemory", 0)
         client.config_set("maxmemory-policy", "noeviction")
-    log = (tmp_path / "worker.log").read_text()
-    said = "Redis evicts keys when full (maxmemory 2147483648 bytes, maxmemory-policy allkeys-lru)"
+    log = log_path.read_text()
     assert said in log
     assert "set maxmemory-policy noeviction" in log
 
