@@ -7,14 +7,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter
 
 from streams.adapters.durable import DurableWriter, Message
 from streams.adapters.kafka import routing
-from streams.adapters.kafka.roads import COPY, Roads, came_its_road, direct_road
-from streams.adapters.kafka.routing import DirectRoute, Router
+from streams.adapters.kafka.direct_routing import DirectRoute
+from streams.adapters.kafka.roads import (
+    COPY,
+    Roads,
+    came_its_road,
+    direct_read_at,
+    direct_road,
+    direct_slot,
+)
+from streams.adapters.kafka.routing import Router
 from streams.core.contract.event import RawRecord
 
 PARTITIONS = 2
@@ -54,6 +62,10 @@ class Store:
     def __init__(self, stored: Roads, *, writable: bool) -> None:
         self.stored, self.writable = stored, writable
         self.claims: list[tuple[int, int, str]] = []
+        self.passed: list[dict[int, int]] = []  # the direct fences raised past copies
+
+    async def pass_to(self, reached: dict[int, int]) -> None:
+        self.passed.append(reached)
 
     async def read(self, partition: int) -> Roads:
         return self.stored
@@ -68,8 +80,10 @@ class Store:
 
 
 def route(
-    store: Store, *, claim_direct: bool, records: list[RawRecord], unknown_for: int = 0
-) -> tuple[list, list, str | None]:
+    store: Store, *, claim_direct: bool, records: list[RawRecord], unknown_for: int = 0,
+    max_bytes: int | None = None, oversized: Callable[[list[RawRecord]], Awaitable[None]]
+    | None = None,
+) -> tuple[list, list, str | None]:  # fmt: skip
     """Forward ``records`` with a fresh router; what was sent, what was applied, and the
     direct road the router says it takes (``direct_road_now``)."""
     sent: list[Message] = []
@@ -88,9 +102,9 @@ def route(
         return None
 
     direct = DirectRoute(apply, count, store, lambda partition: 100, copies_applied,
-                         claim_direct=claim_direct)  # fmt: skip
+                         store.pass_to, claim_direct=claim_direct)  # fmt: skip
     router = Router(Topic(sent, unknown_for=unknown_for), writer, bundle_bytes=8192,
-                    direct=direct)  # fmt: skip
+                    direct=direct, max_bytes=max_bytes, oversized=oversized)  # fmt: skip
     asyncio.run(router.forward(records))
     return sent, applied, asyncio.run(router.direct_road_now())
 
@@ -122,6 +136,41 @@ def test_a_change_of_road_is_claimed_at_the_high_water_mark():
     assert store.claims == [(1, 100, direct_road(PARTITIONS))]
     assert sent and applied == []
     assert store.stored == Roads((100,), (direct_road(PARTITIONS),)) and store.stored.last != COPY
+
+
+def test_the_direct_fence_of_a_chunk_reaches_its_end_past_its_last_copies():
+    """A committed offset past a partition's direct fence then means Redis lost writes (the
+    worker reads the partition again from there: streams/adapters/faust/rewind.py)."""
+    direct = Roads((0,), (direct_road(PARTITIONS),))
+    assert zlib.crc32(b"other") % PARTITIONS != 1  # copied on either road
+    mixed = records_of(OWN, 1, range(100, 105)) + records_of("other", 1, range(105, 110))
+    store = Store(direct, writable=False)
+    _, applied, _ = route(store, claim_direct=True, records=mixed)
+    assert {r.read_at for r in applied} == {direct_read_at(1, 109)} and store.passed == []
+    # No direct record to carry it: the fence is raised alone, at the direct slot.
+    copies = records_of("other", 1, range(110, 120)) + records_of(OWN, 0, range(7, 9))
+    _, applied, _ = route(store, claim_direct=True, records=copies)
+    assert applied == [] and store.passed == [{direct_slot(1): 119, direct_slot(0): 8}]
+    # A copy road has no direct fence to keep up.
+    store = Store(Roads(), writable=False)
+    route(store, claim_direct=False, records=copies)
+    assert store.passed == []
+
+
+def test_a_chunk_ending_in_a_dead_lettered_record_raises_the_direct_fence_past_it():
+    store = Store(Roads((0,), (direct_road(PARTITIONS),)), writable=False)
+    records = records_of(OWN, 1, range(100, 105))
+    large = RawRecord(b'{"model_id": "%s", "pad": "%s"}' % (OWN.encode(), b"x" * 200), 0,
+                      "predictions", 1, 105)  # fmt: skip
+    dead: list[RawRecord] = []
+
+    async def dead_letter(records: list[RawRecord]) -> None:
+        dead.extend(records)
+
+    _, applied, _ = route(store, claim_direct=True, records=[*records, large],
+                          max_bytes=100, oversized=dead_letter)  # fmt: skip
+    assert dead == [large] and len(applied) == 5
+    assert store.passed == [{direct_slot(1): 105}]
 
 
 def slots(records: list[RawRecord], applied: list[RawRecord]) -> list[int]:
@@ -229,7 +278,7 @@ def applied_order(stored: Roads, chunks: list[list[RawRecord]]) -> list[int]:
 
     store = Store(stored, writable=False)
     direct = DirectRoute(ledger.apply, count, store, lambda partition: 100,
-                         ledger.copies_applied, claim_direct=True)  # fmt: skip
+                         ledger.copies_applied, store.pass_to, claim_direct=True)  # fmt: skip
     router = Router(LedgerTopic(ledger), writer, bundle_bytes=8192, direct=direct)
 
     async def forward_all() -> None:

@@ -13,20 +13,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from confluent_kafka.admin import AdminClient
-from prometheus_client import CollectorRegistry
 
-from streams.adapters.durable import DurableWriter
 from streams.adapters.kafka.admin import ensure_topics
 from streams.adapters.kafka.records import end_offsets, publish
-from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.stored_values import MonitorUpdate
@@ -43,6 +38,7 @@ from tests.integration.conftest import (
     wait_until_processed,
     worker_through,
 )
+from tests.integration.scratch_state import lose_every_key, scratch_redis, store_and_writer
 
 pytestmark = pytest.mark.integration
 
@@ -57,31 +53,6 @@ def wait_for(condition, what: str, timeout_s: float = 90.0) -> None:
 
 def update(marker: int) -> MonitorUpdate:
     return MonitorUpdate("it-fence", "v1", {"marker": marker}, None, [])
-
-
-def store_and_writer(
-    client: aioredis.Redis, prefix: str, topic: str = "predictions"
-) -> tuple[RedisMonitorStore, IngestMetrics, DurableWriter]:
-    store = RedisMonitorStore(client, prefix=prefix, topic=topic)
-    metrics = IngestMetrics(CollectorRegistry())
-    return store, metrics, DurableWriter(metrics.retries, metrics.publish_failures)
-
-
-@contextlib.asynccontextmanager
-async def scratch_redis(stack_config, name: str) -> AsyncIterator[tuple[aioredis.Redis, str]]:
-    """A client, and a key prefix of the test's own whose keys are deleted after it."""
-    client = aioredis.Redis.from_url(stack_config.redis_url)
-    prefix = f"{name}-{time.monotonic_ns()}"
-    try:
-        yield client, prefix
-    finally:
-        await _lose_every_key(client, prefix)
-        await client.aclose()
-
-
-async def _lose_every_key(client: aioredis.Redis, prefix: str) -> None:
-    """Delete every key under ``prefix``: what Redis restarted without its data leaves."""
-    await client.delete(*await client.keys(f"{prefix}:*"))
 
 
 def counted_applied(
@@ -156,7 +127,7 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
             await applied.fresh_events(["it-fence"], [(0, 0)], batch[:1])
             assert await applied.save([update(1)], batch[:1]) == set()
             assert await applied.save([update(1)], elsewhere) == set()
-            await _lose_every_key(client, prefix)
+            await lose_every_key(client, prefix)
             assert await applied.overtaken(["it-fence"]) == set(), "no other worker saved it"
             # The save of the next batch is refused as gone, and the whole state written.
             assert await applied.save([update(2)], batch[1:2]) == set()
@@ -168,7 +139,7 @@ def test_a_model_whose_keys_redis_lost_is_saved_again_whole_unless_another_saved
             assert (lost._value.get(), refused._value.get()) == (1, 0)
             # Lost again, and another worker saves the model before the whole state is
             # written: that one is refused, the other's stays.
-            await _lose_every_key(client, prefix)
+            await lose_every_key(client, prefix)
             assert await applied.save([update(3)], batch[2:3]) == {"it-fence"}
             assert (await store.fetch("it-fence", "v1")).parse().snapshot == {"marker": 9}
             assert lost._value.get() == 2
@@ -184,7 +155,7 @@ async def _dump(client: aioredis.Redis, prefix: str) -> dict[bytes, bytes]:
 async def _go_back(client: aioredis.Redis, prefix: str, dumped: dict[bytes, bytes]) -> None:
     """Redis as it was when ``dumped``: what a restart from a persistence file behind its
     last writes, or a replica promoted before it had them, would hold."""
-    await _lose_every_key(client, prefix)
+    await lose_every_key(client, prefix)
     for key, value in dumped.items():
         await client.restore(key, 3_600_000, value, replace=True)
 
@@ -252,27 +223,6 @@ def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_c
     asyncio.run(scenario())
 
 
-def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack_config, caplog):
-    """An offset is committed only once its state is saved: a committed offset past a
-    partition's low-water mark means Redis lost writes, and the partition is read again from
-    the mark. At or before it (a crash before the commit), or with no mark, nothing moves."""
-
-    async def scenario() -> None:
-        async with scratch_redis(stack_config, "it-behind") as (client, prefix):
-            store, metrics, writer = store_and_writer(client, prefix)
-            behind = metrics.state_behind.labels("state")
-            applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, None, behind)
-            assert await store.save([update(1)], {0: 10, 1: 3, 2: 7}) == set()
-            committed = {0: 11, 1: 9, 2: 5, 3: 40}
-            assert await applied.behind(committed) == {1: 4}
-            assert behind._value.get() == 1
-            assert "behind the committed offsets of 1 partitions" in caplog.text
-            assert await applied.behind({0: 11, 2: 8}) == {}
-            assert behind._value.get() == 1
-
-    asyncio.run(scenario())
-
-
 def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(stack_config):
     """No event comes after the loss, so no save finds it: the check between batches does,
     for the models this worker saved within its window (older keys may have expired; a
@@ -300,7 +250,7 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
                                       batch[2:]) == set()  # fmt: skip
             assert await applied.save_lost(60) == set()
             assert lost._value.get() == 0, "nothing lost: nothing written again"
-            await _lose_every_key(client, prefix)
+            await lose_every_key(client, prefix)
             # idle-a was saved 100 s ago, past the 60 s window: its keys may have expired.
             assert await applied.save_lost(60) == set()
             assert await store.fetch("idle-a", "v1") is None
@@ -315,7 +265,7 @@ def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(
             # Idle past the state's TTL, its keys expired as told: written again at its next
             # save, and not counted as lost.
             now[0] += store.ttl_s
-            await _lose_every_key(client, prefix)
+            await lose_every_key(client, prefix)
             assert await applied.save([MonitorUpdate("idle-b", "v1", {"n": 3}, None, [])],
                                       batch[2:]) == set()  # fmt: skip
             assert (await store.fetch("idle-b", "v1")).parse().snapshot["whole"] is True

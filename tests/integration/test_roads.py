@@ -11,10 +11,11 @@ from collections.abc import Callable
 import pytest
 
 from streams.adapters.kafka.admin import ensure_topics
+from streams.adapters.kafka.direct_routing import DirectRoute
 from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.records import end_offsets, read_from
 from streams.adapters.kafka.roads import COPY, Roads, direct_road
-from streams.adapters.kafka.routing import DirectRoute, Router, routed_records
+from streams.adapters.kafka.routing import Router, routed_records
 from streams.adapters.redis.client import connect
 from streams.adapters.redis.road_store import RedisRoads
 from streams.core.contract.event import RawRecord
@@ -54,6 +55,7 @@ class _Run:
         #: Each wait for a by-model partition's copies: the partition, the copies on the
         #: topic then, and how many records had been applied directly before it.
         self.waits: list[tuple[int, int, int]] = []
+        self.passed: list[dict[int, int]] = []  # the direct fences raised past copies
 
     async def route(
         self, chunks: list[list[RawRecord]], *, direct: bool, highwater: int, inputs: int = 4
@@ -73,8 +75,11 @@ class _Run:
             on_topic = len(self.copied())
             self.waits.append((partition, on_topic, len(self.applied)))
 
+        async def passed(reached: dict[int, int]) -> None:
+            self.passed.append(reached)
+
         route = DirectRoute(apply, input_count, roads, _const(highwater), copies_applied,
-                            claim_direct=direct)  # fmt: skip
+                            passed, claim_direct=direct)  # fmt: skip
         router = Router(producer.topic(self.topic), writer()[0], bundle_bytes=8192, direct=route)
         try:
             for chunk in chunks:

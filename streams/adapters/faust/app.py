@@ -27,6 +27,7 @@ from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalanc
 from streams.adapters.faust.health import HealthCheck, StreamLiveness
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.faust.progress import PartitionProgress
+from streams.adapters.faust.rewind import state_marks
 from streams.adapters.faust.routes import add_routes
 from streams.adapters.faust.services import (
     PRODUCER_MAX_REQUEST_BYTES,
@@ -125,10 +126,7 @@ def build_worker(
     _add_spec_sync(app, settings, services, file_specs, pii)
     _warn_of_eviction(app, services.spec_store.client)
     _restore_lost_state(app, settings, services)
-    app.state_marks = {
-        service.store.topic: service.applied.behind
-        for service in (services.ingestion, services.label_service)
-    }
+    app.state_marks = state_marks(services.ingestion.applied, services.label_service.applied)
     _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
         app,

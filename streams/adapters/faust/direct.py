@@ -1,4 +1,4 @@
-"""The wiring of direct routing (``streams/adapters/kafka/routing.py``'s ``DirectRoute``):
+"""The wiring of direct routing (``streams/adapters/kafka/direct_routing.py``'s ``DirectRoute``):
 where a predictions partition's roads are kept, its high-water mark, and the wait for the
 copies before a partition's first direct records."""
 
@@ -17,8 +17,9 @@ from faust.types import TP
 
 from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.services import WorkerServices
+from streams.adapters.kafka.direct_routing import DirectRoute
 from streams.adapters.kafka.producer import KafkaProducer
-from streams.adapters.kafka.routing import DirectRoute, Router
+from streams.adapters.kafka.routing import Router
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.core.contract.event import RawRecord
 from streams.core.errors import StoreUnavailable
@@ -51,6 +52,7 @@ def direct_route(
         services.roads,
         lambda partition: highwater(app, TP(name, partition)),
         copies,
+        services.ingestion.applied.move_past,
         claim_direct=settings.routing == "direct",
     )
 

@@ -10,6 +10,12 @@ takes the partitions afterwards would start from the commits, past what the stat
 and never apply the records between. So once Faust has sought to the committed offsets (at
 every assignment), each service's partitions are compared with its stored marks and sought
 back to them where behind; the fences skip what the state holds of the records read again.
+With direct routing the input topic is checked as well: the records a router applies where
+it reads them are committed with the input partition, not a by-model one.
+
+A direct-routed worker from before the input check fenced its direct records at the last of
+them, not at the end of their chunk: the first assignment after the upgrade may read again
+the copies after a partition's last direct record, and report it as behind, once.
 """
 
 from __future__ import annotations
@@ -21,9 +27,13 @@ from typing import Any
 
 from faust.types import TP
 
+from streams.adapters.kafka.roads import direct_slot
+from streams.adapters.redis.applied_offsets import AppliedOffsets
+from streams.adapters.redis.road_store import RoadCheck
 from streams.core.errors import StoreUnavailable
 
-__all__ = ["MARKS_READ_S", "StateMarks", "rewind_behind_state"]
+__all__ = ["MARKS_READ_S", "StateMarks", "behind_direct_marks", "behind_marks",
+           "rewind_behind_state", "state_marks"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +62,65 @@ async def rewind_behind_state(consumer: Any, marks: Mapping[str, StateMarks]) ->
             continue
         for partition, offset in starts.items():
             await consumer.seek(TP(topic, partition), offset)
+
+
+def state_marks(*services: AppliedOffsets) -> dict[str, StateMarks]:
+    """The checks of the topics ``services`` read: each one's own, and with direct routing
+    (a ``road_check`` set) the input topic its router reads."""
+    marks = {applied.store.topic: behind_marks(applied) for applied in services}
+    for applied in services:
+        if applied.road_check is not None:
+            marks[applied.road_check.roads.topic] = behind_direct_marks(applied, applied.road_check)
+    return marks
+
+
+def behind_marks(applied: AppliedOffsets) -> StateMarks:
+    """The check of ``applied``'s own topic: a partition is behind where its committed
+    offset is past its low-water mark. A partition without a mark (its keys expired, or
+    never written) is left as it is."""
+
+    async def behind(committed: Mapping[int, int]) -> dict[int, int]:
+        marks = await applied.store.applied_offsets(list(committed))
+        starts = {p: marks[p] + 1 for p, offset in committed.items()
+                  if p in marks and offset > marks[p] + 1}  # fmt: skip
+        return _reported(applied, applied.store.topic, committed, starts)
+
+    return behind
+
+
+def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks:
+    """The check of the input topic a router reads with direct routing: the records it
+    applies where it reads them are fenced by input partition (``direct_slot``), up to the
+    end of each chunk (its copies included, ``Router``), so a partition whose road is
+    direct now is behind where its committed offset is past the first record of the road
+    after that fence. Copy segments are left out: their records are checked where their
+    copies are read."""
+
+    async def behind(committed: Mapping[int, int]) -> dict[int, int]:
+        road = await check.direct_road_now()
+        if road is None:
+            return {}
+        marks = await applied.store.applied_offsets(map(direct_slot, committed))
+        roads = await check.roads.read_many(list(committed))
+        starts = {}
+        for partition, offset in committed.items():
+            mark, stored = marks.get(direct_slot(partition)), roads[partition]
+            start = None if mark is None or stored.last != road else stored.first_on(road, mark + 1)
+            if start is not None and start < offset:
+                starts[partition] = start
+        return _reported(applied, check.roads.topic, committed, starts)
+
+    return behind
+
+
+def _reported(
+    applied: AppliedOffsets, topic: str, committed: Mapping[int, int], starts: dict[int, int]
+) -> dict[int, int]:
+    if starts:
+        shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
+        logger.error("Redis's state is behind the committed offsets of %d partitions of %s "
+                     "(%s): it lost writes it had acknowledged; reading those records again",
+                     len(starts), topic, shown)  # fmt: skip
+        if applied.behind_commits is not None:
+            applied.behind_commits.inc(len(starts))
+    return starts

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from streams.core.contract.event import RawRecord
 
 __all__ = ["COPY", "RoadRun", "Roads", "came_its_road", "direct_read_at", "direct_road",
-           "split_direct"]  # fmt: skip
+           "direct_slot", "split_direct"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 #: Stored roads whose left-out segments were logged (once each, however often read).
@@ -95,6 +95,20 @@ class Roads:
         at = bisect.bisect_right(self.starts, offset)
         return self.roads[at - 1] if at else COPY
 
+    def first_on(self, road: str, offset: int) -> int | None:
+        """The first offset at or past ``offset`` that takes ``road``; None if none does.
+
+        >>> Roads.parse("120 d8,400 c,900 d8").first_on("d8", 450)
+        900
+        >>> Roads.parse("120 d8,400 c").first_on("d8", 450) is None
+        True
+        """
+        if self.road_at(offset) == road:
+            return offset
+        later = bisect.bisect_right(self.starts, offset)
+        return next((s for s, r in zip(self.starts[later:], self.roads[later:], strict=True)
+                     if r == road), None)  # fmt: skip
+
 
 def came_its_road(slot: int, partition: int, offset: int, roads: Roads, direct: str | None) -> bool:
     """Whether the record at ``offset`` of input ``partition``, read at fence ``slot`` (a
@@ -123,7 +137,12 @@ def direct_read_at(partition: int, offset: int) -> tuple[int, int]:
     """The ``read_at`` of the records of input partition ``partition`` applied where they
     were read, in a chunk that ends at ``offset``: a fence slot of their own
     (``applied_offsets``), below every by-model partition's."""
-    return -1 - partition, offset
+    return direct_slot(partition), offset
+
+
+def direct_slot(partition: int) -> int:
+    """The fence slot of input partition ``partition``'s records applied where read."""
+    return -1 - partition
 
 
 @dataclass(slots=True)
@@ -131,12 +150,16 @@ class RoadRun:
     """A piece of a chunk that the router sends in one step: the records to forward (and
     their keys), and those to apply where they were read. ``copied_home``: the input
     partitions some of whose forwarded records go to their own by-model partition, where
-    direct records of the same model may follow them (``Router.forward`` orders the two)."""
+    direct records of the same model may follow them (``Router.forward`` orders the two).
+    ``ends``: the last offset of each input partition's records in the run; ``direct_ends``,
+    of those with direct records, which are read there (``direct_read_at``)."""
 
     forwarded: list[RawRecord] = field(default_factory=list)
     keys: list[bytes] = field(default_factory=list)
     direct: list[RawRecord] = field(default_factory=list)
     copied_home: set[int] = field(default_factory=set)
+    ends: dict[int, int] = field(default_factory=dict)
+    direct_ends: dict[int, int] = field(default_factory=dict)
 
 
 def split_direct(
@@ -154,9 +177,11 @@ def split_direct(
     applied after the direct records before it, and before the direct records after it, so
     a model's records keep their order. Chunks away from a change of road are one run.
 
-    The direct records of one partition are read at the run's last of them, as a bundle's
-    records are at the bundle's offset: applied in one batch, they are fenced as one (and
-    each by its source offset), and the fence's runs stay long."""
+    The direct records of one partition are read at the run's last record of the partition,
+    copies included, as a bundle's records are at the bundle's offset: applied in one batch,
+    they are fenced as one (and each by its source offset), and the fence's runs stay long.
+    Their fence then reaches past the run's copies too, so that a committed offset past it
+    means Redis lost writes (``streams/adapters/faust/rewind.py``)."""
     road = direct_road(partitions)
     run = RoadRun()
     runs = [run]
@@ -166,6 +191,7 @@ def split_direct(
         home = zlib.crc32(key) % partitions == partition
         if home and roads[partition].road_at(record.offset) == road:
             run.direct.append(record)
+            run.ends[partition] = record.offset
             went_direct.add(partition)
             continue
         if home:
@@ -175,15 +201,10 @@ def split_direct(
             run.copied_home.add(partition)
         run.forwarded.append(record)
         run.keys.append(key)
+        run.ends[partition] = record.offset
     for run in runs:
-        run.direct = _read_at_their_last(run.direct)
+        run.direct_ends = {p: run.ends[p] for p in {r.partition for r in run.direct}}
+        read_at = {p: direct_read_at(p, end) for p, end in run.direct_ends.items()}
+        run.direct = [RawRecord(r.value, r.timestamp_ms, r.source, r.partition, r.offset,
+                                r.key, read_at[r.partition]) for r in run.direct]  # fmt: skip
     return runs
-
-
-def _read_at_their_last(direct: list[RawRecord]) -> list[RawRecord]:
-    ends: dict[int, int] = {}
-    for record in direct:
-        ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
-    read_at = {partition: direct_read_at(partition, end) for partition, end in ends.items()}
-    return [RawRecord(r.value, r.timestamp_ms, r.source, r.partition, r.offset, r.key,
-                      read_at[r.partition]) for r in direct]  # fmt: skip

@@ -17,17 +17,17 @@ acked once the broker has every record.
 
 With a ``DirectRoute`` the records already on the partition their model maps to, at offsets
 their partition's roads (``roads.py``) route direct, are not copied: the router applies them
-itself, in the same step, and the chunk is acked once they are applied too.
+itself (``direct_routing.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -41,11 +41,12 @@ from streams.adapters.kafka.bundles import (
     unbundled,
 )
 from streams.adapters.kafka.dead_letter import rescue
+from streams.adapters.kafka.direct_routing import DirectRoute, DirectRouting
 from streams.adapters.kafka.partition_count import CachedCount
-from streams.adapters.kafka.roads import COPY, RoadRun, Roads, direct_road, split_direct
+from streams.adapters.kafka.roads import direct_road
 from streams.core.contract.event import RawRecord
 
-__all__ = ["SOURCE_HEADERS", "DirectRoute", "PartitionedTopic", "RoadStore", "Router",
+__all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router",
            "model_key", "partition_messages", "pieces", "routed_record", "routed_records",
            "source_headers"]  # fmt: skip
 
@@ -225,44 +226,6 @@ class PartitionedTopic(BatchTopic, Protocol):
     async def partition_count(self) -> int | None: ...
 
 
-class RoadStore(Protocol):
-    """Where the roads of each input partition are kept (``RedisRoads``)."""
-
-    async def claim(self, partition: int, start: int, road: str) -> Roads: ...
-
-    async def read(self, partition: int) -> Roads: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DirectRoute:
-    """Where the records already on their model's partition go.
-
-    Faust assigns topics of equal partition counts together, so input partition ``p`` and
-    by-model partition ``p`` have one owner: a record of input partition ``p`` whose model
-    maps to ``p`` can be ``apply``-ed by this worker at once, with no copy, second read or
-    bundle framing (producers keying by model id with librdkafka's partitioner put every
-    record so). ``partition_count`` is the input topic's; while it differs from the by-model
-    topic's, every record is forwarded.
-
-    Which road a record takes is fixed by its partition's ``roads`` (``roads.py``), so a
-    record read again after a crash takes the road it took first. ``claim_direct``
-    (``DRIFTLINE_ROUTING=direct``): the records past the high-water mark (``highwater``,
-    from the consumer's last fetch) go direct; else they are copied, and only the records
-    of direct segments stored earlier are still applied here.
-    """
-
-    apply: Callable[[list[RawRecord]], Awaitable[None]]
-    partition_count: Callable[[], Awaitable[int | None]]
-    roads: RoadStore
-    highwater: Callable[[int], int | None]
-    #: Returns once the copies already on by-model partition ``p`` are applied (or after a
-    #: bound): a partition's direct records wait for it where copies of theirs may be ahead
-    #: (its first since its roads were read, and those after a copy segment), so a change of
-    #: road applies each model's records in their order.
-    copies_applied: Callable[[int], Awaitable[None]]
-    claim_direct: bool
-
-
 class Router:
     """Forward each chunk of input records to ``target``, keyed by model id."""
 
@@ -287,20 +250,16 @@ class Router:
         self.max_bytes = max_bytes
         self.oversized = oversized
         self.bundle_bytes = bundle_bytes
-        self.direct = direct
+        self._direct = None if direct is None else DirectRouting(direct, writer)
         self._partitions = CachedCount(target.partition_count, target.get_topic_name())
         self._input_partitions = (
             None if direct is None else CachedCount(direct.partition_count, "the input topic")
         )
-        self._roads: dict[int, Roads] = {}
-        # Partitions whose copies to their own by-model partition were all applied before
-        # their last direct records (none sent since).
-        self._ordered: set[int] = set()
 
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order per partition (see
         ``DurableWriter``)."""
-        limit = self.max_bytes
+        chunk, limit = records, self.max_bytes
         if limit is not None and self.oversized is not None:
             large = [r for r in records if len(r.value or b"") > limit]
             if large:
@@ -314,12 +273,13 @@ class Router:
             ]
             await self.writer.publish(self.target, messages, rescue=rescue, in_order=True)
             return
-        route = self.direct
-        if route is None:
+        if self._direct is None or self._input_partitions is None:
             await asyncio.gather(*self._publishing(records, keys, partitions))
             return
-        for run in await self._split(route, records, keys, partitions):
-            await self._send(route, run, partitions)
+        copartitioned = await self._known(self._input_partitions) == partitions
+        publishing = functools.partial(self._publishing, partitions=partitions)
+        shared = partitions if copartitioned else None
+        await self._direct.send(chunk, records, keys, shared, publishing)
 
     def _publishing(
         self, records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
@@ -330,32 +290,15 @@ class Router:
             for p, messages in planned.items()
         ]
 
-    async def _send(self, route: DirectRoute, run: RoadRun, partitions: int) -> None:
-        """Forward ``run``'s copies and apply its direct records: those of a partition
-        whose copies to its own by-model partition may not all be applied yet (its first
-        direct records since a rebalance, or copies sent since its last wait) once they
-        are, this run's included."""
-        work = self._publishing(run.forwarded, run.keys, partitions)
-        self._ordered -= run.copied_home
-        if run.direct:
-            waiting = {r.partition for r in run.direct} - self._ordered
-            if waiting:
-                await asyncio.gather(*work)
-                work = []
-                await asyncio.gather(*map(route.copies_applied, waiting))
-                self._ordered |= waiting
-            work.append(route.apply(run.direct))
-        await asyncio.gather(*work)
-
     async def direct_road_now(self) -> str | None:
         """The direct road this router sends records on (``direct_road`` of the partition
         count), or None while it copies every record (no bundles, no direct route, or the
-        two topics' counts differ or are not known yet): as ``forward`` and ``_split``
-        decide."""
+        two topics' counts differ): as ``forward`` decides, so waited for as ``forward``
+        waits for the counts. At a worker's start the brokers may not have said yet."""
         if not self.bundle_bytes or self._input_partitions is None:
             return None
-        partitions = await self._partitions.get()
-        if partitions is None or await self._input_partitions.get() != partitions:
+        partitions = await self._known(self._partitions)
+        if partitions is None or await self._known(self._input_partitions) != partitions:
             return None
         return direct_road(partitions)
 
@@ -365,7 +308,7 @@ class Router:
         checked against the road it gives (``direct_road_now``), so a record copied for
         want of it would later be taken for a stale router's and skipped."""
         value, asks = await count.get(), 1
-        while value is None and self.direct is not None:
+        while value is None and self._direct is not None:
             if asks == _COUNT_WARN_AFTER:
                 logger.warning(_COUNT_WAIT, count.topic, asks)
             await asyncio.sleep(_COUNT_RETRY_S)
@@ -374,37 +317,5 @@ class Router:
 
     def forget(self) -> None:
         """After a rebalance: another worker may have claimed a road meanwhile."""
-        self._roads.clear()
-        self._ordered.clear()
-
-    async def _split(
-        self, route: DirectRoute, records: Sequence[RawRecord], keys: Sequence[bytes],
-        partitions: int,
-    ) -> list[RoadRun]:  # fmt: skip
-        """The records to forward (and their keys), and those to apply here, in runs."""
-        assert self._input_partitions is not None
-        copartitioned = await self._known(self._input_partitions) == partitions
-        wanted = direct_road(partitions) if route.claim_direct and copartitioned else COPY
-        read = {r.partition for r in records}
-        roads = {p: await self._roads_of(route, p, wanted) for p in read}
-        if not copartitioned or not any(r.starts for r in roads.values()):
-            return [RoadRun(list(records), list(keys), [], read)]  # any may go home
-        return split_direct(records, keys, partitions, roads)
-
-    async def _roads_of(self, route: DirectRoute, partition: int, wanted: str) -> Roads:
-        """The partition's roads, ending in ``wanted`` once the high-water mark is known.
-        Read first: a claim is a write, and while Redis takes no writes (a failover) the
-        records of a partition whose road stays as it is must still flow."""
-        known = self._roads.get(partition)
-        if known is not None and known.last == wanted:
-            return known
-        store = route.roads
-        if known is None:
-            known = await self.writer.until_done("redis", lambda: store.read(partition))
-        start = route.highwater(partition)
-        if known.last != wanted and start is not None:  # else: nothing says where to start
-            known = await self.writer.until_done(
-                "redis", lambda: store.claim(partition, start, wanted)
-            )
-        self._roads[partition] = known
-        return known
+        if self._direct is not None:
+            self._direct.forget()

@@ -86,7 +86,8 @@ class AppliedOffsets:
         """``skipped`` counts records skipped as applied; ``refused``, models found saved by
         another worker since this one read them (at a save, or before alerts leave);
         ``lost``, models whose stored state was gone at a save and was saved again whole;
-        ``behind``, partitions committed past what the stored state holds (``behind``)."""
+        ``behind``, partitions committed past what the stored state holds
+        (``streams/adapters/faust/rewind.py``)."""
         self.store = store
         self.writer = writer
         self.skipped = skipped
@@ -172,25 +173,6 @@ class AppliedOffsets:
             if last[m] and last[m] != self._tokens[m] and not self._is_own(last[m])
         }  # fmt: skip
 
-    async def behind(self, committed: Mapping[int, int]) -> dict[int, int]:
-        """Of ``committed`` (the group's committed offset of some partitions of the store's
-        topic), the partitions Redis's state is behind, with the offset to read again from:
-        past its low-water mark. An offset is committed only once the state it leads to is
-        saved, so Redis lost writes it had acknowledged; the records between are read again
-        and the fences skip what the state holds of them. A partition without a mark (its
-        keys expired, or never written) is left as it is."""
-        marks = await self.store.applied_offsets(list(committed))
-        starts = {p: marks[p] + 1 for p, offset in committed.items()
-                  if p in marks and offset > marks[p] + 1}  # fmt: skip
-        if starts:
-            shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
-            logger.error("Redis's state is behind the committed offsets of %d partitions of %s "
-                         "(%s): it lost writes it had acknowledged; reading those records again",
-                         len(starts), self.store.topic, shown)  # fmt: skip
-            if self.behind_commits is not None:
-                self.behind_commits.inc(len(starts))
-        return starts
-
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
         """The records not applied yet."""
         store = self.store
@@ -244,9 +226,15 @@ class AppliedOffsets:
         """Store the offsets of a batch that held only copies (re-forwarded records the
         source fence skipped): nothing else will save them. The source offsets stay."""
         reached, self._reached = self._reached, {}
+        await self.move_past(reached)
+
+    async def move_past(self, reached: Mapping[int, int]) -> None:
+        """Raise the low-water marks of ``reached``'s slots to its offsets: every record up
+        to there is applied, or is applied elsewhere (``Router``'s copies)."""
         if reached:  # no model's state: nothing to refuse
-            await self.writer.until_done("redis", lambda: self.store.save([], reached))
-            self._applied.update(reached)
+            await self.writer.until_done("redis", lambda: self.store.save([], dict(reached)))
+            # A slot not read yet is read when met: Redis may hold more than ``reached``.
+            _raise(self._applied, {s: o for s, o in reached.items() if s in self._applied})
 
     async def save(
         self,
