@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from streams import stack
 from streams.adapters.redis.keys import model_base
 from streams.stack import redis as stack_redis
 from streams.stack import service
+from streams.stack.worker import WorkerProcess
 
 __all__ = ["REDIS_RESUME_LIMIT_S", "REDIS_SCENARIOS"]
 
@@ -129,6 +131,37 @@ def redis_rollback_crash(ctx: Context) -> Verdict:
     # The killed worker's commits must pass the copy's state, or there is nothing to find.
     extra_env = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"}
     return finish(ctx, *run_stream(ctx, "redis_rollback_crash", fault, extra_env=extra_env))
+
+
+def redis_rollback_takeover(ctx: Context) -> Verdict:
+    """Two workers; a copy of Redis's append-only file taken at half the stream's first
+    half; one worker SIGKILLed then, the other taking its models over from their last saves
+    and applying the rest of that half; Redis then SIGKILLed and started from the copy. What
+    it holds of the taken-over models is an earlier save of the dead worker's, from before
+    the takeover, not a save since: the survivor must write what it holds again rather than
+    reload it. The second half is published after, so every model meets the loss at a save."""
+    copy = ctx.workdir / "redis-rollback-aof"
+
+    def fault(run: ChaosRun, records: list) -> float:
+        every_worker_holds_partitions(run)
+        run.wait_fraction(0.5)  # of what is published: the first half
+        _copy_aof(run, copy)
+        run.kill(_holding_most_models(run))
+        run.wait_fraction(1.0)  # the survivor saved the models it took over
+        _restart_redis(run, from_copy=copy)
+        restarted, before = time.monotonic(), run.applied()
+        publish_records(run, run.rest)
+        run.rest = []
+        return run.time_to_resume(since=restarted, before=before)
+
+    return finish(ctx, *run_stream(ctx, "redis_rollback_takeover", fault, workers=2))
+
+
+def _holding_most_models(run: ChaosRun) -> WorkerProcess:
+    """The worker whose partitions most models map to (a model's input and by-model
+    partitions have one owner)."""
+    homes = {zlib.crc32(m.model_id.encode()) % run.settings.partitions for m in run.stream.models}
+    return max(run.workers, key=lambda w: len(homes & set(w.health()[1]["stream"]["partitions"])))
 
 
 def _copy_aof(run: ChaosRun, copy: Path) -> None:
@@ -251,6 +284,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_restart": redis_restart,
     "redis_rollback": redis_rollback,
     "redis_rollback_crash": redis_rollback_crash,
+    "redis_rollback_takeover": redis_rollback_takeover,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
@@ -264,6 +298,7 @@ REDIS_RESUME_LIMIT_S = {
     "redis_restart": 30.0,
     "redis_rollback": 30.0,
     "redis_rollback_crash": 45.0,  # as kill9_x3
+    "redis_rollback_takeover": 30.0,  # as redis_rollback: the survivor goes on
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,

@@ -223,6 +223,52 @@ def test_a_model_redis_took_back_to_an_earlier_save_is_saved_again_whole(stack_c
     asyncio.run(scenario())
 
 
+def test_a_model_redis_took_back_to_the_save_it_was_taken_over_at_is_saved_again_whole(
+    stack_config,
+):
+    """Worker A took the model over from B's save and saved it; Redis went back to B's save
+    (or an earlier one of B's). That is no save of B's since A read the model, so A writes
+    what it holds again, whole, rather than reload B's state and lose its own saves'
+    events. A save of B's made after A read the model is still refused."""
+
+    async def scenario() -> None:
+        async with scratch_redis(stack_config, "it-back-other") as (client, prefix):
+            store, a, refused, lost = counted_applied(client, prefix)
+            b = counted_applied(client, prefix)[1]
+
+            async def whole(models):
+                return [MonitorUpdate(m, "v1", {"whole": True}, None, [], True)
+                        for m in sorted(models)], {}  # fmt: skip
+
+            a.whole = whole
+            batch = [RawRecord(b"{}", 0, "predictions", 0, offset) for offset in range(5)]
+            assert await b.save([MonitorUpdate("m", "v1", {"n": 1}, None, [])], batch[:1]) == set()
+            b_earlier = await _dump(client, prefix)
+            assert await b.save([MonitorUpdate("m", "v1", {"n": 2}, None, [])],
+                                batch[1:2]) == set()  # fmt: skip
+            taken_over = await _dump(client, prefix)
+            await a.know(["m"])  # A takes the model over at B's second save
+            assert await a.save([MonitorUpdate("m", "v1", {"n": 3}, None, [])],
+                                batch[2:3]) == set()  # fmt: skip
+            for dumped in (taken_over, b_earlier):
+                await _go_back(client, prefix, dumped)
+                assert await a.overtaken(["m"]) == set(), "no save of B's since A read it"
+                assert await a.save([MonitorUpdate("m", "v1", {"n": 4}, None, [])],
+                                    batch[3:4]) == set()  # fmt: skip
+                assert (await store.fetch("m", "v1")).parse().snapshot == {"whole": True}
+            assert (lost._value.get(), refused._value.get()) == (2, 0)
+            # B saving after A read the model (a later count of B's): another worker's save.
+            later = f"{b.tokens.writer_id}.9"
+            assert await store.save([MonitorUpdate("m", "v1", {"n": 9}, None, [])], {0: 9},
+                                    token=later) == set()  # fmt: skip
+            assert await a.overtaken(["m"]) == {"m"}
+            assert await a.save([MonitorUpdate("m", "v1", {"n": 5}, None, [])],
+                                batch[4:5]) == {"m"}  # fmt: skip
+            assert (await store.fetch("m", "v1")).parse().snapshot == {"n": 9}
+
+    asyncio.run(scenario())
+
+
 def test_between_batches_what_redis_lost_of_a_model_saved_lately_is_saved_again(stack_config):
     """No event comes after the loss, so no save finds it: the check between batches does,
     for the models this worker saved within its window (older keys may have expired; a

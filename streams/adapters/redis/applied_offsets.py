@@ -29,18 +29,16 @@ batch's save is not seen).
 
 A model's fence is read with the token of its last save, and this worker's own saves update
 both: a save expects that token, so a state built on an older one (another worker saved the
-model since) is refused, and the caller rebuilds it from Redis (``forget_models``). Tokens
-are this writer's id and a count: a stored token of this writer's older than its last save
-means Redis went back in time (it restarted from a persistence file behind its last writes,
-or a replica was promoted before it had them), and the state held here is saved again whole
-instead (``_lost_of``), as for a model whose keys are gone.
+model since) is refused, and the caller rebuilds it from Redis (``forget_models``). A stored
+token from before this worker's last save (``save_tokens.py``) means Redis went back in time
+(it restarted from a persistence file behind its last writes, or a replica was promoted
+before it had them), and the state held here is saved again whole instead (``_lost_of``), as
+for a model whose keys are gone.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -57,6 +55,7 @@ from streams.adapters.redis.fences import (
     unapplied_events,
 )
 from streams.adapters.redis.road_store import RoadCheck
+from streams.adapters.redis.save_tokens import SaveTokens
 from streams.adapters.redis.state_store import RedisMonitorStore
 from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.core.contract.event import RawRecord
@@ -103,15 +102,10 @@ class AppliedOffsets:
         self._sources: dict[SourceKey, int] | None = None
         self._reached: dict[int, int] = {}
         self._fences: dict[str, Fence] = {}
-        # The token of each model's last save, as read with its fence or written here.
-        self._tokens: dict[str, str] = {}
+        self.tokens = SaveTokens()
         # When this worker last saved each model (``clock``), for ``save_lost``.
         self._saved_at: dict[str, float] = {}
         self.clock: Callable[[], float] = time.monotonic
-        # Every token this writes starts with its id: a stored one that does and is not the
-        # last save's is an earlier save of this writer's (``_lost_of``).
-        self._writer_id = secrets.token_hex(8)
-        self._saves = itertools.count()
 
     def forget(self) -> None:
         """After a rebalance: Redis, not memory, knows what was applied."""
@@ -119,16 +113,16 @@ class AppliedOffsets:
         self._sources = None
         self._reached = {}
         self._fences.clear()
-        self._tokens.clear()
+        self.tokens.forget()
         self._saved_at.clear()
 
     def forget_models(self, models: Collection[str]) -> None:
         """After a refused save: these models' fences are read again with their state."""
         if self.refused is not None:
             self.refused.inc(len(models))
+        self.tokens.forget(models)
         for model_id in models:
             self._fences.pop(model_id, None)
-            self._tokens.pop(model_id, None)
             self._saved_at.pop(model_id, None)
 
     async def fresh_events(
@@ -155,22 +149,23 @@ class AppliedOffsets:
             read = await self.writer.until_done("redis", lambda: store.model_fences(unknown))
             for model_id, (applied, sources, token) in read.items():
                 self._fences[model_id] = (applied, sources)
-                self._tokens[model_id] = token
+                self.tokens.read(model_id, token)
 
     async def overtaken(self, models: Collection[str]) -> set[str]:
         """The models of ``models`` another worker saved since this one read them: checked
         before a batch's alerts leave, so that a state the save would refuse publishes none
         (a save in between is still refused)."""
-        known = [m for m in models if m in self._tokens]
+        tokens = self.tokens
+        known = [m for m in models if tokens.last(m) is not None]
         if not known:
             return set()
         store = self.store
         last = await self.writer.until_done("redis", lambda: store.last_saves(known))
-        # None stored ('') is not another worker's save, nor an earlier one of this worker's:
-        # ``save`` tells gone and rolled-back state apart.
+        # None stored ('') is not another worker's save, nor Redis gone back: ``save`` tells
+        # gone and rolled-back state apart.
         return {
             m for m in known
-            if last[m] and last[m] != self._tokens[m] and not self._is_own(last[m])
+            if last[m] and last[m] != tokens.last(m) and not tokens.went_back(m, last[m])
         }  # fmt: skip
 
     async def fresh(self, records: Sequence[RawRecord]) -> list[RawRecord]:
@@ -273,10 +268,11 @@ class AppliedOffsets:
         retired: Sequence[tuple[str, str]],
         rollouts: Mapping[str, dict[str, Any]],
     ) -> set[str]:
-        token = f"{self._writer_id}.{next(self._saves)}"  # one for every retry of this save
+        tokens = self.tokens
+        token = tokens.new()
         written = {update.model_id for update in updates} | rollouts.keys()
-        tokens = self._tokens
-        expected = {m: tokens[m] for m in written | {m for m, _ in retired} if m in tokens}
+        expected = {m: last for m in written | {m for m, _ in retired}
+                    if (last := tokens.last(m)) is not None}  # fmt: skip
         refused = await self.writer.until_done(
             "redis",
             lambda: self.store.save(updates, offsets, retired, sources, token, expected,
@@ -287,7 +283,7 @@ class AppliedOffsets:
             if fence is not None:  # else read with the token when the model is next met
                 _raise(fence[0], offsets)
                 _raise(fence[1], sources)
-            self._tokens[model_id] = token
+            tokens.wrote(model_id, token)
             self._saved_at[model_id] = self.clock()
         if not refused or self.whole is None:
             return refused
@@ -302,24 +298,18 @@ class AppliedOffsets:
 
     async def _lost_of(self, models: Collection[str]) -> dict[str, str]:
         """Of ``models`` (saved here last, as far as this worker knows), those Redis lost,
-        with the token it holds: no save at all ('') or an earlier one of this writer's.
-        Another worker's save since is no loss."""
+        with the token it holds: no save at all ('') or one from before this worker's last
+        (``SaveTokens.went_back``). Another worker's save since is no loss."""
         if not models:
             return {}
-        store, tokens = self.store, self._tokens
+        store, tokens = self.store, self.tokens
         last = await self.writer.until_done("redis", lambda: store.last_saves(models))
-        return {
-            m: token for m, token in last.items()
-            if not token or (token != tokens.get(m) and self._is_own(token))
-        }  # fmt: skip
+        return {m: token for m, token in last.items() if not token or tokens.went_back(m, token)}
 
     def _saved_lately(self, within_s: float) -> set[str]:
         """The models this worker saved in the last ``within_s`` seconds."""
-        since, tokens = self.clock() - within_s, self._tokens
-        return {m for m, at in self._saved_at.items() if at >= since and tokens.get(m)}
-
-    def _is_own(self, token: str) -> bool:
-        return token.startswith(self._writer_id)
+        since, tokens = self.clock() - within_s, self.tokens
+        return {m for m, at in self._saved_at.items() if at >= since and tokens.last(m)}
 
     async def save_lost(self, within_s: float) -> set[str]:
         """Between batches: save again, whole, the models this worker saved in the last
@@ -343,7 +333,8 @@ class AppliedOffsets:
         assert self.whole is not None
         self._tell_lost(lost)
         updates, rollouts = await self.whole(frozenset(lost))
-        self._tokens.update(lost)
+        for model_id, token in lost.items():  # what the whole save is to expect
+            self.tokens.wrote(model_id, token)
         refused = await self._save(updates, offsets, sources, (), rollouts)
         marks, source_marks = dict(self._applied), dict(self._sources or {})
         if not refused and (marks or source_marks):
