@@ -21,10 +21,11 @@ are left to the full suite: they cost what ``broker_restart`` and ``redis_lost``
 on the same paths of the worker. The full suite (every scenario, 200,001 events)
 is run by hand; its figures are in RELIABILITY.md. Direct routing
 (``DRIFTLINE_ROUTING=direct``: records on their model's partition applied where they are read,
-under a fence of their own) meets the crashes too, and Redis back behind its last writes
-with the worker killed with it (the records a router applies where it reads them are read
-again from their fence); ``switch_routing`` kills the worker three times, each replacement
-routing the other way (in both runs: starting from either mode).
+under a fence of their own) meets the crashes too, Redis back behind its last writes with
+the worker killed with it (the records a router applies where it reads them are read again
+from their fence), and Redis losing every key (the roads with them); ``switch_routing``
+kills the worker three times, each replacement routing the other way (in both runs:
+starting from either mode).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "re
           "redis_rollback", "redis_rollback_crash", "corrupt_state", "redis_lost",
           "redis_lost_idle")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "two_workers_kill",
-                 "paused_worker", "redis_rollback_crash")  # fmt: skip
+                 "paused_worker", "redis_rollback_crash", "redis_lost")  # fmt: skip
 
 
 @pytest.mark.parametrize(

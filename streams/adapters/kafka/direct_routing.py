@@ -90,6 +90,10 @@ class DirectRouting:
         self._roads.clear()
         self._ordered.clear()
 
+    def held(self, partition: int) -> Roads | None:
+        """The partition's roads as this router read or claimed them since the rebalance."""
+        return self._roads.get(partition)
+
     async def send(
         self, chunk: Sequence[RawRecord], records: Sequence[RawRecord], keys: Sequence[bytes],
         partitions: int | None, publishing: Publishing,

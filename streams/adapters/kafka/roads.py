@@ -85,6 +85,16 @@ class Roads:
                 logger.error("stored roads %r: segment %r left out", stored, segment)
         return cls(tuple(starts), tuple(roads))
 
+    def text(self) -> str:
+        """The stored form, as ``parse`` reads it.
+
+        >>> Roads.parse("120 d8,5000 c").text()
+        '120 d8,5000 c'
+        """
+        return ",".join(
+            f"{start} {road}" for start, road in zip(self.starts, self.roads, strict=True)
+        )
+
     @property
     def last(self) -> str:
         """The road of every record past the last start (and of all, with none)."""

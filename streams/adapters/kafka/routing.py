@@ -43,7 +43,7 @@ from streams.adapters.kafka.bundles import (
 from streams.adapters.kafka.dead_letter import rescue
 from streams.adapters.kafka.direct_routing import DirectRoute, DirectRouting
 from streams.adapters.kafka.partition_count import CachedCount
-from streams.adapters.kafka.roads import direct_road
+from streams.adapters.kafka.roads import Roads, direct_road
 from streams.core.contract.event import RawRecord
 
 __all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router",
@@ -314,6 +314,10 @@ class Router:
             await asyncio.sleep(_COUNT_RETRY_S)
             value, asks = await count.get(), asks + 1
         return value
+
+    def held_roads(self, partition: int) -> Roads | None:
+        """The roads this router routes ``partition`` by; None before it read them."""
+        return None if self._direct is None else self._direct.held(partition)
 
     def forget(self) -> None:
         """After a rebalance: another worker may have claimed a road meanwhile."""

@@ -46,7 +46,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from streams.adapters.durable import DurableWriter
-from streams.adapters.kafka.roads import came_its_road
+from streams.adapters.kafka.roads import Roads, came_its_road
 from streams.adapters.redis.fences import (
     Fence,
     SourceKey,
@@ -204,6 +204,7 @@ class AppliedOffsets:
         if not routed:
             return records
         stored = await self.writer.until_done("redis", lambda: check.roads.read_many(routed))
+        stored.update(await self._restore_roads(check, stored))
         direct = await check.direct_road_now()
         kept = [
             r for r in records
@@ -216,6 +217,20 @@ class AppliedOffsets:
                            "rebalance): skipped, their own road applies them",
                            len(records) - len(kept))  # fmt: skip
         return kept
+
+    async def _restore_roads(self, check: RoadCheck, stored: dict[int, Roads]) -> dict[int, Roads]:
+        """Where Redis holds no roads of a partition whose roads the routing stage holds,
+        Redis lost them (a router claims before it routes): they are written back, or its
+        direct records would all be taken for a zombie's and skipped, and a replacement
+        would read those records again as copies."""
+        held = {p: roads for p, road in stored.items()
+                if not road.starts and (roads := check.held(p)) and roads.starts}  # fmt: skip
+        if not held:
+            return {}
+        logger.error("Redis holds no roads of %d input partitions of %s that this worker routes "
+                     "by (it lost its keys): writing back the roads it holds", len(held),
+                     check.roads.topic)  # fmt: skip
+        return await self.writer.until_done("redis", lambda: check.roads.restore(held))
 
     async def _move_past(self) -> None:
         """Store the offsets of a batch that held only copies (re-forwarded records the

@@ -10,7 +10,7 @@ again.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -56,6 +56,21 @@ class RedisRoads:
             raise StoreUnavailable(f"could not write {self.key}: {exc}") from exc
         return Roads.parse(stored)
 
+    async def restore(self, held: Mapping[int, Roads]) -> dict[int, Roads]:
+        """Write back ``held`` (a router's roads of some partitions, as it read or claimed
+        them) where Redis has none for the partition (it lost its keys); the roads stored
+        after, one round trip. Roads stored meanwhile (a claim since) are kept."""
+        fields = [str(p) for p in held]
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for partition, roads in held.items():
+                    pipe.hsetnx(self.key, str(partition), roads.text())
+                pipe.hmget(self.key, fields)
+                stored = (await pipe.execute())[-1]
+        except RedisError as exc:
+            raise StoreUnavailable(f"could not write {self.key}: {exc}") from exc
+        return {int(p): Roads.parse(text) for p, text in zip(fields, stored, strict=True)}
+
     async def read(self, partition: int) -> Roads:
         """The partition's roads as stored."""
         try:
@@ -82,3 +97,6 @@ class RoadCheck:
 
     roads: RedisRoads
     direct_road_now: Callable[[], Awaitable[str | None]]
+    #: The roads the routing stage holds of a partition (read or claimed), or None: written
+    #: back where Redis lost them (``AppliedOffsets``).
+    held: Callable[[int], Roads | None] = lambda partition: None  # a stage that routes none
