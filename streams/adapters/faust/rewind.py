@@ -91,7 +91,7 @@ def behind_marks(applied: AppliedOffsets) -> StateMarks:
 def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks:
     """The check of the input topic a router reads with direct routing: the records it
     applies where it reads them are fenced by input partition (``direct_slot``), up to the
-    end of each chunk (its copies included, ``Router``), so a partition whose road is
+    end of each chunk (its copies included, ``DirectRouting``), so a partition whose road is
     direct now is behind where its committed offset is past the first record of the road
     after that fence. Copy segments are left out: their records are checked where their
     copies are read."""
