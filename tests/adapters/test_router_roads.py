@@ -167,10 +167,12 @@ def test_a_chunk_ending_in_a_dead_lettered_record_raises_the_direct_fence_past_i
     async def dead_letter(records: list[RawRecord]) -> None:
         dead.extend(records)
 
-    _, applied, _ = route(store, claim_direct=True, records=[*records, large],
+    # Partition 0's only record of the chunk is dead-lettered too: its roads are read.
+    alone = RawRecord(large.value, 0, "predictions", 0, 7)
+    _, applied, _ = route(store, claim_direct=True, records=[*records, large, alone],
                           max_bytes=100, oversized=dead_letter)  # fmt: skip
-    assert dead == [large] and len(applied) == 5
-    assert store.passed == [{direct_slot(1): 105}]
+    assert dead == [large, alone] and len(applied) == 5
+    assert store.passed == [{direct_slot(1): 105, direct_slot(0): 7}]
 
 
 def slots(records: list[RawRecord], applied: list[RawRecord]) -> list[int]:

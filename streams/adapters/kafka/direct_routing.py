@@ -69,7 +69,7 @@ class DirectRoute:
     #: road applies each model's records in their order.
     copies_applied: Callable[[int], Awaitable[None]]
     #: Raises the direct fences of the given slots (``roads.direct_slot``) to the offsets:
-    #: a chunk's partitions whose last records were not direct.
+    #: a chunk's partitions whose last records were not direct, and a claim's start.
     passed: Callable[[dict[int, int]], Awaitable[None]]
     claim_direct: bool
 
@@ -95,24 +95,25 @@ class DirectRouting:
         return self._roads.get(partition)
 
     async def send(
-        self, chunk: Sequence[RawRecord], records: Sequence[RawRecord], keys: Sequence[bytes],
-        partitions: int | None, publishing: Publishing,
+        self, records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int | None,
+        publishing: Publishing, dead_lettered: Sequence[RawRecord] = (),
     ) -> None:  # fmt: skip
-        """Forward the copies of ``records`` (``chunk`` less its dead-lettered records)
-        and apply the direct ones, in runs; ``partitions``: the count both topics have, or
-        None while they differ (every record is copied then)."""
+        """Forward the copies of ``records`` and apply the direct ones, in runs;
+        ``partitions``: the count both topics have, or None while they differ (every record
+        is copied then). ``dead_lettered``: the chunk's records dead-lettered instead (too
+        large), which the direct fence passes as well."""
         wanted = direct_road(partitions) if partitions and self.route.claim_direct else COPY
         read = {r.partition for r in records}
-        roads = {p: await self._roads_of(p, wanted) for p in read}
+        every = read | {r.partition for r in dead_lettered}
+        roads = {p: await self._roads_of(p, wanted) for p in every}
         if partitions is None or not any(r.starts for r in roads.values()):
             self._ordered -= read  # any may go home
             await asyncio.gather(*publishing(records, keys))
             return
-        ends = {r.partition: r.offset for r in chunk}
         runs = split_direct(records, keys, partitions, roads)
         for run in runs:
             await self._send_run(run, publishing)
-        await self._pass(direct_road(partitions), runs, ends)
+        await self._pass(direct_road(partitions), runs, dead_lettered)
 
     async def _send_run(self, run: RoadRun, publishing: Publishing) -> None:
         """Forward ``run``'s copies and apply its direct records: those of a partition
@@ -131,15 +132,20 @@ class DirectRouting:
             work.append(self.route.apply(run.direct))
         await asyncio.gather(*work)
 
-    async def _pass(self, road: str, runs: list[RoadRun], ends: dict[int, int]) -> None:
+    async def _pass(
+        self, road: str, runs: list[RoadRun], dead_lettered: Sequence[RawRecord]
+    ) -> None:
         """Raise the direct fence of the chunk's partitions on ``road`` to the chunk's end
         where no direct record of theirs did (its last records copied or dead-lettered)."""
-        for run in runs:
-            for partition, end in run.direct_ends.items():
-                if ends.get(partition) == end:
-                    del ends[partition]
+        ends: dict[int, int] = {}
+        fenced: dict[int, int] = {}  # where the runs' direct records were read
+        for run in runs:  # in order: a later run's end of a partition is past an earlier's
+            ends.update(run.ends)
+            fenced.update(run.direct_ends)
+        for record in dead_lettered:
+            ends[record.partition] = max(ends.get(record.partition, -1), record.offset)
         passed = {direct_slot(p): end for p, end in ends.items()
-                  if self._roads[p].road_at(end) == road}  # fmt: skip
+                  if fenced.get(p) != end and self._roads[p].road_at(end) == road}  # fmt: skip
         if passed:
             await self.route.passed(passed)
 

@@ -259,7 +259,8 @@ class Router:
     async def forward(self, records: Sequence[RawRecord]) -> None:
         """Return once the broker has every record, in order per partition (see
         ``DurableWriter``)."""
-        chunk, limit = records, self.max_bytes
+        large: list[RawRecord] = []
+        limit = self.max_bytes
         if limit is not None and self.oversized is not None:
             large = [r for r in records if len(r.value or b"") > limit]
             if large:
@@ -279,7 +280,7 @@ class Router:
         copartitioned = await self._known(self._input_partitions) == partitions
         publishing = functools.partial(self._publishing, partitions=partitions)
         shared = partitions if copartitioned else None
-        await self._direct.send(chunk, records, keys, shared, publishing)
+        await self._direct.send(records, keys, shared, publishing, dead_lettered=large)
 
     def _publishing(
         self, records: Sequence[RawRecord], keys: Sequence[bytes], partitions: int
