@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from streams.core import plain_data as check
 
-__all__ = ["AlertRule", "RuleState"]
+__all__ = ["AlertRule", "RuleState", "Transition"]
 
 Transition = Literal["fire", "resolve"] | None
 

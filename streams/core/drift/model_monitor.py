@@ -11,7 +11,7 @@ import numpy as np
 from streams.core import plain_data as check
 from streams.core.abuse.abuse_tracker import AbuseConfig, AbuseTracker
 from streams.core.alerts.alert import Alert, AlertType, Explanation, Trigger, Window
-from streams.core.alerts.alert_rule import AlertRule, RuleState
+from streams.core.alerts.alert_rule import AlertRule
 from streams.core.alerts.transition_alert import transition_alert
 from streams.core.contract.columns import Columns
 from streams.core.contract.event import PredictionEvent
@@ -20,12 +20,13 @@ from streams.core.contract.spec import ModelSpec
 from streams.core.detectors import Detector, DetectorConfigs, Verdict, default_configs
 from streams.core.drift.detector_set import PREDICTION, SCORE, DetectorSet
 from streams.core.drift.drifted_features import DriftedFeatures
+from streams.core.drift.episodes import Episodes
 from streams.core.drift.legacy_state import upgrade_v2
 from streams.core.drift.model_columns import model_columns
 from streams.core.drift.open_window import OpenWindow, open_window
 from streams.core.drift.outcome import BatchOutcome
 from streams.core.drift.profile import ReferenceProfile
-from streams.core.drift.sampled import Sampled
+from streams.core.drift.sampled import SampleTail
 from streams.core.errors import InvalidState
 from streams.core.labels.label_free import LabelFreeEstimator
 
@@ -102,11 +103,11 @@ class ModelMonitor:
         self._detectors: DetectorSet | None = None
         #: Probing and abuse by source (``spec.source_attribute``, with a PII key).
         self.abuse: AbuseTracker | None = None
-        self._rules: dict[tuple[str, str | None, str], RuleState] = {}
+        self._episodes = Episodes()
         self._window_count = 0
         self.anomalies = 0
         self._window_start_ms = 0
-        self._tail: list[Sampled] = []
+        self._tail = SampleTail(config.sample_size)
         self._new_reference: list[Columns] = []
         self._new_profile = False
         #: The features drifted in the last windows, explaining prediction drift/performance.
@@ -174,8 +175,8 @@ class ModelMonitor:
             "window_start_ms": self._window_start_ms,
             "anomalies": self.anomalies,
             **(_LEARNING if self._detectors is None else self._detectors.snapshot()),
-            "rules": [[*key, state.snapshot()] for key, state in self._rules.items()],
-            "tail": [list(sampled) for sampled in self._tail],
+            "rules": self._episodes.snapshot(),
+            "tail": self._tail.snapshot(),
             "drifted": self.drifted.snapshot(),
             **({} if self.abuse is None else {"abuse": self.abuse.snapshot()}),
         }
@@ -230,14 +231,8 @@ class ModelMonitor:
         monitor._restore_counts(raw, profile is None)
         if monitor.profile is not None:
             monitor._detectors = DetectorSet.restore(raw, monitor.profile, spec, config.detectors)
-        monitor._rules = {}
-        for item in check.listing(raw["rules"], "rules", max_length=100_000):
-            kind, name, rule, state = check.listing(item, "rules[]", length=4)
-            key = (check.text(kind, "rules.kind"), check.optional(check.text, name, "rules.name"),
-                   check.text(rule, "rules.detector"))  # fmt: skip
-            monitor._rules[key] = RuleState.restore(state)
-        tail = check.listing(raw["tail"], "tail", max_length=max(config.sample_size, 1))
-        monitor._tail = [Sampled.restore(item) for item in tail]
+        monitor._episodes = Episodes.restore(raw["rules"])
+        monitor._tail = SampleTail.restore(raw["tail"], config.sample_size)
         if raw.get("drifted") is not None:  # absent in state written before explanations
             monitor.drifted = DriftedFeatures.restore(raw["drifted"])
         if monitor._window_count and not monitor._tail:
@@ -263,7 +258,7 @@ class ModelMonitor:
         None while the reference is still being learned."""
         if self._detectors is None:
             return None
-        return open_window(self._detectors, self._rules, index=self.windows_closed,
+        return open_window(self._detectors, self._episodes, index=self.windows_closed,
                            events=self._window_count, start_ms=self._window_start_ms)  # fmt: skip
 
     def mark_unsaved(self) -> None:
@@ -328,14 +323,9 @@ class ModelMonitor:
         anomalous = self._detectors.add(chunk)
         self.anomalies += anomalous
         self._window_count += len(chunk)
-        keep = max(self.config.sample_size, 1)
-        # Only the few kept events are redacted: the sample tail is stored every batch.
+        # Redacted before it is kept: the sample tail is stored every batch.
         redact, pii = self.pii.redact_fields, self._pii
-        recent = [
-            Sampled(e.event_id, e.timestamp_ms, redact(e.features, pii), e.prediction, *position)
-            for e, position in zip(events[-keep:], positions[-keep:], strict=True)
-        ]
-        self._tail = (self._tail + recent)[-keep:]
+        self._tail.add(events, positions, lambda features: redact(features, pii))
         return anomalous
 
     def _side_checks(
@@ -351,11 +341,11 @@ class ModelMonitor:
         self, alerts: list[Alert], verdicts: list[tuple[str | None, Verdict]]
     ) -> None:
         index = self.windows_closed
-        last = self._tail[-1]
+        last = self._tail.last
         window = Window(self._window_start_ms, last.timestamp_ms, self._window_count)
         trigger = Trigger(last.event_id, last.partition, last.offset, last.timestamp_ms)
         assert self._detectors is not None
-        judged = self._detectors.verdicts(self._firing)
+        judged = self._detectors.verdicts(self._episodes.firing)
         verdicts.extend((name, verdict) for _, name, _, verdict in judged)
         self.drifted.record(window.start_ms, window.end_ms, ((k, n, v) for k, n, _, v in judged))
         for kind, name, detector, verdict in judged:
@@ -365,10 +355,6 @@ class ModelMonitor:
         self._detectors.end_window()
         self.windows_closed += 1
         self._window_count = 0
-
-    def _firing(self, kind: str, name: str | None, rule: str) -> bool:
-        state = self._rules.get((kind, name, rule))
-        return state is not None and state.firing_since is not None
 
     def _judge(
         self,
@@ -381,9 +367,9 @@ class ModelMonitor:
         trigger: Trigger,
     ) -> Alert | None:
         rule = detector.rule
-        state = self._rules.setdefault((kind, name, rule), RuleState())
-        firing_since = state.firing_since
-        transition = state.judge(self.config.rule, index, verdict.value, verdict.threshold)
+        transition, started = self._episodes.judge(
+            self.config.rule, (kind, name, rule), index, verdict.value, verdict.threshold
+        )
         if transition is None:
             return None
         fired = transition == "fire"
@@ -392,10 +378,10 @@ class ModelMonitor:
             alert_type = "prediction_drift"
         return transition_alert(
             fired, verdict, alert_type=alert_type, model=(self.spec.model_id, self.model_version),
-            feature=name, window=window, trigger=trigger,
-            episode=f"{rule}/w{index if fired else firing_since}",
+            feature=name, window=window, trigger=trigger, episode=f"{rule}/w{started}",
             severity="critical" if verdict.value > 2 * verdict.threshold else "warning",
-            sample=tuple(self._sample()), explanation=self._explanation(alert_type),
+            sample=tuple(self._tail.sample(self.config.sample_size)),
+            explanation=self._explanation(alert_type),
             subject=f"{name or 'all numeric features'}: ", counted="events",
         )  # fmt: skip
 
@@ -406,13 +392,3 @@ class ModelMonitor:
         if alert_type == "anomaly" and contributions is not None:
             return contributions.as_explanation()
         return self.drifted.latest() if alert_type == "prediction_drift" else None
-
-    def _sample(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "event_id": event.event_id,
-                "features": event.features,  # PII redacted when the event was kept
-                "prediction": event.prediction,
-            }
-            for event in self._tail[-self.config.sample_size :]
-        ]

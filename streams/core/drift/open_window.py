@@ -4,18 +4,14 @@ them, so looking at a monitor changes nothing it will later decide."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from streams.core.alerts.alert_rule import RuleState
 from streams.core.detectors import Verdict
 from streams.core.detectors.psi import Psi
 from streams.core.drift.detector_set import DetectorSet
+from streams.core.drift.episodes import Episodes
 
-__all__ = ["Judgement", "OpenWindow", "RuleKey", "open_window"]
-
-#: (column kind, column name or None for the whole model, rule): one alert episode's key.
-RuleKey = tuple[str, str | None, str]
+__all__ = ["Judgement", "OpenWindow", "open_window"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +45,18 @@ class OpenWindow:
 
 def open_window(
     detectors: DetectorSet,
-    rules: Mapping[RuleKey, RuleState],
+    episodes: Episodes,
     *,
     index: int,
     events: int,
     start_ms: int,
 ) -> OpenWindow:
-    """Judge the open window from ``detectors`` and the rule states ``rules`` (read only)."""
-
-    def firing(kind: str, name: str | None, rule: str) -> bool:
-        state = rules.get((kind, name, rule))
-        return state is not None and state.firing_since is not None
-
-    judgements = []
-    for kind, name, detector, verdict in detectors.verdicts(firing):
-        state = rules.get((kind, name, detector.rule))
-        since = None if state is None else state.firing_since
-        judgements.append(Judgement(kind, name, detector.rule, verdict, since))
+    """Judge the open window from ``detectors`` and ``episodes`` (read only)."""
+    judgements = [
+        Judgement(kind, name, detector.rule, verdict,
+                  episodes.firing_since(kind, name, detector.rule))
+        for kind, name, detector, verdict in detectors.verdicts(episodes.firing)
+    ]  # fmt: skip
     counts = {
         name: tuple(int(c) for c in detector.counts)
         for (_, name), column in detectors.columns.items()
