@@ -2,23 +2,21 @@
 
 Checkpoint order, per batch: (0) drop records Redis says were applied already (by every model
 before decoding, by the event's own model after), (1) decode and validate in the core (the
-registry's clock set and the warm-up slots of every worker read from Redis before, this batch's
-new slots claimed after: ``RedisWarmupSlots``; the specs its warm-ups inferred stored before
-any state that rests on them: ``RedisSpecStore``), then skip the copies of events seen within the
-TTL at another offset (``RedisDuplicates``), (2) publish every rejected record to the dead-
-letter topic and wait until the broker has them, (3) load monitors (and rollouts) from Redis
-and update them (dropping the versions the version cap retired), (4) publish their alerts and
-wait likewise, (4b) keep what the label join needs of each accepted prediction (idempotent: a
-replay does not overwrite), (5) write each model's state and rollout state with its fence (the
-batch's last offsets) in one atomic step per model, all in one pipeline (deleting retired
-versions' state), then raise the low-water marks; a model another worker saved since this one
-read it is refused, reloaded and its events applied again from (3), less those the other
-applied, (6) return, and only then the agent acks the batch's offsets. Step (4) is the
-``AlertSink``'s ``publish``: the Kafka sink returns once the broker has every alert; sinks
-after it (a webhook) only queue (streams/adapters/sinks.py). A crash before (5) replays the
-batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a consumer
-can tell), never lost; after (5) the replayed records are skipped at (0), so no event is
-applied twice.
+warm-ups shared with the other workers around it: ``WarmupSharing``), then skip the copies of
+events seen within the TTL at another offset (``RedisDuplicates``), (2) publish every rejected
+record to the dead-letter topic and wait until the broker has them, (3) load monitors (and
+rollouts) from Redis and update them (dropping the versions the version cap retired), (4)
+publish their alerts and wait likewise, (4b) keep what the label join needs of each accepted
+prediction (idempotent: a replay does not overwrite), (5) write each model's state and rollout
+state with its fence (the batch's last offsets) in one atomic step per model, all in one
+pipeline (deleting retired versions' state), then raise the low-water marks; a model another
+worker saved since this one read it is refused, reloaded and its events applied again from (3),
+less those the other applied, (6) return, and only then the agent acks the batch's offsets.
+Step (4) is the ``AlertSink``'s ``publish``: the Kafka sink returns once the broker has every
+alert; sinks after it (a webhook) only queue (streams/adapters/sinks.py). A crash before (5)
+replays the batch: dead letters and alerts may be sent twice (alert ids are deterministic, so a
+consumer can tell), never lost; after (5) the replayed records are skipped at (0), so no event
+is applied twice.
 """
 
 from __future__ import annotations
@@ -35,9 +33,9 @@ import orjson
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.health import StreamLiveness
-from streams.adapters.faust.spec_sync import register_stored
 from streams.adapters.faust.stage import MonitoringStage
 from streams.adapters.faust.state_updates import update_of, whole_state
+from streams.adapters.faust.warmup_sharing import WarmupSharing
 from streams.adapters.kafka.dead_letter import DeadLetterRedactor, dead_letter_message
 from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.redis.duplicates import RedisDuplicates
@@ -106,11 +104,11 @@ class IngestionService(MonitoringStage):
         self.monitor = monitor
         self.liveness = liveness
         self.label_join = label_join
-        self.warmup_slots = warmup_slots
+        self.warmups = WarmupSharing(ingestor.registry, self.writer, monitor.pii,
+                                     slots=warmup_slots, specs=spec_store)  # fmt: skip
         self.duplicates = duplicates
         self.rollout_store = rollout_store
         self.spec_store = spec_store
-        self._dropped: list[str] = []
         self.clock = clock
         # Labels are counted in the canaries (``count_labels``) between two passes (under
         # ``passing``): a rollout state saved then holds no events of a pass not saved yet.
@@ -148,16 +146,15 @@ class IngestionService(MonitoringStage):
         started = time.perf_counter()
         records = await self.applied.fresh(batch)
         if records:
-            await self._share_warmups(self.clock())
+            await self.warmups.before_batch(self.clock())
             result = await self._unapplied(self.ingestor.ingest(records), records)
             keeping = self._keep_for_labels(result.accepted)
-            await self._claim_warmups()
-            await self._store_inferred_specs()
+            await self.warmups.after_decoding()
             await self._skip_duplicates(result)
             await self._dead_letter(result.rejected)
             applied = await self._monitor_and_save(result, records, keeping)
             self.metrics.observe_batch(applied, time.perf_counter() - started)
-            self._forget_dropped()
+            self.metrics.forget_models(self.warmups.take_dropped())
         self.liveness.batch_done()
 
     async def _monitor_and_save(
@@ -242,45 +239,6 @@ class IngestionService(MonitoringStage):
         await self._dead_letter(result.rejected)
         self.metrics.observe_rejections(result.rejected)
 
-    async def _share_warmups(self, now: float) -> None:
-        registry = self.ingestor.registry
-        self._dropped.extend(registry.advance(now))
-        if self.warmup_slots is not None:
-            slots = self.warmup_slots
-            registry.share(await self.writer.until_done("redis", lambda: slots.view(now)))
-
-    async def _claim_warmups(self) -> None:
-        registry, slots = self.ingestor.registry, self.warmup_slots
-        started, finished = registry.take_slot_changes()
-        if slots is None or not (started or finished):
-            return
-        refused = await self.writer.until_done(
-            "redis",
-            lambda: slots.claim(
-                registry.now, started=started, finished=finished, room=registry.warmup_room
-            ),
-        )
-        registry.refuse(refused)
-        self._dropped.extend(refused)
-
-    async def _store_inferred_specs(self) -> None:
-        """Store the specs this batch's warm-ups inferred before the state built on them
-        is saved: a worker stopped or killed after that save leaves its successor (and
-        ``driftline report``) the spec too. A spec another worker stored first wins."""
-        registry, store = self.ingestor.registry, self.spec_store
-        inferred = registry.take_inferred()
-        if store is None or not inferred:
-            return
-        lost = []
-        for spec in inferred:
-            save = functools.partial(store.save, spec, replace=False)
-            if not await self.writer.until_done("redis", save):
-                lost.append((spec.model_id, spec.model_version))
-        if lost:
-            for spec in await self.writer.until_done("redis", store.load):
-                if (spec.model_id, spec.model_version) in lost:
-                    register_stored(registry, spec, self.monitor.pii)
-
     async def _skip_duplicates(self, result: IngestResult) -> None:
         # Before the monitors: a copy does not count twice. Nor does it join twice, though
         # the label join has it too: the join keeps an event id once (NX).
@@ -295,13 +253,6 @@ class IngestionService(MonitoringStage):
             copies = [e for e, f in zip(result.accepted, flags, strict=True) if f]
             self.metrics.observe_duplicates(copies)
             result.accepted, result.positions = keep(result.accepted, result.positions, flags)
-
-    def _forget_dropped(self) -> None:
-        # Expired or refused warm-ups: their model ids leave the metric labels, unless the
-        # model came back and is warming up again.
-        known = self.ingestor.registry.knows
-        self.metrics.forget_models(m for m in self._dropped if not known(m))
-        self._dropped = []
 
     def _keep_for_labels(self, accepted: list[PredictionEvent]) -> asyncio.Future[None]:
         # Started before the duplicate lookup, whose round trip lets it leave, and awaited
