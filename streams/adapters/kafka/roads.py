@@ -15,7 +15,7 @@ A router paused past a rebalance (a zombie) still routes by the roads it read be
 copy a record of a direct segment claimed since, or apply directly one of a copy segment,
 and the record's own road applies it too, under a fence of its own. So where records are
 applied, those that came by another road than the stored one are skipped
-(``came_its_road``, called by ``applied_offsets``).
+(``came_its_road``, called by ``road_store.RoadCheck`` for ``applied_offsets``).
 """
 
 from __future__ import annotations

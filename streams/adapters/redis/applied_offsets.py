@@ -46,7 +46,6 @@ from typing import Any
 from prometheus_client import Counter
 
 from streams.adapters.durable import DurableWriter
-from streams.adapters.kafka.roads import Roads, came_its_road
 from streams.adapters.redis.fences import (
     Fence,
     SourceKey,
@@ -177,7 +176,9 @@ class AppliedOffsets:
             self._applied.update({p: stored.get(p, -1) for p in unknown})
         if self._sources is None and any(r.read_at is not None for r in records):
             self._sources = await self.writer.until_done("redis", store.applied_sources)
-        fresh = await self._on_their_roads(unapplied(records, self._applied, self._sources or {}))
+        fresh = unapplied(records, self._applied, self._sources or {})
+        if self.road_check is not None:
+            fresh = await self.road_check.on_their_roads(fresh, self.writer)
         if len(fresh) < len(records):
             self.skipped.inc(len(records) - len(fresh))
         # Where the batch ends in each partition it moves past, skipped copies included: the
@@ -191,46 +192,6 @@ class AppliedOffsets:
         if records and not fresh:
             await self._move_past()
         return fresh
-
-    async def _on_their_roads(self, records: list[RawRecord]) -> list[RawRecord]:
-        """``records`` less the routed ones that came by another road than their stored one
-        (a router's that routed by roads read before a rebalance: their own road applies
-        them). Skipped like records applied already: the batch still moves past them."""
-        check = self.road_check
-        if check is None:
-            return records
-        topic = check.roads.topic
-        routed = {r.partition for r in records if r.read_at is not None and r.source == topic}
-        if not routed:
-            return records
-        stored = await self.writer.until_done("redis", lambda: check.roads.read_many(routed))
-        stored.update(await self._restore_roads(check, stored))
-        direct = await check.direct_road_now()
-        kept = [
-            r for r in records
-            if r.read_at is None or r.source != topic
-            or came_its_road(r.read_at[0], r.partition, r.offset, stored[r.partition], direct)
-        ]  # fmt: skip
-        if len(kept) < len(records):
-            logger.warning("%d records came by another road than their partition's stored "
-                           "roads give them (a router routing by roads read before a "
-                           "rebalance): skipped, their own road applies them",
-                           len(records) - len(kept))  # fmt: skip
-        return kept
-
-    async def _restore_roads(self, check: RoadCheck, stored: dict[int, Roads]) -> dict[int, Roads]:
-        """Where Redis holds no roads of a partition whose roads the routing stage holds,
-        Redis lost them (a router claims before it routes): they are written back, or its
-        direct records would all be taken for a zombie's and skipped, and a replacement
-        would read those records again as copies."""
-        held = {p: roads for p, road in stored.items()
-                if not road.starts and (roads := check.held(p)) and roads.starts}  # fmt: skip
-        if not held:
-            return {}
-        logger.error("Redis holds no roads of %d input partitions of %s that this worker routes "
-                     "by (it lost its keys): writing back the roads it holds", len(held),
-                     check.roads.topic)  # fmt: skip
-        return await self.writer.until_done("redis", lambda: check.roads.restore(held))
 
     async def _move_past(self) -> None:
         """Store the offsets of a batch that held only copies (re-forwarded records the

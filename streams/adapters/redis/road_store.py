@@ -10,16 +10,21 @@ again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from streams.adapters.kafka.roads import Roads
+from streams.adapters.durable import DurableWriter
+from streams.adapters.kafka.roads import Roads, came_its_road
+from streams.core.contract.event import RawRecord
 from streams.core.errors import StoreUnavailable
 
 __all__ = ["RedisRoads", "RoadCheck", "roads_key"]
+
+logger = logging.getLogger(__name__)
 
 _CLAIM = """
 local roads = redis.call('HGET', KEYS[1], ARGV[1]) or ''
@@ -100,3 +105,43 @@ class RoadCheck:
     #: The roads the routing stage holds of a partition (read or claimed), or None: written
     #: back where Redis lost them (``AppliedOffsets``).
     held: Callable[[int], Roads | None] = lambda partition: None  # a stage that routes none
+
+    async def on_their_roads(
+        self, records: list[RawRecord], writer: DurableWriter
+    ) -> list[RawRecord]:
+        """``records`` less the routed ones that came by another road than their stored one
+        (a router's that routed by roads read before a rebalance: their own road applies
+        them). The caller skips them like records applied already: its batch still moves
+        past them."""
+        topic = self.roads.topic
+        routed = {r.partition for r in records if r.read_at is not None and r.source == topic}
+        if not routed:
+            return records
+        stored = await writer.until_done("redis", lambda: self.roads.read_many(routed))
+        stored.update(await self._restore(stored, writer))
+        direct = await self.direct_road_now()
+        kept = [
+            r for r in records
+            if r.read_at is None or r.source != topic
+            or came_its_road(r.read_at[0], r.partition, r.offset, stored[r.partition], direct)
+        ]  # fmt: skip
+        if len(kept) < len(records):
+            logger.warning("%d records came by another road than their partition's stored "
+                           "roads give them (a router routing by roads read before a "
+                           "rebalance): skipped, their own road applies them",
+                           len(records) - len(kept))  # fmt: skip
+        return kept
+
+    async def _restore(self, stored: dict[int, Roads], writer: DurableWriter) -> dict[int, Roads]:
+        """Where Redis holds no roads of a partition whose roads the routing stage holds,
+        Redis lost them (a router claims before it routes): they are written back, or its
+        direct records would all be taken for a zombie's and skipped, and a replacement
+        would read those records again as copies."""
+        held = {p: roads for p, road in stored.items()
+                if not road.starts and (roads := self.held(p)) and roads.starts}  # fmt: skip
+        if not held:
+            return {}
+        logger.error("Redis holds no roads of %d input partitions of %s that this worker routes "
+                     "by (it lost its keys): writing back the roads it holds", len(held),
+                     self.roads.topic)  # fmt: skip
+        return await writer.until_done("redis", lambda: self.roads.restore(held))
