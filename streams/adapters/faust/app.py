@@ -1,15 +1,15 @@
-"""The worker: its Faust app, agents, timers and rebalance hooks over the services.
+"""The worker: its Faust app, agents and rebalance hooks over the services.
 
 ``build_worker`` assembles the named parts: the app (``_build_app``), its topics
-(``topics.py``), the object graph (``services.py``), the agents, the spec refresh, and the
-pages (``routes.py``). The order parts are added to the app is the order they start in.
+(``topics.py``), the object graph (``services.py``), the agents, the timers and background
+tasks (``worker_tasks.py``), and the pages (``routes.py``). The order parts are added to the
+app is the order they start in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Mapping
@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-import redis.asyncio as aioredis
 from faust.types import TP
 
 from streams.adapters.faust.access_refused import stop_worker, write_refused
 from streams.adapters.faust.batch_app import BatchApp
 from streams.adapters.faust.batch_consumer import FetchedChunk
-from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance, highwater
-from streams.adapters.faust.health import HealthCheck, StreamLiveness
-from streams.adapters.faust.labels import LabelService
+from streams.adapters.faust.direct import direct_route, forget_roads_at_rebalance
+from streams.adapters.faust.health import StreamLiveness
 from streams.adapters.faust.progress import PartitionProgress
 from streams.adapters.faust.rewind import state_marks
 from streams.adapters.faust.routes import add_routes
@@ -34,15 +32,19 @@ from streams.adapters.faust.services import (
     WorkerServices,
     build_services,
 )
-from streams.adapters.faust.spec_sync import sync_specs
 from streams.adapters.faust.topics import WorkerTopics, declare_topics, raw_topic
+from streams.adapters.faust.worker_tasks import (
+    add_eviction_warning,
+    add_health_sampling,
+    add_label_retries,
+    add_lost_state_restore,
+    add_progress_watch,
+    add_spec_sync,
+)
 from streams.adapters.kafka.producer import KafkaProducer
 from streams.adapters.kafka.routing import Router
-from streams.adapters.outage_log import OutageLogFilter
-from streams.adapters.prometheus.metrics import IngestMetrics
 from streams.adapters.prometheus.text_families import MetricsRegistry
 from streams.adapters.redis.client import connect
-from streams.adapters.redis.eviction import eviction_warning
 from streams.adapters.redis.replicas import after_each_batch
 from streams.adapters.redis.road_store import RoadCheck
 from streams.adapters.redis.spec_store import RedisSpecStore
@@ -57,10 +59,6 @@ from streams.settings import Settings
 __all__ = ["Worker", "build_worker", "load_stored_specs"]
 
 logger = logging.getLogger(__name__)
-
-#: Loggers that repeat one line per reconnect attempt during a Kafka outage.
-_NOISY_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordinator",
-                  "aiokafka.consumer.fetcher", "aiokafka.producer.sender")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +117,13 @@ def build_worker(
     # The order things are added to the app is the order they start in: keep it.
     _add_agents(app, settings, topics, services)
     held = {settings.topic_predictions, settings.topic_labels, *settings.internal_topics}
-    _watch_progress(app, services.progress, services.metrics, held)
-    _add_label_retries(app, settings, services.label_service)
-    _sample_health(app, services.health)
+    add_progress_watch(app, services.progress, services.metrics, held)
+    add_label_retries(app, settings, services.label_service)
+    add_health_sampling(app, services.health)
     _add_rebalance_hooks(app, settings, services)
-    _add_spec_sync(app, settings, services, file_specs, pii)
-    _warn_of_eviction(app, services.spec_store.client)
-    _restore_lost_state(app, settings, services)
+    add_spec_sync(app, settings, services, file_specs, pii)
+    add_eviction_warning(app, services.spec_store.client)
+    add_lost_state_restore(app, settings, services)
     app.state_marks = state_marks(services.ingestion.applied, services.label_service.applied)
     _close_sink_at_shutdown(app, settings, services.sink)
     add_routes(
@@ -218,39 +216,6 @@ def _add_agents(
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)
 
 
-def _add_label_retries(app: BatchApp, settings: Settings, label_service: LabelService) -> None:
-    """Retry the labels waiting for their prediction every ``label_retry_s``."""
-
-    @app.timer(settings.label_retry_s)
-    async def retry_waiting_labels() -> None:
-        try:
-            await label_service.retry_waiting()
-        except Exception:
-            logger.exception("retrying waiting labels failed; next round will try again")
-
-
-def _warn_of_eviction(app: BatchApp, client: aioredis.Redis) -> None:
-    @app.task
-    async def check_redis_eviction() -> None:
-        warning = await eviction_warning(client)
-        if warning is not None:
-            logger.warning(warning)
-
-
-def _restore_lost_state(app: BatchApp, settings: Settings, services: WorkerServices) -> None:
-    """Every ``lost_state_check_s``: what Redis lost of the state this worker saved (a model
-    with no later event would keep none), saved again. Models saved longer ago than half
-    ``state_ttl_s`` are left out: their keys may have expired."""
-
-    @app.timer(settings.lost_state_check_s)
-    async def restore_lost_state() -> None:
-        for service in (services.ingestion, services.label_service):
-            try:
-                await service.restore_lost(settings.state_ttl_s / 2)
-            except Exception:
-                logger.exception("checking for lost state failed; next round will try again")
-
-
 def _close_sink_at_shutdown(app: BatchApp, settings: Settings, sink: AlertSink) -> None:
     @app.on_before_shutdown.connect  # type: ignore[arg-type]  # typed (sender, *args)
     async def close_sink(sender: faust.App, **kwargs: object) -> None:
@@ -290,30 +255,6 @@ def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServ
         metrics.drop_moved_versions(time.monotonic())
 
 
-def _add_spec_sync(
-    app: BatchApp,
-    settings: Settings,
-    services: WorkerServices,
-    file_specs: list[ModelSpec],
-    pii: PiiPolicy,
-) -> None:
-    """Store ``file_specs`` at start; every ``spec_refresh_s`` pick up the specs other
-    workers or operators stored (a batch stores the specs it inferred itself)."""
-    spec_store, registry, metrics = services.spec_store, services.registry, services.metrics
-    writer = services.ingestion.writer
-
-    @app.task
-    async def store_file_specs() -> None:
-        # Retried while Redis does not answer: the other workers and the report read them.
-        for spec in file_specs:
-            await writer.until_done("redis", functools.partial(spec_store.save, spec, replace=True))
-
-    @app.timer(settings.spec_refresh_s)
-    async def refresh_specs() -> None:
-        await sync_specs(spec_store, registry, pii)
-        metrics.models_known.set(registry.model_count)
-
-
 def _batch_agent(
     app: BatchApp,
     topic: faust.TopicT,
@@ -349,50 +290,5 @@ def _offsets(chunk: FetchedChunk) -> dict[tuple[str, int], list[int]]:
     return {(tp.topic, tp.partition): offsets for tp, offsets in chunk.offsets.items()}
 
 
-def _watch_progress(
-    app: BatchApp, progress: PartitionProgress, metrics: IngestMetrics, topics: set[str]
-) -> None:
-    """Track the held partitions of ``topics``; sample their lag into ``progress`` and the
-    gauges; keep aiokafka's reconnect errors to one line per outage."""
-    log_filter = OutageLogFilter()
-    for name in _NOISY_LOGGERS:
-        logging.getLogger(name).addFilter(log_filter)
-
-    @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # typed (sender, *args)
-    async def track(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
-        progress.assign((tp.topic, tp.partition) for tp in assigned if tp.topic in topics)
-
-    @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # typed (sender, *args)
-    async def untrack(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
-        gone = [(tp.topic, tp.partition) for tp in revoked if tp.topic in topics]
-        progress.revoke(gone)
-        for topic, partition in gone:  # label sets only for partitions held now
-            for gauge in (metrics.consumer_lag, metrics.seconds_since_progress):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(topic, str(partition))
-
-    @app.timer(min(1.0, progress.stall_s / 4))
-    async def sample_lag() -> None:
-        log_filter.flush()
-        for topic, partition in progress.held:
-            progress.observe((topic, partition), highwater(app, TP(topic, partition)))
-            lag = progress.lag((topic, partition))
-            if lag is not None:
-                metrics.consumer_lag.labels(topic, str(partition)).set(lag)
-            seconds = progress.seconds_since_progress((topic, partition))
-            metrics.seconds_since_progress.labels(topic, str(partition)).set(seconds)
-
-
 #: How often the series of versions moved to another worker are looked for after a rebalance.
 MOVED_VERSIONS_CHECK_S = 5.0
-
-#: How often the health checks run for ``driftline_health_check_up`` between /health probes.
-HEALTH_SAMPLE_S = 5.0
-
-
-def _sample_health(app: BatchApp, health: HealthCheck) -> None:
-    """Run the /health checks on a timer too, so the gauges move without a prober."""
-
-    @app.timer(HEALTH_SAMPLE_S)
-    async def sample_health() -> None:
-        await health.report()
