@@ -82,7 +82,7 @@ class Store:
 def route(
     store: Store, *, claim_direct: bool, records: list[RawRecord], unknown_for: int = 0,
     max_bytes: int | None = None, oversized: Callable[[list[RawRecord]], Awaitable[None]]
-    | None = None,
+    | None = None, bundle_bytes: int = 8192,
 ) -> tuple[list, list, str | None]:  # fmt: skip
     """Forward ``records`` with a fresh router; what was sent, what was applied, and the
     direct road the router says it takes (``direct_road_now``)."""
@@ -103,7 +103,7 @@ def route(
 
     direct = DirectRoute(apply, count, store, lambda partition: 100, copies_applied,
                          store.pass_to, claim_direct=claim_direct)  # fmt: skip
-    router = Router(Topic(sent, unknown_for=unknown_for), writer, bundle_bytes=8192,
+    router = Router(Topic(sent, unknown_for=unknown_for), writer, bundle_bytes=bundle_bytes,
                     direct=direct, max_bytes=max_bytes, oversized=oversized)  # fmt: skip
     asyncio.run(router.forward(records))
     return sent, applied, asyncio.run(router.direct_road_now())
@@ -127,6 +127,27 @@ def test_direct_records_flow_with_no_write_when_the_road_stays_direct():
     sent, applied, _ = route(store, claim_direct=True, records=records)
     assert sent == [] and store.claims == []
     assert [r.offset for r in applied] == [r.offset for r in records]
+
+
+def test_with_a_copy_per_record_the_roads_still_decide():
+    """``DRIFTLINE_ROUTING_BUNDLE_BYTES=0`` (a rolling upgrade from a version before
+    bundles): records keep the road their offsets have, and a change is claimed, as with
+    bundles; each copy goes alone, to the partition its model's key gives."""
+    direct = direct_road(PARTITIONS)
+    store = Store(Roads((0,), (direct,)), writable=True)
+    sent, applied, now = route(store, claim_direct=True, bundle_bytes=0,
+                               records=records_of(OWN, 1, range(90, 100)))  # fmt: skip
+    assert [r.offset for r in applied] == list(range(90, 100)) and sent == []
+    assert now == direct and store.claims == []
+    # Repartition routing with the same setting: a copy road claimed at the high-water mark,
+    # the records below it still applied where they are read.
+    sent, applied, now = route(store, claim_direct=False, bundle_bytes=0,
+                               records=records_of(OWN, 1, range(95, 100)))  # fmt: skip
+    assert [r.offset for r in applied] == list(range(95, 100)) and sent == []
+    assert store.claims == [(1, 100, COPY)]
+    copies = records_of("other", 1, range(100, 103))
+    sent, applied, _ = route(store, claim_direct=False, bundle_bytes=0, records=copies)
+    assert applied == [] and [value for _, value, _ in sent] == [r.value for r in copies]
 
 
 def test_a_change_of_road_is_claimed_at_the_high_water_mark():

@@ -234,20 +234,24 @@ def _add_rebalance_hooks(app: BatchApp, settings: Settings, services: WorkerServ
     metrics = services.metrics
     predictions_name = settings.topic_predictions
 
+    async def reset_between_passes() -> None:
+        # Labels first: a label pass counts its labels in the canaries under the ingestion's
+        # pass, so the ingestion is not reset while a label pass waits to do so.
+        await labels.reset_between_passes()
+        await ingestion.reset_between_passes()
+
     # Faust calls these with (sender, the partitions); mode's one type for every signal
     # handler is (sender, *args, signal=..., **kwargs), which mypy cannot match to them.
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # typed (sender, *args)
     async def partitions_revoked(sender: faust.App, revoked: set[TP], **kwargs: object) -> None:
         liveness.partitions -= {tp.partition for tp in revoked if tp.topic == predictions_name}
-        ingestion.reset()
-        labels.reset()
+        await reset_between_passes()
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]  # typed (sender, *args)
     async def partitions_assigned(sender: faust.App, assigned: set[TP], **kwargs: object) -> None:
         liveness.partitions |= {tp.partition for tp in assigned if tp.topic == predictions_name}
         liveness.joined = True
-        ingestion.reset()
-        labels.reset()
+        await reset_between_passes()
         metrics.rebalanced(time.monotonic())
 
     @app.timer(MOVED_VERSIONS_CHECK_S)

@@ -115,9 +115,8 @@ class IngestionService(MonitoringStage):
         self.applied.whole = self._whole_state
 
     def reset(self) -> None:
-        """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
         self.monitor.forget()
-        self.applied.forget()
+        super().reset()
 
     def forget_models(self, models: Collection[str]) -> None:
         self.monitor.forget_models(models)

@@ -95,10 +95,9 @@ class LabelService(MonitoringStage):
         self.applied.whole = self._whole_state
 
     def reset(self) -> None:
-        """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
         self.monitors.forget()
-        self.applied.forget()
         self.waiting.clear()
+        super().reset()
 
     def forget_models(self, models: Collection[str]) -> None:
         self.monitors.forget_models(models)
@@ -142,6 +141,9 @@ class LabelService(MonitoringStage):
                 if not remaining:
                     self.waiting.discard(model_id)
             if results:
+                # Tokens first, for a model forgotten since its labels came (a refused
+                # save): its state is read again after this, and saved expecting them.
+                await self.applied.know(r.label.model_id for r in results)
                 await self._apply(results, [])
 
     def _decoded(

@@ -63,6 +63,18 @@ class MonitoringStage:
         #: Held by each batch, and by ``restore_lost`` between two.
         self.passing = asyncio.Lock()
 
+    def reset(self) -> None:
+        """After a rebalance: what this worker holds in memory may be stale; Redis is not."""
+        self.applied.forget()
+
+    async def reset_between_passes(self) -> None:
+        """``reset`` once the pass running now, if any, has ended. A rebalance waits for the
+        chunks its agents took, not for a timer's pass (waiting labels joined, lost state
+        saved again): reset under it, that pass would save state read before the reset
+        expecting no token, unchecked, over a save of the partitions' new owner."""
+        async with self.passing:
+            self.reset()
+
     def forget_models(self, models: Collection[str]) -> None:
         """Another worker saved ``models`` since this one read them: what this one holds of
         them is stale, to be read again where they are next met."""

@@ -267,7 +267,10 @@ class Router:
                 await self.oversized(large)
                 records = [r for r in records if len(r.value or b"") <= limit]
         keys: Sequence[bytes] = [model_key(r.value, max_bytes=limit) for r in records]
-        partitions = await self._known(self._partitions) if self.bundle_bytes else None
+        # With a direct route the roads decide, bundles or not: stored roads a partition's
+        # records must keep (direct ones claimed before), and a claim where that changes.
+        placed = self.bundle_bytes or self._direct is not None
+        partitions = await self._known(self._partitions) if placed else None
         if partitions is None:
             messages: list[Message] = [
                 (key, r.value, source_headers(r)) for key, r in zip(keys, records, strict=True)
@@ -293,10 +296,10 @@ class Router:
 
     async def direct_road_now(self) -> str | None:
         """The direct road this router sends records on (``direct_road`` of the partition
-        count), or None while it copies every record (no bundles, no direct route, or the
-        two topics' counts differ): as ``forward`` decides, so waited for as ``forward``
-        waits for the counts. At a worker's start the brokers may not have said yet."""
-        if not self.bundle_bytes or self._input_partitions is None:
+        count), or None while it copies every record (no direct route, or the two topics'
+        counts differ): as ``forward`` decides, so waited for as ``forward`` waits for the
+        counts. At a worker's start the brokers may not have said yet."""
+        if self._input_partitions is None:
             return None
         partitions = await self._known(self._partitions)
         if partitions is None or await self._known(self._input_partitions) != partitions:

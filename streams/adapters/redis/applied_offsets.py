@@ -221,11 +221,12 @@ class AppliedOffsets:
         this one read them (their state in memory is stale: ``forget_models``, then rebuild
         it)."""
         offsets, sources = last_offsets(records)
-        # The last ``fresh`` batch's ends: at or past its fresh records' offsets.
+        # The last ``fresh`` batch's ends: at or past its fresh records' offsets. Kept
+        # through a refused save: the save of the refused models applied again takes them.
         offsets.update(self._reached)
-        self._reached = {}
         refused = await self._save(updates, offsets, sources, retired, rollouts or {})
         if not refused:
+            self._reached = {}
             self._applied.update(offsets)
             if sources:
                 self._sources = {**(self._sources or {}), **sources}
@@ -243,7 +244,11 @@ class AppliedOffsets:
         sources: dict[SourceKey, int],
         retired: Sequence[tuple[str, str]],
         rollouts: Mapping[str, dict[str, Any]],
+        *,
+        marks: bool = True,
     ) -> set[str]:
+        """``marks``: the low-water marks may be raised to ``offsets`` (no other model holds
+        records before them not applied yet)."""
         tokens = self.tokens
         token = tokens.new()
         written = {update.model_id for update in updates} | rollouts.keys()
@@ -252,7 +257,7 @@ class AppliedOffsets:
         refused = await self.writer.until_done(
             "redis",
             lambda: self.store.save(updates, offsets, retired, sources, token, expected,
-                                    rollouts),
+                                    rollouts, raise_marks=marks),
         )  # fmt: skip
         for model_id in written - refused:
             fence = self._fences.get(model_id)
@@ -270,7 +275,10 @@ class AppliedOffsets:
         # Redis lost writes, maybe those of other models held here too: the low-water marks
         # written back with these would pass their records, so they are checked first.
         lost.update(await self._lost_of(self._saved_lately(self.store.ttl_s / 2) - refused))
-        return (refused - lost.keys()) | await self._save_whole(lost, offsets, sources)
+        # The models still refused are applied again, their records in ``offsets`` too: the
+        # whole save raises the lost models' fences, not the low-water marks past those.
+        still = refused - lost.keys()
+        return still | await self._save_whole(lost, offsets, sources, marks=marks and not still)
 
     async def _lost_of(self, models: Collection[str]) -> dict[str, str]:
         """Of ``models`` (saved here last, as far as this worker knows), those Redis lost,
@@ -299,7 +307,12 @@ class AppliedOffsets:
         return await self._save_whole(lost, {}, {}) if lost else set()
 
     async def _save_whole(
-        self, lost: Mapping[str, str], offsets: dict[int, int], sources: dict[SourceKey, int]
+        self,
+        lost: Mapping[str, str],
+        offsets: dict[int, int],
+        sources: dict[SourceKey, int],
+        *,
+        marks: bool = True,
     ) -> set[str]:
         """Save again, whole, what this worker holds of ``lost``, the models whose keys
         Redis no longer had ('') or had as an earlier save of this writer's (its token):
@@ -311,11 +324,11 @@ class AppliedOffsets:
         updates, rollouts = await self.whole(frozenset(lost))
         for model_id, token in lost.items():  # what the whole save is to expect
             self.tokens.wrote(model_id, token)
-        refused = await self._save(updates, offsets, sources, (), rollouts)
-        marks, source_marks = dict(self._applied), dict(self._sources or {})
-        if not refused and (marks or source_marks):
+        refused = await self._save(updates, offsets, sources, (), rollouts, marks=marks)
+        known, known_sources = dict(self._applied), dict(self._sources or {})
+        if not refused and (known or known_sources):
             await self.writer.until_done(
-                "redis", lambda: self.store.save([], marks, sources=source_marks)
+                "redis", lambda: self.store.save([], known, sources=known_sources)
             )
         return refused
 

@@ -271,6 +271,8 @@ class RedisMonitorStore:
         token: str | None = None,
         expected: Mapping[str, str] | None = None,
         rollouts: Mapping[str, dict[str, Any]] | None = None,
+        *,
+        raise_marks: bool = True,
     ) -> Refused:
         """Write each model's ``updates`` and ``rollouts`` (its rollout state, where it
         changed) with ``offsets`` and ``sources`` (source offsets, as ``applied_sources``
@@ -279,7 +281,8 @@ class RedisMonitorStore:
         the one ``expected`` names (the token ``model_fences`` read, or of this writer's last
         save; '' for none; a model not in it is not checked), with those that have no save
         at all apart (``Refused.gone``). When no model is refused, the low-water marks are
-        raised.
+        raised (unless not ``raise_marks``: other models hold records up to ``offsets`` not
+        applied yet).
 
         ``token``: the same for every retry of one save (a random one when None), so that a
         retry after a lost reply finds its own write instead of another worker's."""
@@ -312,7 +315,7 @@ class RedisMonitorStore:
                 (m for m, reply in replies.items() if reply == _OVERTAKEN),
                 gone=(m for m, reply in replies.items() if reply == _GONE),
             )
-            if not refused:
+            if not refused and raise_marks:
                 await run_scripts(self.client, self._low_water(offsets, sources or {}))
         except RedisError as exc:
             raise StoreUnavailable(f"could not write monitor state: {exc}") from exc
