@@ -171,6 +171,31 @@ def redis_rollback_takeover(ctx: Context) -> Verdict:
     return finish(ctx, *run_stream(ctx, "redis_rollback_takeover", fault, workers=2))
 
 
+def redis_rollback_dead_writer(ctx: Context) -> Verdict:
+    """Two workers; a copy of Redis's append-only file taken at half the stream's first
+    half; one worker SIGKILLed then and Redis at once started from the copy, before the
+    other takes the dead one's partitions over: Redis lost saves of a worker no longer
+    running, which no worker holds. The survivor reads the earlier saves and applies the
+    records since again (its commits are past them: finding 39's compare): nothing lost or
+    counted twice. The alerts the dead worker raised from the lost saves are raised again,
+    with the same ids (at-least-once), so repeated alerts are allowed here."""
+    copy = ctx.workdir / "redis-rollback-aof"
+
+    def fault(run: ChaosRun, records: list) -> float:
+        every_worker_holds_partitions(run)
+        run.wait_fraction(0.5)  # of what is published: the first half
+        _copy_aof(run, copy)
+        run.kill(_holding_most_models(run))
+        _restart_redis(run, from_copy=copy)
+        restarted, before = time.monotonic(), run.applied()
+        publish_records(run, run.rest)
+        run.rest = []
+        return run.time_to_resume(since=restarted, before=before)
+
+    name = "redis_rollback_dead_writer"
+    return finish(ctx, *run_stream(ctx, name, fault, workers=2), allow_duplicate_alerts=True)
+
+
 def _holding_most_models(run: ChaosRun) -> WorkerProcess:
     """The worker whose partitions most models map to (a model's input and by-model
     partitions have one owner)."""
@@ -299,6 +324,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "redis_rollback": redis_rollback,
     "redis_rollback_crash": redis_rollback_crash,
     "redis_rollback_takeover": redis_rollback_takeover,
+    "redis_rollback_dead_writer": redis_rollback_dead_writer,
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
@@ -313,6 +339,7 @@ REDIS_RESUME_LIMIT_S = {
     "redis_rollback": 30.0,
     "redis_rollback_crash": 45.0,  # as kill9_x3
     "redis_rollback_takeover": 30.0,  # as redis_rollback: the survivor goes on
+    "redis_rollback_dead_writer": 45.0,  # as kill9_x3
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,
