@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from streams.adapters.faust.labels import LabelService
 from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.label_join import RedisLabelJoin
@@ -16,6 +18,8 @@ from streams.core.contract.decoder import LabelDecoder
 from streams.core.contract.event import RawRecord
 from streams.core.labels.performance_monitor import PerformanceConfig
 from tests.integration.scratch_state import scratch_redis, store_and_writer
+
+pytestmark = pytest.mark.integration
 
 
 def update(model_id: str, marker: object) -> MonitorUpdate:
