@@ -137,18 +137,14 @@ def redis_rollback_takeover(ctx: Context) -> Verdict:
     """Two workers; a copy of Redis's append-only file taken at half the stream's first
     half; one worker SIGKILLed then, the other taking its models over from their last saves
     and applying the rest of that half and a quarter of the stream more; Redis then
-    SIGKILLed and started from the copy. What
-    it holds of the taken-over models is an earlier save of the dead worker's, from before
-    the takeover, not a save since: the survivor must write what it holds again rather than
-    reload it. The last quarter is published after, so every model meets the loss at a save."""
+    SIGKILLed and started from the copy. What it holds of the taken-over models is an
+    earlier save of the dead worker's, from before the takeover, not a save since: the
+    survivor must write what it holds again rather than reload it. The last quarter is
+    published after, so every model meets the loss at a save."""
     copy = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
-        every_worker_holds_partitions(run)
-        run.wait_fraction(0.5)  # of what is published: the first half
-        _copy_aof(run, copy)
-        victim = _holding_most_models(run)
-        run.kill(victim)
+        victim = _copy_then_kill(run, copy)
         survivor = next(w for w in run.workers if w is not victim)
         # The survivor holds every partition, then meets each model in records published
         # after the takeover: it reads the models it took over and saves them before Redis
@@ -162,11 +158,7 @@ def redis_rollback_takeover(ctx: Context) -> Verdict:
         publish_records(run, run.rest[:middle])
         run.rest = run.rest[middle:]
         run.wait_fraction(1.0)  # the survivor saved the models it took over
-        _restart_redis(run, from_copy=copy)
-        restarted, before = time.monotonic(), run.applied()
-        publish_records(run, run.rest)
-        run.rest = []
-        return run.time_to_resume(since=restarted, before=before)
+        return _roll_back_then_publish_the_rest(run, copy)
 
     return finish(ctx, *run_stream(ctx, "redis_rollback_takeover", fault, workers=2))
 
@@ -182,18 +174,32 @@ def redis_rollback_dead_writer(ctx: Context) -> Verdict:
     copy = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
-        every_worker_holds_partitions(run)
-        run.wait_fraction(0.5)  # of what is published: the first half
-        _copy_aof(run, copy)
-        run.kill(_holding_most_models(run))
-        _restart_redis(run, from_copy=copy)
-        restarted, before = time.monotonic(), run.applied()
-        publish_records(run, run.rest)
-        run.rest = []
-        return run.time_to_resume(since=restarted, before=before)
+        _copy_then_kill(run, copy)
+        return _roll_back_then_publish_the_rest(run, copy)
 
     name = "redis_rollback_dead_writer"
     return finish(ctx, *run_stream(ctx, name, fault, workers=2), allow_duplicate_alerts=True)
+
+
+def _copy_then_kill(run: ChaosRun, copy: Path) -> WorkerProcess:
+    """With both workers holding partitions: at half of what is published (the stream's
+    first half), ``copy`` of the append-only file, then the worker holding most models
+    SIGKILLed; that worker."""
+    every_worker_holds_partitions(run)
+    run.wait_fraction(0.5)
+    _copy_aof(run, copy)
+    victim = _holding_most_models(run)
+    run.kill(victim)
+    return victim
+
+
+def _roll_back_then_publish_the_rest(run: ChaosRun, copy: Path) -> float:
+    """Redis started from ``copy``, then the stream's rest published: the time to resume."""
+    _restart_redis(run, from_copy=copy)
+    restarted, before = time.monotonic(), run.applied()
+    publish_records(run, run.rest)
+    run.rest = []
+    return run.time_to_resume(since=restarted, before=before)
 
 
 def _holding_most_models(run: ChaosRun) -> WorkerProcess:

@@ -6,7 +6,6 @@ and the specs its warm-ups inferred stored before any state that rests on them
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 
 from streams.adapters.durable import DurableWriter
 from streams.adapters.faust.spec_sync import register_stored
@@ -51,11 +50,11 @@ class WarmupSharing:
         await self._claim()
         await self._store_inferred()
 
-    def take_dropped(self) -> Iterator[str]:
+    def take_dropped(self) -> list[str]:
         """The models whose warm-up expired or was refused since the last call, and which are
         not warming up again: their ids can leave the metric labels."""
         dropped, self._dropped = self._dropped, []
-        return (model for model in dropped if not self.registry.knows(model))
+        return [model for model in dropped if not self.registry.knows(model)]
 
     async def _claim(self) -> None:
         registry, slots = self.registry, self.slots
