@@ -9,6 +9,7 @@ import shutil
 import signal
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from loadtest.chaos_scenarios import (
 from loadtest.chaos_stream import Verdict
 from streams import stack
 from streams.adapters.redis.keys import model_base
+from streams.core.errors import DriftlineError
 from streams.stack import redis as stack_redis
 from streams.stack import service
 from streams.stack.worker import WorkerProcess
@@ -107,30 +109,60 @@ def redis_rollback(ctx: Context) -> Verdict:
 
 
 def redis_rollback_crash(ctx: Context) -> Verdict:
-    """As ``redis_rollback``, but the worker dies with Redis (the same machine): the copy
-    is taken at half the stream's first half, both are SIGKILLed once that half is applied
-    and committed, and the replacement starts from the commits, past what Redis comes back
-    with: the records between must be read again. The second half is published after, so a
-    state left behind shows in the counts."""
+    """As ``redis_rollback``, but the worker dies with Redis (the same machine): Redis
+    comes back from a copy of its append-only file taken once a quarter of the stream is
+    applied, the worker (committing every 0.2 s) SIGKILLed with it once the first half is,
+    and the replacement starts from the commits, past what Redis holds: the records
+    between must be read again. With repartition routing one model's records are held back
+    from the first quarter, so Redis also comes back from before its partition's first save
+    (no mark at all). The
+    second half is published after, so a state left behind shows in the counts; a
+    replacement that found nothing behind fails the run (its premise missed)."""
     copy = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
-        run.wait_fraction(0.5)  # of what is published: the first half
+        half = len(records) // 2
+        quarter, held = records[: half // 2], []
+        if run.settings.routing != "direct":
+            # Without one model's records, nor the bad ones (routed by what their values
+            # hold): that model's partition has nothing saved in the copy. (With direct
+            # routing its road, claimed at its first records, would be lost too, which the
+            # compare cannot tell from a partition not yet routed direct: finding 43.)
+            others = _models_sharing_no_partition(run)[1:]
+            held = [record for record in quarter if record[0] not in others]
+            quarter = [record for record in quarter if record[0] in others]
+        publish_records(run, quarter)
+        run.wait_done(timeout_s=300)
         _copy_aof(run, copy)
-        run.wait_fraction(1.0)
+        publish_records(run, held)
+        publish_records(run, records[half // 2 : half])
+        run.rest = records[half:]
+        run.wait_done(timeout_s=300)
         time.sleep(1)  # commits every 0.2 s (below): past what Redis will come back with
         run.kill(run.live_workers()[0], read_saved=False)
         crashed_at, before = time.monotonic(), run.applied()
         _restart_redis(run, from_copy=copy)
         run.read_saved()  # what the replacement finds: the state of the copy
-        run.start_worker()
+        replacement = run.start_worker()
         publish_records(run, run.rest)
         run.rest = []
-        return run.time_to_resume(since=crashed_at, before=before)
+        resumed = run.time_to_resume(since=crashed_at, before=before)
+        if "behind the committed offsets" not in replacement.log_path.read_text():
+            raise DriftlineError("the replacement found no partition behind the commits: "
+                                 "Redis did not come back behind them")  # fmt: skip
+        return resumed
 
     # The killed worker's commits must pass the copy's state, or there is nothing to find.
     extra_env = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"}
-    return finish(ctx, *run_stream(ctx, "redis_rollback_crash", fault, extra_env=extra_env))
+    run = run_stream(ctx, "redis_rollback_crash", fault, extra_env=extra_env, first=0)
+    return finish(ctx, *run)
+
+
+def _models_sharing_no_partition(run: ChaosRun) -> list[bytes]:
+    """The keys of the stream's models that no other model shares a by-model partition with."""
+    keys = [m.model_id.encode() for m in run.stream.models]
+    homes = Counter(zlib.crc32(key) % run.settings.partitions for key in keys)
+    return [key for key in keys if homes[zlib.crc32(key) % run.settings.partitions] == 1]
 
 
 def redis_rollback_takeover(ctx: Context) -> Verdict:

@@ -70,9 +70,11 @@ def run_stream(
     workers: int = 1,
     keyed: bool = True,
     extra_env: dict[str, str] | None = None,
+    first: float = 0.5,
 ) -> tuple[ChaosRun, Verdict, Outcome]:
-    """Start ``workers``, publish the stream, let ``fault`` act (it returns the time to
-    resume, or None), wait until every record is applied; the run's outcome."""
+    """Start ``workers``, publish the stream (the ``first`` share of it before ``fault``
+    acts: ``run.rest`` holds the rest), let ``fault`` act (it returns the time to resume,
+    or None), wait until every record is applied; the run's outcome."""
     run = ChaosRun(name, ctx.size.stream, ctx.config, ctx.workdir, extra_env)
     verdict = Verdict(name)
     records, _ = run.stream.records(keyed=keyed)
@@ -81,9 +83,9 @@ def run_stream(
             run.start_worker()
         for worker in run.workers:
             worker.wait_for_partitions()
-        half = len(records) // 2
-        run.rest = records[half:]
-        publish_records(run, records[:half])
+        published = int(len(records) * first)
+        run.rest = records[published:]
+        publish_records(run, records[:published])
         verdict.resume_s = fault(run, records)
         if run.rest:
             publish_records(run, run.rest)

@@ -31,8 +31,9 @@ def update(marker: int) -> MonitorUpdate:
 
 
 def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack_config, caplog):
-    """Past a partition's low-water mark the partition is read again from the mark. At or
-    before it (a crash before the commit), or with no mark, nothing moves."""
+    """Past a partition's low-water mark the partition is read again from the mark; with no
+    mark (Redis came back from before its first save), from its start. At or before the
+    mark (a crash before the commit), nothing moves."""
 
     async def scenario() -> None:
         async with scratch_redis(stack_config, "it-behind") as (client, prefix):
@@ -42,11 +43,11 @@ def test_partitions_committed_past_the_stored_state_are_read_again_from_it(stack
             check = behind_marks(applied)
             assert await store.save([update(1)], {0: 10, 1: 3, 2: 7}) == set()
             committed = {0: 11, 1: 9, 2: 5, 3: 40}
-            assert await check(committed) == {1: 4}
-            assert behind._value.get() == 1
-            assert "behind the committed offsets of 1 partitions of predictions" in caplog.text
+            assert await check(committed) == {1: 4, 3: 0}
+            assert behind._value.get() == 2
+            assert "behind the committed offsets of 2 partitions of predictions" in caplog.text
             assert await check({0: 11, 2: 8}) == {}
-            assert behind._value.get() == 1
+            assert behind._value.get() == 2
 
     asyncio.run(scenario())
 
@@ -56,9 +57,10 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
 ):
     """With direct routing a router applies the records on their model's partition where it
     reads them, and commits them with the input partition: its direct fence (up to the end
-    of each chunk, copies included) is what a commit past means lost writes. Copy segments
-    are left out (their copies are checked on the by-model topic), and a partition whose
-    road is a copy now is not checked at all."""
+    of each chunk, copies included) is what a commit past means lost writes; where Redis
+    holds no fence, from the road's first record. Copy segments are left out (their copies
+    are checked on the by-model topic), and a partition whose road is a copy now is not
+    checked at all."""
     road = direct_road(4)
 
     async def scenario() -> None:
@@ -68,7 +70,7 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
             applied = AppliedOffsets(store, writer, metrics.replayed_skipped, None, None, behind)
             roads = RedisRoads(client, prefix=prefix, topic="predictions")
             segments = {0: [(0, road)], 1: [(0, road)], 2: [(0, road), (500, COPY)],
-                        3: [(0, road), (100, COPY), (300, road)], 4: [(0, road)]}  # fmt: skip
+                        3: [(0, road), (100, COPY), (300, road)], 4: [(20, road)]}  # fmt: skip
             for partition, claims in segments.items():
                 for start, each in claims:
                     await roads.claim(partition, start, each)
@@ -83,10 +85,11 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
 
             check = behind_direct_marks(applied, RoadCheck(roads, now))
             committed = {0: 100, 1: 250, 2: 600, 3: 400, 4: 50}
-            # 1: from past its fence; 3: from where its second direct segment starts.
-            assert await check(committed) == {1: 200, 3: 300}
-            assert behind._value.get() == 2
-            assert "behind the committed offsets of 2 partitions of predictions" in caplog.text
+            # 1: from past its fence; 3: from where its second direct segment starts;
+            # 4: from its road's start (its fence lost).
+            assert await check(committed) == {1: 200, 3: 300, 4: 20}
+            assert behind._value.get() == 3
+            assert "behind the committed offsets of 3 partitions of predictions" in caplog.text
 
             async def copies_only() -> str | None:  # the input topic's count differs
                 return None

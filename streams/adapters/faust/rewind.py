@@ -10,6 +10,11 @@ takes the partitions afterwards would start from the commits, past what the stat
 and never apply the records between. So once Faust has sought to the committed offsets (at
 every assignment), each service's partitions are compared with its stored marks and sought
 back to them where behind; the fences skip what the state holds of the records read again.
+A committed partition with no mark at all is behind from its start: every save raises the
+marks of the offsets it will let commit, so Redis lost them whole (it came back from before
+the partition's first save, or with none of its keys; RELIABILITY.md, finding 43). It is read
+from the earliest offset Kafka keeps, so the models' state is rebuilt as far as the topic's
+retention allows.
 With direct routing the input topic is checked as well: the records a router applies where
 it reads them are committed with the input partition, not a by-model one.
 
@@ -39,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 #: A service's check of its topic: committed offsets per partition -> where to read from.
 StateMarks = Callable[[Mapping[int, int]], Awaitable[dict[int, int]]]
+
+#: A partition's mark where Redis holds none: read from the start (offset 0, which Kafka resets
+#: to the earliest it keeps, as ``consumer_auto_offset_reset`` says).
+NO_MARK = -1
 
 #: How long the compare may hold the seek (Faust bounds the whole seek by its request timeout).
 MARKS_READ_S = 5.0
@@ -76,13 +85,13 @@ def state_marks(*services: AppliedOffsets) -> dict[str, StateMarks]:
 
 def behind_marks(applied: AppliedOffsets) -> StateMarks:
     """The check of ``applied``'s own topic: a partition is behind where its committed
-    offset is past its low-water mark. A partition without a mark (its keys expired, or
-    never written) is left as it is."""
+    offset is past its low-water mark, or from its start where it has no mark (the marks
+    carry no TTL: only a Redis that lost them has none under a commit)."""
 
     async def behind(committed: Mapping[int, int]) -> dict[int, int]:
         marks = await applied.store.applied_offsets(list(committed))
-        starts = {p: marks[p] + 1 for p, offset in committed.items()
-                  if p in marks and offset > marks[p] + 1}  # fmt: skip
+        starts = {p: marks.get(p, NO_MARK) + 1 for p, offset in committed.items()
+                  if offset > marks.get(p, NO_MARK) + 1}  # fmt: skip
         return _reported(applied, applied.store.topic, committed, starts)
 
     return behind
@@ -93,8 +102,9 @@ def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks
     applies where it reads them are fenced by input partition (``direct_slot``), up to the
     end of each chunk (its copies included, ``DirectRouting``), so a partition whose road is
     direct now is behind where its committed offset is past the first record of the road
-    after that fence. Copy segments are left out: their records are checked where their
-    copies are read."""
+    after that fence (from the first record of the road where the fence is gone: a claim
+    of the road stores one below it). Copy segments are left out: their records are
+    checked where their copies are read."""
 
     async def behind(committed: Mapping[int, int]) -> dict[int, int]:
         road = await check.direct_road_now()
@@ -104,8 +114,8 @@ def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks
         roads = await check.roads.read_many(list(committed))
         starts = {}
         for partition, offset in committed.items():
-            mark, stored = marks.get(direct_slot(partition)), roads[partition]
-            start = None if mark is None or stored.last != road else stored.first_on(road, mark + 1)
+            mark, stored = marks.get(direct_slot(partition), NO_MARK), roads[partition]
+            start = None if stored.last != road else stored.first_on(road, mark + 1)
             if start is not None and start < offset:
                 starts[partition] = start
         return _reported(applied, check.roads.topic, committed, starts)
