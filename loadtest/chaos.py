@@ -72,6 +72,7 @@ import traceback
 from pathlib import Path
 
 from loadtest.chaos_redis import REDIS_RESUME_LIMIT_S, REDIS_SCENARIOS
+from loadtest.chaos_rollback import ROLLBACK_RESUME_LIMIT_S, ROLLBACK_SCENARIOS
 from loadtest.chaos_scenarios import FULL, SHORT, Context, reference_run
 from loadtest.chaos_scenarios import RESUME_LIMIT_S as WORKER_RESUME_LIMIT_S
 from loadtest.chaos_scenarios import SCENARIOS as WORKER_SCENARIOS
@@ -80,8 +81,8 @@ from streams import stack
 
 __all__ = ["EXPECTED_TO_FAIL", "main", "run_suite"]
 
-SCENARIOS = {**WORKER_SCENARIOS, **REDIS_SCENARIOS}
-RESUME_LIMIT_S = {**WORKER_RESUME_LIMIT_S, **REDIS_RESUME_LIMIT_S}
+SCENARIOS = {**WORKER_SCENARIOS, **REDIS_SCENARIOS, **ROLLBACK_SCENARIOS}
+RESUME_LIMIT_S = {**WORKER_RESUME_LIMIT_S, **REDIS_RESUME_LIMIT_S, **ROLLBACK_RESUME_LIMIT_S}
 
 #: Scenarios known to fail; a pass while listed fails the run too.
 EXPECTED_TO_FAIL: frozenset[str] = frozenset()

@@ -25,7 +25,8 @@ from streams.stack import kafka, service
 from streams.stack.worker import WorkerProcess
 
 __all__ = ["SCENARIOS", "Context", "Size", "every_worker_holds_partitions", "finish",
-           "publish_records", "reference_run", "replace_worker", "run_stream"]  # fmt: skip
+           "publish_records", "publish_up_to", "reference_run", "replace_worker",
+           "run_stream"]  # fmt: skip
 
 BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
@@ -102,6 +103,15 @@ def publish_records(run: ChaosRun, records: list) -> list[tuple[int, int]]:
     bad = {b"chaos-bad", b"chaos-big"}
     run.bad |= {p for (key, _), p in zip(records, positions, strict=True) if key in bad}
     return positions
+
+
+def publish_up_to(run: ChaosRun, records: list, share: float) -> None:
+    """Publish ``records`` from where ``run.rest`` starts up to ``share`` of them: with
+    ``run.wait_done`` after, a fault meets the stream exactly there, however fast the
+    worker applies it."""
+    end = int(len(records) * share)
+    publish_records(run, records[len(records) - len(run.rest) : end])
+    run.rest = records[end:]
 
 
 def finish(ctx: Context, run: ChaosRun, verdict: Verdict, outcome: Outcome, **judge) -> Verdict:

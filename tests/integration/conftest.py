@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import tempfile
 import time
 import uuid
@@ -110,6 +111,19 @@ def _stack_of_its_own(config: stack.StackConfig):
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def redis_hung(stack_config):
+    """Redis stops answering (SIGSTOP) without closing its connections, as on a hung host."""
+    redis = stack.status(stack_config)[1]
+    if redis.pid is None:
+        pytest.skip("Redis was not started by the stack here; cannot hang it")
+    os.kill(redis.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(redis.pid, signal.SIGCONT)
+
+
 def isolated_env(stack_config, data_dir) -> dict[str, str]:
     """A worker environment with its own topics, consumer group and Redis prefix; a killed
     worker's partitions move after ``QUICK_SESSION_TIMEOUT_S``."""
@@ -153,6 +167,13 @@ def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -
     """Publish ``count`` simulated events of ``stream`` keyed by model; their positions."""
     records = keyed_events(stream, count, offset=offset)
     return publish(settings.kafka, settings.topic_predictions, records)
+
+
+def wait_for(predicate, what: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 60) -> None:

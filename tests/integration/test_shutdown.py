@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from streams import stack
 from streams.adapters.faust.batch_app import DRAIN_S
 from streams.settings import Settings
 from streams.simulation import StreamConfig
@@ -20,23 +17,11 @@ from tests.integration.conftest import (
     free_port,
     isolated_env,
     publish_stream,
+    redis_hung,
     wait_until_processed,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@contextlib.contextmanager
-def redis_hung(stack_config):
-    """Redis stops answering (SIGSTOP) without closing its connections, as on a hung host."""
-    redis = stack.status(stack_config)[1]
-    if redis.pid is None:
-        pytest.skip("Redis was not started by the stack here; cannot hang it")
-    os.kill(redis.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(redis.pid, signal.SIGCONT)
 
 
 def test_sigterm_during_a_redis_outage_stops_within_10s_and_nothing_is_lost(stack_config, tmp_path):

@@ -7,11 +7,14 @@ again from the state's fences (``streams/adapters/faust/rewind.py``, RELIABILITY
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import orjson
 import pytest
+import redis
 
-from streams.adapters.faust.rewind import behind_direct_marks, behind_marks
+from streams.adapters.faust.rewind import MARKS_READ_S, behind_direct_marks, behind_marks
 from streams.adapters.kafka.records import publish
 from streams.adapters.kafka.roads import COPY, direct_road, direct_slot
 from streams.adapters.redis.applied_offsets import AppliedOffsets
@@ -20,7 +23,13 @@ from streams.adapters.redis.stored_values import MonitorUpdate
 from streams.settings import Settings
 from streams.simulation import StreamConfig, keyed_events
 from streams.stack.worker import WorkerProcess, free_port
-from tests.integration.conftest import isolated_env, wait_until_processed
+from tests.integration.conftest import (
+    isolated_env,
+    redis_hung,
+    wait_for,
+    wait_until_processed,
+    worker_through,
+)
 from tests.integration.scratch_state import scratch_redis, store_and_writer
 
 pytestmark = pytest.mark.integration
@@ -132,3 +141,37 @@ def test_a_direct_routed_worker_after_a_clean_stop_finds_nothing_behind(stack_co
     finally:
         assert second.stop() == 0
     assert "behind the committed offsets" not in (tmp_path / "second.log").read_text()
+
+
+def test_partitions_not_compared_at_assignment_wait_until_redis_answers(stack_config, tmp_path):
+    """Redis not answering as partitions are assigned (restarting, loading its data, hung)
+    must not let the worker read on from commits past the state: those partitions wait, and
+    are compared, and read again where behind, once it answers. Here the marks were lost
+    while no worker ran; the records between are skipped by the models' fences."""
+    env = isolated_env(stack_config, tmp_path / "faust")
+    settings = Settings.from_env(env)
+    first = worker_through(env, tmp_path / "first.log", StreamConfig(model_id="it-uncompared"), 400)
+    assert first.stop() == 0
+    client = redis.Redis.from_url(stack_config.redis_url)
+    monitored = settings.monitored(settings.topic_predictions)
+    assert client.delete(f"{settings.redis_prefix}:offsets:{monitored}") == 1
+    second = WorkerProcess(env, web_port=free_port(), log_path=tmp_path / "second.log")
+    starting = threading.Thread(target=second.start)
+    try:
+        with redis_hung(stack_config):
+            starting.start()
+            wait_for(lambda: "could not compare the committed" in log_text(second),
+                     "the compare to fail")  # fmt: skip
+            time.sleep(MARKS_READ_S + 1)  # past a compare of each topic, one after the other
+        starting.join()
+        wait_for(lambda: second.metric_total("driftline_state_behind_commits_total") > 0,
+                 "the partitions found behind", timeout_s=30)  # fmt: skip
+        wait_for(lambda: second.metric_total("driftline_replayed_records_skipped_total") > 0,
+                 "the records read again skipped")  # fmt: skip
+        assert "compared the committed offsets" in log_text(second)
+    finally:
+        second.stop()
+
+
+def log_text(worker: WorkerProcess) -> str:
+    return worker.log_path.read_text() if worker.log_path.exists() else ""

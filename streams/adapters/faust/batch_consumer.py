@@ -29,7 +29,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Collection, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 from weakref import WeakSet
@@ -41,7 +41,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from streams.adapters.faust.consumer_thread import BatchConsumerThread, StopRoutes
-from streams.adapters.faust.rewind import StateMarks, rewind_behind_state
+from streams.adapters.faust.rewind import StateMarks, Uncompared, rewind_behind_state
 from streams.adapters.kafka.routing import pieces
 from streams.core.contract.event import RawRecord
 
@@ -89,11 +89,21 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         #: Per routed topic whose agent is behind, the chunks to hand over, in order.
         self._held: dict[str, list[FetchedChunk]] = {}
         self._hand_overs: set[asyncio.Task[None]] = set()
+        #: Partitions not read until their commits are compared with Redis's state.
+        self._uncompared: Uncompared | None = None
 
     async def perform_seek(self) -> None:
         # To the committed offsets, as Faust does; then back where Redis's state is behind.
+        if self._uncompared is not None:
+            paused, self._uncompared = self._uncompared.cancel(), None
+            self.resume_partitions(paused & self.assignment())
         await super().perform_seek()
-        await rewind_behind_state(self, cast(ChunkRoutes, self.app).state_marks)
+        self._uncompared = await rewind_behind_state(self, cast(ChunkRoutes, self.app).state_marks)
+
+    def resume_partitions(self, tps: Iterable[TP]) -> None:
+        # Faust resumes a partition whose buffer drained: not one still to be compared.
+        waiting = set() if self._uncompared is None else self._uncompared.partitions
+        super().resume_partitions(set(tps) - waiting)
 
     def _new_consumer_thread(self) -> BatchConsumerThread:
         return BatchConsumerThread(self, loop=self.loop, beacon=self.beacon)

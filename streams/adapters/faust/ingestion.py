@@ -108,7 +108,6 @@ class IngestionService(MonitoringStage):
                                      slots=warmup_slots, specs=spec_store)  # fmt: skip
         self.duplicates = duplicates
         self.rollout_store = rollout_store
-        self.spec_store = spec_store
         self.clock = clock
         # Labels are counted in the canaries (``count_labels``) between two passes (under
         # ``passing``): a rollout state saved then holds no events of a pass not saved yet.
@@ -343,7 +342,7 @@ class IngestionService(MonitoringStage):
     async def _whole_state(
         self, models: frozenset[str]
     ) -> tuple[list[MonitorUpdate], dict[str, dict[str, Any]]]:
-        return await whole_state(models, self.monitor, self.writer, specs=self.spec_store,
+        return await whole_state(models, self.monitor, self.writer, specs=self.warmups.specs,
                                  rollouts_kept=self.rollout_store is not None)  # fmt: skip
 
     def _changed_rollouts(self) -> dict[str, dict[str, Any]]:

@@ -37,7 +37,7 @@ from streams.adapters.redis.applied_offsets import AppliedOffsets
 from streams.adapters.redis.road_store import RoadCheck
 from streams.core.errors import StoreUnavailable
 
-__all__ = ["MARKS_READ_S", "StateMarks", "behind_direct_marks", "behind_marks",
+__all__ = ["MARKS_READ_S", "StateMarks", "Uncompared", "behind_direct_marks", "behind_marks",
            "rewind_behind_state", "state_marks"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -53,24 +53,86 @@ NO_MARK = -1
 MARKS_READ_S = 5.0
 
 
-async def rewind_behind_state(consumer: Any, marks: Mapping[str, StateMarks]) -> None:
+async def rewind_behind_state(consumer: Any, marks: Mapping[str, StateMarks]) -> Uncompared:
     """Seek the assigned partitions of ``marks``' topics whose committed offset (as Faust's
-    ``consumer`` has just read it) is past their stored state back to it."""
+    ``consumer`` has just read it) is past their stored state back to it. Those of a topic
+    Redis did not answer for within ``MARKS_READ_S`` are paused (read from the commits, the
+    records between would never be applied) and compared again until it does: the
+    ``Uncompared`` returned."""
     assigned = consumer.assignment()
     committed: dict[str, dict[int, int]] = {}
     for tp, offset in consumer._committed_offset.items():
         if offset and tp.topic in marks and tp in assigned:
             committed.setdefault(tp.topic, {})[tp.partition] = offset
+    starts, unchecked = await _starts_behind(committed, marks)
+    for tp, offset in starts.items():
+        await consumer.seek(tp, offset)
+    return Uncompared(consumer, unchecked, marks)
+
+
+class Uncompared:
+    """The partitions of one assignment whose commits could not be compared with Redis's
+    state (a Redis restarting, or still loading its data): paused, compared again every
+    ``every_s``, sought as ``rewind_behind_state`` seeks and resumed once compared. A
+    rebalance ends it (``cancel``): the next assignment compares its own."""
+
+    def __init__(
+        self,
+        consumer: Any,
+        unchecked: dict[str, dict[int, int]],
+        marks: Mapping[str, StateMarks],
+        every_s: float = 1.0,
+    ) -> None:
+        self.consumer = consumer
+        self.partitions = {TP(t, p) for t, offsets in unchecked.items() for p in offsets}
+        self._task: asyncio.Task[None] | None = None
+        if unchecked:
+            logger.warning("could not compare the committed offsets of %s with the state in "
+                           "Redis: their partitions wait for it", ", ".join(unchecked))  # fmt: skip
+            consumer.pause_partitions(self.partitions)
+            self._task = asyncio.ensure_future(self._compare(unchecked, marks, every_s))
+
+    def cancel(self) -> set[TP]:
+        """Stop comparing; the partitions still paused."""
+        if self._task is not None:
+            self._task.cancel()
+        return self.partitions
+
+    async def _compare(
+        self, unchecked: dict[str, dict[int, int]], marks: Mapping[str, StateMarks], every_s: float
+    ) -> None:
+        generation = self.consumer.app.consumer_generation_id
+        while unchecked:
+            await asyncio.sleep(every_s)
+            starts, unchecked = await _starts_behind(unchecked, marks)
+            if self.consumer.app.consumer_generation_id != generation:
+                return
+            for tp, offset in starts.items():
+                await self.consumer.seek(tp, offset)
+            compared = {tp for tp in self.partitions if tp.topic not in unchecked}
+            if compared:
+                logger.info("compared the committed offsets of %d partitions with the state "
+                            "in Redis: reading them", len(compared))  # fmt: skip
+                self.partitions -= compared
+                self.consumer.resume_partitions(compared)
+
+
+async def _starts_behind(
+    committed: Mapping[str, dict[int, int]], marks: Mapping[str, StateMarks]
+) -> tuple[dict[TP, int], dict[str, dict[int, int]]]:
+    """Where to read the partitions of ``committed`` (per topic, partition -> committed
+    offset) from where Redis's state is behind; and the topics it did not answer for."""
+    starts: dict[TP, int] = {}
+    unchecked: dict[str, dict[int, int]] = {}
     for topic, offsets in committed.items():
         try:
-            starts = await asyncio.wait_for(marks[topic](offsets), MARKS_READ_S)
+            behind = await asyncio.wait_for(marks[topic](offsets), MARKS_READ_S)
         except (StoreUnavailable, TimeoutError) as exc:
-            # Not a reason to hold the partitions: the batches wait for Redis anyway.
-            logger.warning("could not compare the committed offsets of %s with the state in "
-                           "Redis (%s): not checked at this assignment", topic, exc)  # fmt: skip
+            logger.debug("the state of %s not compared: %s", topic, exc)
+            unchecked[topic] = offsets
             continue
-        for partition, offset in starts.items():
-            await consumer.seek(TP(topic, partition), offset)
+        starts.update((TP(topic, partition), offset) for partition, offset in behind.items())
+    return starts, unchecked
 
 
 def state_marks(*services: AppliedOffsets) -> dict[str, StateMarks]:
