@@ -66,24 +66,21 @@ def redis_rollback_crash(ctx: Context) -> Verdict:
     comes back from a copy of its append-only file taken once a quarter of the stream is
     applied, the worker (committing every 0.2 s) SIGKILLed with it once the first half is,
     and the replacement starts from the commits, past what Redis holds: the records
-    between must be read again. With repartition routing one model's records are held back
-    from the first quarter, so Redis also comes back from before its partition's first save
-    (no mark at all). The
+    between must be read again. One model's records are held back from the first quarter,
+    so Redis also comes back from before its partition's first save (no mark at all). The
     second half is published after, so a state left behind shows in the counts; a
     replacement that found nothing behind fails the run (its premise missed)."""
     copy = ctx.workdir / "redis-rollback-aof"
 
     def fault(run: ChaosRun, records: list) -> float:
         half = len(records) // 2
-        quarter, held = records[: half // 2], []
-        if run.settings.routing != "direct":
-            # Without one model's records, nor the bad ones (routed by what their values
-            # hold): that model's partition has nothing saved in the copy. (With direct
-            # routing its road, claimed at its first records, would be lost too, which the
-            # compare cannot tell from a partition not yet routed direct: finding 43.)
-            others = _models_sharing_no_partition(run)[1:]
-            held = [record for record in quarter if record[0] not in others]
-            quarter = [record for record in quarter if record[0] in others]
+        # The first quarter without one model's records, nor the bad ones (routed by what
+        # their values hold): that model's partition has nothing saved in the copy (with
+        # direct routing, not even its road).
+        others = _models_sharing_no_partition(run)[1:]
+        quarter = records[: half // 2]
+        held = [record for record in quarter if record[0] not in others]
+        quarter = [record for record in quarter if record[0] in others]
         publish_records(run, quarter)
         run.wait_done(timeout_s=300)
         _copy_aof(run, copy)

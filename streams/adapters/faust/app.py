@@ -209,8 +209,9 @@ def _add_agents(
         router = Router(producer.topic(watched), writer, max_bytes=limit, oversized=oversized,
                         bundle_bytes=settings.routing_bundle_bytes, direct=direct)  # fmt: skip
         if direct is not None:  # predictions: routed records are checked against their roads
-            ingestion.applied.road_check = RoadCheck(services.roads, router.direct_road_now,
-                                                     router.held_roads)  # fmt: skip
+            ingestion.applied.road_check = RoadCheck(
+                services.roads, router.direct_road_now, router.held_roads, direct.claim_direct
+            )
         forget_roads_at_rebalance(app, router)
         _batch_agent(app, source, router.forward, liveness, progress, name=f"route_{name}")
         _batch_agent(app, by_model, process, liveness, progress, name=name, routed=True)

@@ -100,6 +100,11 @@ class _BatchConsumer(faust_aiokafka.Consumer):
         await super().perform_seek()
         self._uncompared = await rewind_behind_state(self, cast(ChunkRoutes, self.app).state_marks)
 
+    async def on_stop(self) -> None:
+        if self._uncompared is not None:
+            self._uncompared.cancel()
+        await super().on_stop()
+
     def resume_partitions(self, tps: Iterable[TP]) -> None:
         # Faust resumes a partition whose buffer drained: not one still to be compared.
         waiting = set() if self._uncompared is None else self._uncompared.partitions

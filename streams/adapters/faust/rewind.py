@@ -122,16 +122,22 @@ async def _starts_behind(
 ) -> tuple[dict[TP, int], dict[str, dict[int, int]]]:
     """Where to read the partitions of ``committed`` (per topic, partition -> committed
     offset) from where Redis's state is behind; and the topics it did not answer for."""
+    # At once: a hung Redis holds the seek MARKS_READ_S, not that per topic.
+    asked = [
+        asyncio.wait_for(marks[topic](offsets), MARKS_READ_S)
+        for topic, offsets in committed.items()
+    ]
+    answers = await asyncio.gather(*asked, return_exceptions=True)
     starts: dict[TP, int] = {}
     unchecked: dict[str, dict[int, int]] = {}
-    for topic, offsets in committed.items():
-        try:
-            behind = await asyncio.wait_for(marks[topic](offsets), MARKS_READ_S)
-        except (StoreUnavailable, TimeoutError) as exc:
-            logger.debug("the state of %s not compared: %s", topic, exc)
+    for (topic, offsets), answer in zip(committed.items(), answers, strict=True):
+        if isinstance(answer, StoreUnavailable | TimeoutError):
+            logger.debug("the state of %s not compared: %s", topic, answer)
             unchecked[topic] = offsets
-            continue
-        starts.update((TP(topic, partition), offset) for partition, offset in behind.items())
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            starts.update((TP(topic, partition), offset) for partition, offset in answer.items())
     return starts, unchecked
 
 
@@ -166,7 +172,14 @@ def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks
     direct now is behind where its committed offset is past the first record of the road
     after that fence (from the first record of the road where the fence is gone: a claim
     of the road stores one below it). Copy segments are left out: their records are
-    checked where their copies are read."""
+    checked where their copies are read.
+
+    Where the router claims the direct road, a partition with no road stored at all was
+    routed before only by copies (a switch from repartition routing) or Redis lost its
+    roads: its direct records, if any, are not known.
+    It is read from past the last of its records applied anywhere (the low-water source
+    offsets, over every slot), as copies (the road is claimed at the high-water mark):
+    copies already applied are skipped by their source fences, so nothing counts twice."""
 
     async def behind(committed: Mapping[int, int]) -> dict[int, int]:
         road = await check.direct_road_now()
@@ -174,15 +187,44 @@ def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks
             return {}
         marks = await applied.store.applied_offsets(map(direct_slot, committed))
         roads = await check.roads.read_many(list(committed))
+        unrouted = {p: offset for p, offset in committed.items()
+                    if check.claims_direct and not roads[p].starts}  # fmt: skip
         starts = {}
         for partition, offset in committed.items():
             mark, stored = marks.get(direct_slot(partition), NO_MARK), roads[partition]
             start = None if stored.last != road else stored.first_on(road, mark + 1)
             if start is not None and start < offset:
                 starts[partition] = start
-        return _reported(applied, check.roads.topic, committed, starts)
+        topic = check.roads.topic
+        return _reported(applied, topic, committed, starts) | await _unrouted(
+            applied, topic, unrouted
+        )
 
     return behind
+
+
+async def _unrouted(
+    applied: AppliedOffsets, topic: str, committed: dict[int, int]
+) -> dict[int, int]:
+    """Where to read the input partitions ``committed`` with no road stored from: past the
+    last of their records applied anywhere (``behind_direct_marks``)."""
+    if not committed:
+        return {}
+    reached: dict[int, int] = {}
+    for (_, source_topic, partition), offset in (await applied.store.applied_sources()).items():
+        if source_topic == topic and partition in committed:
+            reached[partition] = max(reached.get(partition, NO_MARK), offset)
+    starts = {p: reached.get(p, NO_MARK) + 1 for p, offset in committed.items()
+              if offset > reached.get(p, NO_MARK) + 1}  # fmt: skip
+    if starts:
+        # Not an ERROR: a switch from repartition routing looks the same (copies forwarded
+        # but not yet applied are forwarded again, then skipped).
+        shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
+        logger.warning("%d partitions of %s have no road stored and commits past the last of "
+                       "their records applied (%s): read again from there as copies (a switch "
+                       "to direct routing, or Redis lost their roads)", len(starts), topic,
+                       shown)  # fmt: skip
+    return starts
 
 
 def _reported(

@@ -105,6 +105,9 @@ class RoadCheck:
     #: The roads the routing stage holds of a partition (read or claimed), or None: written
     #: back where Redis lost them (``AppliedOffsets``).
     held: Callable[[int], Roads | None] = lambda partition: None  # a stage that routes none
+    #: Whether the routing stage claims the direct road (``DRIFTLINE_ROUTING=direct``), or
+    #: only applies the direct segments stored before (every record copied since).
+    claims_direct: bool = False
 
     async def on_their_roads(
         self, records: list[RawRecord], writer: DurableWriter
