@@ -14,7 +14,9 @@ A committed partition with no mark at all is behind from its start: every save r
 marks of the offsets it will let commit, so Redis lost them whole (it came back from before
 the partition's first save, or with none of its keys; RELIABILITY.md, finding 43). It is read
 from the earliest offset Kafka keeps, so the models' state is rebuilt as far as the topic's
-retention allows.
+retention allows. A topic Redis does not answer for (restarting, loading its data, hung)
+is not read until it does: its partitions are paused and compared again every second
+(``Uncompared``; finding 44), since read from the commits the records between would be lost.
 With direct routing the input topic is checked as well: the records a router applies where
 it reads them are committed with the input partition, not a by-model one.
 
@@ -104,11 +106,17 @@ class Uncompared:
         generation = self.consumer.app.consumer_generation_id
         while unchecked:
             await asyncio.sleep(every_s)
-            starts, unchecked = await _starts_behind(unchecked, marks)
-            if self.consumer.app.consumer_generation_id != generation:
-                return
-            for tp, offset in starts.items():
-                await self.consumer.seek(tp, offset)
+            try:
+                starts, still = await _starts_behind(unchecked, marks)
+                if self.consumer.app.consumer_generation_id != generation:
+                    return
+                for tp, offset in starts.items():
+                    await self.consumer.seek(tp, offset)
+            except Exception:  # the partitions stay paused: never give up on them
+                logger.exception("comparing the committed offsets with the state in Redis "
+                                 "failed; trying again")  # fmt: skip
+                continue
+            unchecked = still
             compared = {tp for tp in self.partitions if tp.topic not in unchecked}
             if compared:
                 logger.info("compared the committed offsets of %d partitions with the state "
