@@ -73,9 +73,10 @@ from pathlib import Path
 
 from loadtest.chaos_redis import REDIS_RESUME_LIMIT_S, REDIS_SCENARIOS
 from loadtest.chaos_rollback import ROLLBACK_RESUME_LIMIT_S, ROLLBACK_SCENARIOS
-from loadtest.chaos_scenarios import FULL, SHORT, Context, reference_run
 from loadtest.chaos_scenarios import RESUME_LIMIT_S as WORKER_RESUME_LIMIT_S
 from loadtest.chaos_scenarios import SCENARIOS as WORKER_SCENARIOS
+from loadtest.chaos_scenarios import reference_run
+from loadtest.chaos_staging import FULL, SHORT, Context
 from loadtest.chaos_stream import Verdict
 from streams import stack
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 
 from loadtest.chaos_run import ChaosRun
-from loadtest.chaos_scenarios import (
+from loadtest.chaos_staging import (
     Context,
     every_worker_holds_partitions,
     finish,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadtest.chaos_redis import aof_dir, restart_redis
 from loadtest.chaos_run import ChaosRun, wait_for
-from loadtest.chaos_scenarios import (
+from loadtest.chaos_staging import (
     Context,
     every_worker_holds_partitions,
     finish,

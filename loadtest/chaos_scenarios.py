@@ -7,14 +7,19 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
 from loadtest.chaos_run import ChaosRun, wait_for
-from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
-from streams import stack
+from loadtest.chaos_staging import (
+    Context,
+    every_worker_holds_partitions,
+    finish,
+    publish_records,
+    replace_worker,
+    run_stream,
+)
+from loadtest.chaos_stream import Outcome, Verdict
 from streams.adapters.kafka.records import close_producers
 from streams.adapters.kafka.roads import Roads
 from streams.adapters.redis.road_store import roads_key
@@ -22,105 +27,12 @@ from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
-from streams.stack.worker import WorkerProcess
 
-__all__ = ["SCENARIOS", "Context", "Size", "every_worker_holds_partitions", "finish",
-           "publish_records", "publish_up_to", "reference_run", "replace_worker",
-           "run_stream"]  # fmt: skip
+__all__ = ["RESUME_LIMIT_S", "SCENARIOS", "reference_run"]
 
 BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
 WARMUP_TIMEOUT_S = 10
-
-
-@dataclass(frozen=True)
-class Size:
-    """How big a run is: the full suite or CI's short form."""
-
-    events: int
-    reference_events: int
-    window_events: int
-    outage_s: float
-
-    @property
-    def stream(self) -> ChaosStream:
-        return ChaosStream(self.events, self.reference_events, self.window_events)
-
-
-FULL = Size(events=200_001, reference_events=5_000, window_events=2_000, outage_s=60)
-SHORT = Size(events=21_000, reference_events=1_000, window_events=500, outage_s=10)
-
-
-@dataclass
-class Context:
-    size: Size
-    config: stack.StackConfig
-    workdir: Path
-    reference: Outcome | None = None
-    models: frozenset[str] = frozenset()
-
-
-Fault = Callable[[ChaosRun, list], float | None]
-
-
-def run_stream(
-    ctx: Context,
-    name: str,
-    fault: Fault,
-    *,
-    workers: int = 1,
-    keyed: bool = True,
-    extra_env: dict[str, str] | None = None,
-    first: float = 0.5,
-) -> tuple[ChaosRun, Verdict, Outcome]:
-    """Start ``workers``, publish the stream (the ``first`` share of it before ``fault``
-    acts: ``run.rest`` holds the rest), let ``fault`` act (it returns the time to resume,
-    or None), wait until every record is applied; the run's outcome."""
-    run = ChaosRun(name, ctx.size.stream, ctx.config, ctx.workdir, extra_env)
-    verdict = Verdict(name)
-    records, _ = run.stream.records(keyed=keyed)
-    try:
-        for _ in range(workers):
-            run.start_worker()
-        for worker in run.workers:
-            worker.wait_for_partitions()
-        published = int(len(records) * first)
-        run.rest = records[published:]
-        publish_records(run, records[:published])
-        verdict.resume_s = fault(run, records)
-        if run.rest:
-            publish_records(run, run.rest)
-        run.wait_done(timeout_s=600)
-        outcome = run.outcome()
-        verdict.events = run.published
-    finally:
-        run.stop_all()
-    return run, verdict, outcome
-
-
-def publish_records(run: ChaosRun, records: list) -> list[tuple[int, int]]:
-    positions = run.publish(records)
-    bad = {b"chaos-bad", b"chaos-big"}
-    run.bad |= {p for (key, _), p in zip(records, positions, strict=True) if key in bad}
-    return positions
-
-
-def publish_up_to(run: ChaosRun, records: list, share: float) -> None:
-    """Publish ``records`` from where ``run.rest`` starts up to ``share`` of them: with
-    ``run.wait_done`` after, a fault meets the stream exactly there, however fast the
-    worker applies it."""
-    end = int(len(records) * share)
-    publish_records(run, records[len(records) - len(run.rest) : end])
-    run.rest = records[end:]
-
-
-def finish(ctx: Context, run: ChaosRun, verdict: Verdict, outcome: Outcome, **judge) -> Verdict:
-    assert ctx.reference is not None
-    models = judge.pop("models", ctx.models)
-    outcome.judge(verdict, ctx.reference, bad=run.bad, published=run.published, models=models,
-                  kills=run.kills, **judge)  # fmt: skip
-    run.clean()
-    return verdict
 
 
 def reference_run(ctx: Context) -> Verdict:
@@ -218,11 +130,6 @@ def broker_restart(ctx: Context, *, kill: bool = False) -> Verdict:
         return run.time_to_resume()
 
     return finish(ctx, *run_stream(ctx, "broker_kill" if kill else "broker_restart", fault))
-
-
-def every_worker_holds_partitions(run: ChaosRun) -> None:
-    wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
-             60, "every worker to hold partitions")  # fmt: skip
 
 
 def two_workers_kill(ctx: Context) -> Verdict:
@@ -383,14 +290,6 @@ def sigterm_restart(ctx: Context) -> Verdict:
         return replace_worker(run, run.stop)
 
     return finish(ctx, *run_stream(ctx, "sigterm_restart", fault))
-
-
-def replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> float:
-    """``stop`` the live worker and start another: the time to resume from the stop."""
-    stop(run.live_workers()[0])
-    stopped_at, before = time.monotonic(), run.applied()
-    run.start_worker()
-    return run.time_to_resume(since=stopped_at, before=before)
 
 
 SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
