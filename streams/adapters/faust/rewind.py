@@ -166,9 +166,7 @@ def behind_marks(applied: AppliedOffsets) -> StateMarks:
 
     async def behind(committed: Mapping[int, int]) -> dict[int, int]:
         marks = await applied.store.applied_offsets(list(committed))
-        starts = {p: marks.get(p, NO_MARK) + 1 for p, offset in committed.items()
-                  if offset > marks.get(p, NO_MARK) + 1}  # fmt: skip
-        return _reported(applied, applied.store.topic, committed, starts)
+        return _reported(applied, applied.store.topic, committed, _past(marks, committed))
 
     return behind
 
@@ -222,24 +220,33 @@ async def _unrouted(
     for (_, source_topic, partition), offset in (await applied.store.applied_sources()).items():
         if source_topic == topic and partition in committed:
             reached[partition] = max(reached.get(partition, NO_MARK), offset)
-    starts = {p: reached.get(p, NO_MARK) + 1 for p, offset in committed.items()
-              if offset > reached.get(p, NO_MARK) + 1}  # fmt: skip
+    starts = _past(reached, committed)
     if starts:
         # Not an ERROR: a switch from repartition routing looks the same (copies forwarded
         # but not yet applied are forwarded again, then skipped).
-        shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
         logger.warning("%d partitions of %s have no road stored and commits past the last of "
                        "their records applied (%s): read again from there as copies (a switch "
                        "to direct routing, or Redis lost their roads)", len(starts), topic,
-                       shown)  # fmt: skip
+                       _shown(starts, committed))  # fmt: skip
     return starts
+
+
+def _past(reached: Mapping[int, int], committed: Mapping[int, int]) -> dict[int, int]:
+    """The partitions of ``committed`` whose commit is past the record after what
+    ``reached`` says they were applied up to (none: from the start); that record."""
+    return {p: reached.get(p, NO_MARK) + 1 for p, offset in committed.items()
+            if offset > reached.get(p, NO_MARK) + 1}  # fmt: skip
+
+
+def _shown(starts: Mapping[int, int], committed: Mapping[int, int]) -> str:
+    return ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
 
 
 def _reported(
     applied: AppliedOffsets, topic: str, committed: Mapping[int, int], starts: dict[int, int]
 ) -> dict[int, int]:
     if starts:
-        shown = ", ".join(f"{p}: {starts[p]} < {committed[p]}" for p in sorted(starts)[:5])
+        shown = _shown(starts, committed)
         logger.error("Redis's state is behind the committed offsets of %d partitions of %s "
                      "(%s): it lost writes it had acknowledged; reading those records again",
                      len(starts), topic, shown)  # fmt: skip
