@@ -169,18 +169,30 @@ def publish_stream(settings: Settings, stream, count: int, *, offset: int = 0) -
     return publish(settings.kafka, settings.topic_predictions, records)
 
 
-def wait_for(predicate, what: str, timeout_s: float = 60) -> None:
+def wait_for(predicate, what: str, timeout_s: float = 60):
+    """Poll ``predicate`` until it gives something true, and return that; fail the test
+    naming ``what`` if it has not within ``timeout_s`` (which only bounds a broken run)."""
     deadline = time.monotonic() + timeout_s
-    while not predicate():
+    while not (result := predicate()):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+    return result
+
+
+def wait_for_metric(
+    worker: WorkerProcess, name: str, count: float, timeout_s: float = 60, **labels: str
+) -> None:
+    """Until the worker's ``name`` (summed over the series matching ``labels``) reaches
+    ``count``."""
+    wait_for(
+        lambda: worker.metric_total(name, **labels) >= count,
+        f"{name} {labels or ''} to reach {count}",
+        timeout_s,
+    )
 
 
 def wait_until_processed(worker: WorkerProcess, count: int, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while worker.metric_total("driftline_events_processed_total") < count:
-        assert time.monotonic() < deadline, f"the worker did not process {count} events in time"
-        time.sleep(0.1)
+    wait_for_metric(worker, "driftline_events_processed_total", count, timeout_s)
 
 
 def worker_through(env: dict[str, str], log_path, stream, count: int) -> WorkerProcess:
@@ -195,10 +207,7 @@ def worker_through(env: dict[str, str], log_path, stream, count: int) -> WorkerP
 
 def wait_for_labels(worker: WorkerProcess, outcome: str, count: int, timeout_s: float = 60) -> None:
     """Until the worker has counted ``count`` labels of ``outcome`` (joined, duplicate...)."""
-    deadline = time.monotonic() + timeout_s
-    while worker.metric_total("driftline_labels_total", outcome=outcome) < count:
-        assert time.monotonic() < deadline, f"fewer than {count} {outcome} labels in time"
-        time.sleep(0.1)
+    wait_for_metric(worker, "driftline_labels_total", count, timeout_s, outcome=outcome)
 
 
 def read_all(settings: Settings, topic: str) -> list[ReadRecord]:

@@ -18,7 +18,7 @@ from streams.adapters.kafka.records import publish, read_from
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.stack.worker import WorkerProcess, free_port
-from tests.integration.conftest import isolated_env, new_run_names
+from tests.integration.conftest import isolated_env, new_run_names, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,6 @@ def one_event(model_id: str, *, version: str = "v1", seed: int = 7) -> bytes:
     decoded = orjson.loads(next(sample_events(model_id, 1, seed=seed)))
     decoded["model_version"] = version
     return orjson.dumps(decoded)
-
-
-def wait_for(predicate, timeout_s: float = 30.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
 
 
 def dead_letter_reasons(settings: Settings, count: int) -> list[str]:

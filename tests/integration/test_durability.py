@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -35,20 +34,13 @@ from tests.integration.conftest import (
     isolated_env,
     publish_stream,
     read_all,
+    wait_for,
     wait_until_processed,
     worker_through,
 )
 from tests.integration.scratch_state import lose_every_key, scratch_redis, store_and_writer
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(condition, what: str, timeout_s: float = 90.0) -> None:
-    """Poll ``condition`` until it holds; the timeout only bounds a broken run."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
-        time.sleep(0.2)
 
 
 def update(marker: int) -> MonitorUpdate:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import orjson
@@ -11,7 +10,7 @@ import redis
 
 from streams.adapters.kafka.records import publish, read_from
 from streams.samples import BAD_RECORDS, sample_events
-from tests.integration.conftest import read_all
+from tests.integration.conftest import read_all, wait_for, wait_for_metric
 
 pytestmark = pytest.mark.integration
 
@@ -37,23 +36,12 @@ def published(worker, settings):
 def dead_letters(published, settings, worker):
     """Every record on the dead-letter topic once the worker has judged the whole input."""
     rejected = "driftline_events_rejected_total"
-    assert wait_for(lambda: worker.metric_total(rejected) >= len(published))
-    assert wait_for(
-        lambda: (
-            worker.metric_total("driftline_events_processed_total", model=MODEL)
-            >= GOOD_BEFORE + GOOD_AFTER
-        )
-    )
+    wait_for(lambda: worker.metric_total(rejected) >= len(published), "every bad record judged")
+    good = GOOD_BEFORE + GOOD_AFTER
+    wait_for_metric(worker, "driftline_events_processed_total", good, model=MODEL)
     start = dict.fromkeys(range(settings.partitions), 0)
     read_from(settings.kafka, settings.topic_dlq, start, count=len(published), timeout_s=20)
     return read_all(settings, settings.topic_dlq)
-
-
-def wait_for(predicate, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while not (result := predicate()) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    return result
 
 
 def test_every_bad_record_is_dead_lettered_once_with_its_reason(published, dead_letters, settings):
@@ -81,7 +69,7 @@ def test_valid_events_keep_flowing_and_are_counted(published, worker):
     def processed():
         return worker.metric_total("driftline_events_processed_total", model=MODEL)
 
-    assert wait_for(lambda: processed() >= GOOD_BEFORE + GOOD_AFTER)
+    wait_for(lambda: processed() >= GOOD_BEFORE + GOOD_AFTER, "the good events processed")
     assert processed() == GOOD_BEFORE + GOOD_AFTER
 
 
@@ -104,8 +92,7 @@ def test_the_worker_is_healthy_after_the_bad_input(published, dead_letters, work
 def test_the_inferred_spec_is_stored_in_redis(published, worker, settings):
     client = redis.Redis.from_url(settings.redis_url)
     key = f"{settings.redis_prefix}:specs"
-    stored = wait_for(lambda: client.hget(key, MODEL), timeout_s=10)
-    assert stored is not None
+    stored = wait_for(lambda: client.hget(key, MODEL), "the inferred spec stored", 10)
     spec = orjson.loads(stored)
     assert spec["source"] == "inferred"
     assert spec["features"]["plan"]["type"] == "string"
@@ -123,8 +110,6 @@ def test_compressed_batches_are_read(published, worker, settings, codec):
         [(model.encode(), value) for value in sample_events(model, 60)],
         compression=codec,
     )
-    counted = wait_for(
-        lambda: worker.metric_total("driftline_events_processed_total", model=model) >= 60
-    )
-    assert counted and before == 0
+    wait_for_metric(worker, "driftline_events_processed_total", 60, model=model)
+    assert before == 0
     assert worker.health()[0] == 200

@@ -27,7 +27,12 @@ from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import Scenario, StreamConfig
 from streams.stack.worker import WorkerProcess, free_port, route_direct_from_the_start
-from tests.integration.conftest import isolated_env, publish_stream, wait_until_processed
+from tests.integration.conftest import (
+    isolated_env,
+    publish_stream,
+    wait_for,
+    wait_until_processed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,13 +74,6 @@ def set_topic_config(kafka: KafkaConfig, topic: str, name: str, value: str) -> N
         future.result()
 
 
-def wait_for(predicate, timeout_s: float, *, every_s: float = 0.25):
-    deadline = time.monotonic() + timeout_s
-    while not (result := predicate()) and time.monotonic() < deadline:
-        time.sleep(every_s)
-    return result
-
-
 def payload(size: int, seed: int) -> bytes:
     """Not JSON (rejected as too_large first anyway), hard to compress, recognisable."""
     block = hashlib.sha256(str(seed).encode()).digest() * 64
@@ -102,7 +100,7 @@ def test_oversized_records_are_dead_lettered_and_valid_events_flow(stall_worker)
         statuses.append(worker.health()[0])
         return worker.metric_total("driftline_events_processed_total") - before >= VALID
 
-    assert wait_for(all_processed, 30), "the valid events behind the big ones must flow"
+    wait_for(all_processed, "the valid events behind the big ones to flow", 30)
     assert time.monotonic() - started < 30
     assert set(statuses) == {200}, "no stall, so /health stays 200 throughout"
 
@@ -156,9 +154,9 @@ def test_a_stalled_partition_fails_health_and_recovers(request, fixture):
     try:
         event = next(sample_events("it-stall", 1))
         publish(kafka, settings.topic_predictions, [(b"it-stall", event)])
-        stalled = wait_for(lambda: worker.health()[0] == 503, 20)
+        wait_for(lambda: worker.health()[0] == 503, "/health to fail on the stall", 20)
         status, health = worker.health()
-        assert stalled and status == 503, health
+        assert status == 503, health
         assert health["kafka"]["ok"] and health["redis"]["ok"], "only the stall fails /health"
         assert not health["progress"]["ok"]
         # With repartition the routing stage forwarded the event (it needs no Redis): the
@@ -174,12 +172,12 @@ def test_a_stalled_partition_fails_health_and_recovers(request, fixture):
         assert worker.metric_total("driftline_consumer_lag", **labels) == 1
         # The gauge is sampled every stall_s / 4, /health reads the clock: it follows.
         since = "driftline_seconds_since_progress"
-        assert wait_for(lambda: worker.metric_total(since, **labels) >= 2, 5)
+        wait_for(lambda: worker.metric_total(since, **labels) >= 2, f"{since} to pass 2", 5)
     finally:
         client.execute_command("CLIENT", "UNPAUSE")
-    assert wait_for(lambda: worker.health()[0] == 200, 30), worker.health()
+    wait_for(lambda: worker.health()[0] == 200, "/health to pass again", 30)
     lag = {"topic": watched}
-    assert wait_for(lambda: worker.metric_total("driftline_consumer_lag", **lag) == 0, 5)
+    wait_for(lambda: worker.metric_total("driftline_consumer_lag", **lag) == 0, "no lag", 5)
 
 
 def test_a_dead_letter_the_broker_refuses_as_too_large_is_sent_truncated(stall_worker):
@@ -220,8 +218,8 @@ def test_an_alert_refused_for_good_is_counted_not_retried(stack_config, tmp_path
         publish_stream(settings, drifting, 4_500)
         wait_until_processed(worker, 4_500, timeout_s=60)
         refused = {"target": settings.topic_alerts, "reason": "too_large"}
-        assert wait_for(lambda: worker.metric_total("driftline_publish_failures_total",
-                                                    **refused) >= 1, 10)  # fmt: skip
+        wait_for(lambda: worker.metric_total("driftline_publish_failures_total", **refused) >= 1,
+                 "the refused alert counted", 10)  # fmt: skip
         assert worker.metric_total("driftline_retries_total", target=settings.topic_alerts) == 0
         assert worker.health()[0] == 200
         log = (tmp_path / "worker.log").read_text()

@@ -6,7 +6,6 @@ once Redis takes writes again; one that evicts keys when full is warned of at st
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 
 import pytest
@@ -21,18 +20,12 @@ from streams.stack.worker import WorkerProcess, free_port
 from tests.integration.conftest import (
     isolated_env,
     publish_stream,
+    wait_for,
     wait_until_processed,
     worker_through,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout_s: float):
-    deadline = time.monotonic() + timeout_s
-    while not (result := predicate()) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    return result
 
 
 def test_a_redis_out_of_memory_fails_health_naming_it_and_nothing_is_lost(stack_config, tmp_path):
@@ -51,8 +44,8 @@ def test_a_redis_out_of_memory_fails_health_naming_it_and_nothing_is_lost(stack_
         def redis_check() -> dict:
             return worker.health()[1]["redis"]
 
-        refused = wait_for(lambda: not redis_check()["ok"] and redis_check(), 30)
-        assert refused, "the redis check stayed ok while every write failed"
+        refused = wait_for(lambda: not redis_check()["ok"] and redis_check(),
+                           "the redis check to fail while every write fails", 30)  # fmt: skip
         assert "writes to redis failing for" in refused["error"]
         assert "maxmemory" in refused["error"]
         assert worker.health()[0] == 503
@@ -60,7 +53,7 @@ def test_a_redis_out_of_memory_fails_health_naming_it_and_nothing_is_lost(stack_
     finally:
         client.config_set("maxmemory", 0)
     wait_until_processed(worker, 2_000)
-    assert wait_for(lambda: worker.health()[0] == 200, 30), worker.health()
+    wait_for(lambda: worker.health()[0] == 200, "/health to pass again", 30)
     assert worker.stop() == 0
     log = (tmp_path / "worker.log").read_text()
     assert "writing to redis failed, retrying until it succeeds" in log
@@ -80,7 +73,7 @@ def test_a_worker_warns_at_start_of_a_redis_that_evicts_keys(stack_config, tmp_p
         worker.wait_for_partitions()
         # The check is a Faust task, started once the worker's tables are recovered: it may
         # come a moment after the partitions (a CI run stopped the worker before it).
-        wait_for(lambda: said in log_path.read_text(), 30)
+        wait_for(lambda: said in log_path.read_text(), "the eviction warning", 30)
         assert worker.stop() == 0
     finally:
         client.config_set("maxmemory", 0)

@@ -4,8 +4,6 @@ answers stalls nothing and costs no Kafka copy."""
 
 from __future__ import annotations
 
-import time
-
 import orjson
 import pytest
 
@@ -18,6 +16,7 @@ from tests.integration.conftest import (
     isolated_env,
     publish_stream,
     read_alerts,
+    wait_for,
     wait_until_processed,
 )
 
@@ -46,13 +45,6 @@ def run_worker(stack_config, tmp_path, hook: Webhook, **webhook_env: str):
     return settings, worker
 
 
-def wait_for(condition, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-
-
 def given_up(worker: WorkerProcess) -> float:
     return worker.metric_total(
         "driftline_publish_failures_total", target="webhook", reason="retries_exhausted"
@@ -67,7 +59,7 @@ def test_every_alert_reaches_the_webhook_through_an_outage(stack_config, tmp_pat
         wait_until_processed(worker, EVENTS)
         kafka = [orjson.loads(r.value) for r in read_alerts(settings)]
         assert kafka, "the drift must raise alerts"
-        wait_for(lambda: len(hook.requests) >= len(kafka) + 3)
+        wait_for(lambda: len(hook.requests) >= len(kafka) + 3, "the webhook retried")
         assert worker.metric_total("driftline_retries_total", target="webhook") == 3
     finally:
         assert worker.stop() == 0
@@ -88,7 +80,7 @@ def test_a_webhook_that_never_answers_stalls_nothing(stack_config, tmp_path):
         wait_until_processed(worker, EVENTS)
         kafka = read_alerts(settings)
         assert kafka, "the alerts topic has every alert whatever the webhook does"
-        wait_for(lambda: given_up(worker) == len(kafka))
+        wait_for(lambda: given_up(worker) == len(kafka), "the webhook given up on")
         assert worker.metric_total("driftline_alerts_total", model=STREAM.model_id) == len(kafka)
     finally:
         assert worker.stop() == 0
