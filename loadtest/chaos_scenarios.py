@@ -27,6 +27,7 @@ from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import keyed_events
 from streams.stack import kafka, service
+from streams.stack.worker import WorkerProcess
 
 __all__ = ["RESUME_LIMIT_S", "SCENARIOS", "reference_run"]
 
@@ -153,20 +154,23 @@ def two_workers_kill(ctx: Context) -> Verdict:
 
 def paused_worker(ctx: Context) -> Verdict:
     """Two workers share the partitions; one is frozen (SIGSTOP: a long GC pause, a stalled
-    VM) at 25% until the group has given all its partitions to the other, and woken
-    (SIGCONT) at once, while the other applies what it took over: the woken one still
-    holds the records it had fetched and its state in memory. It must apply nothing twice,
-    publish no alert the reference lacks, and rejoin the group. The time to resume is from
-    the freeze to the other worker holding every partition."""
+    VM) at 25%, while it is applying records, until the group has given all its partitions
+    to the other, and woken (SIGCONT) at once, while the other applies what it took over:
+    the woken one still holds the records it had fetched and its state in memory. It must
+    apply nothing twice, publish no alert the reference lacks, and rejoin the group. The
+    time to resume is from the freeze to the other worker holding every partition."""
 
     def fault(run: ChaosRun, records: list) -> float:
+        every_worker_holds_partitions(run)
+        run.wait_fraction(0.25)
+        # The rest published only now, so the victim has a backlog to be frozen in, however
+        # fast it applied the first half.
         publish_records(run, run.rest)
         run.rest = []
         every = sorted(run.ends)
-        every_worker_holds_partitions(run)
-        run.wait_fraction(0.25)
         survivor, victim = run.workers
         assert victim.pid is not None
+        woken["applied before"] = _while_applying(victim)
         os.kill(victim.pid, signal.SIGSTOP)
         frozen_at = time.monotonic()
         try:
@@ -193,6 +197,24 @@ def paused_worker(ctx: Context) -> Verdict:
     # a save landing between that check and its own still sends some again (same ids:
     # RELIABILITY finding 20). tests/integration/test_paused_writer.py holds the check.
     return finish(ctx, run, verdict, outcome, allow_duplicate_alerts=True)
+
+
+def _while_applying(worker: WorkerProcess, timeout_s: float = 60) -> float:
+    """Return at a moment the worker is applying a backlog (its count of events applied
+    rose over the last 50 ms: it is then most likely inside its next batch), with that
+    count. A worker frozen between batches, or before its first, would hold nothing in
+    flight, and ``paused_worker`` would test nothing it names (seen in short runs where
+    the victim was frozen just after its partitions were assigned)."""
+    applied = "driftline_events_processed_total"
+    last = -1.0
+
+    def rising() -> float:
+        nonlocal last
+        now = worker.metric_total(applied)
+        rose, last = last >= 0 and now > last, now
+        return now if rose else 0.0
+
+    return wait_for(rising, timeout_s, "the paused worker to be applying records", every_s=0.05)
 
 
 def unkeyed_3_workers(ctx: Context) -> Verdict:
