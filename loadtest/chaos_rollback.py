@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from loadtest.chaos_staging import (
     run_stream,
 )
 from loadtest.chaos_stream import Verdict
+from streams.adapters.kafka.roads import home_partition
 from streams.core.errors import DriftlineError
 from streams.stack.worker import WorkerProcess
 
@@ -107,8 +107,9 @@ def redis_rollback_crash(ctx: Context) -> Verdict:
 def _models_sharing_no_partition(run: ChaosRun) -> list[bytes]:
     """The keys of the stream's models that no other model shares a by-model partition with."""
     keys = [m.model_id.encode() for m in run.stream.models]
-    homes = Counter(zlib.crc32(key) % run.settings.partitions for key in keys)
-    return [key for key in keys if homes[zlib.crc32(key) % run.settings.partitions] == 1]
+    home = {key: home_partition(key, run.settings.partitions) for key in keys}
+    shared = Counter(home.values())
+    return [key for key in keys if shared[home[key]] == 1]
 
 
 def redis_rollback_takeover(ctx: Context) -> Verdict:
@@ -197,7 +198,8 @@ def _roll_back_then_publish_the_rest(run: ChaosRun, copy: Path) -> float:
 def _holding_most_models(run: ChaosRun) -> WorkerProcess:
     """The worker whose partitions most models map to (a model's input and by-model
     partitions have one owner)."""
-    homes = {zlib.crc32(m.model_id.encode()) % run.settings.partitions for m in run.stream.models}
+    partitions = run.settings.partitions
+    homes = {home_partition(m.model_id.encode(), partitions) for m in run.stream.models}
     return max(run.workers, key=lambda w: len(homes & set(w.health()[1]["stream"]["partitions"])))
 
 

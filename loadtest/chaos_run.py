@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from loadtest.chaos_stream import ChaosStream, Kill, Outcome, state_totals
 from loadtest.leftovers import forget_run
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
+from streams.adapters.kafka.roads import home_partition
 from streams.adapters.kafka.routing import model_key
 from streams.adapters.redis.keys import covered_offsets, fence_keys, parse_sources
 from streams.core.errors import DriftlineError
@@ -222,7 +222,7 @@ class ChaosRun:
             return False
 
         def reached(key: bytes, partition: int) -> int:
-            target = zlib.crc32(key) % partitions
+            target = home_partition(key, partitions)
             found = applied.get((target, partition), -1)
             if target == partition:  # DRIFTLINE_ROUTING=direct applies these where read
                 found = max(found, applied.get((-1 - partition, partition), -1))

@@ -13,7 +13,6 @@ counters. ``Outcome.compare`` judges it against the crash-free reference run; se
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import redis
 
 from loadtest.producer import interleave
 from streams.adapters.kafka.records import ReadRecord
+from streams.adapters.kafka.roads import home_partition
 from streams.core.contract.decoder import EventDecoder
 from streams.core.contract.spec_inference import SpecInference
 from streams.samples import BAD_RECORDS
@@ -45,7 +45,7 @@ def model_ids(partitions: int = PARTITIONS) -> list[str]:
     suffix = 0
     while len(chosen) < partitions:
         name = f"chaos-m{suffix}"
-        chosen.setdefault(zlib.crc32(name.encode()) % partitions, name)
+        chosen.setdefault(home_partition(name.encode(), partitions), name)
         suffix += 1
     return [chosen[p] for p in range(partitions)]
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from streams.core.contract.event import RawRecord
 
 __all__ = ["COPY", "RoadRun", "Roads", "came_its_road", "direct_read_at", "direct_road",
-           "direct_slot", "split_direct"]  # fmt: skip
+           "direct_slot", "home_partition", "split_direct"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 #: Stored roads whose left-out segments were logged (once each, however often read).
@@ -39,9 +39,16 @@ _REPORTED: set[str] = set()
 COPY = "c"
 
 
+def home_partition(key: bytes, partitions: int) -> int:
+    """The by-model partition of the model keyed ``key``: ``crc32(key) % partitions``, as
+    librdkafka's "consistent" partitioner maps it, so a model's copies go where records
+    keyed by its id are published."""
+    return zlib.crc32(key) % partitions
+
+
 def direct_road(partitions: int) -> str:
     """The direct road with ``partitions`` partitions on both topics: a record goes direct
-    when its model maps to its own partition, ``crc32(key) % partitions``."""
+    when its model's home partition (``home_partition``) is its own."""
     return f"d{partitions}"
 
 
@@ -179,7 +186,7 @@ def split_direct(
     roads: Mapping[int, Roads],
 ) -> list[RoadRun]:
     """The records to forward (and their keys), and those to apply where they were read: on
-    the partition their model maps to (``crc32(key) % partitions`` is their own), at an
+    the partition their model maps to (``home_partition`` is their own), at an
     offset its ``roads`` route direct with this partition count.
 
     A chunk is cut where a partition's records go back from direct to copies (a copy
@@ -198,7 +205,7 @@ def split_direct(
     went_direct: set[int] = set()  # the partitions with direct records in this run
     for record, key in zip(records, keys, strict=True):
         partition = record.partition
-        home = zlib.crc32(key) % partitions == partition
+        home = home_partition(key, partitions) == partition
         if home and roads[partition].road_at(record.offset) == road:
             run.direct.append(record)
             run.ends[partition] = record.offset

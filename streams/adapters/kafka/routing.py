@@ -26,7 +26,6 @@ import asyncio
 import functools
 import logging
 import re
-import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -43,7 +42,7 @@ from streams.adapters.kafka.bundles import (
 from streams.adapters.kafka.dead_letter import rescue
 from streams.adapters.kafka.direct_routing import DirectRoute, DirectRouting
 from streams.adapters.kafka.partition_count import CachedCount
-from streams.adapters.kafka.roads import Roads, direct_road
+from streams.adapters.kafka.roads import Roads, direct_road, home_partition
 from streams.core.contract.event import RawRecord
 
 __all__ = ["SOURCE_HEADERS", "PartitionedTopic", "Router",
@@ -174,11 +173,10 @@ def partition_messages(
 ) -> dict[int, list[Message]]:
     """What to send to each by-model partition: its records in their order, in bundles of
     at most ``bundle_bytes``; a record too large for one goes as a copy of its own, in its
-    place. A key maps to ``crc32(key) % partitions``, as librdkafka's "consistent"
-    partitioner maps it, so a model's records go where its single copies would."""
+    place, on its ``home_partition``."""
     grouped: dict[int, list[tuple[RawRecord, bytes]]] = {}
     for record, key in zip(records, keys, strict=True):
-        grouped.setdefault(zlib.crc32(key) % partitions, []).append((record, key))
+        grouped.setdefault(home_partition(key, partitions), []).append((record, key))
     return {p: _messages(pairs, bundle_bytes) for p, pairs in grouped.items()}
 
 
