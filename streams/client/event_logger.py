@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import atexit
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Literal
 
 from streams.client.delivery import BackgroundProducer
 from streams.client.drops import DropCounter
 from streams.client.events import check, encode
+from streams.client.timestamps import Rfc3339Clock
 from streams.core.contract.decoder import EventDecoder, LabelDecoder
 from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
@@ -37,31 +39,33 @@ def client_settings(settings: Settings | None, kafka: KafkaConfig | None) -> Set
     return Settings() if kafka is not None else Settings.from_env(os.environ)
 
 
-class EventLogger:
-    """Base of ``PredictionLogger`` and ``LabelLogger``: see them for the parameters."""
+class EventLogger(ABC):
+    """Base of ``PredictionLogger`` and ``LabelLogger``: ``PredictionLogger`` says what the
+    parameters mean; each logger names its default topic and its decoder."""
 
     def __init__(
         self,
         *,
-        topic: str,
-        decoder: EventDecoder | LabelDecoder,
-        settings: Settings,
-        kafka: KafkaConfig | None,
-        validate: Validation,
-        max_queue: int,
-        delivery_timeout_s: float,
-        close_timeout_s: float,
-        producer_options: dict[str, Any] | None,
+        settings: Settings | None = None,
+        kafka: KafkaConfig | None = None,
+        topic: str | None = None,
+        validate: Validation = "raise",
+        max_queue: int = 100_000,
+        delivery_timeout_s: float = 120.0,
+        close_timeout_s: float = 10.0,
+        producer_options: dict[str, Any] | None = None,
     ) -> None:
         if validate not in ("raise", "drop", "off"):
             raise ValueError(f"validate must be 'raise', 'drop' or 'off', not {validate!r}")
         if max_queue < 1 or delivery_timeout_s <= 0 or close_timeout_s < 0:
             raise ValueError("max_queue and delivery_timeout_s must be positive, "
                              "close_timeout_s not negative")  # fmt: skip
-        self.topic = topic
+        settings = client_settings(settings, kafka)
+        self.topic = topic or self._default_topic(settings)
         self.validate = validate
         self.close_timeout_s = close_timeout_s
-        self._decoder = decoder
+        self._decoder = self._decoder_of(settings)
+        self._now = Rfc3339Clock()
         self._drops = DropCounter()
         config = (kafka or settings.kafka).confluent(
             {
@@ -73,6 +77,16 @@ class EventLogger:
         )
         self._delivery = BackgroundProducer(config, name=type(self).__name__, drops=self._drops)
         atexit.register(self.close)
+
+    @staticmethod
+    @abstractmethod
+    def _default_topic(settings: Settings) -> str:
+        """The topic events go to unless ``topic`` is given."""
+
+    @staticmethod
+    @abstractmethod
+    def _decoder_of(settings: Settings) -> EventDecoder | LabelDecoder:
+        """The worker's decoder of these events, which checks them before they are sent."""
 
     @property
     def dropped(self) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.client.event_logger import EventLogger, Validation, client_settings
+from streams.client.event_logger import EventLogger
 from streams.client.events import label_event
-from streams.client.timestamps import Rfc3339Clock
 from streams.core.contract.decoder import LabelDecoder
-from streams.kafka_config import KafkaConfig
 from streams.settings import Settings
 
 __all__ = ["LabelLogger"]
@@ -28,31 +26,13 @@ class LabelLogger(EventLogger):
     ...     labels.log(event_id, "churn", 0)
     """
 
-    def __init__(
-        self,
-        *,
-        settings: Settings | None = None,
-        kafka: KafkaConfig | None = None,
-        topic: str | None = None,
-        validate: Validation = "raise",
-        max_queue: int = 100_000,
-        delivery_timeout_s: float = 120.0,
-        close_timeout_s: float = 10.0,
-        producer_options: dict[str, Any] | None = None,
-    ) -> None:
-        settings = client_settings(settings, kafka)
-        super().__init__(
-            topic=topic or settings.topic_labels,
-            decoder=LabelDecoder(),
-            settings=settings,
-            kafka=kafka,
-            validate=validate,
-            max_queue=max_queue,
-            delivery_timeout_s=delivery_timeout_s,
-            close_timeout_s=close_timeout_s,
-            producer_options=producer_options,
-        )
-        self._now = Rfc3339Clock()
+    @staticmethod
+    def _default_topic(settings: Settings) -> str:
+        return settings.topic_labels
+
+    @staticmethod
+    def _decoder_of(settings: Settings) -> LabelDecoder:
+        return LabelDecoder()
 
     def log(
         self, event_id: str, model_id: str, label: Any, timestamp: datetime | str | None = None

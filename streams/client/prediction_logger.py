@@ -7,13 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from streams.client.event_ids import UuidV7
-from streams.client.event_logger import EventLogger, Validation, client_settings
+from streams.client.event_logger import EventLogger
 from streams.client.events import prediction_event
-from streams.client.timestamps import Rfc3339Clock
-from streams.kafka_config import KafkaConfig
+from streams.core.contract.decoder import EventDecoder
 from streams.settings import Settings
 
 __all__ = ["PredictionLogger"]
+
+# One generator for every logger of the process: its ids sort in the order they were made.
+_new_id = UuidV7()
 
 
 class PredictionLogger(EventLogger):
@@ -54,33 +56,13 @@ class PredictionLogger(EventLogger):
     ...     event_id = logger.log("churn", "v3", {"age": 41, "plan": "gold"}, 1, score=0.83)
     """
 
-    def __init__(
-        self,
-        *,
-        settings: Settings | None = None,
-        kafka: KafkaConfig | None = None,
-        topic: str | None = None,
-        validate: Validation = "raise",
-        max_queue: int = 100_000,
-        delivery_timeout_s: float = 120.0,
-        close_timeout_s: float = 10.0,
-        producer_options: dict[str, Any] | None = None,
-    ) -> None:
-        settings = client_settings(settings, kafka)
-        decoder = settings.event_decoder()
-        super().__init__(
-            topic=topic or settings.topic_predictions,
-            decoder=decoder,
-            settings=settings,
-            kafka=kafka,
-            validate=validate,
-            max_queue=max_queue,
-            delivery_timeout_s=delivery_timeout_s,
-            close_timeout_s=close_timeout_s,
-            producer_options=producer_options,
-        )
-        self._new_id = UuidV7()
-        self._now = Rfc3339Clock()
+    @staticmethod
+    def _default_topic(settings: Settings) -> str:
+        return settings.topic_predictions
+
+    @staticmethod
+    def _decoder_of(settings: Settings) -> EventDecoder:
+        return settings.event_decoder()
 
     def log(
         self,
@@ -99,7 +81,7 @@ class PredictionLogger(EventLogger):
         ``timestamp`` is an aware ``datetime`` (a naive one is refused: no zone, no guess)
         or an RFC 3339 string; now, unless given.
         """
-        event_id = event_id or self._new_id()
+        event_id = event_id or _new_id()
         fields = {
             "event_id": event_id,
             "timestamp": self._now() if timestamp is None else timestamp,
