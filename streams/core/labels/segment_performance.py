@@ -31,13 +31,7 @@ from streams.core.labels.labelled import LabelledPrediction
 from streams.core.labels.labelled_columns import usable
 from streams.core.labels.performance_monitor import PerformanceConfig, PerformanceMonitor
 from streams.core.segments.segment_monitors import OTHER, tagged
-from streams.core.segments.top_k import (
-    count_values,
-    settled_restored,
-    settled_values,
-    value_counters,
-    value_counters_restored,
-)
+from streams.core.segments.segment_values import SNAPSHOT_KEYS, SegmentValues
 
 __all__ = ["SegmentPerformance", "SegmentedPerformanceMonitor"]
 
@@ -58,41 +52,25 @@ class SegmentPerformance:
         self.spec = dataclasses.replace(spec, segments=(), fairness=())
         self.config = dataclasses.replace(config, alpha=config.alpha / self.parts)
         self.settle_labels = config.reference_labels
-        self._seen = 0
-        self._counting = value_counters(self.attributes, self.top_k)
-        self._settled: dict[str, frozenset[str]] | None = None
+        self.values = SegmentValues(self.attributes, self.top_k, self.settle_labels)
         self.monitors: dict[SegmentKey, PerformanceMonitor] = {}
 
     @property
     def settled(self) -> dict[str, frozenset[str]] | None:
         """The values watched on their own, per attribute, once settled."""
-        return self._settled
+        return self.values.settled
 
     def process(
         self, pairs: Sequence[LabelledPrediction], positions: Sequence[tuple[int, int]]
     ) -> list[Alert]:
         """Take the batch its global monitor took; return the segments' alerts."""
         kept = [(p, at) for p, at in zip(pairs, positions, strict=True) if usable(self.spec, p)]
-        start = 0
-        if self._settled is None:
-            start = min(len(kept), self.settle_labels - self._seen)
-            for attribute, counter in self._counting.items():
-                values = (_value(p, attribute) for p, _ in kept[:start])
-                count_values(counter, (v for v in values if v is not None))
-            self._seen += start
-            if self._seen >= self.settle_labels:
-                self._settled = settled_values(self._counting, self.top_k)
-                self._counting = {}
-        if self._settled is None:
-            return []
+        values = {a: [_value(p, a) for p, _ in kept] for a in self.attributes}
+        start = self.values.settle(values, len(kept))
         alerts: list[Alert] = []
-        for attribute, watched in self._settled.items():
-            groups: dict[str | None, Positioned] = {}
-            for pair, at in kept[start:]:
-                value = _value(pair, attribute)
-                groups.setdefault(value if value in watched else None, []).append((pair, at))
-            for value, group in groups.items():
-                alerts += self._feed((attribute, value), group)
+        for attribute, column in values.items():
+            for value, rows in self.values.groups(attribute, column, start).items():
+                alerts += self._feed((attribute, value), [kept[row] for row in rows])
         return alerts
 
     def _feed(self, key: SegmentKey, group: Positioned) -> list[Alert]:
@@ -110,12 +88,8 @@ class SegmentPerformance:
         return PerformanceMonitor.restore(snapshot, self.spec, self.model_version, self.config)
 
     def snapshot(self) -> dict[str, Any]:
-        settled = self._settled
         return {
-            "watching": [list(self.attributes), self.top_k],
-            "seen": self._seen,
-            "counting": {a: c.snapshot() for a, c in self._counting.items()},
-            "settled": None if settled is None else {a: sorted(v) for a, v in settled.items()},
+            **self.values.snapshot(),
             "segments": [[*key, m.snapshot()] for key, m in self.monitors.items()],
         }
 
@@ -132,30 +106,21 @@ class SegmentPerformance:
     def _restore(
         cls, snapshot: Any, spec: ModelSpec, model_version: str, config: PerformanceConfig
     ) -> Self:
-        keys = ("watching", "seen", "counting", "settled", "segments")
-        raw = check.mapping(snapshot, "segments", keys)
+        raw = check.mapping(snapshot, "segments", (*SNAPSHOT_KEYS, "segments"))
         segments = cls(spec, model_version, config)
-        if raw["watching"] != [list(segments.attributes), segments.top_k]:
+        values = SegmentValues.restore(raw, segments.attributes, segments.top_k,
+                                       segments.settle_labels)  # fmt: skip
+        if values is None:
             return segments  # the spec's segments changed since: they start afresh
-        segments._seen = check.integer(raw["seen"], "segments.seen", high=segments.settle_labels)
-        if raw["settled"] is None:
-            segments._counting = value_counters_restored(
-                raw["counting"], segments.attributes, segments.top_k
-            )
-        else:
-            segments._restore_settled(raw["settled"])
+        segments.values = values
         stored = check.listing(raw["segments"], "segments.segments", max_length=segments.parts)
         for item in stored:
             attribute, value, monitor = check.listing(item, "segments[]", length=3)
-            if attribute not in segments.attributes or segments._settled is None:
+            if attribute not in segments.attributes or segments.values.settled is None:
                 raise InvalidState("segments: a segment of an attribute not watched")
             key = (attribute, check.optional(check.text, value, "segments.value", max_length=256))
             segments.monitors[key] = segments._monitor(monitor)
         return segments
-
-    def _restore_settled(self, raw: Any) -> None:
-        self._counting = {}
-        self._settled = settled_restored(raw, self.attributes, self.top_k)
 
 
 class SegmentedPerformanceMonitor(PerformanceMonitor):

@@ -36,13 +36,7 @@ from streams.core.errors import InvalidState
 from streams.core.segments.budget import split_configs
 from streams.core.segments.segment_monitor import SegmentMonitor
 from streams.core.segments.segment_reference import SegmentReference
-from streams.core.segments.top_k import (
-    count_values,
-    settled_restored,
-    settled_values,
-    value_counters,
-    value_counters_restored,
-)
+from streams.core.segments.segment_values import SNAPSHOT_KEYS, SegmentValues
 
 __all__ = ["OTHER", "SegmentMonitors", "tagged"]
 
@@ -79,16 +73,14 @@ class SegmentMonitors:
             reference_events=config.reference_events,
         ))  # fmt: skip
         self.settle_events = config.reference_events
-        self._seen = 0
-        self._counting = value_counters(self.attributes, self.top_k)
-        self._settled: dict[str, frozenset[str]] | None = None
+        self.values = SegmentValues(self.attributes, self.top_k, self.settle_events)
         self._references: dict[SegmentKey, SegmentReference] = {}
         self.monitors: dict[SegmentKey, SegmentMonitor] = {}
 
     @property
     def settled(self) -> dict[str, frozenset[str]] | None:
         """The values watched on their own, per attribute, once settled."""
-        return self._settled
+        return self.values.settled
 
     def add(
         self,
@@ -99,36 +91,16 @@ class SegmentMonitors:
         """Feed a chunk the global monitor judged (its columns, events and positions, in
         stream order); return the segments' alerts."""
         values = {a: self._values(events, a) for a in self.attributes}
-        start = 0
-        if self._settled is None:
-            start = min(len(events), self.settle_events - self._seen)
-            for attribute, column in values.items():
-                count_values(
-                    self._counting[attribute], (v for v in column[:start] if v is not None)
-                )
-            self._seen += start
-            if self._seen >= self.settle_events:
-                self._settle()
+        start = self.values.settle(values, len(events))
         alerts: list[Alert] = []
-        if self._settled is None or start == len(events):
-            return alerts
         for attribute, column in values.items():
-            watched = self._settled[attribute]
-            groups: dict[str | None, list[int]] = {}
-            for i in range(start, len(events)):
-                value = column[i]
-                groups.setdefault(value if value in watched else None, []).append(i)
-            for value, rows in groups.items():
+            for value, rows in self.values.groups(attribute, column, start).items():
                 alerts += self._feed((attribute, value), rows, chunk, events, positions)
         return alerts
 
     def _values(self, events: Sequence[PredictionEvent], attribute: str) -> list[str | None]:
         of = self.pii.redact if attribute in self.spec.pii_attributes else category_of
         return [of(None if e.attributes is None else e.attributes.get(attribute)) for e in events]
-
-    def _settle(self) -> None:
-        self._settled = settled_values(self._counting, self.top_k)
-        self._counting = {}
 
     def _feed(
         self,
@@ -172,12 +144,7 @@ class SegmentMonitors:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "watching": [list(self.attributes), self.top_k],
-            "seen": self._seen,
-            "counting": {a: top.snapshot() for a, top in self._counting.items()},
-            "settled": None
-            if self._settled is None
-            else {a: sorted(values) for a, values in self._settled.items()},
+            **self.values.snapshot(),
             "segments": [
                 [*key, reference.snapshot(), _monitor_snapshot(self.monitors.get(key))]
                 for key, reference in self._references.items()
@@ -194,30 +161,21 @@ class SegmentMonitors:
 
     @classmethod
     def _restore(cls, snapshot: Any, monitor: ModelMonitor) -> Self:
-        keys = ("watching", "seen", "counting", "settled", "segments")
-        raw = check.mapping(snapshot, "segments", keys)
+        raw = check.mapping(snapshot, "segments", (*SNAPSHOT_KEYS, "segments"))
         monitors = cls(monitor)
-        if raw["watching"] != [list(monitors.attributes), monitors.top_k]:
+        values = SegmentValues.restore(raw, monitors.attributes, monitors.top_k,
+                                       monitors.settle_events)  # fmt: skip
+        if values is None:
             return monitors  # the spec's segments changed since: they start afresh
-        monitors._seen = check.integer(raw["seen"], "segments.seen", high=monitors.settle_events)
-        if raw["settled"] is None:
-            monitors._counting = value_counters_restored(
-                raw["counting"], monitors.attributes, monitors.top_k
-            )
-        else:
-            monitors._restore_settled(raw["settled"])
+        monitors.values = values
         stored = check.listing(raw["segments"], "segments.segments", max_length=monitors.parts)
         for item in stored:
             monitors._restore_segment(item)
         return monitors
 
-    def _restore_settled(self, raw: Any) -> None:
-        self._counting = {}
-        self._settled = settled_restored(raw, self.attributes, self.top_k)
-
     def _restore_segment(self, item: Any) -> None:
         attribute, value, reference, monitor = check.listing(item, "segments[]", length=4)
-        if attribute not in self.attributes or self._settled is None:
+        if attribute not in self.attributes or self.values.settled is None:
             raise InvalidState("segments: a segment of an attribute not watched")
         key = (attribute, check.optional(check.text, value, "segments.value", max_length=256))
         restored = self._references[key] = SegmentReference.restore(reference, self.profile)
