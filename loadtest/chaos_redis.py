@@ -15,9 +15,12 @@ import orjson
 
 from loadtest.chaos_run import ChaosRun
 from loadtest.chaos_staging import (
+    FAST_COMMITS,
     Context,
     every_worker_holds_partitions,
+    expect_said,
     finish,
+    holding_most_models,
     publish_records,
     replace_worker,
     run_stream,
@@ -161,6 +164,36 @@ def redis_lost(ctx: Context, *, workers: int = 1) -> Verdict:
     return finish(ctx, *run_stream(ctx, name, fault, workers=workers))
 
 
+def redis_lost_takeover(ctx: Context) -> Verdict:
+    """Redis loses every key of the run while two workers idle with the first half of the
+    stream applied, and the worker holding most models is SIGKILLed at once, so nothing it
+    held in memory (its models' states, its partitions' roads) is written back; the other
+    takes its partitions over finding nothing of them in Redis, then the rest is published.
+    Committed partitions with no mark must be read again from what Kafka keeps (RELIABILITY
+    findings 40 and 43), so every model's state ends as the reference's."""
+
+    def fault(run: ChaosRun, records: list) -> float:
+        every_worker_holds_partitions(run)
+        run.wait_done(timeout_s=300)
+        time.sleep(1)  # FAST_COMMITS: committed, so the takeover starts past what is lost
+        victim = holding_most_models(run)
+        taken = victim.health()[1]["stream"]["partitions"]
+        _lose_every_key(run)
+        run.kill(victim)
+        lost_at, before = time.monotonic(), run.applied()
+        publish_records(run, run.rest)
+        run.rest = []
+        resumed = run.time_to_resume(taken, since=lost_at, before=before)
+        run.wait_done(timeout_s=300)
+        survivor = next(w for w in run.workers if w is not victim)
+        expect_said(survivor, "behind the committed offsets", "the survivor found nothing behind")
+        return resumed
+
+    run = run_stream(ctx, "redis_lost_takeover", fault, workers=2, extra_env=FAST_COMMITS)
+    # The victim's models are learned again from the first record: their alerts come again.
+    return finish(ctx, *run, allow_duplicate_alerts=True)
+
+
 def redis_lost_idle(ctx: Context) -> Verdict:
     """Redis loses every key of the run once the whole stream is applied: no later event
     meets the loss at a save, so the worker's check between batches (every second here)
@@ -192,6 +225,7 @@ REDIS_SCENARIOS: dict[str, Callable[[Context], Verdict]] = {
     "corrupt_state": corrupt_state,
     "redis_lost": redis_lost,
     "redis_lost_2_workers": lambda ctx: redis_lost(ctx, workers=2),
+    "redis_lost_takeover": redis_lost_takeover,
     "redis_lost_idle": redis_lost_idle,
 }
 
@@ -203,5 +237,6 @@ REDIS_RESUME_LIMIT_S = {
     "corrupt_state": 45.0,
     "redis_lost": 45.0,  # as kill9_x3
     "redis_lost_2_workers": 45.0,
+    "redis_lost_takeover": 45.0,  # as kill9_x3: the session time-out, then a rebalance
     "redis_lost_idle": 30.0,  # the check's second, then the models saved again
 }

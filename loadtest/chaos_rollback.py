@@ -15,9 +15,12 @@ from pathlib import Path
 from loadtest.chaos_redis import aof_dir, restart_redis
 from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_staging import (
+    FAST_COMMITS,
     Context,
     every_worker_holds_partitions,
+    expect_said,
     finish,
+    holding_most_models,
     publish_records,
     publish_up_to,
     replace_worker,
@@ -25,14 +28,9 @@ from loadtest.chaos_staging import (
 )
 from loadtest.chaos_stream import Verdict
 from streams.adapters.kafka.roads import home_partition
-from streams.core.errors import DriftlineError
 from streams.stack.worker import WorkerProcess
 
 __all__ = ["ROLLBACK_RESUME_LIMIT_S", "ROLLBACK_SCENARIOS"]
-
-#: Commits every 0.2 s, so a worker killed a second after its records are applied has
-#: committed past a copy of Redis taken before them.
-FAST_COMMITS = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"}
 
 
 def redis_rollback(ctx: Context) -> Verdict:
@@ -54,7 +52,9 @@ def redis_rollback(ctx: Context) -> Verdict:
         publish_up_to(run, records, 0.8)
         resumed = run.time_to_resume(since=restarted, before=before)
         run.wait_done(timeout_s=300)
-        _said(run.live_workers()[0], "Redis went back", "the worker never found Redis behind it")
+        expect_said(
+            run.live_workers()[0], "Redis went back", "the worker never found Redis behind it"
+        )
         replace_worker(run, run.kill)
         return resumed
 
@@ -97,7 +97,9 @@ def redis_rollback_crash(ctx: Context) -> Verdict:
         publish_records(run, run.rest)
         run.rest = []
         resumed = run.time_to_resume(since=crashed_at, before=before)
-        _said(replacement, "behind the committed offsets", "the replacement found nothing behind")
+        expect_said(
+            replacement, "behind the committed offsets", "the replacement found nothing behind"
+        )
         return resumed
 
     run = run_stream(ctx, "redis_rollback_crash", fault, extra_env=FAST_COMMITS, first=0)
@@ -135,7 +137,7 @@ def redis_rollback_takeover(ctx: Context) -> Verdict:
         publish_up_to(run, records, 0.75)
         run.wait_done(timeout_s=300)  # the survivor saved the models it took over
         resumed = _roll_back_then_publish_the_rest(run, copy)
-        _said(survivor, "Redis went back", "the survivor never found Redis behind it")
+        expect_said(survivor, "Redis went back", "the survivor never found Redis behind it")
         return resumed
 
     name = "redis_rollback_takeover"
@@ -157,7 +159,7 @@ def redis_rollback_dead_writer(ctx: Context) -> Verdict:
         victim = _copy_then_kill(run, records, copy)
         resumed = _roll_back_then_publish_the_rest(run, copy)
         survivor = next(w for w in run.workers if w is not victim)
-        _said(survivor, "behind the committed offsets", "the survivor found nothing behind")
+        expect_said(survivor, "behind the committed offsets", "the survivor found nothing behind")
         return resumed
 
     name = "redis_rollback_dead_writer"
@@ -175,15 +177,9 @@ def _copy_then_kill(run: ChaosRun, records: list, copy: Path) -> WorkerProcess:
     publish_up_to(run, records, 0.5)
     run.wait_done(timeout_s=300)
     time.sleep(1)
-    victim = _holding_most_models(run)
+    victim = holding_most_models(run)
     run.kill(victim)
     return victim
-
-
-def _said(worker: WorkerProcess, words: str, otherwise: str) -> None:
-    """Fail the run where ``worker``'s log lacks ``words``: the fault missed its premise."""
-    if words not in worker.log_path.read_text():
-        raise DriftlineError(f"{otherwise}: the fault missed its premise")
 
 
 def _roll_back_then_publish_the_rest(run: ChaosRun, copy: Path) -> float:
@@ -193,14 +189,6 @@ def _roll_back_then_publish_the_rest(run: ChaosRun, copy: Path) -> float:
     publish_records(run, run.rest)
     run.rest = []
     return run.time_to_resume(since=restarted, before=before)
-
-
-def _holding_most_models(run: ChaosRun) -> WorkerProcess:
-    """The worker whose partitions most models map to (a model's input and by-model
-    partitions have one owner)."""
-    partitions = run.settings.partitions
-    homes = {home_partition(m.model_id.encode(), partitions) for m in run.stream.models}
-    return max(run.workers, key=lambda w: len(homes & set(w.health()[1]["stream"]["partitions"])))
 
 
 def _copy_aof(run: ChaosRun, copy: Path) -> None:

@@ -23,6 +23,7 @@ from loadtest.chaos_stream import Outcome, Verdict
 from streams.adapters.kafka.records import close_producers
 from streams.adapters.kafka.roads import Roads
 from streams.adapters.redis.road_store import roads_key
+from streams.core.errors import DriftlineError
 from streams.samples import sample_events
 from streams.settings import Settings
 from streams.simulation import keyed_events
@@ -34,6 +35,8 @@ __all__ = ["RESUME_LIMIT_S", "SCENARIOS", "reference_run"]
 BIG_RECORD_BYTES = 4_194_000  # a 4 MiB record the broker (4 MiB limit) still takes
 FLOOD_MODELS, VERSIONS = 5_000, 3_000
 WARMUP_TIMEOUT_S = 10
+#: Records published at a time while ``paused_worker`` waits for its victim to apply some.
+_FREEZE_CHUNK = 200
 
 
 def reference_run(ctx: Context) -> Verdict:
@@ -154,24 +157,19 @@ def two_workers_kill(ctx: Context) -> Verdict:
 
 def paused_worker(ctx: Context) -> Verdict:
     """Two workers share the partitions; one is frozen (SIGSTOP: a long GC pause, a stalled
-    VM) at 25%, while it is applying records, until the group has given all its partitions
-    to the other, and woken (SIGCONT) at once, while the other applies what it took over:
-    the woken one still holds the records it had fetched and its state in memory. It must
-    apply nothing twice, publish no alert the reference lacks, and rejoin the group. The
-    time to resume is from the freeze to the other worker holding every partition."""
+    VM) past 25%, while it is applying records, until the group has given all its
+    partitions to the other, and woken (SIGCONT) at once, while the other applies what it
+    took over: the woken one still holds the records it had fetched and its state in
+    memory. It must apply nothing twice, publish no alert the reference lacks, and rejoin
+    the group. The time to resume is from the freeze to the other worker holding every
+    partition."""
 
     def fault(run: ChaosRun, records: list) -> float:
         every_worker_holds_partitions(run)
         run.wait_fraction(0.25)
-        # The rest published only now, so the victim has a backlog to be frozen in, however
-        # fast it applied the first half.
-        publish_records(run, run.rest)
-        run.rest = []
-        every = sorted(run.ends)
         survivor, victim = run.workers
-        assert victim.pid is not None
-        woken["applied before"] = _while_applying(victim)
-        os.kill(victim.pid, signal.SIGSTOP)
+        woken["applied before"] = _freeze_while_applying(run, victim)
+        every = sorted(run.ends)
         frozen_at = time.monotonic()
         try:
             wait_for(lambda: survivor.health()[1]["stream"]["partitions"] == every,
@@ -199,22 +197,26 @@ def paused_worker(ctx: Context) -> Verdict:
     return finish(ctx, run, verdict, outcome, allow_duplicate_alerts=True)
 
 
-def _while_applying(worker: WorkerProcess, timeout_s: float = 60) -> float:
-    """Return at a moment the worker is applying a backlog (its count of events applied
-    rose over the last 50 ms: it is then most likely inside its next batch), with that
-    count. A worker frozen between batches, or before its first, would hold nothing in
-    flight, and ``paused_worker`` would test nothing it names (seen in short runs where
-    the victim was frozen just after its partitions were assigned)."""
+def _freeze_while_applying(run: ChaosRun, victim: WorkerProcess, timeout_s: float = 60) -> float:
+    """SIGSTOP ``victim`` while it applies records: the stream's rest is published a little
+    at a time until its count of applied events rises, so more is on its way to it when it
+    is frozen, however fast it applied the first half (published whole, a short stream's
+    rest took it a batch or two, and a freeze after it froze an idle worker). Its count
+    then."""
     applied = "driftline_events_processed_total"
-    last = -1.0
-
-    def rising() -> float:
-        nonlocal last
-        now = worker.metric_total(applied)
-        rose, last = last >= 0 and now > last, now
-        return now if rose else 0.0
-
-    return wait_for(rising, timeout_s, "the paused worker to be applying records", every_s=0.05)
+    last, deadline = victim.metric_total(applied), time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if run.rest:
+            publish_records(run, run.rest[:_FREEZE_CHUNK])
+            run.rest = run.rest[_FREEZE_CHUNK:]
+        now = victim.metric_total(applied)
+        if now > last:
+            assert victim.pid is not None
+            os.kill(victim.pid, signal.SIGSTOP)
+            return now
+        last = now
+    raise DriftlineError(f"the paused worker applied nothing of the stream in {timeout_s:.0f} "
+                         "s: nothing to freeze it in")  # fmt: skip
 
 
 def unkeyed_3_workers(ctx: Context) -> Verdict:

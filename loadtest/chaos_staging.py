@@ -13,11 +13,13 @@ from pathlib import Path
 from loadtest.chaos_run import ChaosRun, wait_for
 from loadtest.chaos_stream import ChaosStream, Outcome, Verdict
 from streams import stack
+from streams.adapters.kafka.roads import home_partition
+from streams.core.errors import DriftlineError
 from streams.stack.worker import WorkerProcess
 
-__all__ = ["FULL", "SHORT", "Context", "Fault", "Size", "every_worker_holds_partitions",
-           "finish", "publish_records", "publish_up_to", "replace_worker",
-           "run_stream"]  # fmt: skip
+__all__ = ["FAST_COMMITS", "FULL", "SHORT", "Context", "Fault", "Size",
+           "every_worker_holds_partitions", "expect_said", "finish", "holding_most_models",
+           "publish_records", "publish_up_to", "replace_worker", "run_stream"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class Size:
 
 FULL = Size(events=200_001, reference_events=5_000, window_events=2_000, outage_s=60)
 SHORT = Size(events=21_000, reference_events=1_000, window_events=500, outage_s=10)
+
+#: Commits every 0.2 s, so a worker killed a second after its records are applied has
+#: committed them (past a copy of Redis taken before them, past a Redis that lost them).
+FAST_COMMITS = {"DRIFTLINE_COMMIT_INTERVAL_S": "0.2"}
 
 
 @dataclass
@@ -121,3 +127,17 @@ def replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> floa
     stopped_at, before = time.monotonic(), run.applied()
     run.start_worker()
     return run.time_to_resume(since=stopped_at, before=before)
+
+
+def holding_most_models(run: ChaosRun) -> WorkerProcess:
+    """The worker whose partitions most models map to (a model's input and by-model
+    partitions have one owner)."""
+    partitions = run.settings.partitions
+    homes = {home_partition(m.model_id.encode(), partitions) for m in run.stream.models}
+    return max(run.workers, key=lambda w: len(homes & set(w.health()[1]["stream"]["partitions"])))
+
+
+def expect_said(worker: WorkerProcess, words: str, otherwise: str) -> None:
+    """Fail the run where ``worker``'s log lacks ``words``: the fault missed its premise."""
+    if words not in worker.log_path.read_text():
+        raise DriftlineError(f"{otherwise}: the fault missed its premise")
