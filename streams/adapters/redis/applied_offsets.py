@@ -325,7 +325,12 @@ class AppliedOffsets:
         for model_id, token in lost.items():  # what the whole save is to expect
             self.tokens.wrote(model_id, token)
         refused = await self._save(updates, offsets, sources, (), rollouts, marks=marks)
-        known, known_sources = dict(self._applied), dict(self._sources or {})
+        # Only the partitions this worker reads: its copy of the others' source marks is as
+        # old as its first read of them, and stood for other workers' states, which went
+        # with the loss (written back, they made a worker taking those partitions over skip
+        # records no state held: RELIABILITY finding 45).
+        known = dict(self._applied)
+        known_sources = {s: o for s, o in (self._sources or {}).items() if s[0] in known}
         if not refused and (known or known_sources):
             await self.writer.until_done(
                 "redis", lambda: self.store.save([], known, sources=known_sources)
