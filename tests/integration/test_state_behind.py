@@ -68,7 +68,8 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
     reads them, and commits them with the input partition: its direct fence (up to the end
     of each chunk, copies included) is what a commit past means lost writes; where Redis
     holds no fence, from the road's first record; where it holds no road, from past the
-    partition's last record applied anywhere. Copy segments are left out (their copies are
+    last of its own models' records applied (directly, or as copies on the by-model
+    partition of its number; RELIABILITY finding 46). Copy segments are left out (their copies are
     checked on the by-model topic), and a partition whose road is a copy now is not
     checked at all."""
     road = direct_road(4)
@@ -85,10 +86,15 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
                 for start, each in claims:
                     await roads.claim(partition, start, each)
             fences = {0: 99, 1: 199, 2: 99, 3: 99}  # partition 4: none stored
-            # Partitions 5 and 6: no road stored; 5's records applied up to 70 (as copies
-            # on by-model partitions 0 and 2, as read directly, at 40 and 70), 6's none.
+            # Partitions 5 to 8: no road stored. 5's records applied up to 70 (as copies on
+            # by-model partitions 0 and 2, at 40 and 30, as read directly at 70), 6's none;
+            # 7's only as copies of other models' records (at 60, on by-model partition 0),
+            # its own models' lost with Redis; 8's own as copies on by-model partition 8 up
+            # to 45 (a switch from repartition routing), another model's up to 80.
             applied_sources = {(0, "predictions", 5): 40, (direct_slot(5), "predictions", 5): 70,
-                               (2, "predictions", 5): 30, (1, "elsewhere", 6): 90}  # fmt: skip
+                               (2, "predictions", 5): 30, (1, "elsewhere", 6): 90,
+                               (0, "predictions", 7): 60, (8, "predictions", 8): 45,
+                               (0, "predictions", 8): 80}  # fmt: skip
             # A by-model partition's mark of the same number is not an input partition's.
             assert await store.save([update(1)], {1: 10**6} | {
                 direct_slot(p): end for p, end in fences.items()
@@ -98,14 +104,15 @@ def test_input_partitions_routed_direct_are_read_again_from_their_direct_fence(
                 return road
 
             check = behind_direct_marks(applied, RoadCheck(roads, now, claims_direct=True))
-            committed = {0: 100, 1: 250, 2: 600, 3: 400, 4: 50, 5: 100, 6: 30}
+            committed = {0: 100, 1: 250, 2: 600, 3: 400, 4: 50, 5: 100, 6: 30, 7: 90, 8: 90}
             # 1: from past its fence; 3: from where its second direct segment starts;
-            # 4: from its road's start (its fence lost); 5, 6: past their last record
-            # applied anywhere, as copies (counted apart: a switch from repartition looks so).
-            assert await check(committed) == {1: 200, 3: 300, 4: 20, 5: 71, 6: 0}
+            # 4: from its road's start (its fence lost); 5 to 8: past the last of their own
+            # models' records applied, as copies (counted apart: a switch from repartition
+            # looks so).
+            assert await check(committed) == {1: 200, 3: 300, 4: 20, 5: 71, 6: 0, 7: 0, 8: 46}
             assert behind._value.get() == 3
             assert "behind the committed offsets of 3 partitions of predictions" in caplog.text
-            assert "2 partitions of predictions have no road stored" in caplog.text
+            assert "4 partitions of predictions have no road stored" in caplog.text
             assert await check({5: 71}) == {}, "nothing past the last record applied"
             # A router that claims no direct road (repartition routing) copies every record:
             # a partition with no road is no sign of anything lost.

@@ -8,7 +8,8 @@ its last writes, with the worker running on, and with the worker killed with it)
 workers with
 one killed, two with one frozen past its session time-out and woken once the other has its
 partitions, a corrupt state key, and a Redis that loses every key of the run (mid-stream,
-the worker killed later; and once the stream is applied). Each must
+the worker killed later; with two workers, one killed at once and the other taking its
+partitions over; and once the stream is applied). Each must
 reproduce the reference run's applied counts and alert ids, dead-letter every bad record once,
 and resume in its stated time. Four scenarios of the full suite are left to tests that hold
 them more strictly and cost less (CI must stay under 20 minutes): unkeyed input over three
@@ -23,7 +24,8 @@ is run by hand; its figures are in RELIABILITY.md. Direct routing
 (``DRIFTLINE_ROUTING=direct``: records on their model's partition applied where they are read,
 under a fence of their own) meets the crashes too, Redis back behind its last writes with
 the worker killed with it (the records a router applies where it reads them are read again
-from their fence), and Redis losing every key (the roads with them); ``switch_routing``
+from their fence), and Redis losing every key (the roads with them, and with a takeover
+after it); ``switch_routing``
 kills the worker three times, each replacement routing the other way (in both runs:
 starting from either mode).
 """
@@ -41,9 +43,10 @@ pytestmark = pytest.mark.integration
 SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "broker_restart", "redis_outage",
           "redis_outage_kill", "two_workers_kill", "paused_worker", "redis_restart",
           "redis_rollback", "redis_rollback_crash", "corrupt_state", "redis_lost",
-          "redis_lost_idle")  # fmt: skip
+          "redis_lost_takeover", "redis_lost_idle")  # fmt: skip
 DIRECT_SUBSET = ("kill9_x3", "switch_routing", "sigterm_restart", "two_workers_kill",
-                 "paused_worker", "redis_rollback_crash", "redis_lost")  # fmt: skip
+                 "paused_worker", "redis_rollback_crash", "redis_lost",
+                 "redis_lost_takeover")  # fmt: skip
 
 
 @pytest.mark.parametrize(

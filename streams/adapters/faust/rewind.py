@@ -182,10 +182,13 @@ def behind_direct_marks(applied: AppliedOffsets, check: RoadCheck) -> StateMarks
 
     Where the router claims the direct road, a partition with no road stored at all was
     routed before only by copies (a switch from repartition routing) or Redis lost its
-    roads: its direct records, if any, are not known.
-    It is read from past the last of its records applied anywhere (the low-water source
-    offsets, over every slot), as copies (the road is claimed at the high-water mark):
-    copies already applied are skipped by their source fences, so nothing counts twice."""
+    roads: its direct records, if any, are not known. It is read from past the last of its
+    own models' records applied (the low-water source offsets of its direct slot and of the
+    by-model partition of its number, where those records go as copies), as copies (the
+    road is claimed at the high-water mark): copies already applied are skipped by their
+    source fences, so nothing counts twice. Its records copied to other by-model partitions
+    (of models that map elsewhere) say nothing of its own: those partitions' marks are
+    theirs, compared where they are read (RELIABILITY finding 46)."""
 
     async def behind(committed: Mapping[int, int]) -> dict[int, int]:
         road = await check.direct_road_now()
@@ -213,12 +216,13 @@ async def _unrouted(
     applied: AppliedOffsets, topic: str, committed: dict[int, int]
 ) -> dict[int, int]:
     """Where to read the input partitions ``committed`` with no road stored from: past the
-    last of their records applied anywhere (``behind_direct_marks``)."""
+    last of their own models' records applied (``behind_direct_marks``)."""
     if not committed:
         return {}
     reached: dict[int, int] = {}
-    for (_, source_topic, partition), offset in (await applied.store.applied_sources()).items():
-        if source_topic == topic and partition in committed:
+    for (slot, source_topic, partition), offset in (await applied.store.applied_sources()).items():
+        own = slot in (partition, direct_slot(partition))
+        if own and source_topic == topic and partition in committed:
             reached[partition] = max(reached.get(partition, NO_MARK), offset)
     starts = _past(reached, committed)
     if starts:
