@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from loadtest.chaos_run import ChaosRun, wait_for
+from loadtest.chaos_run import ChaosRun
 from loadtest.chaos_staging import (
     FAST_COMMITS,
     Context,
@@ -24,6 +24,7 @@ from loadtest.chaos_staging import (
     publish_records,
     replace_worker,
     run_stream,
+    wait_holding_every_partition,
 )
 from loadtest.chaos_stream import Verdict
 from streams import stack
@@ -181,11 +182,10 @@ def redis_lost_takeover(ctx: Context) -> Verdict:
         survivor = next(w for w in run.workers if w is not victim)
         _lose_every_key(run)
         run.kill(victim)
-        lost_at, every = time.monotonic(), sorted(run.ends)
+        lost_at = time.monotonic()
         publish_records(run, run.rest)
         run.rest = []
-        wait_for(lambda: survivor.health()[1]["stream"]["partitions"] == every, 60,
-                 "the survivor to take every partition")  # fmt: skip
+        wait_holding_every_partition(run, survivor, "the survivor")
         resumed = time.monotonic() - lost_at
         run.wait_done(timeout_s=300)
         expect_said(survivor, "behind the committed offsets", "the survivor found nothing behind")

@@ -25,6 +25,7 @@ from loadtest.chaos_staging import (
     publish_up_to,
     replace_worker,
     run_stream,
+    wait_holding_every_partition,
 )
 from loadtest.chaos_stream import Verdict
 from streams.adapters.kafka.roads import home_partition
@@ -131,9 +132,7 @@ def redis_rollback_takeover(ctx: Context) -> Verdict:
         # after the takeover: it reads the models it took over and saves them before Redis
         # goes back. (Else it could take over after the rollback: the test of a dead
         # worker's saves lost, whose alerts its successor raises again by design.)
-        every = run.settings.partitions
-        wait_for(lambda: len(survivor.health()[1]["stream"]["partitions"]) == every, 60,
-                 "the survivor to hold every partition")  # fmt: skip
+        wait_holding_every_partition(run, survivor, "the survivor")
         publish_up_to(run, records, 0.75)
         run.wait_done(timeout_s=300)  # the survivor saved the models it took over
         resumed = _roll_back_then_publish_the_rest(run, copy)

@@ -19,7 +19,7 @@ from loadtest.chaos_stream import ChaosStream, Kill, Outcome, state_totals
 from loadtest.leftovers import forget_run
 from streams import stack
 from streams.adapters.kafka.records import end_offsets, publish, read_from
-from streams.adapters.kafka.roads import home_partition
+from streams.adapters.kafka.roads import direct_slot, home_partition
 from streams.adapters.kafka.routing import model_key
 from streams.adapters.redis.keys import covered_offsets, fence_keys, parse_sources
 from streams.core.errors import DriftlineError
@@ -200,7 +200,7 @@ class ChaosRun:
     def _copies_applied(self) -> bool:
         """With routing, whether each by-model partition applied the last record each input
         partition sent it (the router's mapping of model keys), or the router applied it
-        itself (direct routing: the fence slot ``-1 - p``). The highest applied source
+        itself (direct routing: its ``direct_slot``). The highest applied source
         offset of an input partition says less: after a kill, the by-model partition of its
         bad records may reach its end while the model's records wait to be forwarded
         again. And every copy on the by-model topic applied (its low-water marks at its
@@ -225,7 +225,7 @@ class ChaosRun:
             target = home_partition(key, partitions)
             found = applied.get((target, partition), -1)
             if target == partition:  # DRIFTLINE_ROUTING=direct applies these where read
-                found = max(found, applied.get((-1 - partition, partition), -1))
+                found = max(found, applied.get((direct_slot(partition), partition), -1))
             return found
 
         return all(

@@ -18,6 +18,7 @@ from loadtest.chaos_staging import (
     publish_records,
     replace_worker,
     run_stream,
+    wait_holding_every_partition,
 )
 from loadtest.chaos_stream import Outcome, Verdict
 from streams.adapters.kafka.records import close_producers
@@ -169,11 +170,9 @@ def paused_worker(ctx: Context) -> Verdict:
         run.wait_fraction(0.25)
         survivor, victim = run.workers
         woken["applied before"] = _freeze_while_applying(run, victim)
-        every = sorted(run.ends)
         frozen_at = time.monotonic()
         try:
-            wait_for(lambda: survivor.health()[1]["stream"]["partitions"] == every,
-                     60, "the other worker to take every partition")  # fmt: skip
+            wait_holding_every_partition(run, survivor, "the other worker")
             took_over_s = time.monotonic() - frozen_at
         finally:
             os.kill(victim.pid, signal.SIGCONT)

@@ -19,7 +19,8 @@ from streams.stack.worker import WorkerProcess
 
 __all__ = ["FAST_COMMITS", "FULL", "SHORT", "Context", "Fault", "Size",
            "every_worker_holds_partitions", "expect_said", "finish", "holding_most_models",
-           "publish_records", "publish_up_to", "replace_worker", "run_stream"]  # fmt: skip
+           "publish_records", "publish_up_to", "replace_worker", "run_stream",
+           "wait_holding_every_partition"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,14 @@ def finish(ctx: Context, run: ChaosRun, verdict: Verdict, outcome: Outcome, **ju
 def every_worker_holds_partitions(run: ChaosRun) -> None:
     wait_for(lambda: all(w.health()[1]["stream"]["partitions"] for w in run.workers),
              60, "every worker to hold partitions")  # fmt: skip
+
+
+def wait_holding_every_partition(run: ChaosRun, worker: WorkerProcess, who: str) -> None:
+    """Until ``worker`` (``who``, in the time-out's message) holds every partition of the
+    run: it took the others' over."""
+    every = run.settings.partitions
+    wait_for(lambda: len(worker.health()[1]["stream"]["partitions"]) == every, 60,
+             f"{who} to hold every partition")  # fmt: skip
 
 
 def replace_worker(run: ChaosRun, stop: Callable[[WorkerProcess], None]) -> float:

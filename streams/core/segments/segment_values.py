@@ -99,9 +99,9 @@ class SegmentValues:
         """Continue from a ``snapshot()`` (``raw`` holds its keys, checked to be there);
         None if it was taken under other attributes or another top K (the spec changed:
         the segments start afresh). ``InvalidState`` for anything malformed."""
-        values = cls(attributes, top_k, settle_after)
         if raw["watching"] != [list(attributes), top_k]:
             return None
+        values = cls(attributes, top_k, settle_after)
         values._seen = check.integer(raw["seen"], "segments.seen", high=settle_after)
         if raw["settled"] is None:
             values._counting = value_counters_restored(raw["counting"], attributes, top_k)
