@@ -70,3 +70,17 @@ def test_the_rules_name_only_exported_metrics_and_existing_buckets():
     }
     for name, le in re.findall(r'(driftline_\w+_bucket)\{le="([^"]+)"\}', text):
         assert float(le) in bounds[name], (name, le)
+
+
+def test_every_alert_links_its_own_runbook_section_and_every_section_is_an_alert():
+    runbook = RULES.parents[1] / "docs" / "RUNBOOK.md"
+    sections = re.findall(r"^## (\S+)$", runbook.read_text(), re.M)
+    links = re.findall(
+        r'^\s+- alert: (\w+)$(?:\n(?!\s+- ).*)*?\n\s+runbook_url: "docs/RUNBOOK\.md#([\w-]+)"$',
+        (RULES / "rules.yml").read_text(),
+        re.M,
+    )
+    assert [name for name, _ in links] == alert_names(), "every alert has a runbook_url"
+    # GitHub's anchor for a heading of one word: the word in lower case.
+    assert all(anchor == name.lower() for name, anchor in links)
+    assert sorted(sections) == sorted(alert_names())
