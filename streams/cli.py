@@ -24,6 +24,7 @@ from streams.cli_parser import Commands as _Commands
 from streams.cli_parser import field_default as _field_default
 from streams.cli_parser import from_setting as _from_setting
 from streams.cli_partitions import add_partitions
+from streams.cli_redrive import add_redrive
 from streams.cli_replay import add_replay
 from streams.cli_report import add_report
 from streams.cli_settings import pii_policy as _pii_policy
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     add_report(commands)
     add_canary(commands)
     add_partitions(commands)
+    add_redrive(commands)
     return parser
 
 

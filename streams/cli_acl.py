@@ -61,12 +61,13 @@ def add_kafka_acl(commands: Commands) -> None:
     acl = commands.add_parser(
         "kafka-acl",
         help="print (or --apply) the Kafka ACLs a worker's principal needs, for the topics "
-        "and group its DRIFTLINE_* settings name (or, with --role, a logging service's or an "
-        "alert consumer's)",
+        "and group its DRIFTLINE_* settings name (or, with --role, a logging service's, an "
+        "alert consumer's or driftline redrive's)",
     )
     acl.add_argument("--role", choices=tuple(_ROLES), default="worker",
                      help="whose ACLs: the worker's; a service's that logs predictions and "
-                     "labels (streams.client); or an AlertConsumer's")  # fmt: skip
+                     "labels (streams.client); an AlertConsumer's; or an operator's running "
+                     "driftline redrive")  # fmt: skip
     acl.add_argument("--principal", help="the principal, User:NAME (default for the worker: "
                      "User:driftline; the other roles must name theirs)")  # fmt: skip
     acl.add_argument("--group", help="the alert consumer's consumer group (--role alert-consumer)")
@@ -78,7 +79,7 @@ def add_kafka_acl(commands: Commands) -> None:
     acl.set_defaults(run=_kafka_acl)
 
 
-_ROLES = {"worker": "User:driftline", "logger": None, "alert-consumer": None}
+_ROLES = {"worker": "User:driftline", "logger": None, "alert-consumer": None, "redrive": None}
 
 
 def _kafka_acl(args: argparse.Namespace) -> int:
@@ -100,7 +101,12 @@ def _kafka_acl(args: argparse.Namespace) -> int:
 
 
 def _grants(args: argparse.Namespace, settings: Settings) -> list[Grant]:
-    from streams.adapters.kafka.acl import alert_consumer_grants, logger_grants, worker_grants
+    from streams.adapters.kafka.acl import (
+        alert_consumer_grants,
+        logger_grants,
+        redrive_grants,
+        worker_grants,
+    )
 
     if args.role != "worker" and (args.no_create or args.no_session_check):
         raise ValueError("--no-create and --no-session-check are the worker's (--role worker)")
@@ -111,6 +117,8 @@ def _grants(args: argparse.Namespace, settings: Settings) -> list[Grant]:
         return logger_grants(settings)
     if args.role == "alert-consumer":
         return alert_consumer_grants(settings, args.group)
+    if args.role == "redrive":
+        return redrive_grants(settings)
     return worker_grants(
         settings, create=not args.no_create, check_session=not args.no_session_check
     )

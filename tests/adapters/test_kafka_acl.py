@@ -16,6 +16,7 @@ from streams.adapters.kafka.acl import (
     alert_consumer_grants,
     kafka_acls_commands,
     logger_grants,
+    redrive_grants,
     worker_grants,
 )
 from streams.cli import main
@@ -122,6 +123,16 @@ def test_an_alert_consumer_may_read_alerts_and_requests_in_its_group_and_nothing
     }
     with pytest.raises(ValueError, match="consumer group"):
         alert_consumer_grants(Settings.from_env({}), "")
+
+
+def test_redrive_may_read_the_dead_letters_and_write_the_inputs_and_nothing_else():
+    ops = operations(redrive_grants(Settings.from_env({"DRIFTLINE_APP_ID": "acme"})))
+    assert ops == {
+        *(("topic", t, op) for t in ("predictions-dlq", "labels-dlq")
+          for op in ("Read", "Describe", "DescribeConfigs")),
+        *(("topic", t, op) for t in ("predictions", "labels") for op in ("Write", "Describe")),
+        ("group", "acme-redrive", "Describe"),
+    }  # fmt: skip
 
 
 def test_the_command_prints_each_roles_lines(capsys):

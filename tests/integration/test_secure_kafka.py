@@ -18,6 +18,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Producer
 from confluent_kafka.admin import (
     ScramCredentialInfo,
     ScramMechanism,
@@ -301,3 +302,35 @@ def test_a_logging_service_and_an_alert_consumer_run_on_their_roles_acls_and_no_
     with PredictionLogger(settings=pager, close_timeout_s=20) as refused:
         refused.log("it-acl", "v1", {"age": 30}, 1)
     assert refused.dropped_by_reason == {"not_authorized": 1}
+
+
+def test_driftline_redrive_runs_on_its_roles_acls_and_no_more(secure_stack, secure_env, tmp_path):
+    """An operator granted what ``kafka-acl --role redrive`` grants reads the dead letters
+    (their topic's id and retention too) and writes them back to their input topic, joining
+    no group; the same command as the worker's principal (no Read on the dead-letter
+    topics) is one line saying what to grant."""
+    admin = Settings.from_env(secure_env)
+    ensure_worker_topics(admin)
+    event = keyed_events(STREAM, 1)[0]
+    headers = [("driftline.dlq.original.topic", admin.topic_predictions.encode()),
+               ("driftline.dlq.reason", b"model_limit")]  # fmt: skip
+    producer = Producer(admin.kafka.confluent({}))
+    producer.produce(admin.topic_dlq, event[1], event[0], headers=headers)
+    assert producer.flush(30) == 0
+    operator = _user_of_role(secure_stack, secure_env, tmp_path, "redrive")
+    done = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "redrive", "--reason", "model_limit"],
+        env=operator, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and "sent 1 dead letter again" in done.stdout, done.stderr
+    start = dict.fromkeys(range(admin.partitions), 0)
+    (sent,) = read_from(admin.kafka, admin.topic_predictions, start, count=1)
+    assert (sent.key, sent.value) == event
+    worker = _user_of_role(secure_stack, secure_env, tmp_path, "worker", "--no-session-check")
+    refused = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "redrive", "--all"],
+        env=worker, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1, refused.stdout
+    assert refused.stderr.startswith("driftline redrive: ") and refused.stderr.count("\n") == 1
+    assert "kafka-acl --role redrive" in refused.stderr

@@ -22,7 +22,11 @@ test runs one so, on a broker with an authorizer):
 A service logging with ``PredictionLogger`` and ``LabelLogger`` needs Write and Describe on
 the input topics and nothing else (``logger_grants``); an ``AlertConsumer`` needs Read and
 Describe on ``alerts`` and ``retrain-requests`` and Read on its own group
-(``alert_consumer_grants``). Keeping the three apart is what lets consumers trust an alert:
+(``alert_consumer_grants``). ``driftline redrive`` reads the dead-letter topics (Read,
+Describe, and DescribeConfigs for their retention) and writes their records back to the
+input topics (Write, Describe), joining no group but naming one, ``<app_id>-redrive``
+(Describe: librdkafka looks its coordinator up; ``redrive_grants``): an operator's, not
+the worker's. Keeping them apart is what lets consumers trust an alert:
 only the worker may write one, and a logging service cannot read another's predictions.
 
 Idempotent producers need no cluster grant on Kafka 3.0 and later (KIP-679).
@@ -55,6 +59,8 @@ __all__ = [
     "create_acls",
     "kafka_acls_commands",
     "logger_grants",
+    "redrive_grants",
+    "redrive_group",
     "worker_grants",
 ]
 
@@ -101,6 +107,22 @@ def logger_grants(settings: Settings) -> list[Grant]:
     """What a service logging predictions and labels (``streams.client``) needs."""
     return [Grant("topic", topic, (WRITE, DESCRIBE))
             for topic in (settings.topic_predictions, settings.topic_labels)]  # fmt: skip
+
+
+def redrive_grants(settings: Settings) -> list[Grant]:
+    """What ``driftline redrive`` needs: read the dead letters, write them back."""
+    return [
+        *(Grant("topic", topic, (READ, DESCRIBE, DESCRIBE_CONFIGS))
+          for topic in (settings.topic_dlq, settings.topic_labels_dlq)),
+        *(Grant("topic", topic, (WRITE, DESCRIBE))
+          for topic in (settings.topic_predictions, settings.topic_labels)),
+        Grant("group", redrive_group(settings), (DESCRIBE,)),
+    ]  # fmt: skip
+
+
+def redrive_group(settings: Settings) -> str:
+    """The consumer group ``driftline redrive`` names (a consumer must) and never joins."""
+    return f"{settings.app_id}-redrive"
 
 
 def alert_consumer_grants(settings: Settings, group: str) -> list[Grant]:

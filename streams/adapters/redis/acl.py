@@ -42,6 +42,7 @@ COMMANDS: tuple[str, ...] = (
     "zadd", "zcard", "zrange", "zrem", "zremrangebyscore", "zscore",
     "pttl", "cluster|slots", "command",
     "wait",  # DRIFTLINE_REDIS_REPLICAS: streams/adapters/redis/replicas.py
+    "setbit",  # driftline redrive's marks: streams/adapters/redis/redrive_marks.py
 )  # fmt: skip
 #: Sent, but not granted: refused, the worker does without (``INFO``: the eviction warning).
 UNGRANTED: tuple[str, ...] = ("info",)
