@@ -10,7 +10,7 @@ import os
 import sys
 
 from streams.cli_parser import USAGE_ERROR, Commands
-from streams.core.errors import Reason
+from streams.core.errors import DriftlineError, Reason
 from streams.settings import Settings
 
 __all__ = ["add_redrive"]
@@ -54,7 +54,7 @@ def _redrive(args: argparse.Namespace) -> int:
     from redis.exceptions import RedisError
 
     from streams.adapters.kafka.acl import redrive_group
-    from streams.adapters.kafka.redrive import RedriveFailed, Selection, redrive
+    from streams.adapters.kafka.redrive import Selection, redrive
     from streams.adapters.redis.client import connect
 
     if not (args.all or args.reason or args.model):
@@ -80,7 +80,7 @@ def _redrive(args: argparse.Namespace) -> int:
 
     try:
         lines = asyncio.run(run())
-    except (RedriveFailed, KafkaException, RedisError) as exc:
+    except (DriftlineError, KafkaException, RedisError) as exc:  # RedriveFailed, unavailable
         print(f"driftline redrive: {exc}", file=sys.stderr)
         return FAILED
     print(f"{topic}:")

@@ -35,7 +35,7 @@ from confluent_kafka import (
     TopicCollection,
     TopicPartition,
 )
-from confluent_kafka.admin import ConfigResource, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from streams.adapters.kafka.admin import connect_admin
 from streams.adapters.redis.redrive_marks import RedriveMarks
@@ -159,14 +159,16 @@ async def redrive(
     Kafka's calls block: this runs alone on its event loop (``driftline redrive``).
     """
     report = RedriveReport()
+    # Brokers that do not answer end the run here in one line (KafkaUnavailable); librdkafka's
+    # own log stays off, its errors come back as exceptions and record errors.
+    incarnation = _incarnation(connect_admin(kafka, timeout_s=_TIMEOUT_S), dead_letter_topic)
     consumer = Consumer(kafka.confluent({  # a consumer must name a group: never joined
-        "group.id": group, "enable.auto.commit": False, "log_level": 3}))  # fmt: skip
+        "group.id": group, "enable.auto.commit": False, "log_level": 0}))  # fmt: skip
     producer = None if dry_run else Producer(kafka.confluent({
-        "enable.idempotence": True, "acks": "all", "log_level": 3}))  # fmt: skip
+        "enable.idempotence": True, "acks": "all", "log_level": 0}))  # fmt: skip
     try:
         ranges = _ranges(consumer, dead_letter_topic)
-        marks = RedriveMarks(client, prefix=prefix, topic=dead_letter_topic,
-                             **_incarnation(kafka, dead_letter_topic))  # fmt: skip
+        marks = RedriveMarks(client, prefix=prefix, topic=dead_letter_topic, **incarnation)
         await marks.load(ranges)
         for chunk in _read(consumer, dead_letter_topic, ranges):
             chosen = _choose(chunk, selection, marks, report)
@@ -193,9 +195,10 @@ def _choose(chunk: Sequence[DeadLetter], selection: Selection, marks: RedriveMar
     return chosen
 
 
-def _incarnation(kafka: KafkaConfig, topic: str) -> dict[str, Any]:
+def _incarnation(admin: AdminClient, topic: str) -> dict[str, Any]:
     """The topic's id and ``retention.ms``, for its marks."""
-    admin = connect_admin(kafka, timeout_s=_TIMEOUT_S)
+    if topic not in admin.list_topics(timeout=_TIMEOUT_S).topics:
+        raise RedriveFailed(f"no dead-letter topic {topic!r} on the brokers")
     (described,) = admin.describe_topics(TopicCollection([topic])).values()
     (configs,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()
     retention = configs.result(timeout=_TIMEOUT_S).get("retention.ms")
