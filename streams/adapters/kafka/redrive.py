@@ -50,7 +50,8 @@ _CHUNK = 500
 
 
 class RedriveFailed(DriftlineError):
-    """The broker did not take a copy; the dead letters of its chunk stay unmarked."""
+    """A run could not go on (no such topic, a read or a copy refused); what it sent and
+    marked before stays so, and a chunk sent but not marked is sent again next run."""
 
 
 @dataclass(frozen=True)
@@ -161,13 +162,14 @@ async def redrive(
     report = RedriveReport()
     # Brokers that do not answer end the run here in one line (KafkaUnavailable); librdkafka's
     # own log stays off, its errors come back as exceptions and record errors.
-    incarnation = _incarnation(connect_admin(kafka, timeout_s=_TIMEOUT_S), dead_letter_topic)
+    admin = connect_admin(kafka, timeout_s=_TIMEOUT_S)
+    partitions, incarnation = _described(admin, dead_letter_topic)
     consumer = Consumer(kafka.confluent({  # a consumer must name a group: never joined
         "group.id": group, "enable.auto.commit": False, "log_level": 0}))  # fmt: skip
     producer = None if dry_run else Producer(kafka.confluent({
         "enable.idempotence": True, "acks": "all", "log_level": 0}))  # fmt: skip
     try:
-        ranges = _ranges(consumer, dead_letter_topic)
+        ranges = _ranges(consumer, dead_letter_topic, partitions)
         marks = RedriveMarks(client, prefix=prefix, topic=dead_letter_topic, **incarnation)
         await marks.load(ranges)
         for chunk in _read(consumer, dead_letter_topic, ranges):
@@ -195,14 +197,15 @@ def _choose(chunk: Sequence[DeadLetter], selection: Selection, marks: RedriveMar
     return chosen
 
 
-def _incarnation(admin: AdminClient, topic: str) -> dict[str, Any]:
-    """The topic's id and ``retention.ms``, for its marks."""
-    if topic not in admin.list_topics(timeout=_TIMEOUT_S).topics:
+def _described(admin: AdminClient, topic: str) -> tuple[list[int], dict[str, Any]]:
+    """The topic's partitions, and its id and ``retention.ms`` for its marks."""
+    found = admin.list_topics(timeout=_TIMEOUT_S).topics.get(topic)
+    if found is None or found.error is not None:
         raise RedriveFailed(f"no dead-letter topic {topic!r} on the brokers")
     (described,) = admin.describe_topics(TopicCollection([topic])).values()
     (configs,) = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)]).values()
     retention = configs.result(timeout=_TIMEOUT_S).get("retention.ms")
-    return {
+    return list(found.partitions), {
         "topic_id": str(described.result(timeout=_TIMEOUT_S).topic_id),
         "retention_ms": int(retention.value) if retention and retention.value else None,
     }
@@ -233,13 +236,11 @@ def _read(consumer: Consumer, topic: str,
                 del pending[tp.partition]
 
 
-def _ranges(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
+def _ranges(consumer: Consumer, topic: str,
+            partitions: list[int]) -> dict[int, tuple[int, int]]:  # fmt: skip
     """Each partition's first and next offsets now."""
-    found = consumer.list_topics(topic, timeout=_TIMEOUT_S).topics.get(topic)
-    if found is None or found.error is not None:
-        raise RedriveFailed(f"no dead-letter topic {topic!r} on the brokers")
     return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=_TIMEOUT_S)
-            for p in found.partitions}  # fmt: skip
+            for p in partitions}  # fmt: skip
 
 
 def _record(message: Message) -> bool:
