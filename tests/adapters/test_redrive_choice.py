@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from streams.adapters.kafka.dead_letter import dead_letter_message, truncated_copy
+from streams.adapters.kafka.records import ReadRecord
 from streams.adapters.kafka.redrive import DeadLetter, RedriveReport, Selection
 from streams.core.contract.event import RawRecord
 from streams.core.contract.ingestor import Rejection
@@ -14,27 +15,10 @@ from streams.core.errors import Reason
 from streams.samples import sample_events
 
 
-class Consumed:
-    """What a consumer hands over of one record: confluent-kafka's ``Message`` accessors."""
-
-    def __init__(self, message: tuple, partition: int = 1, offset: int = 7) -> None:
-        self._key, self._value, self._headers = message
-        self._partition, self._offset = partition, offset
-
-    def key(self):
-        return self._key
-
-    def value(self):
-        return self._value
-
-    def headers(self):
-        return self._headers
-
-    def partition(self):
-        return self._partition
-
-    def offset(self):
-        return self._offset
+def consumed(message: tuple, partition: int = 1, offset: int = 7) -> ReadRecord:
+    """``message`` (key, value, headers) as a consumer reads it back (``read_record``)."""
+    key, value, headers = message
+    return ReadRecord(partition, offset, key, value, dict(headers))
 
 
 def letter(value: bytes, reason: Reason, *, model_id: str | None = None) -> tuple:
@@ -49,17 +33,18 @@ EVENT = next(sample_events("churn", 1))
 
 
 def test_a_dead_letter_is_read_back_as_the_worker_wrote_it():
-    read = DeadLetter.of(Consumed(letter(EVENT, Reason.OUT_OF_RANGE, model_id="churn")))
-    assert (read.partition, read.offset, read.key, read.value) == (1, 7, b"k", EVENT)
+    read = DeadLetter.of(consumed(letter(EVENT, Reason.OUT_OF_RANGE, model_id="churn")))
+    record = read.record
+    assert (record.partition, record.offset, record.key, record.value) == (1, 7, b"k", EVENT)
     assert (read.topic, read.reason, read.model_id, read.whole) == (
         "predictions", "out_of_range", "churn", True)  # fmt: skip
 
 
 def test_the_model_comes_from_the_record_where_the_worker_did_not_know_it():
-    read = DeadLetter.of(Consumed(letter(EVENT, Reason.UNKNOWN_MODEL)))
+    read = DeadLetter.of(consumed(letter(EVENT, Reason.UNKNOWN_MODEL)))
     assert read.model_id == "churn"
-    assert DeadLetter.of(Consumed(letter(b"[1, 2]", Reason.NOT_AN_OBJECT))).model_id is None
-    assert DeadLetter.of(Consumed(letter(b"\xff", Reason.INVALID_UTF8))).model_id is None
+    assert DeadLetter.of(consumed(letter(b"[1, 2]", Reason.NOT_AN_OBJECT))).model_id is None
+    assert DeadLetter.of(consumed(letter(b"\xff", Reason.INVALID_UTF8))).model_id is None
 
 
 @pytest.mark.parametrize(
@@ -75,7 +60,7 @@ def test_the_model_comes_from_the_record_where_the_worker_did_not_know_it():
     ],
 )  # fmt: skip
 def test_a_selection_takes_its_reasons_and_models(selection, why):
-    read = DeadLetter.of(Consumed(letter(EVENT, Reason.UNKNOWN_MODEL)))
+    read = DeadLetter.of(consumed(letter(EVENT, Reason.UNKNOWN_MODEL)))
     assert selection.passes_over(read) == why
 
 
@@ -86,11 +71,11 @@ def test_truncated_redacted_and_foreign_records_are_never_sent():
     unredacted = (key, value, [*headers, ("driftline.dlq.pii", b"unredacted")])
     foreign = (b"k", EVENT, [("some.header", b"x")])
     cannot = "truncated or redacted (cannot be sent again)"
-    assert Selection().passes_over(DeadLetter.of(Consumed(truncated))) == cannot
-    assert Selection().passes_over(DeadLetter.of(Consumed(redacted))) == cannot
-    assert Selection().passes_over(DeadLetter.of(Consumed(unredacted))) is None
+    assert Selection().passes_over(DeadLetter.of(consumed(truncated))) == cannot
+    assert Selection().passes_over(DeadLetter.of(consumed(redacted))) == cannot
+    assert Selection().passes_over(DeadLetter.of(consumed(unredacted))) is None
     assert (
-        Selection().passes_over(DeadLetter.of(Consumed(foreign))) == "not a Driftline dead letter"
+        Selection().passes_over(DeadLetter.of(consumed(foreign))) == "not a Driftline dead letter"
     )
 
 

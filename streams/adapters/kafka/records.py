@@ -13,7 +13,7 @@ from streams.adapters.kafka.admin import wait_for_leaders
 from streams.core.errors import PublishFailed
 from streams.kafka_config import KafkaConfig
 
-__all__ = ["ReadRecord", "close_producers", "end_offsets", "publish", "read_from"]
+__all__ = ["ReadRecord", "close_producers", "end_offsets", "publish", "read_from", "read_record"]
 
 # Room for the oversized records the tests send on purpose; the broker caps them anyway.
 _PRODUCER_MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -30,14 +30,21 @@ class ReadRecord:
     timestamp_ms: int = 0
 
 
+#: Headers of a published record: (name, value) pairs.
+Headers = list[tuple[str, str | bytes | None]]
+#: What ``publish`` sends: ``(key, value)``, or ``(key, value, headers)``.
+Outgoing = tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, Headers]
+
+
 def publish(
     kafka: KafkaConfig,
     topic: str,
-    records: Iterable[tuple[bytes | None, bytes]],
+    records: Iterable[Outgoing],
     *,
     compression: str = "none",
 ) -> list[tuple[int, int]]:
-    """Publish ``(key, value)`` pairs in order; return each one's ``(partition, offset)``.
+    """Publish ``(key, value)`` pairs, or ``(key, value, headers)``, in order; return each
+    one's ``(partition, offset)``.
 
     Raises ``PublishFailed`` if any record was not delivered.
     """
@@ -54,11 +61,12 @@ def publish(
 
         return report
 
-    for index, (key, value) in enumerate(records):
+    for index, (key, value, *headers) in enumerate(records):
         positions.append(None)
         while True:
             try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered(index))
+                producer.produce(topic, value=value, key=key, on_delivery=delivered(index),
+                                 headers=headers[0] if headers else None)  # fmt: skip
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -159,13 +167,14 @@ def read_from(
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
-            records.append(_read_record(message))
+            records.append(read_record(message))
     finally:
         consumer.close()
     return records
 
 
-def _read_record(message: Message) -> ReadRecord:
+def read_record(message: Message) -> ReadRecord:
+    """A consumed ``message`` as a ``ReadRecord``."""
     # The stub types these for every kind of message; a consumed one has its partition and
     # offset, and its headers as a list of (name, bytes) pairs.
     headers = cast("list[tuple[str, bytes]]", message.headers() or [])

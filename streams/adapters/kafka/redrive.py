@@ -20,26 +20,20 @@ ones (``DRIFTLINE_DLQ_REDACT_PII``: their PII is hashed already, and would be ha
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from confluent_kafka import (
-    Consumer,
-    KafkaError,
-    Message,
-    Producer,
-    TopicCollection,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaError, Message, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
 from streams.adapters.kafka.admin import connect_admin
+from streams.adapters.kafka.records import Outgoing, ReadRecord, publish, read_record
+from streams.adapters.kafka.routing import model_key
 from streams.adapters.redis.redrive_marks import RedriveMarks
-from streams.core.errors import DriftlineError
+from streams.core.errors import DriftlineError, PublishFailed
 from streams.kafka_config import KafkaConfig
 
 __all__ = ["DeadLetter", "RedriveFailed", "RedriveReport", "Selection", "redrive"]
@@ -56,52 +50,28 @@ class RedriveFailed(DriftlineError):
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One dead letter: where it is, its record, and what its headers say of it
-    (``schemas/README.md``)."""
+    """One dead letter as read, and what its headers say of it (``schemas/README.md``)."""
 
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
+    record: ReadRecord
     topic: str | None  # where it was read from; None: not a Driftline dead letter
     reason: str
     model_id: str | None
     whole: bool  # False: a truncated copy, or its PII redacted
 
     @classmethod
-    def of(cls, message: Message) -> DeadLetter:
-        found = message.headers() or []  # a list of pairs from a consumer
-        pairs = found.items() if isinstance(found, dict) else found
-        headers = {name: _text(value) for name, value in pairs}
-        key, value = message.key(), message.value()
+    def of(cls, record: ReadRecord) -> DeadLetter:
+        headers = {name: value.decode(errors="replace") for name, value in record.headers.items()}
+        # The model header is there only for models the worker knew: an unknown model's dead
+        # letters (the ones most often sent again) name theirs only in the record.
+        model_id = headers.get("driftline.dlq.model_id") or model_key(record.value).decode()
         return cls(
-            partition=message.partition() or 0,
-            offset=message.offset() or 0,
-            key=key.encode() if isinstance(key, str) else key,
-            value=value.encode() if isinstance(value, str) else value,
+            record=record,
             topic=headers.get("driftline.dlq.original.topic"),
             reason=headers.get("driftline.dlq.reason", ""),
-            model_id=headers.get("driftline.dlq.model_id") or _model_named(value),
+            model_id=model_id or None,
             whole="driftline.dlq.truncated" not in headers
             and headers.get("driftline.dlq.pii") != "redacted",
         )
-
-
-def _model_named(value: str | bytes | None) -> str | None:
-    """The ``model_id`` a record names: the header is there only for models the worker knew
-    (an unknown model's dead letters are the ones most often sent again)."""
-    try:
-        decoded = orjson.loads(value) if value else None
-    except orjson.JSONDecodeError:
-        return None
-    model_id = decoded.get("model_id") if isinstance(decoded, dict) else None
-    return model_id if isinstance(model_id, str) else None
-
-
-def _text(value: str | bytes | None) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value or ""
 
 
 @dataclass(frozen=True)
@@ -166,17 +136,16 @@ async def redrive(
     partitions, incarnation = _described(admin, dead_letter_topic)
     consumer = Consumer(kafka.confluent({  # a consumer must name a group: never joined
         "group.id": group, "enable.auto.commit": False, "log_level": 0}))  # fmt: skip
-    producer = None if dry_run else Producer(kafka.confluent({
-        "enable.idempotence": True, "acks": "all", "log_level": 0}))  # fmt: skip
     try:
         ranges = _ranges(consumer, dead_letter_topic, partitions)
         marks = RedriveMarks(client, prefix=prefix, topic=dead_letter_topic, **incarnation)
         await marks.load(ranges)
         for chunk in _read(consumer, dead_letter_topic, ranges):
             chosen = _choose(chunk, selection, marks, report)
-            if producer is not None and chosen:
-                _send(producer, dead_letter_topic, chosen)
-                await marks.mark((letter.partition, letter.offset) for letter in chosen)
+            if not dry_run and chosen:
+                _send(kafka, dead_letter_topic, chosen)
+                await marks.mark((letter.record.partition, letter.record.offset)
+                                 for letter in chosen)  # fmt: skip
     finally:
         consumer.close()
     return report
@@ -187,7 +156,7 @@ def _choose(chunk: Sequence[DeadLetter], selection: Selection, marks: RedriveMar
     chosen = []
     for letter in chunk:
         why = selection.passes_over(letter)
-        if why is None and marks.has(letter.partition, letter.offset):
+        if why is None and marks.has(letter.record.partition, letter.record.offset):
             why = "sent by an earlier run"
         if why is None:
             chosen.append(letter)
@@ -220,8 +189,8 @@ def _read(consumer: Consumer, topic: str,
     pending = {p: high for p, (low, high) in ranges.items() if high > low}
     idle_since = time.monotonic()
     while pending:
-        letters = [DeadLetter.of(m) for m in consumer.consume(_CHUNK, timeout=1.0) if _record(m)]
-        chunk = [d for d in letters if d.offset < ranges[d.partition][1]]
+        records = [read_record(m) for m in consumer.consume(_CHUNK, timeout=1.0) if _record(m)]
+        chunk = [DeadLetter.of(r) for r in records if r.offset < ranges[r.partition][1]]
         if chunk:
             idle_since = time.monotonic()
             yield chunk
@@ -258,21 +227,15 @@ def _grant_hint(error: str) -> str:
     return ""
 
 
-def _send(producer: Producer, dead_letter_topic: str, chosen: Sequence[DeadLetter]) -> None:
-    """Publish ``chosen`` to their original topics and wait until the broker has each."""
-    failures: list[str] = []
-
-    def delivered(error: KafkaError | None, _: Message) -> None:
-        if error is not None:
-            failures.append(str(error))
-
+def _send(kafka: KafkaConfig, dead_letter_topic: str, chosen: Sequence[DeadLetter]) -> None:
+    """Publish ``chosen`` to their original topics; return once the broker has each."""
+    by_topic: defaultdict[str, list[Outgoing]] = defaultdict(list)
     for letter in chosen:
-        origin = f"{dead_letter_topic}/{letter.partition}/{letter.offset}".encode()
-        producer.produce(letter.topic or "", letter.value, letter.key,
-                         headers=[(REDRIVEN_FROM, origin)], on_delivery=delivered)  # fmt: skip
-        producer.poll(0)
-    left = producer.flush(_TIMEOUT_S * 4)
-    if failures or left:
-        first = (failures or ["timed out"])[0]
-        raise RedriveFailed(f"the brokers did not take {len(failures) + left} of "
-                            f"{len(chosen)} copies: {first}{_grant_hint(first)}")  # fmt: skip
+        record = letter.record
+        origin = f"{dead_letter_topic}/{record.partition}/{record.offset}".encode()
+        by_topic[letter.topic or ""].append((record.key, record.value, [(REDRIVEN_FROM, origin)]))
+    for topic, records in by_topic.items():
+        try:
+            publish(kafka, topic, records)
+        except PublishFailed as exc:
+            raise RedriveFailed(f"{exc}{_grant_hint(str(exc))}") from exc
