@@ -18,7 +18,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Producer
 from confluent_kafka.admin import (
     ScramCredentialInfo,
     ScramMechanism,
@@ -314,9 +313,7 @@ def test_driftline_redrive_runs_on_its_roles_acls_and_no_more(secure_stack, secu
     event = keyed_events(STREAM, 1)[0]
     headers = [("driftline.dlq.original.topic", admin.topic_predictions.encode()),
                ("driftline.dlq.reason", b"model_limit")]  # fmt: skip
-    producer = Producer(admin.kafka.confluent({}))
-    producer.produce(admin.topic_dlq, event[1], event[0], headers=headers)
-    assert producer.flush(30) == 0
+    publish(admin.kafka, admin.topic_dlq, [(*event, headers)])
     operator = _user_of_role(secure_stack, secure_env, tmp_path, "redrive")
     done = subprocess.run(
         [sys.executable, "-m", "streams.cli", "redrive", "--reason", "model_limit"],
